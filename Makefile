@@ -1,0 +1,30 @@
+# Thin front over CMake. The real build is CMakeLists.txt.
+#   make run    install deps, build, start verifierd --dev (prints how to call it)
+#   make test   install deps, build, run every test (ctest)
+#   make build  just build
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+STATE_DIR ?= $(CURDIR)/.verifierd-dev
+
+.PHONY: all deps configure build run test clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@./scripts/run-dev.sh $(BUILD) $(STATE_DIR)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)

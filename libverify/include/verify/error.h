@@ -1,0 +1,91 @@
+/*
+ * error.h — the one error enum of libverify.
+ *
+ * Every value is numbered explicitly and never renumbered; values are grouped
+ * by module in ranges of 100 (curl's CURLcode, BearSSL's error ranges).
+ * VFY_OK is the only success value: verifiers fail closed.
+ */
+#ifndef VERIFY_ERROR_H
+#define VERIFY_ERROR_H
+
+#include "verify/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vfy_rc {
+    VFY_OK = 0,
+
+    /* 1..99: generic */
+    VFY_E_INVALID_ARG = 1,        /* a caller passed NULL or an impossible value */
+    VFY_E_NOMEM = 2,              /* allocation failed */
+    VFY_E_INTERNAL = 3,           /* a library call failed unexpectedly */
+    VFY_E_TRUNCATED = 4,          /* input ends before a field it declares */
+    VFY_E_TRAILING = 5,           /* bytes left after a complete structure */
+    VFY_E_ENCODING = 6,           /* bad base64url or hex */
+    VFY_E_TOO_LARGE = 7,          /* input exceeds a documented limit */
+    VFY_E_IO = 8,                 /* a file could not be read or written */
+    VFY_E_UNSUPPORTED = 9,        /* well-formed but not supported */
+    VFY_E_JSON = 10,              /* malformed JSON, or JSON of the wrong shape */
+    VFY_E_BUFFER_TOO_SMALL = 11,  /* caller's output buffer is too small */
+
+    /* 100..199: TPM structures, keys, signatures, quotes (DESIGN §3) */
+    VFY_E_ATTEST_MAGIC = 100,     /* TPMS_ATTEST magic is not TPM_GENERATED_VALUE */
+    VFY_E_ATTEST_TYPE = 101,      /* TPMS_ATTEST type is not TPM_ST_ATTEST_QUOTE */
+    VFY_E_ATTEST_MALFORMED = 102, /* TPMS_ATTEST does not unmarshal */
+    VFY_E_SIG_MALFORMED = 103,    /* TPMT_SIGNATURE does not unmarshal */
+    VFY_E_SIG_SCHEME = 104,       /* signature scheme differs from the AK's */
+    VFY_E_SIG_HASH = 105,         /* signature hash not allowed (SHA-1) or not the AK's */
+    VFY_E_SIG_INVALID = 106,      /* signature does not verify */
+    VFY_E_AK_MALFORMED = 107,     /* AK public key does not parse */
+    VFY_E_AK_UNSUPPORTED = 108,   /* AK type, curve, size or scheme not supported */
+    VFY_E_BINDER_MISMATCH = 109,  /* extraData is not the expected binder */
+    VFY_E_PCR_MISSING = 110,      /* quote selects a PCR whose value was not supplied */
+    VFY_E_PCR_EXTRA = 111,        /* a PCR value was supplied that the quote does not select */
+    VFY_E_PCR_DIGEST = 112,       /* pcrDigest differs from the supplied PCR values */
+    VFY_E_PCR_VALUES = 113,       /* pcr-values JSON malformed */
+    VFY_E_PCR_BANK = 114,         /* unsupported PCR bank */
+    VFY_E_CLOCK_UNSAFE = 115,     /* clockInfo.safe is 0 */
+    VFY_E_CLOCK_RESET_BACK = 116, /* resetCount went back */
+    VFY_E_CLOCK_RESTART_BACK = 117, /* restartCount went back within one reset epoch */
+    VFY_E_CLOCK_BACK = 118,       /* clock behind the latest seen by more than the tolerance */
+
+    /* 200..299: reference-value store (DESIGN §6) */
+    VFY_E_DB = 200,               /* SQLite reported an error */
+    VFY_E_DB_BUSY = 201,          /* database locked beyond the busy timeout */
+    VFY_E_DB_SCHEMA = 202,        /* schema version newer than this library */
+    VFY_E_NOT_FOUND = 203,        /* no such object */
+    VFY_E_CONFLICT = 204,         /* exists with different contents */
+    VFY_E_BAD_DIGEST = 205,       /* digest not "sha256:" + 64 lowercase hex */
+    VFY_E_BAD_NAME = 206,         /* empty, too long or invalid name */
+    VFY_E_BAD_KIND = 207,         /* unknown component kind or role */
+    VFY_E_BUNDLE = 208,           /* reference-value bundle malformed */
+
+    /* 300..399: evidence (CMW) — DESIGN §5 */
+    /* 400..499: agent manifest and agent log — DESIGN §4 */
+    /* 500..599: appraisal policy and appraisal — DESIGN §6 */
+    /* 600..699: attestation results (EAR, JWS, JWKS) — DESIGN §7 */
+    /* 700..799: nonces — DESIGN §8 */
+} vfy_rc;
+
+/**
+ * A static, human-readable description of @rc ("unknown error" for values
+ * this version does not know). Never NULL; never freed.
+ */
+VFY_EXPORT const char *vfy_strerror(vfy_rc rc);
+
+/** The symbolic name of @rc, e.g. "VFY_E_SIG_INVALID" (static; "VFY_E_?" if unknown). */
+VFY_EXPORT const char *vfy_rc_name(vfy_rc rc);
+
+/**
+ * Free memory that libverify handed to the caller as a plain buffer (strings,
+ * JSON, PEM). NULL is fine. Objects with their own _free function must be
+ * freed with that function instead.
+ */
+VFY_EXPORT void vfy_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,82 @@
+/*
+ * error.c — vfy_strerror() and vfy_rc_name(): one row per vfy_rc value.
+ *
+ * Keep the table in the order of error.h; a unit test checks that every
+ * value in error.h has a row.
+ */
+#include "internal.h"
+
+struct rc_row {
+    vfy_rc rc;
+    const char *name;
+    const char *msg;
+};
+
+#define ROW(rc, msg) { rc, #rc, msg }
+
+static const struct rc_row rows[] = {
+    ROW(VFY_OK, "success"),
+    ROW(VFY_E_INVALID_ARG, "invalid argument"),
+    ROW(VFY_E_NOMEM, "out of memory"),
+    ROW(VFY_E_INTERNAL, "internal error"),
+    ROW(VFY_E_TRUNCATED, "input truncated"),
+    ROW(VFY_E_TRAILING, "trailing bytes after structure"),
+    ROW(VFY_E_ENCODING, "bad base64url or hex encoding"),
+    ROW(VFY_E_TOO_LARGE, "input exceeds a size limit"),
+    ROW(VFY_E_IO, "I/O error"),
+    ROW(VFY_E_UNSUPPORTED, "unsupported value"),
+    ROW(VFY_E_JSON, "malformed JSON"),
+    ROW(VFY_E_BUFFER_TOO_SMALL, "output buffer too small"),
+
+    ROW(VFY_E_ATTEST_MAGIC, "TPMS_ATTEST magic is not TPM_GENERATED_VALUE"),
+    ROW(VFY_E_ATTEST_TYPE, "TPMS_ATTEST is not a quote (TPM_ST_ATTEST_QUOTE)"),
+    ROW(VFY_E_ATTEST_MALFORMED, "TPMS_ATTEST is malformed"),
+    ROW(VFY_E_SIG_MALFORMED, "TPMT_SIGNATURE is malformed"),
+    ROW(VFY_E_SIG_SCHEME, "signature scheme differs from the AK's registered scheme"),
+    ROW(VFY_E_SIG_HASH, "signature hash algorithm not allowed"),
+    ROW(VFY_E_SIG_INVALID, "quote signature does not verify"),
+    ROW(VFY_E_AK_MALFORMED, "attestation key is malformed"),
+    ROW(VFY_E_AK_UNSUPPORTED, "attestation key type or size not supported"),
+    ROW(VFY_E_BINDER_MISMATCH, "quote extraData does not match the channel binder"),
+    ROW(VFY_E_PCR_MISSING, "quote selects a PCR whose value was not supplied"),
+    ROW(VFY_E_PCR_EXTRA, "a supplied PCR value is not selected by the quote"),
+    ROW(VFY_E_PCR_DIGEST, "quote pcrDigest does not match the supplied PCR values"),
+    ROW(VFY_E_PCR_VALUES, "PCR values malformed"),
+    ROW(VFY_E_PCR_BANK, "PCR bank or index not supported"),
+    ROW(VFY_E_CLOCK_UNSAFE, "TPM clock is not safe"),
+    ROW(VFY_E_CLOCK_RESET_BACK, "TPM resetCount went back"),
+    ROW(VFY_E_CLOCK_RESTART_BACK, "TPM restartCount went back"),
+    ROW(VFY_E_CLOCK_BACK, "TPM clock went back beyond the tolerance"),
+
+    ROW(VFY_E_DB, "database error"),
+    ROW(VFY_E_DB_BUSY, "database busy"),
+    ROW(VFY_E_DB_SCHEMA, "database schema is newer than this program"),
+    ROW(VFY_E_NOT_FOUND, "not found"),
+    ROW(VFY_E_CONFLICT, "already exists with different contents"),
+    ROW(VFY_E_BAD_DIGEST, "digest must be sha256: followed by 64 lowercase hex digits"),
+    ROW(VFY_E_BAD_NAME, "invalid name"),
+    ROW(VFY_E_BAD_KIND, "unknown kind or role"),
+    ROW(VFY_E_BUNDLE, "reference-value bundle malformed"),
+};
+
+static const struct rc_row *find(vfy_rc rc)
+{
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (rows[i].rc == rc)
+            return &rows[i];
+    return NULL;
+}
+
+const char *vfy_strerror(vfy_rc rc)
+{
+    const struct rc_row *r = find(rc);
+
+    return r != NULL ? r->msg : "unknown error";
+}
+
+const char *vfy_rc_name(vfy_rc rc)
+{
+    const struct rc_row *r = find(rc);
+
+    return r != NULL ? r->name : "VFY_E_?";
+}

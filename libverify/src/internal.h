@@ -1,0 +1,60 @@
+/*
+ * internal.h — the one private header of libverify (BearSSL's inner.h).
+ *
+ * Holds the bounds-checked cursor used for all binary parsing of untrusted
+ * bytes, and small helpers shared by modules. Nothing here is exported.
+ */
+#ifndef VERIFY_INTERNAL_H
+#define VERIFY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "verify/verify.h"
+
+/*
+ * A read cursor over untrusted bytes. Every read checks, in a form that
+ * cannot underflow, that the bytes are there (len < off || n > len - off),
+ * and the offset advances only on success.
+ */
+typedef struct vfy_cursor {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+} vfy_cursor;
+
+static inline void vfy_cursor_init(vfy_cursor *c, const uint8_t *p, size_t len)
+{
+    c->p = p;
+    c->len = len;
+    c->off = 0;
+}
+
+/** Bytes left to read. */
+static inline size_t vfy_cursor_left(const vfy_cursor *c)
+{
+    return c->len < c->off ? 0 : c->len - c->off;
+}
+
+vfy_rc vfy_cursor_u8(vfy_cursor *c, uint8_t *v);
+vfy_rc vfy_cursor_u16be(vfy_cursor *c, uint16_t *v);
+vfy_rc vfy_cursor_u32be(vfy_cursor *c, uint32_t *v);
+vfy_rc vfy_cursor_u64be(vfy_cursor *c, uint64_t *v);
+/** Point *@v at the next @n bytes (no copy) and skip them. */
+vfy_rc vfy_cursor_bytes(vfy_cursor *c, size_t n, const uint8_t **v);
+/** Read a TPM2B: u16 size then that many bytes, at most @max. */
+vfy_rc vfy_cursor_tpm2b(vfy_cursor *c, size_t max, const uint8_t **v, size_t *n);
+/** VFY_OK if every byte was consumed, else VFY_E_TRAILING. */
+vfy_rc vfy_cursor_end(const vfy_cursor *c);
+
+/* OpenSSL name of a hash ("SHA256"), or NULL; used with EVP_MD_fetch. */
+const char *vfy_hash_ossl_name(vfy_hash_alg alg);
+
+/* Constant-time equality of @n bytes (CRYPTO_memcmp underneath). */
+int vfy_ct_eq(const void *a, const void *b, size_t n);
+
+/* Wipe then free (OPENSSL_cleanse + free); NULL is fine. */
+void vfy_free_secret(void *p, size_t n);
+
+#endif
