@@ -57,6 +57,22 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_BAD_NAME, "invalid name"),
     ROW(VFY_E_BAD_KIND, "unknown kind or role"),
     ROW(VFY_E_BUNDLE, "reference-value bundle malformed"),
+    /* end of 200..299 (store) */
+
+    /* 300..399 (evidence, CMW) */
+    /* end of 300..399 */
+
+    /* 400..499 (agent manifest, agent log) */
+    /* end of 400..499 */
+
+    /* 500..599 (policy, appraisal) */
+    /* end of 500..599 */
+
+    /* 600..699 (EAR, JWS, JWKS) */
+    /* end of 600..699 */
+
+    /* 700..799 (nonces) */
+    /* end of 700..799 */
 };
 
 static const struct rc_row *find(vfy_rc rc)

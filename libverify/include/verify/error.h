@@ -61,12 +61,22 @@ typedef enum vfy_rc {
     VFY_E_BAD_NAME = 206,         /* empty, too long or invalid name */
     VFY_E_BAD_KIND = 207,         /* unknown component kind or role */
     VFY_E_BUNDLE = 208,           /* reference-value bundle malformed */
+    /* end of 200..299 */
 
     /* 300..399: evidence (CMW) — DESIGN §5 */
+    /* end of 300..399 */
+
     /* 400..499: agent manifest and agent log — DESIGN §4 */
+    /* end of 400..499 */
+
     /* 500..599: appraisal policy and appraisal — DESIGN §6 */
+    /* end of 500..599 */
+
     /* 600..699: attestation results (EAR, JWS, JWKS) — DESIGN §7 */
+    /* end of 600..699 */
+
     /* 700..799: nonces — DESIGN §8 */
+    /* end of 700..799 */
 } vfy_rc;
 
 /**
