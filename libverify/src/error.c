@@ -69,9 +69,29 @@ static const struct rc_row rows[] = {
     /* end of 500..599 */
 
     /* 600..699 (EAR, JWS, JWKS) */
+    ROW(VFY_E_JWS_MALFORMED, "JWS is not three base64url parts"),
+    ROW(VFY_E_JWS_HEADER, "JWS header malformed or not allowed"),
+    ROW(VFY_E_JWS_ALG, "JWS alg is not ES256"),
+    ROW(VFY_E_JWS_KID, "JWS kid missing"),
+    ROW(VFY_E_JWS_KID_UNKNOWN, "JWS kid not found in the key set"),
+    ROW(VFY_E_JWS_SIGNATURE, "JWS signature does not verify"),
+    ROW(VFY_E_EAR_CLAIMS, "EAR claims malformed"),
+    ROW(VFY_E_EAR_PROFILE, "EAR eat_profile unknown"),
+    ROW(VFY_E_EAR_EXPIRED, "EAR expired"),
+    ROW(VFY_E_EAR_NOT_YET_VALID, "EAR issued in the future"),
+    ROW(VFY_E_EAR_NONCE, "EAR nonce does not match"),
+    ROW(VFY_E_EAR_CHANNEL_BINDING, "EAR channel binding does not match"),
+    ROW(VFY_E_JWK, "JWK or JWKS malformed"),
+    ROW(VFY_E_SIGNING_KEY, "signing key is not a readable EC P-256 private key"),
     /* end of 600..699 */
 
     /* 700..799 (nonces) */
+    ROW(VFY_E_NONCE_MALFORMED, "nonce is not 32 bytes"),
+    ROW(VFY_E_NONCE_FORGED, "nonce was not issued by this verifier"),
+    ROW(VFY_E_NONCE_EXPIRED, "nonce expired"),
+    ROW(VFY_E_NONCE_REPLAY, "nonce already used"),
+    ROW(VFY_E_NONCE_CACHE_FULL, "used-nonce cache full"),
+    ROW(VFY_E_NONCE_KEY, "nonce key malformed"),
     /* end of 700..799 */
 };
 

@@ -73,9 +73,29 @@ typedef enum vfy_rc {
     /* end of 500..599 */
 
     /* 600..699: attestation results (EAR, JWS, JWKS) — DESIGN §7 */
+    VFY_E_JWS_MALFORMED = 600,    /* JWS is not three non-empty strict base64url parts */
+    VFY_E_JWS_HEADER = 601,       /* JWS header not a JSON object, duplicate key, typ not JWT, crit */
+    VFY_E_JWS_ALG = 602,          /* JWS alg missing or not exactly "ES256" */
+    VFY_E_JWS_KID = 603,          /* JWS kid missing or not a string */
+    VFY_E_JWS_KID_UNKNOWN = 604,  /* JWS kid not in the key set */
+    VFY_E_JWS_SIGNATURE = 605,    /* JWS signature does not verify (or r/s out of range) */
+    VFY_E_EAR_CLAIMS = 606,       /* EAR claims malformed, missing or of the wrong type */
+    VFY_E_EAR_PROFILE = 607,      /* eat_profile missing or not a known EAR profile */
+    VFY_E_EAR_EXPIRED = 608,      /* EAR exp <= now */
+    VFY_E_EAR_NOT_YET_VALID = 609, /* EAR iat later than now + allowed skew */
+    VFY_E_EAR_NONCE = 610,        /* EAR eat_nonce missing or not the expected nonce */
+    VFY_E_EAR_CHANNEL_BINDING = 611, /* EAR channel binding missing or not this connection's */
+    VFY_E_JWK = 612,              /* JWK or JWKS malformed, duplicate kid, invalid EC point */
+    VFY_E_SIGNING_KEY = 613,      /* signing key PEM unreadable or not an EC P-256 private key */
     /* end of 600..699 */
 
     /* 700..799: nonces — DESIGN §8 */
+    VFY_E_NONCE_MALFORMED = 700,  /* nonce is not exactly 32 bytes */
+    VFY_E_NONCE_FORGED = 701,     /* nonce tag does not verify under the nonce key */
+    VFY_E_NONCE_EXPIRED = 702,    /* nonce expiry has passed */
+    VFY_E_NONCE_REPLAY = 703,     /* nonce already used on this replica */
+    VFY_E_NONCE_CACHE_FULL = 704, /* used-nonce cache full of live nonces; refused */
+    VFY_E_NONCE_KEY = 705,        /* nonce key file malformed (not 64 hex digits) */
     /* end of 700..799 */
 } vfy_rc;
 
