@@ -59,7 +59,7 @@ vfy_rc vfy_hash_from_name(vfy_hash_alg *alg, const char *name)
     return VFY_E_UNSUPPORTED;
 }
 
-static const EVP_MD *md_for(vfy_hash_alg alg)
+const EVP_MD *vfy_hash_md(vfy_hash_alg alg)
 {
     /* EVP_sha256() and friends return static objects; no fetch per call. */
     switch (alg) {
@@ -73,7 +73,7 @@ static const EVP_MD *md_for(vfy_hash_alg alg)
 
 vfy_rc vfy_digest(vfy_hash_alg alg, const void *data, size_t len, uint8_t *out)
 {
-    const EVP_MD *md = md_for(alg);
+    const EVP_MD *md = vfy_hash_md(alg);
     unsigned int n = 0;
 
     if (md == NULL)

@@ -60,12 +60,55 @@ static const struct rc_row rows[] = {
     /* end of 200..299 (store) */
 
     /* 300..399 (evidence, CMW) */
+    ROW(VFY_E_CMW_MALFORMED, "evidence is not a well-formed CMW collection"),
+    ROW(VFY_E_CMW_TOO_LARGE, "evidence exceeds 1 MiB"),
+    ROW(VFY_E_CMW_NESTING, "evidence nesting exceeds 16 levels"),
+    ROW(VFY_E_CMW_TYPE, "evidence __cmwc_t is missing or not the verifierd agent-evidence tag"),
+    ROW(VFY_E_CMW_MISSING, "evidence lacks a required record"),
+    ROW(VFY_E_CMW_MEDIA_TYPE, "evidence record has the wrong media type"),
+    ROW(VFY_E_CMW_UNKNOWN_LABEL, "evidence has an unknown record label"),
+    ROW(VFY_E_CMW_DUPLICATE, "evidence has a duplicate record label"),
+    ROW(VFY_E_CMW_ENCODING, "evidence record is not strict base64url"),
     /* end of 300..399 */
 
     /* 400..499 (agent manifest, agent log) */
+    ROW(VFY_E_MANIFEST_MALFORMED, "agent manifest is malformed"),
+    ROW(VFY_E_MANIFEST_TOO_LARGE, "agent manifest exceeds 64 KiB"),
+    ROW(VFY_E_MANIFEST_NESTING, "agent manifest nesting exceeds 16 levels"),
+    ROW(VFY_E_MANIFEST_DUPLICATE, "agent manifest has a duplicate key"),
+    ROW(VFY_E_MANIFEST_UNKNOWN_FIELD, "agent manifest has an unknown field"),
+    ROW(VFY_E_MANIFEST_MISSING_FIELD, "agent manifest lacks a required field"),
+    ROW(VFY_E_MANIFEST_TOO_MANY, "agent manifest list exceeds 256 entries"),
+    ROW(VFY_E_MANIFEST_NAME, "agent manifest name is empty, longer than 128 bytes or has control characters"),
+    ROW(VFY_E_MANIFEST_DIGEST, "agent manifest digest is not sha256: followed by 64 lowercase hex digits"),
+    ROW(VFY_E_MANIFEST_VERSION, "agent manifest_version is not a non-negative integer"),
+    ROW(VFY_E_LOG_MALFORMED, "agent log is malformed"),
+    ROW(VFY_E_LOG_TOO_LARGE, "agent log exceeds 1 MiB"),
+    ROW(VFY_E_LOG_NESTING, "agent log nesting exceeds 16 levels"),
+    ROW(VFY_E_LOG_DUPLICATE, "agent log entry has a duplicate key"),
+    ROW(VFY_E_LOG_UNKNOWN_FIELD, "agent log entry has an unknown field"),
+    ROW(VFY_E_LOG_TOO_MANY, "agent log exceeds 4096 entries"),
+    ROW(VFY_E_LOG_EMPTY, "agent log is empty"),
+    ROW(VFY_E_LOG_DIGEST, "agent log digest is missing or not sha256: followed by 64 lowercase hex digits"),
+    ROW(VFY_E_LOG_ENCODING, "agent log manifest is not strict base64url"),
+    ROW(VFY_E_LOG_MANIFEST_MISMATCH, "agent log manifest does not match its digest"),
+    ROW(VFY_E_LOG_REPLAY, "agent log does not replay to the quoted agent PCR"),
+    ROW(VFY_E_LOG_LAST, "last agent log entry is not the presented manifest"),
+    ROW(VFY_E_LOG_STATE, "agent history state is inconsistent"),
     /* end of 400..499 */
 
     /* 500..599 (policy, appraisal) */
+    ROW(VFY_E_POLICY_MALFORMED, "policy is malformed"),
+    ROW(VFY_E_POLICY_TOO_LARGE, "policy exceeds 64 KiB"),
+    ROW(VFY_E_POLICY_NESTING, "policy nesting exceeds 16 levels"),
+    ROW(VFY_E_POLICY_DUPLICATE, "policy has a duplicate key"),
+    ROW(VFY_E_POLICY_UNKNOWN_FIELD, "policy has an unknown field"),
+    ROW(VFY_E_POLICY_MISSING_FIELD, "policy lacks id or version"),
+    ROW(VFY_E_POLICY_ID, "policy id must be 1..64 characters of A-Z a-z 0-9 . _ -"),
+    ROW(VFY_E_POLICY_RANGE, "policy value out of range"),
+    ROW(VFY_E_POLICY_BANK, "policy platform bank must be sha256"),
+    ROW(VFY_E_POLICY_PCR, "policy PCR index invalid, repeated, or agent PCR among platform PCRs"),
+    ROW(VFY_E_POLICY_ENUM, "policy history or unknown_context value not allowed"),
     /* end of 500..599 */
 
     /* 600..699 (EAR, JWS, JWKS) */

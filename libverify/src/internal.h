@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/types.h>
+
 #include "verify/verify.h"
 
 /*
@@ -48,8 +50,14 @@ vfy_rc vfy_cursor_tpm2b(vfy_cursor *c, size_t max, const uint8_t **v, size_t *n)
 /** VFY_OK if every byte was consumed, else VFY_E_TRAILING. */
 vfy_rc vfy_cursor_end(const vfy_cursor *c);
 
+/* The OpenSSL digest for @alg (static object, never freed), or NULL. */
+const EVP_MD *vfy_hash_md(vfy_hash_alg alg);
+
 /* OpenSSL name of a hash ("SHA256"), or NULL; used with EVP_MD_fetch. */
 const char *vfy_hash_ossl_name(vfy_hash_alg alg);
+
+/* The OpenSSL key inside an AK (borrowed; lives as long as @ak). */
+EVP_PKEY *vfy_ak_pkey(const vfy_ak *ak);
 
 /* Constant-time equality of @n bytes (CRYPTO_memcmp underneath). */
 int vfy_ct_eq(const void *a, const void *b, size_t n);

@@ -64,12 +64,55 @@ typedef enum vfy_rc {
     /* end of 200..299 */
 
     /* 300..399: evidence (CMW) — DESIGN §5 */
+    VFY_E_CMW_MALFORMED = 300,    /* not a CMW collection of the right shape (JSON/CBOR syntax, types) */
+    VFY_E_CMW_TOO_LARGE = 301,    /* evidence larger than VFY_CMW_MAX (1 MiB) */
+    VFY_E_CMW_NESTING = 302,      /* JSON/CBOR nesting deeper than 16 */
+    VFY_E_CMW_TYPE = 303,         /* __cmwc_t missing or not the verifierd evidence tag */
+    VFY_E_CMW_MISSING = 304,      /* a required record is missing */
+    VFY_E_CMW_MEDIA_TYPE = 305,   /* a record's media type is not the one its label requires */
+    VFY_E_CMW_UNKNOWN_LABEL = 306, /* a label not defined by DESIGN §5 */
+    VFY_E_CMW_DUPLICATE = 307,    /* a label appears twice */
+    VFY_E_CMW_ENCODING = 308,     /* a record's content is not strict base64url (JSON form) */
     /* end of 300..399 */
 
     /* 400..499: agent manifest and agent log — DESIGN §4 */
+    VFY_E_MANIFEST_MALFORMED = 400, /* manifest is not JSON or has the wrong shape or types */
+    VFY_E_MANIFEST_TOO_LARGE = 401, /* manifest larger than 64 KiB */
+    VFY_E_MANIFEST_NESTING = 402,   /* manifest JSON nesting deeper than 16 */
+    VFY_E_MANIFEST_DUPLICATE = 403, /* a JSON key appears twice in one object */
+    VFY_E_MANIFEST_UNKNOWN_FIELD = 404, /* a field the manifest schema does not define */
+    VFY_E_MANIFEST_MISSING_FIELD = 405, /* a required field is missing */
+    VFY_E_MANIFEST_TOO_MANY = 406,  /* more than 256 entries in a list */
+    VFY_E_MANIFEST_NAME = 407,      /* agent_id, name or version empty, too long or with control chars */
+    VFY_E_MANIFEST_DIGEST = 408,    /* a digest is not "sha256:" + 64 lowercase hex */
+    VFY_E_MANIFEST_VERSION = 409,   /* manifest_version is not an integer in 0..2^53-1 */
+    VFY_E_LOG_MALFORMED = 420,      /* agent log is not JSON or has the wrong shape or types */
+    VFY_E_LOG_TOO_LARGE = 421,      /* agent log document larger than 1 MiB */
+    VFY_E_LOG_NESTING = 422,        /* agent log JSON nesting deeper than 16 */
+    VFY_E_LOG_DUPLICATE = 423,      /* a JSON key appears twice in a log entry */
+    VFY_E_LOG_UNKNOWN_FIELD = 424,  /* a log entry field other than digest and manifest */
+    VFY_E_LOG_TOO_MANY = 425,       /* more than 4096 log entries */
+    VFY_E_LOG_EMPTY = 426,          /* the agent log has no entries */
+    VFY_E_LOG_DIGEST = 427,         /* a log digest is missing or not "sha256:" + 64 lowercase hex */
+    VFY_E_LOG_ENCODING = 428,       /* a carried manifest is not strict base64url */
+    VFY_E_LOG_MANIFEST_MISMATCH = 429, /* a carried manifest does not hash to its entry's digest */
+    VFY_E_LOG_REPLAY = 430,         /* the log does not replay to the quoted agent PCR */
+    VFY_E_LOG_LAST = 431,           /* the last log entry is not the presented manifest's digest */
+    VFY_E_LOG_STATE = 432,          /* persisted history state is inconsistent */
     /* end of 400..499 */
 
     /* 500..599: appraisal policy and appraisal — DESIGN §6 */
+    VFY_E_POLICY_MALFORMED = 500,   /* policy is not JSON or has the wrong shape or types */
+    VFY_E_POLICY_TOO_LARGE = 501,   /* policy document larger than 64 KiB */
+    VFY_E_POLICY_NESTING = 502,     /* policy JSON nesting deeper than 16 */
+    VFY_E_POLICY_DUPLICATE = 503,   /* a JSON key appears twice in one object */
+    VFY_E_POLICY_UNKNOWN_FIELD = 504, /* a field the policy schema does not define */
+    VFY_E_POLICY_MISSING_FIELD = 505, /* id or version missing */
+    VFY_E_POLICY_ID = 506,          /* id empty, longer than 64 bytes or outside [A-Za-z0-9._-] */
+    VFY_E_POLICY_RANGE = 507,       /* version or a TTL outside its range */
+    VFY_E_POLICY_BANK = 508,        /* platform.bank is not "sha256" */
+    VFY_E_POLICY_PCR = 509,         /* PCR index outside 0..23, repeated, empty list, or agent PCR in the platform list */
+    VFY_E_POLICY_ENUM = 510,        /* agent.history or agent.unknown_context not an allowed value */
     /* end of 500..599 */
 
     /* 600..699: attestation results (EAR, JWS, JWKS) — DESIGN §7 */

@@ -1,0 +1,127 @@
+/*
+ * nonce.h — stateless, replica-shareable challenge nonces (DESIGN §8).
+ *
+ * A nonce is 32 bytes that any verifierd replica holding the same 32-byte
+ * nonce key can check without shared state:
+ *
+ *   nonce = expiry[8] || random[8] || tag[16]
+ *   expiry = big-endian unix seconds after which the nonce is refused
+ *   tag    = first 16 bytes of HMAC-SHA256(key, "verifierd nonce v1" || 0x00
+ *                                               || expiry || random)
+ *
+ * The tag authenticates the expiry, so a client cannot extend it; the random
+ * part makes every nonce distinct; the label separates this use of the key
+ * from any other. 64 random bits are enough for uniqueness (single use is
+ * enforced by the used-set, not by the random part) and a 128-bit tag keeps
+ * forgery at 2^-128 per try.
+ *
+ * Single use is per replica: a vfy_nonce_cache remembers every nonce it
+ * accepted until that nonce expires. The cache is bounded; when it is full
+ * of live nonces it refuses new ones (VFY_E_NONCE_CACHE_FULL) rather than
+ * forget a live one, which would re-open a replay window. All functions here
+ * are thread-safe on distinct or shared objects unless stated otherwise.
+ */
+#ifndef VERIFY_NONCE_H
+#define VERIFY_NONCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "verify/export.h"
+#include "verify/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VFY_NONCE_LEN 32     /* bytes in a nonce */
+#define VFY_NONCE_KEY_LEN 32 /* bytes in a nonce key */
+#define VFY_NONCE_MAX_TTL 86400u /* longest lifetime vfy_nonce_issue accepts (s) */
+
+/** A nonce key (opaque; immutable after creation, so shareable across threads). */
+typedef struct vfy_nonce_key vfy_nonce_key;
+
+/** A bounded set of used nonces (opaque; internally locked). */
+typedef struct vfy_nonce_cache vfy_nonce_cache;
+
+/**
+ * Create a key handle from @key (VFY_NONCE_KEY_LEN bytes, copied).
+ * On success *@out owns the handle; free it with vfy_nonce_key_free().
+ * Errors: VFY_E_INVALID_ARG, VFY_E_NOMEM, VFY_E_INTERNAL. *@out is NULL on failure.
+ */
+VFY_EXPORT vfy_rc vfy_nonce_key_new(vfy_nonce_key **out, const uint8_t key[VFY_NONCE_KEY_LEN]);
+
+/** Create a key handle from 32 fresh bytes of RAND_bytes. Errors as vfy_nonce_key_new(). */
+VFY_EXPORT vfy_rc vfy_nonce_key_generate(vfy_nonce_key **out);
+
+/**
+ * Load a key file: exactly 64 hex digits, optionally followed by one "\n".
+ * Replicas that must accept each other's nonces load the same file.
+ * Errors: VFY_E_IO (cannot read), VFY_E_NONCE_KEY (anything else in the
+ * file), and those of vfy_nonce_key_new(). *@out is NULL on failure.
+ */
+VFY_EXPORT vfy_rc vfy_nonce_key_load(vfy_nonce_key **out, const char *path);
+
+/**
+ * Write the key to @path as 64 hex digits and "\n", mode 0600, atomically
+ * (temporary file in the same directory, then rename). Errors: VFY_E_IO.
+ */
+VFY_EXPORT vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path);
+
+/** Wipe and free *@key and set it to NULL. NULL and *NULL are fine. */
+VFY_EXPORT void vfy_nonce_key_free(vfy_nonce_key **key);
+
+/**
+ * Issue a nonce valid from @now (unix seconds) for @ttl_s seconds
+ * (1..VFY_NONCE_MAX_TTL) into @out. *@expires_at (optional) receives the
+ * expiry now + ttl_s: the nonce is accepted while check time < expiry.
+ * Errors: VFY_E_INVALID_ARG, VFY_E_INTERNAL (RNG or HMAC failure; @out zeroed).
+ */
+VFY_EXPORT vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32_t ttl_s,
+                                  uint8_t out[VFY_NONCE_LEN], uint64_t *expires_at);
+
+/**
+ * Check that @nonce (@len bytes, untrusted) was issued with @key and has not
+ * expired at @now. Stateless: says nothing about reuse (see
+ * vfy_nonce_consume). *@expires_at (optional) receives its expiry on success,
+ * 0 on failure.
+ * Errors, in this order: VFY_E_NONCE_MALFORMED (len != 32), VFY_E_NONCE_FORGED
+ * (tag mismatch, compared in constant time), VFY_E_NONCE_EXPIRED (now >= expiry).
+ */
+VFY_EXPORT vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
+                                  uint64_t now, uint64_t *expires_at) VFY_MUST_CHECK;
+
+/**
+ * Create a used-nonce cache holding up to @capacity live nonces
+ * (1..16777216). Memory is allocated up front (about 48 bytes per entry).
+ * Large caches are split into up to 16 independently locked stripes chosen
+ * by the nonce tag; each stripe holds capacity/stripes entries (rounded up),
+ * so a stripe may report full slightly before the whole cache is.
+ * Errors: VFY_E_INVALID_ARG, VFY_E_NOMEM, VFY_E_INTERNAL (mutex init).
+ */
+VFY_EXPORT vfy_rc vfy_nonce_cache_new(vfy_nonce_cache **out, size_t capacity);
+
+/** Free *@cache and set it to NULL. NULL and *NULL are fine. */
+VFY_EXPORT void vfy_nonce_cache_free(vfy_nonce_cache **cache);
+
+/** Number of entries currently held (live or not yet swept). */
+VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
+
+/**
+ * Check @nonce as vfy_nonce_check() does and, if valid, record it as used in
+ * @cache. The first call for a nonce returns VFY_OK; any later call returns
+ * VFY_E_NONCE_REPLAY. Entries are dropped once expired (swept lazily when a
+ * stripe fills up). If the stripe is full of unexpired nonces the call returns
+ * VFY_E_NONCE_CACHE_FULL and does not record the nonce.
+ * The cache keeps the highest @now it has seen and judges expiry against
+ * max(now, that), so callers with slightly different clocks cannot re-admit a
+ * nonce the cache already dropped as expired.
+ * Errors: those of vfy_nonce_check(), VFY_E_NONCE_REPLAY, VFY_E_NONCE_CACHE_FULL.
+ */
+VFY_EXPORT vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
+                                    const uint8_t *nonce, size_t len,
+                                    uint64_t now) VFY_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

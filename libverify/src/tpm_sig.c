@@ -1,0 +1,120 @@
+/*
+ * tpm_sig.c — verify a marshalled TPMT_SIGNATURE over TPMS_ATTEST bytes.
+ *
+ * Spec: DESIGN §3; TPM 2.0 Part 2 §11.3.4 (TPMT_SIGNATURE). The signature
+ * must use exactly the AK's pinned scheme (algorithm and hash); SHA-1 is
+ * refused before anything else. ECDSA r and s are re-encoded as DER with
+ * OpenSSL's ECDSA_SIG; RSA-PSS accepts any salt length (TPMs differ: some
+ * use the digest size, some the maximum), MGF1 with the signature's hash.
+ */
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
+
+#include "internal.h"
+
+static vfy_rc ecdsa_der(const TPMS_SIGNATURE_ECDSA *e, unsigned char **der, int *der_len)
+{
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = NULL, *s = NULL;
+
+    if (sig == NULL)
+        return VFY_E_NOMEM;
+    if (e->signatureR.size == 0 || e->signatureS.size == 0 ||
+        e->signatureR.size > 66 || e->signatureS.size > 66) {
+        ECDSA_SIG_free(sig);
+        return VFY_E_SIG_MALFORMED;
+    }
+    r = BN_bin2bn(e->signatureR.buffer, e->signatureR.size, NULL);
+    s = BN_bin2bn(e->signatureS.buffer, e->signatureS.size, NULL);
+    if (r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(sig);
+        return VFY_E_INTERNAL;
+    }
+    *der = NULL;
+    *der_len = i2d_ECDSA_SIG(sig, der);
+    ECDSA_SIG_free(sig);
+    return *der_len > 0 ? VFY_OK : VFY_E_INTERNAL;
+}
+
+vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len,
+                      const uint8_t *sig, size_t sig_len, vfy_hash_alg *hash_out)
+{
+    TPMT_SIGNATURE ts;
+    vfy_sig_scheme want;
+    TPM2_ALG_ID hash;
+    const EVP_MD *md;
+    EVP_MD_CTX *mctx = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *sb;
+    size_t slen, off = 0;
+    int der_len = 0;
+    vfy_rc rc;
+
+    if (hash_out != NULL)
+        *hash_out = 0;
+    if (ak == NULL || (attest == NULL && attest_len != 0) || (sig == NULL && sig_len != 0))
+        return VFY_E_INVALID_ARG;
+    if (sig_len > VFY_SIG_MAX || attest_len > VFY_ATTEST_MAX)
+        return VFY_E_TOO_LARGE;
+    memset(&ts, 0, sizeof(ts));
+    if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig, sig_len, &off, &ts) != TSS2_RC_SUCCESS)
+        return VFY_E_SIG_MALFORMED;
+    if (off != sig_len)
+        return VFY_E_TRAILING;
+
+    switch (ts.sigAlg) {
+    case TPM2_ALG_ECDSA: hash = ts.signature.ecdsa.hash; break;
+    case TPM2_ALG_RSASSA: hash = ts.signature.rsassa.hash; break;
+    case TPM2_ALG_RSAPSS: hash = ts.signature.rsapss.hash; break;
+    default: return VFY_E_SIG_SCHEME;
+    }
+    if (hash == TPM2_ALG_SHA1)
+        return VFY_E_SIG_HASH;
+    want = vfy_ak_scheme(ak);
+    if (ts.sigAlg != want.sig)
+        return VFY_E_SIG_SCHEME;
+    if (hash != want.hash)
+        return VFY_E_SIG_HASH;
+    md = vfy_hash_md((vfy_hash_alg)hash);
+    if (md == NULL)
+        return VFY_E_SIG_HASH;
+
+    if (ts.sigAlg == TPM2_ALG_ECDSA) {
+        if ((rc = ecdsa_der(&ts.signature.ecdsa, &der, &der_len)) != VFY_OK)
+            return rc;
+        sb = der;
+        slen = (size_t)der_len;
+    } else {
+        const TPM2B_PUBLIC_KEY_RSA *rs = ts.sigAlg == TPM2_ALG_RSASSA
+                                             ? &ts.signature.rsassa.sig
+                                             : &ts.signature.rsapss.sig;
+        sb = rs->buffer;
+        slen = rs->size;
+    }
+
+    rc = VFY_E_INTERNAL;
+    if ((mctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestVerifyInit(mctx, &pctx, md, NULL, vfy_ak_pkey(ak)) != 1)
+        goto out;
+    if (ts.sigAlg == TPM2_ALG_RSAPSS &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1))
+        goto out;
+    if (ts.sigAlg == TPM2_ALG_RSASSA &&
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+        goto out;
+    rc = EVP_DigestVerify(mctx, sb, slen, attest, attest_len) == 1 ? VFY_OK
+                                                                   : VFY_E_SIG_INVALID;
+    if (rc == VFY_OK && hash_out != NULL)
+        *hash_out = (vfy_hash_alg)hash;
+out:
+    EVP_MD_CTX_free(mctx);
+    OPENSSL_free(der);
+    return rc;
+}
