@@ -14,5 +14,6 @@
 #include "verify/pcr.h"
 #include "verify/clock.h"
 #include "verify/quote.h"
+#include "verify/nonce.h"
 
 #endif

@@ -1,0 +1,498 @@
+/*
+ * nonce.c — stateless HMAC-tagged challenge nonces and a bounded, striped
+ * used-nonce cache (DESIGN §8; layout and rationale in verify/nonce.h and
+ * docs/ear.md).
+ *
+ * Caveats: single use holds per cache, i.e. per replica; a nonce presented to
+ * two replicas is accepted by both (each at most once). Time is whatever the
+ * caller passes as "now"; the cache only ever moves its notion of now forward.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "internal.h"
+#include "verify/nonce.h"
+
+#define NONCE_EXP_LEN 8
+#define NONCE_RND_LEN 8
+#define NONCE_TAG_LEN 16
+#define NONCE_TAG_OFF (NONCE_EXP_LEN + NONCE_RND_LEN)
+
+static const char nonce_label[] = "verifierd nonce v1"; /* followed by one 0x00 */
+
+struct vfy_nonce_key {
+    uint8_t key[VFY_NONCE_KEY_LEN];
+    EVP_MAC_CTX *tmpl; /* HMAC-SHA256 initialised with key; only ever dup'ed */
+};
+
+/* ---- key ---- */
+
+vfy_rc vfy_nonce_key_new(vfy_nonce_key **out, const uint8_t key[VFY_NONCE_KEY_LEN])
+{
+    vfy_nonce_key *k = NULL;
+    EVP_MAC *mac = NULL;
+    OSSL_PARAM params[2];
+    vfy_rc rc = VFY_E_INTERNAL;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (key == NULL)
+        return VFY_E_INVALID_ARG;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return VFY_E_NOMEM;
+    memcpy(k->key, key, VFY_NONCE_KEY_LEN);
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL)
+        goto out;
+    k->tmpl = EVP_MAC_CTX_new(mac);
+    if (k->tmpl == NULL)
+        goto out;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_init(k->tmpl, k->key, sizeof(k->key), params) != 1)
+        goto out;
+    *out = k;
+    k = NULL;
+    rc = VFY_OK;
+out:
+    EVP_MAC_free(mac);
+    vfy_nonce_key_free(&k);
+    return rc;
+}
+
+vfy_rc vfy_nonce_key_generate(vfy_nonce_key **out)
+{
+    uint8_t key[VFY_NONCE_KEY_LEN];
+    vfy_rc rc;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (RAND_bytes(key, sizeof(key)) != 1)
+        return VFY_E_INTERNAL;
+    rc = vfy_nonce_key_new(out, key);
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+vfy_rc vfy_nonce_key_load(vfy_nonce_key **out, const char *path)
+{
+    char buf[2 * VFY_NONCE_KEY_LEN + 2]; /* 64 hex, optional "\n", one byte to detect more */
+    uint8_t key[VFY_NONCE_KEY_LEN];
+    size_t n = 0, klen = 0;
+    vfy_rc rc = VFY_E_NONCE_KEY;
+    FILE *f;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (path == NULL)
+        return VFY_E_INVALID_ARG;
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return VFY_E_IO;
+    n = fread(buf, 1, sizeof(buf), f);
+    if (ferror(f)) {
+        fclose(f);
+        rc = VFY_E_IO;
+        goto out;
+    }
+    fclose(f);
+    if (n == sizeof(buf) || n < 2 * VFY_NONCE_KEY_LEN)
+        goto out;
+    if (n == 2 * VFY_NONCE_KEY_LEN + 1 && buf[n - 1] != '\n')
+        goto out;
+    if (vfy_hex_decode(key, sizeof(key), &klen, buf, 2 * VFY_NONCE_KEY_LEN) != VFY_OK ||
+        klen != VFY_NONCE_KEY_LEN)
+        goto out;
+    rc = vfy_nonce_key_new(out, key);
+out:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
+{
+    char hex[2 * VFY_NONCE_KEY_LEN + 2];
+    char *tmp = NULL;
+    size_t plen;
+    int fd = -1;
+    vfy_rc rc = VFY_E_IO;
+
+    if (key == NULL || path == NULL)
+        return VFY_E_INVALID_ARG;
+    if (vfy_hex_encode(hex, sizeof(hex), key->key, VFY_NONCE_KEY_LEN) != VFY_OK)
+        return VFY_E_INTERNAL;
+    hex[2 * VFY_NONCE_KEY_LEN] = '\n';
+    hex[2 * VFY_NONCE_KEY_LEN + 1] = '\0';
+    plen = strlen(path);
+    tmp = malloc(plen + sizeof(".XXXXXX"));
+    if (tmp == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
+    fd = mkstemp(tmp); /* creates the file 0600 */
+    if (fd < 0)
+        goto out;
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
+        write(fd, hex, 2 * VFY_NONCE_KEY_LEN + 1) != 2 * VFY_NONCE_KEY_LEN + 1 ||
+        fsync(fd) != 0)
+        goto out;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto out;
+    rc = VFY_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != VFY_OK && tmp != NULL)
+        unlink(tmp);
+    free(tmp);
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return rc;
+}
+
+void vfy_nonce_key_free(vfy_nonce_key **key)
+{
+    if (key == NULL || *key == NULL)
+        return;
+    EVP_MAC_CTX_free((*key)->tmpl);
+    OPENSSL_cleanse((*key)->key, sizeof((*key)->key));
+    free(*key);
+    *key = NULL;
+}
+
+/* ---- issue / check ---- */
+
+static void put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* tag = HMAC-SHA256(key, label || 0x00 || expiry || random)[0..16) */
+static vfy_rc nonce_tag(const vfy_nonce_key *key, const uint8_t body[NONCE_TAG_OFF],
+                        uint8_t tag[NONCE_TAG_LEN])
+{
+    uint8_t full[32];
+    size_t flen = 0;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(key->tmpl);
+    vfy_rc rc = VFY_E_INTERNAL;
+
+    if (ctx == NULL)
+        return VFY_E_INTERNAL;
+    if (EVP_MAC_update(ctx, (const uint8_t *)nonce_label, sizeof(nonce_label)) != 1 ||
+        EVP_MAC_update(ctx, body, NONCE_TAG_OFF) != 1 ||
+        EVP_MAC_final(ctx, full, &flen, sizeof(full)) != 1 || flen != sizeof(full))
+        goto out;
+    memcpy(tag, full, NONCE_TAG_LEN);
+    rc = VFY_OK;
+out:
+    EVP_MAC_CTX_free(ctx);
+    OPENSSL_cleanse(full, sizeof(full));
+    return rc;
+}
+
+vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32_t ttl_s,
+                       uint8_t out[VFY_NONCE_LEN], uint64_t *expires_at)
+{
+    uint64_t exp;
+    vfy_rc rc;
+
+    if (expires_at != NULL)
+        *expires_at = 0;
+    if (key == NULL || out == NULL || ttl_s == 0 || ttl_s > VFY_NONCE_MAX_TTL ||
+        now > UINT64_MAX - ttl_s)
+        return VFY_E_INVALID_ARG;
+    exp = now + ttl_s;
+    put_u64be(out, exp);
+    if (RAND_bytes(out + NONCE_EXP_LEN, NONCE_RND_LEN) != 1) {
+        memset(out, 0, VFY_NONCE_LEN);
+        return VFY_E_INTERNAL;
+    }
+    rc = nonce_tag(key, out, out + NONCE_TAG_OFF);
+    if (rc != VFY_OK) {
+        memset(out, 0, VFY_NONCE_LEN);
+        return rc;
+    }
+    if (expires_at != NULL)
+        *expires_at = exp;
+    return VFY_OK;
+}
+
+/* Tag check only; on success *exp is the authenticated expiry. */
+static vfy_rc nonce_authentic(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
+                              uint64_t *exp)
+{
+    uint8_t tag[NONCE_TAG_LEN];
+    vfy_cursor c;
+    vfy_rc rc;
+
+    *exp = 0;
+    if (key == NULL || (nonce == NULL && len != 0))
+        return VFY_E_INVALID_ARG;
+    if (len != VFY_NONCE_LEN)
+        return VFY_E_NONCE_MALFORMED;
+    rc = nonce_tag(key, nonce, tag);
+    if (rc != VFY_OK)
+        return rc;
+    if (!vfy_ct_eq(tag, nonce + NONCE_TAG_OFF, NONCE_TAG_LEN))
+        return VFY_E_NONCE_FORGED;
+    vfy_cursor_init(&c, nonce, NONCE_EXP_LEN);
+    return vfy_cursor_u64be(&c, exp);
+}
+
+vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
+                       uint64_t now, uint64_t *expires_at)
+{
+    uint64_t exp = 0;
+    vfy_rc rc;
+
+    if (expires_at != NULL)
+        *expires_at = 0;
+    rc = nonce_authentic(key, nonce, len, &exp);
+    if (rc != VFY_OK)
+        return rc;
+    if (now >= exp)
+        return VFY_E_NONCE_EXPIRED;
+    if (expires_at != NULL)
+        *expires_at = exp;
+    return VFY_OK;
+}
+
+/* ---- used-nonce cache ----
+ *
+ * Each stripe is an open-addressing table (linear probing, size a power of
+ * two at least twice the stripe capacity, so probes stay short) keyed by the
+ * nonce tag. The tag is an HMAC output, so it is uniformly distributed and no
+ * client can aim entries at one slot or stripe. There is no per-entry delete:
+ * when a stripe reaches capacity it is rebuilt into its spare table without
+ * the expired entries, which keeps probing correct without tombstones. The
+ * rebuild runs only when some entry can actually have expired (now >= the
+ * stripe's earliest expiry), so a stripe full of live nonces answers
+ * VFY_E_NONCE_CACHE_FULL in O(1) instead of rescanning.
+ */
+
+#define CACHE_MAX_CAPACITY ((size_t)1 << 24)
+#define CACHE_MAX_STRIPES 16
+#define CACHE_MIN_PER_STRIPE 64
+
+struct cache_entry {
+    uint64_t exp; /* 0: empty slot */
+    uint8_t tag[NONCE_TAG_LEN];
+};
+
+struct cache_stripe {
+    pthread_mutex_t lock;
+    struct cache_entry *slots, *spare;
+    size_t mask;      /* table size - 1 */
+    size_t cap;       /* entries allowed */
+    size_t count;     /* entries held */
+    uint64_t min_exp; /* earliest expiry held (UINT64_MAX when empty) */
+};
+
+struct vfy_nonce_cache {
+    size_t nstripes;
+    uint64_t high_now; /* highest "now" seen; guarded by the atomic builtins */
+    struct cache_stripe stripe[];
+};
+
+static size_t tag_hash(const uint8_t tag[NONCE_TAG_LEN])
+{
+    uint64_t h = 0;
+
+    for (int i = 0; i < 8; i++)
+        h = (h << 8) | tag[i];
+    return (size_t)h;
+}
+
+static void stripe_insert(struct cache_entry *slots, size_t mask, const uint8_t *tag,
+                          uint64_t exp)
+{
+    size_t i = tag_hash(tag) & mask;
+
+    while (slots[i].exp != 0)
+        i = (i + 1) & mask;
+    slots[i].exp = exp;
+    memcpy(slots[i].tag, tag, NONCE_TAG_LEN);
+}
+
+static void stripe_sweep(struct cache_stripe *s, uint64_t now)
+{
+    struct cache_entry *old = s->slots;
+    size_t n = s->mask + 1, count = 0;
+    uint64_t min_exp = UINT64_MAX;
+
+    memset(s->spare, 0, n * sizeof(*s->spare));
+    for (size_t i = 0; i < n; i++) {
+        if (old[i].exp == 0 || old[i].exp <= now)
+            continue;
+        stripe_insert(s->spare, s->mask, old[i].tag, old[i].exp);
+        count++;
+        if (old[i].exp < min_exp)
+            min_exp = old[i].exp;
+    }
+    s->slots = s->spare;
+    s->spare = old;
+    s->count = count;
+    s->min_exp = min_exp;
+}
+
+vfy_rc vfy_nonce_cache_new(vfy_nonce_cache **out, size_t capacity)
+{
+    vfy_nonce_cache *c;
+    size_t nstripes, per, tsize = 1;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (capacity == 0 || capacity > CACHE_MAX_CAPACITY)
+        return VFY_E_INVALID_ARG;
+    nstripes = capacity / CACHE_MIN_PER_STRIPE;
+    if (nstripes < 1)
+        nstripes = 1;
+    if (nstripes > CACHE_MAX_STRIPES)
+        nstripes = CACHE_MAX_STRIPES;
+    per = (capacity + nstripes - 1) / nstripes;
+    while (tsize < 2 * per)
+        tsize <<= 1;
+    c = calloc(1, sizeof(*c) + nstripes * sizeof(c->stripe[0]));
+    if (c == NULL)
+        return VFY_E_NOMEM;
+    for (size_t i = 0; i < nstripes; i++) {
+        struct cache_stripe *s = &c->stripe[i];
+
+        s->slots = calloc(tsize, sizeof(*s->slots));
+        s->spare = calloc(tsize, sizeof(*s->spare));
+        if (s->slots == NULL || s->spare == NULL ||
+            pthread_mutex_init(&s->lock, NULL) != 0) {
+            free(s->slots);
+            free(s->spare);
+            c->nstripes = i;
+            vfy_nonce_cache_free(&c);
+            return VFY_E_NOMEM;
+        }
+        s->mask = tsize - 1;
+        s->cap = per;
+        s->min_exp = UINT64_MAX;
+        c->nstripes = i + 1;
+    }
+    *out = c;
+    return VFY_OK;
+}
+
+void vfy_nonce_cache_free(vfy_nonce_cache **cache)
+{
+    if (cache == NULL || *cache == NULL)
+        return;
+    for (size_t i = 0; i < (*cache)->nstripes; i++) {
+        struct cache_stripe *s = &(*cache)->stripe[i];
+
+        pthread_mutex_destroy(&s->lock);
+        free(s->slots);
+        free(s->spare);
+    }
+    free(*cache);
+    *cache = NULL;
+}
+
+size_t vfy_nonce_cache_size(vfy_nonce_cache *cache)
+{
+    size_t n = 0;
+
+    if (cache == NULL)
+        return 0;
+    for (size_t i = 0; i < cache->nstripes; i++) {
+        pthread_mutex_lock(&cache->stripe[i].lock);
+        n += cache->stripe[i].count;
+        pthread_mutex_unlock(&cache->stripe[i].lock);
+    }
+    return n;
+}
+
+/* Raise high_now to at least @now and return the result. */
+static uint64_t advance_now(vfy_nonce_cache *c, uint64_t now)
+{
+    uint64_t cur = __atomic_load_n(&c->high_now, __ATOMIC_ACQUIRE);
+
+    while (cur < now) {
+        if (__atomic_compare_exchange_n(&c->high_now, &cur, now, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return now;
+    }
+    return cur;
+}
+
+vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
+                         const uint8_t *nonce, size_t len, uint64_t now)
+{
+    const uint8_t *tag;
+    struct cache_stripe *s;
+    uint64_t exp = 0;
+    size_t i;
+    vfy_rc rc;
+
+    if (cache == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = nonce_authentic(key, nonce, len, &exp);
+    if (rc != VFY_OK)
+        return rc;
+    advance_now(cache, now);
+    tag = nonce + NONCE_TAG_OFF;
+    s = &cache->stripe[tag[NONCE_TAG_LEN - 1] % cache->nstripes];
+    pthread_mutex_lock(&s->lock);
+    /*
+     * Judge expiry under the stripe lock against the highest now published
+     * so far: a sweep that dropped this nonce ran under this lock with a now
+     * no higher than what we read here, so we reject it as expired instead
+     * of re-admitting it.
+     */
+    now = __atomic_load_n(&cache->high_now, __ATOMIC_ACQUIRE);
+    if (now >= exp) {
+        rc = VFY_E_NONCE_EXPIRED;
+        goto out;
+    }
+    for (i = tag_hash(tag) & s->mask; s->slots[i].exp != 0; i = (i + 1) & s->mask) {
+        if (vfy_ct_eq(s->slots[i].tag, tag, NONCE_TAG_LEN)) {
+            rc = VFY_E_NONCE_REPLAY;
+            goto out;
+        }
+    }
+    if (s->count >= s->cap && now >= s->min_exp)
+        stripe_sweep(s, now);
+    if (s->count >= s->cap) {
+        rc = VFY_E_NONCE_CACHE_FULL;
+        goto out;
+    }
+    stripe_insert(s->slots, s->mask, tag, exp);
+    s->count++;
+    if (exp < s->min_exp)
+        s->min_exp = exp;
+    rc = VFY_OK;
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

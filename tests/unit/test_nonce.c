@@ -1,0 +1,293 @@
+/*
+ * test_nonce.c — stateless HMAC nonces and the used-nonce cache (nonce.c).
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "verify/verify.h"
+
+static const uint8_t KEY_A[32] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+};
+
+static vfy_nonce_key *key_a(void)
+{
+    vfy_nonce_key *k = NULL;
+
+    cr_assert_eq(vfy_nonce_key_new(&k, KEY_A), VFY_OK);
+    cr_assert_not_null(k);
+    return k;
+}
+
+Test(nonce, layout_matches_documented_hmac)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t n[32], mac[32], msg[19 + 16];
+    size_t mlen = 0;
+    uint64_t exp = 0;
+
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, n, &exp), VFY_OK);
+    cr_assert_eq(exp, 1060);
+    /* expiry, big-endian */
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(n[i], (uint8_t)((uint64_t)1060 >> (8 * (7 - i))));
+    /* tag recomputed independently with the EVP_Q_mac one-shot */
+    memcpy(msg, "verifierd nonce v1", 19); /* includes the 0x00 */
+    memcpy(msg + 19, n, 16);
+    cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, KEY_A, 32, msg,
+                                 sizeof(msg), mac, sizeof(mac), &mlen));
+    cr_assert_eq(mlen, 32);
+    cr_assert_eq(memcmp(mac, n + 16, 16), 0);
+    vfy_nonce_key_free(&k);
+    cr_assert_null(k);
+}
+
+Test(nonce, issue_then_check_ok_and_distinct)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32], b[32];
+    uint64_t exp = 0;
+
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, b, NULL), VFY_OK);
+    cr_assert_neq(memcmp(a, b, 32), 0);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, &exp), VFY_OK);
+    cr_assert_eq(exp, 1060);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1059, NULL), VFY_OK);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, expired_at_and_after_expiry)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32];
+    uint64_t exp = 7;
+
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1060, &exp), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(exp, 0);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 999999, NULL), VFY_E_NONCE_EXPIRED);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, forged_every_byte_flip)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32];
+
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    for (size_t i = 0; i < 32; i++) {
+        uint8_t b[32];
+
+        memcpy(b, a, 32);
+        b[i] ^= 0x01;
+        cr_assert_eq(vfy_nonce_check(k, b, 32, 1000, NULL), VFY_E_NONCE_FORGED, "byte %zu", i);
+    }
+    /* extending the expiry is a forgery, even when the new one is in the future */
+    a[7] ^= 0x80;
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, other_key_is_forged_same_key_other_replica_ok)
+{
+    vfy_nonce_key *k = key_a(), *k2 = key_a(), *other = NULL;
+    uint8_t a[32];
+
+    cr_assert_eq(vfy_nonce_key_generate(&other), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 1001, NULL), VFY_OK); /* replica, same key */
+    cr_assert_eq(vfy_nonce_check(other, a, 32, 1001, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k);
+    vfy_nonce_key_free(&k2);
+    vfy_nonce_key_free(&other);
+}
+
+Test(nonce, malformed_length_and_args)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[33] = {0};
+    uint64_t exp;
+
+    cr_assert_eq(vfy_nonce_check(k, a, 31, 0, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 33, 0, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 0, 0, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 0, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_issue(k, 0, 0, a, &exp), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_nonce_issue(k, 0, VFY_NONCE_MAX_TTL + 1, a, &exp), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_nonce_issue(k, UINT64_MAX - 5, 60, a, &exp), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_nonce_issue(NULL, 0, 60, a, &exp), VFY_E_INVALID_ARG);
+    vfy_nonce_key_free(&k);
+    vfy_nonce_key_free(&k); /* double free through the handle is a no-op */
+}
+
+Test(nonce, consume_once_then_replay)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    uint8_t a[32], bad[32];
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 100), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1001), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1002), VFY_E_NONCE_REPLAY);
+    cr_assert_eq(vfy_nonce_cache_size(c), 1);
+    /* forged and expired nonces are refused before touching the cache */
+    memcpy(bad, a, 32);
+    bad[20] ^= 1;
+    cr_assert_eq(vfy_nonce_consume(k, c, bad, 32, 1002), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1060), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 31, 1002), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_cache_size(c), 1);
+    vfy_nonce_cache_free(&c);
+    cr_assert_null(c);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, cache_full_refuses_then_frees_on_expiry)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    uint8_t n[4][32], late[32];
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 3), VFY_OK);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(vfy_nonce_issue(k, 1000, 10, n[i], NULL), VFY_OK);
+        cr_assert_eq(vfy_nonce_consume(k, c, n[i], 32, 1000), VFY_OK);
+    }
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, n[3], NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1005), VFY_E_NONCE_CACHE_FULL);
+    /* a live nonce is never forgotten to make room: still a replay */
+    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1005), VFY_E_NONCE_REPLAY);
+    /* refused nonce was not recorded; once the first three expire it gets in */
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1010), VFY_OK);
+    cr_assert_eq(vfy_nonce_cache_size(c), 1);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1011), VFY_E_NONCE_REPLAY);
+    /* the cache's clock only moves forward: an older now cannot revive n[0] */
+    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1001), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_issue(k, 1011, 60, late, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, late, 32, 1011), VFY_OK);
+    vfy_nonce_cache_free(&c);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, cache_args)
+{
+    vfy_nonce_cache *c = (vfy_nonce_cache *)1;
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 0), VFY_E_INVALID_ARG);
+    cr_assert_null(c);
+    cr_assert_eq(vfy_nonce_cache_new(&c, ((size_t)1 << 24) + 1), VFY_E_INVALID_ARG);
+    vfy_nonce_cache_free(NULL);
+    vfy_nonce_cache_free(&c);
+}
+
+struct race {
+    vfy_nonce_key *k;
+    vfy_nonce_cache *c;
+    const uint8_t (*nonces)[32];
+    size_t n;
+    size_t ok;
+};
+
+static void *race_thread(void *arg)
+{
+    struct race *r = arg;
+
+    for (size_t i = 0; i < r->n; i++) {
+        vfy_rc rc = vfy_nonce_consume(r->k, r->c, r->nonces[i], 32, 2000);
+
+        if (rc == VFY_OK)
+            r->ok++;
+        else if (rc != VFY_E_NONCE_REPLAY)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+Test(nonce, concurrent_consumers_accept_each_nonce_once)
+{
+    enum { N = 2000, T = 4 };
+    static uint8_t nonces[N][32];
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    pthread_t th[T];
+    struct race r[T];
+    size_t total = 0;
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 4096), VFY_OK); /* several stripes */
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(vfy_nonce_issue(k, 2000, 60, nonces[i], NULL), VFY_OK);
+    for (int t = 0; t < T; t++) {
+        r[t] = (struct race){k, c, (const uint8_t (*)[32])nonces, N, 0};
+        cr_assert_eq(pthread_create(&th[t], NULL, race_thread, &r[t]), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        void *ret = (void *)2;
+
+        cr_assert_eq(pthread_join(th[t], &ret), 0);
+        cr_assert_null(ret);
+        total += r[t].ok;
+    }
+    cr_assert_eq(total, N);
+    cr_assert_eq(vfy_nonce_cache_size(c), N);
+    vfy_nonce_cache_free(&c);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, key_save_load_roundtrip_0600)
+{
+    char dir[] = "/tmp/vfy-nonce-XXXXXX", path[64], bad[64];
+    vfy_nonce_key *k = NULL, *k2 = NULL;
+    uint8_t a[32];
+    struct stat st;
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/nonce.key", dir);
+    snprintf(bad, sizeof(bad), "%s/bad.key", dir);
+    cr_assert_eq(vfy_nonce_key_generate(&k), VFY_OK);
+    cr_assert_eq(vfy_nonce_key_save(k, path), VFY_OK);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(st.st_size, 65);
+    cr_assert_eq(vfy_nonce_key_load(&k2, path), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL), VFY_OK);
+    vfy_nonce_key_free(&k2);
+
+    f = fopen(bad, "w");
+    cr_assert_not_null(f);
+    fputs("0011", f); /* too short */
+    fclose(f);
+    cr_assert_eq(vfy_nonce_key_load(&k2, bad), VFY_E_NONCE_KEY);
+    cr_assert_null(k2);
+    f = fopen(bad, "w");
+    fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fzz", f);
+    fclose(f);
+    cr_assert_eq(vfy_nonce_key_load(&k2, bad), VFY_E_NONCE_KEY);
+    f = fopen(bad, "w");
+    fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g\n", f);
+    fclose(f);
+    cr_assert_eq(vfy_nonce_key_load(&k2, bad), VFY_E_NONCE_KEY);
+    f = fopen(bad, "w");
+    fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", f);
+    fclose(f);
+    cr_assert_eq(vfy_nonce_key_load(&k2, bad), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k2);
+    cr_assert_eq(vfy_nonce_key_load(&k2, "/nonexistent/x"), VFY_E_IO);
+
+    unlink(path);
+    unlink(bad);
+    rmdir(dir);
+    vfy_nonce_key_free(&k);
+}
