@@ -1,6 +1,7 @@
 # Thin front over CMake. The real build is CMakeLists.txt.
 #   make run    install deps, build, start verifierd --dev (prints how to call it)
 #   make test   install deps, build, run every test (ctest)
+#   make fuzz   build the libFuzzer targets with clang and run each FUZZ_SECONDS (default 60)
 #   make build  just build
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -28,3 +29,7 @@ test: build
 
 clean:
 	rm -rf $(BUILD)
+
+.PHONY: fuzz
+fuzz:
+	@./scripts/fuzz.sh
