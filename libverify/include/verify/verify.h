@@ -15,5 +15,6 @@
 #include "verify/clock.h"
 #include "verify/quote.h"
 #include "verify/nonce.h"
+#include "verify/policy.h"
 
 #endif

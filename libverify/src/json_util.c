@@ -1,0 +1,276 @@
+/*
+ * json_util.c — strict JSON intake over cJSON for the evidence, manifest,
+ * agent-log and policy parsers (DESIGN §5 limits). See json_util.h.
+ *
+ * Caveat: the pre-scan is a validator, not a parser: it checks nesting,
+ * number syntax, string escapes and UTF-8, and leaves the grammar (commas,
+ * colons, key positions) to cJSON, which runs only on input that passed it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_util.h"
+
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Scan a string body starting after its opening quote at *@i; on success *@i
+ * is just past the closing quote. */
+static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i)
+{
+    size_t k = *i;
+
+    while (k < len) {
+        unsigned char c = p[k];
+
+        if (c == '"') {
+            *i = k + 1;
+            return VFY_JSON_OK;
+        }
+        if (c < 0x20)
+            return VFY_JSON_MALFORMED; /* raw control characters, NUL included */
+        if (c == '\\') {
+            if (len - k < 2)
+                return VFY_JSON_MALFORMED;
+            c = p[k + 1];
+            if (c == 'u') {
+                if (len - k < 6)
+                    return VFY_JSON_MALFORMED;
+                for (size_t j = 2; j < 6; j++)
+                    if (!is_hex(p[k + j]))
+                        return VFY_JSON_MALFORMED;
+                if (memcmp(p + k + 2, "0000", 4) == 0)
+                    return VFY_JSON_MALFORMED; /* would truncate the C string */
+                k += 6;
+            } else if (strchr("\"\\/bfnrt", c) != NULL && c != '\0') {
+                k += 2;
+            } else {
+                return VFY_JSON_MALFORMED;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            k++;
+            continue;
+        }
+        /* UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return VFY_JSON_MALFORMED;
+        }
+        if (len - k - 1 < n)
+            return VFY_JSON_MALFORMED;
+        if (p[k + 1] < lo || p[k + 1] > hi)
+            return VFY_JSON_MALFORMED;
+        for (size_t j = 2; j <= n; j++)
+            if (p[k + j] < 0x80 || p[k + j] > 0xbf)
+                return VFY_JSON_MALFORMED;
+        k += n + 1;
+    }
+    return VFY_JSON_MALFORMED; /* unterminated */
+}
+
+/* Canonical integer token at *@i: -?(0|[1-9][0-9]*), not followed by more
+ * number characters. */
+static vfy_json_status scan_number(const unsigned char *p, size_t len, size_t *i)
+{
+    size_t k = *i;
+
+    if (p[k] == '-')
+        k++;
+    if (k >= len)
+        return VFY_JSON_MALFORMED;
+    if (p[k] == '0') {
+        k++;
+    } else if (p[k] >= '1' && p[k] <= '9') {
+        while (k < len && p[k] >= '0' && p[k] <= '9')
+            k++;
+    } else {
+        return VFY_JSON_MALFORMED;
+    }
+    if (k < len && strchr("0123456789.eE+-", p[k]) != NULL && p[k] != '\0')
+        return VFY_JSON_MALFORMED;
+    *i = k;
+    return VFY_JSON_OK;
+}
+
+static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_depth)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    unsigned depth = 0;
+    size_t i = 0;
+    vfy_json_status st;
+
+    while (i < len) {
+        unsigned char c = p[i];
+
+        switch (c) {
+        case '{':
+        case '[':
+            if (++depth > max_depth)
+                return VFY_JSON_NESTING;
+            i++;
+            break;
+        case '}':
+        case ']':
+            if (depth == 0)
+                return VFY_JSON_MALFORMED;
+            depth--;
+            i++;
+            break;
+        case '"':
+            i++;
+            if ((st = scan_string(p, len, &i)) != VFY_JSON_OK)
+                return st;
+            break;
+        case ' ': case '\t': case '\n': case '\r': case ':': case ',':
+            i++;
+            break;
+        case 't':
+        case 'f':
+        case 'n': {
+            const char *lit = lits[c == 't' ? 0 : c == 'f' ? 1 : 2];
+            size_t n = strlen(lit);
+
+            if (len - i < n || memcmp(p + i, lit, n) != 0)
+                return VFY_JSON_MALFORMED;
+            i += n;
+            break;
+        }
+        default:
+            if (c == '-' || (c >= '0' && c <= '9')) {
+                if ((st = scan_number(p, len, &i)) != VFY_JSON_OK)
+                    return st;
+                break;
+            }
+            return VFY_JSON_MALFORMED;
+        }
+    }
+    return depth == 0 ? VFY_JSON_OK : VFY_JSON_MALFORMED;
+}
+
+vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
+                               unsigned max_depth)
+{
+    const char *end = NULL;
+    cJSON *root;
+    vfy_json_status st;
+
+    if (out == NULL)
+        return VFY_JSON_MALFORMED;
+    *out = NULL;
+    if (buf == NULL || len == 0)
+        return VFY_JSON_MALFORMED;
+    st = prescan((const unsigned char *)buf, len, max_depth);
+    if (st != VFY_JSON_OK)
+        return st;
+    root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (root == NULL)
+        return VFY_JSON_MALFORMED;
+    if (end == NULL || end < buf || (size_t)(end - buf) > len)
+        goto bad;
+    for (size_t i = (size_t)(end - buf); i < len; i++)
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+            goto bad;
+    *out = root;
+    return VFY_JSON_OK;
+bad:
+    cJSON_Delete(root);
+    return VFY_JSON_MALFORMED;
+}
+
+vfy_json_status vfy_json_fields(const cJSON *obj, const char *const *names, size_t n,
+                                const cJSON **found, const char **bad_key)
+{
+    for (size_t i = 0; i < n; i++)
+        found[i] = NULL;
+    if (bad_key != NULL)
+        *bad_key = NULL;
+    if (!cJSON_IsObject(obj))
+        return VFY_JSON_MALFORMED;
+    for (const cJSON *m = obj->child; m != NULL; m = m->next) {
+        size_t i;
+
+        if (m->string == NULL)
+            return VFY_JSON_MALFORMED;
+        for (i = 0; i < n; i++)
+            if (strcmp(m->string, names[i]) == 0)
+                break;
+        if (i == n || found[i] != NULL) {
+            if (bad_key != NULL)
+                *bad_key = m->string;
+            return i == n ? VFY_JSON_UNKNOWN : VFY_JSON_DUPLICATE;
+        }
+        found[i] = m;
+    }
+    return VFY_JSON_OK;
+}
+
+vfy_json_status vfy_json_int(const cJSON *item, long long min, long long max,
+                             long long *v, int *in_range)
+{
+    double d;
+
+    *in_range = 0;
+    *v = 0;
+    if (!cJSON_IsNumber(item))
+        return VFY_JSON_MALFORMED;
+    d = item->valuedouble;
+    /* The pre-scan admitted only integer tokens; beyond 2^53 the double may
+     * have rounded, but such values are outside every range used here. */
+    if (!(d >= (double)min && d <= (double)max))
+        return VFY_JSON_OK;
+    *v = (long long)d;
+    *in_range = 1;
+    return VFY_JSON_OK;
+}
+
+vfy_json_status vfy_json_str(const cJSON *item, const char **s, size_t *len)
+{
+    if (!cJSON_IsString(item) || item->valuestring == NULL)
+        return VFY_JSON_MALFORMED;
+    *s = item->valuestring;
+    *len = strlen(item->valuestring);
+    return VFY_JSON_OK;
+}
+
+int vfy_json_printable(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+void vfy_detail_set(char *detail, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (detail == NULL || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, cap, fmt, ap);
+    va_end(ap);
+}
