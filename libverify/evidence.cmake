@@ -4,4 +4,5 @@
 list(APPEND VFY_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/json_util.c
   ${CMAKE_CURRENT_LIST_DIR}/src/policy.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/manifest.c
 )

@@ -16,5 +16,6 @@
 #include "verify/quote.h"
 #include "verify/nonce.h"
 #include "verify/policy.h"
+#include "verify/manifest.h"
 
 #endif
