@@ -1044,9 +1044,8 @@ Test(binder, known_answer_against_openssl)
 
 Test(binder, fixed_vector)
 {
-    /* nonce = 00..1f, cb = 20..3f, md = 40..5f; expected value computed with
-     *   printf 'verifierd agent attestation v1\0' ; seq 0 95 | xxd-style bytes
-     * and `openssl dgst -sha256`; recomputed here to keep the test honest. */
+    /* nonce = 00..1f, cb = 20..3f, md = 40..5f: the concatenation is the
+     * label, a 0x00, then the bytes 0..95 in order, hashed with OpenSSL. */
     uint8_t in[31 + 96], nonce[32], cb[32], md[32], got[32], want[32];
 
     for (int i = 0; i < 32; i++) {
