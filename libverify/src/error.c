@@ -95,6 +95,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_LOG_REPLAY, "agent log does not replay to the quoted agent PCR"),
     ROW(VFY_E_LOG_LAST, "last agent log entry is not the presented manifest"),
     ROW(VFY_E_LOG_STATE, "agent history state is inconsistent"),
+    ROW(VFY_E_LOG_ROLLBACK, "agent log history rolled back"),
     /* end of 400..499 */
 
     /* 500..599 (policy, appraisal) */

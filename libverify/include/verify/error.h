@@ -99,6 +99,7 @@ typedef enum vfy_rc {
     VFY_E_LOG_REPLAY = 430,         /* the log does not replay to the quoted agent PCR */
     VFY_E_LOG_LAST = 431,           /* the last log entry is not the presented manifest's digest */
     VFY_E_LOG_STATE = 432,          /* persisted history state is inconsistent */
+    VFY_E_LOG_ROLLBACK = 433,       /* agent log history rolled back (DESIGN §4) */
     /* end of 400..499 */
 
     /* 500..599: appraisal policy and appraisal — DESIGN §6 */

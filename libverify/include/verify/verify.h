@@ -17,5 +17,6 @@
 #include "verify/nonce.h"
 #include "verify/policy.h"
 #include "verify/manifest.h"
+#include "verify/agent_log.h"
 
 #endif
