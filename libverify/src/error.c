@@ -57,6 +57,8 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_BAD_NAME, "invalid name"),
     ROW(VFY_E_BAD_KIND, "unknown kind or role"),
     ROW(VFY_E_BUNDLE, "reference-value bundle malformed"),
+    ROW(VFY_E_DB_OPEN, "database missing, unreadable or not initialised"),
+    ROW(VFY_E_DB_OLD, "database schema is older than this program; migrate it (verifyctl init)"),
     /* end of 200..299 (store) */
 
     /* 300..399 (evidence, CMW) */

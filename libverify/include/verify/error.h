@@ -61,6 +61,8 @@ typedef enum vfy_rc {
     VFY_E_BAD_NAME = 206,         /* empty, too long or invalid name */
     VFY_E_BAD_KIND = 207,         /* unknown component kind or role */
     VFY_E_BUNDLE = 208,           /* reference-value bundle malformed */
+    VFY_E_DB_OPEN = 209,          /* database missing, not a database, or not initialised */
+    VFY_E_DB_OLD = 210,           /* schema older than this library and migration not requested */
     /* end of 200..299 */
 
     /* 300..399: evidence (CMW) — DESIGN §5 */

@@ -14,6 +14,7 @@
 #include "verify/pcr.h"
 #include "verify/clock.h"
 #include "verify/quote.h"
+#include "verify/refstore.h"
 #include "verify/nonce.h"
 #include "verify/policy.h"
 #include "verify/manifest.h"

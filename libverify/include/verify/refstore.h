@@ -1,0 +1,468 @@
+/*
+ * refstore.h — the reference-value store (DESIGN §6).
+ *
+ * One SQLite file holds what "good" looks like and the verifier's
+ * per-attester state: attesters and their AKs, PCR reference sets,
+ * agent components (models, tools, policies, contexts), appraisal policies,
+ * API tokens (SHA-256 only), TPM clock and agent-log state, issued results
+ * with the reference rows they relied on, a revocation feed, and an
+ * append-only audit log. The data model is documented in
+ * docs/reference-values.md.
+ *
+ * Threading: a vfy_store handle is NOT thread-safe. Use one handle per
+ * thread (SQLite serialises writers between handles; WAL lets readers run
+ * concurrently with one writer). Prepared statements are cached on the
+ * handle, so lookups do not re-parse SQL.
+ *
+ * Admin changes (the functions documented "admin change") each run in one
+ * transaction (BEGIN IMMEDIATE) together with their audit-log row and a bump
+ * of the generation counter; on any error nothing is changed. Adding a value
+ * identical to a stored one is a no-op (VFY_OK, *added = 0); adding a
+ * different value under the same unique key is VFY_E_CONFLICT.
+ *
+ * Errors common to every function: VFY_E_INVALID_ARG (NULL or impossible
+ * argument), VFY_E_DB (SQLite error), VFY_E_DB_BUSY (locked beyond the busy
+ * timeout), VFY_E_NOMEM. After an error vfy_store_errmsg() gives a
+ * one-line human-readable detail.
+ *
+ * Strings passed in are copied; nothing keeps a pointer to them after the
+ * call returns.
+ */
+#ifndef VERIFY_REFSTORE_H
+#define VERIFY_REFSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "verify/export.h"
+#include "verify/error.h"
+#include "verify/digest.h"
+#include "verify/ak.h"
+#include "verify/pcr.h"
+#include "verify/clock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Schema version this library writes (PRAGMA user_version). */
+#define VFY_STORE_SCHEMA_VERSION 1
+
+/** Longest name (attester, set, component, policy id, token), in bytes. */
+#define VFY_STORE_NAME_MAX 128
+/** Longest component version string, in bytes. */
+#define VFY_STORE_VERSION_MAX 64
+/** Longest provenance note, in bytes. */
+#define VFY_STORE_NOTE_MAX 1024
+/** Longest result id, in bytes. */
+#define VFY_STORE_RESULT_ID_MAX 64
+/** Longest result status / revocation reason, in bytes. */
+#define VFY_STORE_STATUS_MAX 32
+#define VFY_STORE_REASON_MAX 512
+/** Longest policy JSON accepted, in bytes. */
+#define VFY_STORE_POLICY_MAX (64 * 1024)
+/** Longest bundle accepted by vfy_store_import(), in bytes. */
+#define VFY_STORE_BUNDLE_MAX ((size_t)512 * 1024 * 1024)
+/** Room for a token made by vfy_store_token_add(), with NUL. */
+#define VFY_STORE_TOKEN_BUF 64
+/** Tokens start with this prefix. */
+#define VFY_STORE_TOKEN_PREFIX "vfy_"
+
+/* ------------------------------------------------------------------ */
+/* Opening, schema, transactions                                        */
+
+typedef struct vfy_store vfy_store;
+
+/** vfy_store_open() flags. */
+enum {
+    /** Create the file if missing and create the schema in an empty DB. */
+    VFY_STORE_CREATE = 1u << 0,
+    /** Migrate an older schema forward to VFY_STORE_SCHEMA_VERSION. */
+    VFY_STORE_MIGRATE = 1u << 1,
+    /** Open read-only (no admin changes, no state writes). */
+    VFY_STORE_READONLY = 1u << 2,
+};
+
+/**
+ * Open the store at @path. Sets WAL mode, foreign_keys=ON and a 5000 ms
+ * busy timeout. On success *@out is a new handle owned by the caller (close
+ * with vfy_store_close); on failure *@out is NULL.
+ * Errors: VFY_E_DB_OPEN (file missing without VFY_STORE_CREATE, not a
+ * database, or an empty database without VFY_STORE_CREATE),
+ * VFY_E_DB_SCHEMA (schema newer than this library), VFY_E_DB_OLD (schema
+ * older and VFY_STORE_MIGRATE not given).
+ */
+VFY_EXPORT vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags) VFY_MUST_CHECK;
+
+/** Close @*st and set it to NULL; NULL and *NULL are fine. */
+VFY_EXPORT void vfy_store_close(vfy_store **st);
+
+/** The schema version of the open database. */
+VFY_EXPORT int vfy_store_schema_version(const vfy_store *st);
+
+/**
+ * A one-line detail about the last error on @st (static or owned by @st,
+ * valid until the next call on @st). Never NULL; "" when there is none.
+ */
+VFY_EXPORT const char *vfy_store_errmsg(const vfy_store *st);
+
+/**
+ * The actor recorded in audit rows of later admin changes (copied; at most
+ * VFY_STORE_NAME_MAX bytes; default "libverify").
+ */
+VFY_EXPORT vfy_rc vfy_store_set_actor(vfy_store *st, const char *actor);
+
+/**
+ * Override the clock used for timestamps and for "unexpired" (Unix
+ * seconds); 0 restores the real clock. For tests and replay.
+ */
+VFY_EXPORT void vfy_store_set_time(vfy_store *st, int64_t now);
+
+/**
+ * The generation counter: bumped by every admin change, by any handle. A
+ * long-running reader caches lookups and refreshes them when the value
+ * differs from the one it cached with. Cheap: when no other connection
+ * committed since the last call (PRAGMA data_version) and this handle did
+ * not write, no table is read.
+ */
+VFY_EXPORT vfy_rc vfy_store_generation(vfy_store *st, uint64_t *gen) VFY_MUST_CHECK;
+
+/* ------------------------------------------------------------------ */
+/* Kinds, states, roles                                                 */
+
+typedef enum vfy_component_kind {
+    VFY_COMPONENT_MODEL = 1,
+    VFY_COMPONENT_TOOL = 2,
+    VFY_COMPONENT_POLICY = 3,
+    VFY_COMPONENT_CONTEXT = 4,
+} vfy_component_kind;
+
+/** Parse "model", "tool", "policy", "context"; else VFY_E_BAD_KIND. */
+VFY_EXPORT vfy_rc vfy_component_kind_parse(vfy_component_kind *out, const char *s) VFY_MUST_CHECK;
+/** "model", ... or NULL for an unknown value (static). */
+VFY_EXPORT const char *vfy_component_kind_name(vfy_component_kind k);
+
+/** State of a reference value (component or PCR digest). */
+typedef enum vfy_ref_state {
+    VFY_REF_APPROVED = 1,
+    VFY_REF_REVOKED = 2,
+} vfy_ref_state;
+
+typedef enum vfy_token_role {
+    VFY_ROLE_ATTEST = 1,
+    VFY_ROLE_ADMIN = 2,
+} vfy_token_role;
+
+/** Parse "attest" or "admin"; else VFY_E_BAD_KIND. */
+VFY_EXPORT vfy_rc vfy_token_role_parse(vfy_token_role *out, const char *s) VFY_MUST_CHECK;
+/** "attest", "admin" or NULL (static). */
+VFY_EXPORT const char *vfy_token_role_name(vfy_token_role r);
+
+/* ------------------------------------------------------------------ */
+/* Admin changes                                                        */
+
+/**
+ * Admin change: register attester @name with the AK in @ak (@ak_len bytes:
+ * PEM SubjectPublicKeyInfo, or a marshalled TPM2B_PUBLIC which is kept as
+ * well). @scheme names the signing scheme (NULL: the key's default, see
+ * vfy_ak_load). @refset names its PCR reference set (NULL: "default"; the
+ * set need not have values yet — an empty set allows nothing). @policy is
+ * an appraisal policy id that must already be loaded (NULL: the verifier's
+ * default). Identical re-add is a no-op; the same name with a different
+ * key, scheme, refset or policy is VFY_E_CONFLICT.
+ * Errors also: VFY_E_BAD_NAME, VFY_E_AK_MALFORMED, VFY_E_AK_UNSUPPORTED,
+ * VFY_E_UNSUPPORTED (scheme), VFY_E_SIG_SCHEME, VFY_E_NOT_FOUND (policy).
+ * @added (optional) is 1 if a row was inserted.
+ */
+VFY_EXPORT vfy_rc vfy_store_attester_add(vfy_store *st, const char *name,
+                                         const uint8_t *ak, size_t ak_len,
+                                         const char *scheme, const char *refset,
+                                         const char *policy, int *added) VFY_MUST_CHECK;
+
+/** Admin change: mark attester @name revoked (no-op if it already is). VFY_E_NOT_FOUND. */
+VFY_EXPORT vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
+
+/**
+ * Admin change: allow @digest (vfy_hash_size(@bank) bytes) for PCR @index
+ * (0..23) of bank @bank (sha256 or sha384) in reference set @set.
+ * Errors: VFY_E_BAD_NAME, VFY_E_PCR_BANK (bank or index), VFY_E_CONFLICT
+ * (the same value exists and is revoked).
+ */
+VFY_EXPORT vfy_rc vfy_store_pcr_add(vfy_store *st, const char *set, vfy_hash_alg bank,
+                                    unsigned index, const uint8_t *digest, size_t digest_len,
+                                    int *added) VFY_MUST_CHECK;
+
+/**
+ * Admin change: add every value in @pv to @set in one transaction (one
+ * audit row). @added (optional) counts new rows.
+ */
+VFY_EXPORT vfy_rc vfy_store_pcr_import(vfy_store *st, const char *set,
+                                       const vfy_pcr_values *pv, size_t *added) VFY_MUST_CHECK;
+
+/**
+ * Admin change: revoke an allowed PCR value and mark every unexpired valid
+ * result that relied on it revoked (with revocation-feed entries).
+ * VFY_E_NOT_FOUND if there is no such value. @results (optional) counts
+ * results revoked.
+ */
+VFY_EXPORT vfy_rc vfy_store_pcr_revoke(vfy_store *st, const char *set, vfy_hash_alg bank,
+                                       unsigned index, const uint8_t *digest, size_t digest_len,
+                                       size_t *results) VFY_MUST_CHECK;
+
+/**
+ * Admin change: approve component @kind/@name/@version (NULL or "" = no
+ * version) with SHA-256 @digest and provenance @note (NULL = ""). Unique
+ * key (kind, name, version, digest); a different note, or re-adding a
+ * revoked value, is VFY_E_CONFLICT.
+ */
+VFY_EXPORT vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind,
+                                          const char *name, const char *version,
+                                          const uint8_t digest[32], const char *note,
+                                          int *added) VFY_MUST_CHECK;
+
+/**
+ * Admin change: revoke every approved component @kind/@name (all versions),
+ * or only those with @digest if it is not NULL, and mark every unexpired
+ * valid result that relied on one of them revoked (with feed entries).
+ * VFY_E_NOT_FOUND if no component matches. Already revoked rows are left
+ * alone. @revoked and @results (optional) count components and results.
+ */
+VFY_EXPORT vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind kind,
+                                             const char *name, const uint8_t *digest,
+                                             size_t *revoked, size_t *results) VFY_MUST_CHECK;
+
+/**
+ * Admin change: load appraisal policy JSON (@len bytes, at most
+ * VFY_STORE_POLICY_MAX). It must be an object with a string "id" (a valid
+ * name) and an integer "version" >= 1. The policy is stored in compact
+ * form; the same (id, version) with different content is VFY_E_CONFLICT.
+ * @id_out (optional, VFY_STORE_NAME_MAX + 1 bytes) and @version_out
+ * (optional) receive its identity. Errors also: VFY_E_JSON, VFY_E_TOO_LARGE.
+ */
+VFY_EXPORT vfy_rc vfy_store_policy_load(vfy_store *st, const char *json, size_t len,
+                                        char *id_out, unsigned *version_out,
+                                        int *added) VFY_MUST_CHECK;
+
+/**
+ * Admin change: create API token @name with @role. The token — "vfy_" and
+ * 43 base64url characters (32 random bytes) — is written to @token (room
+ * for VFY_STORE_TOKEN_BUF bytes) and only its SHA-256 is stored: it cannot
+ * be recovered later. An existing name is VFY_E_CONFLICT. On failure
+ * @token is wiped.
+ */
+VFY_EXPORT vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
+                                      char token[VFY_STORE_TOKEN_BUF]) VFY_MUST_CHECK;
+
+/** Admin change: revoke token @name (no-op if it already is). VFY_E_NOT_FOUND. */
+VFY_EXPORT vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
+
+/* ------------------------------------------------------------------ */
+/* Hot-path lookups (prepared statements cached on the handle)          */
+
+/**
+ * Is @digest allowed for (@set, @bank, @index)? VFY_OK with *@state
+ * APPROVED or REVOKED and *@row_id (optional) the row to record as a
+ * result reference; VFY_E_NOT_FOUND when the value is not in the set.
+ */
+VFY_EXPORT vfy_rc vfy_store_pcr_lookup(vfy_store *st, const char *set, vfy_hash_alg bank,
+                                       unsigned index, const uint8_t *digest, size_t digest_len,
+                                       vfy_ref_state *state, int64_t *row_id) VFY_MUST_CHECK;
+
+/** A component row as returned by vfy_store_component_lookup(). */
+typedef struct vfy_store_component {
+    int64_t id;
+    vfy_component_kind kind;
+    vfy_ref_state state;
+    char name[VFY_STORE_NAME_MAX + 1];
+    char version[VFY_STORE_VERSION_MAX + 1];
+} vfy_store_component;
+
+/**
+ * Look up a component by (@kind, @digest). Several rows may carry the same
+ * digest (different names or versions): a revoked one wins (a revoked
+ * digest is revoked whatever it is called), else the oldest approved one.
+ * VFY_E_NOT_FOUND if none; @out is zeroed on failure.
+ */
+VFY_EXPORT vfy_rc vfy_store_component_lookup(vfy_store *st, vfy_component_kind kind,
+                                             const uint8_t digest[32],
+                                             vfy_store_component *out) VFY_MUST_CHECK;
+
+/** An attester as returned by vfy_store_attester_get(). */
+typedef struct vfy_store_attester {
+    int64_t id;
+    int revoked;                               /* 1: state "revoked" */
+    vfy_ak *ak;                                /* owned; freed by vfy_store_attester_clear */
+    vfy_sig_scheme scheme;
+    char refset[VFY_STORE_NAME_MAX + 1];
+    char policy[VFY_STORE_NAME_MAX + 1];       /* "" = the verifier's default */
+} vfy_store_attester;
+
+/**
+ * Look up attester @name. On success @out holds a freshly imported AK that
+ * the caller releases with vfy_store_attester_clear(); on failure @out is
+ * zeroed. VFY_E_NOT_FOUND if unknown.
+ */
+VFY_EXPORT vfy_rc vfy_store_attester_get(vfy_store *st, const char *name,
+                                         vfy_store_attester *out) VFY_MUST_CHECK;
+
+/** Free what @a holds and zero it. NULL is fine. */
+VFY_EXPORT void vfy_store_attester_clear(vfy_store_attester *a);
+
+/**
+ * The latest version of policy @id. *@json (NUL-terminated, owned by the
+ * caller, freed with vfy_free) and *@version (optional). VFY_E_NOT_FOUND.
+ */
+VFY_EXPORT vfy_rc vfy_store_policy_get(vfy_store *st, const char *id, char **json,
+                                       unsigned *version) VFY_MUST_CHECK;
+
+/**
+ * Find the unrevoked token whose SHA-256 is @sha. @name (optional, room for
+ * VFY_STORE_NAME_MAX + 1) and @role receive its identity. Unknown or
+ * revoked tokens give VFY_E_NOT_FOUND.
+ */
+VFY_EXPORT vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,
+                                         vfy_token_role *role) VFY_MUST_CHECK;
+
+/** Same, hashing the presented @token (@len bytes) first. */
+VFY_EXPORT vfy_rc vfy_store_token_check(vfy_store *st, const char *token, size_t len,
+                                        char *name, vfy_token_role *role) VFY_MUST_CHECK;
+
+/* ------------------------------------------------------------------ */
+/* Per-attester verifier state (not admin changes: no audit row)         */
+
+/** Last accepted TPM clock state of @attester; VFY_E_NOT_FOUND if none yet. */
+VFY_EXPORT vfy_rc vfy_store_clock_get(vfy_store *st, const char *attester,
+                                      vfy_clock_info *out) VFY_MUST_CHECK;
+
+/** Store @ci as the clock state of @attester (VFY_E_NOT_FOUND: no such attester). */
+VFY_EXPORT vfy_rc vfy_store_clock_put(vfy_store *st, const char *attester,
+                                      const vfy_clock_info *ci) VFY_MUST_CHECK;
+
+/** One agent-log entry the verifier has seen (DESIGN §4). */
+typedef struct vfy_store_log_entry {
+    uint8_t digest[32];
+    uint64_t first_clock;     /* TPM clock of the first quote that showed it */
+} vfy_store_log_entry;
+
+/**
+ * The longest agent log seen for @attester: its epoch (TPM resetCount) and
+ * entries (*@entries owned by the caller, freed with vfy_free; NULL when
+ * *@n is 0). VFY_E_NOT_FOUND if nothing is stored.
+ */
+VFY_EXPORT vfy_rc vfy_store_agent_log_get(vfy_store *st, const char *attester,
+                                          uint32_t *epoch, vfy_store_log_entry **entries,
+                                          size_t *n) VFY_MUST_CHECK;
+
+/**
+ * Store the agent log of @attester. With a new epoch the stored log is
+ * replaced; with the same epoch @entries must extend the stored log (same
+ * length or longer, same last stored entry) — only the new tail is written;
+ * otherwise VFY_E_CONFLICT.
+ */
+VFY_EXPORT vfy_rc vfy_store_agent_log_put(vfy_store *st, const char *attester, uint32_t epoch,
+                                          const vfy_store_log_entry *entries,
+                                          size_t n) VFY_MUST_CHECK;
+
+/* ------------------------------------------------------------------ */
+/* Results and revocation                                               */
+
+typedef enum vfy_store_ref_kind {
+    VFY_STORE_REF_COMPONENT = 1,
+    VFY_STORE_REF_PCR = 2,
+} vfy_store_ref_kind;
+
+/** A reference row a result relied on (an id from a lookup). */
+typedef struct vfy_store_ref {
+    vfy_store_ref_kind kind;
+    int64_t id;
+} vfy_store_ref;
+
+/**
+ * Record issued result @id (at most VFY_STORE_RESULT_ID_MAX bytes) for
+ * @attester with @iat/@exp (Unix seconds), @status ("affirming", ...) and
+ * the @nrefs reference rows it relied on, in one transaction. Duplicate
+ * refs are merged. An existing @id is VFY_E_CONFLICT; an unknown ref id is
+ * VFY_E_NOT_FOUND.
+ */
+VFY_EXPORT vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attester,
+                                          int64_t iat, int64_t exp, const char *status,
+                                          const vfy_store_ref *refs, size_t nrefs) VFY_MUST_CHECK;
+
+typedef struct vfy_store_result {
+    char id[VFY_STORE_RESULT_ID_MAX + 1];
+    char attester[VFY_STORE_NAME_MAX + 1];
+    char status[VFY_STORE_STATUS_MAX + 1];
+    int64_t iat, exp;
+    int revoked;                        /* 1: state "revoked" */
+    int64_t revoked_at;                 /* 0 unless revoked */
+    char reason[VFY_STORE_REASON_MAX + 1];
+} vfy_store_result;
+
+/** Read result @id into @out (zeroed on failure). VFY_E_NOT_FOUND. */
+VFY_EXPORT vfy_rc vfy_store_result_get(vfy_store *st, const char *id,
+                                       vfy_store_result *out) VFY_MUST_CHECK;
+
+/** One revocation-feed entry. */
+typedef struct vfy_store_revocation {
+    uint64_t cursor;                    /* strictly increasing */
+    int64_t at;
+    char result_id[VFY_STORE_RESULT_ID_MAX + 1];
+    char reason[VFY_STORE_REASON_MAX + 1];
+} vfy_store_revocation;
+
+/**
+ * Up to @max feed entries with cursor > @after, in cursor order. *@out
+ * (owned by the caller, freed with vfy_free; NULL when *@n is 0);
+ * *@cursor is the last entry's cursor, or @after when there is none.
+ */
+VFY_EXPORT vfy_rc vfy_store_revocations(vfy_store *st, uint64_t after, size_t max,
+                                        vfy_store_revocation **out, size_t *n,
+                                        uint64_t *cursor) VFY_MUST_CHECK;
+
+/* ------------------------------------------------------------------ */
+/* Bundles, listings, parsing                                           */
+
+/**
+ * Export attesters, PCR sets, components and policies (not tokens, results
+ * or state) as the JSON bundle of schemas/refvalues.schema.json, in a
+ * deterministic order. *@json is owned by the caller (vfy_free).
+ */
+VFY_EXPORT vfy_rc vfy_store_export(vfy_store *st, char **json) VFY_MUST_CHECK;
+
+/** Counts of what vfy_store_import() added or changed. */
+typedef struct vfy_store_import_stats {
+    size_t policies, attesters, pcrs, components, revoked;
+} vfy_store_import_stats;
+
+/**
+ * Admin change: import a bundle (@len bytes) in one transaction with one
+ * audit row: policies, then attesters, PCR values, components. Identical
+ * values are no-ops; a value marked "revoked" revokes a stored approved
+ * one (and dependent results); any conflict, or a malformed bundle
+ * (VFY_E_BUNDLE), leaves the store unchanged. @stats is optional.
+ */
+VFY_EXPORT vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
+                                   vfy_store_import_stats *stats) VFY_MUST_CHECK;
+
+/**
+ * List a table as a JSON array (*@json owned by the caller, vfy_free):
+ * @what is "attesters", "pcrs", "components", "policies", "tokens"
+ * (never the hash), "results" or "audit". VFY_E_BAD_KIND for anything else.
+ */
+VFY_EXPORT vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json) VFY_MUST_CHECK;
+
+/**
+ * Parse the YAML that `tpm2_pcrread` prints ("  sha256:" then
+ * "    0 : 0x<hex>" lines) into @out (zeroed first, zeroed on failure).
+ * The sha1 bank is skipped and counted in *@skipped (optional) — SHA-1 is
+ * never accepted; sha256 and sha384 are kept; any other bank, a bad index,
+ * a value of the wrong size, a duplicate or an unparsable line is
+ * VFY_E_PCR_VALUES (VFY_E_PCR_BANK for an unknown bank). @line (optional)
+ * gets the 1-based line of the error.
+ */
+VFY_EXPORT vfy_rc vfy_store_pcrread_parse(vfy_pcr_values *out, const char *text, size_t len,
+                                          size_t *skipped, size_t *line) VFY_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,670 @@
+/*
+ * refstore.c — the reference-value store: opening, schema migrations,
+ * transactions, the audit log, the generation counter and shared helpers
+ * (DESIGN §6; data model in docs/reference-values.md).
+ *
+ * Schema versions: PRAGMA user_version = N means migrations[0..N-1] have
+ * been applied. A new version appends one step (SQL run in the same
+ * transaction as the version bump); steps are never edited once released.
+ *
+ * Caveats: the handle is not thread-safe (one per thread); SQLite is opened
+ * with SQLITE_OPEN_NOMUTEX accordingly.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "refstore_int.h"
+
+/* ---------------------------------------------------------------- */
+/* Schema                                                             */
+
+static const char schema_v1[] =
+    "CREATE TABLE generation ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  gen INTEGER NOT NULL);"
+    "INSERT INTO generation (id, gen) VALUES (1, 0);"
+
+    "CREATE TABLE policies ("
+    "  row_id INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  json TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (id, version));"
+
+    "CREATE TABLE attesters ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  ak_pem TEXT NOT NULL,"
+    "  ak_tpm2b BLOB,"
+    "  ak_fingerprint TEXT NOT NULL,"
+    "  scheme TEXT NOT NULL,"
+    "  refset TEXT NOT NULL,"
+    "  policy_id TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),"
+    "  created_at INTEGER NOT NULL);"
+
+    "CREATE TABLE pcr_values ("
+    "  id INTEGER PRIMARY KEY,"
+    "  refset TEXT NOT NULL,"
+    "  bank TEXT NOT NULL CHECK (bank IN ('sha256', 'sha384')),"
+    "  pcr INTEGER NOT NULL CHECK (pcr BETWEEN 0 AND 23),"
+    "  digest TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'approved' CHECK (state IN ('approved', 'revoked')),"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  UNIQUE (refset, bank, pcr, digest));"
+
+    "CREATE TABLE components ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('model', 'tool', 'policy', 'context')),"
+    "  name TEXT NOT NULL,"
+    "  version TEXT NOT NULL DEFAULT '',"
+    "  digest TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'approved' CHECK (state IN ('approved', 'revoked')),"
+    "  note TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (kind, name, version, digest));"
+    "CREATE INDEX components_by_digest ON components (kind, digest);"
+
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('attest', 'admin')),"
+    "  sha256 TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)));"
+
+    "CREATE TABLE clock_state ("
+    "  attester_id INTEGER PRIMARY KEY REFERENCES attesters (id) ON DELETE CASCADE,"
+    "  reset_count INTEGER NOT NULL,"
+    "  restart_count INTEGER NOT NULL,"
+    "  clock INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+
+    "CREATE TABLE agent_log_head ("
+    "  attester_id INTEGER PRIMARY KEY REFERENCES attesters (id) ON DELETE CASCADE,"
+    "  epoch INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE agent_log_entries ("
+    "  attester_id INTEGER NOT NULL REFERENCES agent_log_head (attester_id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  first_clock INTEGER NOT NULL,"
+    "  PRIMARY KEY (attester_id, seq)) WITHOUT ROWID;"
+
+    "CREATE TABLE results ("
+    "  id TEXT PRIMARY KEY,"
+    "  attester TEXT NOT NULL,"
+    "  iat INTEGER NOT NULL,"
+    "  exp INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'valid' CHECK (state IN ('valid', 'revoked')),"
+    "  revoked_at INTEGER,"
+    "  reason TEXT);"
+    "CREATE TABLE result_components ("
+    "  result_id TEXT NOT NULL REFERENCES results (id) ON DELETE CASCADE,"
+    "  component_id INTEGER NOT NULL REFERENCES components (id),"
+    "  PRIMARY KEY (result_id, component_id)) WITHOUT ROWID;"
+    "CREATE INDEX result_components_by_ref ON result_components (component_id);"
+    "CREATE TABLE result_pcrs ("
+    "  result_id TEXT NOT NULL REFERENCES results (id) ON DELETE CASCADE,"
+    "  pcr_id INTEGER NOT NULL REFERENCES pcr_values (id),"
+    "  PRIMARY KEY (result_id, pcr_id)) WITHOUT ROWID;"
+    "CREATE INDEX result_pcrs_by_ref ON result_pcrs (pcr_id);"
+    "CREATE TABLE revocations ("
+    "  cursor INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  result_id TEXT NOT NULL REFERENCES results (id),"
+    "  at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL);"
+
+    "CREATE TABLE audit_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  object TEXT NOT NULL,"
+    "  detail TEXT NOT NULL DEFAULT '');"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;";
+
+/* migrations[i] takes user_version i to i + 1. */
+static const char *const migrations[] = {
+    schema_v1,
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+/* ---------------------------------------------------------------- */
+/* Errors and small helpers                                           */
+
+int64_t st_now(const vfy_store *st)
+{
+    if (st != NULL && st->fixed_now != 0)
+        return st->fixed_now;
+    return (int64_t)time(NULL);
+}
+
+vfy_rc st_err(vfy_store *st, vfy_rc rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (st == NULL)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(st->err, sizeof(st->err), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+vfy_rc st_db(vfy_store *st, int src, const char *what)
+{
+    vfy_rc rc;
+
+    switch (src & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return VFY_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        rc = VFY_E_DB_BUSY;
+        break;
+    case SQLITE_NOMEM:
+        rc = VFY_E_NOMEM;
+        break;
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+        rc = VFY_E_DB_OPEN;
+        break;
+    default:
+        rc = VFY_E_DB;
+        break;
+    }
+    if (st != NULL && st->db != NULL)
+        return st_err(st, rc, "%s: %s", what, sqlite3_errmsg(st->db));
+    return st_err(st, rc, "%s: %s", what, sqlite3_errstr(src));
+}
+
+vfy_rc st_stmt(vfy_store *st, enum st_slot slot, const char *sql, sqlite3_stmt **out)
+{
+    int src;
+
+    *out = NULL;
+    if (st->stmt[slot] == NULL) {
+        src = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                 &st->stmt[slot], NULL);
+        if (src != SQLITE_OK)
+            return st_db(st, src, "prepare");
+    } else {
+        sqlite3_reset(st->stmt[slot]);
+        sqlite3_clear_bindings(st->stmt[slot]);
+    }
+    *out = st->stmt[slot];
+    return VFY_OK;
+}
+
+vfy_rc st_exec_stmt(vfy_store *st, sqlite3_stmt *s, const char *what)
+{
+    int src = sqlite3_step(s);
+    vfy_rc rc = VFY_OK;
+
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = st_db(st, src, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+vfy_rc st_exec(vfy_store *st, const char *sql)
+{
+    char *msg = NULL;
+    int src = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    vfy_rc rc = VFY_OK;
+
+    if (src != SQLITE_OK) {
+        rc = st_db(st, src, "exec");
+        if (msg != NULL)
+            st_err(st, rc, "%s", msg);
+    }
+    sqlite3_free(msg);
+    return rc;
+}
+
+vfy_rc st_writable(vfy_store *st)
+{
+    if (st->flags & VFY_STORE_READONLY)
+        return st_err(st, VFY_E_INVALID_ARG, "store opened read-only");
+    return VFY_OK;
+}
+
+vfy_rc st_tx_begin(vfy_store *st)
+{
+    vfy_rc rc = st_exec(st, st->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT vfy_nested");
+
+    if (rc == VFY_OK)
+        st->depth++;
+    return rc;
+}
+
+vfy_rc st_tx_end(vfy_store *st, vfy_rc rc)
+{
+    vfy_rc crc;
+    char saved[sizeof(st->err)];
+
+    if (st->depth <= 0)
+        return rc != VFY_OK ? rc : VFY_E_INTERNAL;
+    st->depth--;
+    if (rc == VFY_OK) {
+        crc = st_exec(st, st->depth == 0 ? "COMMIT" : "RELEASE vfy_nested");
+        if (crc == VFY_OK) {
+            st->gen_valid = 0;
+            return VFY_OK;
+        }
+        rc = crc;
+    }
+    /* Keep the message of the first error, not the rollback's. */
+    memcpy(saved, st->err, sizeof(saved));
+    if (st->depth == 0)
+        (void)st_exec(st, "ROLLBACK");
+    else
+        (void)st_exec(st, "ROLLBACK TO vfy_nested; RELEASE vfy_nested");
+    memcpy(st->err, saved, sizeof(saved));
+    st->gen_valid = 0;
+    return rc;
+}
+
+vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const char *detail)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+
+    rc = st_stmt(st, SL_AUDIT,
+                 "INSERT INTO audit_log (at, actor, action, object, detail)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5)", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, st_now(st));
+    sqlite3_bind_text(s, 2, st->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, detail != NULL ? detail : "", -1, SQLITE_STATIC);
+    rc = st_exec_stmt(st, s, "audit");
+    if (rc != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_GEN_BUMP, "UPDATE generation SET gen = gen + 1 WHERE id = 1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    return st_exec_stmt(st, s, "generation");
+}
+
+/* Length of the valid UTF-8 sequence at @p (at most @n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
+{
+    size_t n, i = 0, k;
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (s == NULL)
+        return VFY_OK;
+    n = strnlen(s, max + 1);
+    if (n > max)
+        return st_err(st, VFY_E_BAD_NAME, "%s longer than %zu bytes", what, max);
+    while (i < n) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return st_err(st, VFY_E_BAD_NAME, "%s contains a control character", what);
+        k = utf8_seq(p + i, n - i);
+        if (k == 0)
+            return st_err(st, VFY_E_BAD_NAME, "%s is not valid UTF-8", what);
+        i += k;
+    }
+    return VFY_OK;
+}
+
+vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what)
+{
+    if (s == NULL || s[0] == '\0')
+        return st_err(st, VFY_E_BAD_NAME, "%s is empty", what);
+    return st_check_opt(st, s, max, what);
+}
+
+vfy_rc st_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+
+    if (cap == 0)
+        return VFY_E_INTERNAL;
+    if (t == NULL) {
+        dst[0] = '\0';
+        return VFY_OK;
+    }
+    if (n >= cap) {
+        dst[0] = '\0';
+        return VFY_E_INTERNAL;
+    }
+    memcpy(dst, t, n);
+    dst[n] = '\0';
+    return VFY_OK;
+}
+
+void st_hex(char *out, const uint8_t *in, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[in[i] >> 4];
+        out[2 * i + 1] = hx[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ---------------------------------------------------------------- */
+/* Opening and migrating                                              */
+
+static vfy_rc read_int(vfy_store *st, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    vfy_rc rc;
+
+    if (src != SQLITE_OK)
+        return st_db(st, src, "prepare");
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        rc = VFY_OK;
+    } else {
+        rc = st_db(st, src == SQLITE_DONE ? SQLITE_ERROR : src, "read");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Apply migrations from the current user_version up to @target, in one transaction. */
+static vfy_rc migrate(vfy_store *st, int target)
+{
+    int64_t v = 0;
+    char sql[64];
+    vfy_rc rc = st_tx_begin(st);
+
+    if (rc != VFY_OK)
+        return rc;
+    rc = read_int(st, "PRAGMA user_version", &v);   /* again, under the write lock */
+    for (; rc == VFY_OK && v < target; v++) {
+        rc = st_exec(st, migrations[v]);
+        if (rc != VFY_OK)
+            break;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", (int)(v + 1));
+        rc = st_exec(st, sql);
+    }
+    return st_tx_end(st, rc);
+}
+
+/* Open and configure the connection; no schema checks. */
+static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
+{
+    int oflags = SQLITE_OPEN_NOMUTEX;
+    int src;
+    int64_t ignored;
+    vfy_rc rc;
+
+    if (flags & VFY_STORE_READONLY)
+        oflags |= SQLITE_OPEN_READONLY;
+    else
+        oflags |= SQLITE_OPEN_READWRITE | ((flags & VFY_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    src = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    if (src != SQLITE_OK) {
+        rc = st_db(st, src, path);
+        if ((src & 0xff) == SQLITE_CANTOPEN)
+            rc = st_err(st, VFY_E_DB_OPEN, "%s: cannot open database file", path);
+        return rc;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    rc = st_exec(st, "PRAGMA foreign_keys = ON");
+    if (rc != VFY_OK)
+        return rc;
+    /* The first real read: "file is not a database" surfaces here. */
+    rc = read_int(st, "SELECT count(*) FROM sqlite_master", &ignored);
+    if (rc != VFY_OK)
+        return rc == VFY_E_DB_BUSY ? rc : st_err(st, VFY_E_DB_OPEN, "%s: %s", path, st->err);
+    if (!(flags & VFY_STORE_READONLY)) {
+        rc = read_int(st, "PRAGMA journal_mode = WAL", &ignored);
+        if (rc == VFY_E_DB) /* journal_mode returns text; read_int reads it as 0 */
+            return rc;
+    }
+    return rc;
+}
+
+vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags)
+{
+    vfy_store *st;
+    int64_t v = 0, ntables = 0;
+    vfy_rc rc;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (path == NULL || ((flags & VFY_STORE_READONLY) &&
+                         (flags & (VFY_STORE_CREATE | VFY_STORE_MIGRATE))))
+        return VFY_E_INVALID_ARG;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return VFY_E_NOMEM;
+    st->flags = flags;
+    snprintf(st->actor, sizeof(st->actor), "libverify");
+    rc = open_db(st, path, flags);
+    if (rc == VFY_OK)
+        rc = read_int(st, "PRAGMA user_version", &v);
+    if (rc == VFY_OK && v == 0)
+        rc = read_int(st, "SELECT count(*) FROM sqlite_master", &ntables);
+    if (rc != VFY_OK)
+        goto out;
+    if (v > VFY_STORE_SCHEMA_VERSION || v < 0) {
+        rc = st_err(st, VFY_E_DB_SCHEMA, "%s: schema version %lld, this program knows up to %d",
+                    path, (long long)v, VFY_STORE_SCHEMA_VERSION);
+    } else if (v == 0 && ntables > 0) {
+        rc = st_err(st, VFY_E_DB_OPEN, "%s: not a verifierd database", path);
+    } else if (v == 0 && !(flags & VFY_STORE_CREATE)) {
+        rc = st_err(st, VFY_E_DB_OPEN, "%s: database not initialised (run verifyctl init)", path);
+    } else if (v > 0 && v < VFY_STORE_SCHEMA_VERSION && !(flags & VFY_STORE_MIGRATE)) {
+        rc = st_err(st, VFY_E_DB_OLD, "%s: schema version %lld is older than %d (run verifyctl init)",
+                    path, (long long)v, VFY_STORE_SCHEMA_VERSION);
+    } else if (v < VFY_STORE_SCHEMA_VERSION) {
+        rc = migrate(st, VFY_STORE_SCHEMA_VERSION);
+    }
+    if (rc == VFY_OK)
+        rc = read_int(st, "PRAGMA user_version", &v);
+    if (rc == VFY_OK)
+        st->schema = (int)v;
+out:
+    if (rc != VFY_OK) {
+        vfy_store_close(&st);
+        return rc;
+    }
+    *out = st;
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_create_at_version(const char *path, int version)
+{
+    vfy_store *st;
+    vfy_rc rc;
+
+    if (path == NULL || version < 0 || version > VFY_STORE_SCHEMA_VERSION)
+        return VFY_E_INVALID_ARG;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return VFY_E_NOMEM;
+    st->flags = VFY_STORE_CREATE;
+    rc = open_db(st, path, VFY_STORE_CREATE);
+    if (rc == VFY_OK)
+        rc = migrate(st, version);
+    vfy_store_close(&st);
+    return rc;
+}
+
+void vfy_store_close(vfy_store **pst)
+{
+    vfy_store *st;
+
+    if (pst == NULL || *pst == NULL)
+        return;
+    st = *pst;
+    for (size_t i = 0; i < SL_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    if (st->db != NULL) {
+        if (st->depth > 0)
+            (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(st->db);
+    }
+    free(st);
+    *pst = NULL;
+}
+
+int vfy_store_schema_version(const vfy_store *st)
+{
+    return st != NULL ? st->schema : 0;
+}
+
+const char *vfy_store_errmsg(const vfy_store *st)
+{
+    return st != NULL ? st->err : "";
+}
+
+vfy_rc vfy_store_set_actor(vfy_store *st, const char *actor)
+{
+    vfy_rc rc;
+
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_check_name(st, actor, VFY_STORE_NAME_MAX, "actor");
+    if (rc != VFY_OK)
+        return rc;
+    snprintf(st->actor, sizeof(st->actor), "%s", actor);
+    return VFY_OK;
+}
+
+void vfy_store_set_time(vfy_store *st, int64_t now)
+{
+    if (st != NULL)
+        st->fixed_now = now;
+}
+
+vfy_rc vfy_store_generation(vfy_store *st, uint64_t *gen)
+{
+    sqlite3_stmt *s;
+    int64_t dv;
+    vfy_rc rc;
+
+    if (st == NULL || gen == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_DATA_VERSION, "PRAGMA data_version", &s);
+    if (rc != VFY_OK)
+        return rc;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = st_db(st, sqlite3_errcode(st->db), "data_version");
+        sqlite3_reset(s);
+        return rc;
+    }
+    dv = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (st->gen_valid && dv == st->data_version) {
+        *gen = st->gen;
+        return VFY_OK;
+    }
+    rc = st_stmt(st, SL_GEN_READ, "SELECT gen FROM generation WHERE id = 1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = st_db(st, sqlite3_errcode(st->db), "generation");
+        sqlite3_reset(s);
+        return rc;
+    }
+    st->gen = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    st->data_version = dv;
+    st->gen_valid = 1;
+    *gen = st->gen;
+    return VFY_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Kinds and roles                                                    */
+
+static const char *const kind_names[] = {NULL, "model", "tool", "policy", "context"};
+static const char *const role_names[] = {NULL, "attest", "admin"};
+
+vfy_rc vfy_component_kind_parse(vfy_component_kind *out, const char *s)
+{
+    if (out == NULL || s == NULL)
+        return VFY_E_INVALID_ARG;
+    for (int i = 1; i <= 4; i++) {
+        if (strcmp(s, kind_names[i]) == 0) {
+            *out = (vfy_component_kind)i;
+            return VFY_OK;
+        }
+    }
+    return VFY_E_BAD_KIND;
+}
+
+const char *vfy_component_kind_name(vfy_component_kind k)
+{
+    return (k >= 1 && k <= 4) ? kind_names[k] : NULL;
+}
+
+vfy_rc vfy_token_role_parse(vfy_token_role *out, const char *s)
+{
+    if (out == NULL || s == NULL)
+        return VFY_E_INVALID_ARG;
+    for (int i = 1; i <= 2; i++) {
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (vfy_token_role)i;
+            return VFY_OK;
+        }
+    }
+    return VFY_E_BAD_KIND;
+}
+
+const char *vfy_token_role_name(vfy_token_role r)
+{
+    return (r >= 1 && r <= 2) ? role_names[r] : NULL;
+}

@@ -1,0 +1,278 @@
+/*
+ * refstore_attester.c — attesters in the store (DESIGN §6): name, AK (PEM
+ * SubjectPublicKeyInfo, plus the original TPM2B_PUBLIC when registered from
+ * one), AK fingerprint (SHA-256 of the DER SPKI), pinned signing scheme,
+ * PCR reference set, appraisal policy and state active|revoked.
+ *
+ * Identity of an attester for "identical re-add": the same key
+ * (fingerprint), scheme, reference set and policy. The stored TPM2B_PUBLIC
+ * is informational; registering the same key once from PEM and once from
+ * TPM2B_PUBLIC is the same attester.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+#define DEFAULT_REFSET "default"
+
+static int is_pem(const uint8_t *buf, size_t len)
+{
+    static const char begin[] = "-----BEGIN";
+
+    return len >= sizeof(begin) - 1 && memcmp(buf, begin, sizeof(begin) - 1) == 0;
+}
+
+static vfy_rc policy_exists(vfy_store *st, const char *id)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc = st_stmt(st, SL_POL_EXISTS, "SELECT 1 FROM policies WHERE id = ?1 LIMIT 1", &s);
+    int src;
+
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (src == SQLITE_ROW)
+        return VFY_OK;
+    if (src == SQLITE_DONE)
+        return st_err(st, VFY_E_NOT_FOUND, "policy %s not found (load it first)", id);
+    return st_db(st, src, "policy");
+}
+
+static vfy_rc set_state(vfy_store *st, const char *name, const char *state)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(st->db, "UPDATE attesters SET state = ?2 WHERE name = ?1",
+                                 -1, &s, NULL);
+    vfy_rc rc;
+
+    if (src != SQLITE_OK)
+        return st_db(st, src, "prepare");
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+    rc = st_exec_stmt(st, s, "attester state");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, size_t ak_len,
+                       const char *scheme, const char *refset, const char *policy,
+                       int revoked, int *added)
+{
+    vfy_sig_scheme sch;
+    vfy_ak *ak = NULL;
+    char *pem = NULL;
+    uint8_t fp[32];
+    char fphex[65], schname[VFY_SCHEME_NAME_MAX];
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (added != NULL)
+        *added = 0;
+    if (refset == NULL || refset[0] == '\0')
+        refset = DEFAULT_REFSET;
+    if (policy != NULL && policy[0] == '\0')
+        policy = NULL;
+    if ((rc = st_check_name(st, name, VFY_STORE_NAME_MAX, "attester name")) != VFY_OK ||
+        (rc = st_check_name(st, refset, VFY_STORE_NAME_MAX, "reference set name")) != VFY_OK ||
+        (rc = st_check_opt(st, policy, VFY_STORE_NAME_MAX, "policy id")) != VFY_OK)
+        return rc;
+    if (scheme != NULL && vfy_sig_scheme_parse(&sch, scheme) != VFY_OK)
+        return st_err(st, VFY_E_UNSUPPORTED, "unsupported signing scheme %s", scheme);
+    if (policy != NULL && (rc = policy_exists(st, policy)) != VFY_OK)
+        return rc;
+    rc = vfy_ak_load(&ak, akbuf, ak_len, scheme != NULL ? &sch : NULL);
+    if (rc != VFY_OK)
+        return st_err(st, rc, "attestation key: %s", vfy_strerror(rc));
+    sch = vfy_ak_scheme(ak);
+    if ((rc = vfy_ak_to_pem(ak, &pem, NULL)) != VFY_OK ||
+        (rc = vfy_ak_fingerprint(ak, fp)) != VFY_OK ||
+        (rc = vfy_sig_scheme_format(&sch, schname, sizeof(schname))) != VFY_OK)
+        goto out;
+    st_hex(fphex, fp, sizeof(fp));
+
+    rc = st_stmt(st, SL_ATT_FIND,
+                 "SELECT ak_fingerprint, scheme, refset, coalesce(policy_id, ''), state"
+                 " FROM attesters WHERE name = ?1", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        const char *ofp = (const char *)sqlite3_column_text(s, 0);
+        const char *osch = (const char *)sqlite3_column_text(s, 1);
+        const char *oset = (const char *)sqlite3_column_text(s, 2);
+        const char *opol = (const char *)sqlite3_column_text(s, 3);
+        int orev = strcmp((const char *)sqlite3_column_text(s, 4), "revoked") == 0;
+        const char *what = NULL;
+
+        if (strcmp(ofp, fphex) != 0)
+            what = "a different attestation key";
+        else if (strcmp(osch, schname) != 0)
+            what = "a different signing scheme";
+        else if (strcmp(oset, refset) != 0)
+            what = "a different reference set";
+        else if (strcmp(opol, policy != NULL ? policy : "") != 0)
+            what = "a different policy";
+        else if (orev && !revoked)
+            what = "state revoked";
+        sqlite3_reset(s);
+        if (what != NULL) {
+            rc = st_err(st, VFY_E_CONFLICT, "attester %s already exists with %s", name, what);
+        } else if (revoked && !orev) {
+            rc = set_state(st, name, "revoked");
+            if (rc == VFY_OK && added != NULL)
+                *added = 1;
+        }
+        goto out;
+    }
+    sqlite3_reset(s);
+    if (src != SQLITE_DONE) {
+        rc = st_db(st, src, "attester");
+        goto out;
+    }
+    rc = st_stmt(st, SL_ATT_INSERT,
+                 "INSERT INTO attesters (name, ak_pem, ak_tpm2b, ak_fingerprint, scheme, refset,"
+                 " policy_id, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, pem, -1, SQLITE_STATIC);
+    if (is_pem(akbuf, ak_len))
+        sqlite3_bind_null(s, 3);
+    else
+        sqlite3_bind_blob(s, 3, akbuf, (int)ak_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, fphex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, schname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, refset, -1, SQLITE_STATIC);
+    if (policy != NULL)
+        sqlite3_bind_text(s, 7, policy, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
+    sqlite3_bind_text(s, 8, revoked ? "revoked" : "active", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, st_now(st));
+    rc = st_exec_stmt(st, s, "insert attester");
+    if (rc == VFY_OK && added != NULL)
+        *added = 1;
+out:
+    vfy_free(pem);
+    vfy_ak_free(&ak);
+    return rc;
+}
+
+vfy_rc vfy_store_attester_add(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,
+                              const char *scheme, const char *refset, const char *policy,
+                              int *added)
+{
+    char detail[3 * VFY_STORE_NAME_MAX + 64];
+    char obj[VFY_STORE_NAME_MAX + 16];
+    int add = 0;
+    vfy_rc rc;
+
+    if (added != NULL)
+        *added = 0;
+    if (st == NULL || name == NULL || ak == NULL || ak_len > INT32_MAX)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_attester_put(st, name, ak, ak_len, scheme, refset, policy, 0, &add);
+    if (rc == VFY_OK && add) {
+        snprintf(obj, sizeof(obj), "attester %s", name);
+        snprintf(detail, sizeof(detail), "refset=%s policy=%s",
+                 refset != NULL && refset[0] != '\0' ? refset : DEFAULT_REFSET,
+                 policy != NULL && policy[0] != '\0' ? policy : "(default)");
+        rc = st_audit(st, "attester.add", obj, detail);
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && added != NULL)
+        *added = add;
+    return rc;
+}
+
+vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
+{
+    char obj[VFY_STORE_NAME_MAX + 16];
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src, active = 0;
+
+    if (st == NULL || name == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_ATT_ID, "SELECT state FROM attesters WHERE name = ?1", &s);
+    if (rc == VFY_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW)
+            active = strcmp((const char *)sqlite3_column_text(s, 0), "active") == 0;
+        else if (src == SQLITE_DONE)
+            rc = st_err(st, VFY_E_NOT_FOUND, "attester %s not found", name);
+        else
+            rc = st_db(st, src, "attester");
+        sqlite3_reset(s);
+    }
+    if (rc == VFY_OK && active) {
+        rc = set_state(st, name, "revoked");
+        snprintf(obj, sizeof(obj), "attester %s", name);
+        if (rc == VFY_OK)
+            rc = st_audit(st, "attester.revoke", obj, "");
+    }
+    return st_tx_end(st, rc);
+}
+
+void vfy_store_attester_clear(vfy_store_attester *a)
+{
+    if (a == NULL)
+        return;
+    vfy_ak_free(&a->ak);
+    memset(a, 0, sizeof(*a));
+}
+
+vfy_rc vfy_store_attester_get(vfy_store *st, const char *name, vfy_store_attester *out)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (st == NULL || name == NULL || out == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_ATT_GET,
+                 "SELECT id, ak_pem, scheme, refset, coalesce(policy_id, ''), state"
+                 " FROM attesters WHERE name = ?1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        const char *pem = (const char *)sqlite3_column_text(s, 1);
+        size_t pem_len = (size_t)sqlite3_column_bytes(s, 1);
+        const char *sch = (const char *)sqlite3_column_text(s, 2);
+
+        out->id = sqlite3_column_int64(s, 0);
+        out->revoked = strcmp((const char *)sqlite3_column_text(s, 5), "revoked") == 0;
+        rc = vfy_sig_scheme_parse(&out->scheme, sch);
+        if (rc == VFY_OK)
+            rc = vfy_ak_from_pem(&out->ak, pem, pem_len, &out->scheme);
+        if (rc == VFY_OK)
+            rc = st_col_text(s, 3, out->refset, sizeof(out->refset));
+        if (rc == VFY_OK)
+            rc = st_col_text(s, 4, out->policy, sizeof(out->policy));
+        if (rc != VFY_OK)
+            st_err(st, rc, "attester %s: stored key does not load", name);
+    } else if (src == SQLITE_DONE) {
+        rc = st_err(st, VFY_E_NOT_FOUND, "attester %s not found", name);
+    } else {
+        rc = st_db(st, src, "attester");
+    }
+    sqlite3_reset(s);
+    if (rc != VFY_OK)
+        vfy_store_attester_clear(out);
+    return rc;
+}

@@ -1,0 +1,483 @@
+/*
+ * refstore_bundle.c — export and import of reference values as one JSON
+ * bundle (schemas/refvalues.schema.json, docs/reference-values.md).
+ *
+ *   {"format":"verifierd-refvalues","version":1,
+ *    "policies":  [{"id","version","policy":{...}}],
+ *    "attesters": [{"name","ak_pem","ak_public"?,"scheme","refset","policy"?,"state"}],
+ *    "pcrs":      [{"set","bank","index","digest","state"}],
+ *    "components":[{"kind","name","version","digest","state","note"}]}
+ *
+ * Export is deterministic: every array is sorted by its unique key (byte
+ * order), keys are written in the order above, timestamps are not
+ * exported (history lives in the audit log). Tokens, results and verifier
+ * state are never exported. Import is strict (unknown or repeated keys,
+ * wrong types: VFY_E_BUNDLE) and runs in one transaction with one audit
+ * row, so export -> import into an empty store -> export is byte-identical.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+#define BUNDLE_FORMAT "verifierd-refvalues"
+#define BUNDLE_VERSION 1
+
+/* ---------------------------------------------------------------- */
+/* Export                                                             */
+
+static int add_str(cJSON *o, const char *k, const char *v)
+{
+    return cJSON_AddStringToObject(o, k, v != NULL ? v : "") != NULL;
+}
+
+static const char *col(sqlite3_stmt *s, int c)
+{
+    const char *t = (const char *)sqlite3_column_text(s, c);
+
+    return t != NULL ? t : "";
+}
+
+static vfy_rc export_rows(vfy_store *st, cJSON *arr, const char *sql,
+                          vfy_rc (*row)(vfy_store *, sqlite3_stmt *, cJSON *))
+{
+    sqlite3_stmt *s = NULL;
+    vfy_rc rc = VFY_OK;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+    if (src != SQLITE_OK)
+        return st_db(st, src, "prepare");
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+
+        if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            rc = VFY_E_NOMEM;
+            break;
+        }
+        if ((rc = row(st, s, o)) != VFY_OK)
+            break;
+    }
+    if (rc == VFY_OK && src != SQLITE_DONE)
+        rc = st_db(st, src, "export");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static vfy_rc row_policy(vfy_store *st, sqlite3_stmt *s, cJSON *o)
+{
+    cJSON *p = cJSON_Parse(col(s, 2));
+
+    if (p == NULL)
+        return st_err(st, VFY_E_INTERNAL, "stored policy %s is not JSON", col(s, 0));
+    if (!add_str(o, "id", col(s, 0)) ||
+        cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(s, 1)) == NULL ||
+        !cJSON_AddItemToObject(o, "policy", p)) {
+        cJSON_Delete(p);
+        return VFY_E_NOMEM;
+    }
+    return VFY_OK;
+}
+
+static vfy_rc row_attester(vfy_store *st, sqlite3_stmt *s, cJSON *o)
+{
+    if (!add_str(o, "name", col(s, 0)) || !add_str(o, "ak_pem", col(s, 1)))
+        return VFY_E_NOMEM;
+    if (sqlite3_column_type(s, 2) == SQLITE_BLOB) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 2);
+        char *b = malloc(VFY_B64URL_LEN(n) + 1);
+        vfy_rc rc;
+
+        if (b == NULL)
+            return VFY_E_NOMEM;
+        rc = vfy_b64url_encode(b, VFY_B64URL_LEN(n) + 1, sqlite3_column_blob(s, 2), n);
+        if (rc == VFY_OK && !add_str(o, "ak_public", b))
+            rc = VFY_E_NOMEM;
+        free(b);
+        if (rc != VFY_OK)
+            return rc;
+    }
+    if (!add_str(o, "scheme", col(s, 3)) || !add_str(o, "refset", col(s, 4)))
+        return VFY_E_NOMEM;
+    if (sqlite3_column_type(s, 5) != SQLITE_NULL && !add_str(o, "policy", col(s, 5)))
+        return VFY_E_NOMEM;
+    if (!add_str(o, "state", col(s, 6)))
+        return VFY_E_NOMEM;
+    return VFY_OK;
+}
+
+static vfy_rc row_pcr(vfy_store *st, sqlite3_stmt *s, cJSON *o)
+{
+    if (!add_str(o, "set", col(s, 0)) || !add_str(o, "bank", col(s, 1)) ||
+        cJSON_AddNumberToObject(o, "index", (double)sqlite3_column_int(s, 2)) == NULL ||
+        !add_str(o, "digest", col(s, 3)) || !add_str(o, "state", col(s, 4)))
+        return VFY_E_NOMEM;
+    return VFY_OK;
+}
+
+static vfy_rc row_component(vfy_store *st, sqlite3_stmt *s, cJSON *o)
+{
+    if (!add_str(o, "kind", col(s, 0)) || !add_str(o, "name", col(s, 1)) ||
+        !add_str(o, "version", col(s, 2)) || !add_str(o, "digest", col(s, 3)) ||
+        !add_str(o, "state", col(s, 4)) || !add_str(o, "note", col(s, 5)))
+        return VFY_E_NOMEM;
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_export(vfy_store *st, char **json)
+{
+    cJSON *doc = NULL, *a;
+    vfy_rc rc = VFY_OK;
+    int tx = 0;
+
+    if (json != NULL)
+        *json = NULL;
+    if (st == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    /* One read transaction: a consistent snapshot even while others write. */
+    if (st->depth == 0) {
+        if ((rc = st_exec(st, "BEGIN")) != VFY_OK)
+            return rc;
+        tx = 1;
+    }
+    doc = cJSON_CreateObject();
+    if (doc == NULL || !add_str(doc, "format", BUNDLE_FORMAT) ||
+        cJSON_AddNumberToObject(doc, "version", BUNDLE_VERSION) == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    if ((a = cJSON_AddArrayToObject(doc, "policies")) == NULL ||
+        (rc = export_rows(st, a, "SELECT id, version, json FROM policies ORDER BY id, version",
+                          row_policy)) != VFY_OK)
+        goto nomem_or_rc;
+    if ((a = cJSON_AddArrayToObject(doc, "attesters")) == NULL ||
+        (rc = export_rows(st, a,
+                          "SELECT name, ak_pem, ak_tpm2b, scheme, refset, policy_id, state"
+                          " FROM attesters ORDER BY name", row_attester)) != VFY_OK)
+        goto nomem_or_rc;
+    if ((a = cJSON_AddArrayToObject(doc, "pcrs")) == NULL ||
+        (rc = export_rows(st, a,
+                          "SELECT refset, bank, pcr, digest, state FROM pcr_values"
+                          " ORDER BY refset, bank, pcr, digest", row_pcr)) != VFY_OK)
+        goto nomem_or_rc;
+    if ((a = cJSON_AddArrayToObject(doc, "components")) == NULL ||
+        (rc = export_rows(st, a,
+                          "SELECT kind, name, version, digest, state, note FROM components"
+                          " ORDER BY kind, name, version, digest", row_component)) != VFY_OK)
+        goto nomem_or_rc;
+    *json = cJSON_Print(doc);
+    if (*json == NULL)
+        rc = VFY_E_NOMEM;
+    goto out;
+nomem_or_rc:
+    if (rc == VFY_OK)
+        rc = VFY_E_NOMEM;
+out:
+    if (tx)
+        (void)st_exec(st, "COMMIT");
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Import                                                             */
+
+/* Every key of @o is in @allowed (NULL-terminated) and appears once. */
+static int keys_ok(const cJSON *o, const char *const *allowed)
+{
+    for (const cJSON *c = o->child; c != NULL; c = c->next) {
+        int known = 0;
+
+        if (c->string == NULL)
+            return 0;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            known |= strcmp(c->string, allowed[i]) == 0;
+        if (!known)
+            return 0;
+        for (const cJSON *d = c->next; d != NULL; d = d->next)
+            if (d->string != NULL && strcmp(c->string, d->string) == 0)
+                return 0;
+    }
+    return 1;
+}
+
+/* A string member, or NULL (missing, or not a string when @required is 0). */
+static const char *get_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int get_uint(const cJSON *o, const char *k, unsigned max, unsigned *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
+        v->valuedouble != (double)(unsigned)v->valuedouble)
+        return 0;
+    *out = (unsigned)v->valuedouble;
+    return 1;
+}
+
+/* "approved"/"active" -> 0, "revoked" -> 1, else -1. */
+static int parse_state(const char *s, const char *ok)
+{
+    if (s == NULL)
+        return -1;
+    if (strcmp(s, ok) == 0)
+        return 0;
+    if (strcmp(s, "revoked") == 0)
+        return 1;
+    return -1;
+}
+
+static vfy_rc bad(vfy_store *st, const char *where, size_t i, const char *why)
+{
+    return st_err(st, VFY_E_BUNDLE, "bundle %s[%zu]: %s", where, i, why);
+}
+
+static vfy_rc import_policies(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+{
+    static const char *const keys[] = {"id", "version", "policy", NULL};
+    size_t i = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "policy");
+        const char *id = get_str(it, "id");
+        char *text, pid[VFY_STORE_NAME_MAX + 1];
+        unsigned ver, pver;
+        int added = 0;
+        vfy_rc rc;
+
+        if (!cJSON_IsObject(it) || !keys_ok(it, keys) || id == NULL ||
+            !get_uint(it, "version", 2147483647u, &ver) || !cJSON_IsObject(p))
+            return bad(st, "policies", i, "needs string id, integer version, object policy");
+        text = cJSON_PrintUnformatted(p);
+        if (text == NULL)
+            return VFY_E_NOMEM;
+        rc = st_policy_put(st, text, strlen(text), pid, &pver, &added);
+        cJSON_free(text);
+        if (rc != VFY_OK)
+            return rc;
+        if (strcmp(pid, id) != 0 || pver != ver)
+            return bad(st, "policies", i, "id or version differs from the policy's own");
+        stats->policies += (size_t)added;
+        i++;
+    }
+    return VFY_OK;
+}
+
+static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+{
+    static const char *const keys[] = {"name", "ak_pem", "ak_public", "scheme", "refset",
+                                       "policy", "state", NULL};
+    size_t i = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, arr) {
+        const char *name = get_str(it, "name"), *pem = get_str(it, "ak_pem");
+        const char *pub = get_str(it, "ak_public"), *scheme = get_str(it, "scheme");
+        const char *refset = get_str(it, "refset"), *policy = get_str(it, "policy");
+        int revoked = parse_state(get_str(it, "state"), "active");
+        uint8_t *bin = NULL;
+        size_t blen = 0;
+        int added = 0;
+        vfy_rc rc;
+
+        if (!cJSON_IsObject(it) || !keys_ok(it, keys) || name == NULL || pem == NULL ||
+            scheme == NULL || refset == NULL || revoked < 0 ||
+            (cJSON_HasObjectItem(it, "ak_public") && pub == NULL) ||
+            (cJSON_HasObjectItem(it, "policy") && policy == NULL))
+            return bad(st, "attesters", i, "needs name, ak_pem, scheme, refset, state "
+                                           "(active|revoked) as strings");
+        if (pub != NULL) {
+            size_t cap = VFY_B64URL_DECODED_MAX(strlen(pub)) + 1;
+
+            bin = malloc(cap);
+            if (bin == NULL)
+                return VFY_E_NOMEM;
+            if (vfy_b64url_decode(bin, cap, &blen, pub, strlen(pub)) != VFY_OK) {
+                free(bin);
+                return bad(st, "attesters", i, "ak_public is not base64url");
+            }
+        }
+        if (bin != NULL)
+            rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, &added);
+        else
+            rc = st_attester_put(st, name, (const uint8_t *)pem, strlen(pem), scheme, refset,
+                                 policy, revoked, &added);
+        free(bin);
+        if (rc != VFY_OK)
+            return rc;
+        stats->attesters += (size_t)added;
+        i++;
+    }
+    return VFY_OK;
+}
+
+static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+{
+    static const char *const keys[] = {"set", "bank", "index", "digest", "state", NULL};
+    size_t i = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, arr) {
+        const char *set = get_str(it, "set"), *bank = get_str(it, "bank");
+        const char *hex = get_str(it, "digest");
+        int revoked = parse_state(get_str(it, "state"), "approved");
+        uint8_t d[VFY_MAX_DIGEST];
+        size_t dlen = 0, nres = 0;
+        vfy_hash_alg alg;
+        unsigned index;
+        int added = 0, changed = 0;
+        vfy_rc rc;
+
+        if (!cJSON_IsObject(it) || !keys_ok(it, keys) || set == NULL || bank == NULL ||
+            hex == NULL || revoked < 0 || !get_uint(it, "index", 1000, &index))
+            return bad(st, "pcrs", i, "needs set, bank, integer index, digest, state");
+        if (vfy_hash_from_name(&alg, bank) != VFY_OK ||
+            (alg != VFY_HASH_SHA256 && alg != VFY_HASH_SHA384))
+            return bad(st, "pcrs", i, "bank must be sha256 or sha384");
+        for (const char *p = hex; *p != '\0'; p++)
+            if (*p >= 'A' && *p <= 'F')
+                return bad(st, "pcrs", i, "digest must be lowercase hex");
+        if (vfy_hex_decode(d, sizeof(d), &dlen, hex, strlen(hex)) != VFY_OK)
+            return bad(st, "pcrs", i, "digest is not hex");
+        if (revoked) {
+            rc = st_pcr_revoke_row(st, set, alg, index, d, dlen, &changed, &nres);
+            if (rc == VFY_E_NOT_FOUND) {
+                rc = st_pcr_put(st, set, alg, index, d, dlen, &added);
+                if (rc == VFY_OK)
+                    rc = st_pcr_revoke_row(st, set, alg, index, d, dlen, &changed, &nres);
+            }
+        } else {
+            rc = st_pcr_put(st, set, alg, index, d, dlen, &added);
+        }
+        if (rc != VFY_OK)
+            return rc;
+        stats->pcrs += (size_t)added;
+        stats->revoked += (size_t)(changed && !added);
+        i++;
+    }
+    return VFY_OK;
+}
+
+static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+{
+    static const char *const keys[] = {"kind", "name", "version", "digest", "state", "note",
+                                       NULL};
+    size_t i = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, arr) {
+        const char *kind = get_str(it, "kind"), *name = get_str(it, "name");
+        const char *version = get_str(it, "version"), *dstr = get_str(it, "digest");
+        const char *note = get_str(it, "note");
+        int revoked = parse_state(get_str(it, "state"), "approved");
+        vfy_component_kind k;
+        uint8_t d[32];
+        size_t nrev = 0, nres = 0;
+        int added = 0;
+        vfy_rc rc;
+
+        if (!cJSON_IsObject(it) || !keys_ok(it, keys) || kind == NULL || name == NULL ||
+            dstr == NULL || revoked < 0 ||
+            (cJSON_HasObjectItem(it, "version") && version == NULL) ||
+            (cJSON_HasObjectItem(it, "note") && note == NULL))
+            return bad(st, "components", i, "needs kind, name, digest, state as strings");
+        if (vfy_component_kind_parse(&k, kind) != VFY_OK)
+            return st_err(st, VFY_E_BAD_KIND, "bundle components[%zu]: unknown kind %s", i, kind);
+        if (vfy_sha256_parse(d, dstr, strlen(dstr)) != VFY_OK)
+            return st_err(st, VFY_E_BAD_DIGEST, "bundle components[%zu]: bad digest", i);
+        if (version == NULL)
+            version = "";
+        if (revoked) {
+            rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
+            if (rc == VFY_E_NOT_FOUND) {
+                rc = st_component_put(st, k, name, version, d, note, &added);
+                if (rc == VFY_OK)
+                    rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
+            }
+        } else {
+            rc = st_component_put(st, k, name, version, d, note, &added);
+        }
+        if (rc != VFY_OK)
+            return rc;
+        stats->components += (size_t)added;
+        stats->revoked += (size_t)(nrev > 0 && !added);
+        i++;
+    }
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
+                        vfy_store_import_stats *stats_out)
+{
+    static const char *const keys[] = {"format", "version", "policies", "attesters", "pcrs",
+                                       "components", NULL};
+    static const char *const parts[] = {"policies", "attesters", "pcrs", "components"};
+    vfy_store_import_stats stats = {0};
+    const cJSON *arr[4];
+    cJSON *doc = NULL;
+    const char *fmt;
+    unsigned ver;
+    char detail[160];
+    vfy_rc rc = VFY_OK;
+
+    if (stats_out != NULL)
+        memset(stats_out, 0, sizeof(*stats_out));
+    if (st == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    if (len > VFY_STORE_BUNDLE_MAX)
+        return st_err(st, VFY_E_TOO_LARGE, "bundle larger than %zu bytes", VFY_STORE_BUNDLE_MAX);
+    if ((rc = st_writable(st)) != VFY_OK)
+        return rc;
+    doc = cJSON_ParseWithLength(json, len);
+    if (doc == NULL || !cJSON_IsObject(doc)) {
+        rc = st_err(st, VFY_E_BUNDLE, "bundle is not a JSON object");
+        goto out;
+    }
+    fmt = get_str(doc, "format");
+    if (!keys_ok(doc, keys) || fmt == NULL || strcmp(fmt, BUNDLE_FORMAT) != 0 ||
+        !get_uint(doc, "version", 1000, &ver) || ver != BUNDLE_VERSION) {
+        rc = st_err(st, VFY_E_BUNDLE, "bundle needs \"format\":\"%s\" and \"version\":%d and "
+                    "no other top-level keys than policies, attesters, pcrs, components",
+                    BUNDLE_FORMAT, BUNDLE_VERSION);
+        goto out;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        arr[i] = cJSON_GetObjectItemCaseSensitive(doc, parts[i]);
+        if (arr[i] != NULL && !cJSON_IsArray(arr[i])) {
+            rc = st_err(st, VFY_E_BUNDLE, "bundle %s is not an array", parts[i]);
+            goto out;
+        }
+    }
+    if ((rc = st_tx_begin(st)) != VFY_OK)
+        goto out;
+    if (arr[0] != NULL)
+        rc = import_policies(st, arr[0], &stats);
+    if (rc == VFY_OK && arr[1] != NULL)
+        rc = import_attesters(st, arr[1], &stats);
+    if (rc == VFY_OK && arr[2] != NULL)
+        rc = import_pcrs(st, arr[2], &stats);
+    if (rc == VFY_OK && arr[3] != NULL)
+        rc = import_components(st, arr[3], &stats);
+    if (rc == VFY_OK && (stats.policies | stats.attesters | stats.pcrs | stats.components |
+                         stats.revoked) != 0) {
+        snprintf(detail, sizeof(detail),
+                 "added %zu policies, %zu attesters, %zu pcr values, %zu components; "
+                 "%zu revoked", stats.policies, stats.attesters, stats.pcrs, stats.components,
+                 stats.revoked);
+        rc = st_audit(st, "bundle.import", "bundle", detail);
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && stats_out != NULL)
+        *stats_out = stats;
+out:
+    cJSON_Delete(doc);
+    return rc;
+}

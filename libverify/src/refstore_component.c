@@ -1,0 +1,278 @@
+/*
+ * refstore_component.c — agent components (DESIGN §6): kind model | tool |
+ * policy | context, name, version ("" when none), SHA-256 digest, state
+ * approved | revoked, provenance note, created/updated timestamps.
+ *
+ * Unique key (kind, name, version, digest). Re-adding the identical row is
+ * a no-op; the same key with a different note, or an attempt to re-approve
+ * a revoked row, is VFY_E_CONFLICT (revocation is final: approve a new
+ * version instead). Digests are stored as "sha256:<64 lowercase hex>".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
+                    const char *version, const char *note)
+{
+    vfy_rc rc;
+
+    if (vfy_component_kind_name(kind) == NULL)
+        return st_err(st, VFY_E_BAD_KIND, "unknown component kind");
+    if ((rc = st_check_name(st, name, VFY_STORE_NAME_MAX, "component name")) != VFY_OK ||
+        (rc = st_check_opt(st, version, VFY_STORE_VERSION_MAX, "component version")) != VFY_OK ||
+        (rc = st_check_opt(st, note, VFY_STORE_NOTE_MAX, "note")) != VFY_OK)
+        return rc;
+    return VFY_OK;
+}
+
+vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
+                        const char *version, const uint8_t digest[32], const char *note,
+                        int *added)
+{
+    char dstr[VFY_SHA256_STR_LEN + 1];
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (added != NULL)
+        *added = 0;
+    if (version == NULL)
+        version = "";
+    if (note == NULL)
+        note = "";
+    if ((rc = check(st, kind, name, version, note)) != VFY_OK)
+        return rc;
+    if (digest == NULL)
+        return st_err(st, VFY_E_BAD_DIGEST, "component digest missing");
+    if ((rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_COMP_FIND,
+                 "SELECT state, note FROM components"
+                 " WHERE kind = ?1 AND name = ?2 AND version = ?3 AND digest = ?4", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        int revoked = strcmp((const char *)sqlite3_column_text(s, 0), "revoked") == 0;
+        int same_note = strcmp((const char *)sqlite3_column_text(s, 1), note) == 0;
+
+        sqlite3_reset(s);
+        if (revoked)
+            return st_err(st, VFY_E_CONFLICT, "%s %s %s is revoked",
+                          vfy_component_kind_name(kind), name, dstr);
+        if (!same_note)
+            return st_err(st, VFY_E_CONFLICT, "%s %s %s exists with a different note",
+                          vfy_component_kind_name(kind), name, dstr);
+        return VFY_OK;
+    }
+    sqlite3_reset(s);
+    if (src != SQLITE_DONE)
+        return st_db(st, src, "component");
+    rc = st_stmt(st, SL_COMP_INSERT,
+                 "INSERT INTO components (kind, name, version, digest, note, created_at, updated_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, note, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, st_now(st));
+    rc = st_exec_stmt(st, s, "insert component");
+    if (rc == VFY_OK && added != NULL)
+        *added = 1;
+    return rc;
+}
+
+vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind, const char *name,
+                               const char *version, const uint8_t digest[32], const char *note,
+                               int *added)
+{
+    char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+    char dstr[VFY_SHA256_STR_LEN + 1];
+    int add = 0;
+    vfy_rc rc;
+
+    if (added != NULL)
+        *added = 0;
+    if (st == NULL || digest == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_component_put(st, kind, name, version, digest, note, &add);
+    if (rc == VFY_OK && add) {
+        snprintf(obj, sizeof(obj), "%s %s%s%s", vfy_component_kind_name(kind), name,
+                 version != NULL && version[0] != '\0' ? " " : "",
+                 version != NULL ? version : "");
+        rc = vfy_sha256_format(dstr, sizeof(dstr), digest);
+        if (rc == VFY_OK)
+            rc = st_audit(st, "component.add", obj, dstr);
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && added != NULL)
+        *added = add;
+    return rc;
+}
+
+/*
+ * Revoke approved rows of @kind/@name, narrowed by @version (NULL: any) and
+ * @digest (NULL: any), and the results that relied on them.
+ */
+vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
+                                const char *version, const uint8_t *digest,
+                                size_t *revoked, size_t *results)
+{
+    char dstr[VFY_SHA256_STR_LEN + 1] = "";
+    char reason[VFY_STORE_REASON_MAX + 1];
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    size_t nrev = 0, nres = 0, found = 0;
+    vfy_rc rc;
+    int src;
+
+    *revoked = 0;
+    *results = 0;
+    if ((rc = check(st, kind, name, version, NULL)) != VFY_OK)
+        return rc;
+    if (digest != NULL && (rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
+        return rc;
+    src = sqlite3_prepare_v2(st->db,
+                             "SELECT id, version, digest, state FROM components"
+                             " WHERE kind = ?1 AND name = ?2"
+                             " AND (?3 IS NULL OR version = ?3) AND (?4 IS NULL OR digest = ?4)"
+                             " ORDER BY id", -1, &sel, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(st->db,
+                                 "UPDATE components SET state = 'revoked', updated_at = ?2"
+                                 " WHERE id = ?1", -1, &upd, NULL);
+    if (src != SQLITE_OK) {
+        rc = st_db(st, src, "prepare");
+        goto out;
+    }
+    sqlite3_bind_text(sel, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(sel, 2, name, -1, SQLITE_STATIC);
+    if (version != NULL)
+        sqlite3_bind_text(sel, 3, version, -1, SQLITE_STATIC);
+    if (digest != NULL)
+        sqlite3_bind_text(sel, 4, dstr, -1, SQLITE_STATIC);
+    /* Updating rows while stepping a SELECT over the same table is fine in
+     * SQLite as long as the updated column is not the one being scanned on. */
+    while ((src = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(sel, 0);
+        const char *ver = (const char *)sqlite3_column_text(sel, 1);
+        const char *dg = (const char *)sqlite3_column_text(sel, 2);
+        size_t n = 0;
+
+        found++;
+        if (strcmp((const char *)sqlite3_column_text(sel, 3), "revoked") == 0)
+            continue;
+        snprintf(reason, sizeof(reason), "%s %s%s%s %s was revoked",
+                 vfy_component_kind_name(kind), name, ver[0] != '\0' ? " " : "", ver, dg);
+        sqlite3_bind_int64(upd, 1, id);
+        sqlite3_bind_int64(upd, 2, st_now(st));
+        if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
+            goto out;
+        if ((rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, id, reason, &n)) != VFY_OK)
+            goto out;
+        nrev++;
+        nres += n;
+    }
+    if (src != SQLITE_DONE) {
+        rc = st_db(st, src, "component");
+        goto out;
+    }
+    if (found == 0) {
+        rc = st_err(st, VFY_E_NOT_FOUND, "no %s named %s%s%s", vfy_component_kind_name(kind),
+                    name, digest != NULL ? " with digest " : "", dstr);
+        goto out;
+    }
+    *revoked = nrev;
+    *results = nres;
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind kind, const char *name,
+                                  const uint8_t *digest, size_t *revoked, size_t *results)
+{
+    char obj[VFY_STORE_NAME_MAX + 32], detail[VFY_SHA256_STR_LEN + 64];
+    size_t nrev = 0, nres = 0;
+    vfy_rc rc;
+
+    if (revoked != NULL)
+        *revoked = 0;
+    if (results != NULL)
+        *results = 0;
+    if (st == NULL || name == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_component_revoke_rows(st, kind, name, NULL, digest, &nrev, &nres);
+    if (rc == VFY_OK && nrev > 0) {
+        char dstr[VFY_SHA256_STR_LEN + 1] = "all digests";
+
+        if (digest != NULL)
+            (void)vfy_sha256_format(dstr, sizeof(dstr), digest);
+        snprintf(obj, sizeof(obj), "%s %s", vfy_component_kind_name(kind), name);
+        snprintf(detail, sizeof(detail), "%s; %zu rows, %zu results revoked", dstr, nrev, nres);
+        rc = st_audit(st, "component.revoke", obj, detail);
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK) {
+        if (revoked != NULL)
+            *revoked = nrev;
+        if (results != NULL)
+            *results = nres;
+    }
+    return rc;
+}
+
+vfy_rc vfy_store_component_lookup(vfy_store *st, vfy_component_kind kind,
+                                  const uint8_t digest[32], vfy_store_component *out)
+{
+    char dstr[VFY_SHA256_STR_LEN + 1];
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (st == NULL || digest == NULL || out == NULL || vfy_component_kind_name(kind) == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
+        return rc;
+    /* A revoked row wins, then the oldest approved one. */
+    rc = st_stmt(st, SL_COMP_LOOKUP,
+                 "SELECT id, state, name, version FROM components WHERE kind = ?1 AND digest = ?2"
+                 " ORDER BY state = 'revoked' DESC, id LIMIT 1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(s, 0);
+        out->kind = kind;
+        out->state = strcmp((const char *)sqlite3_column_text(s, 1), "revoked") == 0
+                         ? VFY_REF_REVOKED : VFY_REF_APPROVED;
+        rc = st_col_text(s, 2, out->name, sizeof(out->name));
+        if (rc == VFY_OK)
+            rc = st_col_text(s, 3, out->version, sizeof(out->version));
+    } else if (src == SQLITE_DONE) {
+        rc = VFY_E_NOT_FOUND;
+    } else {
+        rc = st_db(st, src, "component lookup");
+    }
+    sqlite3_reset(s);
+    if (rc != VFY_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * refstore_int.h — private to the refstore*.c modules: the handle layout,
+ * the statement cache and the helpers they share (transactions, audit,
+ * errors, validation). Not installed; nothing here is exported.
+ */
+#ifndef VERIFY_REFSTORE_INT_H
+#define VERIFY_REFSTORE_INT_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "internal.h"
+#include "verify/refstore.h"
+
+/* One slot per cached prepared statement (see st_stmt()). */
+enum st_slot {
+    SL_GEN_READ, SL_GEN_BUMP, SL_DATA_VERSION, SL_AUDIT,
+    SL_PCR_LOOKUP, SL_PCR_INSERT, SL_PCR_FIND, SL_PCR_REVOKE,
+    SL_COMP_LOOKUP, SL_COMP_FIND, SL_COMP_INSERT,
+    SL_ATT_GET, SL_ATT_FIND, SL_ATT_INSERT, SL_ATT_ID,
+    SL_POL_LATEST, SL_POL_FIND, SL_POL_INSERT, SL_POL_EXISTS,
+    SL_TOK_LOOKUP,
+    SL_CLOCK_GET, SL_CLOCK_PUT,
+    SL_LOG_HEAD_GET, SL_LOG_ENTRIES, SL_LOG_LAST, SL_LOG_INSERT, SL_LOG_HEAD_PUT, SL_LOG_CLEAR,
+    SL_RES_INSERT, SL_RES_REF_COMP, SL_RES_REF_PCR, SL_RES_GET,
+    SL_REVOKE_FEED_COMP, SL_REVOKE_MARK_COMP, SL_REVOKE_FEED_PCR, SL_REVOKE_MARK_PCR,
+    SL_FEED_READ,
+    SL_COUNT
+};
+
+struct vfy_store {
+    sqlite3 *db;
+    unsigned flags;
+    int schema;
+    int depth;                       /* transaction nesting; 0 = none open */
+    int64_t fixed_now;               /* vfy_store_set_time(); 0 = real clock */
+    int gen_valid;
+    uint64_t gen;                    /* cached generation counter */
+    int64_t data_version;            /* PRAGMA data_version when gen was cached */
+    char actor[VFY_STORE_NAME_MAX + 1];
+    char err[512];
+    sqlite3_stmt *stmt[SL_COUNT];
+};
+
+/* The current time (Unix seconds) as the store sees it. */
+int64_t st_now(const vfy_store *st);
+
+/* Record a detail message for vfy_store_errmsg() and return @rc. */
+vfy_rc st_err(vfy_store *st, vfy_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Map a SQLite result code to vfy_rc, recording the SQLite message. */
+vfy_rc st_db(vfy_store *st, int src, const char *what);
+
+/* The cached statement in @slot, preparing @sql on first use; reset and unbound. */
+vfy_rc st_stmt(vfy_store *st, enum st_slot slot, const char *sql, sqlite3_stmt **out);
+
+/* Step a statement that returns no row; reset it afterwards. */
+vfy_rc st_exec_stmt(vfy_store *st, sqlite3_stmt *s, const char *what);
+
+/* Run literal SQL (no parameters, no rows). */
+vfy_rc st_exec(vfy_store *st, const char *sql);
+
+/*
+ * Transactions: the outermost st_tx_begin() is BEGIN IMMEDIATE, inner ones
+ * are SAVEPOINTs. st_tx_end() commits (or releases) when @rc is VFY_OK and
+ * rolls back otherwise; it returns the final result.
+ */
+vfy_rc st_tx_begin(vfy_store *st);
+vfy_rc st_tx_end(vfy_store *st, vfy_rc rc);
+
+/* Fail with VFY_E_INVALID_ARG on a read-only handle. */
+vfy_rc st_writable(vfy_store *st);
+
+/*
+ * Append an audit row (actor from the handle) and bump the generation
+ * counter; call inside the admin change's transaction.
+ */
+vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const char *detail);
+
+/*
+ * Names: 1..@max bytes of valid UTF-8 without control characters.
+ * Returns VFY_E_BAD_NAME with a message naming @what.
+ */
+vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what);
+/* Same rule, but "" and NULL are fine (optional fields). */
+vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what);
+
+/* Copy column @col as text into @dst (@cap bytes); truncation is VFY_E_INTERNAL. */
+vfy_rc st_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);
+
+/* Lowercase hex of @n bytes into @out (room 2n+1). */
+void st_hex(char *out, const uint8_t *in, size_t n);
+
+/* ---- internal operations without their own transaction or audit row,
+ * used by the public wrappers and by the bundle import ---- */
+
+vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
+                     unsigned *version_out, int *added);
+vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,
+                       const char *scheme, const char *refset, const char *policy,
+                       int revoked, int *added);
+vfy_rc st_pcr_put(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
+                  const uint8_t *digest, size_t len, int *added);
+vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
+                         const uint8_t *digest, size_t len, int *changed, size_t *results);
+vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
+                        const char *version, const uint8_t digest[32], const char *note,
+                        int *added);
+vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
+                                const char *version, const uint8_t *digest,
+                                size_t *revoked, size_t *results);
+/* Revoke unexpired valid results relying on component/PCR row @id. */
+vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
+                            const char *reason, size_t *results);
+
+/* Migrate a new database only up to @version (tests of the migration path). */
+vfy_rc vfy_store_create_at_version(const char *path, int version);
+
+#endif

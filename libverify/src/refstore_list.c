@@ -1,0 +1,106 @@
+/*
+ * refstore_list.c — listings of the store's tables as JSON arrays, for
+ * operators (verifyctl list, verifierd admin API). Each row becomes an
+ * object whose keys are the column names below; SQL integers become JSON
+ * numbers (timestamps are Unix seconds), NULL becomes null. Token hashes
+ * and AK key material are never listed.
+ */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+static const struct listing {
+    const char *what;
+    const char *sql;
+} listings[] = {
+    {"attesters",
+     "SELECT name, scheme, refset, policy_id AS policy, state, ak_fingerprint, created_at"
+     " FROM attesters ORDER BY name"},
+    {"pcrs",
+     "SELECT refset AS \"set\", bank, pcr AS \"index\", digest, state, created_at, revoked_at"
+     " FROM pcr_values ORDER BY refset, bank, pcr, digest"},
+    {"components",
+     "SELECT kind, name, version, digest, state, note, created_at, updated_at"
+     " FROM components ORDER BY kind, name, version, digest"},
+    {"policies",
+     "SELECT id, version, created_at FROM policies ORDER BY id, version"},
+    {"tokens",
+     "SELECT name, role, CASE revoked WHEN 0 THEN 'active' ELSE 'revoked' END AS state,"
+     " created_at FROM tokens ORDER BY name"},
+    {"results",
+     "SELECT id, attester, status, iat, exp, state, revoked_at, reason"
+     " FROM results ORDER BY iat, id"},
+    {"audit",
+     "SELECT seq, at, actor, action, object, detail FROM audit_log ORDER BY seq"},
+};
+
+static cJSON *column_value(sqlite3_stmt *s, int col)
+{
+    switch (sqlite3_column_type(s, col)) {
+    case SQLITE_INTEGER:
+        return cJSON_CreateNumber((double)sqlite3_column_int64(s, col));
+    case SQLITE_FLOAT:
+        return cJSON_CreateNumber(sqlite3_column_double(s, col));
+    case SQLITE_NULL:
+        return cJSON_CreateNull();
+    default:
+        return cJSON_CreateString((const char *)sqlite3_column_text(s, col));
+    }
+}
+
+vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json)
+{
+    const struct listing *l = NULL;
+    sqlite3_stmt *s = NULL;
+    cJSON *arr = NULL;
+    vfy_rc rc = VFY_OK;
+    int src;
+
+    if (json != NULL)
+        *json = NULL;
+    if (st == NULL || what == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    for (size_t i = 0; i < sizeof(listings) / sizeof(listings[0]); i++)
+        if (strcmp(what, listings[i].what) == 0)
+            l = &listings[i];
+    if (l == NULL)
+        return st_err(st, VFY_E_BAD_KIND, "cannot list \"%s\"", what);
+    src = sqlite3_prepare_v2(st->db, l->sql, -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return st_db(st, src, "prepare");
+    arr = cJSON_CreateArray();
+    if (arr == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        cJSON *obj = cJSON_CreateObject();
+
+        if (obj == NULL || !cJSON_AddItemToArray(arr, obj)) {
+            cJSON_Delete(obj);
+            rc = VFY_E_NOMEM;
+            goto out;
+        }
+        for (int c = 0; c < sqlite3_column_count(s); c++) {
+            cJSON *v = column_value(s, c);
+
+            if (v == NULL || !cJSON_AddItemToObject(obj, sqlite3_column_name(s, c), v)) {
+                cJSON_Delete(v);
+                rc = VFY_E_NOMEM;
+                goto out;
+            }
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = st_db(st, src, what);
+        goto out;
+    }
+    *json = cJSON_Print(arr);
+    if (*json == NULL)
+        rc = VFY_E_NOMEM;
+out:
+    sqlite3_finalize(s);
+    cJSON_Delete(arr);
+    return rc;
+}

@@ -1,0 +1,197 @@
+/*
+ * refstore_policy.c — appraisal policies in the store (DESIGN §6):
+ * load (id, version, JSON) and fetch the latest version of an id.
+ *
+ * Policies are stored in compact form (cJSON_PrintUnformatted of the parsed
+ * document, key order preserved), so re-loading the same policy with other
+ * whitespace is recognised as identical. (id, version) is unique; the
+ * highest version of an id is the one in force.
+ *
+ * Validation: the document must be a JSON object with a string "id" (1..64
+ * bytes of [A-Za-z0-9._-], as policy.h requires) and an integer "version"
+ * in 1..2147483647. Full policy validation (vfy_policy_parse) is applied by
+ * the caller that loads policies from operators (verifyctl, verifierd).
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+#define POLICY_ID_MAX 64
+#define POLICY_VERSION_MAX 2147483647.0
+
+static int id_char_ok(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
+                     unsigned *version_out, int *added)
+{
+    cJSON *doc = NULL;
+    const cJSON *jid, *jver;
+    char *compact = NULL;
+    const char *id;
+    unsigned version;
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (added != NULL)
+        *added = 0;
+    if (len > VFY_STORE_POLICY_MAX)
+        return st_err(st, VFY_E_TOO_LARGE, "policy larger than %d bytes", VFY_STORE_POLICY_MAX);
+    doc = cJSON_ParseWithLength(json, len);
+    if (doc == NULL || !cJSON_IsObject(doc)) {
+        rc = st_err(st, VFY_E_JSON, "policy is not a JSON object");
+        goto out;
+    }
+    jid = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    jver = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    if (!cJSON_IsString(jid) || !cJSON_IsNumber(jver)) {
+        rc = st_err(st, VFY_E_JSON, "policy needs a string \"id\" and a number \"version\"");
+        goto out;
+    }
+    id = jid->valuestring;
+    if (id[0] == '\0' || strlen(id) > POLICY_ID_MAX) {
+        rc = st_err(st, VFY_E_BAD_NAME, "policy id must be 1..%d bytes", POLICY_ID_MAX);
+        goto out;
+    }
+    for (const char *p = id; *p != '\0'; p++) {
+        if (!id_char_ok(*p)) {
+            rc = st_err(st, VFY_E_BAD_NAME, "policy id may only hold [A-Za-z0-9._-]");
+            goto out;
+        }
+    }
+    if (jver->valuedouble < 1.0 || jver->valuedouble > POLICY_VERSION_MAX ||
+        jver->valuedouble != (double)(unsigned)jver->valuedouble) {
+        rc = st_err(st, VFY_E_JSON, "policy version must be an integer in 1..2147483647");
+        goto out;
+    }
+    version = (unsigned)jver->valuedouble;
+    compact = cJSON_PrintUnformatted(doc);
+    if (compact == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+
+    rc = st_stmt(st, SL_POL_FIND, "SELECT json FROM policies WHERE id = ?1 AND version = ?2", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, version);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        const char *old = (const char *)sqlite3_column_text(s, 0);
+        int same = old != NULL && strcmp(old, compact) == 0;
+
+        sqlite3_reset(s);
+        rc = same ? VFY_OK
+                  : st_err(st, VFY_E_CONFLICT,
+                           "policy %s version %u exists with different content", id, version);
+        goto done;
+    }
+    sqlite3_reset(s);
+    if (src != SQLITE_DONE) {
+        rc = st_db(st, src, "policy");
+        goto out;
+    }
+    rc = st_stmt(st, SL_POL_INSERT,
+                 "INSERT INTO policies (id, version, json, created_at) VALUES (?1, ?2, ?3, ?4)", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, version);
+    sqlite3_bind_text(s, 3, compact, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, st_now(st));
+    rc = st_exec_stmt(st, s, "insert policy");
+    if (rc == VFY_OK && added != NULL)
+        *added = 1;
+done:
+    if (rc == VFY_OK) {
+        if (id_out != NULL)
+            snprintf(id_out, VFY_STORE_NAME_MAX + 1, "%s", id);
+        if (version_out != NULL)
+            *version_out = version;
+    }
+out:
+    cJSON_free(compact);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+vfy_rc vfy_store_policy_load(vfy_store *st, const char *json, size_t len, char *id_out,
+                             unsigned *version_out, int *added)
+{
+    char id[VFY_STORE_NAME_MAX + 1];
+    char obj[VFY_STORE_NAME_MAX + 24];
+    unsigned version = 0;
+    int add = 0;
+    vfy_rc rc;
+
+    if (added != NULL)
+        *added = 0;
+    if (st == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_policy_put(st, json, len, id, &version, &add);
+    if (rc == VFY_OK && add) {
+        snprintf(obj, sizeof(obj), "policy %s@%u", id, version);
+        rc = st_audit(st, "policy.load", obj, "");
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK) {
+        if (id_out != NULL)
+            snprintf(id_out, VFY_STORE_NAME_MAX + 1, "%s", id);
+        if (version_out != NULL)
+            *version_out = version;
+        if (added != NULL)
+            *added = add;
+    }
+    return rc;
+}
+
+vfy_rc vfy_store_policy_get(vfy_store *st, const char *id, char **json, unsigned *version)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (json != NULL)
+        *json = NULL;
+    if (version != NULL)
+        *version = 0;
+    if (st == NULL || id == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_POL_LATEST,
+                 "SELECT json, version FROM policies WHERE id = ?1 ORDER BY version DESC LIMIT 1",
+                 &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+
+        *json = malloc(n + 1);
+        if (*json == NULL) {
+            rc = VFY_E_NOMEM;
+        } else {
+            memcpy(*json, t != NULL ? t : "", t != NULL ? n : 0);
+            (*json)[t != NULL ? n : 0] = '\0';
+            if (version != NULL)
+                *version = (unsigned)sqlite3_column_int64(s, 1);
+        }
+    } else if (src == SQLITE_DONE) {
+        rc = st_err(st, VFY_E_NOT_FOUND, "policy %s not found", id);
+    } else {
+        rc = st_db(st, src, "policy");
+    }
+    sqlite3_reset(s);
+    return rc;
+}

@@ -1,0 +1,203 @@
+/*
+ * refstore_result.c — issued results, the reference rows they relied on,
+ * and the revocation feed (DESIGN §6, §8 GET /v1/results, /v1/revocations).
+ *
+ * When a component or PCR value is revoked, every result that relied on it,
+ * is still valid and has not expired (exp > now) is marked revoked and gets
+ * one feed entry; the feed cursor is an AUTOINCREMENT key, so it only grows
+ * and is never reused, even after rows are deleted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "refstore_int.h"
+
+vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attester,
+                               int64_t iat, int64_t exp, const char *status,
+                               const vfy_store_ref *refs, size_t nrefs)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+
+    if (st == NULL || id == NULL || attester == NULL || status == NULL ||
+        (refs == NULL && nrefs > 0) || exp < iat)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_check_name(st, id, VFY_STORE_RESULT_ID_MAX, "result id")) != VFY_OK ||
+        (rc = st_check_name(st, attester, VFY_STORE_NAME_MAX, "attester name")) != VFY_OK ||
+        (rc = st_check_name(st, status, VFY_STORE_STATUS_MAX, "status")) != VFY_OK)
+        return rc;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_RES_INSERT,
+                 "INSERT INTO results (id, attester, iat, exp, status) VALUES (?1, ?2, ?3, ?4, ?5)"
+                 " ON CONFLICT (id) DO NOTHING", &s);
+    if (rc == VFY_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, attester, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, iat);
+        sqlite3_bind_int64(s, 4, exp);
+        sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+        rc = st_exec_stmt(st, s, "insert result");
+        if (rc == VFY_OK && sqlite3_changes(st->db) == 0)
+            rc = st_err(st, VFY_E_CONFLICT, "result %s already recorded", id);
+    }
+    for (size_t i = 0; rc == VFY_OK && i < nrefs; i++) {
+        if (refs[i].kind == VFY_STORE_REF_COMPONENT)
+            rc = st_stmt(st, SL_RES_REF_COMP,
+                         "INSERT INTO result_components (result_id, component_id) VALUES (?1, ?2)"
+                         " ON CONFLICT DO NOTHING", &s);
+        else if (refs[i].kind == VFY_STORE_REF_PCR)
+            rc = st_stmt(st, SL_RES_REF_PCR,
+                         "INSERT INTO result_pcrs (result_id, pcr_id) VALUES (?1, ?2)"
+                         " ON CONFLICT DO NOTHING", &s);
+        else
+            rc = st_err(st, VFY_E_INVALID_ARG, "unknown reference kind");
+        if (rc != VFY_OK)
+            break;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, refs[i].id);
+        rc = st_exec_stmt(st, s, "result reference");
+        /* A reference to a row that does not exist fails the foreign key. */
+        if (rc == VFY_E_DB && (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY))
+            rc = st_err(st, VFY_E_NOT_FOUND, "result %s: reference row %lld does not exist", id,
+                        (long long)refs[i].id);
+    }
+    return st_tx_end(st, rc);
+}
+
+vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (st == NULL || id == NULL || out == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_RES_GET,
+                 "SELECT id, attester, status, iat, exp, state, coalesce(revoked_at, 0),"
+                 " coalesce(reason, '') FROM results WHERE id = ?1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        out->iat = sqlite3_column_int64(s, 3);
+        out->exp = sqlite3_column_int64(s, 4);
+        out->revoked = strcmp((const char *)sqlite3_column_text(s, 5), "revoked") == 0;
+        out->revoked_at = sqlite3_column_int64(s, 6);
+        if ((rc = st_col_text(s, 0, out->id, sizeof(out->id))) == VFY_OK &&
+            (rc = st_col_text(s, 1, out->attester, sizeof(out->attester))) == VFY_OK &&
+            (rc = st_col_text(s, 2, out->status, sizeof(out->status))) == VFY_OK)
+            rc = st_col_text(s, 7, out->reason, sizeof(out->reason));
+    } else if (src == SQLITE_DONE) {
+        rc = VFY_E_NOT_FOUND;
+    } else {
+        rc = st_db(st, src, "result");
+    }
+    sqlite3_reset(s);
+    if (rc != VFY_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
+                            const char *reason, size_t *results)
+{
+    static const char feed_comp[] =
+        "INSERT INTO revocations (result_id, at, reason)"
+        " SELECT r.id, ?2, ?3 FROM results r JOIN result_components x ON x.result_id = r.id"
+        " WHERE x.component_id = ?1 AND r.state = 'valid' AND r.exp > ?2 ORDER BY r.id";
+    static const char mark_comp[] =
+        "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
+        " WHERE state = 'valid' AND exp > ?2"
+        " AND id IN (SELECT result_id FROM result_components WHERE component_id = ?1)";
+    static const char feed_pcr[] =
+        "INSERT INTO revocations (result_id, at, reason)"
+        " SELECT r.id, ?2, ?3 FROM results r JOIN result_pcrs x ON x.result_id = r.id"
+        " WHERE x.pcr_id = ?1 AND r.state = 'valid' AND r.exp > ?2 ORDER BY r.id";
+    static const char mark_pcr[] =
+        "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
+        " WHERE state = 'valid' AND exp > ?2"
+        " AND id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1)";
+    int pcr = kind == VFY_STORE_REF_PCR;
+    int64_t now = st_now(st);
+    sqlite3_stmt *s;
+    vfy_rc rc;
+
+    *results = 0;
+    /* Feed first (it selects the still-valid results), then mark them. */
+    for (int step = 0; step < 2; step++) {
+        if (step == 0)
+            rc = st_stmt(st, pcr ? SL_REVOKE_FEED_PCR : SL_REVOKE_FEED_COMP,
+                         pcr ? feed_pcr : feed_comp, &s);
+        else
+            rc = st_stmt(st, pcr ? SL_REVOKE_MARK_PCR : SL_REVOKE_MARK_COMP,
+                         pcr ? mark_pcr : mark_comp, &s);
+        if (rc != VFY_OK)
+            return rc;
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, now);
+        sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+        if ((rc = st_exec_stmt(st, s, "revoke results")) != VFY_OK)
+            return rc;
+        if (step == 1)
+            *results = (size_t)sqlite3_changes(st->db);
+    }
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_revocations(vfy_store *st, uint64_t after, size_t max,
+                             vfy_store_revocation **out, size_t *n, uint64_t *cursor)
+{
+    vfy_store_revocation *v = NULL;
+    sqlite3_stmt *s;
+    size_t k = 0;
+    vfy_rc rc;
+    int src;
+
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    if (cursor != NULL)
+        *cursor = after;
+    if (st == NULL || out == NULL || n == NULL || cursor == NULL || after > INT64_MAX ||
+        max == 0 || max > 100000)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_FEED_READ,
+                 "SELECT cursor, at, result_id, reason FROM revocations WHERE cursor > ?1"
+                 " ORDER BY cursor LIMIT ?2", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, (int64_t)after);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (v == NULL) {
+            v = calloc(max, sizeof(*v));
+            if (v == NULL) {
+                rc = VFY_E_NOMEM;
+                break;
+            }
+        }
+        v[k].cursor = (uint64_t)sqlite3_column_int64(s, 0);
+        v[k].at = sqlite3_column_int64(s, 1);
+        if ((rc = st_col_text(s, 2, v[k].result_id, sizeof(v[k].result_id))) != VFY_OK ||
+            (rc = st_col_text(s, 3, v[k].reason, sizeof(v[k].reason))) != VFY_OK)
+            break;
+        k++;
+    }
+    if (rc == VFY_OK && src != SQLITE_DONE)
+        rc = st_db(st, src, "revocations");
+    sqlite3_reset(s);
+    if (rc != VFY_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    if (k > 0)
+        *cursor = v[k - 1].cursor;
+    return VFY_OK;
+}
