@@ -78,9 +78,9 @@ live_case() {
     pcrs_json "quote-$tag.yaml" >"pcrs-$tag.json"
 
     for key in pem pub; do
-        out=$("$QT" verify --ak "ak-$tag.$key" --scheme "$scheme" --attest "attest-$tag.bin" \
-              --sig "sig-$tag.bin" --pcrs "pcrs-$tag.json" --binder "$binder")
-        if [ $? -eq 0 ] && [ "$out" = VFY_OK ]; then
+        if out=$("$QT" verify --ak "ak-$tag.$key" --scheme "$scheme" --attest "attest-$tag.bin" \
+                 --sig "sig-$tag.bin" --pcrs "pcrs-$tag.json" --binder "$binder") &&
+           [ "$out" = VFY_OK ]; then
             pass "$tag: live quote verifies with ak.$key (VFY_OK)"
         else
             fail "$tag: live quote with ak.$key gave '$out', want VFY_OK"
@@ -88,9 +88,9 @@ live_case() {
     done
 
     other=$(rand_hex 32)
-    out=$("$QT" verify --ak "ak-$tag.pem" --scheme "$scheme" --attest "attest-$tag.bin" \
-          --sig "sig-$tag.bin" --pcrs "pcrs-$tag.json" --binder "$other")
-    if [ $? -ne 0 ] && [ "$out" = VFY_E_BINDER_MISMATCH ]; then
+    if ! out=$("$QT" verify --ak "ak-$tag.pem" --scheme "$scheme" --attest "attest-$tag.bin" \
+               --sig "sig-$tag.bin" --pcrs "pcrs-$tag.json" --binder "$other") &&
+       [ "$out" = VFY_E_BINDER_MISMATCH ]; then
         pass "$tag: other binder rejected (VFY_E_BINDER_MISMATCH)"
     else
         fail "$tag: other binder gave '$out', want VFY_E_BINDER_MISMATCH"

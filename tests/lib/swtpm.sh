@@ -42,7 +42,7 @@ _swtpm_port_free() {
 # prints why) if no instance could be started after several attempts.
 swtpm_start() {
     local dir=${1:?swtpm_start: state directory required}
-    local attempt port ctrl i
+    local attempt port ctrl
 
     if [ -n "$SWTPM_PID" ]; then
         echo "swtpm_start: an swtpm (pid $SWTPM_PID) is already running" >&2
@@ -60,7 +60,9 @@ swtpm_start() {
         # Random even port in 20000..59998; control port is the next one.
         port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 20000 * 2 ))
         ctrl=$(( port + 1 ))
-        _swtpm_port_free "$port" && _swtpm_port_free "$ctrl" || continue
+        if ! _swtpm_port_free "$port" || ! _swtpm_port_free "$ctrl"; then
+            continue
+        fi
 
         rm -f "$SWTPM_PID_FILE"
         swtpm socket --tpm2 \
@@ -71,12 +73,13 @@ swtpm_start() {
             --pid "file=$SWTPM_PID_FILE" \
             --log "file=$SWTPM_LOG" \
             --daemon 2>>"$SWTPM_LOG.stderr" || {
-                echo "swtpm_start: attempt $attempt on port $port failed" >&2
+                echo "swtpm_start: attempt $attempt on port $port failed (retrying):" \
+                     "$(tail -n 1 "$SWTPM_LOG.stderr" 2>/dev/null)" >&2
                 continue
             }
 
         # --daemon returns once the sockets are bound; the pid file follows.
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             [ -s "$SWTPM_PID_FILE" ] && break
             sleep 0.1
         done
@@ -90,7 +93,7 @@ swtpm_start() {
         esac
 
         # Wait until it accepts connections.
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             if ! kill -0 "$SWTPM_PID" 2>/dev/null; then
                 break
             fi
@@ -117,12 +120,12 @@ swtpm_start() {
 # swtpm_stop: stop the swtpm started by swtpm_start. Safe to call twice and
 # from an EXIT trap; never fails the caller.
 swtpm_stop() {
-    local pid=$SWTPM_PID i
+    local pid=$SWTPM_PID
     SWTPM_PID=""
     [ -n "$pid" ] || return 0
     if kill -0 "$pid" 2>/dev/null; then
         kill "$pid" 2>/dev/null
-        for i in $(seq 1 30); do
+        for _ in $(seq 1 30); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
