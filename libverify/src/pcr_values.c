@@ -94,7 +94,7 @@ static vfy_rc parse_bank(vfy_pcr_values *pv, const cJSON *jb)
         if (jv->string == NULL || !cJSON_IsString(jv) || jv->valuestring == NULL)
             return VFY_E_PCR_VALUES;
         if (!parse_index(jv->string, &idx))
-            return VFY_E_PCR_BANK;
+            return VFY_E_PCR_VALUES;
         if (b->mask & (1u << idx))
             return VFY_E_PCR_VALUES; /* duplicate index */
         if (strlen(jv->valuestring) != 2 * hlen ||
@@ -110,6 +110,7 @@ vfy_rc vfy_pcr_values_parse(vfy_pcr_values *out, const char *json, size_t len)
 {
     cJSON *root = NULL;
     const cJSON *jb;
+    const char *end = NULL;
     vfy_rc rc = VFY_OK;
 
     if (out == NULL || (json == NULL && len != 0))
@@ -117,10 +118,17 @@ vfy_rc vfy_pcr_values_parse(vfy_pcr_values *out, const char *json, size_t len)
     memset(out, 0, sizeof(*out));
     if (len > VFY_PCR_JSON_MAX)
         return VFY_E_TOO_LARGE;
-    root = cJSON_ParseWithLength(json, len);
+    root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (root == NULL || !cJSON_IsObject(root)) {
         rc = VFY_E_PCR_VALUES;
         goto out;
+    }
+    /* Nothing but whitespace may follow the object. */
+    for (; end != NULL && end < json + len; end++) {
+        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+            rc = VFY_E_PCR_VALUES;
+            goto out;
+        }
     }
     cJSON_ArrayForEach(jb, root) {
         if ((rc = parse_bank(out, jb)) != VFY_OK)

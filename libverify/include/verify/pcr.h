@@ -3,9 +3,10 @@
  *
  *   {"sha256":{"0":"<64 hex>",...,"23":"<64 hex>"}}
  *
- * Banks: sha256 and sha384 (sha1 is refused with VFY_E_PCR_BANK). Indices
- * 0..23 in canonical decimal; values hex of exactly the bank's digest size.
- * Duplicate banks or indices are rejected. The document is capped at
+ * Banks: sha256 and sha384 (sha1 or any other bank is VFY_E_PCR_BANK).
+ * Indices 0..23 in canonical decimal; values hex of exactly the bank's
+ * digest size; nothing after the object but whitespace. Duplicate banks or
+ * indices, bad indices and bad values are VFY_E_PCR_VALUES. The document is capped at
  * VFY_PCR_JSON_MAX bytes.
  */
 #ifndef VERIFY_PCR_H
