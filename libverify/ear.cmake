@@ -3,3 +3,8 @@
 list(APPEND VFY_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/nonce.c
 )
+list(APPEND VFY_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/src/jwk.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/jws.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/ear.c
+)

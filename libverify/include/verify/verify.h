@@ -16,6 +16,8 @@
 #include "verify/quote.h"
 #include "verify/refstore.h"
 #include "verify/nonce.h"
+#include "verify/jwk.h"
+#include "verify/ear.h"
 #include "verify/policy.h"
 #include "verify/manifest.h"
 #include "verify/agent_log.h"
