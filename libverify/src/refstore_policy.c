@@ -7,10 +7,9 @@
  * whitespace is recognised as identical. (id, version) is unique; the
  * highest version of an id is the one in force.
  *
- * Validation: the document must be a JSON object with a string "id" (1..64
- * bytes of [A-Za-z0-9._-], as policy.h requires) and an integer "version"
- * in 1..2147483647. Full policy validation (vfy_policy_parse) is applied by
- * the caller that loads policies from operators (verifyctl, verifierd).
+ * Validation: the full appraisal-policy parser (vfy_policy_parse_detail,
+ * policy.c) must accept the document; its exact VFY_E_POLICY_* code is
+ * returned otherwise, with its explanation in vfy_store_errmsg().
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -19,20 +18,12 @@
 
 #include "refstore_int.h"
 
-#define POLICY_ID_MAX 64
-#define POLICY_VERSION_MAX 2147483647.0
-
-static int id_char_ok(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-}
-
 vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
                      unsigned *version_out, int *added)
 {
     cJSON *doc = NULL;
-    const cJSON *jid, *jver;
+    vfy_policy *pol = NULL;
+    char why[256] = "";
     char *compact = NULL;
     const char *id;
     unsigned version;
@@ -44,34 +35,18 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
         *added = 0;
     if (len > VFY_STORE_POLICY_MAX)
         return st_err(st, VFY_E_TOO_LARGE, "policy larger than %d bytes", VFY_STORE_POLICY_MAX);
+    rc = vfy_policy_parse_detail(&pol, json, len, why, sizeof(why));
+    if (rc != VFY_OK) {
+        rc = st_err(st, rc, "policy: %s", why[0] != '\0' ? why : vfy_strerror(rc));
+        goto out;
+    }
+    id = vfy_policy_id(pol);
+    version = vfy_policy_version(pol);
     doc = cJSON_ParseWithLength(json, len);
-    if (doc == NULL || !cJSON_IsObject(doc)) {
-        rc = st_err(st, VFY_E_JSON, "policy is not a JSON object");
+    if (doc == NULL) {
+        rc = st_err(st, VFY_E_NOMEM, "policy: cannot re-parse");
         goto out;
     }
-    jid = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    jver = cJSON_GetObjectItemCaseSensitive(doc, "version");
-    if (!cJSON_IsString(jid) || !cJSON_IsNumber(jver)) {
-        rc = st_err(st, VFY_E_JSON, "policy needs a string \"id\" and a number \"version\"");
-        goto out;
-    }
-    id = jid->valuestring;
-    if (id[0] == '\0' || strlen(id) > POLICY_ID_MAX) {
-        rc = st_err(st, VFY_E_BAD_NAME, "policy id must be 1..%d bytes", POLICY_ID_MAX);
-        goto out;
-    }
-    for (const char *p = id; *p != '\0'; p++) {
-        if (!id_char_ok(*p)) {
-            rc = st_err(st, VFY_E_BAD_NAME, "policy id may only hold [A-Za-z0-9._-]");
-            goto out;
-        }
-    }
-    if (jver->valuedouble < 1.0 || jver->valuedouble > POLICY_VERSION_MAX ||
-        jver->valuedouble != (double)(unsigned)jver->valuedouble) {
-        rc = st_err(st, VFY_E_JSON, "policy version must be an integer in 1..2147483647");
-        goto out;
-    }
-    version = (unsigned)jver->valuedouble;
     compact = cJSON_PrintUnformatted(doc);
     if (compact == NULL) {
         rc = VFY_E_NOMEM;
@@ -120,6 +95,7 @@ done:
 out:
     cJSON_free(compact);
     cJSON_Delete(doc);
+    vfy_policy_free(&pol);
     return rc;
 }
 

@@ -39,6 +39,7 @@
 #include "verify/ak.h"
 #include "verify/pcr.h"
 #include "verify/clock.h"
+#include "verify/policy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -232,11 +233,13 @@ VFY_EXPORT vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind k
 
 /**
  * Admin change: load appraisal policy JSON (@len bytes, at most
- * VFY_STORE_POLICY_MAX). It must be an object with a string "id" (a valid
- * name) and an integer "version" >= 1. The policy is stored in compact
- * form; the same (id, version) with different content is VFY_E_CONFLICT.
- * @id_out (optional, VFY_STORE_NAME_MAX + 1 bytes) and @version_out
- * (optional) receive its identity. Errors also: VFY_E_JSON, VFY_E_TOO_LARGE.
+ * VFY_STORE_POLICY_MAX). The document must pass vfy_policy_parse() (policy.h);
+ * its exact VFY_E_POLICY_* code is returned otherwise, with the parser's
+ * explanation in vfy_store_errmsg(). The policy is stored in compact form
+ * (whitespace removed, key order kept); the same (id, version) with
+ * different content is VFY_E_CONFLICT. @id_out (optional,
+ * VFY_STORE_NAME_MAX + 1 bytes) and @version_out (optional) receive its
+ * identity. Errors also: VFY_E_TOO_LARGE.
  */
 VFY_EXPORT vfy_rc vfy_store_policy_load(vfy_store *st, const char *json, size_t len,
                                         char *id_out, unsigned *version_out,

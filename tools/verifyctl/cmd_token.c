@@ -1,0 +1,87 @@
+/*
+ * cmd_token.c — `verifyctl token add|revoke`: API tokens for verifierd.
+ * `token add` prints the new token once, alone on stdout; only its SHA-256
+ * is stored.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+
+#include "verifyctl.h"
+
+static const char usage[] =
+    "usage: verifyctl --db PATH token add NAME --role (attest|admin)\n"
+    "       verifyctl --db PATH token revoke NAME\n";
+
+static const char add_usage[] =
+    "usage: verifyctl --db PATH token add NAME --role (attest|admin)\n"
+    "\n"
+    "Create an API token: role attest for relying parties, admin for\n"
+    "/v1/admin. The token is printed once, alone on stdout; only its SHA-256\n"
+    "is stored, so it cannot be shown again.\n";
+
+static const char revoke_usage[] =
+    "usage: verifyctl --db PATH token revoke NAME\n"
+    "\n"
+    "Revoke token NAME: verifierd no longer accepts it.\n";
+
+static int token_add(const vc_ctx *c, int argc, char **argv)
+{
+    const char *role_s = NULL;
+    const vc_opt opts[] = {{"role", 1, &role_s, NULL}, {NULL, 0, NULL, NULL}};
+    const char *pos[1];
+    char token[VFY_STORE_TOKEN_BUF];
+    vfy_token_role role;
+    size_t np;
+    vfy_store *st = NULL;
+    vfy_rc rc;
+    int r = vc_parse("token add", add_usage, argc, argv, opts, pos, 1, 1, &np);
+
+    if (r != 0)
+        return VC_STOP(r);
+    if (role_s == NULL)
+        return vc_fail(VC_EXIT_USAGE, "token add", "--role (attest|admin) is required");
+    if (vfy_token_role_parse(&role, role_s) != VFY_OK)
+        return vc_fail(VC_EXIT_FAIL, "token add", "unknown role \"%s\" (expected attest or "
+                       "admin)", role_s);
+    if ((r = vc_open(c, "token add", 0, &st)) != 0)
+        return r;
+    rc = vfy_store_token_add(st, pos[0], role, token);
+    if (rc != VFY_OK) {
+        r = vc_fail_rc("token add", st, rc);
+    } else {
+        printf("%s\n", token);
+        if (fflush(stdout) != 0)
+            r = vc_fail(VC_EXIT_FAIL, "token add", "cannot write the token to stdout");
+    }
+    OPENSSL_cleanse(token, sizeof(token));
+    vfy_store_close(&st);
+    return r;
+}
+
+static int token_revoke(const vc_ctx *c, int argc, char **argv)
+{
+    const char *pos[1];
+    size_t np;
+    vfy_store *st = NULL;
+    vfy_rc rc;
+    int r = vc_parse("token revoke", revoke_usage, argc, argv, NULL, pos, 1, 1, &np);
+
+    if (r != 0)
+        return VC_STOP(r);
+    if ((r = vc_open(c, "token revoke", 0, &st)) != 0)
+        return r;
+    rc = vfy_store_token_revoke(st, pos[0]);
+    if (rc != VFY_OK)
+        r = vc_fail_rc("token revoke", st, rc);
+    else
+        printf("token %s: revoked\n", pos[0]);
+    vfy_store_close(&st);
+    return r;
+}
+
+int vc_cmd_token(const vc_ctx *c, int argc, char **argv)
+{
+    static const vc_sub subs[] = {{"add", token_add}, {"revoke", token_revoke}, {NULL, NULL}};
+
+    return vc_dispatch(c, "token", usage, subs, argc, argv);
+}

@@ -1,0 +1,136 @@
+/*
+ * main.c — verifyctl, the reference-value admin CLI (DESIGN §9).
+ *
+ *   verifyctl --db PATH [--actor NAME] COMMAND ...
+ *
+ * Global options, command dispatch and `init`. Every command exits 0 on
+ * success and non-zero with one line "verifyctl: <what>: <why>" on stderr
+ * otherwise; a failed command leaves the database unchanged (each change
+ * is one transaction in libverify).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verifyctl.h"
+
+static const char usage[] =
+    "usage: verifyctl --db PATH [--actor NAME] COMMAND [ARGS]\n"
+    "\n"
+    "Administer the verifierd reference-value store (a SQLite file).\n"
+    "\n"
+    "commands:\n"
+    "  init                                    create or migrate the database\n"
+    "  attester add NAME (--ak-pem FILE | --ak-public FILE) [--refset SET]\n"
+    "               [--policy ID] [--scheme S] register an attester and its AK\n"
+    "  attester revoke NAME                    mark an attester revoked\n"
+    "  pcr add SET --index N --digest HEX [--bank sha256|sha384]\n"
+    "  pcr import SET FILE                     values from `tpm2_pcrread` output\n"
+    "  pcr revoke SET --index N --digest HEX [--bank sha256|sha384]\n"
+    "  component add (model|tool|policy|context) NAME --digest sha256:HEX\n"
+    "               [--version V] [--note TEXT]\n"
+    "  component revoke (model|tool|policy|context) NAME [--digest sha256:HEX]\n"
+    "  policy load FILE                        load an appraisal policy (JSON)\n"
+    "  token add NAME --role (attest|admin)    print a new API token once\n"
+    "  token revoke NAME\n"
+    "  export                                  reference values as a JSON bundle\n"
+    "  import FILE                             import a JSON bundle (one transaction)\n"
+    "  list (attesters|pcrs|components|policies|tokens|results|audit) [--json]\n"
+    "\n"
+    "global options:\n"
+    "  --db PATH      the database file (required)\n"
+    "  --actor NAME   who is making the change, for the audit log\n"
+    "                 (default: $USER, else \"verifyctl\")\n"
+    "  --help         this text; COMMAND --help for one command\n"
+    "  --version      print the version\n"
+    "\n"
+    "See verifyctl(1).\n";
+
+static const char init_usage[] =
+    "usage: verifyctl --db PATH init\n"
+    "\n"
+    "Create the database file and its schema, or migrate an existing database\n"
+    "forward to the current schema version. Safe to run again.\n";
+
+int vc_cmd_init(const vc_ctx *c, int argc, char **argv)
+{
+    const char *pos[1];
+    size_t np;
+    vfy_store *st = NULL;
+    int r = vc_parse("init", init_usage, argc, argv, NULL, pos, 0, 0, &np);
+
+    if (r != 0)
+        return VC_STOP(r);
+    r = vc_open(c, "init", VFY_STORE_CREATE | VFY_STORE_MIGRATE, &st);
+    if (r != 0)
+        return r;
+    printf("%s: schema version %d\n", c->db, vfy_store_schema_version(st));
+    vfy_store_close(&st);
+    return VC_EXIT_OK;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(const vc_ctx *c, int argc, char **argv);
+} commands[] = {
+    {"init", vc_cmd_init},
+    {"attester", vc_cmd_attester},
+    {"pcr", vc_cmd_pcr},
+    {"component", vc_cmd_component},
+    {"policy", vc_cmd_policy},
+    {"token", vc_cmd_token},
+    {"export", vc_cmd_export},
+    {"import", vc_cmd_import},
+    {"list", vc_cmd_list},
+};
+
+int main(int argc, char **argv)
+{
+    vc_ctx c = {NULL, NULL};
+    int i = 1;
+
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return VC_EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("verifyctl %s\n", vfy_version());
+            return VC_EXIT_OK;
+        }
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--actor") == 0) {
+            const char **dst = a[2] == 'd' ? &c.db : &c.actor;
+
+            if (i + 1 >= argc)
+                return vc_fail(VC_EXIT_USAGE, a + 2, "needs a value");
+            if (*dst != NULL)
+                return vc_fail(VC_EXIT_USAGE, a + 2, "given twice");
+            *dst = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        return vc_fail(VC_EXIT_USAGE, "usage", "unknown global option %s (see --help)", a);
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return VC_EXIT_USAGE;
+    }
+    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+        if (strcmp(argv[i], commands[k].name) != 0)
+            continue;
+        /* --help needs no database. */
+        for (int j = i + 1; j < argc; j++)
+            if (strcmp(argv[j], "--help") == 0)
+                return commands[k].run(&c, argc - i - 1, argv + i + 1);
+        if (c.db == NULL || c.db[0] == '\0')
+            return vc_fail(VC_EXIT_USAGE, argv[i], "--db PATH is required (before the command)");
+        if (c.actor == NULL || c.actor[0] == '\0')
+            c.actor = getenv("USER");
+        if (c.actor == NULL || c.actor[0] == '\0')
+            c.actor = "verifyctl";
+        return commands[k].run(&c, argc - i - 1, argv + i + 1);
+    }
+    return vc_fail(VC_EXIT_USAGE, "usage", "unknown command \"%s\" (see --help)", argv[i]);
+}

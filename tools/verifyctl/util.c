@@ -1,0 +1,211 @@
+/*
+ * util.c — verifyctl helpers: the option parser, one-line error reports,
+ * bounded file reading, number parsing and opening the store.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verifyctl.h"
+
+int vc_fail(int status, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "verifyctl: %s: ", what);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+int vc_fail_rc(const char *what, vfy_store *st, vfy_rc rc)
+{
+    const char *detail = st != NULL ? vfy_store_errmsg(st) : "";
+
+    if (detail[0] != '\0')
+        return vc_fail(VC_EXIT_FAIL, what, "%s (%s)", detail, vfy_rc_name(rc));
+    return vc_fail(VC_EXIT_FAIL, what, "%s (%s)", vfy_strerror(rc), vfy_rc_name(rc));
+}
+
+static const vc_opt *find_opt(const vc_opt *opts, const char *name, size_t n)
+{
+    for (; opts != NULL && opts->name != NULL; opts++)
+        if (strlen(opts->name) == n && strncmp(opts->name, name, n) == 0)
+            return opts;
+    return NULL;
+}
+
+int vc_parse(const char *cmd, const char *usage, int argc, char **argv, const vc_opt *opts,
+             const char **pos, size_t min_pos, size_t max_pos, size_t *npos)
+{
+    int only_pos = 0;
+    size_t np = 0;
+
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!only_pos && strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return VC_HELP_SHOWN;
+        }
+    }
+    for (const vc_opt *o = opts; o != NULL && o->name != NULL; o++) {
+        if (o->value != NULL)
+            *o->value = NULL;
+        if (o->flag != NULL)
+            *o->flag = 0;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1] != '\0') {
+            const char *name = a + 2, *eq;
+            const vc_opt *o;
+            size_t n;
+
+            if (a[1] != '-')
+                return vc_fail(VC_EXIT_USAGE, cmd, "unknown option %s (see --help)", a);
+            eq = strchr(name, '=');
+            n = eq != NULL ? (size_t)(eq - name) : strlen(name);
+            o = find_opt(opts, name, n);
+            if (o == NULL)
+                return vc_fail(VC_EXIT_USAGE, cmd, "unknown option --%.*s (see --help)",
+                               (int)n, name);
+            if (!o->takes_value) {
+                if (eq != NULL)
+                    return vc_fail(VC_EXIT_USAGE, cmd, "--%s takes no value", o->name);
+                if (*o->flag)
+                    return vc_fail(VC_EXIT_USAGE, cmd, "--%s given twice", o->name);
+                *o->flag = 1;
+                continue;
+            }
+            if (*o->value != NULL)
+                return vc_fail(VC_EXIT_USAGE, cmd, "--%s given twice", o->name);
+            if (eq != NULL) {
+                *o->value = eq + 1;
+            } else {
+                if (i + 1 >= argc)
+                    return vc_fail(VC_EXIT_USAGE, cmd, "--%s needs a value", o->name);
+                *o->value = argv[++i];
+            }
+            continue;
+        }
+        if (np >= max_pos)
+            return vc_fail(VC_EXIT_USAGE, cmd, "unexpected argument \"%s\" (see --help)", a);
+        pos[np++] = a;
+    }
+    if (np < min_pos)
+        return vc_fail(VC_EXIT_USAGE, cmd, "missing argument (see --help)");
+    *npos = np;
+    return 0;
+}
+
+int vc_dispatch(const vc_ctx *c, const char *group, const char *usage, const vc_sub *subs,
+                int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0) {
+        fputs(usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? VC_EXIT_USAGE : VC_EXIT_OK;
+    }
+    for (const vc_sub *s = subs; s->name != NULL; s++)
+        if (strcmp(argv[0], s->name) == 0)
+            return s->run(c, argc - 1, argv + 1);
+    return vc_fail(VC_EXIT_USAGE, group, "unknown subcommand \"%s\" (see --help)", argv[0]);
+}
+
+int vc_read_file(const char *what, const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    int status = VC_EXIT_FAIL;
+
+    *out = NULL;
+    *len = 0;
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return vc_fail(VC_EXIT_FAIL, what, "%s: %s", path, strerror(errno));
+    for (;;) {
+        size_t got;
+
+        if (n == cap) {
+            size_t ncap = cap == 0 ? 65536 : cap * 2;
+            char *nb;
+
+            if (cap > max) {
+                vc_fail(VC_EXIT_FAIL, what, "%s: larger than %zu bytes", path, max);
+                goto out;
+            }
+            nb = realloc(buf, ncap + 1);
+            if (nb == NULL) {
+                vc_fail(VC_EXIT_FAIL, what, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        vc_fail(VC_EXIT_FAIL, what, "%s: read error", path);
+        goto out;
+    }
+    if (n > max) {
+        vc_fail(VC_EXIT_FAIL, what, "%s: larger than %zu bytes", path, max);
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    status = 0;
+out:
+    free(buf);
+    fclose(f);
+    return status;
+}
+
+int vc_parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (s == NULL || s[0] < '0' || s[0] > '9')
+        return -1;              /* no sign, no blanks, not empty */
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
+{
+    vfy_rc rc = vfy_store_open(st, c->db, flags);
+
+    if (rc != VFY_OK) {
+        /* The handle is gone; the message names the path and the cause. */
+        if (rc == VFY_E_DB_OPEN)
+            return vc_fail(VC_EXIT_FAIL, what, "%s: cannot open database or not initialised "
+                           "(run verifyctl --db %s init) (%s)", c->db, c->db, vfy_rc_name(rc));
+        return vc_fail(VC_EXIT_FAIL, what, "%s: %s (%s)", c->db, vfy_strerror(rc),
+                       vfy_rc_name(rc));
+    }
+    rc = vfy_store_set_actor(*st, c->actor);
+    if (rc != VFY_OK) {
+        vfy_store_close(st);
+        return vc_fail(VC_EXIT_FAIL, what, "--actor: %s", vfy_strerror(rc));
+    }
+    return 0;
+}
