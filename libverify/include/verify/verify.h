@@ -21,5 +21,6 @@
 #include "verify/policy.h"
 #include "verify/manifest.h"
 #include "verify/agent_log.h"
+#include "verify/cmw.h"
 
 #endif
