@@ -1,0 +1,717 @@
+/*
+ * test_refstore.c — the reference-value store (refstore*.c, pcrread_yaml.c)
+ * on temporary SQLite files: schema and migrations, admin changes and
+ * their idempotence/conflicts, audit append-only, hot-path lookups,
+ * revocation of dependent results, verifier state, bundles, the
+ * tpm2_pcrread parser.
+ */
+#include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "verify/verify.h"
+#include "refstore_int.h"
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/test_refstore.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/store.db", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(refstore, .init = setup, .fini = teardown);
+
+static vfy_store *open_new(void)
+{
+    vfy_store *st = NULL;
+
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_OK);
+    cr_assert_not_null(st);
+    return st;
+}
+
+/* A fresh P-256 public key as PEM (caller frees). */
+static char *new_ec_pem(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    cr_assert_not_null(k);
+    cr_assert_eq(PEM_write_bio_PUBKEY(b, k), 1);
+    n = BIO_get_mem_data(b, &data);
+    out = calloc(1, (size_t)n + 1);
+    memcpy(out, data, (size_t)n);
+    BIO_free(b);
+    EVP_PKEY_free(k);
+    return out;
+}
+
+static int64_t count(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int64_t v = -1;
+
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static int raw_exec(const char *sql)
+{
+    sqlite3 *db;
+    int rc;
+
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+static void fill(uint8_t *d, size_t n, uint8_t v)
+{
+    memset(d, v, n);
+}
+
+/* ---- opening and migrations ---- */
+
+Test(refstore, missing_file_without_create)
+{
+    vfy_store *st = (vfy_store *)1;
+
+    cr_assert_eq(vfy_store_open(&st, path, 0), VFY_E_DB_OPEN);
+    cr_assert_null(st);
+    cr_assert_neq(access(path, F_OK), 0, "no file may be created");
+}
+
+Test(refstore, create_sets_schema_and_pragmas)
+{
+    vfy_store *st = open_new();
+
+    cr_assert_eq(vfy_store_schema_version(st), VFY_STORE_SCHEMA_VERSION);
+    vfy_store_close(&st);
+    cr_assert_null(st);
+    vfy_store_close(&st);  /* NULL is fine */
+    cr_assert_eq(count("PRAGMA user_version"), VFY_STORE_SCHEMA_VERSION);
+    cr_assert_eq(count("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+    /* Reopening without flags works on a current schema. */
+    cr_assert_eq(vfy_store_open(&st, path, 0), VFY_OK);
+    vfy_store_close(&st);
+}
+
+Test(refstore, every_earlier_version_migrates_to_current)
+{
+    for (int v = 0; v < VFY_STORE_SCHEMA_VERSION; v++) {
+        vfy_store *st = NULL;
+
+        unlink(path);
+        cr_assert_eq(vfy_store_create_at_version(path, v), VFY_OK);
+        cr_assert_eq(count("PRAGMA user_version"), v);
+        if (v == 0)
+            cr_assert_eq(vfy_store_open(&st, path, 0), VFY_E_DB_OPEN, "empty needs CREATE");
+        else
+            cr_assert_eq(vfy_store_open(&st, path, 0), VFY_E_DB_OLD, "v%d needs MIGRATE", v);
+        cr_assert_null(st);
+        cr_assert_eq(count("PRAGMA user_version"), v, "a refused open must not migrate");
+        cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_OK);
+        cr_assert_eq(vfy_store_schema_version(st), VFY_STORE_SCHEMA_VERSION);
+        vfy_store_close(&st);
+        cr_assert_eq(count("PRAGMA user_version"), VFY_STORE_SCHEMA_VERSION);
+    }
+}
+
+Test(refstore, newer_schema_is_refused)
+{
+    vfy_store *st = open_new();
+
+    vfy_store_close(&st);
+    cr_assert_eq(raw_exec("PRAGMA user_version = 99"), SQLITE_OK);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_E_DB_SCHEMA);
+    cr_assert_null(st);
+    cr_assert_eq(count("PRAGMA user_version"), 99);
+}
+
+Test(refstore, foreign_database_is_refused)
+{
+    vfy_store *st = NULL;
+
+    cr_assert_eq(raw_exec("CREATE TABLE other (x INTEGER)"), SQLITE_OK);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_E_DB_OPEN);
+    cr_assert_eq(count("SELECT count(*) FROM sqlite_master"), 1);
+}
+
+Test(refstore, not_a_database_file)
+{
+    vfy_store *st = NULL;
+    FILE *f = fopen(path, "w");
+
+    fputs("this is not an SQLite database, just some text long enough to have a header......"
+          "..........................................................................\n", f);
+    fclose(f);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE), VFY_E_DB_OPEN);
+}
+
+Test(refstore, readonly_refuses_writes)
+{
+    vfy_store *st = open_new();
+    uint8_t d[32];
+
+    vfy_store_close(&st);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_READONLY), VFY_OK);
+    fill(d, 32, 1);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", NULL, d, NULL, NULL),
+                 VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+    cr_assert_eq(count("SELECT count(*) FROM components"), 0);
+}
+
+/* ---- audit ---- */
+
+Test(refstore, audit_is_append_only_and_written_with_changes)
+{
+    vfy_store *st = open_new();
+    uint8_t d[32];
+    int added = -1;
+
+    fill(d, 32, 7);
+    cr_assert_eq(vfy_store_set_actor(st, "alice"), VFY_OK);
+    cr_assert_eq(vfy_store_set_actor(st, ""), VFY_E_BAD_NAME);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1", d, "n", &added), VFY_OK);
+    cr_assert_eq(added, 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'alice'"
+                       " AND action = 'component.add'"), 1);
+    vfy_store_close(&st);
+    cr_assert_neq(raw_exec("UPDATE audit_log SET actor = 'mallory'"), SQLITE_OK);
+    cr_assert_neq(raw_exec("DELETE FROM audit_log"), SQLITE_OK);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'alice'"), 1);
+}
+
+/* ---- components ---- */
+
+Test(refstore, component_idempotent_conflict_lookup)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c;
+    uint8_t d[32], other[32];
+    int added = -1;
+
+    fill(d, 32, 0xab);
+    fill(other, 32, 0xcd);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.1", d, "hf", &added),
+                 VFY_OK);
+    cr_assert_eq(added, 1);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.1", d, "hf", &added),
+                 VFY_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(count("SELECT count(*) FROM components"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log"), 1, "no-op writes no audit row");
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.1", d, "other", NULL),
+                 VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_component_add(st, 9, "x", NULL, d, NULL, NULL), VFY_E_BAD_KIND);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "", NULL, d, NULL, NULL),
+                 VFY_E_BAD_NAME);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "bad\nname", NULL, d, NULL, NULL),
+                 VFY_E_BAD_NAME);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "\xc3\x28", NULL, d, NULL, NULL),
+                 VFY_E_BAD_NAME);
+    cr_assert_eq(count("SELECT count(*) FROM components"), 1);
+
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
+    cr_assert_eq(c.state, VFY_REF_APPROVED);
+    cr_assert_str_eq(c.name, "llama");
+    cr_assert_str_eq(c.version, "3.1");
+    cr_assert_gt(c.id, 0);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_TOOL, d, &c), VFY_E_NOT_FOUND);
+    cr_assert_eq(c.id, 0);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, other, &c), VFY_E_NOT_FOUND);
+    vfy_store_close(&st);
+}
+
+Test(refstore, component_revoke_revokes_dependent_unexpired_results)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c;
+    vfy_store_result r;
+    vfy_store_revocation *feed = NULL;
+    uint8_t d[32], d2[32];
+    size_t nrev = 0, nres = 0, n = 0;
+    uint64_t cur = 0;
+    char *pem = new_ec_pem();
+
+    vfy_store_set_time(st, 1000);
+    fill(d, 32, 1);
+    fill(d2, 32, 2);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "2", d2, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
+    {
+        vfy_store_ref refs[] = {{VFY_STORE_REF_COMPONENT, c.id}, {VFY_STORE_REF_COMPONENT, c.id}};
+
+        cr_assert_eq(vfy_store_result_record(st, "r-live", "a1", 990, 1300, "affirming", refs, 2),
+                     VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r-expired", "a1", 600, 900, "affirming", refs, 1),
+                     VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r-live", "a1", 990, 1300, "affirming", refs, 1),
+                     VFY_E_CONFLICT);
+    }
+    {
+        vfy_store_ref bad_ref = {VFY_STORE_REF_PCR, 4242};
+
+        cr_assert_eq(vfy_store_result_record(st, "r-bad", "a1", 990, 1300, "affirming", &bad_ref,
+                                             1), VFY_E_NOT_FOUND);
+        cr_assert_eq(vfy_store_result_get(st, "r-bad", &r), VFY_E_NOT_FOUND);
+    }
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "nope", NULL, &nrev, &nres),
+                 VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", d, &nrev, &nres), VFY_OK);
+    cr_assert_eq(nrev, 1);
+    cr_assert_eq(nres, 1);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
+    cr_assert_eq(c.state, VFY_REF_REVOKED);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d2, &c), VFY_OK);
+    cr_assert_eq(c.state, VFY_REF_APPROVED, "only the given digest is revoked");
+
+    cr_assert_eq(vfy_store_result_get(st, "r-live", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 1);
+    cr_assert_eq(r.revoked_at, 1000);
+    cr_assert_not_null(strstr(r.reason, "model m 1 sha256:0101"));
+    cr_assert_eq(vfy_store_result_get(st, "r-expired", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 0, "expired results are not revoked");
+
+    cr_assert_eq(vfy_store_revocations(st, 0, 10, &feed, &n, &cur), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(feed[0].result_id, "r-live");
+    cr_assert_eq(cur, feed[0].cursor);
+    vfy_free(feed);
+    cr_assert_eq(vfy_store_revocations(st, cur, 10, &feed, &n, &cur), VFY_OK);
+    cr_assert_eq(n, 0);
+    cr_assert_null(feed);
+
+    /* Re-approving a revoked value is refused; revoking again is a no-op. */
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d, NULL, NULL),
+                 VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", d, &nrev, &nres), VFY_OK);
+    cr_assert_eq(nrev, 0);
+    /* Revoking by name takes the remaining version. */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(nrev, 1);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* ---- PCRs ---- */
+
+Test(refstore, pcr_values)
+{
+    vfy_store *st = open_new();
+    vfy_ref_state state;
+    vfy_store_result r;
+    uint8_t a[48], b[48];
+    int64_t id = 0;
+    int added = -1;
+    size_t nres = 9;
+    char *pem = new_ec_pem();
+
+    fill(a, 48, 0x11);
+    fill(b, 48, 0x22);
+    vfy_store_set_time(st, 5000);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 0, a, 32, &added), VFY_OK);
+    cr_assert_eq(added, 1);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 0, b, 32, &added), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 0, a, 32, &added), VFY_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA384, 7, a, 48, &added), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 24, a, 32, NULL), VFY_E_PCR_BANK);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA1, 0, a, 20, NULL), VFY_E_PCR_BANK);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA384, 0, a, 32, NULL), VFY_E_BAD_DIGEST);
+    cr_assert_eq(count("SELECT count(*) FROM pcr_values"), 3);
+
+    cr_assert_eq(vfy_store_pcr_lookup(st, "s", VFY_HASH_SHA256, 0, b, 32, &state, &id), VFY_OK);
+    cr_assert_eq(state, VFY_REF_APPROVED);
+    cr_assert_gt(id, 0);
+    cr_assert_eq(vfy_store_pcr_lookup(st, "s", VFY_HASH_SHA256, 1, b, 32, &state, NULL),
+                 VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_pcr_lookup(st, "other", VFY_HASH_SHA256, 0, b, 32, &state, NULL),
+                 VFY_E_NOT_FOUND);
+
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)pem, strlen(pem), NULL, "s",
+                                        NULL, NULL), VFY_OK);
+    {
+        vfy_store_ref ref = {VFY_STORE_REF_PCR, id};
+
+        cr_assert_eq(vfy_store_result_record(st, "r1", "a", 4990, 5100, "affirming", &ref, 1),
+                     VFY_OK);
+    }
+    cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 0, b, 32, &nres), VFY_OK);
+    cr_assert_eq(nres, 1);
+    cr_assert_eq(vfy_store_pcr_lookup(st, "s", VFY_HASH_SHA256, 0, b, 32, &state, NULL), VFY_OK);
+    cr_assert_eq(state, VFY_REF_REVOKED);
+    cr_assert_eq(vfy_store_result_get(st, "r1", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 1);
+    cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 3, b, 32, &nres), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 0, b, 32, NULL), VFY_E_CONFLICT);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+Test(refstore, pcr_import_is_one_transaction)
+{
+    vfy_store *st = open_new();
+    vfy_pcr_values pv;
+    size_t added = 9;
+
+    memset(&pv, 0, sizeof(pv));
+    pv.nbanks = 1;
+    pv.banks[0].alg = VFY_HASH_SHA256;
+    pv.banks[0].mask = 0x3;
+    fill(pv.banks[0].values[0], 32, 1);
+    fill(pv.banks[0].values[1], 32, 2);
+    cr_assert_eq(vfy_store_pcr_import(st, "s", &pv, &added), VFY_OK);
+    cr_assert_eq(added, 2);
+    /* A revoked value makes the whole import fail; nothing else is added. */
+    cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 1, pv.banks[0].values[1], 32, NULL),
+                 VFY_OK);
+    pv.banks[0].mask = 0x7;
+    fill(pv.banks[0].values[2], 32, 3);
+    cr_assert_eq(vfy_store_pcr_import(st, "s", &pv, &added), VFY_E_CONFLICT);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(count("SELECT count(*) FROM pcr_values"), 2);
+    vfy_store_close(&st);
+}
+
+/* ---- attesters, policies ---- */
+
+Test(refstore, attesters)
+{
+    vfy_store *st = open_new();
+    vfy_store_attester a;
+    char *k1 = new_ec_pem(), *k2 = new_ec_pem();
+    int added = -1;
+    static const char pol[] = "{\"id\":\"p1\",\"version\":1}";
+
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), NULL, NULL, "p1",
+                                        NULL), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_policy_load(st, pol, strlen(pol), NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), "ecdsa-sha256",
+                                        "set1", "p1", &added), VFY_OK);
+    cr_assert_eq(added, 1);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), NULL, "set1",
+                                        "p1", &added), VFY_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k2, strlen(k2), NULL, "set1",
+                                        "p1", NULL), VFY_E_CONFLICT);
+    cr_assert_not_null(strstr(vfy_store_errmsg(st), "different attestation key"));
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), NULL, "set2",
+                                        "p1", NULL), VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), "ecdsa-sha384",
+                                        "set1", "p1", NULL), VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_attester_add(st, "b", (const uint8_t *)"junk", 4, NULL, NULL, NULL,
+                                        NULL), VFY_E_AK_MALFORMED);
+    cr_assert_eq(vfy_store_attester_add(st, "b", (const uint8_t *)k2, strlen(k2), "ecdsa-sha1",
+                                        NULL, NULL, NULL), VFY_E_UNSUPPORTED);
+    cr_assert_eq(count("SELECT count(*) FROM attesters"), 1);
+
+    cr_assert_eq(vfy_store_attester_get(st, "a", &a), VFY_OK);
+    cr_assert_not_null(a.ak);
+    cr_assert_str_eq(a.refset, "set1");
+    cr_assert_str_eq(a.policy, "p1");
+    cr_assert_eq(a.revoked, 0);
+    cr_assert_eq(a.scheme.sig, VFY_SIG_ECDSA);
+    cr_assert_eq(a.scheme.hash, VFY_HASH_SHA256);
+    vfy_store_attester_clear(&a);
+    cr_assert_null(a.ak);
+    cr_assert_eq(vfy_store_attester_get(st, "zz", &a), VFY_E_NOT_FOUND);
+
+    cr_assert_eq(vfy_store_attester_revoke(st, "a"), VFY_OK);
+    cr_assert_eq(vfy_store_attester_get(st, "a", &a), VFY_OK);
+    cr_assert_eq(a.revoked, 1);
+    vfy_store_attester_clear(&a);
+    cr_assert_eq(vfy_store_attester_revoke(st, "zz"), VFY_E_NOT_FOUND);
+    free(k1);
+    free(k2);
+    vfy_store_close(&st);
+}
+
+Test(refstore, policies_latest_wins)
+{
+    vfy_store *st = open_new();
+    static const char p1[] = "{\"id\":\"p\",\"version\":1}";
+    static const char p1ws[] = "{ \"id\" : \"p\" ,\n \"version\" : 1 }";
+    static const char p1b[] = "{\"id\":\"p\",\"version\":1,\"result\":{\"ttl_s\":10}}";
+    static const char p2[] = "{\"id\":\"p\",\"version\":2,\"result\":{\"ttl_s\":20}}";
+    char *json = NULL;
+    unsigned ver = 0;
+    int added = -1;
+
+    cr_assert_eq(vfy_store_policy_load(st, p2, strlen(p2), NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_policy_load(st, p1, strlen(p1), NULL, &ver, &added), VFY_OK);
+    cr_assert_eq(ver, 1);
+    cr_assert_eq(added, 1);
+    cr_assert_eq(vfy_store_policy_load(st, p1ws, strlen(p1ws), NULL, NULL, &added), VFY_OK);
+    cr_assert_eq(added, 0, "whitespace does not make a policy different");
+    cr_assert_eq(vfy_store_policy_load(st, p1b, strlen(p1b), NULL, NULL, NULL), VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_policy_load(st, "[1]", 3, NULL, NULL, NULL), VFY_E_POLICY_MALFORMED);
+    cr_assert_eq(vfy_store_policy_load(st, "{\"id\":\"p\"}", 10, NULL, NULL, NULL),
+                 VFY_E_POLICY_MISSING_FIELD);
+    cr_assert_eq(vfy_store_policy_get(st, "p", &json, &ver), VFY_OK);
+    cr_assert_eq(ver, 2);
+    cr_assert_str_eq(json, p2);
+    vfy_free(json);
+    cr_assert_eq(vfy_store_policy_get(st, "q", &json, &ver), VFY_E_NOT_FOUND);
+    cr_assert_null(json);
+    vfy_store_close(&st);
+}
+
+/* ---- tokens ---- */
+
+Test(refstore, tokens_store_only_the_hash)
+{
+    vfy_store *st = open_new();
+    char tok[VFY_STORE_TOKEN_BUF], name[VFY_STORE_NAME_MAX + 1];
+    vfy_token_role role;
+    uint8_t sha[32];
+    char hex[65], sql[160];
+
+    cr_assert_eq(vfy_store_token_add(st, "rp", VFY_ROLE_ATTEST, tok), VFY_OK);
+    cr_assert_eq(strncmp(tok, "vfy_", 4), 0);
+    cr_assert_eq(strlen(tok), 4 + 43);
+    cr_assert_eq(vfy_sha256(tok, strlen(tok), sha), VFY_OK);
+    st_hex(hex, sha, 32);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tokens WHERE sha256 = '%s'", hex);
+    cr_assert_eq(count(sql), 1);
+    cr_assert_eq(vfy_store_token_check(st, tok, strlen(tok), name, &role), VFY_OK);
+    cr_assert_str_eq(name, "rp");
+    cr_assert_eq(role, VFY_ROLE_ATTEST);
+    cr_assert_eq(vfy_store_token_check(st, tok, strlen(tok) - 1, name, &role), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_token_add(st, "rp", VFY_ROLE_ADMIN, tok), VFY_E_CONFLICT);
+    cr_assert_eq(tok[0], '\0', "the token buffer is wiped on failure");
+    cr_assert_eq(vfy_store_token_add(st, "x", 7, tok), VFY_E_BAD_KIND);
+    cr_assert_eq(vfy_token_role_parse(&role, "root"), VFY_E_BAD_KIND);
+    cr_assert_eq(vfy_store_token_revoke(st, "rp"), VFY_OK);
+    cr_assert_eq(vfy_store_token_lookup(st, sha, name, &role), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_token_revoke(st, "nope"), VFY_E_NOT_FOUND);
+    vfy_store_close(&st);
+}
+
+/* ---- verifier state ---- */
+
+Test(refstore, clock_and_agent_log_state)
+{
+    vfy_store *st = open_new();
+    vfy_clock_info ci = {123456789012ull, 3, 7, 1}, got;
+    vfy_store_log_entry e[3], *out = NULL;
+    uint32_t epoch = 0;
+    size_t n = 0;
+    char *pem = new_ec_pem();
+
+    cr_assert_eq(vfy_store_clock_put(st, "a", &ci), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_clock_get(st, "a", &got), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_clock_put(st, "a", &ci), VFY_OK);
+    ci.reset_count = 0xffffffffu;   /* full 32-bit range survives */
+    cr_assert_eq(vfy_store_clock_put(st, "a", &ci), VFY_OK);
+    cr_assert_eq(vfy_store_clock_get(st, "a", &got), VFY_OK);
+    cr_assert_eq(got.clock, 123456789012ull);
+    cr_assert_eq(got.reset_count, 0xffffffffu);
+    cr_assert_eq(got.restart_count, 7);
+
+    for (int i = 0; i < 3; i++) {
+        fill(e[i].digest, 32, (uint8_t)(i + 1));
+        e[i].first_clock = 100u * (unsigned)(i + 1);
+    }
+    cr_assert_eq(vfy_store_agent_log_get(st, "a", &epoch, &out, &n), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_agent_log_put(st, "a", 5, e, 2), VFY_OK);
+    cr_assert_eq(vfy_store_agent_log_put(st, "a", 5, e, 3), VFY_OK);   /* extends */
+    cr_assert_eq(vfy_store_agent_log_put(st, "a", 5, e, 1), VFY_E_CONFLICT);  /* shorter */
+    e[2].digest[0] ^= 1;
+    cr_assert_eq(vfy_store_agent_log_put(st, "a", 5, e, 3), VFY_E_CONFLICT);  /* different */
+    e[2].digest[0] ^= 1;
+    cr_assert_eq(vfy_store_agent_log_get(st, "a", &epoch, &out, &n), VFY_OK);
+    cr_assert_eq(epoch, 5);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(memcmp(out[2].digest, e[2].digest, 32), 0);
+    cr_assert_eq(out[1].first_clock, 200);
+    vfy_free(out);
+    /* A new epoch replaces the log. */
+    cr_assert_eq(vfy_store_agent_log_put(st, "a", 6, e, 1), VFY_OK);
+    cr_assert_eq(vfy_store_agent_log_get(st, "a", &epoch, &out, &n), VFY_OK);
+    cr_assert_eq(epoch, 6);
+    cr_assert_eq(n, 1);
+    vfy_free(out);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* ---- change signal ---- */
+
+Test(refstore, generation_counter_tracks_admin_changes)
+{
+    vfy_store *w = open_new(), *r = NULL;
+    uint64_t g0, g1, g2;
+    uint8_t d[32];
+
+    fill(d, 32, 9);
+    cr_assert_eq(vfy_store_open(&r, path, VFY_STORE_READONLY), VFY_OK);
+    cr_assert_eq(vfy_store_generation(r, &g0), VFY_OK);
+    cr_assert_eq(vfy_store_generation(r, &g1), VFY_OK);
+    cr_assert_eq(g0, g1);
+    cr_assert_eq(vfy_store_component_add(w, VFY_COMPONENT_TOOL, "t", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_generation(r, &g1), VFY_OK);
+    cr_assert_gt(g1, g0, "another handle's change is seen");
+    cr_assert_eq(vfy_store_component_add(w, VFY_COMPONENT_TOOL, "t", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_generation(r, &g2), VFY_OK);
+    cr_assert_eq(g2, g1, "a no-op does not bump");
+    cr_assert_eq(vfy_store_generation(w, &g2), VFY_OK);
+    cr_assert_eq(g2, g1, "the writer sees its own change");
+    vfy_store_close(&r);
+    vfy_store_close(&w);
+}
+
+/* ---- bundles ---- */
+
+Test(refstore, bundle_roundtrip_and_bad_bundles)
+{
+    vfy_store *st = open_new(), *st2 = NULL;
+    char *pem = new_ec_pem(), *b1 = NULL, *b2 = NULL, *before = NULL, *after = NULL;
+    static const char pol[] = "{\"id\":\"p\",\"version\":3}";
+    char path2[160];
+    uint8_t d[32];
+
+    fill(d, 32, 0x5a);
+    cr_assert_eq(vfy_store_policy_load(st, pol, strlen(pol), NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_add(st, "z", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        "p", NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "default", VFY_HASH_SHA256, 4, d, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_CONTEXT, "ctx", NULL, d, "n", NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_export(st, &b1), VFY_OK);
+
+    snprintf(path2, sizeof(path2), "%s/two.db", dir);
+    cr_assert_eq(vfy_store_open(&st2, path2, VFY_STORE_CREATE), VFY_OK);
+    cr_assert_eq(vfy_store_import(st2, b1, strlen(b1), NULL), VFY_OK);
+    cr_assert_eq(vfy_store_export(st2, &b2), VFY_OK);
+    cr_assert_str_eq(b1, b2);
+    cr_assert_eq(vfy_store_import(st2, b1, strlen(b1), NULL), VFY_OK, "re-import is a no-op");
+
+    /* Bad bundles change nothing. */
+    cr_assert_eq(vfy_store_export(st2, &before), VFY_OK);
+    cr_assert_eq(vfy_store_import(st2, "{", 1, NULL), VFY_E_BUNDLE);
+    cr_assert_eq(vfy_store_import(st2, "{\"format\":\"x\",\"version\":1}", 26, NULL), VFY_E_BUNDLE);
+    {
+        static const char extra[] =
+            "{\"format\":\"verifierd-refvalues\",\"version\":1,\"tokens\":[]}";
+        static const char badkind[] =
+            "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+            "{\"kind\":\"model\",\"name\":\"new\",\"digest\":\"sha256:" 
+            "0000000000000000000000000000000000000000000000000000000000000000\","
+            "\"state\":\"approved\"},"
+            "{\"kind\":\"gadget\",\"name\":\"x\",\"digest\":\"sha256:"
+            "0000000000000000000000000000000000000000000000000000000000000000\","
+            "\"state\":\"approved\"}]}";
+
+        cr_assert_eq(vfy_store_import(st2, extra, strlen(extra), NULL), VFY_E_BUNDLE);
+        cr_assert_eq(vfy_store_import(st2, badkind, strlen(badkind), NULL), VFY_E_BAD_KIND);
+    }
+    cr_assert_eq(vfy_store_export(st2, &after), VFY_OK);
+    cr_assert_str_eq(before, after);
+    vfy_free(b1);
+    vfy_free(b2);
+    vfy_free(before);
+    vfy_free(after);
+    free(pem);
+    vfy_store_close(&st2);
+    vfy_store_close(&st);
+}
+
+Test(refstore, list_json)
+{
+    vfy_store *st = open_new();
+    char *json = NULL;
+
+    cr_assert_eq(vfy_store_list_json(st, "audit", &json), VFY_OK);
+    cr_assert_str_eq(json, "[]");
+    vfy_free(json);
+    cr_assert_eq(vfy_store_list_json(st, "secrets", &json), VFY_E_BAD_KIND);
+    cr_assert_null(json);
+    vfy_store_close(&st);
+}
+
+/* ---- tpm2_pcrread output ---- */
+
+Test(refstore, pcrread_parse)
+{
+    static const char ok[] =
+        "  sha1:\n"
+        "    0 : 0x0000000000000000000000000000000000000000\n"
+        "  sha256:\n"
+        "    0 : 0x3D458CFE55CC03EA1F443F1562BEEC8DF51C75E14A9FCF9A7234A13F198E7969\n"
+        "    10: 0x0000000000000000000000000000000000000000000000000000000000000001\n"
+        "  sha384:\n"
+        "    23: 0x" "000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000002\n";
+    vfy_pcr_values pv;
+    size_t skipped = 9, line = 9;
+
+    cr_assert_eq(vfy_store_pcrread_parse(&pv, ok, strlen(ok), &skipped, &line), VFY_OK);
+    cr_assert_eq(skipped, 1);
+    cr_assert_eq(pv.nbanks, 2);
+    cr_assert_eq(pv.banks[0].alg, VFY_HASH_SHA256);
+    cr_assert_eq(pv.banks[0].mask, (1u << 0) | (1u << 10));
+    cr_assert_eq(pv.banks[0].values[0][0], 0x3d);
+    cr_assert_eq(pv.banks[0].values[10][31], 1);
+    cr_assert_eq(pv.banks[1].alg, VFY_HASH_SHA384);
+    cr_assert_eq(pv.banks[1].mask, 1u << 23);
+
+    {
+        static const struct { const char *in; vfy_rc rc; size_t line; } bad[] = {
+            {"  sha256:\n    24: 0x" "0000000000000000000000000000000000000000000000000000000000000000\n",
+             VFY_E_PCR_BANK, 2},
+            {"  sha512:\n", VFY_E_PCR_BANK, 1},
+            {"  sha256:\n    0 : 0x00\n", VFY_E_PCR_VALUES, 2},
+            {"    0 : 0x" "0000000000000000000000000000000000000000000000000000000000000000\n",
+             VFY_E_PCR_VALUES, 1},
+            {"  sha256:\n    00: 0x" "0000000000000000000000000000000000000000000000000000000000000000\n",
+             VFY_E_PCR_VALUES, 2},
+            {"  sha256:\n    1 : 0x" "0000000000000000000000000000000000000000000000000000000000000000\n"
+             "    1 : 0x" "0000000000000000000000000000000000000000000000000000000000000000\n",
+             VFY_E_PCR_VALUES, 3},
+            {"hello world\n", VFY_E_PCR_VALUES, 1},
+            {"  sha256:\n    0 : 0xZZ" "00000000000000000000000000000000000000000000000000000000000000\n",
+             VFY_E_PCR_VALUES, 2},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            cr_assert_eq(vfy_store_pcrread_parse(&pv, bad[i].in, strlen(bad[i].in), NULL, &line),
+                         bad[i].rc, "case %zu", i);
+            cr_assert_eq(line, bad[i].line, "case %zu line", i);
+            cr_assert_eq(pv.nbanks, 0, "zeroed on failure");
+        }
+    }
+}
