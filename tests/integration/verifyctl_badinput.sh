@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# verifyctl_badinput.sh — bad input to the real verifyctl: each case exits
+# non-zero with exactly one expected line on stderr, prints nothing on
+# stdout, and leaves the database dump unchanged.
+set -euo pipefail
+. "$(dirname "$0")/verifyctl_lib.sh"
+DB="$WORK/a.db"
+cd "$WORK"
+
+"$VCTL" --db "$DB" init >/dev/null
+new_ec_pem k1.pem
+new_ec_pem k2.pem
+"$VCTL" --db "$DB" policy load "$VFY_SOURCE_DIR/policies/default.json" >/dev/null
+"$VCTL" --db "$DB" attester add a1 --ak-pem k1.pem --policy default >/dev/null
+"$VCTL" --db "$DB" component add model m --digest "sha256:$(hex a 64)" --note n1 >/dev/null
+"$VCTL" --db "$DB" token add t1 --role admin >/dev/null
+D="sha256:$(hex b 64)"
+
+# Unknown kind.
+expect_fail "$DB" 'verifyctl: component add: unknown kind "gadget" (expected model, tool, policy or context)' \
+    component add gadget x --digest "$D"
+expect_fail "$DB" 'verifyctl: component revoke: unknown kind "models" (expected model, tool, policy or context)' \
+    component revoke models m
+# Digests that are not sha256: + 64 lowercase hex.
+for bad in "$(hex b 64)" "sha256:$(hex b 63)" "sha256:$(hex b 65)" "sha256:$(hex B 64)" \
+           "sha384:$(hex b 64)" "sha256:$(hex g 64)" "sha256: $(hex b 63)"; do
+    expect_fail "$DB" "verifyctl: component add: --digest \"$bad\": digest must be sha256: followed by 64 lowercase hex digits" \
+        component add model x --digest "$bad"
+done
+# Same key, different value: conflict.
+expect_fail "$DB" "verifyctl: component add: model m sha256:$(hex a 64) exists with a different note (VFY_E_CONFLICT)" \
+    component add model m --digest "sha256:$(hex a 64)" --note other
+# Attester name reused with a different key.
+expect_fail "$DB" 'verifyctl: attester add: attester a1 already exists with a different attestation key (VFY_E_CONFLICT)' \
+    attester add a1 --ak-pem k2.pem --policy default
+# Unknown policy referenced by attester add.
+expect_fail "$DB" 'verifyctl: attester add: policy nosuch not found (load it first) (VFY_E_NOT_FOUND)' \
+    attester add a2 --ak-pem k2.pem --policy nosuch
+# Missing files.
+expect_fail "$DB" "verifyctl: attester add: $WORK/none.pem: No such file or directory" \
+    attester add a2 --ak-pem "$WORK/none.pem"
+expect_fail "$DB" "verifyctl: policy load: $WORK/none.json: No such file or directory" \
+    policy load "$WORK/none.json"
+expect_fail "$DB" "verifyctl: pcr import: $WORK/none.yaml: No such file or directory" \
+    pcr import s "$WORK/none.yaml"
+expect_fail "$DB" "verifyctl: import: $WORK/none.json: No such file or directory" \
+    import "$WORK/none.json"
+# Malformed files.
+printf -- '-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n' > bad.pem
+expect_fail "$DB" 'verifyctl: attester add: attestation key: attestation key is malformed (VFY_E_AK_MALFORMED)' \
+    attester add a2 --ak-pem bad.pem
+expect_fail "$DB" "verifyctl: attester add: k1.pem: PEM given to --ak-public (use --ak-pem)" \
+    attester add a2 --ak-public k1.pem
+printf '{"id":"p2","version":1,' > bad.json
+expect_fail "$DB" "verifyctl: policy load: policy: not well-formed JSON (integers only) (VFY_E_POLICY_MALFORMED)" \
+    policy load bad.json
+printf '{"id":"p2","version":1,"agent":{"pcr":7}}' > badpcr.json
+expect_fail "$DB" "verifyctl: policy load: policy: agent.pcr 7 is also a platform PCR (VFY_E_POLICY_PCR)" \
+    policy load badpcr.json
+printf '  sha256:\n    0 : 0x1234\n' > short.yaml
+expect_fail "$DB" "verifyctl: pcr import: short.yaml:2: not tpm2_pcrread output (VFY_E_PCR_VALUES)" \
+    pcr import s short.yaml
+printf '  sha512:\n    0 : 0x00\n' > bank.yaml
+expect_fail "$DB" "verifyctl: pcr import: bank.yaml:1: unsupported bank or PCR index (banks: sha256, sha384; indices 0..23) (VFY_E_PCR_BANK)" \
+    pcr import s bank.yaml
+printf '{"format":"verifierd-refvalues","version":1,' > bad-bundle.json
+expect_fail "$DB" "verifyctl: import: bundle is not a JSON object (VFY_E_BUNDLE)" \
+    import bad-bundle.json
+# A bundle whose last entry conflicts: nothing of it is imported.
+"$VCTL" --db "$DB" export > good.json
+sed 's/"note":	"n1"/"note":	"changed"/' good.json > conflict.json
+cmp -s good.json conflict.json && fail "test bundle not modified"
+expect_fail "$DB" "verifyctl: import: model m sha256:$(hex a 64) exists with a different note (VFY_E_CONFLICT)" \
+    import conflict.json
+# Bad PCR index, bank and digest.
+for idx in 24 -1 1x "" 99999999999999999999; do
+    expect_fail "$DB" "verifyctl: pcr add: --index must be a PCR index 0..23, not \"$idx\"" \
+        pcr add s --index "$idx" --digest "$(hex a 64)"
+done
+expect_fail "$DB" 'verifyctl: pcr add: --bank must be sha256 or sha384, not "sha1"' \
+    pcr add s --index 0 --bank sha1 --digest "$(hex a 40)"
+expect_fail "$DB" 'verifyctl: pcr add: --digest must be 96 hex digits for bank sha384' \
+    pcr add s --index 0 --bank sha384 --digest "$(hex a 64)"
+# Bad role, duplicate token name.
+expect_fail "$DB" 'verifyctl: token add: unknown role "root" (expected attest or admin)' \
+    token add t2 --role root
+expect_fail "$DB" 'verifyctl: token add: token t1 already exists (VFY_E_CONFLICT)' \
+    token add t1 --role attest
+# Command-line errors.
+expect_fail "$DB" 'verifyctl: list: cannot list "secrets" (expected attesters, pcrs, components, policies, tokens, results or audit)' \
+    list secrets
+expect_fail "$DB" 'verifyctl: component add: unknown option --digets (see --help)' \
+    component add model x --digets "$D"
+expect_fail "$DB" 'verifyctl: component revoke: no model named nosuch (VFY_E_NOT_FOUND)' \
+    component revoke model nosuch
+expect_fail "$DB" 'verifyctl: attester add: give exactly one of --ak-pem FILE or --ak-public FILE' \
+    attester add a3 --ak-pem k1.pem --ak-public k2.pem
+# A database that was never initialised is not created by other commands.
+rc=0; "$VCTL" --db "$WORK/new.db" list attesters 2>err || rc=$?
+[ "$rc" -ne 0 ] && [ ! -e "$WORK/new.db" ] || fail "list created a database"
+grep -qx "verifyctl: list: $WORK/new.db: cannot open database or not initialised (run verifyctl --db $WORK/new.db init) (VFY_E_DB_OPEN)" err \
+    || fail "uninitialised db: $(cat err)"
+echo "PASS verifyctl_badinput"
