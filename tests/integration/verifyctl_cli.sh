@@ -71,11 +71,26 @@ n=$("$VCTL" --db "$DB" list pcrs --json | grep -c '"digest"')
 "$VCTL" --db "$DB" list audit | grep -q "attester.add  *attester agent-1"
 echo "ok: list"
 
+# An AK from a TPM2B_PUBLIC (tpm2_createak -u, from the quote fixtures): kept and exported.
+FX="$VFY_FIXTURES/quote/rsa2048-rsapss-sha256"
+if [ -f "$FX/ak.pub" ]; then
+    "$VCTL" --db "$DB" attester add tpm-1 --ak-public "$FX/ak.pub" --scheme rsapss-sha256 \
+        | grep -qx "attester tpm-1: added"
+    # The same key as PEM is the same attester: no change.
+    "$VCTL" --db "$DB" attester add tpm-1 --ak-pem "$FX/ak.pem" --scheme rsapss-sha256 \
+        | grep -qx "attester tpm-1: already present, unchanged"
+    "$VCTL" --db "$DB" export | grep -q '"ak_public":' || fail "TPM2B_PUBLIC not exported"
+    NATT=2
+    echo "ok: attester from TPM2B_PUBLIC"
+else
+    NATT=1
+fi
+
 # export -> import into an empty DB -> export is byte-identical.
 "$VCTL" --db "$DB" export > b1.json
 "$VCTL" --db b.db init >/dev/null
 "$VCTL" --db b.db import b1.json | grep -qx \
-    "imported 1 policies, 1 attesters, 5 pcr values, 3 components; 0 revoked"
+    "imported 1 policies, $NATT attesters, 5 pcr values, 3 components; 0 revoked"
 "$VCTL" --db b.db export > b2.json
 cmp b1.json b2.json || fail "export -> import -> export differs"
 "$VCTL" --db b.db import b1.json >/dev/null    # again: a no-op
