@@ -131,7 +131,7 @@ vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
     char hex[2 * VFY_NONCE_KEY_LEN + 2];
     char *tmp = NULL;
     size_t plen;
-    int fd = -1;
+    int fd = -1, created = 0;
     vfy_rc rc = VFY_E_IO;
 
     if (key == NULL || path == NULL)
@@ -151,6 +151,7 @@ vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
     fd = mkstemp(tmp); /* creates the file 0600 */
     if (fd < 0)
         goto out;
+    created = 1;
     if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
         write(fd, hex, 2 * VFY_NONCE_KEY_LEN + 1) != 2 * VFY_NONCE_KEY_LEN + 1 ||
         fsync(fd) != 0)
@@ -166,7 +167,7 @@ vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
 out:
     if (fd >= 0)
         close(fd);
-    if (rc != VFY_OK && tmp != NULL)
+    if (rc != VFY_OK && created)
         unlink(tmp);
     free(tmp);
     OPENSSL_cleanse(hex, sizeof(hex));
