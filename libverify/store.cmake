@@ -14,3 +14,4 @@ list(APPEND VFY_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/refstore_bundle.c
   ${CMAKE_CURRENT_LIST_DIR}/src/pcrread_yaml.c
 )
+list(APPEND VFY_SOURCES ${CMAKE_CURRENT_LIST_DIR}/src/refstore_known.c)

@@ -112,6 +112,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_POLICY_BANK, "policy platform bank must be sha256"),
     ROW(VFY_E_POLICY_PCR, "policy PCR index invalid, repeated, or agent PCR among platform PCRs"),
     ROW(VFY_E_POLICY_ENUM, "policy history or unknown_context value not allowed"),
+    ROW(VFY_E_APPRAISE_POLICY, "unknown appraisal policy"),
     /* end of 500..599 */
 
     /* 600..699 (EAR, JWS, JWKS) */

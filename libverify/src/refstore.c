@@ -134,9 +134,21 @@ static const char schema_v1[] =
     "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;";
 
+/*
+ * v2: manifests the verifier appraised as affirming, per attester (the
+ * "known-good" set of the agent history modes, DESIGN §4).
+ */
+static const char schema_v2[] =
+    "CREATE TABLE known_manifests ("
+    "  attester_id INTEGER NOT NULL REFERENCES attesters(id) ON DELETE CASCADE,"
+    "  digest BLOB NOT NULL CHECK (length(digest) = 32),"
+    "  first_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (attester_id, digest)) WITHOUT ROWID;";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
+    schema_v2,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,

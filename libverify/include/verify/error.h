@@ -116,6 +116,7 @@ typedef enum vfy_rc {
     VFY_E_POLICY_BANK = 508,        /* platform.bank is not "sha256" */
     VFY_E_POLICY_PCR = 509,         /* PCR index outside 0..23, repeated, empty list, or agent PCR in the platform list */
     VFY_E_POLICY_ENUM = 510,        /* agent.history or agent.unknown_context not an allowed value */
+    VFY_E_APPRAISE_POLICY = 550,    /* the request names a policy the store does not have */
     /* end of 500..599 */
 
     /* 600..699: attestation results (EAR, JWS, JWKS) — DESIGN §7 */

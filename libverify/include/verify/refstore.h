@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /** Schema version this library writes (PRAGMA user_version). */
-#define VFY_STORE_SCHEMA_VERSION 1
+#define VFY_STORE_SCHEMA_VERSION 2
 
 /** Longest name (attester, set, component, policy id, token), in bytes. */
 #define VFY_STORE_NAME_MAX 128
@@ -364,6 +364,20 @@ VFY_EXPORT vfy_rc vfy_store_agent_log_get(vfy_store *st, const char *attester,
 VFY_EXPORT vfy_rc vfy_store_agent_log_put(vfy_store *st, const char *attester, uint32_t epoch,
                                           const vfy_store_log_entry *entries,
                                           size_t n) VFY_MUST_CHECK;
+
+/**
+ * Is @digest a manifest this verifier appraised as affirming for
+ * @attester? *@known is 1 or 0 (0 also for an unknown attester).
+ */
+VFY_EXPORT vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester,
+                                           const uint8_t digest[32], int *known) VFY_MUST_CHECK;
+
+/**
+ * Remember @digest as a manifest appraised affirming for @attester (no-op
+ * if already known). VFY_E_NOT_FOUND for an unknown attester.
+ */
+VFY_EXPORT vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
+                                                const uint8_t digest[32]) VFY_MUST_CHECK;
 
 /* ------------------------------------------------------------------ */
 /* Results and revocation                                               */

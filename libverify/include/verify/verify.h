@@ -22,5 +22,6 @@
 #include "verify/manifest.h"
 #include "verify/agent_log.h"
 #include "verify/cmw.h"
+#include "verify/appraise.h"
 
 #endif

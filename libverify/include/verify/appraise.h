@@ -1,0 +1,138 @@
+/*
+ * appraise.h — appraisal: from channel-bound evidence to a verdict with a
+ * validity period (DESIGN §3–§7), and the signed EAR that carries it.
+ *
+ * One vfy_appraiser per thread: it owns no lock and uses one vfy_store
+ * handle, whose attesters and policies it caches and refreshes when the
+ * store's generation changes (an admin change by any process).
+ *
+ * vfy_appraise() returns VFY_OK with a result for every well-formed
+ * request, whatever the verdict: unknown attester, bad signature, binder
+ * mismatch, a nonce the caller found invalid, unapproved or revoked
+ * components all give a result whose status is not affirming, with
+ * human-readable reasons. It returns an error, and no result, only for
+ * malformed input: evidence that is not a valid CMW collection, a manifest,
+ * agent log or pcr-values record that does not parse or exceeds a limit
+ * (the VFY_E_CMW_*, VFY_E_MANIFEST_*, VFY_E_LOG_* parse codes,
+ * VFY_E_PCR_VALUES, VFY_E_PCR_BANK), an unknown policy named by the request
+ * (VFY_E_APPRAISE_POLICY), or an internal failure (VFY_E_DB, VFY_E_NOMEM).
+ *
+ * Trustworthiness vector (AR4SI, DESIGN §6) and the reasons that set it:
+ *   platform.instance-identity  2 AK registered and quote signature valid;
+ *        97 unknown attester; 96 revoked attester, bad or unverifiable
+ *        quote, binder mismatch (relayed evidence), nonce invalid/replayed/
+ *        expired, TPM clock or reset/restart counter went back.
+ *   platform.executables  2 every policy PCR in the attester's reference
+ *        set; 33 a value not in the set; 96 a revoked value; 99 the quote
+ *        does not cover a PCR the policy requires.
+ *   agent.executables  2 models and tools approved; 33 one not in the
+ *        reference values; 96 one revoked, or the agent log does not replay
+ *        to the quoted agent PCR, or the manifest is not its last entry, or
+ *        the history rolled back (DESIGN §4); a past manifest that is not
+ *        known-good raises 33 (history "approved") or 96 ("strict").
+ *   agent.configuration  2 policies and context approved; 32 a policy not
+ *        in the reference values; 96 revoked; an unknown context follows
+ *        the policy's agent.unknown_context (ignore/32/96).
+ * Submodule status = worst tier of its vector; overall = worst submodule.
+ */
+#ifndef VERIFY_APPRAISE_H
+#define VERIFY_APPRAISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "verify/export.h"
+#include "verify/error.h"
+#include "verify/cmw.h"
+#include "verify/ear.h"
+#include "verify/jwk.h"
+#include "verify/refstore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VFY_RESULT_ID_LEN 22     /* 16 random bytes, base64url */
+#define VFY_RESULT_MAX_REASONS 64
+
+typedef struct vfy_appraiser vfy_appraiser;
+
+typedef struct vfy_appraiser_config {
+    const char *default_policy;  /* when neither request nor attester names one; NULL: "default" */
+    const char *verifier_build;  /* ear_verifier_id.build; NULL: "verifierd <version>" */
+    vfy_ear_profile profile;     /* claim names of issued EARs */
+    int record_results;          /* 1: every result is recorded in the store (revocation needs it) */
+} vfy_appraiser_config;
+
+/**
+ * A new appraiser over @st (borrowed: it must outlive the appraiser and be
+ * used by one thread only). @cfg is copied; NULL gives the defaults with
+ * record_results = 1.
+ */
+VFY_EXPORT vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st,
+                                    const vfy_appraiser_config *cfg) VFY_MUST_CHECK;
+
+/** Free @*a and set it NULL; NULL is fine. */
+VFY_EXPORT void vfy_appraiser_free(vfy_appraiser **a);
+
+/**
+ * The policy that applies: @policy_id if not NULL (VFY_E_APPRAISE_POLICY if
+ * unknown), else @attester's policy, else the default policy (the built-in
+ * §6 default if the store has none). *@out is cached by @a and valid until
+ * the next call on @a.
+ */
+VFY_EXPORT vfy_rc vfy_appraiser_policy(vfy_appraiser *a, const char *policy_id,
+                                       const char *attester,
+                                       const vfy_policy **out) VFY_MUST_CHECK;
+
+typedef struct vfy_appraisal_request {
+    const uint8_t *evidence;         /* the CMW collection */
+    size_t evidence_len;
+    vfy_cmw_format format;           /* VFY_CMW_JSON or VFY_CMW_CBOR */
+    const uint8_t *nonce;            /* 32 bytes, the challenge the RP obtained */
+    const uint8_t *channel_binding;  /* 32 bytes: the RP's own tls-exporter value */
+    const char *attester;            /* registered attester name */
+    const char *policy_id;           /* optional */
+    uint32_t max_ttl_s;              /* 0: none requested */
+    vfy_rc nonce_status;             /* the caller's check of the nonce (issued,
+                                        unexpired, unused): VFY_OK or the error */
+    int64_t now;                     /* Unix seconds; 0: the current time */
+} vfy_appraisal_request;
+
+typedef struct vfy_result vfy_result;
+
+/**
+ * Appraise @req (see the top of this file). On VFY_OK *@out is a new
+ * result owned by the caller (vfy_result_free()). Per-attester state (TPM
+ * clock, agent-log history, known-good manifests) is updated only from
+ * evidence whose quote verified. With record_results the result and the
+ * reference rows it relied on are stored (not for unknown attesters).
+ * @detail (optional, @detail_cap bytes) explains an error return.
+ */
+VFY_EXPORT vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req,
+                               vfy_result **out, char *detail,
+                               size_t detail_cap) VFY_MUST_CHECK;
+
+/** Free @*r and set it NULL; NULL is fine. */
+VFY_EXPORT void vfy_result_free(vfy_result **r);
+
+/** Sign @r as an EAR (ES256 JWS) with @key; *@jws owned by the caller (vfy_free). */
+VFY_EXPORT vfy_rc vfy_result_sign(const vfy_result *r, const vfy_signing_key *key,
+                                  char **jws) VFY_MUST_CHECK;
+
+/* Accessors; strings live as long as @r. */
+VFY_EXPORT vfy_ear_status vfy_result_status(const vfy_result *r);
+VFY_EXPORT vfy_ear_status vfy_result_submod_status(const vfy_result *r, vfy_ear_submod_id s);
+VFY_EXPORT vfy_trust_vector vfy_result_vector(const vfy_result *r, vfy_ear_submod_id s);
+VFY_EXPORT const char *vfy_result_id(const vfy_result *r);
+VFY_EXPORT int64_t vfy_result_iat(const vfy_result *r);
+VFY_EXPORT int64_t vfy_result_exp(const vfy_result *r);
+VFY_EXPORT const char *vfy_result_policy_id(const vfy_result *r);   /* "id@version" */
+VFY_EXPORT size_t vfy_result_reason_count(const vfy_result *r);
+VFY_EXPORT const char *vfy_result_reason(const vfy_result *r, size_t i);
+/** 1 and the digest/version if a manifest was appraised, else 0. */
+VFY_EXPORT int vfy_result_manifest(const vfy_result *r, uint8_t digest[32], int64_t *version);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

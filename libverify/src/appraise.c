@@ -1,0 +1,816 @@
+/*
+ * appraise.c — the appraisal pipeline (DESIGN §3–§7, appraise.h).
+ *
+ * Order: parse everything (malformed input is an error, not a verdict);
+ * then identity (nonce, attester, quote signature, binder, clock); then
+ * platform PCRs against the attester's reference set; then the agent
+ * (log replay, history, manifest components, past manifests). Each finding
+ * sets one claim of the trust vector to the worse of its current and new
+ * value tier and adds a reason. State is written only for evidence whose
+ * quote verified, so forged evidence cannot move an attester's state.
+ *
+ * Caches: attesters (with their imported AK) and parsed policies, keyed by
+ * name and dropped whenever the store's generation changes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+#define ATT_SLOTS 1024
+#define POL_SLOTS 16
+#define MAX_REFS 1024
+
+struct att_entry {
+    char *name;
+    vfy_store_attester a;
+};
+
+struct pol_entry {
+    char *id;
+    vfy_policy *p;
+    char label[VFY_POLICY_ID_MAX + 16];  /* "id@version" */
+};
+
+struct vfy_appraiser {
+    vfy_store *st;
+    char *default_policy;
+    char *verifier_build;
+    vfy_ear_profile profile;
+    int record;
+    uint64_t gen;
+    int gen_valid;
+    struct att_entry att[ATT_SLOTS];
+    struct pol_entry pol[POL_SLOTS];
+    vfy_policy *builtin;
+    char builtin_label[VFY_POLICY_ID_MAX + 16];
+};
+
+struct vfy_result {
+    char id[VFY_RESULT_ID_LEN + 1];
+    char attester[VFY_STORE_NAME_MAX + 1];
+    char policy_label[VFY_POLICY_ID_MAX + 16];
+    const char *policy_ids[1];
+    int64_t iat, exp;
+    uint8_t nonce[VFY_NONCE_LEN];
+    uint8_t cb[VFY_CB_LEN];
+    vfy_trust_vector tv[VFY_EAR_SUBMOD_COUNT];
+    int agent_present;
+    int has_manifest;
+    uint8_t md[32];
+    int64_t manifest_version;
+    char *reasons[VFY_RESULT_MAX_REASONS];
+    size_t nreasons;
+    vfy_ear_profile profile;
+    const char *verifier_build;  /* borrowed from the appraiser's config copy */
+    char *build_copy;
+    vfy_store_ref refs[MAX_REFS];
+    size_t nrefs;
+    int refs_overflow;
+};
+
+/* ---------------------------------------------------------------- */
+
+vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser_config *cfg)
+{
+    vfy_appraiser *a;
+    char build[64];
+    vfy_rc rc;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((a = calloc(1, sizeof(*a))) == NULL)
+        return VFY_E_NOMEM;
+    snprintf(build, sizeof(build), "verifierd %s", vfy_version());
+    a->st = st;
+    a->default_policy = strdup(cfg != NULL && cfg->default_policy != NULL ? cfg->default_policy : "default");
+    a->verifier_build = strdup(cfg != NULL && cfg->verifier_build != NULL ? cfg->verifier_build : build);
+    a->profile = cfg != NULL ? cfg->profile : VFY_EAR_PROFILE_IETF;
+    a->record = cfg != NULL ? cfg->record_results : 1;
+    if (a->default_policy == NULL || a->verifier_build == NULL) {
+        vfy_appraiser_free(&a);
+        return VFY_E_NOMEM;
+    }
+    if ((rc = vfy_policy_new_default(&a->builtin)) != VFY_OK) {
+        vfy_appraiser_free(&a);
+        return rc;
+    }
+    snprintf(a->builtin_label, sizeof(a->builtin_label), "%s@%u", vfy_policy_id(a->builtin),
+             vfy_policy_version(a->builtin));
+    *out = a;
+    return VFY_OK;
+}
+
+static void cache_clear(vfy_appraiser *a)
+{
+    for (size_t i = 0; i < ATT_SLOTS; i++) {
+        free(a->att[i].name);
+        vfy_store_attester_clear(&a->att[i].a);
+        a->att[i].name = NULL;
+    }
+    for (size_t i = 0; i < POL_SLOTS; i++) {
+        free(a->pol[i].id);
+        vfy_policy_free(&a->pol[i].p);
+        a->pol[i].id = NULL;
+    }
+}
+
+void vfy_appraiser_free(vfy_appraiser **pa)
+{
+    vfy_appraiser *a;
+
+    if (pa == NULL || *pa == NULL)
+        return;
+    a = *pa;
+    cache_clear(a);
+    vfy_policy_free(&a->builtin);
+    free(a->default_policy);
+    free(a->verifier_build);
+    free(a);
+    *pa = NULL;
+}
+
+/* Drop the caches when any process changed the reference values. */
+static vfy_rc refresh(vfy_appraiser *a)
+{
+    uint64_t gen;
+    vfy_rc rc = vfy_store_generation(a->st, &gen);
+
+    if (rc != VFY_OK)
+        return rc;
+    if (!a->gen_valid || gen != a->gen) {
+        cache_clear(a);
+        a->gen = gen;
+        a->gen_valid = 1;
+    }
+    return VFY_OK;
+}
+
+static size_t slot_of(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h % n;
+}
+
+/* The attester @name from the cache or the store; NULL + rc if none. */
+static const vfy_store_attester *attester_get(vfy_appraiser *a, const char *name, vfy_rc *rc)
+{
+    struct att_entry *e = &a->att[slot_of(name, ATT_SLOTS)];
+
+    if (e->name != NULL && strcmp(e->name, name) == 0) {
+        *rc = VFY_OK;
+        return &e->a;
+    }
+    free(e->name);
+    e->name = NULL;
+    vfy_store_attester_clear(&e->a);
+    if ((*rc = vfy_store_attester_get(a->st, name, &e->a)) != VFY_OK)
+        return NULL;
+    if ((e->name = strdup(name)) == NULL) {
+        vfy_store_attester_clear(&e->a);
+        *rc = VFY_E_NOMEM;
+        return NULL;
+    }
+    return &e->a;
+}
+
+static vfy_rc policy_by_id(vfy_appraiser *a, const char *id, const struct pol_entry **out)
+{
+    struct pol_entry *e = &a->pol[slot_of(id, POL_SLOTS)];
+    char *json = NULL;
+    vfy_rc rc;
+
+    if (e->id != NULL && strcmp(e->id, id) == 0) {
+        *out = e;
+        return VFY_OK;
+    }
+    free(e->id);
+    e->id = NULL;
+    vfy_policy_free(&e->p);
+    if ((rc = vfy_store_policy_get(a->st, id, &json, NULL)) != VFY_OK)
+        return rc;
+    rc = vfy_policy_parse(&e->p, json, strlen(json));
+    vfy_free(json);
+    if (rc != VFY_OK)
+        return rc;
+    if ((e->id = strdup(id)) == NULL) {
+        vfy_policy_free(&e->p);
+        return VFY_E_NOMEM;
+    }
+    snprintf(e->label, sizeof(e->label), "%s@%u", vfy_policy_id(e->p), vfy_policy_version(e->p));
+    *out = e;
+    return VFY_OK;
+}
+
+/* Resolve the policy; *label gets "id@version". */
+static vfy_rc resolve_policy(vfy_appraiser *a, const char *policy_id, const char *attester_policy,
+                             const vfy_policy **out, const char **label)
+{
+    const struct pol_entry *e;
+    vfy_rc rc;
+
+    if (policy_id != NULL) {
+        rc = policy_by_id(a, policy_id, &e);
+        if (rc == VFY_E_NOT_FOUND)
+            return VFY_E_APPRAISE_POLICY;
+    } else if (attester_policy != NULL && attester_policy[0] != '\0') {
+        rc = policy_by_id(a, attester_policy, &e);
+    } else {
+        rc = policy_by_id(a, a->default_policy, &e);
+        if (rc == VFY_E_NOT_FOUND) {
+            *out = a->builtin;
+            *label = a->builtin_label;
+            return VFY_OK;
+        }
+    }
+    if (rc != VFY_OK)
+        return rc;
+    *out = e->p;
+    *label = e->label;
+    return VFY_OK;
+}
+
+vfy_rc vfy_appraiser_policy(vfy_appraiser *a, const char *policy_id, const char *attester,
+                            const vfy_policy **out)
+{
+    const vfy_store_attester *at = NULL;
+    const char *label;
+    vfy_rc rc;
+
+    if (a == NULL || out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if ((rc = refresh(a)) != VFY_OK)
+        return rc;
+    if (policy_id == NULL && attester != NULL) {
+        at = attester_get(a, attester, &rc);
+        if (at == NULL && rc != VFY_E_NOT_FOUND)
+            return rc;
+    }
+    return resolve_policy(a, policy_id, at != NULL ? at->policy : NULL, out, &label);
+}
+
+/* ---------------------------------------------------------------- */
+/* Findings                                                           */
+
+static void reason(vfy_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void reason(vfy_result *r, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (r->nreasons >= VFY_RESULT_MAX_REASONS)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if ((r->reasons[r->nreasons] = strdup(buf)) != NULL)
+        r->nreasons++;
+}
+
+/* Raise claim @c of submodule @s to @value if that is a worse tier. */
+static void raise_claim(vfy_result *r, vfy_ear_submod_id s, vfy_tv_claim c, int value)
+{
+    vfy_trust_vector *tv = &r->tv[s];
+
+    if (!(tv->set & (1u << c)) || vfy_ar4si_tier(value) > vfy_ar4si_tier(tv->value[c]) ||
+        (vfy_ar4si_tier(value) == vfy_ar4si_tier(tv->value[c]) && value > tv->value[c]))
+        (void)vfy_trust_vector_set(tv, c, value);
+}
+
+static void add_ref(vfy_result *r, vfy_store_ref_kind kind, int64_t id)
+{
+    if (r->nrefs >= MAX_REFS) {
+        r->refs_overflow = 1;
+        return;
+    }
+    r->refs[r->nrefs].kind = kind;
+    r->refs[r->nrefs].id = id;
+    r->nrefs++;
+}
+
+static void digest_str(char out[VFY_SHA256_STR_LEN + 1], const uint8_t d[32])
+{
+    if (vfy_sha256_format(out, VFY_SHA256_STR_LEN + 1, d) != VFY_OK)
+        snprintf(out, VFY_SHA256_STR_LEN + 1, "sha256:?");
+}
+
+/* One manifest component against the reference values. */
+static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_kind kind,
+                               const char *name, const uint8_t digest[32], const vfy_policy *pol,
+                               const char *when)
+{
+    vfy_store_component comp;
+    const char *kname = vfy_component_kind_name(kind);
+    vfy_tv_claim claim = (kind == VFY_COMPONENT_MODEL || kind == VFY_COMPONENT_TOOL)
+                             ? VFY_TV_EXECUTABLES : VFY_TV_CONFIGURATION;
+    int unknown_value = claim == VFY_TV_EXECUTABLES ? 33 : 32;
+    char d[VFY_SHA256_STR_LEN + 1];
+    vfy_rc rc = vfy_store_component_lookup(a->st, kind, digest, &comp);
+
+    digest_str(d, digest);
+    if (rc == VFY_OK && comp.state == VFY_REF_APPROVED) {
+        raise_claim(r, VFY_EAR_AGENT, claim, 2);
+        add_ref(r, VFY_STORE_REF_COMPONENT, comp.id);
+        return;
+    }
+    if (rc == VFY_OK && comp.state == VFY_REF_REVOKED) {
+        raise_claim(r, VFY_EAR_AGENT, claim, 96);
+        reason(r, "%s%s %s %s is revoked", when, kname, name != NULL ? name : "", d);
+        return;
+    }
+    if (rc != VFY_E_NOT_FOUND) {
+        raise_claim(r, VFY_EAR_AGENT, claim, 96);
+        reason(r, "%s%s %s: reference lookup failed (%s)", when, kname, name != NULL ? name : "",
+               vfy_strerror(rc));
+        return;
+    }
+    if (kind == VFY_COMPONENT_CONTEXT) {
+        vfy_policy_tier t = vfy_policy_unknown_context(pol);
+
+        reason(r, "%scontext %s is not an approved reference value (policy: %s)", when, d,
+               vfy_policy_tier_name(t));
+        raise_claim(r, VFY_EAR_AGENT, claim,
+                    t == VFY_TIER_CONTRAINDICATED ? 96 : t == VFY_TIER_WARNING ? 32 : 2);
+        return;
+    }
+    raise_claim(r, VFY_EAR_AGENT, claim, unknown_value);
+    reason(r, "%s%s %s %s is not an approved reference value", when, kname, name, d);
+}
+
+static void appraise_manifest(vfy_appraiser *a, vfy_result *r, const vfy_manifest *m,
+                              const vfy_policy *pol, const char *when)
+{
+    static const struct {
+        vfy_manifest_list list;
+        vfy_component_kind kind;
+    } lists[] = {
+        {VFY_MANIFEST_MODELS, VFY_COMPONENT_MODEL},
+        {VFY_MANIFEST_TOOLS, VFY_COMPONENT_TOOL},
+        {VFY_MANIFEST_POLICIES, VFY_COMPONENT_POLICY},
+    };
+
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < vfy_manifest_count(m, lists[l].list); i++) {
+            const vfy_manifest_entry *e = vfy_manifest_entry_at(m, lists[l].list, i);
+            appraise_component(a, r, lists[l].kind, e->name, e->digest, pol, when);
+        }
+    appraise_component(a, r, VFY_COMPONENT_CONTEXT, NULL, vfy_manifest_context_digest(m), pol, when);
+    /* An empty manifest approves nothing but contradicts nothing either. */
+    raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 2);
+    raise_claim(r, VFY_EAR_AGENT, VFY_TV_CONFIGURATION, 2);
+}
+
+/* ---------------------------------------------------------------- */
+
+static const char *quote_reason(vfy_rc rc)
+{
+    switch (rc) {
+    case VFY_E_BINDER_MISMATCH:
+        return "evidence is not bound to this nonce, TLS connection and manifest (binder mismatch: relayed or replayed evidence)";
+    case VFY_E_SIG_INVALID: return "TPM quote signature does not verify with the registered AK";
+    case VFY_E_SIG_SCHEME: return "TPM quote signature scheme is not the AK's registered scheme";
+    case VFY_E_SIG_HASH: return "TPM quote signature hash is not allowed (SHA-1) or not the AK's";
+    case VFY_E_PCR_DIGEST: return "supplied PCR values do not match the quoted pcrDigest";
+    case VFY_E_PCR_MISSING: return "the quote selects a PCR whose value was not supplied";
+    case VFY_E_PCR_EXTRA: return "a supplied PCR value is not covered by the quote";
+    default: return NULL;
+    }
+}
+
+/* Past manifests in the log (history modes "approved" and "strict"). */
+static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_log *log,
+                             const vfy_policy *pol)
+{
+    vfy_history_mode mode = vfy_policy_history(pol);
+    size_t n = vfy_agent_log_count(log);
+    int bad = mode == VFY_HISTORY_STRICT ? 96 : 33;
+
+    if (mode == VFY_HISTORY_CURRENT || n < 2)
+        return;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const uint8_t *d = vfy_agent_log_digest(log, i);
+        char ds[VFY_SHA256_STR_LEN + 1], when[64];
+        size_t mlen = 0;
+        const uint8_t *mbytes = vfy_agent_log_manifest(log, i, &mlen);
+        int known = 0;
+
+        if (vfy_store_manifest_known(a->st, r->attester, d, &known) == VFY_OK && known)
+            continue;
+        digest_str(ds, d);
+        if (mbytes != NULL) {
+            vfy_manifest *m = NULL;
+            vfy_result sub;
+
+            memset(&sub, 0, sizeof(sub));
+            if (vfy_manifest_parse(&m, mbytes, mlen, NULL, 0) == VFY_OK) {
+                snprintf(sub.attester, sizeof(sub.attester), "%s", r->attester);
+                appraise_manifest(a, &sub, m, pol, "");
+                vfy_manifest_free(&m);
+                if (vfy_trust_vector_status(&sub.tv[VFY_EAR_AGENT]) == VFY_EAR_AFFIRMING) {
+                    for (size_t k = 0; k < sub.nreasons; k++)
+                        free(sub.reasons[k]);
+                    continue;
+                }
+                snprintf(when, sizeof(when), "past manifest %zu: ", i + 1);
+                for (size_t k = 0; k < sub.nreasons; k++) {
+                    reason(r, "%s%s", when, sub.reasons[k]);
+                    free(sub.reasons[k]);
+                }
+            }
+        }
+        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
+        reason(r, "agent log entry %zu (%s) is not a manifest this verifier appraised as affirming (history: %s)",
+               i + 1, ds, vfy_history_mode_name(mode));
+    }
+}
+
+static void result_free_reasons(vfy_result *r)
+{
+    for (size_t i = 0; i < r->nreasons; i++)
+        free(r->reasons[i]);
+    r->nreasons = 0;
+}
+
+void vfy_result_free(vfy_result **pr)
+{
+    if (pr == NULL || *pr == NULL)
+        return;
+    result_free_reasons(*pr);
+    free((*pr)->build_copy);
+    free(*pr);
+    *pr = NULL;
+}
+
+static void set_detail(char *detail, size_t cap, const char *what, const char *inner)
+{
+    if (detail != NULL && cap > 0)
+        snprintf(detail, cap, "%s%s%s", what, inner != NULL && inner[0] ? ": " : "",
+                 inner != NULL ? inner : "");
+}
+
+vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
+                    char *detail, size_t detail_cap)
+{
+    vfy_cmw *cmw = NULL;
+    vfy_manifest *man = NULL;
+    vfy_agent_log *log = NULL;
+    vfy_pcr_values pcrs;
+    vfy_result *r = NULL;
+    const vfy_store_attester *at = NULL;
+    const vfy_policy *pol = NULL;
+    const char *plabel = NULL;
+    vfy_attest q;
+    vfy_clock_info last, next_clock;
+    vfy_agent_history prev = {0, 0, NULL}, next = {0, 0, NULL};
+    vfy_store_log_entry *stored = NULL;
+    vfy_log_outcome outcome = 0;
+    uint8_t binder[32], rnd[16], agent_pcr[32];
+    const uint8_t *p;
+    size_t len, n_stored = 0;
+    char inner[256] = "";
+    int have_last = 0, quote_ok = 0;
+    vfy_rc rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (detail != NULL && detail_cap > 0)
+        detail[0] = '\0';
+    if (a == NULL || req == NULL || out == NULL || req->nonce == NULL ||
+        req->channel_binding == NULL || req->attester == NULL || req->evidence == NULL)
+        return VFY_E_INVALID_ARG;
+    if (strlen(req->attester) == 0 || strlen(req->attester) > VFY_STORE_NAME_MAX) {
+        set_detail(detail, detail_cap, "attester name must be 1..128 bytes", NULL);
+        return VFY_E_BAD_NAME;
+    }
+    memset(&pcrs, 0, sizeof(pcrs));
+
+    /* 1. Parse: malformed evidence is an error, not a verdict. */
+    if ((rc = vfy_cmw_parse(&cmw, req->format, req->evidence, req->evidence_len, inner,
+                            sizeof(inner))) != VFY_OK) {
+        set_detail(detail, detail_cap, "evidence", inner);
+        goto out;
+    }
+    p = vfy_cmw_get(cmw, VFY_CMW_AGENT_MANIFEST, &len);
+    if ((rc = vfy_manifest_parse(&man, p, len, inner, sizeof(inner))) != VFY_OK) {
+        set_detail(detail, detail_cap, "agent-manifest", inner);
+        goto out;
+    }
+    p = vfy_cmw_get(cmw, VFY_CMW_AGENT_LOG, &len);
+    if ((rc = vfy_agent_log_parse(&log, p, len, inner, sizeof(inner))) != VFY_OK) {
+        set_detail(detail, detail_cap, "agent-log", inner);
+        goto out;
+    }
+    p = vfy_cmw_get(cmw, VFY_CMW_TPM_PCRS, &len);
+    if ((rc = vfy_pcr_values_parse(&pcrs, (const char *)p, len)) != VFY_OK) {
+        set_detail(detail, detail_cap, "tpm-pcrs", vfy_strerror(rc));
+        goto out;
+    }
+    if ((rc = refresh(a)) != VFY_OK)
+        goto out;
+
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    snprintf(r->attester, sizeof(r->attester), "%s", req->attester);
+    memcpy(r->nonce, req->nonce, VFY_NONCE_LEN);
+    memcpy(r->cb, req->channel_binding, VFY_CB_LEN);
+    r->profile = a->profile;
+    r->verifier_build = r->build_copy = strdup(a->verifier_build);
+    r->iat = req->now != 0 ? req->now : (int64_t)time(NULL);
+    r->has_manifest = 1;
+    memcpy(r->md, vfy_manifest_digest(man), 32);
+    r->manifest_version = (int64_t)vfy_manifest_version(man);
+    if (r->build_copy == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+        vfy_b64url_encode(r->id, sizeof(r->id), rnd, sizeof(rnd)) != VFY_OK) {
+        rc = VFY_E_INTERNAL;
+        goto out;
+    }
+
+    /* 2. Identity: attester, policy, nonce, quote. */
+    at = attester_get(a, req->attester, &rc);
+    if (at == NULL && rc != VFY_E_NOT_FOUND)
+        goto out;
+    rc = resolve_policy(a, req->policy_id, at != NULL ? at->policy : NULL, &pol, &plabel);
+    if (rc != VFY_OK) {
+        set_detail(detail, detail_cap, req->policy_id != NULL ? req->policy_id : "policy",
+                   vfy_strerror(rc));
+        goto out;
+    }
+    snprintf(r->policy_label, sizeof(r->policy_label), "%s", plabel);
+    r->policy_ids[0] = r->policy_label;
+    r->exp = r->iat + vfy_ear_ttl(vfy_policy_result_ttl_s(pol), req->max_ttl_s);
+
+    if (req->nonce_status != VFY_OK) {
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 96);
+        reason(r, "nonce rejected: %s", vfy_strerror(req->nonce_status));
+    }
+    if (at == NULL) {
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 97);
+        reason(r, "attester %s is not registered", req->attester);
+        goto done;
+    }
+    if (at->revoked) {
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 96);
+        reason(r, "attester %s is revoked", req->attester);
+        goto done;
+    }
+    if ((rc = vfy_binder(binder, req->nonce, req->channel_binding, r->md)) != VFY_OK)
+        goto out;
+    {
+        const uint8_t *att, *sig;
+        size_t alen, slen;
+
+        att = vfy_cmw_get(cmw, VFY_CMW_TPM_ATTEST, &alen);
+        sig = vfy_cmw_get(cmw, VFY_CMW_TPM_SIGNATURE, &slen);
+        rc = vfy_quote_verify(at->ak, att, alen, sig, slen, &pcrs, binder, &q);
+    }
+    if (rc != VFY_OK) {
+        const char *why = quote_reason(rc);
+
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 96);
+        if (why != NULL)
+            reason(r, "%s", why);
+        else
+            reason(r, "TPM quote rejected: %s", vfy_strerror(rc));
+        rc = VFY_OK;
+        goto done;
+    }
+    quote_ok = 1;
+    rc = vfy_store_clock_get(a->st, req->attester, &last);
+    if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
+        goto out;
+    have_last = rc == VFY_OK;
+    rc = vfy_clock_check(have_last ? &last : NULL, &q.clock,
+                         (uint64_t)vfy_policy_nonce_ttl_s(pol) * 1000);
+    if (rc != VFY_OK) {
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 96);
+        reason(r, "TPM clock state rejected: %s (replayed evidence or restored TPM state)",
+               vfy_strerror(rc));
+        rc = VFY_OK;
+        quote_ok = 0; /* do not let this quote move the state */
+        goto done;
+    }
+    if (req->nonce_status == VFY_OK)
+        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 2);
+
+    /* 3. Platform PCRs against the attester's reference set. */
+    {
+        vfy_hash_alg bank = vfy_policy_platform_bank(pol);
+        uint32_t need = vfy_policy_platform_pcrs(pol);
+        const vfy_pcr_bank *b = vfy_pcr_values_bank(&pcrs, bank);
+        uint32_t have = 0;
+
+        for (size_t i = 0; i < q.nselect; i++)
+            if (q.select[i].alg == bank)
+                have = q.select[i].mask;
+        for (unsigned idx = 0; idx < VFY_PCR_COUNT; idx++) {
+            char hex[2 * VFY_MAX_DIGEST + 1];
+            vfy_ref_state state;
+            int64_t row;
+
+            if (!(need & (1u << idx)))
+                continue;
+            if (!(have & (1u << idx)) || b == NULL) {
+                raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES, 99);
+                reason(r, "the quote does not cover %s PCR %u required by policy %s",
+                       vfy_hash_name(bank), idx, plabel);
+                continue;
+            }
+            (void)vfy_hex_encode(hex, sizeof(hex), b->values[idx], vfy_hash_size(bank));
+            rc = vfy_store_pcr_lookup(a->st, at->refset, bank, idx, b->values[idx],
+                                      vfy_hash_size(bank), &state, &row);
+            if (rc == VFY_OK && state == VFY_REF_APPROVED) {
+                raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES, 2);
+                add_ref(r, VFY_STORE_REF_PCR, row);
+            } else if (rc == VFY_OK) {
+                raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES, 96);
+                reason(r, "PCR %u value %s is revoked in reference set %s", idx, hex, at->refset);
+            } else if (rc == VFY_E_NOT_FOUND) {
+                raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES, 33);
+                reason(r, "PCR %u value %s is not in reference set %s", idx, hex, at->refset);
+            } else {
+                goto out;
+            }
+        }
+        rc = VFY_OK;
+    }
+
+    /* 4. Agent: log replay to the quoted agent PCR, history, manifest. */
+    r->agent_present = 1;
+    {
+        unsigned apcr = vfy_policy_agent_pcr(pol);
+        const vfy_pcr_bank *b = vfy_pcr_values_bank(&pcrs, VFY_HASH_SHA256);
+        int covered = 0;
+
+        for (size_t i = 0; i < q.nselect; i++)
+            if (q.select[i].alg == VFY_HASH_SHA256 && (q.select[i].mask & (1u << apcr)))
+                covered = 1;
+        if (!covered || b == NULL) {
+            raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 96);
+            reason(r, "the quote does not cover the agent PCR %u (sha256)", apcr);
+            goto done;
+        }
+        memcpy(agent_pcr, b->values[apcr], 32);
+    }
+    rc = vfy_agent_log_replay(log, agent_pcr, r->md);
+    if (rc != VFY_OK) {
+        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 96);
+        reason(r, "%s", rc == VFY_E_LOG_REPLAY
+                            ? "the agent log does not replay to the quoted agent PCR"
+                            : "the presented manifest is not the last agent-log entry");
+        rc = VFY_OK;
+        goto done;
+    }
+    rc = vfy_store_agent_log_get(a->st, req->attester, &prev.epoch, &stored, &n_stored);
+    if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
+        goto out;
+    prev.n = n_stored;
+    prev.entries = (vfy_agent_history_entry *)stored; /* same layout, see agent_log.h */
+    rc = vfy_agent_history_check(rc == VFY_OK ? &prev : NULL, log, &q.clock, &outcome, &next);
+    if (rc == VFY_E_LOG_ROLLBACK) {
+        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 96);
+        reason(r, "agent history rollback: the agent log is not an extension of the history this verifier saw (agent PCR reset?)");
+        rc = VFY_OK;
+        goto done;
+    }
+    if (rc != VFY_OK)
+        goto out;
+    appraise_manifest(a, r, man, pol, "");
+    appraise_history(a, r, log, pol);
+
+done:
+    /* 5. State: only from a verified quote. */
+    if (quote_ok && at != NULL) {
+        next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
+        if ((rc = vfy_store_clock_put(a->st, req->attester, &next_clock)) != VFY_OK)
+            goto out;
+        if (next.n > 0 &&
+            (rc = vfy_store_agent_log_put(a->st, req->attester, next.epoch,
+                                          (const vfy_store_log_entry *)next.entries, next.n)) != VFY_OK)
+            goto out;
+        if (r->agent_present &&
+            vfy_trust_vector_status(&r->tv[VFY_EAR_AGENT]) == VFY_EAR_AFFIRMING &&
+            (rc = vfy_store_manifest_mark_known(a->st, req->attester, r->md)) != VFY_OK)
+            goto out;
+    }
+    if (r->refs_overflow)
+        reason(r, "more than %d reference values relied on; revocation tracking is partial", MAX_REFS);
+    if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
+        reason(r, "not affirming");
+    if (a->record && at != NULL) {
+        rc = vfy_store_result_record(a->st, r->id, req->attester, r->iat, r->exp,
+                                     vfy_ear_status_name(vfy_result_status(r)), r->refs, r->nrefs);
+        if (rc != VFY_OK)
+            goto out;
+    }
+    rc = VFY_OK;
+    *out = r;
+    r = NULL;
+out:
+    vfy_result_free(&r);
+    vfy_agent_history_clear(&next);
+    vfy_free(stored);
+    vfy_agent_log_free(&log);
+    vfy_manifest_free(&man);
+    vfy_cmw_free(&cmw);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+
+vfy_ear_status vfy_result_submod_status(const vfy_result *r, vfy_ear_submod_id s)
+{
+    if (r == NULL || (unsigned)s >= VFY_EAR_SUBMOD_COUNT)
+        return VFY_EAR_NONE;
+    return vfy_trust_vector_status(&r->tv[s]);
+}
+
+vfy_ear_status vfy_result_status(const vfy_result *r)
+{
+    vfy_ear_status s;
+
+    if (r == NULL)
+        return VFY_EAR_CONTRAINDICATED;
+    s = vfy_ear_status_worst(vfy_result_submod_status(r, VFY_EAR_PLATFORM),
+                             vfy_result_submod_status(r, VFY_EAR_AGENT));
+    /* A result that never reached a verdict on either part is not affirming. */
+    if (!r->agent_present && s == VFY_EAR_AFFIRMING)
+        s = VFY_EAR_CONTRAINDICATED;
+    return s;
+}
+
+vfy_trust_vector vfy_result_vector(const vfy_result *r, vfy_ear_submod_id s)
+{
+    vfy_trust_vector none;
+
+    memset(&none, 0, sizeof(none));
+    if (r == NULL || (unsigned)s >= VFY_EAR_SUBMOD_COUNT)
+        return none;
+    return r->tv[s];
+}
+
+const char *vfy_result_id(const vfy_result *r) { return r != NULL ? r->id : NULL; }
+int64_t vfy_result_iat(const vfy_result *r) { return r != NULL ? r->iat : 0; }
+int64_t vfy_result_exp(const vfy_result *r) { return r != NULL ? r->exp : 0; }
+const char *vfy_result_policy_id(const vfy_result *r) { return r != NULL ? r->policy_label : NULL; }
+size_t vfy_result_reason_count(const vfy_result *r) { return r != NULL ? r->nreasons : 0; }
+
+const char *vfy_result_reason(const vfy_result *r, size_t i)
+{
+    return r != NULL && i < r->nreasons ? r->reasons[i] : NULL;
+}
+
+int vfy_result_manifest(const vfy_result *r, uint8_t digest[32], int64_t *version)
+{
+    if (r == NULL || !r->has_manifest)
+        return 0;
+    if (digest != NULL)
+        memcpy(digest, r->md, 32);
+    if (version != NULL)
+        *version = r->manifest_version;
+    return 1;
+}
+
+vfy_rc vfy_result_sign(const vfy_result *r, const vfy_signing_key *key, char **jws)
+{
+    vfy_ear_claims c;
+
+    if (r == NULL || key == NULL || jws == NULL)
+        return VFY_E_INVALID_ARG;
+    memset(&c, 0, sizeof(c));
+    c.profile = r->profile;
+    c.iat = r->iat;
+    c.exp = r->exp;
+    c.jti = r->id;
+    c.verifier_build = r->verifier_build;
+    c.attester = r->attester;
+    c.nonce = r->nonce;
+    c.nonce_len = VFY_NONCE_LEN;
+    c.channel_binding = r->cb;
+    c.submod[VFY_EAR_PLATFORM].present = 1;
+    c.submod[VFY_EAR_PLATFORM].tv = r->tv[VFY_EAR_PLATFORM];
+    c.submod[VFY_EAR_PLATFORM].policy_ids = r->policy_ids;
+    c.submod[VFY_EAR_PLATFORM].n_policy_ids = r->policy_label[0] ? 1 : 0;
+    c.submod[VFY_EAR_AGENT].present = 1;
+    c.submod[VFY_EAR_AGENT].tv = r->tv[VFY_EAR_AGENT];
+    c.submod[VFY_EAR_AGENT].policy_ids = r->policy_ids;
+    c.submod[VFY_EAR_AGENT].n_policy_ids = r->policy_label[0] ? 1 : 0;
+    c.has_manifest = r->has_manifest;
+    memcpy(c.manifest_digest, r->md, 32);
+    c.manifest_version = r->manifest_version;
+    c.reasons = (const char *const *)r->reasons;
+    c.n_reasons = r->nreasons;
+    return vfy_ear_sign(&c, key, jws, NULL);
+}

@@ -1,0 +1,297 @@
+/*
+ * api_admin.c — the /v1/admin/ endpoints (admin role): attesters, reference values
+ * (bundle export/import, component and PCR revocation), policies, and
+ * read-only listings of results and the audit log. Every change is one
+ * store transaction with an audit row naming the token ("token:<name>").
+ *
+ *   GET  /v1/admin/attesters              list
+ *   POST /v1/admin/attesters              {"name","ak_pem"|"ak_public","scheme"?,"refset"?,"policy"?}
+ *   POST /v1/admin/attesters/{name}/revoke
+ *   GET  /v1/admin/refvalues              export bundle (schemas/refvalues.schema.json)
+ *   POST /v1/admin/refvalues              import bundle
+ *   GET  /v1/admin/components | /pcrs     list
+ *   POST /v1/admin/components/revoke      {"kind","name","digest"?}
+ *   POST /v1/admin/pcrs/revoke            {"set","bank"?,"index","digest"}
+ *   GET  /v1/admin/policies               list
+ *   POST /v1/admin/policies               policy JSON
+ *   GET  /v1/admin/results | /audit       list
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd.h"
+
+static enum MHD_Result store_error(struct MHD_Connection *c, struct vd_req *r, vfy_rc rc)
+{
+    char detail[600];
+
+    snprintf(detail, sizeof(detail), "%s%s%s", vfy_strerror(rc),
+             vfy_store_errmsg(vd_store())[0] ? ": " : "", vfy_store_errmsg(vd_store()));
+    switch (rc) {
+    case VFY_E_NOT_FOUND: return vd_problem(c, r, 404, detail);
+    case VFY_E_CONFLICT: return vd_problem(c, r, 409, detail);
+    case VFY_E_DB: case VFY_E_DB_BUSY: case VFY_E_NOMEM: case VFY_E_INTERNAL: case VFY_E_IO:
+        vd_log("error", "admin: %s", detail);
+        return vd_problem(c, r, 503, "reference-value store unavailable");
+    case VFY_E_TOO_LARGE: return vd_problem(c, r, 413, detail);
+    default: return vd_problem(c, r, 400, detail);
+    }
+}
+
+static enum MHD_Result send_owned(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                                  char *json)
+{
+    enum MHD_Result ret = vd_send_json(c, r, status, json);
+
+    vfy_free(json);
+    return ret;
+}
+
+static enum MHD_Result list(struct MHD_Connection *c, struct vd_req *r, const char *what)
+{
+    char *json = NULL;
+    vfy_rc rc = vfy_store_list_json(vd_store(), what, &json);
+
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    return send_owned(c, r, 200, json);
+}
+
+static cJSON *body_object(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret)
+{
+    cJSON *o;
+
+    if (vd_content_type_is(c, "application/json") != 0) {
+        *ret = vd_problem(c, r, 415, "expected Content-Type: application/json");
+        return NULL;
+    }
+    o = cJSON_ParseWithLength(r->body != NULL ? r->body : "", r->len);
+    if (o == NULL || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        *ret = vd_problem(c, r, 400, "body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+static const char *opt_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
+{
+    enum MHD_Result ret;
+    cJSON *o = body_object(c, r, &ret);
+    const char *name, *pem, *pub;
+    uint8_t *ak = NULL;
+    size_t ak_len = 0;
+    int added = 0;
+    vfy_rc rc;
+
+    if (o == NULL)
+        return ret;
+    name = opt_str(o, "name");
+    pem = opt_str(o, "ak_pem");
+    pub = opt_str(o, "ak_public");
+    if (name == NULL || (pem == NULL) == (pub == NULL)) {
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, "need \"name\" and one of \"ak_pem\" or \"ak_public\" (base64url TPM2B_PUBLIC)");
+    }
+    if (pub != NULL) {
+        size_t cap = VFY_B64URL_DECODED_MAX(strlen(pub));
+        if ((ak = malloc(cap + 1)) == NULL ||
+            vfy_b64url_decode(ak, cap, &ak_len, pub, strlen(pub)) != VFY_OK) {
+            free(ak);
+            cJSON_Delete(o);
+            return vd_problem(c, r, 400, "ak_public is not base64url");
+        }
+    }
+    rc = vfy_store_attester_add(vd_store(), name, pem != NULL ? (const uint8_t *)pem : ak,
+                                pem != NULL ? strlen(pem) : ak_len, opt_str(o, "scheme"),
+                                opt_str(o, "refset"), opt_str(o, "policy"), &added);
+    free(ak);
+    cJSON_Delete(o);
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    return vd_send_json(c, r, added ? 201 : 200, added ? "{\"added\":true}" : "{\"added\":false}");
+}
+
+static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req *r)
+{
+    enum MHD_Result ret;
+    cJSON *o = body_object(c, r, &ret);
+    const char *kind_s, *name, *dig_s;
+    vfy_component_kind kind;
+    uint8_t dig[32];
+    size_t revoked = 0, results = 0;
+    char out[128];
+    vfy_rc rc;
+
+    if (o == NULL)
+        return ret;
+    kind_s = opt_str(o, "kind");
+    name = opt_str(o, "name");
+    dig_s = opt_str(o, "digest");
+    if (kind_s == NULL || name == NULL) {
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, "need \"kind\" and \"name\"");
+    }
+    if ((rc = vfy_component_kind_parse(&kind, kind_s)) != VFY_OK ||
+        (dig_s != NULL && (rc = vfy_sha256_parse(dig, dig_s, strlen(dig_s))) != VFY_OK)) {
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, rc == VFY_E_BAD_KIND ? "kind must be model, tool, policy or context"
+                                                          : "digest must be sha256:<64 hex>");
+    }
+    rc = vfy_store_component_revoke(vd_store(), kind, name, dig_s != NULL ? dig : NULL, &revoked,
+                                    &results);
+    cJSON_Delete(o);
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    snprintf(out, sizeof(out), "{\"revoked\":%zu,\"results_revoked\":%zu}", revoked, results);
+    return vd_send_json(c, r, 200, out);
+}
+
+static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
+{
+    enum MHD_Result ret;
+    cJSON *o = body_object(c, r, &ret);
+    const char *set, *bank_s, *dig_s;
+    const cJSON *idx;
+    vfy_hash_alg bank = VFY_HASH_SHA256;
+    uint8_t dig[VFY_MAX_DIGEST];
+    size_t dlen = 0, results = 0;
+    char out[96];
+    vfy_rc rc;
+
+    if (o == NULL)
+        return ret;
+    set = opt_str(o, "set");
+    bank_s = opt_str(o, "bank");
+    dig_s = opt_str(o, "digest");
+    idx = cJSON_GetObjectItemCaseSensitive(o, "index");
+    if (set == NULL || dig_s == NULL || !cJSON_IsNumber(idx) || idx->valuedouble < 0 ||
+        idx->valuedouble > 23 || (double)(int)idx->valuedouble != idx->valuedouble ||
+        (bank_s != NULL && vfy_hash_from_name(&bank, bank_s) != VFY_OK) ||
+        vfy_hex_decode(dig, sizeof(dig), &dlen, dig_s, strlen(dig_s)) != VFY_OK ||
+        dlen != vfy_hash_size(bank)) {
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, "need \"set\", \"index\" 0..23, \"digest\" hex of the bank's size, optional \"bank\"");
+    }
+    rc = vfy_store_pcr_revoke(vd_store(), set, bank, (unsigned)idx->valuedouble, dig, dlen, &results);
+    cJSON_Delete(o);
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    snprintf(out, sizeof(out), "{\"revoked\":1,\"results_revoked\":%zu}", results);
+    return vd_send_json(c, r, 200, out);
+}
+
+static enum MHD_Result policy_load(struct MHD_Connection *c, struct vd_req *r)
+{
+    char id[VFY_STORE_NAME_MAX + 1], out[1];
+    unsigned version = 0;
+    int added = 0;
+    vfy_policy *p = NULL;
+    char detail[256] = "";
+    vfy_rc rc;
+
+    if (vd_content_type_is(c, "application/json") != 0)
+        return vd_problem(c, r, 415, "expected Content-Type: application/json");
+    rc = vfy_policy_parse_detail(&p, r->body != NULL ? r->body : "", r->len, detail, sizeof(detail));
+    vfy_policy_free(&p);
+    if (rc != VFY_OK) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "invalid policy: %s%s%s", vfy_strerror(rc), detail[0] ? ": " : "", detail);
+        return vd_problem(c, r, 400, msg);
+    }
+    rc = vfy_store_policy_load(vd_store(), r->body, r->len, id, &version, &added);
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    {
+        cJSON *o = cJSON_CreateObject();
+        char *s;
+        enum MHD_Result ret;
+
+        (void)out;
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddNumberToObject(o, "version", version);
+        cJSON_AddBoolToObject(o, "added", added);
+        s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s == NULL)
+            return MHD_NO;
+        ret = vd_send_json(c, r, added ? 201 : 200, s);
+        free(s);
+        return ret;
+    }
+}
+
+static enum MHD_Result import_bundle(struct MHD_Connection *c, struct vd_req *r)
+{
+    vfy_store_import_stats st;
+    char out[256];
+    vfy_rc rc;
+
+    if (vd_content_type_is(c, "application/json") != 0)
+        return vd_problem(c, r, 415, "expected Content-Type: application/json");
+    rc = vfy_store_import(vd_store(), r->body != NULL ? r->body : "", r->len, &st);
+    if (rc != VFY_OK)
+        return store_error(c, r, rc);
+    snprintf(out, sizeof(out),
+             "{\"policies\":%zu,\"attesters\":%zu,\"pcrs\":%zu,\"components\":%zu,\"revoked\":%zu}",
+             st.policies, st.attesters, st.pcrs, st.components, st.revoked);
+    return vd_send_json(c, r, 200, out);
+}
+
+enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const char *method,
+                             const char *path)
+{
+    const char *sub = path + strlen("/v1/admin/");
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char actor[VFY_STORE_NAME_MAX + 8];
+    static const char *lists[] = {"attesters", "pcrs", "components", "policies", "results", "audit"};
+
+    snprintf(actor, sizeof(actor), "token:%.*s", VFY_STORE_NAME_MAX - 6, r->token);
+    vfy_store_set_actor(vd_store(), actor);
+    if (get) {
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+            if (strcmp(sub, lists[i]) == 0)
+                return list(c, r, lists[i]);
+        if (strcmp(sub, "refvalues") == 0) {
+            char *json = NULL;
+            vfy_rc rc = vfy_store_export(vd_store(), &json);
+            return rc == VFY_OK ? send_owned(c, r, 200, json) : store_error(c, r, rc);
+        }
+    } else if (post) {
+        size_t n = strlen(sub);
+
+        if (strcmp(sub, "attesters") == 0)
+            return attester_add(c, r);
+        if (strncmp(sub, "attesters/", 10) == 0 && n > 17 && strcmp(sub + n - 7, "/revoke") == 0) {
+            char name[VFY_STORE_NAME_MAX + 1];
+            size_t nl = n - 10 - 7;
+            vfy_rc rc;
+
+            if (nl == 0 || nl > VFY_STORE_NAME_MAX)
+                return vd_problem(c, r, 404, "no such attester");
+            memcpy(name, sub + 10, nl);
+            name[nl] = '\0';
+            if ((rc = vfy_store_attester_revoke(vd_store(), name)) != VFY_OK)
+                return store_error(c, r, rc);
+            return vd_send_json(c, r, 200, "{\"revoked\":true}");
+        }
+        if (strcmp(sub, "refvalues") == 0)
+            return import_bundle(c, r);
+        if (strcmp(sub, "components/revoke") == 0)
+            return component_revoke(c, r);
+        if (strcmp(sub, "pcrs/revoke") == 0)
+            return pcr_revoke(c, r);
+        if (strcmp(sub, "policies") == 0)
+            return policy_load(c, r);
+    } else {
+        return vd_problem(c, r, 405, "admin endpoints take GET or POST");
+    }
+    return vd_problem(c, r, 404, "no such admin endpoint");
+}

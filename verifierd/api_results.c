@@ -1,0 +1,124 @@
+/*
+ * api_results.c — GET /v1/results/{id} and GET /v1/revocations?after=N
+ * (DESIGN §8): the state of an issued result, and the feed of results
+ * invalidated by later reference-value changes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd.h"
+
+#define FEED_PAGE_MAX 1000
+
+enum MHD_Result vd_api_result(struct MHD_Connection *c, struct vd_req *r, const char *method,
+                              const char *path)
+{
+    const char *id = path + strlen("/v1/results/");
+    vfy_store_result res;
+    cJSON *o;
+    char ts[32], *s;
+    enum MHD_Result ret;
+    vfy_rc rc;
+
+    (void)method;
+    if (strlen(id) > VFY_STORE_RESULT_ID_MAX || strchr(id, '/') != NULL)
+        return vd_problem(c, r, 404, "no such result");
+    rc = vfy_store_result_get(vd_store(), id, &res);
+    if (rc == VFY_E_NOT_FOUND)
+        return vd_problem(c, r, 404, "no such result");
+    if (rc != VFY_OK)
+        return vd_problem(c, r, 503, "result store unavailable");
+    if ((o = cJSON_CreateObject()) == NULL)
+        return MHD_NO;
+    snprintf(r->attester, sizeof(r->attester), "%s", res.attester);
+    cJSON_AddStringToObject(o, "result_id", res.id);
+    cJSON_AddStringToObject(o, "status", res.status);
+    cJSON_AddStringToObject(o, "attester", res.attester);
+    vd_rfc3339(ts, (uint64_t)res.iat);
+    cJSON_AddStringToObject(o, "issued_at", ts);
+    vd_rfc3339(ts, (uint64_t)res.exp);
+    cJSON_AddStringToObject(o, "expires_at", ts);
+    if (res.revoked) {
+        cJSON_AddStringToObject(o, "state", "revoked");
+        if (res.reason[0] != '\0')
+            cJSON_AddStringToObject(o, "reason", res.reason);
+        vd_rfc3339(ts, (uint64_t)res.revoked_at);
+        cJSON_AddStringToObject(o, "revoked_at", ts);
+    } else {
+        cJSON_AddStringToObject(o, "state", (int64_t)vd_now() >= res.exp ? "expired" : "valid");
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s == NULL)
+        return MHD_NO;
+    ret = vd_send_json(c, r, 200, s);
+    free(s);
+    return ret;
+}
+
+static int query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64_t max,
+                     uint64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    char *end;
+    unsigned long long n;
+
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    if (*v == '-' || *v == '+' || *v == ' ')
+        return -1;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
+                                   const char *method, const char *path)
+{
+    uint64_t after, limit, cursor = 0;
+    vfy_store_revocation *rev = NULL;
+    size_t n = 0;
+    cJSON *o, *a;
+    char ts[32], *s;
+    enum MHD_Result ret;
+    vfy_rc rc;
+
+    (void)method;
+    (void)path;
+    if (query_u64(c, "after", 0, INT64_MAX, &after) != 0)
+        return vd_problem(c, r, 400, "after must be a non-negative integer cursor");
+    if (query_u64(c, "limit", FEED_PAGE_MAX, FEED_PAGE_MAX, &limit) != 0 || limit == 0)
+        return vd_problem(c, r, 400, "limit must be an integer 1..1000");
+    rc = vfy_store_revocations(vd_store(), after, (size_t)limit, &rev, &n, &cursor);
+    if (rc != VFY_OK)
+        return vd_problem(c, r, 503, "result store unavailable");
+    if ((o = cJSON_CreateObject()) == NULL) {
+        vfy_free(rev);
+        return MHD_NO;
+    }
+    cJSON_AddNumberToObject(o, "cursor", (double)cursor);
+    a = cJSON_AddArrayToObject(o, "revoked");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(e, "result_id", rev[i].result_id);
+        vd_rfc3339(ts, (uint64_t)rev[i].at);
+        cJSON_AddStringToObject(e, "at", ts);
+        cJSON_AddStringToObject(e, "reason", rev[i].reason);
+        cJSON_AddItemToArray(a, e);
+    }
+    vfy_free(rev);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s == NULL)
+        return MHD_NO;
+    ret = vd_send_json(c, r, 200, s);
+    free(s);
+    return ret;
+}

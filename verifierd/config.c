@@ -1,0 +1,342 @@
+/*
+ * config.c — verifierd's command line (DESIGN §9) and its JSON config file.
+ *
+ * Precedence: built-in defaults < config file (--config FILE) < flags.
+ * The config file is a JSON object whose keys are the long flags with
+ * '_' for '-' (e.g. "tls_cert", "max_connections"); "policy" may be an
+ * array of files. Unknown keys are errors, so typos do not pass silently.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vd.h"
+
+enum {
+    OPT_DB = 256, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_SIGNING_KEY, OPT_CONFIG,
+    OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
+    OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
+    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_VERIFIER_ID,
+};
+
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
+    {"old-keys-dir", required_argument, NULL, OPT_OLD_KEYS},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"nonce-key", required_argument, NULL, OPT_NONCE_KEY},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"default-policy", required_argument, NULL, OPT_DEFAULT_POLICY},
+    {"verifier-id", required_argument, NULL, OPT_VERIFIER_ID},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"nonce-cache", required_argument, NULL, OPT_NONCE_CACHE},
+    {"ear-profile", required_argument, NULL, OPT_EAR_PROFILE},
+    {"dev", no_argument, NULL, OPT_DEV},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void vd_usage(FILE *out)
+{
+    fputs("usage: verifierd --db PATH --listen HOST:PORT --tls-cert PEM --tls-key PEM\n"
+          "                 --signing-key PEM [--config FILE] [options]\n"
+          "       verifierd --dev --state-dir DIR\n"
+          "\n"
+          "  --db PATH              SQLite reference-value database (verifyctl init creates it)\n"
+          "  --listen HOST:PORT     address to serve HTTPS on (default 127.0.0.1:8443)\n"
+          "  --tls-cert PEM         TLS certificate chain; --tls-key PEM its key\n"
+          "  --signing-key PEM      ES256 key that signs attestation results\n"
+          "  --old-keys-dir DIR     older public keys (*.pem) still published in /v1/keys\n"
+          "  --nonce-key FILE       32-byte nonce key shared by replicas (default: next to the DB)\n"
+          "  --policy FILE          load this appraisal policy at start and on SIGHUP (repeatable)\n"
+          "  --default-policy ID    policy for attesters that name none (default \"default\")\n"
+          "  --verifier-id NAME     ear_verifier_id developer (default \"verifierd\")\n"
+          "  --ear-profile P        claim names: ietf (default) or veraison\n"
+          "  --threads N            worker threads (default: number of cores)\n"
+          "  --max-connections N    concurrent connections (default 1024)\n"
+          "  --timeout S            idle connection timeout in seconds (default 30)\n"
+          "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
+          "  --nonce-cache N        used-nonce set capacity (default 1000000)\n"
+          "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
+          "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
+          "  --quiet                no per-request log lines\n"
+          "  --version, --help\n"
+          "\n"
+          "Signals: SIGHUP reloads policies, TLS certificate and signing keys;\n"
+          "SIGTERM/SIGINT stop accepting, finish in-flight requests and exit 0.\n",
+          out);
+}
+
+static int parse_uint(const char *flag, const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+        goto bad;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "verifierd: %s: expected an integer 0..%lu, got '%s'\n", flag, max,
+            s != NULL ? s : "");
+    return -1;
+}
+
+static int set_str(char **dst, const char *v)
+{
+    char *d = strdup(v);
+
+    if (d == NULL)
+        return -1;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+static int add_policy(struct vd_config *cfg, const char *file)
+{
+    char **np = realloc(cfg->policy_files, (cfg->npolicy_files + 1) * sizeof(*np));
+
+    if (np == NULL)
+        return -1;
+    cfg->policy_files = np;
+    if ((np[cfg->npolicy_files] = strdup(file)) == NULL)
+        return -1;
+    cfg->npolicy_files++;
+    return 0;
+}
+
+/* Apply one option by id; @flag names it in errors. */
+static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
+{
+    unsigned long n;
+
+    switch (id) {
+    case OPT_DB: return set_str(&cfg->db_path, v);
+    case OPT_LISTEN: return set_str(&cfg->listen, v);
+    case OPT_TLS_CERT: return set_str(&cfg->tls_cert, v);
+    case OPT_TLS_KEY: return set_str(&cfg->tls_key, v);
+    case OPT_SIGNING_KEY: return set_str(&cfg->signing_key, v);
+    case OPT_OLD_KEYS: return set_str(&cfg->old_keys_dir, v);
+    case OPT_NONCE_KEY: return set_str(&cfg->nonce_key, v);
+    case OPT_POLICY: return add_policy(cfg, v);
+    case OPT_DEFAULT_POLICY: return set_str(&cfg->default_policy, v);
+    case OPT_VERIFIER_ID: return set_str(&cfg->verifier_id, v);
+    case OPT_STATE_DIR: return set_str(&cfg->state_dir, v);
+    case OPT_EAR_PROFILE:
+        if (strcmp(v, "ietf") == 0)
+            cfg->ear_legacy = 0;
+        else if (strcmp(v, "veraison") == 0)
+            cfg->ear_legacy = 1;
+        else {
+            fprintf(stderr, "verifierd: %s: expected ietf or veraison, got '%s'\n", flag, v);
+            return -1;
+        }
+        return 0;
+    case OPT_THREADS:
+        if (parse_uint(flag, v, 256, &n) != 0)
+            return -1;
+        cfg->threads = (unsigned)n;
+        return 0;
+    case OPT_MAX_CONN:
+        if (parse_uint(flag, v, 1000000, &n) != 0 || n == 0)
+            return n == 0 ? (fprintf(stderr, "verifierd: %s must be at least 1\n", flag), -1) : -1;
+        cfg->max_connections = (unsigned)n;
+        return 0;
+    case OPT_TIMEOUT:
+        if (parse_uint(flag, v, 3600, &n) != 0)
+            return -1;
+        cfg->conn_timeout_s = (unsigned)n;
+        return 0;
+    case OPT_RATE:
+        if (parse_uint(flag, v, 10000000, &n) != 0)
+            return -1;
+        cfg->rate_per_s = (unsigned)n;
+        return 0;
+    case OPT_BURST:
+        if (parse_uint(flag, v, 10000000, &n) != 0)
+            return -1;
+        cfg->rate_burst = (unsigned)n;
+        return 0;
+    case OPT_NONCE_CACHE:
+        if (parse_uint(flag, v, 100000000, &n) != 0 || n == 0)
+            return -1;
+        cfg->nonce_cache = n;
+        return 0;
+    }
+    return -1;
+}
+
+static int load_config_file(struct vd_config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    cJSON *root = NULL, *it;
+    int rc = -1;
+
+    if (f == NULL) {
+        fprintf(stderr, "verifierd: --config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if ((buf = malloc(256 * 1024 + 1)) == NULL)
+        goto out;
+    len = fread(buf, 1, 256 * 1024 + 1, f);
+    if (len > 256 * 1024) {
+        fprintf(stderr, "verifierd: --config %s: larger than 256 KiB\n", path);
+        goto out;
+    }
+    root = cJSON_ParseWithLength(buf, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        fprintf(stderr, "verifierd: --config %s: not a JSON object\n", path);
+        goto out;
+    }
+    cJSON_ArrayForEach(it, root) {
+        char flag[64];
+        const struct option *o = NULL;
+        char val[32];
+
+        snprintf(flag, sizeof(flag), "%s", it->string);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        for (const struct option *x = longopts; x->name != NULL; x++)
+            if (x->has_arg == required_argument && strcmp(x->name, flag) == 0 &&
+                x->val != OPT_CONFIG && x->val != OPT_STATE_DIR)
+                o = x;
+        if (o == NULL) {
+            fprintf(stderr, "verifierd: --config %s: unknown key \"%s\"\n", path, it->string);
+            goto out;
+        }
+        if (o->val == OPT_POLICY && cJSON_IsArray(it)) {
+            const cJSON *p;
+            cJSON_ArrayForEach(p, it) {
+                if (!cJSON_IsString(p) || add_policy(cfg, p->valuestring) != 0) {
+                    fprintf(stderr, "verifierd: --config %s: \"policy\" must list files\n", path);
+                    goto out;
+                }
+            }
+            continue;
+        }
+        if (cJSON_IsString(it)) {
+            if (apply(cfg, o->val, it->string, it->valuestring) != 0)
+                goto out;
+        } else if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e9 &&
+                   (double)(unsigned long)it->valuedouble == it->valuedouble) {
+            snprintf(val, sizeof(val), "%lu", (unsigned long)it->valuedouble);
+            if (apply(cfg, o->val, it->string, val) != 0)
+                goto out;
+        } else {
+            fprintf(stderr, "verifierd: --config %s: \"%s\" has the wrong type\n", path, it->string);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help, version), -1 on error. */
+int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
+{
+    int opt;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_connections = 1024;
+    cfg->conn_timeout_s = 30;
+    cfg->rate_per_s = 1000;
+    cfg->rate_burst = 2000;
+    cfg->nonce_cache = 1000000;
+
+    /* First pass: only --config, so that flags override the file. */
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (opt == OPT_CONFIG && set_str(&cfg->config_file, optarg) != 0)
+            return -1;
+    if (cfg->config_file != NULL && load_config_file(cfg, cfg->config_file) != 0)
+        return -1;
+
+    opterr = 1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG: break;
+        case OPT_DEV: cfg->dev = 1; break;
+        case OPT_QUIET: cfg->quiet = 1; break;
+        case OPT_HELP: vd_usage(stdout); return 1;
+        case OPT_VERSION: printf("verifierd %s (libverify %s)\n", VFY_VERSION_STRING, vfy_version()); return 1;
+        case '?': vd_usage(stderr); return -1;
+        default: {
+            char flag[64];
+            for (const struct option *x = longopts; x->name != NULL; x++)
+                if (x->val == opt)
+                    snprintf(flag, sizeof(flag), "--%s", x->name);
+            if (apply(cfg, opt, flag, optarg) != 0)
+                return -1;
+        }
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "verifierd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (cfg->listen == NULL && set_str(&cfg->listen, "127.0.0.1:8443") != 0)
+        return -1;
+    if (cfg->default_policy == NULL && set_str(&cfg->default_policy, "default") != 0)
+        return -1;
+    if (cfg->verifier_id == NULL && set_str(&cfg->verifier_id, "verifierd") != 0)
+        return -1;
+    if (cfg->dev) {
+        if (cfg->state_dir == NULL) {
+            fprintf(stderr, "verifierd: --dev needs --state-dir DIR\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (cfg->db_path == NULL || cfg->tls_cert == NULL || cfg->tls_key == NULL ||
+        cfg->signing_key == NULL) {
+        fprintf(stderr, "verifierd: --db, --tls-cert, --tls-key and --signing-key are required "
+                        "(or --dev --state-dir DIR); see --help\n");
+        return -1;
+    }
+    return 0;
+}
+
+void vd_config_free(struct vd_config *cfg)
+{
+    free(cfg->db_path);
+    free(cfg->listen);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->signing_key);
+    free(cfg->old_keys_dir);
+    free(cfg->nonce_key);
+    free(cfg->config_file);
+    free(cfg->default_policy);
+    free(cfg->verifier_id);
+    free(cfg->state_dir);
+    for (size_t i = 0; i < cfg->npolicy_files; i++)
+        free(cfg->policy_files[i]);
+    free(cfg->policy_files);
+    memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,259 @@
+/*
+ * devmode.c — `verifierd --dev --state-dir DIR`: the quick start.
+ *
+ * Creates, once, in DIR (mode 0700): the SQLite database, a self-signed
+ * TLS certificate for localhost/127.0.0.1 (EC P-256, 1 year), the ES256
+ * result-signing key, the nonce key, an attest token and an admin token;
+ * loads the shipped policies; and prints the tokens with ready-to-paste curl
+ * commands. Later runs reuse everything. The two dev tokens are kept in
+ * DIR/dev-tokens (0600) so they can be printed again — only in dev mode;
+ * production tokens are shown once by `verifyctl token add` and never stored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "vd.h"
+
+/* Shipped policies: the source tree's when run from a build tree, else the
+ * installed copy. */
+static const char *policy_dirs[] = {
+#ifdef VERIFIERD_SRC_POLICY_DIR
+    VERIFIERD_SRC_POLICY_DIR,
+#endif
+#ifdef VERIFIERD_DATA_POLICY_DIR
+    VERIFIERD_DATA_POLICY_DIR,
+#endif
+    "/usr/local/share/verifierd/policies",
+};
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+
+    if (p != NULL)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+static int write_private(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ssize_t w;
+
+    if (fd < 0)
+        return -1;
+    w = write(fd, data, len);
+    if (close(fd) != 0 || w != (ssize_t)len) {
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+static int make_tls(const char *cert_path, const char *key_path)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    BIO *b = NULL;
+    BUF_MEM *bm;
+    FILE *f = NULL;
+    int rc = -1;
+
+    if (pkey == NULL || x == NULL)
+        goto out;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_set_pubkey(x, pkey);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"verifierd dev", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+    if (ext == NULL || !X509_add_ext(x, ext, -1)) {
+        X509_EXTENSION_free(ext);
+        goto out;
+    }
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+    if (ext != NULL) {
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (X509_sign(x, pkey, EVP_sha256()) == 0)
+        goto out;
+    /* Key first, 0600, through a memory BIO. */
+    if ((b = BIO_new(BIO_s_mem())) == NULL ||
+        !PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL) ||
+        BIO_get_mem_ptr(b, &bm) != 1 || write_private(key_path, bm->data, bm->length) != 0)
+        goto out;
+    if ((f = fopen(cert_path, "wx")) == NULL || !PEM_write_X509(f, x))
+        goto out;
+    rc = 0;
+out:
+    if (f != NULL && fclose(f) != 0)
+        rc = -1;
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static int set_path(char **dst, const char *dir, const char *name)
+{
+    char *p = path_in(dir, name);
+
+    if (p == NULL)
+        return -1;
+    free(*dst);
+    *dst = p;
+    return 0;
+}
+
+/* Create the two dev tokens once; read them back from DIR/dev-tokens. */
+static int dev_tokens(const char *dir, char attest[VFY_STORE_TOKEN_BUF], char admin[VFY_STORE_TOKEN_BUF])
+{
+    char *path = path_in(dir, "dev-tokens");
+    FILE *f;
+    vfy_store *st = vd_store();
+    char buf[2 * VFY_STORE_TOKEN_BUF + 4];
+    int rc = -1;
+
+    if (path == NULL || st == NULL)
+        goto out;
+    if ((f = fopen(path, "r")) != NULL) {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        char *nl;
+
+        fclose(f);
+        buf[n] = '\0';
+        nl = strchr(buf, '\n');
+        if (nl == NULL || (size_t)(nl - buf) >= VFY_STORE_TOKEN_BUF ||
+            strlen(nl + 1) == 0 || strlen(nl + 1) > VFY_STORE_TOKEN_BUF)
+            goto out;
+        *nl = '\0';
+        snprintf(attest, VFY_STORE_TOKEN_BUF, "%s", buf);
+        snprintf(admin, VFY_STORE_TOKEN_BUF, "%.*s", (int)strcspn(nl + 1, "\n"), nl + 1);
+        rc = 0;
+        goto out;
+    }
+    vfy_store_set_actor(st, "verifierd --dev");
+    if (vfy_store_token_add(st, "dev-attest", VFY_ROLE_ATTEST, attest) != VFY_OK ||
+        vfy_store_token_add(st, "dev-admin", VFY_ROLE_ADMIN, admin) != VFY_OK) {
+        vd_log("error", "--dev: creating tokens: %s", vfy_store_errmsg(st));
+        goto out;
+    }
+    snprintf(buf, sizeof(buf), "%s\n%s\n", attest, admin);
+    rc = write_private(path, buf, strlen(buf));
+out:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    free(path);
+    return rc;
+}
+
+int vd_dev_prepare(struct vd_config *cfg)
+{
+    const char *dir = cfg->state_dir;
+    vfy_store *st = NULL;
+    vfy_signing_key *sk = NULL;
+    vfy_nonce_key *nk = NULL;
+    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF];
+    static const char *shipped[] = {"default.json", "strict.json"};
+    vfy_rc rc;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "verifierd: --state-dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (set_path(&cfg->db_path, dir, "verifierd.db") || set_path(&cfg->tls_cert, dir, "tls-cert.pem") ||
+        set_path(&cfg->tls_key, dir, "tls-key.pem") || set_path(&cfg->signing_key, dir, "signing-key.pem") ||
+        set_path(&cfg->nonce_key, dir, "nonce.key"))
+        return -1;
+    rc = vfy_store_open(&st, cfg->db_path, VFY_STORE_CREATE | VFY_STORE_MIGRATE);
+    if (rc != VFY_OK) {
+        fprintf(stderr, "verifierd: %s: %s\n", cfg->db_path, vfy_strerror(rc));
+        return -1;
+    }
+    vfy_store_close(&st);
+    if (!exists(cfg->tls_cert) && make_tls(cfg->tls_cert, cfg->tls_key) != 0) {
+        fprintf(stderr, "verifierd: cannot create %s\n", cfg->tls_cert);
+        return -1;
+    }
+    if (!exists(cfg->signing_key)) {
+        if ((rc = vfy_signing_key_generate(&sk)) == VFY_OK)
+            rc = vfy_signing_key_save(sk, cfg->signing_key);
+        vfy_signing_key_free(&sk);
+        if (rc != VFY_OK) {
+            fprintf(stderr, "verifierd: %s: %s\n", cfg->signing_key, vfy_strerror(rc));
+            return -1;
+        }
+    }
+    if (!exists(cfg->nonce_key)) {
+        if ((rc = vfy_nonce_key_generate(&nk)) == VFY_OK)
+            rc = vfy_nonce_key_save(nk, cfg->nonce_key);
+        vfy_nonce_key_free(&nk);
+        if (rc != VFY_OK) {
+            fprintf(stderr, "verifierd: %s: %s\n", cfg->nonce_key, vfy_strerror(rc));
+            return -1;
+        }
+    }
+    for (size_t d = 0; cfg->npolicy_files == 0 && d < sizeof(policy_dirs) / sizeof(policy_dirs[0]); d++) {
+        for (size_t i = 0; i < 2; i++) {
+            char *p = path_in(policy_dirs[d], shipped[i]);
+            char **np = realloc(cfg->policy_files, (cfg->npolicy_files + 1) * sizeof(*np));
+
+            if (p == NULL || np == NULL) {
+                free(p);
+                return -1;
+            }
+            cfg->policy_files = np;
+            if (exists(p))
+                cfg->policy_files[cfg->npolicy_files++] = p;
+            else
+                free(p);
+        }
+    }
+    if (dev_tokens(dir, attest, admin) != 0) {
+        fprintf(stderr, "verifierd: cannot create or read %s/dev-tokens\n", dir);
+        return -1;
+    }
+    printf("verifierd --dev: state in %s\n"
+           "  database      %s\n"
+           "  TLS cert      %s (self-signed, localhost)\n"
+           "  signing key   %s\n"
+           "  attest token  %s\n"
+           "  admin token   %s\n"
+           "\n"
+           "Try it (another terminal):\n"
+           "  export VFY=https://%s CA=%s\n"
+           "  curl --cacert $CA $VFY/healthz\n"
+           "  curl --cacert $CA $VFY/v1/keys\n"
+           "  curl --cacert $CA -X POST -H 'Authorization: Bearer %s' $VFY/v1/challenge\n"
+           "  curl --cacert $CA -H 'Authorization: Bearer %s' $VFY/v1/admin/policies\n"
+           "  verifyctl --db %s list attesters\n"
+           "Evidence goes to POST $VFY/v1/attest (docs/api.md). Ctrl-C stops.\n\n",
+           dir, cfg->db_path, cfg->tls_cert, cfg->signing_key, attest, admin, cfg->listen,
+           cfg->tls_cert, attest, admin, cfg->db_path);
+    fflush(stdout);
+    OPENSSL_cleanse(attest, sizeof(attest));
+    OPENSSL_cleanse(admin, sizeof(admin));
+    return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * http.c — response helpers (JSON, RFC 9457 problems), header parsing and
+ * bearer-token authentication for verifierd's endpoints.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "vd.h"
+
+uint64_t vd_now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+void vd_free_secret(char *s)
+{
+    if (s == NULL)
+        return;
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
+
+void vd_rfc3339(char out[32], uint64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                        const char *ctype, const char *body, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    if (ctype != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"verifierd\"");
+    if (status == 429)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    return ret;
+}
+
+enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                             const char *json)
+{
+    return vd_send(c, r, status, "application/json", json, strlen(json));
+}
+
+static const char *status_title(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                           const char *detail)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s;
+    enum MHD_Result ret;
+
+    if (o == NULL)
+        return MHD_NO;
+    cJSON_AddStringToObject(o, "type", "about:blank");
+    cJSON_AddStringToObject(o, "title", status_title(status));
+    cJSON_AddNumberToObject(o, "status", status);
+    if (detail != NULL)
+        cJSON_AddStringToObject(o, "detail", detail);
+    cJSON_AddStringToObject(o, "instance", r->id);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s == NULL)
+        return MHD_NO;
+    ret = vd_send(c, r, status, "application/problem+json", s, strlen(s));
+    free(s);
+    return ret;
+}
+
+int vd_content_type_is(struct MHD_Connection *c, const char *want)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n;
+
+    if (ct == NULL)
+        return -1;
+    while (*ct == ' ')
+        ct++;
+    n = strcspn(ct, "; ");
+    return (n == strlen(want) && strncasecmp(ct, want, n) == 0) ? 0 : -1;
+}
+
+int vd_accepts(struct MHD_Connection *c, const char *want)
+{
+    const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    size_t wl = strlen(want);
+
+    if (acc == NULL)
+        return 0;
+    for (const char *p = acc; *p != '\0';) {
+        size_t n;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        n = strcspn(p, ",;");
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == wl && strncasecmp(p, want, n) == 0)
+            return 1;
+        p += strcspn(p, ",");
+    }
+    return 0;
+}
+
+enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_role need,
+                        int *done)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char name[VFY_STORE_NAME_MAX + 1];
+    uint8_t sha[32];
+    vfy_token_role role;
+    vfy_rc rc;
+    struct timespec ts;
+
+    *done = 1;
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
+        return vd_problem(c, r, 401, "a bearer token is required");
+    h += 7;
+    while (*h == ' ')
+        h++;
+    if (strlen(h) > 256)
+        return vd_problem(c, r, 401, "unknown token");
+    if (vfy_sha256(h, strlen(h), sha) != VFY_OK)
+        return vd_problem(c, r, 500, "internal error");
+    rc = vfy_store_token_lookup(vd_store(), sha, name, &role);
+    if (rc == VFY_E_NOT_FOUND)
+        return vd_problem(c, r, 401, "unknown or revoked token");
+    if (rc != VFY_OK) {
+        vd_log("error", "token lookup: %s", vfy_strerror(rc));
+        return vd_problem(c, r, 503, "token store unavailable");
+    }
+    snprintf(r->token, sizeof(r->token), "%s", name);
+    r->role = role;
+    if (role != need)
+        return vd_problem(c, r, 403, need == VFY_ROLE_ADMIN ? "this endpoint needs an admin token"
+                                                           : "this endpoint needs an attest token");
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (vd_srv->rl != NULL &&
+        !vd_ratelimit_allow(vd_srv->rl, sha, (double)ts.tv_sec + ts.tv_nsec / 1e9))
+        return vd_problem(c, r, 429, "rate limit exceeded for this token");
+    r->authed = 1;
+    *done = 0;
+    return MHD_YES;
+}

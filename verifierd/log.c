@@ -1,0 +1,86 @@
+/*
+ * log.c — structured JSON log lines on stderr, one per request and one per
+ * notable event. Never logs a token, a nonce key or a private key: callers
+ * pass names and ids only.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd.h"
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void emit(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&log_mu);
+    fputs(s, stderr);
+    fputc('\n', stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_mu);
+    free(s);
+}
+
+static void add_time(cJSON *o)
+{
+    struct timespec ts;
+    char buf[40], frac[24];
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(frac, sizeof(frac), ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+    strncat(buf, frac, sizeof(buf) - strlen(buf) - 1);
+    cJSON_AddStringToObject(o, "ts", buf);
+}
+
+void vd_log(const char *level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    add_time(o);
+    cJSON_AddStringToObject(o, "level", level);
+    cJSON_AddStringToObject(o, "msg", msg);
+    emit(o);
+    cJSON_Delete(o);
+}
+
+void vd_log_request(const struct vd_req *r, const char *method, const char *path, double secs)
+{
+    cJSON *o;
+
+    if (vd_srv != NULL && vd_srv->cfg->quiet)
+        return;
+    if ((o = cJSON_CreateObject()) == NULL)
+        return;
+    add_time(o);
+    cJSON_AddStringToObject(o, "level", "info");
+    cJSON_AddStringToObject(o, "request_id", r->id);
+    cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(r->ep));
+    cJSON_AddStringToObject(o, "method", method);
+    /* The path only: query strings are not logged. */
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddNumberToObject(o, "status", r->status);
+    if (r->token[0] != '\0')
+        cJSON_AddStringToObject(o, "token_name", r->token);
+    if (r->attester[0] != '\0')
+        cJSON_AddStringToObject(o, "attester", r->attester);
+    if (r->verdict[0] != '\0')
+        cJSON_AddStringToObject(o, "verdict", r->verdict);
+    cJSON_AddNumberToObject(o, "latency_ms", secs * 1000.0);
+    emit(o);
+    cJSON_Delete(o);
+}

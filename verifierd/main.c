@@ -1,0 +1,121 @@
+/*
+ * main.c — verifierd: the HTTPS verification service (DESIGN §8, §9).
+ *
+ * Signals are blocked in every thread and taken synchronously here with
+ * sigwait(): SIGHUP reloads, SIGTERM/SIGINT stop gracefully (stop
+ * accepting, finish in-flight requests, exit 0).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd.h"
+
+int vd_load_policies(struct vd_config *cfg)
+{
+    int failed = 0;
+
+    for (size_t i = 0; i < cfg->npolicy_files; i++) {
+        const char *path = cfg->policy_files[i];
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL, detail[256] = "", id[VFY_STORE_NAME_MAX + 1];
+        size_t len;
+        unsigned version = 0;
+        int added = 0;
+        vfy_policy *p = NULL;
+        vfy_rc rc;
+
+        if (f == NULL || (buf = malloc(VFY_STORE_POLICY_MAX + 1)) == NULL) {
+            vd_log("error", "policy %s: cannot read", path);
+            failed = 1;
+            if (f != NULL)
+                fclose(f);
+            continue;
+        }
+        len = fread(buf, 1, VFY_STORE_POLICY_MAX + 1, f);
+        fclose(f);
+        rc = len > VFY_STORE_POLICY_MAX ? VFY_E_TOO_LARGE
+                                        : vfy_policy_parse_detail(&p, buf, len, detail, sizeof(detail));
+        vfy_policy_free(&p);
+        if (rc == VFY_OK)
+            rc = vfy_store_policy_load(vd_store(), buf, len, id, &version, &added);
+        if (rc != VFY_OK) {
+            vd_log("error", "policy %s: %s%s%s", path, vfy_strerror(rc), detail[0] ? ": " : "",
+                   detail[0] ? detail : vfy_store_errmsg(vd_store()));
+            failed = 1;
+        } else {
+            vd_log("info", "policy %s@%u %s from %s", id, version, added ? "loaded" : "unchanged", path);
+        }
+        free(buf);
+    }
+    return failed ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct vd_config cfg;
+    struct vd_server srv;
+    sigset_t set;
+    int rc, sig;
+    vfy_store *st = NULL;
+    vfy_rc vrc;
+
+    rc = vd_config_parse(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+
+    /* Block the signals we handle before any thread starts. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = &cfg;
+    vd_srv = &srv;
+    if (cfg.dev && vd_dev_prepare(&cfg) != 0) {
+        vd_config_free(&cfg);
+        return 1;
+    }
+    /* The database must exist: verifyctl init (or --dev) creates it. */
+    vrc = vfy_store_open(&st, cfg.db_path, 0);
+    if (vrc != VFY_OK) {
+        fprintf(stderr, "verifierd: --db %s: %s%s\n", cfg.db_path, vfy_strerror(vrc),
+                vrc == VFY_E_DB_OLD ? " (run verifyctl init to migrate)" : "");
+        vd_config_free(&cfg);
+        return 1;
+    }
+    vfy_store_close(&st);
+    if (vd_load_policies(&cfg) != 0) {
+        vd_config_free(&cfg);
+        return 1;
+    }
+    if (vd_server_start(&srv) != 0) {
+        vd_server_stop(&srv);
+        vd_config_free(&cfg);
+        return 1;
+    }
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            vd_log("info", "SIGHUP: reloading");
+            if (vd_server_reload(&srv) == -2) {
+                vd_log("error", "reload left no running daemon; exiting");
+                rc = 1;
+                break;
+            }
+            continue;
+        }
+        vd_log("info", "%s: stopping (finishing in-flight requests)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        rc = 0;
+        break;
+    }
+    vd_server_stop(&srv);
+    vd_log("info", "stopped");
+    vd_config_free(&cfg);
+    return rc;
+}

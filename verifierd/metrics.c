@@ -1,0 +1,139 @@
+/*
+ * metrics.c — Prometheus text exposition for /metrics: requests by endpoint
+ * and status class, verdicts by status, and a latency histogram per
+ * endpoint. Lock-free: relaxed atomic counters.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd.h"
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1, 0.25, 0.5, 1, 2.5};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+#define NCODES 600
+
+static atomic_ullong req_code[VD_EP_COUNT][NCODES];
+static atomic_ullong lat_bucket[VD_EP_COUNT][NBUCKETS];
+static atomic_ullong lat_count[VD_EP_COUNT];
+static atomic_ullong lat_sum_us[VD_EP_COUNT];
+static atomic_ullong verdicts[4];                      /* affirming, warning, contraindicated, none */
+static const char *verdict_names[4] = {"affirming", "warning", "contraindicated", "none"};
+
+const char *vd_endpoint_name(enum vd_endpoint ep)
+{
+    static const char *names[VD_EP_COUNT] = {
+        "challenge", "attest", "keys", "results", "revocations",
+        "admin", "healthz", "metrics", "well-known", "other"};
+
+    return (unsigned)ep < VD_EP_COUNT ? names[ep] : "other";
+}
+
+void vd_metrics_request(enum vd_endpoint ep, unsigned status, double seconds)
+{
+    if ((unsigned)ep >= VD_EP_COUNT)
+        ep = VD_EP_OTHER;
+    if (status < NCODES)
+        atomic_fetch_add_explicit(&req_code[ep][status], 1, memory_order_relaxed);
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (seconds <= buckets[i])
+            atomic_fetch_add_explicit(&lat_bucket[ep][i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lat_count[ep], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lat_sum_us[ep], (unsigned long long)(seconds * 1e6),
+                              memory_order_relaxed);
+}
+
+void vd_metrics_verdict(const char *status)
+{
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(status, verdict_names[i]) == 0)
+            atomic_fetch_add_explicit(&verdicts[i], 1, memory_order_relaxed);
+}
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->p == NULL)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            free(b->p);
+            b->p = NULL;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        char *np = realloc(b->p, b->cap * 2 + (size_t)n);
+        if (np == NULL) {
+            free(b->p);
+            b->p = NULL;
+            return;
+        }
+        b->p = np;
+        b->cap = b->cap * 2 + (size_t)n;
+    }
+}
+
+char *vd_metrics_render(size_t *len)
+{
+    struct sbuf b = {malloc(8192), 0, 8192};
+
+    sb_printf(&b, "# HELP verifierd_requests_total HTTP requests by endpoint and status code.\n"
+                  "# TYPE verifierd_requests_total counter\n");
+    for (int ep = 0; ep < VD_EP_COUNT; ep++)
+        for (int code = 100; code < NCODES; code++) {
+            unsigned long long v = atomic_load_explicit(&req_code[ep][code], memory_order_relaxed);
+            if (v != 0)
+                sb_printf(&b, "verifierd_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
+                          vd_endpoint_name(ep), code, v);
+        }
+    sb_printf(&b, "# HELP verifierd_verdicts_total Attestation results issued, by status.\n"
+                  "# TYPE verifierd_verdicts_total counter\n");
+    for (int i = 0; i < 4; i++)
+        sb_printf(&b, "verifierd_verdicts_total{status=\"%s\"} %llu\n", verdict_names[i],
+                  atomic_load_explicit(&verdicts[i], memory_order_relaxed));
+    sb_printf(&b, "# HELP verifierd_request_duration_seconds Request latency by endpoint.\n"
+                  "# TYPE verifierd_request_duration_seconds histogram\n");
+    for (int ep = 0; ep < VD_EP_COUNT; ep++) {
+        unsigned long long cnt = atomic_load_explicit(&lat_count[ep], memory_order_relaxed);
+        if (cnt == 0)
+            continue;
+        for (size_t i = 0; i < NBUCKETS; i++)
+            sb_printf(&b, "verifierd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+                      vd_endpoint_name(ep), buckets[i],
+                      atomic_load_explicit(&lat_bucket[ep][i], memory_order_relaxed));
+        sb_printf(&b, "verifierd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+                  vd_endpoint_name(ep), cnt);
+        sb_printf(&b, "verifierd_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+                  vd_endpoint_name(ep),
+                  atomic_load_explicit(&lat_sum_us[ep], memory_order_relaxed) / 1e6);
+        sb_printf(&b, "verifierd_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+                  vd_endpoint_name(ep), cnt);
+    }
+    if (vd_srv != NULL && vd_srv->nonce_cache != NULL) {
+        sb_printf(&b, "# HELP verifierd_nonce_cache_entries Used nonces remembered until they expire.\n"
+                      "# TYPE verifierd_nonce_cache_entries gauge\n"
+                      "verifierd_nonce_cache_entries %zu\n",
+                  vfy_nonce_cache_size(vd_srv->nonce_cache));
+    }
+    if (b.p == NULL)
+        return NULL;
+    *len = b.len;
+    return b.p;
+}

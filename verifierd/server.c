@@ -1,0 +1,613 @@
+/*
+ * server.c — verifierd's HTTPS server on libmicrohttpd (GnuTLS backend).
+ *
+ * A thread pool (one epoll thread per core by default) serves every
+ * connection; each worker thread owns its own SQLite handle (thread-local,
+ * closed when the thread exits), so the hot path takes no global lock.
+ *
+ * verifierd binds the listening socket itself and hands it to the daemon.
+ * That makes reloads seamless: SIGHUP quiesces the running daemon (it stops
+ * accepting), starts a new one with the new certificate on the same socket,
+ * lets the old one finish its in-flight requests, then stops it. SIGTERM
+ * quiesces, waits for in-flight requests (up to a deadline) and stops.
+ *
+ * Requests are authenticated from their headers, before any body is read
+ * (tighter limit before authentication); bodies are capped at 1 MiB (413).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "vd.h"
+
+struct vd_server *vd_srv;
+
+/* One generation of the daemon; replaced on SIGHUP. */
+struct vd_gen {
+    struct MHD_Daemon *d;
+    atomic_int inflight;
+};
+
+static struct vd_gen *cur_gen;
+static int listen_fd = -1;
+static pthread_key_t store_key;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+/* ---- per-thread store and appraiser ---- */
+
+struct worker {
+    vfy_store *st;
+    vfy_appraiser *ap;
+};
+
+static void store_destroy(void *p)
+{
+    struct worker *w = p;
+
+    vfy_appraiser_free(&w->ap);
+    vfy_store_close(&w->st);
+    free(w);
+}
+
+static void store_key_init(void)
+{
+    pthread_key_create(&store_key, store_destroy);
+}
+
+static struct worker *worker(void)
+{
+    struct worker *w;
+    vfy_appraiser_config ac;
+    vfy_rc rc;
+
+    pthread_once(&store_once, store_key_init);
+    w = pthread_getspecific(store_key);
+    if (w != NULL)
+        return w;
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return NULL;
+    rc = vfy_store_open(&w->st, vd_srv->cfg->db_path, 0);
+    if (rc == VFY_OK) {
+        memset(&ac, 0, sizeof(ac));
+        ac.default_policy = vd_srv->cfg->default_policy;
+        ac.profile = vd_srv->cfg->ear_legacy ? VFY_EAR_PROFILE_VERAISON : VFY_EAR_PROFILE_IETF;
+        ac.record_results = 1;
+        rc = vfy_appraiser_new(&w->ap, w->st, &ac);
+    }
+    if (rc != VFY_OK) {
+        vd_log("error", "open %s: %s", vd_srv->cfg->db_path, vfy_strerror(rc));
+        store_destroy(w);
+        return NULL;
+    }
+    (void)vfy_store_set_actor(w->st, "verifierd");
+    pthread_setspecific(store_key, w);
+    return w;
+}
+
+vfy_store *vd_store(void)
+{
+    struct worker *w = worker();
+
+    return w != NULL ? w->st : NULL;
+}
+
+vfy_appraiser *vd_appraiser(void)
+{
+    struct worker *w = worker();
+
+    return w != NULL ? w->ap : NULL;
+}
+
+/* ---- routing ---- */
+
+struct route {
+    const char *method;   /* NULL: any (the handler checks) */
+    const char *path;
+    int prefix;           /* path is a prefix */
+    enum vd_endpoint ep;
+    int role;             /* 0: public, else vfy_token_role */
+    size_t body_limit;
+    vd_handler fn;
+};
+
+static const struct route routes[] = {
+    {"POST", "/v1/challenge", 0, VD_EP_CHALLENGE, VFY_ROLE_ATTEST, 4096, vd_api_challenge},
+    {"POST", "/v1/attest", 0, VD_EP_ATTEST, VFY_ROLE_ATTEST, VD_MAX_BODY, vd_api_attest},
+    {"GET", "/v1/keys", 0, VD_EP_KEYS, 0, 0, vd_api_keys},
+    {"GET", "/v1/results/", 1, VD_EP_RESULTS, VFY_ROLE_ATTEST, 0, vd_api_result},
+    {"GET", "/v1/revocations", 0, VD_EP_REVOCATIONS, VFY_ROLE_ATTEST, 0, vd_api_revocations},
+    {NULL, "/v1/admin/", 1, VD_EP_ADMIN, VFY_ROLE_ADMIN, VD_MAX_BODY, vd_api_admin},
+    {"GET", "/healthz", 0, VD_EP_HEALTH, 0, 0, vd_api_health},
+    {"GET", "/metrics", 0, VD_EP_METRICS, 0, 0, vd_api_metrics},
+    {"GET", "/.well-known/verifierd", 0, VD_EP_WELLKNOWN, 0, 0, vd_api_wellknown},
+};
+
+static const struct route *find_route(const char *method, const char *url, int *bad_method)
+{
+    const struct route *path_match = NULL;
+
+    *bad_method = 0;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->path);
+        int match = r->prefix ? strncmp(url, r->path, n) == 0 && url[n] != '\0'
+                              : strcmp(url, r->path) == 0;
+
+        if (!match)
+            continue;
+        path_match = r;
+        if (r->method == NULL || strcmp(method, r->method) == 0 ||
+            (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
+            return r;
+    }
+    *bad_method = path_match != NULL;
+    return path_match;
+}
+
+/* ---- request life cycle ---- */
+
+static struct vd_req *req_new(void)
+{
+    struct vd_req *r = calloc(1, sizeof(*r));
+    uint8_t rnd[12];
+
+    if (r == NULL)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+        vfy_b64url_encode(r->id, sizeof(r->id), rnd, sizeof(rnd)) != VFY_OK)
+        snprintf(r->id, sizeof(r->id), "unknown");
+    r->ep = VD_EP_OTHER;
+    return r;
+}
+
+static int body_append(struct vd_req *r, const char *data, size_t n)
+{
+    if (r->too_large || n > r->limit - r->len) {
+        r->too_large = 1;
+        return 0;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        char *nb;
+
+        while (cap < r->len + n + 1)
+            cap *= 2;
+        if (cap > r->limit + 1)
+            cap = r->limit + 1;
+        if ((nb = realloc(r->body, cap)) == NULL) {
+            r->too_large = 1;
+            return -1;
+        }
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct vd_gen *g = cls;
+    struct vd_req *r = *con_cls;
+    const struct route *rt;
+    int bad_method, done;
+
+    (void)version;
+    if (r == NULL) {
+        const char *cl;
+
+        if ((r = req_new()) == NULL)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&g->inflight, 1);
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        snprintf(r->path, sizeof(r->path), "%s", url);
+        rt = find_route(method, url, &bad_method);
+        if (rt == NULL)
+            return vd_problem(c, r, 404, "no such endpoint");
+        r->ep = rt->ep;
+        if (bad_method) {
+            r->status = 405;
+            return vd_problem(c, r, 405, "method not allowed on this endpoint");
+        }
+        r->limit = rt->body_limit;
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL) {
+            char *end;
+            unsigned long long n;
+
+            errno = 0;
+            n = strtoull(cl, &end, 10);
+            if (errno != 0 || *end != '\0' || end == cl)
+                return vd_problem(c, r, 400, "bad Content-Length");
+            if (n > r->limit)
+                return vd_problem(c, r, 413, r->limit == 0 ? "this endpoint takes no body"
+                                                           : "request body too large");
+        }
+        if (rt->role != 0) {
+            enum MHD_Result ret;
+
+            if (vd_store() == NULL)
+                return vd_problem(c, r, 503, "reference-value store unavailable");
+            ret = vd_auth(c, r, (vfy_token_role)rt->role, &done);
+            if (done)
+                return ret;
+        }
+        return MHD_YES;
+    }
+    if (r->status != 0) {
+        /* A response is already queued (early error): drop the body. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (body_append(r, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return vd_problem(c, r, 413, "request body too large");
+    rt = find_route(method, url, &bad_method);
+    return rt->fn(c, r, method, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct vd_gen *g = cls;
+    struct vd_req *r = *con_cls;
+    const union MHD_ConnectionInfo *ci;
+    struct timespec now;
+    double secs;
+
+    (void)c;
+    (void)toe;
+    (void)ci;
+    if (r == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
+    if (r->status == 0)
+        r->status = 499; /* client went away before a response */
+    vd_metrics_request(r->ep, r->status, secs);
+    vd_log_request(r, r->method, r->path, secs);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&g->inflight, 1);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    vd_log("debug", "mhd: %s", msg);
+}
+
+/* ---- listening socket ---- */
+
+static int open_listener(const char *listen_spec)
+{
+    char host[256], port[16];
+    const char *colon = strrchr(listen_spec, ':');
+    struct addrinfo hints, *res = NULL;
+    int fd = -1, one = 1, rc;
+    size_t hl;
+
+    if (colon == NULL || colon == listen_spec || colon[1] == '\0') {
+        vd_log("error", "--listen %s: expected HOST:PORT", listen_spec);
+        return -1;
+    }
+    hl = (size_t)(colon - listen_spec);
+    if (listen_spec[0] == '[' && hl >= 2 && listen_spec[hl - 1] == ']') {
+        listen_spec++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
+        vd_log("error", "--listen: address too long");
+        return -1;
+    }
+    memcpy(host, listen_spec, hl);
+    host[hl] = '\0';
+    snprintf(port, sizeof(port), "%s", colon + 1);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+        vd_log("error", "--listen %s:%s: %s", host, port, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        vd_log("error", "--listen %s:%s: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    if ((buf = malloc(max + 1)) == NULL) {
+        fclose(f);
+        return NULL;
+    }
+    n = fread(buf, 1, max + 1, f);
+    fclose(f);
+    if (n > max) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+/* ---- keys: the current signing key and the JWKS ---- */
+
+/* Publish every DIR/NAME.pem public key too: results signed by a rotated-out
+ * key stay verifiable until they expire. */
+static vfy_rc add_old_keys(vfy_jwks *set, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    vfy_rc rc = VFY_OK;
+
+    if (d == NULL) {
+        vd_log("error", "--old-keys-dir %s: %s", dir, strerror(errno));
+        return VFY_E_IO;
+    }
+    while (rc == VFY_OK && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name), len;
+        char path[4096], *pem;
+
+        if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if ((pem = read_file(path, 64 * 1024, &len)) == NULL) {
+            vd_log("error", "--old-keys-dir: cannot read %s", path);
+            rc = VFY_E_IO;
+            break;
+        }
+        rc = vfy_jwks_add_public_pem(set, pem, len);
+        if (rc != VFY_OK)
+            vd_log("error", "--old-keys-dir: %s: %s", path, vfy_strerror(rc));
+        free(pem);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int load_keys(struct vd_server *s, struct vd_keys *out)
+{
+    vfy_jwks *set = NULL;
+    vfy_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = vfy_signing_key_load(&out->current, s->cfg->signing_key);
+    if (rc != VFY_OK) {
+        vd_log("error", "--signing-key %s: %s", s->cfg->signing_key, vfy_strerror(rc));
+        return -1;
+    }
+    rc = vfy_jwks_new(&set);
+    if (rc == VFY_OK)
+        rc = vfy_jwks_add(set, out->current);
+    if (rc == VFY_OK && s->cfg->old_keys_dir != NULL)
+        rc = add_old_keys(set, s->cfg->old_keys_dir);
+    if (rc == VFY_OK)
+        rc = vfy_jwks_to_json(set, &out->jwks);
+    vfy_jwks_free(&set);
+    if (rc != VFY_OK) {
+        vd_log("error", "building the JWKS: %s", vfy_strerror(rc));
+        vfy_signing_key_free(&out->current);
+        return -1;
+    }
+    out->jwks_len = strlen(out->jwks);
+    return 0;
+}
+
+static void free_keys(struct vd_keys *k)
+{
+    vfy_signing_key_free(&k->current);
+    vfy_free(k->jwks);
+    memset(k, 0, sizeof(*k));
+}
+
+static struct vd_gen *start_gen(struct vd_server *s)
+{
+    struct vd_gen *g = calloc(1, sizeof(*g));
+    unsigned threads = s->cfg->threads;
+
+    if (g == NULL)
+        return NULL;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 2;
+    }
+    g->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, g,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key_pem,
+        MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_END);
+    if (g->d == NULL) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* Stop accepting on @g, wait up to @secs for its requests, then stop it. */
+static void retire_gen(struct vd_gen *g, int secs)
+{
+    MHD_quiesce_daemon(g->d);
+    for (int i = 0; i < secs * 100 && atomic_load(&g->inflight) > 0; i++)
+        usleep(10000);
+    if (atomic_load(&g->inflight) > 0)
+        vd_log("warn", "stopping with %d requests in flight", atomic_load(&g->inflight));
+    MHD_stop_daemon(g->d);
+    free(g);
+}
+
+static int load_tls(struct vd_server *s, char **cert, char **key)
+{
+    *cert = read_file(s->cfg->tls_cert, 1 << 20, NULL);
+    *key = read_file(s->cfg->tls_key, 1 << 20, NULL);
+    if (*cert == NULL || *key == NULL) {
+        vd_log("error", "cannot read --tls-cert %s or --tls-key %s", s->cfg->tls_cert,
+               s->cfg->tls_key);
+        free(*cert);
+        if (*key != NULL)
+            vd_free_secret(*key);
+        *cert = *key = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int vd_server_start(struct vd_server *s)
+{
+    vfy_rc rc;
+
+    vd_srv = s;
+    s->started = vd_now();
+    if (load_keys(s, &s->keys) != 0)
+        return -1;
+    if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
+        return -1;
+    rc = s->cfg->nonce_key != NULL ? vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key)
+                                   : vfy_nonce_key_generate(&s->nonce_key);
+    if (rc != VFY_OK) {
+        vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key ? s->cfg->nonce_key : "(generated)",
+               vfy_strerror(rc));
+        return -1;
+    }
+    if ((rc = vfy_nonce_cache_new(&s->nonce_cache, s->cfg->nonce_cache)) != VFY_OK) {
+        vd_log("error", "nonce cache: %s", vfy_strerror(rc));
+        return -1;
+    }
+    s->rl = vd_ratelimit_new(s->cfg->rate_per_s, s->cfg->rate_burst);
+    pthread_rwlock_init(&s->keys_lock, NULL);
+    if ((listen_fd = open_listener(s->cfg->listen)) < 0)
+        return -1;
+    if ((cur_gen = start_gen(s)) == NULL) {
+        vd_log("error", "cannot start the HTTPS daemon (bad certificate or key?)");
+        return -1;
+    }
+    s->daemon = cur_gen->d;
+    vd_log("info", "verifierd %s listening on https://%s", VFY_VERSION_STRING, s->cfg->listen);
+    return 0;
+}
+
+int vd_server_reload(struct vd_server *s)
+{
+    struct vd_keys nk, ok;
+    char *cert, *key, *oc, *okey;
+    struct vd_gen *old = cur_gen, *g;
+
+    if (vd_load_policies(s->cfg) != 0)
+        vd_log("warn", "reload: some policies failed to load; keeping the stored ones");
+    if (load_keys(s, &nk) != 0) {
+        vd_log("error", "reload: keeping the old signing key");
+    } else {
+        pthread_rwlock_wrlock(&s->keys_lock);
+        ok = s->keys;
+        s->keys = nk;
+        pthread_rwlock_unlock(&s->keys_lock);
+        free_keys(&ok);
+    }
+    if (load_tls(s, &cert, &key) != 0) {
+        vd_log("error", "reload: keeping the old TLS certificate");
+        return -1;
+    }
+    oc = s->tls_cert_pem;
+    okey = s->tls_key_pem;
+    s->tls_cert_pem = cert;
+    s->tls_key_pem = key;
+    MHD_quiesce_daemon(old->d);
+    if ((g = start_gen(s)) == NULL) {
+        vd_log("error", "reload: the new certificate was refused; keeping the old one");
+        s->tls_cert_pem = oc;
+        s->tls_key_pem = okey;
+        free(cert);
+        vd_free_secret(key);
+        /* The old daemon no longer accepts: start it again with the old material. */
+        retire_gen(old, 30);
+        if ((cur_gen = start_gen(s)) == NULL)
+            return -2;
+        s->daemon = cur_gen->d;
+        return -1;
+    }
+    cur_gen = g;
+    s->daemon = g->d;
+    retire_gen(old, 30);
+    free(oc);
+    vd_free_secret(okey);
+    vd_log("info", "reloaded policies, signing keys and TLS certificate");
+    return 0;
+}
+
+void vd_server_stop(struct vd_server *s)
+{
+    atomic_store(&s->stopping, 1);
+    if (cur_gen != NULL) {
+        retire_gen(cur_gen, 30);
+        cur_gen = NULL;
+    }
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
+    free_keys(&s->keys);
+    vfy_nonce_key_free(&s->nonce_key);
+    vfy_nonce_cache_free(&s->nonce_cache);
+    vd_ratelimit_free(s->rl);
+    s->rl = NULL;
+    free(s->tls_cert_pem);
+    if (s->tls_key_pem != NULL)
+        vd_free_secret(s->tls_key_pem);
+    s->tls_cert_pem = s->tls_key_pem = NULL;
+    pthread_rwlock_destroy(&s->keys_lock);
+}

@@ -1,0 +1,165 @@
+/*
+ * vd.h — verifierd's private header: configuration, server state, the
+ * request context and the helpers shared by the endpoint modules.
+ *
+ * verifierd uses only libverify's public headers, like any other user.
+ */
+#ifndef VERIFIERD_VD_H
+#define VERIFIERD_VD_H
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <verify/verify.h>
+
+#define VD_MAX_BODY (1024 * 1024)        /* 413 above this (DESIGN §8) */
+#define VD_MAX_BODY_PREAUTH (16 * 1024)  /* before a token is checked */
+#define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */
+
+/* ---- configuration (config.c) ---- */
+struct vd_config {
+    char *db_path;
+    char *listen;              /* "host:port", default 127.0.0.1:8443 */
+    char *tls_cert, *tls_key;  /* PEM files */
+    char *signing_key;         /* ES256 key, PEM */
+    char *old_keys_dir;        /* optional: older public keys kept in the JWKS */
+    char *nonce_key;           /* 32-byte key file shared by replicas */
+    char *config_file;
+    char **policy_files;       /* loaded at start and on SIGHUP */
+    size_t npolicy_files;
+    char *default_policy;      /* policy id when the request and attester name none */
+    char *verifier_id;         /* ear_verifier_id.developer */
+    int ear_legacy;            /* 1: older Veraison claim names */
+    unsigned threads;          /* 0: number of cores */
+    unsigned max_connections;
+    unsigned conn_timeout_s;
+    unsigned rate_per_s, rate_burst; /* per token */
+    size_t nonce_cache;        /* capacity of the used-nonce set */
+    int dev;
+    char *state_dir;
+    int quiet;                 /* no per-request log lines */
+};
+
+int vd_config_parse(struct vd_config *cfg, int argc, char **argv);
+void vd_config_free(struct vd_config *cfg);
+void vd_usage(FILE *out);
+
+/* ---- metrics (metrics.c) ---- */
+enum vd_endpoint {
+    VD_EP_CHALLENGE, VD_EP_ATTEST, VD_EP_KEYS, VD_EP_RESULTS, VD_EP_REVOCATIONS,
+    VD_EP_ADMIN, VD_EP_HEALTH, VD_EP_METRICS, VD_EP_WELLKNOWN, VD_EP_OTHER,
+    VD_EP_COUNT
+};
+const char *vd_endpoint_name(enum vd_endpoint ep);
+void vd_metrics_request(enum vd_endpoint ep, unsigned status, double seconds);
+void vd_metrics_verdict(const char *status);
+char *vd_metrics_render(size_t *len);
+
+/* ---- rate limiting (ratelimit.c) ---- */
+struct vd_ratelimit;
+struct vd_ratelimit *vd_ratelimit_new(unsigned per_s, unsigned burst);
+void vd_ratelimit_free(struct vd_ratelimit *rl);
+/* 1 if the caller identified by @key (a token hash) may proceed now. */
+int vd_ratelimit_allow(struct vd_ratelimit *rl, const uint8_t key[32], double now);
+
+/* ---- server state (server.c) ---- */
+struct vd_keys {
+    vfy_signing_key *current;
+    char *jwks;                /* JSON served at /v1/keys */
+    size_t jwks_len;
+};
+
+struct vd_server {
+    struct vd_config *cfg;
+    struct MHD_Daemon *daemon;
+    pthread_rwlock_t keys_lock; /* guards keys (swapped on SIGHUP) */
+    struct vd_keys keys;
+    vfy_nonce_key *nonce_key;
+    vfy_nonce_cache *nonce_cache;
+    struct vd_ratelimit *rl;
+    char *tls_cert_pem, *tls_key_pem;
+    atomic_int stopping;
+    uint64_t started;
+};
+
+extern struct vd_server *vd_srv;
+
+/* ---- per-request context ---- */
+struct vd_req {
+    char id[VD_ID_LEN + 1];
+    struct timespec start;
+    enum vd_endpoint ep;
+    char *body;
+    size_t len, cap, limit;
+    int too_large;
+    unsigned status;
+    char method[8];
+    char path[64];             /* truncated; never the query string */
+    char attester[129];
+    char verdict[20];
+    char token[VFY_STORE_NAME_MAX + 1]; /* token name, for the log */
+    vfy_token_role role;
+    int authed;
+};
+
+/* The per-thread store handle and appraiser (opened on first use; never
+ * shared; closed when the thread exits). NULL if the database cannot be
+ * opened. */
+vfy_store *vd_store(void);
+vfy_appraiser *vd_appraiser(void);
+
+/* ---- HTTP helpers (http.c) ---- */
+enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                        const char *ctype, const char *body, size_t len);
+enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                             const char *json);
+/* RFC 9457 problem: type is "about:blank"-style, title from status. */
+enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                           const char *detail);
+/* 0 if the request's media type (parameters ignored) is @want. */
+int vd_content_type_is(struct MHD_Connection *c, const char *want);
+/* 1 if @want appears in the Accept header. */
+int vd_accepts(struct MHD_Connection *c, const char *want);
+/* Authenticate the bearer token; on failure a 401/403/429 is queued and
+ * *@done is set. @need is the role the endpoint requires. */
+enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_role need,
+                        int *done);
+uint64_t vd_now(void);
+/* Wipe a NUL-terminated secret (key PEM) and free it; NULL is fine. */
+void vd_free_secret(char *s);
+void vd_rfc3339(char out[32], uint64_t t);
+
+/* ---- logging (log.c) ---- */
+void vd_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vd_log_request(const struct vd_req *r, const char *method, const char *path, double secs);
+
+/* ---- endpoints (api_*.c) ---- */
+typedef enum MHD_Result (*vd_handler)(struct MHD_Connection *c, struct vd_req *r,
+                                      const char *method, const char *path);
+/* The nonce TTL of the policy that applies (see api_challenge.c); *err set
+ * when the request named an unknown policy. */
+uint32_t vd_policy_nonce_ttl(const char *policy_id, const char *attester, const char **err);
+enum MHD_Result vd_api_challenge(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_attest(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_keys(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_result(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_revocations(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_admin(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_health(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_metrics(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+enum MHD_Result vd_api_wellknown(struct MHD_Connection *, struct vd_req *, const char *, const char *);
+
+/* ---- lifecycle (server.c, devmode.c) ---- */
+int vd_server_start(struct vd_server *s);
+int vd_server_reload(struct vd_server *s);
+void vd_server_stop(struct vd_server *s);
+int vd_dev_prepare(struct vd_config *cfg);
+int vd_load_policies(struct vd_config *cfg);
+
+#endif
