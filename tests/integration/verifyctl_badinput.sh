@@ -3,7 +3,7 @@
 # non-zero with exactly one expected line on stderr, prints nothing on
 # stdout, and leaves the database dump unchanged.
 set -euo pipefail
-. "$(dirname "$0")/verifyctl_lib.sh"
+. "$(dirname "$0")/../lib/verifyctl.sh"
 DB="$WORK/a.db"
 cd "$WORK"
 

@@ -3,7 +3,7 @@
 # DESIGN §9 command, --help everywhere, --json listings, token output,
 # pcr import from tpm2_pcrread output, export -> import -> export identity.
 set -euo pipefail
-. "$(dirname "$0")/verifyctl_lib.sh"
+. "$(dirname "$0")/../lib/verifyctl.sh"
 DB="$WORK/a.db"
 cd "$WORK"
 

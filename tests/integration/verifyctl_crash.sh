@@ -4,7 +4,7 @@
 # show the database is entirely before or entirely after the import
 # (its export equals one of the two), and still usable.
 set -euo pipefail
-. "$(dirname "$0")/verifyctl_lib.sh"
+. "$(dirname "$0")/../lib/verifyctl.sh"
 DB="$WORK/a.db"
 N=${VFY_CRASH_COMPONENTS:-200000}
 cd "$WORK"

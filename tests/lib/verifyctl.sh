@@ -1,4 +1,4 @@
-# verifyctl_lib.sh — helpers sourced by the verifyctl_*.sh integration tests
+# verifyctl.sh — helpers sourced by the verifyctl_*.sh integration tests
 # (not a test itself: it exits 0 when run alone).
 set -euo pipefail
 : "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
