@@ -294,6 +294,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&g->inflight, 1);
 }
 
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
