@@ -257,9 +257,13 @@ hdr() {
     grep -i "^$1:" "$VD_HDRS" | tail -n 1 | cut -d: -f2- | sed 's/^ *//' | tr -d '\r'
 }
 
-# jget POINTER [FILE]: the JSON value at an RFC 6901 pointer in FILE
+# jget [-t|-l] POINTER [FILE]: the JSON value (type, length) at an RFC 6901 pointer in FILE
 # (default: the last response body); empty and non-zero if absent.
-jget() { "$JSONGET" -f "${2:-$VD_BODY}" -- "$1" 2>/dev/null; }
+jget() {
+    local opt=()
+    case $1 in -t|-l) opt=("$1"); shift ;; esac
+    "$JSONGET" "${opt[@]}" -f "${2:-$VD_BODY}" -- "$1" 2>/dev/null
+}
 
 body() { cat "$VD_BODY"; }
 
@@ -377,12 +381,14 @@ attest_body() {
         "$1" "$2" "$3" "$4" "${5:+,$5}"
 }
 
-# vd_nonce TOKEN [JSON]: POST /v1/challenge; prints the nonce.
+# vd_nonce TOKEN [JSON]: POST /v1/challenge; sets NONCE (empty unless 201).
+# Not for $(...): HTTP_CODE and friends must reach the caller.
 vd_nonce() {
+    NONCE=""
     if [ -n "${2:-}" ]; then vd_post_json /v1/challenge "$1" "$2"
     else vd_call POST /v1/challenge "$1"; fi
     [ "$HTTP_CODE" = 201 ] || return 1
-    jget /nonce
+    NONCE=$(jget /nonce)
 }
 
 [ -x "$VD_BIN" ] || die "verifierd not built at $VD_BIN"

@@ -1,0 +1,403 @@
+#!/bin/bash
+# verifierd_api.sh — every verifierd endpoint over real HTTPS (DESIGN §8,
+# issue 5): the public endpoints, attest/results/revocations with evidence
+# that parses but proves nothing (so every answer is a signed
+# contraindicated EAR), every 4xx the API defines with its RFC 9457 shape,
+# the admin API, /metrics arithmetic, and the per-request log lines.
+# Real swtpm evidence is in verifierd_e2e.sh.
+set -uo pipefail
+# shellcheck source=../lib/verifierd.sh
+. "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
+
+vd_start_dev api || die "cannot start verifierd --dev"
+A=$VD_ATTEST
+ADM=$VD_ADMIN
+REQIDS="$VD_TMP/reqids"
+: >"$REQIDS"
+# Remember every request id, to match against the log at the end.
+call() { vd_call "$@"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"$REQIDS"; }
+post() { vd_post_json "$@"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"$REQIDS"; }
+nonce() { vd_nonce "$A"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"$REQIDS"; N=$NONCE; }
+# A registered attester whose evidence is junk: a recorded, contraindicated
+# result (results of unregistered attesters are not recorded).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/reg.key" 2>/dev/null
+openssl pkey -in "$VD_TMP/reg.key" -pubout -out "$VD_TMP/reg.pem" 2>/dev/null
+"$VCTL" --db "$VD_DB" attester add registered --ak-pem "$VD_TMP/reg.pem" >/dev/null ||
+    die "verifyctl attester add"
+
+# ---- public endpoints ----
+call GET /healthz -
+expect_status "GET /healthz" 200
+expect_eq "healthz body" "$(body)" '{"status":"ok"}'
+expect_eq "healthz content type" "$HTTP_CTYPE" application/json
+expect_match "healthz X-Request-Id is 16 base64url chars" "$HTTP_REQID" '^[A-Za-z0-9_-]{16}$'
+
+call GET /.well-known/verifierd -
+expect_status "GET /.well-known/verifierd" 200
+expect_eq "discovery issuer" "$(jget /issuer)" "$VD_URL"
+expect_eq "discovery jwks_uri" "$(jget /jwks_uri)" "$VD_URL/v1/keys"
+expect_eq "discovery challenge_endpoint" "$(jget /challenge_endpoint)" "$VD_URL/v1/challenge"
+expect_eq "discovery attest_endpoint" "$(jget /attest_endpoint)" "$VD_URL/v1/attest"
+expect_eq "discovery evidence media types" "$(jget /evidence_media_types)" \
+    '["application/cmw+json","application/cmw+cbor"]'
+expect_match "discovery result media types include eat+jwt" "$(jget /result_media_types)" 'application/eat\+jwt'
+expect_eq "discovery alg" "$(jget /result_signing_alg_values_supported/0)" ES256
+call GET /.well-known/verifierd - -H 'Host: evil"host/<x>'
+expect_eq "discovery does not echo a hostile Host header" "$(jget /issuer)" "https://127.0.0.1:$VD_PORT"
+
+call GET /v1/keys -
+expect_status "GET /v1/keys (no token)" 200
+expect_eq "JWKS content type" "$HTTP_CTYPE" application/jwk-set+json
+cp "$VD_BODY" "$VD_TMP/jwks.json"
+expect_eq "JWKS has one key" "$(jget -l /keys)" 1
+expect_eq "JWKS key is EC P-256 ES256" "$(jget /keys/0/kty) $(jget /keys/0/crv) $(jget /keys/0/alg)" "EC P-256 ES256"
+check "JWKS key has no private part (d)" test -z "$(jget /keys/0/d)"
+KID=$(jget /keys/0/kid)
+
+call HEAD /healthz -
+expect_status "HEAD /healthz" 200
+
+# ---- attest with evidence that proves nothing ----
+vd_fake_evidence "$VD_TMP/ev.json"
+EV=$(cat "$VD_TMP/ev.json")
+CB=$(rand_b64url 32)
+nonce
+expect_status "POST /v1/challenge" 201
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
+expect_status "POST /v1/attest (unregistered attester)" 200
+expect_eq "attest content type" "$HTTP_CTYPE" application/json
+expect_eq "attest status" "$(jget /status)" contraindicated
+RID=$(jget /result_id)
+EAR=$(jget /ear)
+expect_match "attest expires_at is RFC 3339" "$(jget /expires_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+expect_eq "EAR jti is the result id" "$(jws_claim "$EAR" /jti)" "$RID"
+expect_eq "EAR ear_status" "$(jws_claim "$EAR" /ear_status)" contraindicated
+expect_eq "EAR eat_nonce is the nonce" "$(jws_claim "$EAR" /eat_nonce)" "$N"
+expect_eq "EAR header" "$(jws_part "$EAR" 1)" "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"$KID\"}"
+expect_match "EAR reasons name the unknown attester" "$(jws_claim "$EAR" /verifierd.reasons)" 'nobody is not registered'
+expect_eq "EAR instance-identity 97 (unknown attester)" \
+    "$(jws_claim "$EAR" /submods/platform/ear_trustworthiness_vector/instance-identity)" 97
+check "EAR signature verifies with openssl against /v1/keys" jws_verify_openssl "$EAR" "$VD_TMP/jwks.json"
+IFS=. read -r eh _ es <<<"$EAR"
+FORGED="$eh.$(jws_part "$EAR" 2 | sed 's/contraindicated/affirming/' | b64url_enc).$es"
+if jws_verify_openssl "$FORGED" "$VD_TMP/jwks.json"; then fail "tampered EAR verified"
+else pass "a tampered EAR payload fails the openssl check"; fi
+
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")" -H 'Accept: application/eat+jwt'
+expect_status "POST /v1/attest, Accept: application/eat+jwt" 200
+expect_eq "eat+jwt content type" "$HTTP_CTYPE" application/eat+jwt
+expect_match "eat+jwt body is a bare compact JWS" "$(body)" '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$'
+check "bare JWS verifies with openssl" jws_verify_openssl "$(body)" "$VD_TMP/jwks.json"
+expect_eq "bare JWS eat_nonce" "$(jws_claim "$(body)" /eat_nonce)" "$N"
+
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV" '"max_ttl_s":7')"
+E2=$(jget /ear)
+expect_eq "max_ttl_s 7 gives exp - iat = 7" \
+    "$(( $(jws_claim "$E2" /exp) - $(jws_claim "$E2" /iat) ))" 7
+expect_eq "default result ttl is the policy's 300 s" \
+    "$(( $(jws_claim "$EAR" /exp) - $(jws_claim "$EAR" /iat) ))" 300
+
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" registered "$EV")"
+expect_status "attest as a registered attester with a junk quote" 200
+RID=$(jget /result_id)
+expect_match "junk quote: reasons say the quote was rejected" "$(jws_claim "$(jget /ear)" /verifierd.reasons)" '[Qq]uote'
+expect_eq "junk quote: instance-identity 96" \
+    "$(jws_claim "$(jget /ear)" /submods/platform/ear_trustworthiness_vector/instance-identity)" 96
+
+# ---- results and revocations ----
+call GET "/v1/results/$RID" "$A"
+expect_status "GET /v1/results/{id}" 200
+expect_eq "result fields" "$(jget /result_id) $(jget /status) $(jget /state)" "$RID contraindicated valid"
+expect_match "result expires_at" "$(jget /expires_at)" '^[0-9-]{10}T[0-9:]{8}Z$'
+call GET /v1/results/AAAAAAAAAAAAAAAAAAAAAA "$A"
+expect_problem "GET /v1/results/{unknown id}" 404
+call GET "/v1/results/$(printf 'x%.0s' $(seq 1 300))" "$A"
+expect_problem "GET /v1/results/{300-char id}" 404
+call GET /v1/revocations?after=0 "$A"
+expect_status "GET /v1/revocations?after=0" 200
+expect_eq "revocations cursor is a number" "$(jget -t /cursor)" number
+expect_eq "revocations list empty (nothing revoked yet)" "$(jget /revoked)" '[]'
+call GET /v1/revocations "$A"
+expect_status "GET /v1/revocations (no cursor)" 200
+for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0' 'limit=1001'; do
+    call GET "/v1/revocations?$q" "$A"
+    expect_problem "GET /v1/revocations?$q" 400
+done
+
+# ---- 404, 405 ----
+for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex; do
+    call GET "$p" "$A"
+    expect_problem "GET $p" 404
+done
+for mp in "GET /v1/challenge" "GET /v1/attest" "PUT /v1/attest" "POST /v1/keys" "DELETE /healthz" \
+          "POST /metrics" "POST /.well-known/verifierd" "POST /v1/results/abc" "POST /v1/revocations" \
+          "PUT /v1/admin/attesters" "DELETE /v1/admin/attesters"; do
+    # shellcheck disable=SC2086
+    call ${mp% *} "${mp#* }" "$ADM"
+    expect_problem "$mp" 405
+done
+
+# ---- 400: malformed attest and challenge requests ----
+Z=$(rand_b64url 32)
+bad400() {   # bad400 NAME BODY [PATH]
+    post "${3:-/v1/attest}" "$A" "$2"
+    expect_problem "$1" 400
+}
+bad400 "attest: not JSON" '{"nonce":'
+bad400 "attest: JSON array" '[]'
+bad400 "attest: empty body" ''
+bad400 "attest: missing nonce" "{\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
+bad400 "attest: nonce 31 bytes" "$(attest_body "$(rand_b64url 31)" "$Z" a "$EV")"
+bad400 "attest: nonce with padding" "$(attest_body "$Z=" "$Z" a "$EV")"
+bad400 "attest: nonce not a string" "{\"nonce\":1,\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
+bad400 "attest: channel_binding 33 bytes" "$(attest_body "$Z" "$(rand_b64url 33)" a "$EV")"
+bad400 "attest: channel_binding standard base64" "$(attest_body "$Z" "${Z:0:42}+/" a "$EV")"
+bad400 "attest: attester empty" "$(attest_body "$Z" "$Z" '' "$EV")"
+bad400 "attest: attester 129 bytes" "$(attest_body "$Z" "$Z" "$(printf 'a%.0s' $(seq 1 129))" "$EV")"
+bad400 "attest: unknown field" "$(attest_body "$Z" "$Z" a "$EV" '"extra":1')"
+bad400 "attest: duplicate field" "$(attest_body "$Z" "$Z" a "$EV" "\"nonce\":\"$Z\"")"
+bad400 "attest: max_ttl_s 0" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":0')"
+bad400 "attest: max_ttl_s 1.5" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":1.5')"
+bad400 "attest: max_ttl_s string" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":"60"')"
+bad400 "attest: policy not a string" "$(attest_body "$Z" "$Z" a "$EV" '"policy":7')"
+bad400 "attest: evidence a number" "$(attest_body "$Z" "$Z" a 42)"
+bad400 "attest: evidence string not base64url" "$(attest_body "$Z" "$Z" a '"not*base64"')"
+bad400 "attest: evidence base64url of junk CBOR" "$(attest_body "$Z" "$Z" a "\"$(printf 'junk' | b64url_enc)\"")"
+bad400 "attest: evidence CMW without records" "$(attest_body "$Z" "$Z" a '{"__cmwc_t":"tag:github.com,2026:verifierd/agent-evidence/v1"}')"
+bad400 "attest: evidence CMW with a wrong collection type" "$(attest_body "$Z" "$Z" a "${EV/agent-evidence\/v1/other}")"
+bad400 "challenge: not JSON" '{' /v1/challenge
+bad400 "challenge: policy not a string" '{"policy":1}' /v1/challenge
+bad400 "challenge: unknown policy" '{"policy":"no-such-policy"}' /v1/challenge
+# A bad field must not burn a nonce: it is still good for a well-formed request.
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV" '"max_ttl_s":0')"
+expect_problem "attest with a bad field and a live nonce" 400
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
+expect_nomatch "the nonce of a rejected (400) request is still unused" \
+    "$(jws_claim "$(jget /ear)" /verifierd.reasons)" 'nonce'
+
+# ---- 415 ----
+printf '%s' "$(attest_body "$Z" "$Z" a "$EV")" >"$VD_TMP/att.json"
+call POST /v1/attest "$A" -H 'Content-Type: text/plain' --data-binary "@$VD_TMP/att.json"
+expect_problem "attest with Content-Type: text/plain" 415
+call POST /v1/attest "$A" --data-binary "@$VD_TMP/att.json"
+expect_problem "attest with a form content type (curl default)" 415
+call POST /v1/attest "$A" -H 'Content-Type: application/cmw+json' --data-binary "@$VD_TMP/att.json"
+expect_problem "attest with Content-Type: application/cmw+json" 415
+call POST /v1/challenge "$A" -H 'Content-Type: text/plain' --data-binary '{}'
+expect_problem "challenge with a body of type text/plain" 415
+call POST /v1/admin/policies "$ADM" -H 'Content-Type: text/plain' --data-binary "@$VFY_SOURCE_DIR/policies/default.json"
+expect_problem "admin policy load with text/plain" 415
+call POST /v1/attest "$A" -H 'Content-Type: application/json; charset=utf-8' --data-binary "@$VD_TMP/att.json"
+expect_eq "application/json with a charset parameter is accepted" "$HTTP_CODE" 200
+
+# ---- 413 ----
+# Exactly 1 MiB is allowed (then malformed: 400); one byte more is 413, with
+# Content-Length and with chunked transfer encoding (no length up front).
+mkbody() { { printf '{"x":"'; head -c $(( $1 - 10 )) /dev/zero | tr '\0' a; printf '"}  '; } >"$2"; }
+mkbody 1048576 "$VD_TMP/1m"
+mkbody 1048577 "$VD_TMP/1m+1"
+expect_eq "test bodies are 1 MiB and 1 MiB + 1" "$(wc -c <"$VD_TMP/1m") $(wc -c <"$VD_TMP/1m+1")" "1048576 1048577"
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m"
+expect_problem "attest body of exactly 1 MiB (malformed, not too large)" 400
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
+expect_problem "attest body 1 MiB + 1 with Content-Length" 413
+call POST /v1/attest "$A" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$VD_TMP/1m+1"
+expect_problem "attest body 1 MiB + 1, chunked" 413
+call POST /v1/attest "$A" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$VD_TMP/1m"
+expect_problem "attest body of exactly 1 MiB, chunked (400, not 413)" 400
+call POST /v1/admin/refvalues "$ADM" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$VD_TMP/1m+1"
+expect_problem "admin bundle import 1 MiB + 1, chunked" 413
+head -c 5000 /dev/zero | tr '\0' ' ' >"$VD_TMP/5k"
+call POST /v1/challenge "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/5k"
+expect_problem "challenge body above its 4 KiB cap" 413
+call POST /v1/attest - -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
+expect_problem "1 MiB + 1 without a token is refused before the body" 413
+# The server is still fine after all that.
+call GET /healthz -
+expect_status "healthz after the oversized requests" 200
+
+# ---- admin API ----
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/ak.key" 2>/dev/null
+openssl pkey -in "$VD_TMP/ak.key" -pubout -out "$VD_TMP/ak.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/ak2.key" 2>/dev/null
+openssl pkey -in "$VD_TMP/ak2.key" -pubout -out "$VD_TMP/ak2.pem" 2>/dev/null
+jstr() { sed -e ':a;N;$!ba' -e 's/\n/\\n/g' "$1"; }   # file -> JSON string body
+AKJ=$(jstr "$VD_TMP/ak.pem")
+call GET /v1/admin/attesters "$ADM"
+expect_status "admin: list attesters" 200
+expect_match "admin: the list has the attester verifyctl added" "$(body)" '"registered"'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x\",\"ak_pem\":\"$AKJ\"}"
+expect_status "admin: add attester" 201
+expect_eq "admin: add attester body" "$(jget /added)" true
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x\",\"ak_pem\":\"$AKJ\"}"
+expect_status "admin: add the same attester again (no-op)" 200
+expect_eq "admin: re-add says added false" "$(jget /added)" false
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
+expect_problem "admin: same name, another key" 409
+post /v1/admin/attesters "$ADM" '{"name":"agent-y"}'
+expect_problem "admin: attester without a key" 400
+post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
+expect_problem "admin: attester with a garbage PEM" 400
+post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_public":"!!"}'
+expect_problem "admin: ak_public not base64url" 400
+post /v1/admin/attesters "$ADM" '{'
+expect_problem "admin: attester body not JSON" 400
+call GET /v1/admin/attesters "$ADM"
+expect_match "admin: list shows agent-x" "$(body)" '"agent-x"'
+VL=$("$VCTL" --db "$VD_DB" list attesters --json)
+expect_match "verifyctl sees the attester added over HTTPS" "$VL" '"agent-x"'
+post /v1/admin/attesters/agent-x/revoke "$ADM" '{}'
+expect_status "admin: revoke attester" 200
+call GET /v1/admin/attesters "$ADM"
+expect_match "admin: attester now revoked" "$(body)" '"state":[[:space:]]*"revoked"'
+post /v1/admin/attesters/no-such/revoke "$ADM" '{}'
+expect_problem "admin: revoke an unknown attester" 404
+
+# Policies
+cat >"$VD_TMP/pol.json" <<'EOF'
+{"id":"api-test","version":3,
+ "platform":{"bank":"sha256","pcrs":[0,7]},
+ "agent":{"pcr":23,"history":"current","unknown_context":"warning"},
+ "freshness":{"nonce_ttl_s":42},
+ "result":{"ttl_s":120}}
+EOF
+post /v1/admin/policies "$ADM" "$(cat "$VD_TMP/pol.json")"
+expect_status "admin: load a policy" 201
+expect_eq "admin: policy id and version" "$(jget /id)@$(jget /version) $(jget /added)" "api-test@3 true"
+post /v1/admin/policies "$ADM" "$(cat "$VD_TMP/pol.json")"
+expect_eq "admin: same policy again is a no-op" "$HTTP_CODE $(jget /added)" "200 false"
+post /v1/admin/policies "$ADM" "$(sed 's/"ttl_s":120/"ttl_s":121/' "$VD_TMP/pol.json")"
+expect_problem "admin: other content under the same id and version" 409
+post /v1/admin/policies "$ADM" '{"id":"broken","version":1,"agent":{"history":"sometimes"}}'
+expect_problem "admin: invalid policy" 400
+call GET /v1/admin/policies "$ADM"
+expect_match "admin: policy list has api-test" "$(body)" '"api-test"'
+post /v1/challenge "$A" '{"policy":"api-test"}'
+expect_eq "challenge with the new policy uses its nonce_ttl_s" "$HTTP_CODE $(jget /ttl_s)" "201 42"
+
+# Reference values: components, PCRs, bundles
+H1=$(printf 'tool one' | openssl dgst -sha256 -r | cut -c1-64)
+H2=$(printf 'model one' | openssl dgst -sha256 -r | cut -c1-64)
+P0=$(printf 'pcr zero' | openssl dgst -sha256 -r | cut -c1-64)
+"$VCTL" --db "$VD_TMP/src.db" init >/dev/null
+"$VCTL" --db "$VD_TMP/src.db" component add tool payments.transfer --digest "sha256:$H1" --version 2.1.0 >/dev/null
+"$VCTL" --db "$VD_TMP/src.db" component add model llama --digest "sha256:$H2" >/dev/null
+"$VCTL" --db "$VD_TMP/src.db" pcr add default --index 0 --digest "$P0" >/dev/null
+"$VCTL" --db "$VD_TMP/src.db" export >"$VD_TMP/bundle.json"
+post /v1/admin/refvalues "$ADM" "$(cat "$VD_TMP/bundle.json")"
+expect_status "admin: import a verifyctl bundle" 200
+expect_eq "admin: import counts" "$(jget /components) $(jget /pcrs)" "2 1"
+post /v1/admin/refvalues "$ADM" "$(cat "$VD_TMP/bundle.json")"
+expect_status "admin: import the same bundle again" 200
+post /v1/admin/refvalues "$ADM" '{"version":1,"components":"nope"}'
+expect_problem "admin: malformed bundle" 400
+call GET /v1/admin/components "$ADM"
+expect_match "admin: components list has the imported tool" "$(body)" "$H1"
+call GET /v1/admin/pcrs "$ADM"
+expect_match "admin: pcrs list has the imported value" "$(body)" "$P0"
+call GET /v1/admin/refvalues "$ADM"
+expect_status "admin: export bundle" 200
+cp "$VD_BODY" "$VD_TMP/export.json"
+expect_eq "admin export = verifyctl export of the same DB" \
+    "$(cat "$VD_TMP/export.json")" "$("$VCTL" --db "$VD_DB" export)"
+"$VCTL" --db "$VD_TMP/dst.db" init >/dev/null
+check "verifyctl imports the admin export" bash -c "\"$VCTL\" --db \"$VD_TMP/dst.db\" import \"$VD_TMP/export.json\" >/dev/null"
+expect_match "the copy has the tool" "$("$VCTL" --db "$VD_TMP/dst.db" list components --json)" "$H1"
+
+post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
+expect_status "admin: revoke a component" 200
+expect_eq "admin: one component revoked" "$(jget /revoked)" 1
+expect_match "verifyctl sees it revoked" "$("$VCTL" --db "$VD_DB" list components --json)" '"revoked"'
+post /v1/admin/components/revoke "$ADM" '{"kind":"gadget","name":"x"}'
+expect_problem "admin: revoke with a bad kind" 400
+post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"llama","digest":"sha256:xyz"}'
+expect_problem "admin: revoke with a bad digest" 400
+post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"no-such-model"}'
+expect_problem "admin: revoke an unknown component" 404
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"$P0\"}"
+expect_status "admin: revoke a PCR value" 200
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":24,\"digest\":\"$P0\"}"
+expect_problem "admin: PCR index 24" 400
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"abcd\"}"
+expect_problem "admin: PCR digest of the wrong size" 400
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":1,\"digest\":\"$P0\"}"
+expect_problem "admin: revoke a PCR value that is not stored" 404
+
+call GET /v1/admin/results "$ADM"
+expect_status "admin: list results" 200
+expect_match "admin: results list has the first result" "$(body)" "$RID"
+call GET /v1/admin/audit "$ADM"
+expect_status "admin: audit log" 200
+expect_match "admin: audit names the admin token" "$(body)" 'token:dev-admin'
+expect_match "admin: audit has the component revocation" "$(body)" 'payments.transfer'
+call GET /v1/admin/nope "$ADM"
+expect_problem "admin: unknown admin path" 404
+call GET /v1/admin/ "$ADM"
+expect_problem "admin: bare /v1/admin/" 404
+
+# ---- metrics ----
+metric() { grep -F "$1 " "$VD_TMP/metrics" | tail -n 1 | awk '{print $NF}'; }
+call GET /metrics -
+expect_status "GET /metrics" 200
+expect_eq "metrics content type" "$HTTP_CTYPE" text/plain
+cp "$VD_BODY" "$VD_TMP/metrics"
+h0=$(metric 'verifierd_requests_total{endpoint="healthz",code="200"}')
+v0=$(metric 'verifierd_verdicts_total{status="contraindicated"}')
+a0=$(metric 'verifierd_requests_total{endpoint="attest",code="413"}')
+for _ in 1 2 3; do call GET /healthz -; done
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
+call GET /metrics -
+cp "$VD_BODY" "$VD_TMP/metrics"
+expect_eq "metrics: healthz 200 counter grew by 3" "$(metric 'verifierd_requests_total{endpoint="healthz",code="200"}')" $((h0 + 3))
+expect_eq "metrics: contraindicated verdicts grew by 1" "$(metric 'verifierd_verdicts_total{status="contraindicated"}')" $((v0 + 1))
+expect_eq "metrics: attest 413 counter grew by 1" "$(metric 'verifierd_requests_total{endpoint="attest",code="413"}')" $((a0 + 1))
+expect_match "metrics: 405s are counted" "$(cat "$VD_TMP/metrics")" 'verifierd_requests_total\{endpoint="[a-z-]+",code="405"\} [1-9]'
+expect_match "metrics: verdicts_total has affirming" "$(cat "$VD_TMP/metrics")" 'verifierd_verdicts_total\{status="affirming"\} 0'
+expect_match "metrics: histogram TYPE line" "$(cat "$VD_TMP/metrics")" '# TYPE verifierd_request_duration_seconds histogram'
+inf=$(metric 'verifierd_request_duration_seconds_bucket{endpoint="attest",le="+Inf"}')
+cnt=$(metric 'verifierd_request_duration_seconds_count{endpoint="attest"}')
+expect_eq "metrics: attest +Inf bucket equals _count" "$inf" "$cnt"
+expect_eq "metrics: attest _count equals the sum of attest request counters" "$cnt" \
+    "$(grep '^verifierd_requests_total{endpoint="attest"' "$VD_TMP/metrics" | awk '{s += $NF} END {print s}')"
+check "metrics: attest buckets are cumulative" bash -c \
+    "grep '^verifierd_request_duration_seconds_bucket{endpoint=\"attest\"' '$VD_TMP/metrics' |
+     awk '{ if (\$NF < prev) exit 1; prev = \$NF }'"
+expect_match "metrics: attest latency sum is positive" \
+    "$(metric 'verifierd_request_duration_seconds_sum{endpoint="attest"}')" '^[0-9]+\.[0-9]*[1-9]'
+
+# ---- logs ----
+vd_stop
+expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+bad=0 missing=0
+while read -r id code; do
+    line=$(grep -F "\"request_id\":\"$id\"" "$VD_LOG")
+    if [ "$(printf '%s\n' "$line" | grep -c .)" -ne 1 ]; then missing=$((missing + 1)); continue; fi
+    printf '%s' "$line" >"$VD_TMP/line.json"
+    got=$("$JSONGET" -f "$VD_TMP/line.json" /status /endpoint /latency_ms /ts /method /path 2>/dev/null | head -n 2 | tr '\n' ' ')
+    case $got in "$code "[a-z]*) ;; *) bad=$((bad + 1)); echo "  log line for $id: $line" ;; esac
+    "$JSONGET" -f "$VD_TMP/line.json" /latency_ms /ts /method /path >/dev/null 2>&1 || bad=$((bad + 1))
+done <"$REQIDS"
+expect_eq "log: exactly one line per request id ($(wc -l <"$REQIDS") requests)" "$missing" 0
+expect_eq "log: each line has the response status, endpoint, latency_ms, ts, method, path" "$bad" 0
+nonjson=0
+while IFS= read -r line; do
+    printf '%s' "$line" | "$JSONGET" -t '' >/dev/null 2>&1 || nonjson=$((nonjson + 1))
+done <"$VD_LOG"
+expect_eq "log: every stderr line is a JSON object" "$nonjson" 0
+for secret in "$A" "$ADM" "$(cat "$VD_STATE/nonce.key" | tr -d '\n')" \
+              "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
+    [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }
+    if grep -qF -- "$secret" "$VD_LOG"; then fail "log: a secret (${secret:0:8}...) appears in the log"
+    else pass "log: no trace of ${secret:0:8}... (token or key)"; fi
+done
+check "log: the query string is not logged" bash -c "! grep -q 'after=' '$VD_LOG'"
+vd_done
