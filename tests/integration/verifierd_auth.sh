@@ -1,0 +1,128 @@
+#!/bin/bash
+# verifierd_auth.sh — bearer tokens and roles (DESIGN §8): 401 without a
+# token or with an unknown, malformed or revoked one; 403 for the wrong role
+# in both directions; public endpoints need none; tokens added or revoked
+# with verifyctl on the live DB take effect at once; 429 per token with a
+# low --rate/--burst, and it recovers; no token value in any log line.
+set -uo pipefail
+# shellcheck source=../lib/verifierd.sh
+. "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
+
+vd_start_dev auth || die "cannot start verifierd --dev"
+A=$VD_ATTEST
+ADM=$VD_ADMIN
+UNKNOWN="vfy_$(rand_b64url 32)"
+
+# endpoint list: METHOD PATH ROLE (body for POSTs is {})
+ATTEST_EPS=("POST /v1/challenge" "POST /v1/attest" "GET /v1/results/abc" "GET /v1/revocations")
+ADMIN_EPS=("GET /v1/admin/attesters" "POST /v1/admin/attesters" "GET /v1/admin/refvalues"
+           "POST /v1/admin/policies" "POST /v1/admin/components/revoke" "GET /v1/admin/audit")
+
+req() {   # req METHOD PATH TOKEN|- [extra curl args]
+    local m=$1 p=$2 t=$3; shift 3
+    if [ "$m" = POST ]; then vd_call POST "$p" "$t" -H 'Content-Type: application/json' --data-binary '{}' "$@"
+    else vd_call "$m" "$p" "$t" "$@"; fi
+}
+
+for ep in "${ATTEST_EPS[@]}" "${ADMIN_EPS[@]}"; do
+    m=${ep% *} p=${ep#* }
+    req "$m" "$p" -
+    expect_problem "$ep without a token" 401
+    expect_eq "$ep without a token: WWW-Authenticate" "$(hdr WWW-Authenticate)" 'Bearer realm="verifierd"'
+    req "$m" "$p" "$UNKNOWN"
+    expect_problem "$ep with an unknown token" 401
+done
+req GET /v1/revocations - -H "Authorization: Basic $(printf 'a:b' | openssl base64 -A)"
+expect_problem "Basic authorization" 401
+req GET /v1/revocations - -H "Authorization: Bearer"
+expect_problem "Bearer with no token" 401
+req GET /v1/revocations - -H "Authorization: Bearer    "
+expect_problem "Bearer with only spaces" 401
+req GET /v1/revocations - -H "Authorization: Bearer $(printf 'x%.0s' $(seq 1 5000))"
+expect_problem "a 5000-byte token" 401
+req GET /v1/revocations - -H "Authorization: $A"
+expect_problem "the attest token without the Bearer scheme" 401
+req GET /v1/revocations - -H "Authorization: Bearer ${A}x"
+expect_problem "the attest token with one extra character" 401
+req GET /v1/revocations - -H "Authorization: Bearer ${A:0:${#A}-1}"
+expect_problem "the attest token missing its last character" 401
+req GET /v1/revocations - -H "Authorization: bearer $A"
+expect_status "the scheme name is case-insensitive (RFC 9110)" 200
+
+for ep in "${ADMIN_EPS[@]}"; do
+    req "${ep% *}" "${ep#* }" "$A"
+    expect_problem "$ep with the attest token" 403
+done
+for ep in "${ATTEST_EPS[@]}"; do
+    req "${ep% *}" "${ep#* }" "$ADM"
+    expect_problem "$ep with the admin token" 403
+done
+# The right role gets past auth: whatever the answer, it is not 401/403.
+for ep in "${ATTEST_EPS[@]}"; do
+    req "${ep% *}" "${ep#* }" "$A"
+    expect_match "$ep with the attest token passes auth" "$HTTP_CODE" '^(200|201|400|404)$'
+done
+for ep in "${ADMIN_EPS[@]}"; do
+    req "${ep% *}" "${ep#* }" "$ADM"
+    expect_match "$ep with the admin token passes auth" "$HTTP_CODE" '^(200|201|400|404)$'
+done
+for p in /healthz /metrics /v1/keys /.well-known/verifierd; do
+    vd_call GET "$p" -
+    expect_status "GET $p needs no token" 200
+    vd_call GET "$p" "$UNKNOWN"
+    expect_status "GET $p ignores an unknown token" 200
+done
+
+# Tokens managed with verifyctl on the live database.
+T2=$("$VCTL" --db "$VD_DB" token add rp-2 --role attest) || die "verifyctl token add"
+expect_match "verifyctl prints the new token alone" "$T2" '^vfy_[A-Za-z0-9_-]+$'
+req GET /v1/revocations "$T2"
+expect_status "a token added by verifyctl works at once" 200
+T3=$("$VCTL" --db "$VD_DB" token add ops-2 --role admin) || die "verifyctl token add"
+req GET /v1/admin/attesters "$T3"
+expect_status "an admin token added by verifyctl works at once" 200
+req GET /v1/revocations "$T3"
+expect_problem "that admin token on an attest endpoint" 403
+"$VCTL" --db "$VD_DB" token revoke rp-2 >/dev/null || die "verifyctl token revoke"
+req GET /v1/revocations "$T2"
+expect_problem "a token revoked by verifyctl is refused at once" 401
+req GET /v1/revocations "$A"
+expect_status "the other attest token still works" 200
+
+vd_stop
+expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+for t in "$A" "$ADM" "$UNKNOWN" "$T2" "$T3"; do
+    if grep -qF -- "$t" "$VD_LOG"; then fail "log: token ${t:0:8}... appears in the log"
+    else pass "log: token ${t:0:8}... never logged"; fi
+done
+expect_match "log: the token's name is logged instead" "$(cat "$VD_LOG")" '"token_name":"dev-attest"'
+expect_match "log: 401s are logged" "$(cat "$VD_LOG")" '"status":401'
+
+# ---- rate limit: 1 request/s, burst 3, per token ----
+vd_start_dev rate --rate 1 --burst 3 || die "cannot start verifierd --rate 1 --burst 3"
+A=$VD_ATTEST ADM=$VD_ADMIN
+codes=""
+for _ in 1 2 3 4 5 6; do
+    vd_call GET /v1/revocations "$A"
+    codes="$codes $HTTP_CODE"
+    [ "$HTTP_CODE" = 429 ] && cp "$VD_BODY" "$VD_TMP/429.json" && cp "$VD_HDRS" "$VD_TMP/429.hdr"
+done
+expect_match "burst of 3 then 429 (codes:$codes)" "$codes" '^ 200 200 200 (200 )?429 429'
+if [ -f "$VD_TMP/429.json" ]; then
+    cp "$VD_TMP/429.json" "$VD_BODY"; cp "$VD_TMP/429.hdr" "$VD_HDRS"
+    HTTP_CODE=429 HTTP_CTYPE=$(hdr Content-Type) HTTP_REQID=$(hdr X-Request-Id)
+    expect_problem "the 429 answer" 429
+    expect_eq "429 has Retry-After" "$(hdr Retry-After)" 1
+fi
+vd_call GET /v1/admin/attesters "$ADM"
+expect_status "another token is not limited by the first one's use" 200
+sleep 1.2
+vd_call GET /v1/revocations "$A"
+expect_status "after a second the limited token is served again" 200
+vd_call GET /healthz -
+expect_status "public endpoints are not rate limited" 200
+vd_call GET /metrics -
+expect_match "429s are counted in /metrics" "$(body)" 'verifierd_requests_total\{endpoint="revocations",code="429"\} [1-9]'
+vd_stop
+expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+vd_done
