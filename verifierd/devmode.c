@@ -147,11 +147,12 @@ static int dev_tokens(const char *dir, char attest[VFY_STORE_TOKEN_BUF], char ad
         buf[n] = '\0';
         nl = strchr(buf, '\n');
         if (nl == NULL || (size_t)(nl - buf) >= VFY_STORE_TOKEN_BUF ||
-            strlen(nl + 1) == 0 || strlen(nl + 1) > VFY_STORE_TOKEN_BUF)
+            strcspn(nl + 1, "\n") == 0 || strcspn(nl + 1, "\n") >= VFY_STORE_TOKEN_BUF)
             goto out;
-        *nl = '\0';
-        snprintf(attest, VFY_STORE_TOKEN_BUF, "%s", buf);
-        snprintf(admin, VFY_STORE_TOKEN_BUF, "%.*s", (int)strcspn(nl + 1, "\n"), nl + 1);
+        memcpy(attest, buf, (size_t)(nl - buf));
+        attest[nl - buf] = '\0';
+        memcpy(admin, nl + 1, strcspn(nl + 1, "\n"));
+        admin[strcspn(nl + 1, "\n")] = '\0';
         rc = 0;
         goto out;
     }

@@ -27,14 +27,21 @@ done
 nm -D --defined-only "$libdir/libverify.so" | grep -qw vfy_quote_verify || { echo "FAIL: vfy_quote_verify not exported"; exit 1; }
 echo "ok: install layout and exported symbols"
 
-cmake -S "$VFY_SOURCE_DIR/tests/consumer" -B "$tmp/b" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+# A sanitizer build of libverify needs the sanitizer runtime in its consumers.
+san=()
+if [ "${VFY_SANITIZE:-0}" = 1 ]; then
+  san=(-fsanitize=address,undefined)
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+fi
+cmake -S "$VFY_SOURCE_DIR/tests/consumer" -B "$tmp/b" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_C_FLAGS="${san[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${san[*]:-}" >/dev/null
 cmake --build "$tmp/b" >/dev/null
 out1=$(LD_LIBRARY_PATH="$libdir" "$tmp/b/consumer_cmake")
 out2=$("$tmp/b/consumer_cmake_static")
 echo "ok: find_package(verify): $out1"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc "$VFY_SOURCE_DIR/tests/consumer/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs verify)
+cc "${san[@]}" "$VFY_SOURCE_DIR/tests/consumer/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs verify)
 out3=$(LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc")
 echo "ok: pkg-config verify: $out3"
 [ "$out1" = "$out2" ] && [ "$out1" = "$out3" ] || { echo "FAIL: consumers disagree"; exit 1; }
