@@ -1,0 +1,133 @@
+#!/bin/bash
+# verifierd_nonce.sh — challenge nonces (DESIGN §3, §8): 32 bytes base64url,
+# 201 with expires_at = now + ttl_s from the applicable policy; single use;
+# a reused, expired (policy nonce_ttl_s 1, loaded with --policy FILE and with
+# the admin API), forged or altered nonce still gets a signed EAR, status
+# contraindicated, whose reasons name the nonce — while the same request with
+# a fresh nonce has no nonce reason. A replica sharing the nonce key accepts
+# the nonce; one with another key calls it forged.
+#
+# The evidence parses but its quote is junk, so every verdict here is
+# contraindicated; the nonce shows in the reasons only when the nonce is bad.
+set -uo pipefail
+# shellcheck source=../lib/verifierd.sh
+. "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
+
+vd_fake_evidence "$VD_TMP/ev.json"
+EV=$(cat "$VD_TMP/ev.json")
+CB=$(rand_b64url 32)
+cat >"$VD_TMP/fast.json" <<'EOF'
+{"id":"fast","version":1,"freshness":{"nonce_ttl_s":1},"result":{"ttl_s":30}}
+EOF
+
+vd_start_dev one --policy "$VFY_SOURCE_DIR/policies/default.json" \
+    --policy "$VFY_SOURCE_DIR/policies/strict.json" --policy "$VD_TMP/fast.json" ||
+    die "cannot start verifierd --dev"
+A=$VD_ATTEST ADM=$VD_ADMIN URL1=$VD_URL CA1=$VD_CA STATE1=$VD_STATE PID1=$VD_PID
+
+# attest NONCE [EXTRA]: sets REASONS and STATUS from the EAR.
+attest() {
+    vd_post_json /v1/attest "$A" "$(attest_body "$1" "$CB" nobody "$EV" "${2:-}")"
+    EAR=$(jget /ear)
+    STATUS=$(jws_claim "$EAR" /ear_status)
+    REASONS=$(jws_claim "$EAR" /verifierd.reasons)
+}
+
+# ---- the challenge ----
+t0=$(date +%s)
+vd_nonce "$A"
+expect_status "POST /v1/challenge without a body" 201
+expect_eq "challenge content type" "$HTTP_CTYPE" application/json
+expect_match "nonce is base64url without padding" "$NONCE" '^[A-Za-z0-9_-]{43}$'
+expect_eq "nonce decodes to 32 bytes" "$(b64url_len "$NONCE")" 32
+expect_eq "ttl_s is the default policy's 60" "$(jget /ttl_s)" 60
+exp=$(date -u -d "$(jget /expires_at)" +%s 2>/dev/null || echo 0)
+expect_match "expires_at is RFC 3339 UTC" "$(jget /expires_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+check "expires_at = now + ttl_s (within 2 s)" test $((exp - t0 - 60)) -ge -1 -a $((exp - t0 - 60)) -le 2
+N1=$NONCE
+vd_nonce "$A"
+check "two challenges give different nonces" test "$NONCE" != "$N1"
+vd_nonce "$A" '{"policy":"strict"}'
+expect_eq "challenge for policy strict: its nonce_ttl_s" "$HTTP_CODE $(jget /ttl_s)" "201 30"
+vd_nonce "$A" '{"policy":"fast"}'
+expect_eq "challenge for policy fast (from --policy FILE): ttl_s 1" "$HTTP_CODE $(jget /ttl_s)" "201 1"
+vd_nonce "$A" '{"attester":"nobody"}'
+expect_eq "challenge for an unknown attester: the default policy" "$HTTP_CODE $(jget /ttl_s)" "201 60"
+
+# ---- single use ----
+vd_nonce "$A"; N=$NONCE
+attest "$N"
+expect_status "first use of a nonce" 200
+expect_nomatch "first use: no nonce reason" "$REASONS" '[Nn]once'
+expect_eq "first use: eat_nonce" "$(jws_claim "$EAR" /eat_nonce)" "$N"
+attest "$N"
+expect_status "reuse of a nonce still gets an EAR" 200
+expect_eq "reuse: contraindicated" "$STATUS" contraindicated
+expect_eq "reuse: response status field" "$(jget /status)" contraindicated
+expect_match "reuse: a reason names the nonce" "$REASONS" 'nonce rejected: nonce already used'
+attest "$N" '"max_ttl_s":30'
+expect_match "third use: still a replay" "$REASONS" 'nonce already used'
+
+# ---- forged ----
+attest "$(rand_b64url 32)"
+expect_status "random 32-byte nonce gets an EAR" 200
+expect_eq "forged: contraindicated" "$STATUS" contraindicated
+expect_match "forged: a reason names the nonce" "$REASONS" 'nonce rejected: nonce was not issued by this verifier'
+vd_nonce "$A"
+last=${NONCE: -1}; [ "$last" = A ] && repl=B || repl=A
+attest "${NONCE:0:42}$repl"
+expect_match "an issued nonce with its last character changed is forged" "$REASONS" 'nonce was not issued'
+attest "$NONCE"
+expect_nomatch "the original of that nonce is still good" "$REASONS" '[Nn]once'
+
+# ---- expired: policy nonce_ttl_s 1 (from --policy FILE) ----
+vd_nonce "$A" '{"policy":"fast"}'; NF=$NONCE
+vd_nonce "$A" '{"policy":"fast"}'; NF2=$NONCE
+attest "$NF2"
+expect_nomatch "a ttl-1 nonce used at once is accepted" "$REASONS" '[Nn]once'
+sleep 2.2
+attest "$NF"
+expect_eq "expired (--policy FILE): contraindicated" "$STATUS" contraindicated
+expect_match "expired (--policy FILE): a reason names the nonce" "$REASONS" 'nonce rejected: nonce expired'
+
+# ---- expired: a ttl-1 policy loaded with the admin API ----
+vd_post_json /v1/admin/policies "$ADM" '{"id":"fast-admin","version":1,"freshness":{"nonce_ttl_s":1}}'
+expect_status "admin: load policy fast-admin" 201
+vd_nonce "$A" '{"policy":"fast-admin"}'
+expect_eq "challenge for fast-admin (loaded over the API): ttl_s 1" "$HTTP_CODE $(jget /ttl_s)" "201 1"
+NA=$NONCE
+sleep 2.2
+attest "$NA"
+expect_eq "expired (admin API policy): contraindicated" "$STATUS" contraindicated
+expect_match "expired (admin API policy): a reason names the nonce" "$REASONS" 'nonce rejected: nonce expired'
+
+vd_call GET /metrics -
+expect_match "metrics: used-nonce gauge counts the consumed nonces" "$(body)" 'verifierd_nonce_cache_entries [1-9]'
+
+# ---- replicas ----
+# Same nonce key (production mode, its own database): accepted there.
+vd_make_prod "$VD_TMP/prod" || die "prod set-up"
+vd_start two --db "$VD_DB" --tls-cert "$VD_TMP/prod/cert.pem" --tls-key "$VD_TMP/prod/key.pem" \
+    --signing-key "$VD_TMP/prod/sign.pem" --nonce-key "$STATE1/nonce.key" || die "cannot start replica"
+A2=$VD_ATTEST URL2=$VD_URL CA2=$VD_CA
+VD_URL=$URL1 VD_CA=$CA1
+vd_nonce "$A"; NR=$NONCE
+vd_nonce "$A"; NR2=$NONCE
+VD_URL=$URL2 VD_CA=$CA2 A=$A2
+attest "$NR"
+expect_status "replica with the shared nonce key answers" 200
+expect_nomatch "replica with the shared nonce key accepts the nonce" "$REASONS" '[Nn]once'
+attest "$NR"
+expect_match "the replica enforces single use itself" "$REASONS" 'nonce already used'
+# Another key (a --dev replica has its own): forged.
+vd_start_dev three || die "cannot start a third verifierd"
+A=$VD_ATTEST
+attest "$NR2"
+expect_match "a verifierd with another nonce key calls the nonce forged" "$REASONS" 'nonce was not issued'
+
+vd_stop "$PID1"
+expect_eq "first verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+if grep -qF -- "$(tr -d '\n' <"$STATE1/nonce.key")" "$VD_TMP"/*/stderr.log; then
+    fail "the nonce key appears in a log"
+else pass "the nonce key appears in no log"; fi
+vd_done
