@@ -74,6 +74,31 @@ static cJSON *body_object(struct MHD_Connection *c, struct vd_req *r, enum MHD_R
     return o;
 }
 
+/* 0 if every member of @o is in @allowed (NULL-terminated) and none repeats. */
+static int only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
+                       const char *const *allowed, enum MHD_Result *ret)
+{
+    const cJSON *it;
+    char msg[128];
+
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            if (strcmp(it->string, allowed[i]) == 0)
+                ok = 1;
+        for (const cJSON *x = it->next; ok && x != NULL; x = x->next)
+            if (strcmp(x->string, it->string) == 0)
+                ok = 0;
+        if (!ok) {
+            snprintf(msg, sizeof(msg), "unknown or repeated field \"%.64s\"", it->string);
+            *ret = vd_problem(c, r, 400, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const char *opt_str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -91,8 +116,15 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
     int added = 0;
     vfy_rc rc;
 
+    static const char *const fields[] = {"name", "ak_pem", "ak_public", "scheme", "refset",
+                                         "policy", NULL};
+
     if (o == NULL)
         return ret;
+    if (only_fields(c, r, o, fields, &ret) != 0) {
+        cJSON_Delete(o);
+        return ret;
+    }
     name = opt_str(o, "name");
     pem = opt_str(o, "ak_pem");
     pub = opt_str(o, "ak_public");
@@ -130,8 +162,14 @@ static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req 
     char out[128];
     vfy_rc rc;
 
+    static const char *const fields[] = {"kind", "name", "digest", NULL};
+
     if (o == NULL)
         return ret;
+    if (only_fields(c, r, o, fields, &ret) != 0) {
+        cJSON_Delete(o);
+        return ret;
+    }
     kind_s = opt_str(o, "kind");
     name = opt_str(o, "name");
     dig_s = opt_str(o, "digest");
@@ -166,8 +204,14 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
     char out[96];
     vfy_rc rc;
 
+    static const char *const fields[] = {"set", "bank", "index", "digest", NULL};
+
     if (o == NULL)
         return ret;
+    if (only_fields(c, r, o, fields, &ret) != 0) {
+        cJSON_Delete(o);
+        return ret;
+    }
     set = opt_str(o, "set");
     bank_s = opt_str(o, "bank");
     dig_s = opt_str(o, "digest");

@@ -34,7 +34,7 @@ enum MHD_Result vd_api_health(struct MHD_Connection *c, struct vd_req *r, const 
     (void)method;
     (void)path;
     if (vd_store() == NULL || vfy_store_generation(vd_store(), &gen) != VFY_OK)
-        return vd_send_json(c, r, 503, "{\"status\":\"unavailable\",\"detail\":\"database\"}");
+        return vd_problem(c, r, 503, "database unavailable");
     return vd_send_json(c, r, 200, "{\"status\":\"ok\"}");
 }
 

@@ -18,7 +18,7 @@ enum {
     OPT_DB = 256, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_SIGNING_KEY, OPT_CONFIG,
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_VERIFIER_ID,
+    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS,
 };
 
 static const struct option longopts[] = {
@@ -32,7 +32,6 @@ static const struct option longopts[] = {
     {"nonce-key", required_argument, NULL, OPT_NONCE_KEY},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"default-policy", required_argument, NULL, OPT_DEFAULT_POLICY},
-    {"verifier-id", required_argument, NULL, OPT_VERIFIER_ID},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -59,16 +58,16 @@ void vd_usage(FILE *out)
           "  --tls-cert PEM         TLS certificate chain; --tls-key PEM its key\n"
           "  --signing-key PEM      ES256 key that signs attestation results\n"
           "  --old-keys-dir DIR     older public keys (*.pem) still published in /v1/keys\n"
-          "  --nonce-key FILE       32-byte nonce key shared by replicas (default: next to the DB)\n"
+          "  --nonce-key FILE       nonce key shared by replicas (default: DB path + \".nonce-key\",\n"
+          "                         created on first start)\n"
           "  --policy FILE          load this appraisal policy at start and on SIGHUP (repeatable)\n"
           "  --default-policy ID    policy for attesters that name none (default \"default\")\n"
-          "  --verifier-id NAME     ear_verifier_id developer (default \"verifierd\")\n"
           "  --ear-profile P        claim names: ietf (default) or veraison\n"
           "  --threads N            worker threads (default: number of cores)\n"
           "  --max-connections N    concurrent connections (default 1024)\n"
           "  --timeout S            idle connection timeout in seconds (default 30)\n"
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
-          "  --nonce-cache N        used-nonce set capacity (default 1000000)\n"
+          "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 1000000)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -137,7 +136,6 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
     case OPT_NONCE_KEY: return set_str(&cfg->nonce_key, v);
     case OPT_POLICY: return add_policy(cfg, v);
     case OPT_DEFAULT_POLICY: return set_str(&cfg->default_policy, v);
-    case OPT_VERIFIER_ID: return set_str(&cfg->verifier_id, v);
     case OPT_STATE_DIR: return set_str(&cfg->state_dir, v);
     case OPT_EAR_PROFILE:
         if (strcmp(v, "ietf") == 0)
@@ -175,8 +173,12 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
         cfg->rate_burst = (unsigned)n;
         return 0;
     case OPT_NONCE_CACHE:
-        if (parse_uint(flag, v, 100000000, &n) != 0 || n == 0)
+        if (parse_uint(flag, v, 16777216, &n) != 0)
             return -1;
+        if (n == 0) {
+            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
+            return -1;
+        }
         cfg->nonce_cache = n;
         return 0;
     }
@@ -220,9 +222,13 @@ static int load_config_file(struct vd_config *cfg, const char *path)
             if (x->has_arg == required_argument && strcmp(x->name, flag) == 0 &&
                 x->val != OPT_CONFIG && x->val != OPT_STATE_DIR)
                 o = x;
-        if (o == NULL) {
+        if (o == NULL && !(strcmp(it->string, "quiet") == 0 && cJSON_IsBool(it))) {
             fprintf(stderr, "verifierd: --config %s: unknown key \"%s\"\n", path, it->string);
             goto out;
+        }
+        if (o == NULL && strcmp(it->string, "quiet") == 0 && cJSON_IsBool(it)) {
+            cfg->quiet = cJSON_IsTrue(it);
+            continue;
         }
         if (o->val == OPT_POLICY && cJSON_IsArray(it)) {
             const cJSON *p;
@@ -304,8 +310,6 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
         return -1;
     if (cfg->default_policy == NULL && set_str(&cfg->default_policy, "default") != 0)
         return -1;
-    if (cfg->verifier_id == NULL && set_str(&cfg->verifier_id, "verifierd") != 0)
-        return -1;
     if (cfg->dev) {
         if (cfg->state_dir == NULL) {
             fprintf(stderr, "verifierd: --dev needs --state-dir DIR\n");
@@ -333,7 +337,6 @@ void vd_config_free(struct vd_config *cfg)
     free(cfg->nonce_key);
     free(cfg->config_file);
     free(cfg->default_policy);
-    free(cfg->verifier_id);
     free(cfg->state_dir);
     for (size_t i = 0; i < cfg->npolicy_files; i++)
         free(cfg->policy_files[i]);

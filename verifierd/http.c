@@ -49,6 +49,11 @@ enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned sta
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"verifierd\"");
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->ep == VD_EP_ADMIN ? "GET, POST"
+                                : (r->ep == VD_EP_CHALLENGE || r->ep == VD_EP_ATTEST) ? "POST"
+                                                                                      : "GET, HEAD");
     if (status == 429)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     ret = MHD_queue_response(c, status, resp);

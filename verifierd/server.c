@@ -11,8 +11,10 @@
  * lets the old one finish its in-flight requests, then stops it. SIGTERM
  * quiesces, waits for in-flight requests (up to a deadline) and stops.
  *
- * Requests are authenticated from their headers, before any body is read
- * (tighter limit before authentication); bodies are capped at 1 MiB (413).
+ * Requests are authenticated from their headers before any body is read:
+ * an unauthenticated client can make verifierd read no body at all.
+ * Declared or streamed bodies above the endpoint's limit (1 MiB for attest
+ * and admin, 4 KiB for challenge, none for GET) get 413.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -222,10 +224,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (rt == NULL)
             return vd_problem(c, r, 404, "no such endpoint");
         r->ep = rt->ep;
-        if (bad_method) {
-            r->status = 405;
-            return vd_problem(c, r, 405, "method not allowed on this endpoint");
-        }
+        if (bad_method)
+            return vd_problem(c, r, 405, rt->method != NULL && strcmp(rt->method, "GET") == 0
+                                             ? "allowed: GET, HEAD" : "allowed: POST");
         r->limit = rt->body_limit;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL) {
@@ -520,11 +521,28 @@ int vd_server_start(struct vd_server *s)
         return -1;
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
         return -1;
-    rc = s->cfg->nonce_key != NULL ? vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key)
-                                   : vfy_nonce_key_generate(&s->nonce_key);
+    if (s->cfg->nonce_key == NULL) {
+        /* Default: a key file next to the database, created on first start,
+         * so nonces survive a restart. Replicas pass the same --nonce-key. */
+        size_t n = strlen(s->cfg->db_path) + sizeof(".nonce-key");
+
+        if ((s->cfg->nonce_key = malloc(n)) == NULL)
+            return -1;
+        snprintf(s->cfg->nonce_key, n, "%s.nonce-key", s->cfg->db_path);
+        if (access(s->cfg->nonce_key, F_OK) != 0) {
+            if ((rc = vfy_nonce_key_generate(&s->nonce_key)) == VFY_OK)
+                rc = vfy_nonce_key_save(s->nonce_key, s->cfg->nonce_key);
+            vfy_nonce_key_free(&s->nonce_key);
+            if (rc != VFY_OK) {
+                vd_log("error", "creating nonce key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
+                return -1;
+            }
+            vd_log("info", "created nonce key %s", s->cfg->nonce_key);
+        }
+    }
+    rc = vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key);
     if (rc != VFY_OK) {
-        vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key ? s->cfg->nonce_key : "(generated)",
-               vfy_strerror(rc));
+        vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
         return -1;
     }
     if ((rc = vfy_nonce_cache_new(&s->nonce_cache, s->cfg->nonce_cache)) != VFY_OK) {
@@ -594,7 +612,6 @@ int vd_server_reload(struct vd_server *s)
 
 void vd_server_stop(struct vd_server *s)
 {
-    atomic_store(&s->stopping, 1);
     if (cur_gen != NULL) {
         retire_gen(cur_gen, 30);
         cur_gen = NULL;

@@ -19,7 +19,6 @@
 #include <verify/verify.h>
 
 #define VD_MAX_BODY (1024 * 1024)        /* 413 above this (DESIGN §8) */
-#define VD_MAX_BODY_PREAUTH (16 * 1024)  /* before a token is checked */
 #define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */
 
 /* ---- configuration (config.c) ---- */
@@ -34,7 +33,6 @@ struct vd_config {
     char **policy_files;       /* loaded at start and on SIGHUP */
     size_t npolicy_files;
     char *default_policy;      /* policy id when the request and attester name none */
-    char *verifier_id;         /* ear_verifier_id.developer */
     int ear_legacy;            /* 1: older Veraison claim names */
     unsigned threads;          /* 0: number of cores */
     unsigned max_connections;
@@ -84,7 +82,6 @@ struct vd_server {
     vfy_nonce_cache *nonce_cache;
     struct vd_ratelimit *rl;
     char *tls_cert_pem, *tls_key_pem;
-    atomic_int stopping;
     uint64_t started;
 };
 

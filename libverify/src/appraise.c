@@ -709,7 +709,7 @@ done:
         reason(r, "more than %d reference values relied on; revocation tracking is partial", MAX_REFS);
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
         reason(r, "not affirming");
-    if (a->record && at != NULL) {
+    if (a->record) {
         rc = vfy_store_result_record(a->st, r->id, req->attester, r->iat, r->exp,
                                      vfy_ear_status_name(vfy_result_status(r)), r->refs, r->nrefs);
         if (rc != VFY_OK)

@@ -143,7 +143,8 @@ static const char schema_v2[] =
     "  attester_id INTEGER NOT NULL REFERENCES attesters(id) ON DELETE CASCADE,"
     "  digest BLOB NOT NULL CHECK (length(digest) = 32),"
     "  first_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (attester_id, digest)) WITHOUT ROWID;";
+    "  PRIMARY KEY (attester_id, digest)) WITHOUT ROWID;"
+    "CREATE INDEX results_by_attester ON results (attester, state);";
 
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {

@@ -105,7 +105,7 @@ typedef struct vfy_result vfy_result;
  * result owned by the caller (vfy_result_free()). Per-attester state (TPM
  * clock, agent-log history, known-good manifests) is updated only from
  * evidence whose quote verified. With record_results the result and the
- * reference rows it relied on are stored (not for unknown attesters).
+ * reference rows it relied on are stored.
  * @detail (optional, @detail_cap bytes) explains an error return.
  */
 VFY_EXPORT vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req,

@@ -179,7 +179,11 @@ VFY_EXPORT vfy_rc vfy_store_attester_add(vfy_store *st, const char *name,
                                          const char *scheme, const char *refset,
                                          const char *policy, int *added) VFY_MUST_CHECK;
 
-/** Admin change: mark attester @name revoked (no-op if it already is). VFY_E_NOT_FOUND. */
+/**
+ * Admin change: mark attester @name revoked (no-op if it already is) and
+ * revoke its unexpired valid results (with revocation-feed entries).
+ * VFY_E_NOT_FOUND.
+ */
 VFY_EXPORT vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
 /**
