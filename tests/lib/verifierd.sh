@@ -394,3 +394,71 @@ vd_nonce() {
 [ -x "$VD_BIN" ] || die "verifierd not built at $VD_BIN"
 [ -x "$JSONGET" ] || die "jsonget not built at $JSONGET"
 command -v curl >/dev/null || die "curl not installed"
+
+# ---- a real attester (tests/lib/evidence.sh) provisioned in verifierd ----
+
+# vd_ev_load: source evidence.sh (swtpm attester); its swtpm is stopped on exit.
+vd_ev_load() {
+    # shellcheck source=evidence.sh
+    . "$VFY_SOURCE_DIR/tests/lib/evidence.sh" || return 1
+    vd_on_exit ev_stop
+}
+
+_vd_sha() { printf '%s' "$1" | openssl dgst -sha256 -r | cut -c1-64; }
+
+# vd_manifest OUT VERSION MODEL TOOL: an agent manifest (DESIGN §5) whose
+# component digests are derived from the names, so tests can make new ones.
+vd_manifest() {
+    printf '{"agent_id":"travel-agent-01","manifest_version":%s,"models":[{"name":"%s","digest":"sha256:%s"}],"tools":[{"name":"%s","version":"2.1.0","digest":"sha256:%s"}],"policies":[{"name":"spend-limits","digest":"sha256:%s"}],"context":{"digest":"sha256:%s"}}' \
+        "$2" "$3" "$(_vd_sha "model:$3")" "$4" "$(_vd_sha "tool:$4")" \
+        "$(_vd_sha policy:spend-limits)" "$(_vd_sha context:travel)" >"$1"
+}
+
+# vd_approve_manifest DB FILE: approve every component of manifest FILE with
+# verifyctl (digests taken from the file itself).
+vd_approve_manifest() {
+    local db=$1 f=$2
+    "$VCTL" --db "$db" component add model "$("$JSONGET" -f "$f" /models/0/name)" \
+        --digest "$("$JSONGET" -f "$f" /models/0/digest)" >/dev/null || return 1
+    "$VCTL" --db "$db" component add tool "$("$JSONGET" -f "$f" /tools/0/name)" \
+        --digest "$("$JSONGET" -f "$f" /tools/0/digest)" --version 2.1.0 >/dev/null || return 1
+    "$VCTL" --db "$db" component add policy "$("$JSONGET" -f "$f" /policies/0/name)" \
+        --digest "$("$JSONGET" -f "$f" /policies/0/digest)" >/dev/null || return 1
+    "$VCTL" --db "$db" component add context travel \
+        --digest "$("$JSONGET" -f "$f" /context/digest)" >/dev/null || return 1
+}
+
+# vd_ev_provision DB NAME [verifyctl attester add options]: register the
+# swtpm AK as attester NAME and import the platform PCRs as reference set
+# "default" (after ev_init).
+vd_ev_provision() {
+    local db=$1 name=$2; shift 2
+    "$VCTL" --db "$db" attester add "$name" --ak-pem "$EV_DIR/ak.pem" "$@" >/dev/null || return 1
+    ev_pcrread_yaml "$EV_DIR/pcrs.yaml" || return 1
+    "$VCTL" --db "$db" pcr import default "$EV_DIR/pcrs.yaml" >/dev/null 2>&1
+}
+
+# vd_ev_attest TOKEN ATTESTER MANIFEST [json|cbor] [EXTRA JSON] [CURL ARGS...]:
+# challenge, evidence for that nonce and a fresh channel binding, attest.
+# Sets NONCE, CB, EVFILE, and the response (RID, EAR, STATUS, REASONS when 200).
+vd_ev_attest() {
+    local tok=$1 who=$2 man=$3 fmt=${4:-json} extra=${5:-} ev
+    shift 5 2>/dev/null || shift $#
+    RID="" EAR="" STATUS="" REASONS=""
+    vd_nonce "$tok" || return 1
+    CB=$(rand_b64url 32)
+    EVFILE="$VD_TMP/ev.$fmt"
+    ev_evidence "$NONCE" "$CB" "$man" "$EVFILE" "$fmt" || return 1
+    if [ "$fmt" = cbor ]; then ev="\"$(cat "$EVFILE")\""; else ev=$(cat "$EVFILE"); fi
+    vd_post_json /v1/attest "$tok" "$(attest_body "$NONCE" "$CB" "$who" "$ev" "$extra")" "$@"
+    vd_parse_attest
+}
+
+# vd_parse_attest: RID, EAR, STATUS, REASONS from the last attest response
+# (JSON or bare JWS).
+vd_parse_attest() {
+    if [ "$HTTP_CTYPE" = application/eat+jwt ]; then EAR=$(body); RID=$(jws_claim "$EAR" /jti)
+    else EAR=$(jget /ear); RID=$(jget /result_id); fi
+    STATUS=$(jws_claim "$EAR" /ear_status)
+    REASONS=$(jws_claim "$EAR" /verifierd.reasons)
+}
