@@ -36,6 +36,10 @@
 #                     platform PCRs re-extended to the same values, PCR 23
 #                     and the agent log start empty (old log kept as
 #                     agent-log.prev.json).
+#   ev_restart        TPM Restart: Shutdown(STATE) and power cycle, as on
+#                     hibernation: restartCount + 1, resetCount unchanged,
+#                     PCRs reset (platform PCRs re-extended, PCR 23 and the
+#                     agent log start empty as with ev_reboot).
 #   ev_clock_advance MS   moves the TPM clock forward by MS milliseconds
 #                     (tpm2_setclock), e.g. to make an earlier quote look
 #                     older than the nonce TTL.
@@ -207,12 +211,16 @@ ev_clock_advance() {
     _ev_flush
 }
 
-ev_reboot() {
+ev_reboot() { _ev_power_cycle -c; }
+ev_restart() { _ev_power_cycle; }
+
+_ev_power_cycle() {   # _ev_power_cycle [-c]: Shutdown(CLEAR) with -c, else Shutdown(STATE)
     _ev_need_dir || return 1
-    tpm2_shutdown -c || return 1
+    tpm2_shutdown "$@" || return 1
     _ev_flush
     # Power cycle: CMD_INIT resets the TPM; swtpm runs with startup-clear, so
-    # it sends TPM2_Startup(CLEAR) itself (a TPM reset: resetCount + 1).
+    # it sends TPM2_Startup(CLEAR) itself: after Shutdown(CLEAR) a TPM Reset
+    # (resetCount + 1), after Shutdown(STATE) a TPM Restart (restartCount + 1).
     swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || return 1
     tpm2_startup -c >/dev/null 2>&1 || true
     _ev_flush
