@@ -1,0 +1,142 @@
+#!/bin/bash
+# verifierd_signals.sh — verifierd in production mode (DESIGN §9 flags, a DB
+# made by verifyctl, a certificate made by openssl) under signals:
+#   SIGHUP swaps the TLS certificate (the served one changes, the process and
+#   its listener stay, requests in a tight loop across the reload all
+#   succeed, an upload in flight across the reload completes), picks up a
+#   new version of a --policy file and a new signing key; a broken
+#   certificate on SIGHUP keeps the old one serving.
+#   SIGTERM with a slow upload in flight: that request gets its response,
+#   then the process exits 0.
+set -uo pipefail
+# shellcheck source=../lib/verifierd.sh
+. "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
+
+P="$VD_TMP/prod"
+vd_make_prod "$P" || die "production set-up with verifyctl and openssl"
+A=$VD_ATTEST ADM=$VD_ADMIN
+cp "$P/cert.pem" "$VD_TMP/ca-old.pem"
+printf '{"id":"hup","version":1,"freshness":{"nonce_ttl_s":11}}' >"$P/hup.json"
+vd_start prod --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --policy "$P/hup.json" --threads 2 || die "cannot start verifierd (production flags)"
+PID=$VD_PID
+
+served_fp() {   # SHA-256 fingerprint of the certificate verifierd serves now
+    openssl s_client -connect "127.0.0.1:$VD_PORT" -servername localhost </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+file_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+
+OLD_FP=$(file_fp "$P/cert.pem")
+expect_eq "served certificate is --tls-cert" "$(served_fp)" "$OLD_FP"
+vd_nonce "$A" '{"policy":"hup"}'
+expect_eq "policy from --policy FILE: hup@1 ttl_s 11" "$HTTP_CODE $(jget /ttl_s)" "201 11"
+vd_call GET /v1/keys -
+KID1=$(jget /keys/0/kid)
+
+# Fake evidence padded with JSON whitespace: a well-formed attest request of
+# about 300 KB, uploaded at 60 KB/s (about 5 s).
+vd_fake_evidence "$VD_TMP/ev.json"
+slow_body() {   # slow_body OUT NONCE
+    { printf '{"nonce":"%s","channel_binding":"%s","attester":"nobody",' "$2" "$(rand_b64url 32)"
+      head -c 300000 /dev/zero | tr '\0' ' '
+      printf '"evidence":%s}' "$(cat "$VD_TMP/ev.json")"; } >"$1"
+}
+slow_upload() {   # slow_upload BODY OUT: background curl; writes "CODE" to OUT.code
+    curl -sS --max-time 40 --cacert "$VD_CA" -H "Authorization: Bearer $A" \
+        -H 'Content-Type: application/json' --limit-rate 60K --data-binary "@$1" \
+        -o "$2" -w '%{http_code}' "$VD_URL/v1/attest" >"$2.code" 2>"$2.err"
+}
+
+# ---- SIGHUP: new certificate, new policy version, new signing key ----
+vd_make_cert "$P/cert.new" "$P/key.new" "verifierd test rotated" || die "openssl new cert"
+NEW_FP=$(file_fp "$P/cert.new")
+check "the new certificate differs" test "$NEW_FP" != "$OLD_FP"
+vd_nonce "$A"
+slow_body "$VD_TMP/slow1.json" "$NONCE"
+slow_upload "$VD_TMP/slow1.json" "$VD_TMP/slow1.out" &
+UP1=$!
+# Requests in a loop across the reload: none may fail.
+( ok=0 bad=0
+  for _ in $(seq 1 40); do
+      c=$(curl -s --max-time 5 --cacert "$VD_TMP/ca-both.pem" -o /dev/null -w '%{http_code}' "$VD_URL/healthz") || c=000
+      if [ "$c" = 200 ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+      sleep 0.05
+  done
+  echo "$ok $bad" >"$VD_TMP/loop.out" ) &
+LOOP=$!
+cat "$VD_TMP/ca-old.pem" "$P/cert.new" >"$VD_TMP/ca-both.pem"
+sleep 1
+mv "$P/cert.new" "$P/cert.pem"; mv "$P/key.new" "$P/key.pem"
+printf '{"id":"hup","version":2,"freshness":{"nonce_ttl_s":22}}' >"$P/hup.json"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/sign.new" 2>/dev/null
+mv "$P/sign.new" "$P/sign.pem"
+kill -HUP "$PID"
+fp=""
+for _ in $(seq 1 50); do fp=$(served_fp); [ "$fp" = "$NEW_FP" ] && break; sleep 0.1; done
+expect_eq "after SIGHUP the new certificate is served" "$fp" "$NEW_FP"
+check "the same process is still running" kill -0 "$PID"
+wait "$LOOP"
+read -r lok lbad <"$VD_TMP/loop.out"
+expect_eq "healthz in a loop across the reload: all 40 answered 200 ($lok ok)" "$lbad" 0
+VD_CA=$P/cert.pem
+vd_call GET /healthz -
+expect_status "curl trusting only the new certificate" 200
+VD_CA=$VD_TMP/ca-old.pem
+vd_call GET /healthz -
+expect_eq "curl trusting only the old certificate now fails" "$HTTP_CODE" 000
+VD_CA=$P/cert.pem
+wait "$UP1"
+expect_eq "an upload in flight across SIGHUP gets its answer" "$(cat "$VD_TMP/slow1.out.code")" 200
+expect_match "... a signed EAR" "$(jget /ear "$VD_TMP/slow1.out")" '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$'
+vd_nonce "$A" '{"policy":"hup"}'
+expect_eq "after SIGHUP the new policy file version applies: ttl_s 22" "$HTTP_CODE $(jget /ttl_s)" "201 22"
+vd_call GET /v1/admin/policies "$ADM"
+expect_match "hup@2 is stored" "$(tr -d ' \t\n' <"$VD_BODY")" '"id":"hup","version":2'
+vd_call GET /v1/keys -
+cp "$VD_BODY" "$VD_TMP/jwks2.json"
+KID2=$(jget /keys/0/kid)
+check "after SIGHUP /v1/keys has the new signing key ($KID1 -> $KID2)" test -n "$KID2" -a "$KID2" != "$KID1"
+vd_nonce "$A"
+vd_post_json /v1/attest "$A" "$(attest_body "$NONCE" "$(rand_b64url 32)" nobody "$(cat "$VD_TMP/ev.json")")"
+expect_eq "new EARs carry the new kid" "$(jws_part "$(jget /ear)" 1 | "$JSONGET" /kid)" "$KID2"
+check "new EARs verify with openssl against the new JWKS" jws_verify_openssl "$(jget /ear)" "$VD_TMP/jwks2.json"
+
+# ---- SIGTERM with a request in flight ----
+vd_nonce "$A"
+slow_body "$VD_TMP/slow2.json" "$NONCE"
+slow_upload "$VD_TMP/slow2.json" "$VD_TMP/slow2.out" &
+UP2=$!
+sleep 1.5
+check "the upload is still in flight when SIGTERM is sent" kill -0 "$UP2"
+t0=$(date +%s)
+vd_stop "$PID"
+wait "$UP2"
+expect_eq "the in-flight request got its response" "$(cat "$VD_TMP/slow2.out.code")" 200
+expect_eq "... with the EAR for its nonce" "$(jws_claim "$(jget /ear "$VD_TMP/slow2.out")" /eat_nonce)" "$NONCE"
+expect_eq "verifierd exited 0 after SIGTERM" "$VD_STOP_RC" 0
+check "it exited within 20 s ($(( $(date +%s) - t0 )) s)" test $(( $(date +%s) - t0 )) -le 20
+check "the process is gone" bash -c "! kill -0 $PID 2>/dev/null"
+expect_match "the log says it stopped" "$(tail -n 3 "$VD_LOG")" '"msg":"stopped"'
+check "both slow uploads are logged with status 200 and their latency" test \
+    "$(grep -Ec '"path":"\/v1\/attest","status":200,.*"latency_ms":[0-9]{4,}' "$VD_LOG")" -eq 2
+
+# ---- a broken certificate on SIGHUP (a fresh process, same files) ----
+cp "$P/cert.pem" "$VD_TMP/good-cert.pem"
+VD_CA=$VD_TMP/good-cert.pem
+vd_start prod2 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" ||
+    die "cannot start verifierd again"
+# A broken certificate on SIGHUP: the running one stays.
+printf -- '-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n' >"$P/cert.pem"
+kill -HUP "$VD_PID"
+sleep 1
+check "after a SIGHUP with a broken certificate the process runs" kill -0 "$VD_PID"
+VD_CA=$VD_TMP/good-cert.pem
+vd_call GET /healthz -
+expect_status "... and still serves with the previous certificate" 200
+expect_eq "... the same certificate" "$(served_fp)" "$NEW_FP"
+cp "$VD_TMP/good-cert.pem" "$P/cert.pem"
+
+vd_stop
+expect_eq "verifierd exits 0 on SIGTERM after the failed reload" "$VD_STOP_RC" 0
+vd_done
