@@ -511,6 +511,36 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
     return 0;
 }
 
+/*
+ * After a restart (or kill -9) the in-memory used-nonce set is empty. Every
+ * nonce that got an answer was recorded with its result before the answer
+ * was sent, so marking the recent ones used again keeps nonces single-use
+ * across restarts (expired ones are simply skipped by the cache).
+ */
+static int remember_used_nonces(struct vd_server *s)
+{
+    vfy_store *st = vd_store();
+    uint8_t (*v)[32] = NULL;
+    size_t n = 0, live = 0;
+    uint64_t now = vd_now();
+    vfy_rc rc;
+
+    if (st == NULL)
+        return -1;
+    rc = vfy_store_recent_nonces(st, (int64_t)(now - VFY_NONCE_MAX_TTL), &v, &n);
+    if (rc != VFY_OK) {
+        vd_log("error", "reading recently used nonces: %s", vfy_strerror(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now) == VFY_OK)
+            live++;
+    vfy_free(v);
+    if (live > 0)
+        vd_log("info", "%zu unexpired nonces were used before this start; they stay used", live);
+    return 0;
+}
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
@@ -549,6 +579,8 @@ int vd_server_start(struct vd_server *s)
         vd_log("error", "nonce cache: %s", vfy_strerror(rc));
         return -1;
     }
+    if (remember_used_nonces(s) != 0)
+        return -1;
     s->rl = vd_ratelimit_new(s->cfg->rate_per_s, s->cfg->rate_burst);
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)

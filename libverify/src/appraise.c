@@ -710,8 +710,9 @@ done:
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
         reason(r, "not affirming");
     if (a->record) {
-        rc = vfy_store_result_record(a->st, r->id, req->attester, r->iat, r->exp,
-                                     vfy_ear_status_name(vfy_result_status(r)), r->refs, r->nrefs);
+        rc = vfy_store_result_record_nonce(a->st, r->id, req->attester, r->iat, r->exp,
+                                           vfy_ear_status_name(vfy_result_status(r)), r->refs,
+                                           r->nrefs, req->nonce);
         if (rc != VFY_OK)
             goto out;
     }

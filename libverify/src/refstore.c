@@ -144,7 +144,11 @@ static const char schema_v2[] =
     "  digest BLOB NOT NULL CHECK (length(digest) = 32),"
     "  first_at INTEGER NOT NULL,"
     "  PRIMARY KEY (attester_id, digest)) WITHOUT ROWID;"
-    "CREATE INDEX results_by_attester ON results (attester, state);";
+    "CREATE INDEX results_by_attester ON results (attester, state);"
+    /* The nonce each result answered: lets a restarted verifier refuse
+     * nonces that were used before it stopped (DESIGN §8 single use). */
+    "ALTER TABLE results ADD COLUMN nonce BLOB CHECK (nonce IS NULL OR length(nonce) = 32);"
+    "CREATE INDEX results_by_iat ON results (iat);";
 
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
@@ -216,6 +220,10 @@ vfy_rc st_stmt(vfy_store *st, enum st_slot slot, const char *sql, sqlite3_stmt *
                                  &st->stmt[slot], NULL);
         if (src != SQLITE_OK)
             return st_db(st, src, "prepare");
+        st->stmt_sql[slot] = sql;
+    } else if (st->stmt_sql[slot] != sql && strcmp(st->stmt_sql[slot], sql) != 0) {
+        /* Two queries sharing one slot would silently run the wrong SQL. */
+        return st_err(st, VFY_E_INTERNAL, "statement slot %d used for two queries", (int)slot);
     } else {
         sqlite3_reset(st->stmt[slot]);
         sqlite3_clear_bindings(st->stmt[slot]);

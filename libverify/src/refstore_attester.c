@@ -235,7 +235,7 @@ vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    rc = st_stmt(st, SL_ATT_ID, "SELECT state FROM attesters WHERE name = ?1", &s);
+    rc = st_stmt(st, SL_ATT_STATE, "SELECT state FROM attesters WHERE name = ?1", &s);
     if (rc == VFY_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         src = sqlite3_step(s);

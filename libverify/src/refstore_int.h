@@ -17,7 +17,7 @@ enum st_slot {
     SL_GEN_READ, SL_GEN_BUMP, SL_DATA_VERSION, SL_AUDIT,
     SL_PCR_LOOKUP, SL_PCR_INSERT, SL_PCR_FIND, SL_PCR_REVOKE,
     SL_COMP_LOOKUP, SL_COMP_FIND, SL_COMP_INSERT,
-    SL_ATT_GET, SL_ATT_FIND, SL_ATT_INSERT, SL_ATT_ID,
+    SL_ATT_GET, SL_ATT_FIND, SL_ATT_INSERT, SL_ATT_ID, SL_ATT_STATE,
     SL_POL_LATEST, SL_POL_FIND, SL_POL_INSERT, SL_POL_EXISTS,
     SL_TOK_LOOKUP,
     SL_CLOCK_GET, SL_CLOCK_PUT,
@@ -41,6 +41,7 @@ struct vfy_store {
     char actor[VFY_STORE_NAME_MAX + 1];
     char err[512];
     sqlite3_stmt *stmt[SL_COUNT];
+    const char *stmt_sql[SL_COUNT];  /* the SQL each slot was prepared from */
 };
 
 /* The current time (Unix seconds) as the store sees it. */

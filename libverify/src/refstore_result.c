@@ -16,6 +16,60 @@ vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attest
                                int64_t iat, int64_t exp, const char *status,
                                const vfy_store_ref *refs, size_t nrefs)
 {
+    return vfy_store_result_record_nonce(st, id, attester, iat, exp, status, refs, nrefs, NULL);
+}
+
+vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32], size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    uint8_t (*v)[32] = NULL;
+    size_t cnt = 0, cap = 0;
+    int src;
+
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    if (st == NULL || out == NULL || n == NULL)
+        return VFY_E_INVALID_ARG;
+    src = sqlite3_prepare_v2(st->db,
+                             "SELECT nonce FROM results WHERE iat >= ?1 AND nonce IS NOT NULL",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return st_db(st, src, "recent nonces");
+    sqlite3_bind_int64(s, 1, since);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) != 32)
+            continue;
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            uint8_t (*nv)[32] = realloc(v, ncap * sizeof(*v));
+
+            if (nv == NULL) {
+                free(v);
+                sqlite3_finalize(s);
+                return VFY_E_NOMEM;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memcpy(v[cnt++], sqlite3_column_blob(s, 0), 32);
+    }
+    sqlite3_finalize(s);
+    if (src != SQLITE_DONE) {
+        free(v);
+        return st_db(st, src, "recent nonces");
+    }
+    *out = v;
+    *n = cnt;
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *attester,
+                                     int64_t iat, int64_t exp, const char *status,
+                                     const vfy_store_ref *refs, size_t nrefs,
+                                     const uint8_t *nonce)
+{
     sqlite3_stmt *s;
     vfy_rc rc;
 
@@ -29,14 +83,18 @@ vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attest
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
     rc = st_stmt(st, SL_RES_INSERT,
-                 "INSERT INTO results (id, attester, iat, exp, status) VALUES (?1, ?2, ?3, ?4, ?5)"
-                 " ON CONFLICT (id) DO NOTHING", &s);
+                 "INSERT INTO results (id, attester, iat, exp, status, nonce)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING", &s);
     if (rc == VFY_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, attester, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, iat);
         sqlite3_bind_int64(s, 4, exp);
         sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+        if (nonce != NULL)
+            sqlite3_bind_blob(s, 6, nonce, 32, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 6);
         rc = st_exec_stmt(st, s, "insert result");
         if (rc == VFY_OK && sqlite3_changes(st->db) == 0)
             rc = st_err(st, VFY_E_CONFLICT, "result %s already recorded", id);

@@ -738,7 +738,7 @@ Test(appraise, revoked_attester_96)
  * the attester keeps getting affirming results on that handle (verifierd's
  * admin API). Enable once the slots are split.
  */
-Test(appraise, attester_revoke_after_appraisal, .disabled = true)
+Test(appraise, attester_revoke_after_appraisal)
 {
     env e;
     req q;

@@ -408,6 +408,24 @@ VFY_EXPORT vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const c
                                           int64_t iat, int64_t exp, const char *status,
                                           const vfy_store_ref *refs, size_t nrefs) VFY_MUST_CHECK;
 
+/**
+ * As vfy_store_result_record(), also remembering the 32-byte @nonce the
+ * result answered (NULL: none), so that a restarted verifier can refuse
+ * nonces used before it stopped (vfy_store_recent_nonces).
+ */
+VFY_EXPORT vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id,
+                                                const char *attester, int64_t iat, int64_t exp,
+                                                const char *status, const vfy_store_ref *refs,
+                                                size_t nrefs, const uint8_t *nonce) VFY_MUST_CHECK;
+
+/**
+ * The nonces of results issued at or after @since (Unix seconds): *@out is
+ * an array of *@n 32-byte nonces owned by the caller (vfy_free; NULL when
+ * *@n is 0).
+ */
+VFY_EXPORT vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32],
+                                          size_t *n) VFY_MUST_CHECK;
+
 typedef struct vfy_store_result {
     char id[VFY_STORE_RESULT_ID_MAX + 1];
     char attester[VFY_STORE_NAME_MAX + 1];
