@@ -728,15 +728,9 @@ Test(appraise, revoked_attester_96)
 }
 
 /*
- * KNOWN ISSUE (reported; libverify bug since af681a6): the store handle's
- * prepared-statement slot SL_ATT_ID is used for two different statements —
- * "SELECT state FROM attesters WHERE name = ?1" in vfy_store_attester_revoke
- * (refstore_attester.c) and "SELECT id FROM attesters WHERE name = ?1" in
- * refstore_state.c. Whichever runs first is cached; after an appraisal
- * wrote clock state on the handle, vfy_store_attester_revoke reads the id
- * as the state, never sees "active", and returns VFY_OK without revoking:
- * the attester keeps getting affirming results on that handle (verifierd's
- * admin API). Enable once the slots are split.
+ * Regression: the store handle once shared a prepared-statement slot
+ * between the attester-revoke state lookup and the state code's id lookup;
+ * after an appraisal on the same handle, revoking silently did nothing.
  */
 Test(appraise, attester_revoke_after_appraisal)
 {
