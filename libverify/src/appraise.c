@@ -479,7 +479,7 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
     const uint8_t *p;
     size_t len, n_stored = 0;
     char inner[256] = "";
-    int have_last = 0, quote_ok = 0;
+    int have_last = 0, quote_ok = 0, restarted = 0;
     vfy_rc rc;
 
     if (out != NULL)
@@ -678,7 +678,16 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
         goto out;
     prev.n = n_stored;
     prev.entries = (vfy_agent_history_entry *)stored; /* same layout, see agent_log.h */
-    rc = vfy_agent_history_check(rc == VFY_OK ? &prev : NULL, log, &q.clock, &outcome, &next);
+    /*
+     * A TPM Restart (Shutdown(STATE) + Startup(CLEAR), e.g. resume from
+     * hibernation) keeps resetCount but resets every PCR, PCR 23 included:
+     * like a reboot, the agent history starts over. Quotes from before it
+     * were already refused by the clock rule (restartCount went back).
+     */
+    restarted = have_last && q.clock.reset_count == last.reset_count &&
+                (int32_t)(q.clock.restart_count - last.restart_count) > 0;
+    rc = vfy_agent_history_check(rc == VFY_OK && !restarted ? &prev : NULL, log, &q.clock,
+                                 &outcome, &next);
     if (rc == VFY_E_LOG_ROLLBACK) {
         raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 96);
         reason(r, "agent history rollback: the agent log is not an extension of the history this verifier saw (agent PCR reset?)");
@@ -697,14 +706,17 @@ done:
         if ((rc = vfy_store_clock_put(a->st, req->attester, &next_clock)) != VFY_OK)
             goto out;
         if (next.n > 0 &&
-            (rc = vfy_store_agent_log_put(a->st, req->attester, next.epoch,
-                                          (const vfy_store_log_entry *)next.entries, next.n)) != VFY_OK)
+            (rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
+                 a->st, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
+                 next.n)) != VFY_OK)
             goto out;
-        if (r->agent_present &&
-            vfy_trust_vector_status(&r->tv[VFY_EAR_AGENT]) == VFY_EAR_AFFIRMING &&
+        if (r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
             (rc = vfy_store_manifest_mark_known(a->st, req->attester, r->md)) != VFY_OK)
             goto out;
     }
+    /* The manifest digest is vouched for only by a verified quote (binder). */
+    if (!quote_ok)
+        r->has_manifest = 0;
     if (r->refs_overflow)
         reason(r, "more than %d reference values relied on; revocation tracking is partial", MAX_REFS);
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
@@ -804,11 +816,11 @@ vfy_rc vfy_result_sign(const vfy_result *r, const vfy_signing_key *key, char **j
     c.submod[VFY_EAR_PLATFORM].tv = r->tv[VFY_EAR_PLATFORM];
     c.submod[VFY_EAR_PLATFORM].policy_ids = r->policy_ids;
     c.submod[VFY_EAR_PLATFORM].n_policy_ids = r->policy_label[0] ? 1 : 0;
-    c.submod[VFY_EAR_AGENT].present = 1;
+    c.submod[VFY_EAR_AGENT].present = r->agent_present;
     c.submod[VFY_EAR_AGENT].tv = r->tv[VFY_EAR_AGENT];
     c.submod[VFY_EAR_AGENT].policy_ids = r->policy_ids;
     c.submod[VFY_EAR_AGENT].n_policy_ids = r->policy_label[0] ? 1 : 0;
-    c.has_manifest = r->has_manifest;
+    c.has_manifest = r->has_manifest && r->agent_present;
     memcpy(c.manifest_digest, r->md, 32);
     c.manifest_version = r->manifest_version;
     c.reasons = (const char *const *)r->reasons;

@@ -193,8 +193,23 @@ static vfy_rc log_insert(vfy_store *st, int64_t id, size_t seq, const vfy_store_
     return st_exec_stmt(st, s, "agent log entry");
 }
 
+static vfy_rc log_put(vfy_store *st, const char *attester, uint32_t epoch,
+                      const vfy_store_log_entry *entries, size_t n, int replace);
+
 vfy_rc vfy_store_agent_log_put(vfy_store *st, const char *attester, uint32_t epoch,
                                const vfy_store_log_entry *entries, size_t n)
+{
+    return log_put(st, attester, epoch, entries, n, 0);
+}
+
+vfy_rc vfy_store_agent_log_replace(vfy_store *st, const char *attester, uint32_t epoch,
+                                   const vfy_store_log_entry *entries, size_t n)
+{
+    return log_put(st, attester, epoch, entries, n, 1);
+}
+
+static vfy_rc log_put(vfy_store *st, const char *attester, uint32_t epoch,
+                      const vfy_store_log_entry *entries, size_t n, int replace)
 {
     sqlite3_stmt *s;
     int64_t id = 0, old_epoch = -1, old_len = 0;
@@ -220,7 +235,9 @@ vfy_rc vfy_store_agent_log_put(vfy_store *st, const char *attester, uint32_t epo
     if (src == SQLITE_ROW) {
         old_epoch = sqlite3_column_int64(s, 0);
         old_len = sqlite3_column_int64(s, 1);
-        if (old_epoch == (int64_t)epoch) {
+        if (replace) {
+            old_epoch = -1; /* start over, whatever was stored */
+        } else if (old_epoch == (int64_t)epoch) {
             uint8_t last[32];
             const char *d = (const char *)sqlite3_column_text(s, 2);
 

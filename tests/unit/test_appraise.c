@@ -567,8 +567,7 @@ ParameterizedTestParameters(appraise, scenario)
     return cr_make_param_array(size_t, params, NSCEN);
 }
 
-/* Scenarios whose expectation libverify does not meet yet; each has its own
- * disabled Test below saying why. */
+/* Scenarios run by their own named Test below. */
 static const char *const known_issues[] = {"tpm-restart"};
 #define NKNOWN (sizeof(known_issues) / sizeof(known_issues[0]))
 
@@ -603,16 +602,12 @@ ParameterizedTest(size_t *idx, appraise, scenario)
 }
 
 /*
- * KNOWN ISSUE (reported): a TPM Restart — Shutdown(STATE) then
- * Startup(CLEAR), as on resume from hibernation — resets every PCR, PCR 23
- * included, but not resetCount (restartCount goes up). The agent starts its
- * log again, so the first quote after it shows [m1] where the verifier
- * stored [m1, m2] for the same resetCount, and appraise.c reports a history
- * rollback (agent executables 96). A restart needs a platform power cycle
- * just like a reboot, so it should start a new history epoch; keying the
- * epoch on (resetCount, restartCount) would do it. Enable when decided.
+ * A TPM Restart — Shutdown(STATE) then Startup(CLEAR), as on resume from
+ * hibernation — resets every PCR, PCR 23 included, but not resetCount
+ * (restartCount goes up). The agent starts its log again; the verifier must
+ * start the history over rather than call it a rollback.
  */
-Test(appraise, tpm_restart_is_a_new_epoch, .disabled = true)
+Test(appraise, tpm_restart_is_a_new_epoch)
 {
     run_scenario(&known_issues[0]);
 }

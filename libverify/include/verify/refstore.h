@@ -383,6 +383,16 @@ VFY_EXPORT vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester,
 VFY_EXPORT vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
                                                 const uint8_t digest[32]) VFY_MUST_CHECK;
 
+/**
+ * Replace the stored agent log of @attester with @entries whatever was
+ * stored (a TPM Restart within one reset epoch resets PCRs too, so the
+ * history starts over).
+ */
+VFY_EXPORT vfy_rc vfy_store_agent_log_replace(vfy_store *st, const char *attester,
+                                              uint32_t epoch,
+                                              const vfy_store_log_entry *entries,
+                                              size_t n) VFY_MUST_CHECK;
+
 /* ------------------------------------------------------------------ */
 /* Results and revocation                                               */
 
