@@ -28,7 +28,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "vd.h"
 
@@ -594,6 +596,24 @@ int vd_server_start(struct vd_server *s)
     return 0;
 }
 
+/* 0 if the PEM certificate and key parse and belong together. A reload checks
+ * this before it quiesces the running daemon: when MHD refuses a certificate
+ * it closes the listening socket it was handed, and the old daemon cannot
+ * accept again, so a bad file would take the service down. */
+static int tls_pair_ok(const char *cert, const char *key)
+{
+    BIO *bc = BIO_new_mem_buf(cert, -1), *bk = BIO_new_mem_buf(key, -1);
+    X509 *x = bc != NULL ? PEM_read_bio_X509(bc, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, NULL, NULL) : NULL;
+    int ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1;
+
+    X509_free(x);
+    EVP_PKEY_free(k);
+    BIO_free(bc);
+    BIO_free(bk);
+    return ok ? 0 : -1;
+}
+
 int vd_server_reload(struct vd_server *s)
 {
     struct vd_keys nk, ok;
@@ -613,6 +633,13 @@ int vd_server_reload(struct vd_server *s)
     }
     if (load_tls(s, &cert, &key) != 0) {
         vd_log("error", "reload: keeping the old TLS certificate");
+        return -1;
+    }
+    if (tls_pair_ok(cert, key) != 0) {
+        vd_log("error", "reload: --tls-cert %s and --tls-key %s are not a valid certificate and "
+               "matching key; keeping the old ones", s->cfg->tls_cert, s->cfg->tls_key);
+        free(cert);
+        vd_free_secret(key);
         return -1;
     }
     oc = s->tls_cert_pem;

@@ -136,6 +136,16 @@ vd_call GET /healthz -
 expect_status "... and still serves with the previous certificate" 200
 expect_eq "... the same certificate" "$(served_fp)" "$NEW_FP"
 cp "$VD_TMP/good-cert.pem" "$P/cert.pem"
+# A valid certificate with a key that is not its own: refused the same way.
+cp "$P/key.pem" "$VD_TMP/good-key.pem"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/key.pem" 2>/dev/null
+kill -HUP "$VD_PID"
+sleep 1
+check "after a SIGHUP with a mismatched key the process runs" kill -0 "$VD_PID"
+vd_call GET /healthz -
+expect_status "... and still serves" 200
+expect_match "the log says why the reload was refused" "$(cat "$VD_LOG")" 'keeping the old'
+cp "$VD_TMP/good-key.pem" "$P/key.pem"
 
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM after the failed reload" "$VD_STOP_RC" 0
