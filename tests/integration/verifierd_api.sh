@@ -6,6 +6,7 @@
 # the admin API, /metrics arithmetic, and the per-request log lines.
 # Real swtpm evidence is in verifierd_e2e.sh.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 
@@ -69,6 +70,7 @@ expect_eq "attest content type" "$HTTP_CTYPE" application/json
 expect_eq "attest status" "$(jget /status)" contraindicated
 RID=$(jget /result_id)
 EAR=$(jget /ear)
+RID_NOBODY=$RID
 expect_match "attest expires_at is RFC 3339" "$(jget /expires_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 expect_eq "EAR jti is the result id" "$(jws_claim "$EAR" /jti)" "$RID"
 expect_eq "EAR ear_status" "$(jws_claim "$EAR" /ear_status)" contraindicated
@@ -112,6 +114,8 @@ call GET "/v1/results/$RID" "$A"
 expect_status "GET /v1/results/{id}" 200
 expect_eq "result fields" "$(jget /result_id) $(jget /status) $(jget /state)" "$RID contraindicated valid"
 expect_match "result expires_at" "$(jget /expires_at)" '^[0-9-]{10}T[0-9:]{8}Z$'
+call GET "/v1/results/$RID_NOBODY" "$A"
+expect_eq "the result for an unregistered attester is recorded too" "$HTTP_CODE $(jget /state)" "200 valid"
 call GET /v1/results/AAAAAAAAAAAAAAAAAAAAAA "$A"
 expect_problem "GET /v1/results/{unknown id}" 404
 call GET "/v1/results/$(printf 'x%.0s' $(seq 1 300))" "$A"
@@ -138,6 +142,7 @@ for mp in "GET /v1/challenge" "GET /v1/attest" "PUT /v1/attest" "POST /v1/keys" 
     # shellcheck disable=SC2086
     call ${mp% *} "${mp#* }" "$ADM"
     expect_problem "$mp" 405
+    expect_match "$mp: Allow header" "$(hdr Allow)" '^(GET|POST)'
 done
 
 # ---- 400: malformed attest and challenge requests ----
@@ -393,7 +398,7 @@ while IFS= read -r line; do
     printf '%s' "$line" | "$JSONGET" -t '' >/dev/null 2>&1 || nonjson=$((nonjson + 1))
 done <"$VD_LOG"
 expect_eq "log: every stderr line is a JSON object" "$nonjson" 0
-for secret in "$A" "$ADM" "$(cat "$VD_STATE/nonce.key" | tr -d '\n')" \
+for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
               "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
     [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }
     if grep -qF -- "$secret" "$VD_LOG"; then fail "log: a secret (${secret:0:8}...) appears in the log"

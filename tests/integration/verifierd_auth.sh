@@ -5,6 +5,7 @@
 # with verifyctl on the live DB take effect at once; 429 per token with a
 # low --rate/--burst, and it recovers; no token value in any log line.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 

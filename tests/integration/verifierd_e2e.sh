@@ -8,6 +8,7 @@
 # contraindicated; an unapproved tool is not affirming; a revoked attester
 # is contraindicated.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 

@@ -10,6 +10,7 @@
 # The evidence parses but its quote is junk, so every verdict here is
 # contraindicated; the nonce shows in the reasons only when the nonce is bad.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 

@@ -10,6 +10,7 @@
 # "current"), so after one component is revoked a new manifest can be
 # affirming again and its result can be revoked by the next change.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 

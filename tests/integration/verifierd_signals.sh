@@ -9,6 +9,7 @@
 #   SIGTERM with a slow upload in flight: that request gets its response,
 #   then the process exits 0.
 set -uo pipefail
+# shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 

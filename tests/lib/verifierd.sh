@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034,SC2120  # globals are for the sourcing tests; vd_stop PID is optional
 #
 # verifierd.sh — run a real verifierd over HTTPS for the integration tests,
 # and the small assertion kit they share. Source it; it is not a test.
