@@ -12,4 +12,5 @@ list(APPEND VFY_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/pcr_values.c
   ${CMAKE_CURRENT_LIST_DIR}/src/tpm_quote.c
   ${CMAKE_CURRENT_LIST_DIR}/src/tpm_clock.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/fileio.c
 )

@@ -62,6 +62,9 @@ EVP_PKEY *vfy_ak_pkey(const vfy_ak *ak);
 /* Constant-time equality of @n bytes (CRYPTO_memcmp underneath). */
 int vfy_ct_eq(const void *a, const void *b, size_t n);
 
+/* Write @len bytes to @path atomically as a 0600 file (temp + fsync + rename). */
+vfy_rc vfy_write_private_file(const char *path, const void *data, size_t len);
+
 /* Wipe then free (OPENSSL_cleanse + free); NULL is fine. */
 void vfy_free_secret(void *p, size_t n);
 

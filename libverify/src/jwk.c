@@ -8,8 +8,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -294,10 +292,8 @@ vfy_rc vfy_signing_key_load(vfy_signing_key **out, const char *path)
 vfy_rc vfy_signing_key_save(const vfy_signing_key *key, const char *path)
 {
     BIO *bio = NULL;
-    char *data = NULL, *tmp = NULL;
+    char *data = NULL;
     long dlen;
-    size_t plen;
-    int fd = -1, created = 0;
     vfy_rc rc = VFY_E_INTERNAL;
 
     if (key == NULL || path == NULL)
@@ -308,36 +304,8 @@ vfy_rc vfy_signing_key_save(const vfy_signing_key *key, const char *path)
     dlen = BIO_get_mem_data(bio, &data);
     if (dlen <= 0)
         goto out;
-    rc = VFY_E_IO;
-    plen = strlen(path);
-    tmp = malloc(plen + sizeof(".XXXXXX"));
-    if (tmp == NULL) {
-        rc = VFY_E_NOMEM;
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
-    fd = mkstemp(tmp); /* 0600 */
-    if (fd < 0)
-        goto out;
-    created = 1;
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write(fd, data, (size_t)dlen) != (ssize_t)dlen ||
-        fsync(fd) != 0)
-        goto out;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto out;
-    rc = VFY_OK;
+    rc = vfy_write_private_file(path, data, (size_t)dlen);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != VFY_OK && created)
-        unlink(tmp);
-    free(tmp);
     BIO_free(bio);
     return rc;
 }

@@ -8,13 +8,10 @@
  * caller passes as "now"; the cache only ever moves its notion of now forward.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -129,10 +126,7 @@ out:
 vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
 {
     char hex[2 * VFY_NONCE_KEY_LEN + 2];
-    char *tmp = NULL;
-    size_t plen;
-    int fd = -1, created = 0;
-    vfy_rc rc = VFY_E_IO;
+    vfy_rc rc;
 
     if (key == NULL || path == NULL)
         return VFY_E_INVALID_ARG;
@@ -140,36 +134,7 @@ vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
         return VFY_E_INTERNAL;
     hex[2 * VFY_NONCE_KEY_LEN] = '\n';
     hex[2 * VFY_NONCE_KEY_LEN + 1] = '\0';
-    plen = strlen(path);
-    tmp = malloc(plen + sizeof(".XXXXXX"));
-    if (tmp == NULL) {
-        rc = VFY_E_NOMEM;
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", sizeof(".XXXXXX"));
-    fd = mkstemp(tmp); /* creates the file 0600 */
-    if (fd < 0)
-        goto out;
-    created = 1;
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
-        write(fd, hex, 2 * VFY_NONCE_KEY_LEN + 1) != 2 * VFY_NONCE_KEY_LEN + 1 ||
-        fsync(fd) != 0)
-        goto out;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto out;
-    rc = VFY_OK;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != VFY_OK && created)
-        unlink(tmp);
-    free(tmp);
+    rc = vfy_write_private_file(path, hex, 2 * VFY_NONCE_KEY_LEN + 1);
     OPENSSL_cleanse(hex, sizeof(hex));
     return rc;
 }
