@@ -9,6 +9,7 @@ PKGS=(
   libssl-dev openssl libmicrohttpd-dev libcbor-dev libcjson-dev libsqlite3-dev sqlite3
   libtss2-dev libcriterion-dev
   swtpm swtpm-tools tpm2-tools curl
+  libcurl4-openssl-dev
 )
 if [ "${VFY_WITH_CLANG:-0}" = 1 ]; then
   PKGS+=(clang libclang-rt-14-dev)

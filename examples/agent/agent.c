@@ -1,0 +1,775 @@
+/*
+ * agent.c — an AI agent runtime as a RATS attester (DESIGN §1, §3-§5;
+ * docs/agent-guide.md, docs/agent-protocol.md).
+ *
+ *   - the TPM (tpm.c): a persistent ECC P-256 AK, the agent PCR, quotes;
+ *   - the manifest: measured into the agent PCR at start and on every change
+ *     (SIGHUP, or the file's mtime/size/inode changing), with the agent log
+ *     kept in memory;
+ *   - a TLS 1.3 server (tls.c) speaking the framed protocol (frame.c): an
+ *     attestation request carries a nonce and is answered with CMW evidence
+ *     bound to that very connection's exporter value; a posture-changed notice
+ *     is pushed to every connected peer when the manifest changes; ordinary
+ *     application requests get "ok".
+ *
+ * Threads: the main thread accepts connections and watches the manifest; one
+ * thread per connection. One mutex (g.lock) covers the TPM, the manifest and
+ * the log, so a quote and the PCR values and log sent with it are
+ * consistent. Caveats: the agent log lives in memory only — restarting the
+ * agent without a TPM reset leaves the agent PCR ahead of the new log, which
+ * a verifier rightly reports as a history it cannot replay.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <verify/verify.h>
+
+#include "../common/frame.h"
+#include "tls.h"
+#include "tpm.h"
+
+#define DEFAULT_AK_HANDLE 0x81010003u
+#define DEFAULT_AGENT_PCR 23u
+#define PLATFORM_PCRS 0xffu /* sha256 PCRs 0..7 */
+#define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
+
+/* One measured manifest (an agent log entry). */
+struct log_entry {
+    uint8_t md[32];
+    char *b64; /* base64url of the manifest bytes */
+};
+
+struct conn {
+    int id;
+    int fd;
+    int wake[2]; /* the main thread writes a byte here on a posture change */
+    SSL *ssl;
+    pthread_t th;
+    int done;
+    unsigned long seen_gen;
+    struct conn *next;
+};
+
+static struct {
+    pthread_mutex_t lock; /* tpm, manifest, log, gen */
+    agent_tpm *tpm;
+    unsigned pcr;
+    const char *manifest_path;
+    uint8_t *manifest;
+    size_t manifest_len;
+    uint64_t manifest_version;
+    struct stat manifest_st;
+    struct log_entry *log;
+    size_t nlog;
+    unsigned long gen; /* bumped at every measured change */
+
+    pthread_mutex_t conns_lock;
+    struct conn *conns;
+    int next_id;
+
+    int sigpipe[2];
+    struct timespec t0;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .conns_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    struct timespec now;
+    va_list ap;
+    char line[1024];
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[%8.3f] agent: %s\n",
+            (double)(now.tv_sec - g.t0.tv_sec) + (double)(now.tv_nsec - g.t0.tv_nsec) / 1e9, line);
+}
+
+static void on_signal(int sig)
+{
+    unsigned char c = (unsigned char)sig;
+    int saved = errno;
+
+    if (write(g.sigpipe[1], &c, 1) < 0) {
+        /* nothing to do: the pipe is non-blocking and a signal is already pending */
+    }
+    errno = saved;
+}
+
+/* ---------- manifest and agent log (DESIGN §4) ---------- */
+
+static int read_file(const char *path, uint8_t **out, size_t *len, size_t max, struct stat *st)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n = 0;
+
+    *out = NULL;
+    *len = 0;
+    if (f == NULL)
+        return -1;
+    if (fstat(fileno(f), st) != 0 || st->st_size < 0 || (uint64_t)st->st_size > max) {
+        fclose(f);
+        return -1;
+    }
+    buf = malloc((size_t)st->st_size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return -1;
+    }
+    n = fread(buf, 1, (size_t)st->st_size + 1, f);
+    fclose(f);
+    if (n != (size_t)st->st_size) { /* changed under us: try again later */
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/*
+ * Load the manifest; if its digest differs from the current one, extend the
+ * agent PCR with it and append it to the log. Returns 1 if measured, 0 if
+ * unchanged, -1 on error (the previous manifest stays in force).
+ */
+static int manifest_reload(const char *why)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    struct stat st;
+    vfy_manifest *m = NULL;
+    char detail[256] = "", err[256] = "", ds[VFY_SHA256_STR_LEN + 1];
+    struct log_entry e = {{0}, NULL};
+    size_t b64cap;
+    vfy_rc rc;
+    int ret = -1;
+
+    if (read_file(g.manifest_path, &bytes, &len, VFY_MANIFEST_MAX, &st) != 0) {
+        say("cannot read manifest %s (missing, unreadable or over 64 KiB); keeping the "
+            "current one", g.manifest_path);
+        return -1;
+    }
+    pthread_mutex_lock(&g.lock);
+    g.manifest_st = st;
+    rc = vfy_manifest_parse(&m, bytes, len, detail, sizeof(detail));
+    if (rc != VFY_OK) {
+        say("manifest %s rejected (%s: %s); keeping the current one", g.manifest_path,
+            vfy_strerror(rc), detail);
+        goto out;
+    }
+    memcpy(e.md, vfy_manifest_digest(m), 32);
+    if (g.nlog > 0 && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
+        ret = 0;
+        goto out;
+    }
+    if (g.nlog >= MAX_LOG) {
+        say("agent log full (%d entries); restart the platform to measure more", MAX_LOG);
+        goto out;
+    }
+    b64cap = VFY_B64URL_LEN(len) + 1;
+    e.b64 = malloc(b64cap);
+    if (e.b64 == NULL || vfy_b64url_encode(e.b64, b64cap, bytes, len) != VFY_OK)
+        goto out;
+    /* Measure first: the log only ever records what the PCR holds. */
+    if (agent_tpm_extend(g.tpm, g.pcr, e.md, err, sizeof(err)) != 0) {
+        say("extending PCR %u failed: %s", g.pcr, err);
+        goto out;
+    }
+    {
+        struct log_entry *nl = realloc(g.log, (g.nlog + 1) * sizeof(*nl));
+        if (nl == NULL)
+            goto out; /* PCR extended but not logged: evidence will not replay (fail closed) */
+        g.log = nl;
+    }
+    g.log[g.nlog++] = e;
+    e.b64 = NULL;
+    free(g.manifest);
+    g.manifest = bytes;
+    g.manifest_len = len;
+    bytes = NULL;
+    g.manifest_version = vfy_manifest_version(m);
+    g.gen++;
+    vfy_sha256_format(ds, sizeof(ds), g.log[g.nlog - 1].md);
+    say("%s: manifest %s version %llu (%s) measured into PCR %u; agent log has %zu entr%s",
+        why, vfy_manifest_agent_id(m), (unsigned long long)g.manifest_version, ds, g.pcr,
+        g.nlog, g.nlog == 1 ? "y" : "ies");
+    ret = 1;
+out:
+    pthread_mutex_unlock(&g.lock);
+    vfy_manifest_free(&m);
+    free(e.b64);
+    free(bytes);
+    return ret;
+}
+
+/* The agent log as JSON (caller holds g.lock; result malloc'd). */
+static char *log_json(void)
+{
+    size_t cap = 3, off = 0;
+    char *s;
+
+    for (size_t i = 0; i < g.nlog; i++)
+        cap += strlen(g.log[i].b64) + VFY_SHA256_STR_LEN + 32;
+    s = malloc(cap);
+    if (s == NULL)
+        return NULL;
+    s[off++] = '[';
+    for (size_t i = 0; i < g.nlog; i++) {
+        char ds[VFY_SHA256_STR_LEN + 1];
+        vfy_sha256_format(ds, sizeof(ds), g.log[i].md);
+        off += (size_t)snprintf(s + off, cap - off, "%s{\"digest\":\"%s\",\"manifest\":\"%s\"}",
+                                i ? "," : "", ds, g.log[i].b64);
+    }
+    s[off++] = ']';
+    s[off] = 0;
+    return s;
+}
+
+/* ---------- evidence (DESIGN §3, §5) ---------- */
+
+/*
+ * CMW JSON evidence for @nonce over this connection's exporter value. On
+ * failure returns NULL with a message in @err.
+ */
+static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len, char *err,
+                              size_t err_cap)
+{
+    uint8_t cb[VFY_CB_LEN], binder[VFY_BINDER_LEN];
+    agent_quote q;
+    vfy_pcr_values pv;
+    char *pcrs = NULL, *log = NULL;
+    uint8_t *ev = NULL;
+    vfy_cmw_parts parts;
+    vfy_rc rc;
+
+    memset(&q, 0, sizeof(q));
+    memset(&pv, 0, sizeof(pv));
+    if (SSL_export_keying_material(ssl, cb, sizeof(cb), VFY_CB_EXPORTER_LABEL,
+                                   strlen(VFY_CB_EXPORTER_LABEL), NULL, 0, 0) != 1) {
+        snprintf(err, err_cap, "TLS exporter failed");
+        return NULL;
+    }
+    pthread_mutex_lock(&g.lock);
+    rc = vfy_binder_manifest(binder, nonce, cb, g.manifest, g.manifest_len);
+    if (rc != VFY_OK) {
+        snprintf(err, err_cap, "binder: %s", vfy_strerror(rc));
+        goto out;
+    }
+    if (agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err, err_cap) != 0)
+        goto out;
+    for (unsigned i = 0; i < 24; i++)
+        if (q.mask & (1u << i))
+            (void)vfy_pcr_values_set(&pv, VFY_HASH_SHA256, i, q.values[i]);
+    if (vfy_pcr_values_to_json(&pv, &pcrs) != VFY_OK || (log = log_json()) == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        goto out;
+    }
+    memset(&parts, 0, sizeof(parts));
+    parts.data[VFY_CMW_TPM_ATTEST] = q.attest;
+    parts.len[VFY_CMW_TPM_ATTEST] = q.attest_len;
+    parts.data[VFY_CMW_TPM_SIGNATURE] = q.sig;
+    parts.len[VFY_CMW_TPM_SIGNATURE] = q.sig_len;
+    parts.data[VFY_CMW_TPM_PCRS] = (const uint8_t *)pcrs;
+    parts.len[VFY_CMW_TPM_PCRS] = strlen(pcrs);
+    parts.data[VFY_CMW_AGENT_MANIFEST] = g.manifest;
+    parts.len[VFY_CMW_AGENT_MANIFEST] = g.manifest_len;
+    parts.data[VFY_CMW_AGENT_LOG] = (const uint8_t *)log;
+    parts.len[VFY_CMW_AGENT_LOG] = strlen(log);
+    rc = vfy_cmw_encode(VFY_CMW_JSON, &parts, &ev, out_len);
+    if (rc != VFY_OK) {
+        snprintf(err, err_cap, "CMW encoding: %s", vfy_strerror(rc));
+        ev = NULL;
+    }
+out:
+    pthread_mutex_unlock(&g.lock);
+    OPENSSL_cleanse(cb, sizeof(cb));
+    agent_quote_clear(&q);
+    vfy_free(pcrs);
+    free(log);
+    return ev;
+}
+
+/* ---------- connections ---------- */
+
+static int send_error(struct conn *c, uint8_t code, const char *msg)
+{
+    uint8_t buf[FRAME_ERROR_MAX];
+    size_t n = strlen(msg);
+
+    if (n > sizeof(buf) - 1)
+        n = sizeof(buf) - 1;
+    buf[0] = code;
+    memcpy(buf + 1, msg, n);
+    return frame_write(c->ssl, FRAME_ERROR, buf, n + 1);
+}
+
+/* Push a posture-changed notice if the manifest changed since the last one. */
+static int maybe_notify(struct conn *c)
+{
+    char msg[FRAME_NOTICE_MAX], ds[VFY_SHA256_STR_LEN + 1];
+    unsigned long gen;
+    uint64_t ver;
+    size_t n;
+    int len;
+
+    pthread_mutex_lock(&g.lock);
+    gen = g.gen;
+    ver = g.manifest_version;
+    n = g.nlog;
+    vfy_sha256_format(ds, sizeof(ds), g.log[g.nlog - 1].md);
+    pthread_mutex_unlock(&g.lock);
+    if (gen == c->seen_gen)
+        return 0;
+    c->seen_gen = gen;
+    len = snprintf(msg, sizeof(msg),
+                   "{\"event\":\"posture-changed\",\"manifest_version\":%llu,"
+                   "\"manifest_digest\":\"%s\",\"log_entries\":%zu}",
+                   (unsigned long long)ver, ds, n);
+    say("conn %d: posture-changed notice pushed (manifest version %llu)", c->id,
+        (unsigned long long)ver);
+    return frame_write(c->ssl, FRAME_POSTURE_CHANGED, msg, (size_t)len);
+}
+
+/* Handle one frame from the peer; -1 closes the connection. */
+static int handle_frame(struct conn *c)
+{
+    uint8_t type = 0, *p = NULL;
+    size_t len = 0;
+    char err[256];
+    int rc = frame_read(c->ssl, &type, &p, &len), ret = 0;
+
+    switch (rc) {
+    case FRAME_OK: break;
+    case FRAME_EOF: return -1;
+    case FRAME_UNKNOWN:
+        say("conn %d: unknown frame type 0x%02x ignored", c->id, type);
+        return send_error(c, FRAME_ERR_UNKNOWN_TYPE, "unknown frame type");
+    case FRAME_TOO_LARGE:
+        say("conn %d: oversized %s frame; closing", c->id, frame_type_name(type));
+        send_error(c, FRAME_ERR_TOO_LARGE, "frame too large");
+        return -1;
+    default: return -1;
+    }
+    switch (type) {
+    case FRAME_ATTEST_REQUEST: {
+        uint8_t *ev;
+        size_t evlen = 0;
+
+        if (len != FRAME_NONCE_LEN) {
+            send_error(c, FRAME_ERR_MALFORMED, "attest-request: the nonce must be 32 bytes");
+            ret = -1;
+            break;
+        }
+        ev = make_evidence(c->ssl, p, &evlen, err, sizeof(err));
+        if (ev == NULL) {
+            say("conn %d: attestation failed: %s", c->id, err);
+            ret = send_error(c, FRAME_ERR_ATTEST, err);
+            break;
+        }
+        say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
+            "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
+        ret = frame_write(c->ssl, FRAME_EVIDENCE, ev, evlen);
+        vfy_free(ev);
+        break;
+    }
+    case FRAME_APP_REQUEST:
+        say("conn %d: application request \"%.*s\" -> ok", c->id, (int)(len > 200 ? 200 : len),
+            (const char *)p);
+        ret = frame_write(c->ssl, FRAME_APP_RESPONSE, "ok", 2);
+        break;
+    default:
+        /* Known type, wrong direction (e.g. evidence sent to the agent). */
+        ret = send_error(c, FRAME_ERR_UNKNOWN_TYPE, "frame type not accepted by the agent");
+        break;
+    }
+    free(p);
+    return ret;
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+
+    if (SSL_accept(c->ssl) != 1) {
+        say("conn %d: TLS handshake failed", c->id);
+        goto out;
+    }
+    say("conn %d: TLS %s established (%s)", c->id, SSL_get_version(c->ssl),
+        SSL_get_cipher_name(c->ssl));
+    pthread_mutex_lock(&g.lock);
+    c->seen_gen = g.gen; /* the peer attests the current posture; notify later changes */
+    pthread_mutex_unlock(&g.lock);
+    for (;;) {
+        struct pollfd pf[2] = {{c->fd, POLLIN, 0}, {c->wake[0], POLLIN, 0}};
+        int n = SSL_pending(c->ssl) > 0 ? 1 : poll(pf, 2, -1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (pf[1].revents & POLLIN) {
+            char buf[64];
+            while (read(c->wake[0], buf, sizeof(buf)) > 0)
+                ;
+            if (maybe_notify(c) != 0)
+                break;
+        }
+        if (SSL_pending(c->ssl) > 0 || (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (handle_frame(c) != 0)
+                break;
+        }
+    }
+    say("conn %d: closed", c->id);
+out:
+    SSL_shutdown(c->ssl);
+    pthread_mutex_lock(&g.conns_lock);
+    c->done = 1;
+    pthread_mutex_unlock(&g.conns_lock);
+    return NULL;
+}
+
+static void notify_all(void)
+{
+    pthread_mutex_lock(&g.conns_lock);
+    for (struct conn *c = g.conns; c != NULL; c = c->next)
+        if (!c->done && write(c->wake[1], "!", 1) < 0) {
+            /* the pipe is full: a wake-up is already pending */
+        }
+    pthread_mutex_unlock(&g.conns_lock);
+}
+
+static void conn_free(struct conn *c)
+{
+    SSL_free(c->ssl);
+    close(c->fd);
+    close(c->wake[0]);
+    close(c->wake[1]);
+    free(c);
+}
+
+/* Join finished connection threads (or all of them when @all, after shutdown). */
+static void reap(int all)
+{
+    struct conn **pp, *c;
+
+    pthread_mutex_lock(&g.conns_lock);
+    pp = &g.conns;
+    while ((c = *pp) != NULL) {
+        if (all && !c->done)
+            shutdown(c->fd, SHUT_RDWR);
+        if (c->done || all) {
+            *pp = c->next;
+            pthread_mutex_unlock(&g.conns_lock);
+            pthread_join(c->th, NULL);
+            conn_free(c);
+            pthread_mutex_lock(&g.conns_lock);
+            continue;
+        }
+        pp = &c->next;
+    }
+    pthread_mutex_unlock(&g.conns_lock);
+}
+
+static int start_conn(SSL_CTX *ctx, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    sigset_t all, old;
+    int rc;
+
+    if (c == NULL) {
+        close(fd);
+        return -1;
+    }
+    c->fd = fd;
+    if (pipe(c->wake) != 0) {
+        free(c);
+        close(fd);
+        return -1;
+    }
+    fcntl(c->wake[0], F_SETFL, O_NONBLOCK);
+    fcntl(c->wake[1], F_SETFL, O_NONBLOCK);
+    c->ssl = SSL_new(ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+        conn_free(c);
+        return -1;
+    }
+    pthread_mutex_lock(&g.conns_lock);
+    c->id = ++g.next_id;
+    c->next = g.conns;
+    g.conns = c;
+    /* Signals go to the main thread only. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&c->th, NULL, conn_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        g.conns = c->next;
+        pthread_mutex_unlock(&g.conns_lock);
+        conn_free(c);
+        return -1;
+    }
+    pthread_mutex_unlock(&g.conns_lock);
+    return 0;
+}
+
+/* ---------- main ---------- */
+
+static int listen_on(const char *spec, int *port_out)
+{
+    char host[64];
+    const char *colon = strrchr(spec, ':');
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof(sa);
+    char *end = NULL;
+    unsigned long port;
+    int fd, one = 1;
+
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = 0;
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != 0 || port > 65535)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return -1;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &salen) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port_out = ntohs(sa.sin_port);
+    return fd;
+}
+
+static int manifest_file_changed(void)
+{
+    struct stat st;
+    int changed;
+
+    if (stat(g.manifest_path, &st) != 0)
+        return 0;
+    pthread_mutex_lock(&g.lock);
+    changed = st.st_ino != g.manifest_st.st_ino || st.st_size != g.manifest_st.st_size ||
+              st.st_mtim.tv_sec != g.manifest_st.st_mtim.tv_sec ||
+              st.st_mtim.tv_nsec != g.manifest_st.st_mtim.tv_nsec;
+    pthread_mutex_unlock(&g.lock);
+    return changed;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: vfy-agent --manifest FILE [--listen ADDR:PORT] [options]\n"
+        "       vfy-agent --provision --ak-public-out FILE [--ak-handle H] [--tcti CONF]\n"
+        "  --manifest FILE       agent manifest (JSON, DESIGN §5); re-measured on SIGHUP or change\n"
+        "  --listen ADDR:PORT    TLS 1.3 listener (default 127.0.0.1:0 = any free port)\n"
+        "  --ak-handle H         persistent AK handle (default 0x%08x); created if empty\n"
+        "  --ak-public-out FILE  write the AK's TPM2B_PUBLIC (for verifyctl attester add --ak-public)\n"
+        "  --cert-out FILE       write the TLS certificate (PEM) relying parties should trust\n"
+        "  --port-file FILE      write the listening port once ready\n"
+        "  --pcr N               agent PCR (default 23)\n"
+        "  --tcti CONF           TCTI (default: $TPM2TOOLS_TCTI, $TCTI or $TSS2_TCTI)\n"
+        "  --provision           create/load the AK, write --ak-public-out, exit\n",
+        DEFAULT_AK_HANDLE);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"manifest", required_argument, NULL, 'm'},
+        {"listen", required_argument, NULL, 'l'},
+        {"ak-handle", required_argument, NULL, 'k'},
+        {"ak-public-out", required_argument, NULL, 'a'},
+        {"cert-out", required_argument, NULL, 'c'},
+        {"port-file", required_argument, NULL, 'P'},
+        {"pcr", required_argument, NULL, 'p'},
+        {"tcti", required_argument, NULL, 't'},
+        {"provision", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen_spec = "127.0.0.1:0", *ak_pub = NULL, *cert_out = NULL;
+    const char *port_file = NULL, *tcti = NULL;
+    uint32_t ak_handle = DEFAULT_AK_HANDLE;
+    int provision = 0, created = 0, lfd = -1, port = 0, ret = 1, opt, stop = 0;
+    SSL_CTX *ctx = NULL;
+    char err[256];
+    struct sigaction sa;
+
+    clock_gettime(CLOCK_MONOTONIC, &g.t0);
+    g.pcr = DEFAULT_AGENT_PCR;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end = NULL;
+        unsigned long v;
+
+        switch (opt) {
+        case 'm': g.manifest_path = optarg; break;
+        case 'l': listen_spec = optarg; break;
+        case 'a': ak_pub = optarg; break;
+        case 'c': cert_out = optarg; break;
+        case 'P': port_file = optarg; break;
+        case 't': tcti = optarg; break;
+        case 'R': provision = 1; break;
+        case 'k':
+        case 'p':
+            errno = 0;
+            v = strtoul(optarg, &end, 0);
+            if (errno != 0 || end == optarg || *end != 0 ||
+                (opt == 'p' ? v > 23 : v > UINT32_MAX)) {
+                fprintf(stderr, "vfy-agent: bad value for --%s: %s\n",
+                        opt == 'p' ? "pcr" : "ak-handle", optarg);
+                return 2;
+            }
+            if (opt == 'p')
+                g.pcr = (unsigned)v;
+            else
+                ak_handle = (uint32_t)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || (!provision && g.manifest_path == NULL) ||
+        (provision && ak_pub == NULL)) {
+        usage(stderr);
+        return 2;
+    }
+    if (g.pcr < 8 && !provision) {
+        fprintf(stderr, "vfy-agent: the agent PCR must not be a platform PCR (0-7)\n");
+        return 2;
+    }
+
+    if (agent_tpm_open(&g.tpm, tcti, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vfy-agent: TPM: %s\n", err);
+        return 1;
+    }
+    if (agent_tpm_ak(g.tpm, ak_handle, ak_pub, &created, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vfy-agent: AK: %s\n", err);
+        goto out;
+    }
+    say("AK %s at persistent handle 0x%08x (ECC P-256, ECDSA-SHA256)%s%s",
+        created ? "created" : "loaded", (unsigned)ak_handle, ak_pub ? "; TPM2B_PUBLIC -> " : "",
+        ak_pub ? ak_pub : "");
+    if (provision) {
+        ret = 0;
+        goto out;
+    }
+
+    {
+        uint8_t cur[32], zero[32] = {0};
+        if (agent_tpm_pcr_read1(g.tpm, g.pcr, cur, err, sizeof(err)) != 0) {
+            fprintf(stderr, "vfy-agent: %s\n", err);
+            goto out;
+        }
+        if (memcmp(cur, zero, 32) != 0)
+            say("warning: PCR %u is already extended (agent restarted without a TPM reset?); "
+                "a verifier will not be able to replay this agent log", g.pcr);
+    }
+    if (manifest_reload("start") != 1)
+        goto out;
+
+    if (pipe(g.sigpipe) != 0)
+        goto out;
+    fcntl(g.sigpipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(g.sigpipe[1], F_SETFL, O_NONBLOCK);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ctx = agent_tls_ctx(cert_out, "vfy-agent");
+    if (ctx == NULL)
+        goto out;
+    lfd = listen_on(listen_spec, &port);
+    if (lfd < 0) {
+        fprintf(stderr, "vfy-agent: cannot listen on %s: %s\n", listen_spec, strerror(errno));
+        goto out;
+    }
+    if (port_file != NULL) {
+        char tmp[4096];
+        FILE *f;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        f = fopen(tmp, "w");
+        if (f == NULL || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 ||
+            rename(tmp, port_file) != 0) {
+            fprintf(stderr, "vfy-agent: cannot write %s\n", port_file);
+            goto out;
+        }
+    }
+    say("listening on TLS 1.3 port %d (session tickets off)", port);
+
+    while (!stop) {
+        struct pollfd pf[2] = {{lfd, POLLIN, 0}, {g.sigpipe[0], POLLIN, 0}};
+        int n = poll(pf, 2, 200);
+
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0 && (pf[1].revents & POLLIN)) {
+            unsigned char sig;
+            while (read(g.sigpipe[0], &sig, 1) == 1) {
+                if (sig == SIGHUP) {
+                    if (manifest_reload("SIGHUP") == 1)
+                        notify_all();
+                } else {
+                    stop = 1;
+                }
+            }
+        }
+        if (n > 0 && (pf[0].revents & POLLIN)) {
+            int fd = accept(lfd, NULL, NULL);
+            if (fd >= 0) {
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+                start_conn(ctx, fd);
+            }
+        }
+        if (!stop && manifest_file_changed() && manifest_reload("file changed") == 1)
+            notify_all();
+        reap(0);
+    }
+    say("stopping");
+    ret = 0;
+out:
+    if (lfd >= 0)
+        close(lfd);
+    reap(1);
+    SSL_CTX_free(ctx);
+    agent_tpm_close(&g.tpm);
+    for (size_t i = 0; i < g.nlog; i++)
+        free(g.log[i].b64);
+    free(g.log);
+    free(g.manifest);
+    return ret;
+}

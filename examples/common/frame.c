@@ -1,0 +1,129 @@
+/*
+ * frame.c — the agent protocol's framing (docs/agent-protocol.md): a type
+ * byte, a 4-byte big-endian length, the payload. Caveat: blocking I/O only;
+ * the callers poll() before reading when they must not block.
+ */
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t frame_max_payload(uint8_t type)
+{
+    switch (type) {
+    case FRAME_ATTEST_REQUEST: return FRAME_NONCE_LEN;
+    case FRAME_EVIDENCE: return FRAME_EVIDENCE_MAX;
+    case FRAME_POSTURE_CHANGED: return FRAME_NOTICE_MAX;
+    case FRAME_APP_REQUEST:
+    case FRAME_APP_RESPONSE: return FRAME_APP_MAX;
+    case FRAME_ERROR: return FRAME_ERROR_MAX;
+    default: return 0;
+    }
+}
+
+const char *frame_type_name(uint8_t type)
+{
+    switch (type) {
+    case FRAME_ATTEST_REQUEST: return "attest-request";
+    case FRAME_EVIDENCE: return "evidence";
+    case FRAME_POSTURE_CHANGED: return "posture-changed";
+    case FRAME_APP_REQUEST: return "app-request";
+    case FRAME_APP_RESPONSE: return "app-response";
+    case FRAME_ERROR: return "error";
+    default: return "unknown";
+    }
+}
+
+static int write_all(SSL *ssl, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        size_t n = 0;
+        if (SSL_write_ex(ssl, p, len, &n) != 1)
+            return -1;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len)
+{
+    uint8_t *buf;
+    int rc;
+
+    if (len > frame_max_payload(type) || (len > 0 && payload == NULL))
+        return -1;
+    buf = malloc(FRAME_HDR_LEN + len);
+    if (buf == NULL)
+        return -1;
+    buf[0] = type;
+    buf[1] = (uint8_t)(len >> 24);
+    buf[2] = (uint8_t)(len >> 16);
+    buf[3] = (uint8_t)(len >> 8);
+    buf[4] = (uint8_t)len;
+    if (len > 0)
+        memcpy(buf + FRAME_HDR_LEN, payload, len);
+    rc = write_all(ssl, buf, FRAME_HDR_LEN + len);
+    free(buf);
+    return rc;
+}
+
+/* 0 on success, FRAME_EOF / FRAME_IO otherwise. */
+static int read_all(SSL *ssl, uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        size_t n = 0;
+        if (SSL_read_ex(ssl, p, len, &n) != 1) {
+            int err = SSL_get_error(ssl, 0);
+            return err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ? FRAME_EOF : FRAME_IO;
+        }
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int frame_read(SSL *ssl, uint8_t *type, uint8_t **payload, size_t *len)
+{
+    uint8_t hdr[FRAME_HDR_LEN];
+    size_t n, max;
+    uint8_t *buf;
+    int rc;
+
+    *payload = NULL;
+    *len = 0;
+    rc = read_all(ssl, hdr, sizeof(hdr));
+    if (rc != 0)
+        return rc;
+    *type = hdr[0];
+    n = ((size_t)hdr[1] << 24) | ((size_t)hdr[2] << 16) | ((size_t)hdr[3] << 8) | hdr[4];
+    max = frame_max_payload(hdr[0]);
+    if (max == 0) {
+        /* Unknown type: skip a bounded payload so the stream stays in sync. */
+        uint8_t skip[256];
+        if (n > FRAME_APP_MAX)
+            return FRAME_TOO_LARGE;
+        while (n > 0) {
+            size_t k = n < sizeof(skip) ? n : sizeof(skip);
+            rc = read_all(ssl, skip, k);
+            if (rc != 0)
+                return rc;
+            n -= k;
+        }
+        return FRAME_UNKNOWN;
+    }
+    if (n > max)
+        return FRAME_TOO_LARGE;
+    buf = malloc(n + 1);
+    if (buf == NULL)
+        return FRAME_NOMEM;
+    rc = read_all(ssl, buf, n);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = 0;
+    *payload = buf;
+    *len = n;
+    return FRAME_OK;
+}

@@ -1,0 +1,78 @@
+/*
+ * frame.h — the agent protocol's framing over one TLS 1.3 connection
+ * (docs/agent-protocol.md).
+ *
+ *   frame = type[1] || length[4, big-endian] || payload[length]
+ *
+ * Shared by examples/agent and examples/relying-party. Reads and writes are
+ * blocking SSL_read/SSL_write on a connected SSL; a frame is written with
+ * one SSL_write so that a concurrent reader never sees half a header.
+ * Lengths are checked against the per-type maximum before the payload is
+ * read, so a peer cannot make the other side allocate more than that.
+ */
+#ifndef EXAMPLES_FRAME_H
+#define EXAMPLES_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#define FRAME_HDR_LEN 5
+
+/* Frame types (docs/agent-protocol.md §2). */
+enum frame_type {
+    FRAME_ATTEST_REQUEST = 0x01,  /* RP -> agent: nonce[32] */
+    FRAME_EVIDENCE = 0x02,        /* agent -> RP: CMW collection, JSON */
+    FRAME_POSTURE_CHANGED = 0x03, /* agent -> RP, unsolicited: JSON notice */
+    FRAME_APP_REQUEST = 0x10,     /* RP -> agent: application request (UTF-8 text) */
+    FRAME_APP_RESPONSE = 0x11,    /* agent -> RP: application response (UTF-8 text) */
+    FRAME_ERROR = 0x7f,           /* agent -> RP: code[1] || UTF-8 message */
+};
+
+/* Error codes carried in FRAME_ERROR (first payload byte). */
+enum frame_error {
+    FRAME_ERR_MALFORMED = 1,   /* bad length for the type; the connection is closed after it */
+    FRAME_ERR_UNKNOWN_TYPE = 2,/* type not known; the connection stays open */
+    FRAME_ERR_TOO_LARGE = 3,   /* length above the type's limit; connection closed */
+    FRAME_ERR_ATTEST = 4,      /* the agent could not produce evidence (TPM failure) */
+    FRAME_ERR_APP = 5,         /* the application refused the request */
+};
+
+/* Limits (payload bytes). */
+#define FRAME_NONCE_LEN 32
+#define FRAME_APP_MAX 4096                   /* app request/response text */
+#define FRAME_NOTICE_MAX 4096                /* posture-changed notice */
+#define FRAME_ERROR_MAX 1024
+#define FRAME_EVIDENCE_MAX (1024 * 1024)     /* = VFY_CMW_MAX */
+
+/** Largest payload allowed for @type, 0 for an unknown type. */
+size_t frame_max_payload(uint8_t type);
+
+/** Human name of @type ("attest-request", ...), "unknown" otherwise (static). */
+const char *frame_type_name(uint8_t type);
+
+/**
+ * Write one frame. Returns 0 on success, -1 if the connection failed or
+ * @len exceeds the type's limit.
+ */
+int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len);
+
+/** Result of frame_read(). */
+enum frame_rc {
+    FRAME_OK = 0,
+    FRAME_EOF = -1,       /* the peer closed the connection (clean or not) */
+    FRAME_IO = -2,        /* TLS or socket error */
+    FRAME_TOO_LARGE = -3, /* declared length above the type's limit (payload not read) */
+    FRAME_UNKNOWN = -4,   /* unknown type; the payload (at most FRAME_APP_MAX) was skipped */
+    FRAME_NOMEM = -5,
+};
+
+/**
+ * Read one frame. On FRAME_OK *@type is set and *@payload (owned by the
+ * caller, free(); NUL-terminated for convenience, the NUL not counted in
+ * *@len) holds *@len bytes. On FRAME_TOO_LARGE and FRAME_UNKNOWN *@type is
+ * set; the stream is out of sync after FRAME_TOO_LARGE, so close.
+ */
+int frame_read(SSL *ssl, uint8_t *type, uint8_t **payload, size_t *len);
+
+#endif
