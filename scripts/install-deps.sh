@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config
   libssl-dev openssl libmicrohttpd-dev libcbor-dev libcjson-dev libsqlite3-dev sqlite3
   libtss2-dev libcriterion-dev
-  swtpm swtpm-tools tpm2-tools curl
+  swtpm swtpm-tools tpm2-tools curl jq
   libcurl4-openssl-dev
 )
 if [ "${VFY_WITH_CLANG:-0}" = 1 ]; then

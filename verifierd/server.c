@@ -452,7 +452,7 @@ static void free_keys(struct vd_keys *k)
     memset(k, 0, sizeof(*k));
 }
 
-static struct vd_gen *start_gen(struct vd_server *s)
+static struct vd_gen *start_gen(struct vd_server *s, int fd)
 {
     struct vd_gen *g = calloc(1, sizeof(*g));
     unsigned threads = s->cfg->threads;
@@ -468,7 +468,7 @@ static struct vd_gen *start_gen(struct vd_server *s)
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, g,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key_pem,
         MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
@@ -587,7 +587,7 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
-    if ((cur_gen = start_gen(s)) == NULL) {
+    if ((cur_gen = start_gen(s, listen_fd)) == NULL) {
         vd_log("error", "cannot start the HTTPS daemon (bad certificate or key?)");
         return -1;
     }
@@ -618,7 +618,8 @@ int vd_server_reload(struct vd_server *s)
 {
     struct vd_keys nk, ok;
     char *cert, *key, *oc, *okey;
-    struct vd_gen *old = cur_gen, *g;
+    struct vd_gen *old = cur_gen, *g = NULL;
+    int fd2, ofd;
 
     if (vd_load_policies(s->cfg) != 0)
         vd_log("warn", "reload: some policies failed to load; keeping the stored ones");
@@ -646,23 +647,29 @@ int vd_server_reload(struct vd_server *s)
     okey = s->tls_key_pem;
     s->tls_cert_pem = cert;
     s->tls_key_pem = key;
-    MHD_quiesce_daemon(old->d);
-    if ((g = start_gen(s)) == NULL) {
+    /*
+     * The new daemon gets its own descriptor of the same listening socket,
+     * so whatever it does with it on failure, the running daemon keeps
+     * accepting. Only once the new one runs is the old one quiesced.
+     */
+    fd2 = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd2 < 0 || (g = start_gen(s, fd2)) == NULL) {
         vd_log("error", "reload: the new certificate was refused; keeping the old one");
         s->tls_cert_pem = oc;
         s->tls_key_pem = okey;
         free(cert);
         vd_free_secret(key);
-        /* The old daemon no longer accepts: start it again with the old material. */
-        retire_gen(old, 30);
-        if ((cur_gen = start_gen(s)) == NULL)
-            return -2;
-        s->daemon = cur_gen->d;
+        if (fd2 >= 0 && fcntl(fd2, F_GETFD) != -1)
+            close(fd2);
         return -1;
     }
+    ofd = MHD_quiesce_daemon(old->d);
     cur_gen = g;
     s->daemon = g->d;
     retire_gen(old, 30);
+    if (ofd >= 0)
+        close(ofd); /* the old descriptor; the socket stays open through fd2 */
+    listen_fd = fd2;
     free(oc);
     vd_free_secret(okey);
     vd_log("info", "reloaded policies, signing keys and TLS certificate");
