@@ -337,5 +337,22 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
     } else {
         return vd_problem(c, r, 405, "admin endpoints take GET or POST");
     }
+    /* A known endpoint asked with the other method is 405, not 404. */
+    {
+        static const char *const get_only[] = {"attesters", "pcrs", "components", "policies",
+                                               "results", "audit", "refvalues"};
+        static const char *const post_only[] = {"attesters", "refvalues", "components/revoke",
+                                                "pcrs/revoke", "policies"};
+        size_t n = strlen(sub);
+
+        for (size_t i = 0; post && i < sizeof(get_only) / sizeof(get_only[0]); i++)
+            if (strcmp(sub, get_only[i]) == 0)
+                return vd_problem(c, r, 405, "this admin endpoint takes GET");
+        for (size_t i = 0; get && i < sizeof(post_only) / sizeof(post_only[0]); i++)
+            if (strcmp(sub, post_only[i]) == 0)
+                return vd_problem(c, r, 405, "this admin endpoint takes POST");
+        if (get && strncmp(sub, "attesters/", 10) == 0 && n > 17 && strcmp(sub + n - 7, "/revoke") == 0)
+            return vd_problem(c, r, 405, "this admin endpoint takes POST");
+    }
     return vd_problem(c, r, 404, "no such admin endpoint");
 }
