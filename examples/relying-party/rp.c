@@ -1,0 +1,864 @@
+/*
+ * rp.c — a relying party that gates high-impact operations on fresh,
+ * connection-bound attestation of the agent it talks to (DESIGN §1, §3, §7;
+ * docs/rp-guide.md, docs/agent-protocol.md).
+ *
+ * One TLS 1.3 connection to the agent stays open for the whole run. Before
+ * each high-impact operation the RP needs a valid EAR *for this connection*:
+ * if it has none, if its exp passed, if verifierd's revocation feed lists it,
+ * or if the agent pushed a posture-changed notice, it
+ *   1. gets a nonce from verifierd (POST /v1/challenge),
+ *   2. sends it in-band to the agent and receives CMW evidence bound to the
+ *      connection's exporter value,
+ *   3. forwards the evidence with its OWN exporter value (POST /v1/attest),
+ *   4. verifies the EAR with vfy_ear_verify_jwks_json() against /v1/keys,
+ *      checking the nonce and the channel binding,
+ * and allows the operation only if the EAR's status is "affirming". Every
+ * step is a timeline line on stdout. The number of TLS handshakes on the
+ * connection (SSL_CB_HANDSHAKE_START) is counted and reported; it must stay 1.
+ *
+ * Story scripts (--script FILE, "-" for stdin), one command per line:
+ *   op TEXT             a high-impact operation, gated as above
+ *   expect allowed|refused [STATUS]   fail unless the last op matched
+ *   wait-notice SECS    wait for the agent's posture-changed notice
+ *   wait-revoked SECS   poll the revocation feed until the held EAR is revoked
+ *   sleep SECS          wait (e.g. for the EAR to expire)
+ *   run CMD             run a shell command (the demo's narrator: swap the
+ *                       agent's manifest, an operator's verifyctl, ...)
+ *   say TEXT            print a narration line
+ *   capture FILE        relay demo: challenge the agent on this connection and
+ *                       save {nonce, evidence} to FILE without submitting it
+ * --replay FILE makes the first attestation submit evidence captured on
+ * another connection (with this connection's exporter value): what a relay
+ * attacker would do. verifierd must answer contraindicated.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <verify/verify.h>
+
+#include "../common/frame.h"
+#include "verifier.h"
+
+struct rp {
+    const char *name;
+    /* the agent connection */
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int handshakes;
+    uint8_t cb[VFY_CB_LEN];
+    /* verifierd */
+    vclient *vc;
+    const char *attester;
+    unsigned max_ttl_s;
+    char *jwks;
+    size_t jwks_len;
+    uint64_t cursor;
+    /* the EAR held for this connection */
+    vfy_ear *ear;
+    char jti[VFY_EAR_JTI_MAX + 1];
+    int posture_changed;
+    char posture_note[256];
+    int revoked;
+    char revoked_reason[512];
+    /* relay demo */
+    char *replay_nonce_b64;
+    char *replay_evidence;
+    /* story */
+    int last_decision; /* 1 allowed, 0 refused, -1 none */
+    vfy_ear_status last_status;
+    unsigned ops, allowed, refused, attestations;
+    struct timespec t0;
+};
+
+static void tl(struct rp *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tl(struct rp *rp, const char *fmt, ...)
+{
+    struct timespec now;
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    printf("[%8.3f] %s: ", (double)(now.tv_sec - rp->t0.tv_sec) +
+           (double)(now.tv_nsec - rp->t0.tv_nsec) / 1e9, rp->name);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* ---------- the TLS connection to the agent ---------- */
+
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    struct rp *rp = SSL_get_app_data(ssl);
+
+    (void)ret;
+    if ((where & SSL_CB_HANDSHAKE_START) && rp != NULL)
+        rp->handshakes++;
+}
+
+static int tcp_connect(const char *host, const char *port)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    int fd = -1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return -1;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    X509_VERIFY_PARAM *vp;
+
+    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host)) {
+        fprintf(stderr, "%s: --agent must be HOST:PORT\n", rp->name);
+        return -1;
+    }
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = 0;
+    rp->ctx = SSL_CTX_new(TLS_client_method());
+    if (rp->ctx == NULL || !SSL_CTX_set_min_proto_version(rp->ctx, TLS1_3_VERSION))
+        goto tls_fail;
+    /* Never resume: a resumed or new connection is a new channel and needs its own EAR. */
+    SSL_CTX_set_options(rp->ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(rp->ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_verify(rp->ctx, SSL_VERIFY_PEER, NULL);
+    if (ca != NULL ? SSL_CTX_load_verify_locations(rp->ctx, ca, NULL) != 1
+                   : SSL_CTX_set_default_verify_paths(rp->ctx) != 1)
+        goto tls_fail;
+    SSL_CTX_set_info_callback(rp->ctx, info_cb);
+    rp->fd = tcp_connect(host, colon + 1);
+    if (rp->fd < 0) {
+        fprintf(stderr, "%s: cannot connect to the agent at %s\n", rp->name, hostport);
+        return -1;
+    }
+    rp->ssl = SSL_new(rp->ctx);
+    if (rp->ssl == NULL || SSL_set_fd(rp->ssl, rp->fd) != 1)
+        goto tls_fail;
+    SSL_set_app_data(rp->ssl, rp);
+    vp = SSL_get0_param(rp->ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) { /* not an IP literal: a host name */
+        if (SSL_set1_host(rp->ssl, host) != 1 || SSL_set_tlsext_host_name(rp->ssl, host) != 1)
+            goto tls_fail;
+    }
+    if (SSL_connect(rp->ssl) != 1)
+        goto tls_fail;
+    if (SSL_export_keying_material(rp->ssl, rp->cb, sizeof(rp->cb), VFY_CB_EXPORTER_LABEL,
+                                   strlen(VFY_CB_EXPORTER_LABEL), NULL, 0, 0) != 1)
+        goto tls_fail;
+    tl(rp, "connected to the agent at %s: %s %s, certificate verified; handshakes so far: %d",
+       hostport, SSL_get_version(rp->ssl), SSL_get_cipher_name(rp->ssl), rp->handshakes);
+    return 0;
+tls_fail:
+    fprintf(stderr, "%s: TLS to the agent failed:\n", rp->name);
+    ERR_print_errors_fp(stderr);
+    return -1;
+}
+
+static void on_notice(struct rp *rp, const uint8_t *p, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength((const char *)p, len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "manifest_version");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "manifest_digest");
+
+    rp->posture_changed = 1;
+    snprintf(rp->posture_note, sizeof(rp->posture_note), "manifest version %.0f, %.80s",
+             cJSON_IsNumber(v) ? v->valuedouble : -1.0,
+             cJSON_IsString(d) ? d->valuestring : "?");
+    cJSON_Delete(j);
+    tl(rp, "<- agent: posture-changed notice (%s): the EAR held for this connection no longer "
+       "describes the agent", rp->posture_note);
+}
+
+/*
+ * Read frames until one that is not a notice arrives (notices are handled
+ * on the way). @timeout_ms < 0: block. Returns 1 with a frame, 0 on timeout,
+ * 2 after a notice if @stop_on_notice, -1 on error or EOF.
+ */
+static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t *type,
+                      uint8_t **p, size_t *len)
+{
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int rc, left = -1;
+
+        if (timeout_ms >= 0) {
+            long el;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            left = el >= timeout_ms ? 0 : (int)(timeout_ms - el);
+        }
+        if (SSL_pending(rp->ssl) == 0) {
+            struct pollfd pf = {rp->fd, POLLIN, 0};
+            int n = poll(&pf, 1, left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                return 0;
+        }
+        rc = frame_read(rp->ssl, type, p, len);
+        if (rc == FRAME_UNKNOWN)
+            continue;
+        if (rc != FRAME_OK) {
+            tl(rp, "agent connection lost (%s)", rc == FRAME_EOF ? "closed" : "error");
+            return -1;
+        }
+        if (*type == FRAME_POSTURE_CHANGED) {
+            on_notice(rp, *p, *len);
+            free(*p);
+            *p = NULL;
+            if (stop_on_notice)
+                return 2;
+            continue;
+        }
+        return 1;
+    }
+}
+
+/* Drain pending notices without blocking. -1 if the connection is gone. */
+static int drain(struct rp *rp)
+{
+    for (;;) {
+        uint8_t type = 0, *p = NULL;
+        size_t len = 0;
+        int rc = next_frame(rp, 0, 0, &type, &p, &len);
+
+        if (rc <= 0)
+            return rc;
+        tl(rp, "unexpected %s frame from the agent ignored", frame_type_name(type));
+        free(p);
+    }
+}
+
+/* Send a request frame and wait for the answer of type @want. */
+static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len, uint8_t want,
+                    uint8_t **p, size_t *len)
+{
+    uint8_t got = 0;
+
+    if (frame_write(rp->ssl, type, req, req_len) != 0)
+        return -1;
+    if (next_frame(rp, 30000, 0, &got, p, len) != 1)
+        return -1;
+    if (got == FRAME_ERROR) {
+        tl(rp, "<- agent: error %u: %.*s", *len ? (*p)[0] : 0, *len > 1 ? (int)(*len - 1) : 0,
+           *len > 1 ? (const char *)*p + 1 : "");
+        free(*p);
+        *p = NULL;
+        return -1;
+    }
+    if (got != want) {
+        tl(rp, "<- agent: %s frame where %s was expected", frame_type_name(got),
+           frame_type_name(want));
+        free(*p);
+        *p = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- attestation ---------- */
+
+static void on_revoked(void *arg, const char *result_id, const char *reason)
+{
+    struct rp *rp = arg;
+
+    if (rp->ear != NULL && !rp->revoked && strcmp(result_id, rp->jti) == 0) {
+        rp->revoked = 1;
+        snprintf(rp->revoked_reason, sizeof(rp->revoked_reason), "%s", reason);
+        tl(rp, "<- verifierd revocation feed: result %s revoked (%s)", result_id, reason);
+    }
+}
+
+static int poll_feed(struct rp *rp)
+{
+    char err[512];
+
+    if (vc_revocations(rp->vc, &rp->cursor, on_revoked, rp, err, sizeof(err)) != 0) {
+        tl(rp, "revocation feed unavailable: %s (treating the held EAR as unusable)", err);
+        rp->revoked = 1;
+        snprintf(rp->revoked_reason, sizeof(rp->revoked_reason), "revocation feed unavailable");
+        return -1;
+    }
+    return 0;
+}
+
+static void drop_ear(struct rp *rp)
+{
+    vfy_ear_free(&rp->ear);
+    rp->jti[0] = 0;
+    rp->revoked = 0;
+    rp->revoked_reason[0] = 0;
+}
+
+static int load_replay(struct rp *rp, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    cJSON *j = NULL;
+    const cJSON *no, *ev;
+    int ret = -1;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 2 * 1024 * 1024 ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n)
+        goto out;
+    buf[n] = 0;
+    j = cJSON_Parse(buf);
+    no = cJSON_GetObjectItemCaseSensitive(j, "nonce");
+    ev = cJSON_GetObjectItemCaseSensitive(j, "evidence");
+    if (!cJSON_IsString(no) || !cJSON_IsObject(ev))
+        goto out;
+    rp->replay_nonce_b64 = strdup(no->valuestring);
+    rp->replay_evidence = cJSON_PrintUnformatted(ev);
+    ret = rp->replay_nonce_b64 && rp->replay_evidence ? 0 : -1;
+out:
+    if (f)
+        fclose(f);
+    free(buf);
+    cJSON_Delete(j);
+    return ret;
+}
+
+/* Challenge the agent in-band: nonce from verifierd, evidence from the agent. */
+static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_t *evlen)
+{
+    char err[512], nb[VFY_B64URL_LEN(32) + 1];
+    long ttl = 0;
+
+    if (vc_challenge(rp->vc, nonce, &ttl, err, sizeof(err)) != 0) {
+        tl(rp, "verifierd challenge failed: %s", err);
+        return -1;
+    }
+    vfy_b64url_encode(nb, sizeof(nb), nonce, 32);
+    tl(rp, "<- verifierd: nonce %.12s... (single use, valid %ld s)", nb, ttl);
+    tl(rp, "-> agent: attest-request with the nonce, in-band on this connection");
+    if (transact(rp, FRAME_ATTEST_REQUEST, nonce, 32, FRAME_EVIDENCE, ev, evlen) != 0) {
+        tl(rp, "the agent did not answer with evidence");
+        return -1;
+    }
+    tl(rp, "<- agent: evidence, %zu bytes of CMW JSON (TPM quote bound to its view of the "
+       "channel)", *evlen);
+    return 0;
+}
+
+static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
+                           const char *result_id)
+{
+    char err[512];
+    vfy_ear *ear = NULL;
+    vfy_rc rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (rp->jwks == NULL && vc_keys(rp->vc, &rp->jwks, &rp->jwks_len, err, sizeof(err)) != 0) {
+            tl(rp, "cannot fetch verifierd's keys: %s", err);
+            return -1;
+        }
+        rc = vfy_ear_verify_jwks_json(&ear, jws, strlen(jws), rp->jwks, rp->jwks_len, nonce,
+                                      VFY_NONCE_LEN, rp->cb, (int64_t)time(NULL));
+        if (rc == VFY_E_JWS_KID_UNKNOWN && attempt == 0) { /* key rotated: refetch once */
+            free(rp->jwks);
+            rp->jwks = NULL;
+            continue;
+        }
+        break;
+    }
+    if (rc != VFY_OK) {
+        tl(rp, "EAR REJECTED by vfy_ear_verify: %s (%s)", vfy_rc_name(rc), vfy_strerror(rc));
+        return -1;
+    }
+    drop_ear(rp);
+    rp->ear = ear;
+    snprintf(rp->jti, sizeof(rp->jti), "%s", vfy_ear_get_jti(ear) ? vfy_ear_get_jti(ear) : "");
+    if (strcmp(rp->jti, result_id) != 0)
+        tl(rp, "note: response result_id %s differs from the EAR's jti %s", result_id, rp->jti);
+    tl(rp, "EAR verified (ES256 kid %s, nonce and channel binding match this connection): "
+       "status %s, valid %lld s", vfy_ear_get_kid(ear),
+       vfy_ear_status_name(vfy_ear_get_status(ear)),
+       (long long)(vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear)));
+    for (size_t i = 0; i < vfy_ear_get_reason_count(ear) && i < 8; i++)
+        tl(rp, "   reason: %s", vfy_ear_get_reason(ear, i));
+    return 0;
+}
+
+/* One attestation of the agent for this connection. 0 if an EAR is now held. */
+static int attest(struct rp *rp)
+{
+    uint8_t nonce[32], *ev = NULL;
+    size_t evlen = 0;
+    char err[512];
+    vc_result res;
+    int ret = -1;
+
+    memset(&res, 0, sizeof(res));
+    rp->attestations++;
+    rp->posture_changed = 0; /* a notice from now on is newer than this evidence */
+    drop_ear(rp);
+    if (rp->replay_evidence != NULL) {
+        size_t n = 0;
+        if (vfy_b64url_decode(nonce, sizeof(nonce), &n, rp->replay_nonce_b64,
+                              strlen(rp->replay_nonce_b64)) != VFY_OK || n != 32)
+            goto out;
+        ev = (uint8_t *)rp->replay_evidence;
+        evlen = strlen(rp->replay_evidence);
+        rp->replay_evidence = NULL;
+        tl(rp, "RELAY: submitting evidence captured on ANOTHER connection (%zu bytes) as if this "
+           "agent had sent it here", evlen);
+    } else if (challenge_agent(rp, nonce, &ev, &evlen) != 0) {
+        goto out;
+    }
+    tl(rp, "-> verifierd: POST /v1/attest (attester %s, this connection's own exporter value%s)",
+       rp->attester, rp->max_ttl_s ? ", max_ttl_s set" : "");
+    if (vc_attest(rp->vc, nonce, rp->cb, rp->attester, (const char *)ev, evlen, rp->max_ttl_s,
+                  &res, err, sizeof(err)) != 0) {
+        tl(rp, "verifierd attest failed: %s", err);
+        goto out;
+    }
+    tl(rp, "<- verifierd: result %s, status %s", res.result_id, res.status);
+    ret = verify_and_hold(rp, res.ear, nonce, res.result_id);
+out:
+    free(ev);
+    vc_result_clear(&res);
+    return ret;
+}
+
+/*
+ * Why the held EAR cannot be used for an operation now, or NULL if it can.
+ * Checked in this order: none, posture change, revocation, expiry.
+ */
+static const char *need_attestation(struct rp *rp, char *why, size_t cap)
+{
+    int64_t now = (int64_t)time(NULL);
+
+    if (rp->ear == NULL)
+        return "no EAR yet for this connection";
+    if (rp->posture_changed) {
+        snprintf(why, cap, "posture changed: the agent announced %s", rp->posture_note);
+        return why;
+    }
+    if (rp->revoked) {
+        snprintf(why, cap, "EAR revoked by the verifier (%s)", rp->revoked_reason);
+        return why;
+    }
+    if (now >= vfy_ear_get_exp(rp->ear)) {
+        snprintf(why, cap, "EAR expired (exp passed %lld s ago)",
+                 (long long)(now - vfy_ear_get_exp(rp->ear)));
+        return why;
+    }
+    return NULL;
+}
+
+static int do_op(struct rp *rp, const char *op)
+{
+    char whybuf[600];
+    const char *why;
+    vfy_ear_status st;
+    uint8_t *p = NULL;
+    size_t len = 0;
+
+    rp->ops++;
+    if (drain(rp) < 0)
+        return -1;
+    if (rp->ear != NULL)
+        poll_feed(rp);
+    why = need_attestation(rp, whybuf, sizeof(whybuf));
+    if (why != NULL) {
+        tl(rp, "op %u \"%s\": high-impact -> attesting first: %s", rp->ops, op, why);
+        if (attest(rp) != 0)
+            tl(rp, "attestation failed: no usable EAR");
+    } else {
+        tl(rp, "op %u \"%s\": held EAR %s still valid for this connection (%lld s left, not "
+           "revoked, no posture change)", rp->ops, op, rp->jti,
+           (long long)(vfy_ear_get_exp(rp->ear) - (int64_t)time(NULL)));
+    }
+    st = rp->ear ? vfy_ear_get_status(rp->ear) : VFY_EAR_NONE;
+    rp->last_status = st;
+    if (st != VFY_EAR_AFFIRMING) {
+        rp->refused++;
+        rp->last_decision = 0;
+        tl(rp, "op %u \"%s\": REFUSED (status %s)", rp->ops, op,
+           rp->ear ? vfy_ear_status_name(st) : "no verified EAR");
+        return 0;
+    }
+    if (transact(rp, FRAME_APP_REQUEST, op, strlen(op), FRAME_APP_RESPONSE, &p, &len) != 0) {
+        tl(rp, "op %u \"%s\": agent failed to answer", rp->ops, op);
+        rp->last_decision = -1;
+        return -1;
+    }
+    rp->allowed++;
+    rp->last_decision = 1;
+    tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%.*s\"", rp->ops, op,
+       (int)(len > 100 ? 100 : len), (const char *)p);
+    free(p);
+    return 0;
+}
+
+static int do_capture(struct rp *rp, const char *path)
+{
+    uint8_t nonce[32], *ev = NULL;
+    size_t evlen = 0;
+    char nb[VFY_B64URL_LEN(32) + 1];
+    cJSON *j = NULL, *evj = NULL;
+    char *out = NULL;
+    FILE *f;
+    int ret = -1;
+
+    tl(rp, "capture: challenging the agent on this connection, keeping the evidence unsubmitted");
+    if (challenge_agent(rp, nonce, &ev, &evlen) != 0)
+        return -1;
+    vfy_b64url_encode(nb, sizeof(nb), nonce, 32);
+    evj = cJSON_ParseWithLength((const char *)ev, evlen);
+    j = cJSON_CreateObject();
+    if (!cJSON_IsObject(evj) || j == NULL || !cJSON_AddStringToObject(j, "nonce", nb))
+        goto out;
+    cJSON_AddItemToObject(j, "evidence", evj);
+    evj = NULL;
+    out = cJSON_PrintUnformatted(j);
+    f = out ? fopen(path, "w") : NULL;
+    if (f == NULL || fputs(out, f) < 0 || fclose(f) != 0)
+        goto out;
+    tl(rp, "capture: nonce and evidence saved to %s", path);
+    ret = 0;
+out:
+    cJSON_Delete(j);
+    cJSON_Delete(evj);
+    free(out);
+    free(ev);
+    return ret;
+}
+
+static int parse_secs(const char *s, double *out)
+{
+    char *end = NULL;
+
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && end != s && *end == 0 && *out >= 0 && *out <= 3600 ? 0 : -1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* One script line; 0 ok, -1 failed (the story stops). */
+static int run_line(struct rp *rp, char *line)
+{
+    char *arg;
+    double secs;
+
+    line[strcspn(line, "\r\n")] = 0;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (*line == 0 || *line == '#')
+        return 0;
+    arg = line + strcspn(line, " \t");
+    if (*arg) {
+        *arg++ = 0;
+        while (*arg == ' ' || *arg == '\t')
+            arg++;
+    }
+    if (strcmp(line, "op") == 0 && *arg)
+        return do_op(rp, arg);
+    if (strcmp(line, "say") == 0) {
+        tl(rp, "== %s", arg);
+        return 0;
+    }
+    if (strcmp(line, "sleep") == 0 && parse_secs(arg, &secs) == 0) {
+        tl(rp, "(waiting %.1f s)", secs);
+        sleep_ms((long)(secs * 1000));
+        return 0;
+    }
+    if (strcmp(line, "run") == 0 && *arg) {
+        int rc;
+        tl(rp, "$ %s", arg);
+        fflush(stdout);
+        rc = system(arg);
+        if (rc != 0) {
+            tl(rp, "command failed (status %d)", rc);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(line, "wait-notice") == 0 && parse_secs(arg, &secs) == 0) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        while (!rp->posture_changed) {
+            uint8_t type = 0, *p = NULL;
+            size_t len = 0;
+            long el;
+            int rc;
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            el = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+            if (el >= (long)(secs * 1000)) {
+                tl(rp, "no posture-changed notice within %.1f s", secs);
+                return -1;
+            }
+            rc = next_frame(rp, (int)((long)(secs * 1000) - el), 1, &type, &p, &len);
+            if (rc < 0)
+                return -1;
+            free(p);
+        }
+        return 0;
+    }
+    if (strcmp(line, "wait-revoked") == 0 && parse_secs(arg, &secs) == 0) {
+        long waited = 0;
+        if (rp->ear == NULL) {
+            tl(rp, "wait-revoked: no EAR held");
+            return -1;
+        }
+        while (!rp->revoked) {
+            if (poll_feed(rp) != 0)
+                return -1;
+            if (rp->revoked)
+                break;
+            if (waited >= (long)(secs * 1000)) {
+                tl(rp, "result %s not revoked within %.1f s", rp->jti, secs);
+                return -1;
+            }
+            sleep_ms(200);
+            waited += 200;
+        }
+        return 0;
+    }
+    if (strcmp(line, "expect") == 0 && *arg) {
+        char *want = arg, *st = arg + strcspn(arg, " \t");
+        int ok;
+        if (*st) {
+            *st++ = 0;
+            while (*st == ' ')
+                st++;
+        }
+        ok = (strcmp(want, "allowed") == 0 && rp->last_decision == 1) ||
+             (strcmp(want, "refused") == 0 && rp->last_decision == 0);
+        if (ok && *st)
+            ok = strcmp(st, vfy_ear_status_name(rp->last_status)) == 0;
+        if (!ok) {
+            tl(rp, "EXPECTATION FAILED: wanted %s%s%s", want, *st ? " " : "", st);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(line, "capture") == 0 && *arg)
+        return do_capture(rp, arg);
+    tl(rp, "script: cannot understand \"%s %s\"", line, arg);
+    return -1;
+}
+
+static char *read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+
+    if (f == NULL)
+        return NULL;
+    if (fgets(line, sizeof(line), f) == NULL) {
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    return line[0] ? strdup(line) : NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: vfy-rp --agent HOST:PORT --agent-ca PEM --verifier URL --verifier-ca PEM\n"
+        "              (--token TOKEN | --token-file FILE) --attester NAME\n"
+        "              [--max-ttl S] [--name LABEL] [--replay FILE]\n"
+        "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
+        "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
+        "  in-band before each high-impact operation whenever the held EAR is not usable.\n"
+        "  Exit status: 0 if the story ran as scripted and the connection saw exactly one\n"
+        "  TLS handshake; 1 otherwise; 2 usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"agent", required_argument, NULL, 'a'},
+        {"agent-ca", required_argument, NULL, 'A'},
+        {"verifier", required_argument, NULL, 'v'},
+        {"verifier-ca", required_argument, NULL, 'V'},
+        {"token", required_argument, NULL, 't'},
+        {"token-file", required_argument, NULL, 'T'},
+        {"attester", required_argument, NULL, 'n'},
+        {"max-ttl", required_argument, NULL, 'x'},
+        {"name", required_argument, NULL, 'N'},
+        {"script", required_argument, NULL, 's'},
+        {"op", required_argument, NULL, 'o'},
+        {"replay", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct rp rp;
+    const char *agent = NULL, *agent_ca = NULL, *vurl = NULL, *vca = NULL, *script = NULL;
+    const char *replay = NULL;
+    char *token = NULL;
+    const char **ops = NULL;
+    size_t nops = 0;
+    int opt, ok = 1, ret = 1;
+    char err[512];
+
+    memset(&rp, 0, sizeof(rp));
+    rp.name = "rp";
+    rp.fd = -1;
+    rp.last_decision = -1;
+    rp.attester = "agent-1";
+    clock_gettime(CLOCK_MONOTONIC, &rp.t0);
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'a': agent = optarg; break;
+        case 'A': agent_ca = optarg; break;
+        case 'v': vurl = optarg; break;
+        case 'V': vca = optarg; break;
+        case 't': free(token); token = strdup(optarg); break;
+        case 'T':
+            free(token);
+            token = read_token(optarg);
+            if (token == NULL) {
+                fprintf(stderr, "vfy-rp: no token in %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'n': rp.attester = optarg; break;
+        case 'N': rp.name = optarg; break;
+        case 's': script = optarg; break;
+        case 'r': replay = optarg; break;
+        case 'x': {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 86400) {
+                fprintf(stderr, "vfy-rp: --max-ttl must be 1..86400\n");
+                return 2;
+            }
+            rp.max_ttl_s = (unsigned)v;
+            break;
+        }
+        case 'o': {
+            const char **n = realloc(ops, (nops + 1) * sizeof(*ops));
+            if (n == NULL)
+                return 1;
+            ops = n;
+            ops[nops++] = optarg;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || agent == NULL || vurl == NULL || token == NULL ||
+        (script == NULL) == (nops == 0)) {
+        usage(stderr);
+        free(ops);
+        free(token);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (vc_new(&rp.vc, vurl, vca, token) != 0)
+        goto out;
+    if (replay != NULL && load_replay(&rp, replay) != 0) {
+        fprintf(stderr, "vfy-rp: cannot load captured evidence from %s\n", replay);
+        goto out;
+    }
+    if (agent_connect(&rp, agent, agent_ca) != 0)
+        goto out;
+    /* Start the revocation feed at its current end: older entries are not ours. */
+    if (vc_revocations(rp.vc, &rp.cursor, on_revoked, &rp, err, sizeof(err)) != 0) {
+        tl(&rp, "revocation feed: %s", err);
+        goto out;
+    }
+    tl(&rp, "verifierd %s reachable; revocation feed cursor %llu", vurl,
+       (unsigned long long)rp.cursor);
+
+    if (script != NULL) {
+        FILE *f = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
+        char line[4096];
+        if (f == NULL) {
+            fprintf(stderr, "vfy-rp: cannot open %s\n", script);
+            goto out;
+        }
+        while (ok && fgets(line, sizeof(line), f) != NULL)
+            ok = run_line(&rp, line) == 0;
+        if (f != stdin)
+            fclose(f);
+    } else {
+        for (size_t i = 0; ok && i < nops; i++)
+            ok = do_op(&rp, ops[i]) == 0;
+    }
+    drain(&rp);
+    tl(&rp, "summary: %u operation(s): %u allowed, %u refused; %u attestation(s); TLS "
+       "handshakes on this connection: %d%s", rp.ops, rp.allowed, rp.refused, rp.attestations,
+       rp.handshakes, rp.handshakes == 1 ? "" : "  <-- MUST BE 1");
+    ret = ok && rp.handshakes == 1 ? 0 : 1;
+    if (!ok)
+        tl(&rp, "story stopped: a step did not go as scripted");
+out:
+    if (rp.ssl != NULL) {
+        SSL_shutdown(rp.ssl);
+        SSL_free(rp.ssl);
+    }
+    if (rp.fd >= 0)
+        close(rp.fd);
+    SSL_CTX_free(rp.ctx);
+    drop_ear(&rp);
+    vc_free(&rp.vc);
+    free(rp.jwks);
+    free(rp.replay_nonce_b64);
+    free(rp.replay_evidence);
+    OPENSSL_cleanse(rp.cb, sizeof(rp.cb));
+    if (token)
+        OPENSSL_cleanse(token, strlen(token));
+    free(token);
+    free(ops);
+    curl_global_cleanup();
+    return ret;
+}

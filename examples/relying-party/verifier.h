@@ -1,0 +1,49 @@
+/*
+ * verifier.h — the relying party's client for verifierd's HTTPS API
+ * (DESIGN §8, docs/api.md) on libcurl: challenge, attest, keys, and the
+ * revocation feed. One keep-alive connection, verified against a CA file.
+ */
+#ifndef EXAMPLES_RP_VERIFIER_H
+#define EXAMPLES_RP_VERIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vclient vclient;
+
+/** @base "https://127.0.0.1:8443"; @ca PEM file (NULL: system store); @token the attest token. */
+int vc_new(vclient **out, const char *base, const char *ca, const char *token);
+void vc_free(vclient **vc);
+
+/** POST /v1/challenge: a 32-byte nonce and its TTL. */
+int vc_challenge(vclient *vc, uint8_t nonce[32], long *ttl_s, char *err, size_t err_cap);
+
+/** What POST /v1/attest answered. */
+typedef struct vc_result {
+    char *ear;            /* the JWS (malloc) */
+    char result_id[129];
+    char status[32];      /* as the response says; the EAR itself is authoritative */
+} vc_result;
+
+/**
+ * POST /v1/attest with the evidence (CMW JSON text from the agent, checked
+ * to be a JSON object before it is embedded), @cb = the relying party's own
+ * exporter value, @max_ttl_s (0: none). Free @res with vc_result_clear().
+ */
+int vc_attest(vclient *vc, const uint8_t nonce[32], const uint8_t cb[32], const char *attester,
+              const char *evidence, size_t evidence_len, unsigned max_ttl_s, vc_result *res,
+              char *err, size_t err_cap);
+void vc_result_clear(vc_result *res);
+
+/** GET /v1/keys: the JWKS JSON (*@jwks malloc'd, NUL-terminated). */
+int vc_keys(vclient *vc, char **jwks, size_t *len, char *err, size_t err_cap);
+
+/**
+ * GET /v1/revocations?after=*@cursor, paging to the end; @fn is called for
+ * every revoked result; *@cursor advances.
+ */
+int vc_revocations(vclient *vc, uint64_t *cursor,
+                   void (*fn)(void *arg, const char *result_id, const char *reason), void *arg,
+                   char *err, size_t err_cap);
+
+#endif
