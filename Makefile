@@ -33,3 +33,11 @@ clean:
 .PHONY: fuzz
 fuzz:
 	@./scripts/fuzz.sh
+
+.PHONY: demo
+demo: build
+	@./scripts/demo.sh $(BUILD)
+
+.PHONY: bench
+bench: build
+	@./scripts/bench.sh $(BUILD)
