@@ -87,22 +87,23 @@ static struct {
     int next_id;
 
     int sigpipe[2];
-    struct timespec t0;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER, .conns_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     struct timespec now;
+    struct tm tm;
     va_list ap;
     char line[1024];
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(CLOCK_REALTIME, &now);
+    localtime_r(&now.tv_sec, &tm);
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[%8.3f] agent: %s\n",
-            (double)(now.tv_sec - g.t0.tv_sec) + (double)(now.tv_nsec - g.t0.tv_nsec) / 1e9, line);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld agent %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            now.tv_nsec / 1000000, line);
 }
 
 static void on_signal(int sig)
@@ -626,7 +627,6 @@ int main(int argc, char **argv)
     char err[256];
     struct sigaction sa;
 
-    clock_gettime(CLOCK_MONOTONIC, &g.t0);
     g.pcr = DEFAULT_AGENT_PCR;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end = NULL;

@@ -95,11 +95,14 @@ static void tl(struct rp *rp, const char *fmt, ...) __attribute__((format(printf
 static void tl(struct rp *rp, const char *fmt, ...)
 {
     struct timespec now;
+    struct tm tm;
     va_list ap;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    printf("[%8.3f] %s: ", (double)(now.tv_sec - rp->t0.tv_sec) +
-           (double)(now.tv_nsec - rp->t0.tv_nsec) / 1e9, rp->name);
+    /* Wall-clock time, so that the agent's and the relying party's lines interleave. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    localtime_r(&now.tv_sec, &tm);
+    printf("%02d:%02d:%02d.%03ld %-5s ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+           now.tv_nsec / 1000000, rp->name);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
