@@ -11,6 +11,8 @@
  *   appraise  --db PATH --key AKFILE [--attesters N] [--count K] [--cbor]
  *             in-process vfy_appraise + vfy_result_sign on one thread over K
  *             pre-made pieces of evidence, spread over N attesters
+ *   akimport  cost of one AK import: vfy_ak_from_pem (what an attester-cache
+ *             miss pays) vs d2i_PUBKEY vs EVP_PKEY_fromdata from the raw point
  *   http      see http_load.c
  *
  * Each subcommand prints `bench: NAME=VALUE UNIT` lines. Not a test.
@@ -94,6 +96,70 @@ static int cmd_crypto(int argc, char **argv)
     printf("bench: crypto_bound=%.0f appraisals/s\n", bound);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(k);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* akimport: what an attester-cache miss costs                          */
+
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+
+static int cmd_akimport(int argc, char **argv)
+{
+    bench_ak ak;
+    unsigned char *der = NULL, pub[65];
+    size_t publen;
+    int derlen;
+    const int n = 2000;
+    double t0, pem_s, der_s, fromdata_s;
+
+    (void)argc;
+    (void)argv;
+    if (bench_ak_generate(&ak, 0) != 0 || (derlen = i2d_PUBKEY(ak.key, &der)) <= 0 ||
+        EVP_PKEY_get_octet_string_param(ak.key, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &publen) != 1)
+        die("AK", VFY_OK);
+    t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        vfy_ak *k = NULL;
+
+        if (vfy_ak_from_pem(&k, ak.pub_pem, strlen(ak.pub_pem), NULL) != VFY_OK)
+            die("vfy_ak_from_pem", VFY_OK);
+        vfy_ak_free(&k);
+    }
+    pem_s = (bench_now() - t0) / n;
+    t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        const unsigned char *p = der;
+        EVP_PKEY *k = d2i_PUBKEY(NULL, &p, derlen);
+
+        if (k == NULL)
+            die("d2i_PUBKEY", VFY_OK);
+        EVP_PKEY_free(k);
+    }
+    der_s = (bench_now() - t0) / n;
+    t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        OSSL_PARAM params[3];
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        EVP_PKEY *k = NULL;
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"P-256", 0);
+        params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub, publen);
+        params[2] = OSSL_PARAM_construct_end();
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+            EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+            die("fromdata", VFY_OK);
+        EVP_PKEY_free(k);
+        EVP_PKEY_CTX_free(ctx);
+    }
+    fromdata_s = (bench_now() - t0) / n;
+    printf("bench: ak_import_pem_us=%.1f us\n", pem_s * 1e6);
+    printf("bench: ak_import_der_us=%.1f us\n", der_s * 1e6);
+    printf("bench: ak_import_fromdata_us=%.1f us\n", fromdata_s * 1e6);
+    OPENSSL_free(der);
+    bench_ak_free(&ak);
     return 0;
 }
 
@@ -376,6 +442,8 @@ int main(int argc, char **argv)
         return cmd_provision(argc - 1, argv + 1);
     if (strcmp(argv[1], "appraise") == 0)
         return cmd_appraise(argc - 1, argv + 1);
+    if (strcmp(argv[1], "akimport") == 0)
+        return cmd_akimport(argc - 1, argv + 1);
     if (strcmp(argv[1], "http") == 0)
         return bench_http_main(argc - 1, argv + 1);
     fprintf(stderr, "vfy-bench: unknown subcommand %s\n", argv[1]);

@@ -89,6 +89,7 @@ prov "bigatt-$BIG_ATT" ak-ecc "$BIG_ATT" 1000
 # ---- (1) crypto bound ---------------------------------------------------------
 step "crypto bound (one core)"
 run "$VB" crypto --seconds 2
+run "$VB" akimport   # diagnostic: what one attester-cache miss costs
 
 # ---- (2) in-process appraisal, one thread --------------------------------------
 # On the disk the store lives on (with its fsyncs), and on a tmpfs copy
@@ -182,4 +183,5 @@ row "(5) 1k / ${BIG_REFS} reference values (throughput ratio)" "$(cell scale_ref
 row "(5) 10 / ${BIG_ATT} attesters (throughput ratio)" "$(cell scale_attesters_ratio)" "ratio" "<= 1.2"
 row "(6) verifierd RSS at rest, ${BIG_ATT} attesters" "$(cell rss_rest)" "MiB" "<= 64"
 row "(6) verifierd RSS under load (end / peak)" "$(cell rss_load) / $(cell rss_peak)" "MiB" "<= 64"
+row "AK import (cache miss): PEM / DER / raw point" "$(cell ak_import_pem_us) / $(cell ak_import_der_us) / $(cell ak_import_fromdata_us)" "us" ""
 row "(6) HTTPS pairs/s over ${BIG_ATT} attesters" "$(cell http_bigatt_pairs_per_s)" "pairs/s" ""
