@@ -309,6 +309,10 @@ static void rand_b64url(uint64_t *s, char *out, size_t chars)
 
     for (size_t i = 0; i < chars; i++)
         out[i] = al[rndn(s, 64)];
+    /* 43 characters carry 32 bytes: the last one's low 4 bits must be 0
+     * (canonical base64url), or a strict decoder rightly refuses it. */
+    if (chars == 43)
+        out[42] = "AQgw"[rndn(s, 4)];
     out[chars] = '\0';
 }
 
@@ -914,7 +918,7 @@ static void on_stop(int sig)
 struct load_state {
     const struct ctx_in *in;
     time_t end;
-    atomic_size_t requests, s2, s4, s5, other, connfail;
+    atomic_size_t requests, s2, s4, s5, other, connfail, reported;
     atomic_size_t codes[600];
 };
 
@@ -988,8 +992,8 @@ static void *load_thread(void *arg)
             atomic_fetch_add(&ls->connfail, 1);
         } else {
             count_status(ls, st);
-            if (st >= 500)
-                fprintf(stderr, "load: status %d: %.300s\n", st, resp);
+            if (st >= 400 && atomic_fetch_add(&ls->reported, 1) < 5)
+                fprintf(stderr, "load: attest status %d: %.300s\n", st, resp);
             if (!keep)
                 conn_close(&c);
         }
