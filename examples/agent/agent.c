@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@
 #define DEFAULT_AGENT_PCR 23u
 #define PLATFORM_PCRS 0xffu /* sha256 PCRs 0..7 */
 #define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
+#define MAX_CONNS 64    /* open connections (one thread each) */
+#define IO_TIMEOUT_S 10 /* a handshake or a started frame must progress within this */
 
 /* One measured manifest (an agent log entry). */
 struct log_entry {
@@ -84,6 +87,7 @@ static struct {
 
     pthread_mutex_t conns_lock;
     struct conn *conns;
+    int nconns;
     int next_id;
 
     int sigpipe[2];
@@ -481,6 +485,7 @@ static void reap(int all)
             shutdown(c->fd, SHUT_RDWR);
         if (c->done || all) {
             *pp = c->next;
+            g.nconns--;
             pthread_mutex_unlock(&g.conns_lock);
             pthread_join(c->th, NULL);
             conn_free(c);
@@ -503,6 +508,13 @@ static int start_conn(SSL_CTX *ctx, int fd)
         return -1;
     }
     c->fd = fd;
+    /* A peer that stalls inside a handshake or a frame (not between frames:
+     * the loop polls for those) loses its connection after IO_TIMEOUT_S. */
+    {
+        struct timeval tv = {IO_TIMEOUT_S, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
     if (pipe(c->wake) != 0) {
         free(c);
         close(fd);
@@ -516,6 +528,13 @@ static int start_conn(SSL_CTX *ctx, int fd)
         return -1;
     }
     pthread_mutex_lock(&g.conns_lock);
+    if (g.nconns >= MAX_CONNS) {
+        pthread_mutex_unlock(&g.conns_lock);
+        say("connection refused: %d connections open", MAX_CONNS);
+        conn_free(c);
+        return -1;
+    }
+    g.nconns++;
     c->id = ++g.next_id;
     c->next = g.conns;
     g.conns = c;
@@ -525,6 +544,7 @@ static int start_conn(SSL_CTX *ctx, int fd)
     rc = pthread_create(&c->th, NULL, conn_main, c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        g.nconns--;
         g.conns = c->next;
         pthread_mutex_unlock(&g.conns_lock);
         conn_free(c);

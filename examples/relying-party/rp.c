@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +171,12 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
     if (rp->fd < 0) {
         fprintf(stderr, "%s: cannot connect to the agent at %s\n", rp->name, hostport);
         return -1;
+    }
+    {
+        /* An agent that stalls inside a frame must not hang the relying party. */
+        struct timeval tv = {30, 0};
+        setsockopt(rp->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(rp->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
     rp->ssl = SSL_new(rp->ctx);
     if (rp->ssl == NULL || SSL_set_fd(rp->ssl, rp->fd) != 1)
