@@ -29,7 +29,6 @@ VD_PIDS+=("$lpid")
 sleep 1
 
 # ---- writers, in parallel with the load and with each other ----
-z=$(printf '%064d' 0)
 writer_components() {   # verifyctl component add/revoke
     local i
     for i in $(seq 1 60); do

@@ -6,7 +6,7 @@
 # connections are closed by verifierd after --timeout, a client that comes
 # after them is served, new connections over the limit are refused without
 # harming the daemon, nothing answers 5xx, and RSS stays bounded.
-# Traffic to 127.0.0.1 only; every phase has a deadline (~45 s total).
+# Traffic to 127.0.0.1 only; every phase has a deadline (~65 s total).
 set -u
 . "$VFY_SOURCE_DIR/tests/lib/verifierd.sh"
 
@@ -105,7 +105,7 @@ echo "# slow bodies cut off by verifierd within 12 s: $(num "$out" closed_by_ser
 
 # ---- 5. many short-lived TLS handshakes with no request ----
 spids=()
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
     timeout 5 openssl s_client -connect "127.0.0.1:$VD_PORT" -quiet </dev/null >/dev/null 2>&1 &
     spids+=("$!")
 done
@@ -113,11 +113,44 @@ for j in "${spids[@]}"; do wait "$j" 2>/dev/null; done  # each bounded by timeou
 vd_call GET /healthz -
 expect_status "healthz after 60 handshake-and-hang-up clients" 200
 
+# ---- 6. unauthenticated header trickle against a small connection limit ----
+# 20 clients without any token send one header line per second for 12 s to a
+# verifierd with --max-connections 20 --timeout 3. Correct behaviour: the
+# trickling connections are cut off (or a slot is kept for others), so a
+# normal client is still served within 5 s.
+# KNOWN FAILURE (reported in issue 7): --timeout is an idle timeout reset by
+# every byte and there is no per-request header deadline nor per-IP limit,
+# so 20 tokenless trickles hold every slot.
+MAIN_PID=$VD_PID MAIN_URL=$VD_URL MAIN_CA=$VD_CA MAIN_LOG=$VD_LOG
+vd_start_dev trickle --timeout 3 --max-connections 20 || die "second verifierd did not start"
+tpids=()
+for _ in $(seq 1 20); do
+    ( printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n'
+      for j in $(seq 1 12); do sleep 1; printf 'X-Trickle-%s: a\r\n' "$j"; done
+      printf '\r\n'; sleep 1 ) |
+        timeout 20 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" >/dev/null 2>&1 &
+    tpids+=("$!")
+done
+sleep 4
+code=$(curl -s --max-time 5 --cacert "$VD_CA" -o /dev/null -w '%{http_code}' "$VD_URL/healthz" 2>/dev/null)
+check "a client is served while 20 tokenless header trickles press on --max-connections 20 (got ${code:-000}) [known failure: slowloris]" \
+    test "$code" = 200
+for j in "${tpids[@]}"; do wait "$j" 2>/dev/null; done   # each bounded by timeout 20
+code=$(curl -s --max-time 5 --cacert "$VD_CA" -o /dev/null -w '%{http_code}' "$VD_URL/healthz" 2>/dev/null)
+expect_eq "served again once the trickles end" "$code" 200
+vd_stop
+expect_eq "the trickle verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
+
 # ---- the daemon afterwards ----
 rss1=$(rss_kb "$VD_PID")
 echo "# VmRSS before $rss0 kB, after $rss1 kB"
-check "RSS growth after the connection abuse is bounded ($((rss1 - rss0)) kB <= 32768 kB)" \
-    test $((rss1 - rss0)) -le 32768
+if [ "${VFY_SANITIZE:-0}" = 1 ]; then   # ASan quarantine: see hostile_requests.sh
+    echo "# sanitizer build: RSS growth not asserted; LeakSanitizer runs at exit"
+else
+    check "RSS growth after the connection abuse is bounded ($((rss1 - rss0)) kB <= 32768 kB)" \
+        test $((rss1 - rss0)) -le 32768
+fi
 bad=$(grep -c '"status":5[0-9][0-9]' "$VD_LOG" || true)
 expect_eq "no 5xx in verifierd's request log" "$bad" 0
 check "no sanitizer report in verifierd's log" \

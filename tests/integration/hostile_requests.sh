@@ -51,8 +51,15 @@ done
 
 # RSS bounded: rounds 2 and 3 together add at most 24 MiB over round 1
 # (a leak of even 10 kB per request would add ~24 MiB over 2400 requests).
+# Under ASan the allocator's quarantine (256 MiB) holds freed memory, so RSS
+# says nothing there; LeakSanitizer checks at exit instead (the SIGTERM exit
+# status must be 0 below).
 growth=$(( rss[2] - rss[0] ))
-check "RSS growth over rounds 2-3 is bounded (${growth} kB <= 24576 kB)" test "$growth" -le 24576
+if [ "${VFY_SANITIZE:-0}" = 1 ]; then
+    echo "# sanitizer build: RSS growth ${growth} kB not asserted (ASan quarantine); LeakSanitizer runs at exit"
+else
+    check "RSS growth over rounds 2-3 is bounded (${growth} kB <= 24576 kB)" test "$growth" -le 24576
+fi
 
 # ---- hand-written edge cases with their exact documented status ----
 
@@ -70,24 +77,24 @@ attest_hdr=(-H "Content-Type: application/json")
 n=$(rand_b64url 32); cb=$(rand_b64url 32)
 
 # deep nesting in the request body and in the evidence: 400, not a crash
-python_free_nest() { local d=$1 o=$2 c=$3; printf "%${d}s" | tr ' ' "$o"; printf "%${d}s" | tr ' ' "$c"; }
-python_free_nest 100000 '[' ']' >"$VD_TMP/nest.json"
+nest_text() { local d=$1 o=$2 c=$3; printf "%${d}s" '' | tr ' ' "$o"; printf "%${d}s" '' | tr ' ' "$c"; }
+nest_text 100000 '[' ']' >"$VD_TMP/nest.json"
 vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/nest.json"
 expect_problem "attest body nested 100000 deep" 400
 { printf '{"nonce":"%s","channel_binding":"%s","attester":"x","evidence":' "$n" "$cb"
-  printf '%20000s' | sed 's/ /{"a":/g'; printf '1'; printf '%20000s' | tr ' ' '}'; printf '}'; } \
+  printf '%20000s' '' | sed 's/ /{"a":/g'; printf '1'; printf '%20000s' '' | tr ' ' '}'; printf '}'; } \
     >"$VD_TMP/nest2.json"
 vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/nest2.json"
 expect_problem "evidence object nested 20000 deep" 400
 # nesting of 17 inside the manifest (limit 16) in an otherwise valid collection
 man=$(printf '{"agent_id":"a","manifest_version":1,"models":%s1%s}' \
-    "$(printf '%17s' | tr ' ' '[')" "$(printf '%17s' | tr ' ' ']')")
+    "$(printf '%17s' '' | tr ' ' '[')" "$(printf '%17s' '' | tr ' ' ']')")
 ev=$(printf '{"__cmwc_t":"tag:github.com,2026:verifierd/agent-evidence/v1","agent-manifest":["application/vnd.verifierd.agent-manifest+json","%s"]}' \
     "$(printf '%s' "$man" | b64url_enc)")
 vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$(rand_b64url 32)" "$cb" x "$ev")"
 expect_problem "manifest nested 17 deep in the evidence" 400
 # CBOR evidence: 100000 nested arrays
-printf '%100000s' | sed 's/ /\x81/g' >"$VD_TMP/nest.cbor"; printf '\x00' >>"$VD_TMP/nest.cbor"
+printf '%100000s' '' | sed 's/ /\x81/g' >"$VD_TMP/nest.cbor"; printf '\x00' >>"$VD_TMP/nest.cbor"
 vd_post_json /v1/attest "$VD_ATTEST" \
     "$(attest_body "$(rand_b64url 32)" "$cb" x "\"$(b64url_enc <"$VD_TMP/nest.cbor")\"")"
 check "CBOR evidence nested 100000 deep -> 400 or 413 (got $HTTP_CODE)" \
@@ -138,7 +145,7 @@ vd_call GET "/v1/results/$(head -c 16000 /dev/zero | tr '\0' A)" "$VD_ATTEST"
 check "16 KB result id -> 404 or 414/431 (got $HTTP_CODE)" \
     test "$HTTP_CODE" = 404 -o "$HTTP_CODE" = 414 -o "$HTTP_CODE" = 431
 # an admin bundle nested 5000 deep and a policy with 100000 PCR entries
-{ printf '%5000s' | sed 's/ /{"policies":/g'; printf '[]'; printf '%5000s' | tr ' ' '}'; } >"$VD_TMP/bn.json"
+{ printf '%5000s' '' | sed 's/ /{"policies":/g'; printf '[]'; printf '%5000s' '' | tr ' ' '}'; } >"$VD_TMP/bn.json"
 vd_call POST /v1/admin/refvalues "$VD_ADMIN" "${attest_hdr[@]}" --data-binary "@$VD_TMP/bn.json"
 expect_problem "admin bundle nested 5000 deep" 400
 { printf '{"id":"huge","version":1,"platform":{"bank":"sha256","pcrs":['
