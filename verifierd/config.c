@@ -18,7 +18,7 @@ enum {
     OPT_DB = 256, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_SIGNING_KEY, OPT_CONFIG,
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS,
+    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP,
 };
 
 static const struct option longopts[] = {
@@ -34,6 +34,7 @@ static const struct option longopts[] = {
     {"default-policy", required_argument, NULL, OPT_DEFAULT_POLICY},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+    {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"burst", required_argument, NULL, OPT_BURST},
@@ -65,7 +66,10 @@ void vd_usage(FILE *out)
           "  --ear-profile P        claim names: ietf (default) or veraison\n"
           "  --threads N            worker threads (default: number of cores)\n"
           "  --max-connections N    concurrent connections (default 1024)\n"
-          "  --timeout S            idle connection timeout in seconds (default 30)\n"
+          "  --max-connections-per-ip N  concurrent connections from one address (default 0: no limit)\n"
+          "  --timeout S            seconds a connection may take to deliver a complete request\n"
+          "                         (headers and body, however slowly it trickles) and to stay\n"
+          "                         idle between requests (default 30)\n"
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
           "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 1000000)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
@@ -157,9 +161,18 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
             return n == 0 ? (fprintf(stderr, "verifierd: %s must be at least 1\n", flag), -1) : -1;
         cfg->max_connections = (unsigned)n;
         return 0;
+    case OPT_MAX_CONN_IP:
+        if (parse_uint(flag, v, 1000000, &n) != 0)
+            return -1;
+        cfg->max_conn_per_ip = (unsigned)n;
+        return 0;
     case OPT_TIMEOUT:
         if (parse_uint(flag, v, 3600, &n) != 0)
             return -1;
+        if (n == 0) {
+            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
+            return -1;
+        }
         cfg->conn_timeout_s = (unsigned)n;
         return 0;
     case OPT_RATE:

@@ -112,6 +112,107 @@ vfy_appraiser *vd_appraiser(void)
     return w != NULL ? w->ap : NULL;
 }
 
+/* ---- request deadlines (slow clients) ----
+ *
+ * libmicrohttpd's connection timeout is an idle timeout that every byte
+ * resets, so a client trickling one header line a second would hold its
+ * connection slot forever. Every connection is tracked here with the phase
+ * it is in; a watchdog thread shuts down (shutdown(2); the daemon then
+ * closes it) any connection that has spent more than --timeout seconds
+ * waiting for a complete request or receiving a request body, whether
+ * bytes trickle in or not. A connection whose request is being handled is
+ * never cut.
+ */
+enum conn_phase { PH_WAITING, PH_RECEIVING, PH_HANDLING };
+
+struct conn_track {
+    int fd;
+    enum conn_phase phase;
+    struct timespec since;
+    struct conn_track *prev, *next;
+};
+
+static pthread_mutex_t track_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct conn_track *tracked;
+static pthread_t watchdog;
+static int watchdog_running;
+static atomic_int watchdog_stop;
+
+static void track_set(struct MHD_Connection *c, enum conn_phase ph)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_track *t = ci != NULL ? ci->socket_context : NULL;
+
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&track_mu);
+    t->phase = ph;
+    clock_gettime(CLOCK_MONOTONIC, &t->since);
+    pthread_mutex_unlock(&track_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct conn_track *t;
+
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+            return;
+        t->fd = ci->connect_fd;
+        t->phase = PH_WAITING;
+        clock_gettime(CLOCK_MONOTONIC, &t->since);
+        pthread_mutex_lock(&track_mu);
+        t->next = tracked;
+        if (tracked != NULL)
+            tracked->prev = t;
+        tracked = t;
+        pthread_mutex_unlock(&track_mu);
+        *socket_context = t;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && (t = *socket_context) != NULL) {
+        pthread_mutex_lock(&track_mu);
+        if (t->prev != NULL)
+            t->prev->next = t->next;
+        else
+            tracked = t->next;
+        if (t->next != NULL)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&track_mu);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct vd_server *s = arg;
+    double limit = s->cfg->conn_timeout_s > 0 ? s->cfg->conn_timeout_s : 30;
+
+    while (!atomic_load(&watchdog_stop)) {
+        struct timespec now;
+
+        usleep(250000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&track_mu);
+        for (struct conn_track *t = tracked; t != NULL; t = t->next) {
+            double age = (double)(now.tv_sec - t->since.tv_sec) +
+                         (now.tv_nsec - t->since.tv_nsec) / 1e9;
+
+            if (t->phase != PH_HANDLING && age > limit && t->fd >= 0) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->fd = -1; /* once */
+            }
+        }
+        pthread_mutex_unlock(&track_mu);
+    }
+    return NULL;
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -220,6 +321,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = r;
         atomic_fetch_add(&g->inflight, 1);
+        track_set(c, PH_RECEIVING);
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->path, sizeof(r->path), "%s", url);
         rt = find_route(method, url, &bad_method);
@@ -268,6 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->too_large)
         return vd_problem(c, r, 413, "request body too large");
     rt = find_route(method, url, &bad_method);
+    track_set(c, PH_HANDLING);
     return rt->fn(c, r, method, url);
 }
 
@@ -280,11 +383,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct timespec now;
     double secs;
 
-    (void)c;
     (void)toe;
     (void)ci;
     if (r == NULL)
         return;
+    track_set(c, PH_WAITING);
     clock_gettime(CLOCK_MONOTONIC, &now);
     secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->status == 0)
@@ -477,6 +580,8 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->max_conn_per_ip,
         MHD_OPTION_END);
     if (g->d == NULL) {
         free(g);
@@ -592,6 +697,12 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     s->daemon = cur_gen->d;
+    atomic_store(&watchdog_stop, 0);
+    if (pthread_create(&watchdog, NULL, watchdog_main, s) != 0) {
+        vd_log("error", "cannot start the request-deadline watchdog");
+        return -1;
+    }
+    watchdog_running = 1;
     vd_log("info", "verifierd %s listening on https://%s", VFY_VERSION_STRING, s->cfg->listen);
     return 0;
 }
@@ -681,6 +792,11 @@ void vd_server_stop(struct vd_server *s)
     if (cur_gen != NULL) {
         retire_gen(cur_gen, 30);
         cur_gen = NULL;
+    }
+    if (watchdog_running) {
+        atomic_store(&watchdog_stop, 1);
+        pthread_join(watchdog, NULL);
+        watchdog_running = 0;
     }
     if (listen_fd >= 0)
         close(listen_fd);

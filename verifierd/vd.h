@@ -36,6 +36,7 @@ struct vd_config {
     int ear_legacy;            /* 1: older Veraison claim names */
     unsigned threads;          /* 0: number of cores */
     unsigned max_connections;
+    unsigned max_conn_per_ip;  /* 0: no per-address limit */
     unsigned conn_timeout_s;
     unsigned rate_per_s, rate_burst; /* per token */
     size_t nonce_cache;        /* capacity of the used-nonce set */
