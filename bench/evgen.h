@@ -32,7 +32,7 @@ typedef struct bench_ak {
 /* The fixed agent state: PCR values, manifest, agent log, records. */
 typedef struct bench_fixture {
     uint8_t pcr[24][32];     /* sha256 bank, 0-7 and 23 used */
-    char manifest[512];
+    char manifest[1024];
     size_t manifest_len;
     uint8_t md[32];
     char log[128];
