@@ -700,20 +700,6 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
     appraise_history(a, r, log, pol);
 
 done:
-    /* 5. State: only from a verified quote. */
-    if (quote_ok && at != NULL) {
-        next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
-        if ((rc = vfy_store_clock_put(a->st, req->attester, &next_clock)) != VFY_OK)
-            goto out;
-        if (next.n > 0 &&
-            (rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
-                 a->st, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
-                 next.n)) != VFY_OK)
-            goto out;
-        if (r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-            (rc = vfy_store_manifest_mark_known(a->st, req->attester, r->md)) != VFY_OK)
-            goto out;
-    }
     /* The manifest digest is vouched for only by a verified quote (binder). */
     if (!quote_ok)
         r->has_manifest = 0;
@@ -721,11 +707,26 @@ done:
         reason(r, "more than %d reference values relied on; revocation tracking is partial", MAX_REFS);
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
         reason(r, "not affirming");
-    if (a->record) {
-        rc = vfy_store_result_record_nonce(a->st, r->id, req->attester, r->iat, r->exp,
-                                           vfy_ear_status_name(vfy_result_status(r)), r->refs,
-                                           r->nrefs, req->nonce);
-        if (rc != VFY_OK)
+
+    /* 5. State (only from a verified quote) and the result: one commit. */
+    if ((quote_ok && at != NULL) || a->record) {
+        if ((rc = vfy_store_begin(a->st)) != VFY_OK)
+            goto out;
+        if (quote_ok && at != NULL) {
+            next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
+            rc = vfy_store_clock_put(a->st, req->attester, &next_clock);
+            if (rc == VFY_OK && next.n > 0)
+                rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
+                    a->st, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
+                    next.n);
+            if (rc == VFY_OK && r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING)
+                rc = vfy_store_manifest_mark_known(a->st, req->attester, r->md);
+        }
+        if (rc == VFY_OK && a->record)
+            rc = vfy_store_result_record_nonce(a->st, r->id, req->attester, r->iat, r->exp,
+                                               vfy_ear_status_name(vfy_result_status(r)),
+                                               r->refs, r->nrefs, req->nonce);
+        if ((rc = vfy_store_end(a->st, rc)) != VFY_OK)
             goto out;
     }
     rc = VFY_OK;

@@ -265,6 +265,24 @@ vfy_rc st_writable(vfy_store *st)
     return VFY_OK;
 }
 
+vfy_rc vfy_store_begin(vfy_store *st)
+{
+    vfy_rc rc;
+
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK)
+        return rc;
+    return st_tx_begin(st);
+}
+
+vfy_rc vfy_store_end(vfy_store *st, vfy_rc rc)
+{
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    return st_tx_end(st, rc);
+}
+
 vfy_rc st_tx_begin(vfy_store *st)
 {
     vfy_rc rc = st_exec(st, st->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT vfy_nested");
@@ -491,6 +509,13 @@ static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
         rc = read_int(st, "PRAGMA journal_mode = WAL", &ignored);
         if (rc == VFY_E_DB) /* journal_mode returns text; read_int reads it as 0 */
             return rc;
+        /*
+         * In WAL mode NORMAL keeps the database consistent after a killed
+         * process and after a power loss; only the last commits before a
+         * power loss may be lost. FULL would fsync every commit, which
+         * dominated an appraisal's cost (docs/performance.md).
+         */
+        rc = st_exec(st, "PRAGMA synchronous = NORMAL");
     }
     return rc;
 }

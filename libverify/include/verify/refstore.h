@@ -127,6 +127,16 @@ VFY_EXPORT void vfy_store_set_time(vfy_store *st, int64_t now);
  */
 VFY_EXPORT vfy_rc vfy_store_generation(vfy_store *st, uint64_t *gen) VFY_MUST_CHECK;
 
+/**
+ * Group several writes into one transaction: vfy_store_begin() starts it
+ * (BEGIN IMMEDIATE, or a savepoint inside another), every write function
+ * called until vfy_store_end() joins it, and vfy_store_end(@st, @rc)
+ * commits when @rc is VFY_OK and rolls back otherwise, returning the final
+ * result. Calls must pair up.
+ */
+VFY_EXPORT vfy_rc vfy_store_begin(vfy_store *st) VFY_MUST_CHECK;
+VFY_EXPORT vfy_rc vfy_store_end(vfy_store *st, vfy_rc rc);
+
 /* ------------------------------------------------------------------ */
 /* Kinds, states, roles                                                 */
 
