@@ -128,7 +128,7 @@ static int add_policy(struct vd_config *cfg, const char *file)
 /* Apply one option by id; @flag names it in errors. */
 static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
 {
-    unsigned long n;
+    unsigned long n = 0;
 
     switch (id) {
     case OPT_DB: return set_str(&cfg->db_path, v);
@@ -157,8 +157,12 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
         cfg->threads = (unsigned)n;
         return 0;
     case OPT_MAX_CONN:
-        if (parse_uint(flag, v, 1000000, &n) != 0 || n == 0)
-            return n == 0 ? (fprintf(stderr, "verifierd: %s must be at least 1\n", flag), -1) : -1;
+        if (parse_uint(flag, v, 1000000, &n) != 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
+            return -1;
+        }
         cfg->max_connections = (unsigned)n;
         return 0;
     case OPT_MAX_CONN_IP:

@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #define ATT_SLOTS 1024
+#define REF_SLOTS 4096  /* per cache, direct-mapped by digest */
 #define POL_SLOTS 16
 #define MAX_REFS 1024
 
@@ -35,6 +36,26 @@ struct pol_entry {
     char label[VFY_POLICY_ID_MAX + 16];  /* "id@version" */
 };
 
+/* Reference-value lookups, positive and negative, until the generation changes. */
+struct comp_entry {
+    int used;
+    vfy_component_kind kind;
+    uint8_t digest[32];
+    vfy_rc rc;
+    vfy_store_component c;
+};
+
+struct pcr_entry {
+    int used;
+    vfy_hash_alg bank;
+    unsigned index;
+    uint8_t digest[VFY_MAX_DIGEST];
+    char refset[VFY_STORE_NAME_MAX + 1];
+    vfy_rc rc;
+    vfy_ref_state state;
+    int64_t row;
+};
+
 struct vfy_appraiser {
     vfy_store *st;
     char *default_policy;
@@ -47,6 +68,8 @@ struct vfy_appraiser {
     struct pol_entry pol[POL_SLOTS];
     vfy_policy *builtin;
     char builtin_label[VFY_POLICY_ID_MAX + 16];
+    struct comp_entry *comp;     /* REF_SLOTS */
+    struct pcr_entry *pcr;       /* REF_SLOTS */
 };
 
 struct vfy_result {
@@ -93,7 +116,10 @@ vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser
     a->verifier_build = strdup(cfg != NULL && cfg->verifier_build != NULL ? cfg->verifier_build : build);
     a->profile = cfg != NULL ? cfg->profile : VFY_EAR_PROFILE_IETF;
     a->record = cfg != NULL ? cfg->record_results : 1;
-    if (a->default_policy == NULL || a->verifier_build == NULL) {
+    a->comp = calloc(REF_SLOTS, sizeof(*a->comp));
+    a->pcr = calloc(REF_SLOTS, sizeof(*a->pcr));
+    if (a->default_policy == NULL || a->verifier_build == NULL || a->comp == NULL ||
+        a->pcr == NULL) {
         vfy_appraiser_free(&a);
         return VFY_E_NOMEM;
     }
@@ -119,6 +145,10 @@ static void cache_clear(vfy_appraiser *a)
         vfy_policy_free(&a->pol[i].p);
         a->pol[i].id = NULL;
     }
+    if (a->comp != NULL)
+        memset(a->comp, 0, REF_SLOTS * sizeof(*a->comp));
+    if (a->pcr != NULL)
+        memset(a->pcr, 0, REF_SLOTS * sizeof(*a->pcr));
 }
 
 void vfy_appraiser_free(vfy_appraiser **pa)
@@ -130,6 +160,8 @@ void vfy_appraiser_free(vfy_appraiser **pa)
     a = *pa;
     cache_clear(a);
     vfy_policy_free(&a->builtin);
+    free(a->comp);
+    free(a->pcr);
     free(a->default_policy);
     free(a->verifier_build);
     free(a);
@@ -259,6 +291,57 @@ vfy_rc vfy_appraiser_policy(vfy_appraiser *a, const char *policy_id, const char 
     return resolve_policy(a, policy_id, at != NULL ? at->policy : NULL, out, &label);
 }
 
+static size_t digest_slot(const uint8_t *d, unsigned salt)
+{
+    uint32_t h = ((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3]) ^
+                 (salt * 2654435761u);
+
+    return h % REF_SLOTS;
+}
+
+static vfy_rc component_lookup(vfy_appraiser *a, vfy_component_kind kind, const uint8_t d[32],
+                               vfy_store_component *out)
+{
+    struct comp_entry *e = &a->comp[digest_slot(d, (unsigned)kind)];
+
+    if (!e->used || e->kind != kind || memcmp(e->digest, d, 32) != 0) {
+        e->rc = vfy_store_component_lookup(a->st, kind, d, &e->c);
+        if (e->rc != VFY_OK && e->rc != VFY_E_NOT_FOUND) {
+            e->used = 0; /* never cache a failure of the store */
+            return e->rc;
+        }
+        e->used = 1;
+        e->kind = kind;
+        memcpy(e->digest, d, 32);
+    }
+    *out = e->c;
+    return e->rc;
+}
+
+static vfy_rc pcr_lookup(vfy_appraiser *a, const char *refset, vfy_hash_alg bank, unsigned index,
+                         const uint8_t *d, size_t len, vfy_ref_state *state, int64_t *row)
+{
+    struct pcr_entry *e = &a->pcr[digest_slot(d, index * 31 + (unsigned)bank)];
+
+    if (!e->used || e->bank != bank || e->index != index || memcmp(e->digest, d, len) != 0 ||
+        strcmp(e->refset, refset) != 0) {
+        e->rc = vfy_store_pcr_lookup(a->st, refset, bank, index, d, len, &e->state, &e->row);
+        if (e->rc != VFY_OK && e->rc != VFY_E_NOT_FOUND) {
+            e->used = 0;
+            return e->rc;
+        }
+        e->used = 1;
+        e->bank = bank;
+        e->index = index;
+        memset(e->digest, 0, sizeof(e->digest));
+        memcpy(e->digest, d, len);
+        snprintf(e->refset, sizeof(e->refset), "%s", refset);
+    }
+    *state = e->state;
+    *row = e->row;
+    return e->rc;
+}
+
 /* ---------------------------------------------------------------- */
 /* Findings                                                           */
 
@@ -316,7 +399,7 @@ static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_ki
                              ? VFY_TV_EXECUTABLES : VFY_TV_CONFIGURATION;
     int unknown_value = claim == VFY_TV_EXECUTABLES ? 33 : 32;
     char d[VFY_SHA256_STR_LEN + 1];
-    vfy_rc rc = vfy_store_component_lookup(a->st, kind, digest, &comp);
+    vfy_rc rc = component_lookup(a, kind, digest, &comp);
 
     digest_str(d, digest);
     if (rc == VFY_OK && comp.state == VFY_REF_APPROVED) {
@@ -629,8 +712,8 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
                 continue;
             }
             (void)vfy_hex_encode(hex, sizeof(hex), b->values[idx], vfy_hash_size(bank));
-            rc = vfy_store_pcr_lookup(a->st, at->refset, bank, idx, b->values[idx],
-                                      vfy_hash_size(bank), &state, &row);
+            rc = pcr_lookup(a, at->refset, bank, idx, b->values[idx], vfy_hash_size(bank),
+                            &state, &row);
             if (rc == VFY_OK && state == VFY_REF_APPROVED) {
                 raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES, 2);
                 add_ref(r, VFY_STORE_REF_PCR, row);
