@@ -148,7 +148,24 @@ static const char schema_v2[] =
     /* The nonce each result answered: lets a restarted verifier refuse
      * nonces that were used before it stopped (DESIGN §8 single use). */
     "ALTER TABLE results ADD COLUMN nonce BLOB CHECK (nonce IS NULL OR length(nonce) = 32);"
-    "CREATE INDEX results_by_iat ON results (iat);";
+    "CREATE INDEX results_by_iat ON results (iat);"
+    /* The reference rows a result relied on, stored once per distinct set
+     * (a fleet shares a handful): one row per result instead of a dozen. */
+    "CREATE TABLE refsets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32));"
+    "CREATE TABLE refset_components ("
+    "  refset_id INTEGER NOT NULL REFERENCES refsets(id),"
+    "  component_id INTEGER NOT NULL REFERENCES components(id),"
+    "  PRIMARY KEY (refset_id, component_id)) WITHOUT ROWID;"
+    "CREATE INDEX refset_components_by_ref ON refset_components (component_id);"
+    "CREATE TABLE refset_pcrs ("
+    "  refset_id INTEGER NOT NULL REFERENCES refsets(id),"
+    "  pcr_id INTEGER NOT NULL REFERENCES pcr_values(id),"
+    "  PRIMARY KEY (refset_id, pcr_id)) WITHOUT ROWID;"
+    "CREATE INDEX refset_pcrs_by_ref ON refset_pcrs (pcr_id);"
+    "ALTER TABLE results ADD COLUMN refset_id INTEGER REFERENCES refsets(id);"
+    "CREATE INDEX results_by_refset ON results (refset_id);";
 
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {

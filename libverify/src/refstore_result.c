@@ -65,11 +65,102 @@ vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32]
     return VFY_OK;
 }
 
+static int ref_cmp(const void *x, const void *y)
+{
+    const vfy_store_ref *a = x, *b = y;
+
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/*
+ * The id of the reference set holding exactly @refs (duplicates merged),
+ * created on first use. A set is named by the SHA-256 of its sorted
+ * (kind, id) pairs.
+ */
+static vfy_rc refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out)
+{
+    vfy_store_ref *v = malloc(nrefs * sizeof(*v));
+    uint8_t *buf = malloc(nrefs * 9), hash[32];
+    size_t n = 0, blen = 0;
+    sqlite3_stmt *s;
+    vfy_rc rc = VFY_OK;
+    int src;
+
+    *out = 0;
+    if (v == NULL || buf == NULL) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    memcpy(v, refs, nrefs * sizeof(*v));
+    qsort(v, nrefs, sizeof(*v), ref_cmp);
+    for (size_t i = 0; i < nrefs; i++) {
+        if (v[i].kind != VFY_STORE_REF_COMPONENT && v[i].kind != VFY_STORE_REF_PCR) {
+            rc = st_err(st, VFY_E_INVALID_ARG, "unknown reference kind");
+            goto out;
+        }
+        if (n > 0 && ref_cmp(&v[n - 1], &v[i]) == 0)
+            continue;
+        v[n++] = v[i];
+        buf[blen++] = (uint8_t)v[i].kind;
+        for (int k = 7; k >= 0; k--)
+            buf[blen++] = (uint8_t)((uint64_t)v[i].id >> (8 * k));
+    }
+    if ((rc = vfy_sha256(buf, blen, hash)) != VFY_OK)
+        goto out;
+    rc = st_stmt(st, SL_REFSET_FIND, "SELECT id FROM refsets WHERE hash = ?1", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else if (src != SQLITE_DONE)
+        rc = st_db(st, src, "reference set");
+    sqlite3_reset(s);
+    if (rc != VFY_OK || *out != 0)
+        goto out;
+    rc = st_stmt(st, SL_REFSET_INSERT, "INSERT INTO refsets (hash) VALUES (?1)", &s);
+    if (rc == VFY_OK) {
+        sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+        rc = st_exec_stmt(st, s, "reference set");
+    }
+    if (rc != VFY_OK)
+        goto out;
+    *out = sqlite3_last_insert_rowid(st->db);
+    for (size_t i = 0; rc == VFY_OK && i < n; i++) {
+        if (v[i].kind == VFY_STORE_REF_COMPONENT)
+            rc = st_stmt(st, SL_RES_REF_COMP,
+                         "INSERT INTO refset_components (refset_id, component_id) VALUES (?1, ?2)",
+                         &s);
+        else
+            rc = st_stmt(st, SL_RES_REF_PCR,
+                         "INSERT INTO refset_pcrs (refset_id, pcr_id) VALUES (?1, ?2)", &s);
+        if (rc != VFY_OK)
+            break;
+        sqlite3_bind_int64(s, 1, *out);
+        sqlite3_bind_int64(s, 2, v[i].id);
+        rc = st_exec_stmt(st, s, "result reference");
+        /* A reference to a row that does not exist fails the foreign key. */
+        if (rc == VFY_E_DB && (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY))
+            rc = st_err(st, VFY_E_NOT_FOUND, "reference row %lld does not exist",
+                        (long long)v[i].id);
+    }
+out:
+    if (rc != VFY_OK)
+        *out = 0;
+    free(v);
+    free(buf);
+    return rc;
+}
+
 vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *attester,
                                      int64_t iat, int64_t exp, const char *status,
                                      const vfy_store_ref *refs, size_t nrefs,
                                      const uint8_t *nonce)
 {
+    int64_t refset = 0;
     sqlite3_stmt *s;
     vfy_rc rc;
 
@@ -82,9 +173,12 @@ vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *
         return rc;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    rc = st_stmt(st, SL_RES_INSERT,
-                 "INSERT INTO results (id, attester, iat, exp, status, nonce)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING", &s);
+    if (nrefs > 0)
+        rc = refset_get(st, refs, nrefs, &refset);
+    if (rc == VFY_OK)
+        rc = st_stmt(st, SL_RES_INSERT,
+                     "INSERT INTO results (id, attester, iat, exp, status, nonce, refset_id)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING", &s);
     if (rc == VFY_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, attester, -1, SQLITE_STATIC);
@@ -95,30 +189,13 @@ vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *
             sqlite3_bind_blob(s, 6, nonce, 32, SQLITE_STATIC);
         else
             sqlite3_bind_null(s, 6);
+        if (refset != 0)
+            sqlite3_bind_int64(s, 7, refset);
+        else
+            sqlite3_bind_null(s, 7);
         rc = st_exec_stmt(st, s, "insert result");
         if (rc == VFY_OK && sqlite3_changes(st->db) == 0)
             rc = st_err(st, VFY_E_CONFLICT, "result %s already recorded", id);
-    }
-    for (size_t i = 0; rc == VFY_OK && i < nrefs; i++) {
-        if (refs[i].kind == VFY_STORE_REF_COMPONENT)
-            rc = st_stmt(st, SL_RES_REF_COMP,
-                         "INSERT INTO result_components (result_id, component_id) VALUES (?1, ?2)"
-                         " ON CONFLICT DO NOTHING", &s);
-        else if (refs[i].kind == VFY_STORE_REF_PCR)
-            rc = st_stmt(st, SL_RES_REF_PCR,
-                         "INSERT INTO result_pcrs (result_id, pcr_id) VALUES (?1, ?2)"
-                         " ON CONFLICT DO NOTHING", &s);
-        else
-            rc = st_err(st, VFY_E_INVALID_ARG, "unknown reference kind");
-        if (rc != VFY_OK)
-            break;
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, refs[i].id);
-        rc = st_exec_stmt(st, s, "result reference");
-        /* A reference to a row that does not exist fails the foreign key. */
-        if (rc == VFY_E_DB && (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY))
-            rc = st_err(st, VFY_E_NOT_FOUND, "result %s: reference row %lld does not exist", id,
-                        (long long)refs[i].id);
     }
     return st_tx_end(st, rc);
 }
@@ -165,20 +242,26 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
 {
     static const char feed_comp[] =
         "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT r.id, ?2, ?3 FROM results r JOIN result_components x ON x.result_id = r.id"
-        " WHERE x.component_id = ?1 AND r.state = 'valid' AND r.exp > ?2 ORDER BY r.id";
+        " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
+        " AND (r.refset_id IN (SELECT refset_id FROM refset_components WHERE component_id = ?1)"
+        " OR r.id IN (SELECT result_id FROM result_components WHERE component_id = ?1))"
+        " ORDER BY r.id";
     static const char mark_comp[] =
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE state = 'valid' AND exp > ?2"
-        " AND id IN (SELECT result_id FROM result_components WHERE component_id = ?1)";
+        " AND (refset_id IN (SELECT refset_id FROM refset_components WHERE component_id = ?1)"
+        " OR id IN (SELECT result_id FROM result_components WHERE component_id = ?1))";
     static const char feed_pcr[] =
         "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT r.id, ?2, ?3 FROM results r JOIN result_pcrs x ON x.result_id = r.id"
-        " WHERE x.pcr_id = ?1 AND r.state = 'valid' AND r.exp > ?2 ORDER BY r.id";
+        " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
+        " AND (r.refset_id IN (SELECT refset_id FROM refset_pcrs WHERE pcr_id = ?1)"
+        " OR r.id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1))"
+        " ORDER BY r.id";
     static const char mark_pcr[] =
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE state = 'valid' AND exp > ?2"
-        " AND id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1)";
+        " AND (refset_id IN (SELECT refset_id FROM refset_pcrs WHERE pcr_id = ?1)"
+        " OR id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1))";
     int pcr = kind == VFY_STORE_REF_PCR;
     int64_t now = st_now(st);
     sqlite3_stmt *s;
