@@ -77,7 +77,10 @@ enum MHD_Result vd_api_challenge(struct MHD_Connection *c, struct vd_req *r, con
     cJSON_Delete(body);
     if (err != NULL)
         return vd_problem(c, r, strcmp(err, "unknown policy") == 0 ? 400 : 503, err);
-    rc = vfy_nonce_issue(vd_srv->nonce_key, vd_now(), ttl, nonce, &exp);
+    /* Expiry has one-second resolution and a nonce is expired from its
+     * expiry second on: counting from the next second guarantees at least
+     * ttl_s seconds of life (at most ttl_s + 1). */
+    rc = vfy_nonce_issue(vd_srv->nonce_key, vd_now() + 1, ttl, nonce, &exp);
     if (rc != VFY_OK) {
         vd_log("error", "nonce issue: %s", vfy_strerror(rc));
         return vd_problem(c, r, 503, "cannot issue a nonce");
