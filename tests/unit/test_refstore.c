@@ -324,6 +324,141 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     vfy_store_close(&st);
 }
 
+/* Results that rely on the same rows share one reference set. */
+Test(refstore, results_share_reference_sets)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c1, c2;
+    uint8_t d1[32], d2[32], nonce[32];
+    uint8_t (*nonces)[32] = NULL;
+    size_t nres = 0, n = 0;
+    char *pem = new_ec_pem();
+
+    vfy_store_set_time(st, 1000);
+    fill(d1, 32, 7);
+    fill(d2, 32, 8);
+    fill(nonce, 32, 0x5a);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d1, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1", d2, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d1, &c1), VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_TOOL, d2, &c2), VFY_OK);
+    {
+        vfy_store_ref ab[] = {{VFY_STORE_REF_COMPONENT, c1.id}, {VFY_STORE_REF_COMPONENT, c2.id}};
+        vfy_store_ref ba[] = {{VFY_STORE_REF_COMPONENT, c2.id}, {VFY_STORE_REF_COMPONENT, c1.id},
+                              {VFY_STORE_REF_COMPONENT, c2.id}};
+        vfy_store_ref a[] = {{VFY_STORE_REF_COMPONENT, c1.id}};
+
+        cr_assert_eq(vfy_store_result_record_nonce(st, "r1", "a1", 990, 1300, "affirming", ab, 2,
+                                                   nonce), VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r2", "a1", 990, 1300, "affirming", ba, 3), VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r3", "a1", 990, 1300, "affirming", a, 1), VFY_OK);
+    }
+    cr_assert_eq(count("SELECT count(*) FROM refsets"), 2, "same rows in any order: one set");
+    cr_assert_eq(count("SELECT count(DISTINCT refset_id) FROM results"), 2);
+    cr_assert_eq(count("SELECT count(*) FROM refset_components"), 3);
+    /* The nonce is remembered for a restarted verifier. */
+    cr_assert_eq(vfy_store_recent_nonces(st, 900, &nonces, &n), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(memcmp(nonces[0], nonce, 32), 0);
+    vfy_free(nonces);
+    cr_assert_eq(vfy_store_recent_nonces(st, 991, &nonces, &n), VFY_OK);
+    cr_assert_eq(n, 0);
+    /* Revoking the tool reaches r1 and r2 through their set, not r3. */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t", NULL, NULL, &nres), VFY_OK);
+    cr_assert_eq(nres, 2);
+    cr_assert_eq(count("SELECT count(*) FROM results WHERE state = 'revoked'"), 2);
+    cr_assert_eq(count("SELECT count(*) FROM results WHERE id = 'r3' AND state = 'valid'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 2);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* Results recorded by a v1 library (per-result link rows) are still revoked. */
+Test(refstore, v1_result_links_still_revoke)
+{
+    vfy_store *st = NULL;
+    vfy_store_result r;
+    size_t nres = 0;
+
+    cr_assert_eq(vfy_store_create_at_version(path, 1), VFY_OK);
+    cr_assert_eq(raw_exec("INSERT INTO components (id, kind, name, version, digest, state, note,"
+                          " created_at, updated_at) VALUES (1, 'model', 'm', '1', 'sha256:"
+                          "0909090909090909090909090909090909090909090909090909090909090909',"
+                          " 'approved', '', 1, 1);"
+                          "INSERT INTO results (id, attester, iat, exp, status)"
+                          " VALUES ('old', 'a1', 990, 5000, 'affirming');"
+                          "INSERT INTO result_components (result_id, component_id) VALUES ('old', 1);"),
+                 SQLITE_OK);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_MIGRATE), VFY_OK);
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", NULL, NULL, &nres),
+                 VFY_OK);
+    cr_assert_eq(nres, 1);
+    cr_assert_eq(vfy_store_result_get(st, "old", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 1);
+    vfy_store_close(&st);
+}
+
+/* Revoking an attester revokes its unexpired results, with feed entries. */
+Test(refstore, attester_revoke_revokes_its_results)
+{
+    vfy_store *st = open_new();
+    vfy_store_result r;
+    vfy_store_revocation *feed = NULL;
+    size_t n = 0;
+    uint64_t cur = 0;
+    char *pem = new_ec_pem();
+
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "live", "a1", 990, 1300, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "old", "a1", 500, 900, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "other", "a2", 990, 1300, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_attester_revoke(st, "a1"), VFY_OK);
+    cr_assert_eq(vfy_store_result_get(st, "live", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 1);
+    cr_assert_not_null(strstr(r.reason, "attester a1"));
+    cr_assert_eq(vfy_store_result_get(st, "old", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 0, "expired results stay as they were");
+    cr_assert_eq(vfy_store_result_get(st, "other", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 0);
+    cr_assert_eq(vfy_store_revocations(st, 0, 10, &feed, &n, &cur), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(feed[0].result_id, "live");
+    vfy_free(feed);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* vfy_store_begin/end: one commit for several writes, or none. */
+Test(refstore, grouped_writes_commit_or_roll_back_together)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem();
+    vfy_clock_info ci = {5000, 1, 0, 1}, back;
+
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_begin(st), VFY_OK);
+    cr_assert_eq(vfy_store_clock_put(st, "a1", &ci), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "x", "a1", 1, 2, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_end(st, VFY_E_INTERNAL), VFY_E_INTERNAL);
+    cr_assert_eq(vfy_store_clock_get(st, "a1", &back), VFY_E_NOT_FOUND, "rolled back");
+    cr_assert_eq(count("SELECT count(*) FROM results"), 0);
+    cr_assert_eq(vfy_store_begin(st), VFY_OK);
+    cr_assert_eq(vfy_store_clock_put(st, "a1", &ci), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "x", "a1", 1, 2, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_end(st, VFY_OK), VFY_OK);
+    cr_assert_eq(vfy_store_clock_get(st, "a1", &back), VFY_OK);
+    cr_assert_eq(back.clock, 5000);
+    cr_assert_eq(count("SELECT count(*) FROM results"), 1);
+    free(pem);
+    vfy_store_close(&st);
+}
+
 /* ---- PCRs ---- */
 
 Test(refstore, pcr_values)
