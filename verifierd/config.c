@@ -71,7 +71,8 @@ void vd_usage(FILE *out)
           "                         (headers and body, however slowly it trickles) and to stay\n"
           "                         idle between requests (default 30)\n"
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
-          "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 1000000)\n"
+          "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 400000:\n"
+          "                         rate x nonce TTL with headroom, about 48 bytes each)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -288,7 +289,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     cfg->conn_timeout_s = 30;
     cfg->rate_per_s = 1000;
     cfg->rate_burst = 2000;
-    cfg->nonce_cache = 1000000;
+    cfg->nonce_cache = 400000;
 
     /* First pass: only --config, so that flags override the file. */
     opterr = 0;
