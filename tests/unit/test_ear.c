@@ -94,14 +94,22 @@ static vfy_rc verify(const char *jws)
     return rc;
 }
 
+/* Append @s to the NUL-terminated @out of @cap bytes (asserts it fits). */
+static void append(char *out, size_t cap, const char *s)
+{
+    size_t o = strlen(out), n = strlen(s);
+
+    cr_assert(o + n < cap);
+    memcpy(out + o, s, n + 1);
+}
+
 /* base64url(s) appended to out */
 static void b64_append(char *out, size_t cap, const char *s)
 {
     char *b = vfy_b64url_dup((const uint8_t *)s, strlen(s));
 
     cr_assert_not_null(b);
-    cr_assert(strlen(out) + strlen(b) < cap);
-    strcat(out, b);
+    append(out, cap, b);
     free(b);
 }
 
@@ -119,7 +127,7 @@ static char *forge(const char *header, const char *payload)
 
     jws[0] = '\0';
     b64_append(jws, sizeof(jws), header);
-    strcat(jws, ".");
+    append(jws, sizeof(jws), ".");
     b64_append(jws, sizeof(jws), payload);
     cr_assert_eq(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, vfy_signing_key_pkey(key)), 1);
     cr_assert_eq(EVP_DigestSign(md, der, &dlen, (const unsigned char *)jws, strlen(jws)), 1);
@@ -131,8 +139,8 @@ static char *forge(const char *header, const char *payload)
     BN_bn2binpad(s, raw + 32, 32);
     ECDSA_SIG_free(sig);
     sig64 = vfy_b64url_dup(raw, 64);
-    strcat(jws, ".");
-    strcat(jws, sig64);
+    append(jws, sizeof(jws), ".");
+    append(jws, sizeof(jws), sig64);
     free(sig64);
     return jws;
 }
@@ -402,9 +410,9 @@ Test(ear, rejects_alg_none_hs256_es384_missing_duplicate)
         char t[8192] = "";
 
         b64_append(t, sizeof(t), "{\"alg\":\"none\"}");
-        strcat(t, ".");
+        append(t, sizeof(t), ".");
         b64_append(t, sizeof(t), payload);
-        strcat(t, ".");
+        append(t, sizeof(t), ".");
         cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED); /* empty signature segment */
     }
     vfy_free(jws);
@@ -474,7 +482,7 @@ Test(ear, rejects_signature_bitflip_and_payload_tamper)
     c = sig[20];
     sig[20] = c == 'A' ? 'B' : 'A';
     cr_assert_eq(verify(t), VFY_E_JWS_SIGNATURE);
-    strcpy(t, jws);
+    memcpy(t, jws, strlen(jws) + 1); /* t is a strdup of jws: same size */
     /* payload tamper: change one character of the payload segment */
     pl = strchr(t, '.') + 10;
     *pl = *pl == 'A' ? 'B' : 'A';
@@ -508,14 +516,14 @@ Test(ear, rejects_out_of_range_r_s)
             memcpy(bad + 32, n, 32); /* s = n */
         sig64 = vfy_b64url_dup(bad, 64);
         memcpy(t, jws, prefix);
-        strcpy(t + prefix, sig64);
+        snprintf(t + prefix, sizeof(t) - prefix, "%s", sig64);
         free(sig64);
         cr_assert_eq(verify(t), VFY_E_JWS_SIGNATURE, "case %d", k);
     }
     /* 63 and 65 bytes */
     sig64 = vfy_b64url_dup(raw, 63);
     memcpy(t, jws, prefix);
-    strcpy(t + prefix, sig64);
+    snprintf(t + prefix, sizeof(t) - prefix, "%s", sig64);
     free(sig64);
     cr_assert_eq(verify(t), VFY_E_JWS_SIGNATURE);
     vfy_free(jws);
@@ -526,12 +534,13 @@ Test(ear, rejects_structure_truncation_dots_padding)
     char *jws = sign_sample(), t[8192];
     size_t len = strlen(jws);
 
-    strcpy(t, jws);
+    snprintf(t, sizeof(t), "%s", jws);
     t[len - 1] = '\0'; /* signature truncated to 85 chars: 85 % 4 == 1 is never base64url */
     cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED);
     t[(size_t)(strchr(jws, '.') - jws) + 8] = '\0'; /* cut inside the payload: two segments */
     cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED);
-    *strrchr(strcpy(t, jws), '.') = '\0'; /* two segments */
+    snprintf(t, sizeof(t), "%s", jws);
+    *strrchr(t, '.') = '\0'; /* two segments */
     cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED);
     snprintf(t, sizeof(t), "%s.", jws); /* extra dot */
     cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED);
@@ -544,7 +553,7 @@ Test(ear, rejects_structure_truncation_dots_padding)
     cr_assert_eq(verify(""), VFY_E_JWS_MALFORMED);
     cr_assert_eq(verify(".."), VFY_E_JWS_MALFORMED);
     /* standard-alphabet base64 is not base64url */
-    strcpy(t, jws);
+    snprintf(t, sizeof(t), "%s", jws);
     t[3] = '+';
     cr_assert_eq(verify(t), VFY_E_JWS_MALFORMED);
     vfy_free(jws);
