@@ -3,6 +3,7 @@
 #   make test   install deps, build, run every test (ctest)
 #   make fuzz   build the libFuzzer targets with clang and run each FUZZ_SECONDS (default 60)
 #   make build  just build
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
