@@ -1,6 +1,8 @@
 # Thin front over CMake. The real build is CMakeLists.txt.
 #   make run    install deps, build, start verifierd --dev (prints how to call it)
 #   make test   install deps, build, run every test (ctest)
+#   make demo   an agent and a relying party re-attesting over one TLS 1.3 connection
+#   make bench  benchmarks (docs/performance.md)
 #   make fuzz   build the libFuzzer targets with clang and run each FUZZ_SECONDS (default 60)
 #   make build  just build
 MAKEFLAGS += --no-print-directory
