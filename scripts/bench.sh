@@ -57,7 +57,15 @@ run() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 step() { echo "-- $*" >&2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a random port in 20000..59999 nothing listens on (bash only).
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  echo "bench: no free port" >&2; return 1
+}
 
 # start_vd STATE_DIR: verifierd --dev on a free port; sets VD_PID, VD_URL.
 start_vd() {
