@@ -110,20 +110,13 @@ vfy_rc vfy_agent_log_parse(vfy_agent_log **out, const void *data, size_t len,
     *out = NULL;
     if (data == NULL)
         return VFY_E_INVALID_ARG;
-    if (len > VFY_AGENT_LOG_MAX) {
-        vfy_detail_set(detail, cap, "agent log is %zu bytes, the limit is %d", len,
-                       VFY_AGENT_LOG_MAX);
-        return VFY_E_LOG_TOO_LARGE;
-    }
-    switch (vfy_json_parse(&root, data, len, VFY_JSON_MAX_DEPTH)) {
-    case VFY_JSON_OK:
-        break;
-    case VFY_JSON_NESTING:
-        vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_JSON_MAX_DEPTH);
-        return VFY_E_LOG_NESTING;
-    default:
-        vfy_detail_set(detail, cap, "not well-formed JSON");
-        return VFY_E_LOG_MALFORMED;
+    {
+        static const vfy_json_codes codes = {"agent log", VFY_E_LOG_TOO_LARGE,
+                                             VFY_E_LOG_NESTING, VFY_E_LOG_MALFORMED};
+
+        if ((rc = vfy_json_intake(&root, data, len, VFY_AGENT_LOG_MAX, &codes, detail, cap)) !=
+            VFY_OK)
+            return rc;
     }
     if (!cJSON_IsArray(root)) {
         vfy_detail_set(detail, cap, "the agent log must be an array");

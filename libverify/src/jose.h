@@ -10,10 +10,10 @@
 #include <openssl/evp.h>
 
 #include "internal.h"
+#include "json_util.h"
 #include "verify/jwk.h"
 
 #define VFY_JWS_MAX_BYTES 65536 /* whole compact JWS */
-#define VFY_JSON_MAX_DEPTH 16
 #define VFY_JSON_MAX_MEMBERS 256 /* members per object (duplicate check is quadratic) */
 
 /* Borrowed EVP_PKEY (EC P-256, private) of a signing key. */

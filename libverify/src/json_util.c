@@ -274,3 +274,23 @@ void vfy_detail_set(char *detail, size_t cap, const char *fmt, ...)
     vsnprintf(detail, cap, fmt, ap);
     va_end(ap);
 }
+
+vfy_rc vfy_json_intake(cJSON **root, const void *data, size_t len, size_t max,
+                       const vfy_json_codes *c, char *detail, size_t cap)
+{
+    *root = NULL;
+    if (len > max) {
+        vfy_detail_set(detail, cap, "%s is %zu bytes, the limit is %zu", c->what, len, max);
+        return c->too_large;
+    }
+    switch (vfy_json_parse(root, data, len, VFY_JSON_MAX_DEPTH)) {
+    case VFY_JSON_OK:
+        return VFY_OK;
+    case VFY_JSON_NESTING:
+        vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_JSON_MAX_DEPTH);
+        return c->nesting;
+    default:
+        vfy_detail_set(detail, cap, "not well-formed JSON (integers only)");
+        return c->malformed;
+    }
+}

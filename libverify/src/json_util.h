@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "verify/error.h"
+
 /* The nesting limit of DESIGN §5: a top-level object or array is depth 1. */
 #define VFY_JSON_MAX_DEPTH 16
 /* Largest integer every JSON implementation represents exactly (2^53 - 1). */
@@ -64,6 +66,20 @@ vfy_json_status vfy_json_str(const cJSON *item, const char **s, size_t *len);
 int vfy_json_printable(const char *s, size_t len);
 
 /* Copy a detail string for a human (truncated to fit; NULL buffer is fine). */
+/* The exact codes one document kind reports for the three intake failures. */
+typedef struct vfy_json_codes {
+    const char *what;       /* "manifest", "agent log", "policy" */
+    vfy_rc too_large, nesting, malformed;
+} vfy_json_codes;
+
+/*
+ * Intake of one JSON document: at most @max bytes, nesting at most
+ * VFY_JSON_MAX_DEPTH, the rules of vfy_json_parse(); failures map to the
+ * codes in @c with a one-line @detail. On VFY_OK *@root is the tree.
+ */
+vfy_rc vfy_json_intake(cJSON **root, const void *data, size_t len, size_t max,
+                       const vfy_json_codes *c, char *detail, size_t cap);
+
 void vfy_detail_set(char *detail, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -106,18 +106,14 @@ static int json_strict_ok(const cJSON *j, int depth)
 
 cJSON *vfy_json_parse_strict(const char *buf, size_t len)
 {
-    const char *end = NULL;
-    cJSON *j;
+    cJSON *j = NULL;
 
-    if (buf == NULL || len == 0 || memchr(buf, '\0', len) != NULL)
+    /* json_util's intake (nesting pre-scan, integers only, nothing after
+     * the value), then no repeated member anywhere. */
+    if (buf == NULL || len == 0 || memchr(buf, '\0', len) != NULL ||
+        vfy_json_parse(&j, buf, len, VFY_JSON_MAX_DEPTH) != VFY_JSON_OK)
         return NULL;
-    j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    if (j == NULL)
-        return NULL;
-    while (end != NULL && end < buf + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    if (end != buf + len || !json_strict_ok(j, 0)) {
+    if (!json_strict_ok(j, 0)) {
         cJSON_Delete(j);
         return NULL;
     }

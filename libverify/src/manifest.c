@@ -154,20 +154,13 @@ vfy_rc vfy_manifest_parse(vfy_manifest **out, const void *data, size_t len,
     *out = NULL;
     if (data == NULL)
         return VFY_E_INVALID_ARG;
-    if (len > VFY_MANIFEST_MAX) {
-        vfy_detail_set(detail, cap, "manifest is %zu bytes, the limit is %d", len,
-                       VFY_MANIFEST_MAX);
-        return VFY_E_MANIFEST_TOO_LARGE;
-    }
-    switch (vfy_json_parse(&root, data, len, VFY_JSON_MAX_DEPTH)) {
-    case VFY_JSON_OK:
-        break;
-    case VFY_JSON_NESTING:
-        vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_JSON_MAX_DEPTH);
-        return VFY_E_MANIFEST_NESTING;
-    default:
-        vfy_detail_set(detail, cap, "not well-formed JSON (integers only)");
-        return VFY_E_MANIFEST_MALFORMED;
+    {
+        static const vfy_json_codes codes = {"manifest", VFY_E_MANIFEST_TOO_LARGE,
+                                             VFY_E_MANIFEST_NESTING, VFY_E_MANIFEST_MALFORMED};
+
+        if ((rc = vfy_json_intake(&root, data, len, VFY_MANIFEST_MAX, &codes, detail, cap)) !=
+            VFY_OK)
+            return rc;
     }
     m = calloc(1, sizeof(*m));
     if (m == NULL) {

@@ -234,19 +234,13 @@ vfy_rc vfy_policy_parse_detail(vfy_policy **out, const char *json, size_t len,
     *out = NULL;
     if (json == NULL)
         return VFY_E_INVALID_ARG;
-    if (len > VFY_POLICY_MAX) {
-        vfy_detail_set(detail, cap, "policy is %zu bytes, the limit is %d", len, VFY_POLICY_MAX);
-        return VFY_E_POLICY_TOO_LARGE;
-    }
-    switch (vfy_json_parse(&root, json, len, VFY_JSON_MAX_DEPTH)) {
-    case VFY_JSON_OK:
-        break;
-    case VFY_JSON_NESTING:
-        vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_JSON_MAX_DEPTH);
-        return VFY_E_POLICY_NESTING;
-    default:
-        vfy_detail_set(detail, cap, "not well-formed JSON (integers only)");
-        return VFY_E_POLICY_MALFORMED;
+    {
+        static const vfy_json_codes codes = {"policy", VFY_E_POLICY_TOO_LARGE,
+                                             VFY_E_POLICY_NESTING, VFY_E_POLICY_MALFORMED};
+
+        if ((rc = vfy_json_intake(&root, json, len, VFY_POLICY_MAX, &codes, detail, cap)) !=
+            VFY_OK)
+            return rc;
     }
     p = malloc(sizeof(*p));
     if (p == NULL) {
