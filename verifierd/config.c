@@ -72,7 +72,7 @@ void vd_usage(FILE *out)
           "                         idle between requests (default 30)\n"
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
           "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 400000:\n"
-          "                         rate x nonce TTL with headroom, about 48 bytes each)\n"
+          "                         rate x nonce TTL with headroom, about 40 bytes each)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"

@@ -92,7 +92,7 @@ VFY_EXPORT vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce
 
 /**
  * Create a used-nonce cache holding up to @capacity live nonces
- * (1..16777216). Memory is allocated up front (about 48 bytes per entry).
+ * (1..16777216). Memory is allocated up front: a table of 16-byte slots at least twice the capacity (about 40 bytes per entry; 400000 entries hold about 19 MiB once full).
  * Large caches are split into up to 16 independently locked stripes chosen
  * by the nonce tag; each stripe holds capacity/stripes entries (rounded up),
  * so a stripe may report full slightly before the whole cache is.
