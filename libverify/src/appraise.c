@@ -56,6 +56,18 @@ struct pcr_entry {
     int64_t row;
 };
 
+/*
+ * Manifests known to have been appraised affirming, per attester. Only
+ * positive answers are cached: known_manifests only ever grows (an
+ * attester's rows go only when the attester does, which is an admin change
+ * and drops every cache), so a cached "known" cannot go stale.
+ */
+struct known_entry {
+    uint8_t digest[32];
+    uint32_t att;    /* hash of the attester name; a hit also compares the name */
+    char *name;
+};
+
 struct vfy_appraiser {
     vfy_store *st;
     char *default_policy;
@@ -70,6 +82,7 @@ struct vfy_appraiser {
     char builtin_label[VFY_POLICY_ID_MAX + 16];
     struct comp_entry *comp;     /* REF_SLOTS */
     struct pcr_entry *pcr;       /* REF_SLOTS */
+    struct known_entry *known;   /* REF_SLOTS */
 };
 
 struct vfy_result {
@@ -118,8 +131,9 @@ vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser
     a->record = cfg != NULL ? cfg->record_results : 1;
     a->comp = calloc(REF_SLOTS, sizeof(*a->comp));
     a->pcr = calloc(REF_SLOTS, sizeof(*a->pcr));
+    a->known = calloc(REF_SLOTS, sizeof(*a->known));
     if (a->default_policy == NULL || a->verifier_build == NULL || a->comp == NULL ||
-        a->pcr == NULL) {
+        a->pcr == NULL || a->known == NULL) {
         vfy_appraiser_free(&a);
         return VFY_E_NOMEM;
     }
@@ -149,6 +163,11 @@ static void cache_clear(vfy_appraiser *a)
         memset(a->comp, 0, REF_SLOTS * sizeof(*a->comp));
     if (a->pcr != NULL)
         memset(a->pcr, 0, REF_SLOTS * sizeof(*a->pcr));
+    if (a->known != NULL) {
+        for (size_t i = 0; i < REF_SLOTS; i++)
+            free(a->known[i].name);
+        memset(a->known, 0, REF_SLOTS * sizeof(*a->known));
+    }
 }
 
 void vfy_appraiser_free(vfy_appraiser **pa)
@@ -162,6 +181,7 @@ void vfy_appraiser_free(vfy_appraiser **pa)
     vfy_policy_free(&a->builtin);
     free(a->comp);
     free(a->pcr);
+    free(a->known);
     free(a->default_policy);
     free(a->verifier_build);
     free(a);
@@ -342,6 +362,26 @@ static vfy_rc pcr_lookup(vfy_appraiser *a, const char *refset, vfy_hash_alg bank
     return e->rc;
 }
 
+/* Is @d a manifest appraised affirming for @attester? Store errors read as "no". */
+static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+{
+    uint32_t h = (uint32_t)slot_of(attester, UINT32_MAX);
+    struct known_entry *e = &a->known[digest_slot(d, h)];
+    int known = 0;
+
+    if (e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
+        strcmp(e->name, attester) == 0)
+        return 1;
+    if (vfy_store_manifest_known(a->st, attester, d, &known) != VFY_OK || !known)
+        return 0;
+    free(e->name);
+    if ((e->name = strdup(attester)) != NULL) {
+        e->att = h;
+        memcpy(e->digest, d, 32);
+    }
+    return 1;
+}
+
 /* ---------------------------------------------------------------- */
 /* Findings                                                           */
 
@@ -486,9 +526,7 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
         char ds[VFY_SHA256_STR_LEN + 1], when[64];
         size_t mlen = 0;
         const uint8_t *mbytes = vfy_agent_log_manifest(log, i, &mlen);
-        int known = 0;
-
-        if (vfy_store_manifest_known(a->st, r->attester, d, &known) == VFY_OK && known)
+        if (manifest_known(a, r->attester, d))
             continue;
         digest_str(ds, d);
         if (mbytes != NULL) {
