@@ -87,6 +87,13 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         ret = vd_problem(c, r, 503, "cannot sign the result");
         goto out;
     }
+    /* Nothing leaves before the commit that makes the result durable
+     * (other threads' appraisals share it: group commit). */
+    if ((rc = vfy_committer_wait(vd_srv->committer, res)) != VFY_OK) {
+        vd_log("error", "recording the result: %s", vfy_strerror(rc));
+        ret = vd_problem(c, r, 503, "appraisal unavailable");
+        goto out;
+    }
     snprintf(r->verdict, sizeof(r->verdict), "%s", vfy_ear_status_name(vfy_result_status(res)));
     vd_metrics_verdict(r->verdict);
     if (vd_accepts(c, "application/eat+jwt")) {

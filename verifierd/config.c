@@ -18,7 +18,7 @@ enum {
     OPT_DB = 256, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_SIGNING_KEY, OPT_CONFIG,
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP,
+    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH,
 };
 
 static const struct option longopts[] = {
@@ -39,6 +39,7 @@ static const struct option longopts[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"burst", required_argument, NULL, OPT_BURST},
     {"nonce-cache", required_argument, NULL, OPT_NONCE_CACHE},
+    {"commit-batch", required_argument, NULL, OPT_COMMIT_BATCH},
     {"ear-profile", required_argument, NULL, OPT_EAR_PROFILE},
     {"dev", no_argument, NULL, OPT_DEV},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -73,6 +74,8 @@ void vd_usage(FILE *out)
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
           "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 400000:\n"
           "                         rate x nonce TTL with headroom, about 40 bytes each)\n"
+          "  --commit-batch N       appraisals that may share one database commit, 1..1024\n"
+          "                         (default 64; 1: a commit each); no answer before its commit\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -199,6 +202,15 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
         }
         cfg->nonce_cache = n;
         return 0;
+    case OPT_COMMIT_BATCH:
+        if (parse_uint(flag, v, 1024, &n) != 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
+            return -1;
+        }
+        cfg->commit_batch = (unsigned)n;
+        return 0;
     }
     return -1;
 }
@@ -290,6 +302,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     cfg->rate_per_s = 1000;
     cfg->rate_burst = 2000;
     cfg->nonce_cache = 400000;
+    cfg->commit_batch = 64;
 
     /* First pass: only --config, so that flags override the file. */
     opterr = 0;

@@ -86,6 +86,7 @@ static struct worker *worker(void)
         ac.default_policy = vd_srv->cfg->default_policy;
         ac.profile = vd_srv->cfg->ear_legacy ? VFY_EAR_PROFILE_VERAISON : VFY_EAR_PROFILE_IETF;
         ac.record_results = 1;
+        ac.committer = vd_srv->committer;
         rc = vfy_appraiser_new(&w->ap, w->st, &ac);
     }
     if (rc != VFY_OK) {
@@ -686,6 +687,14 @@ int vd_server_start(struct vd_server *s)
         vd_log("error", "nonce cache: %s", vfy_strerror(rc));
         return -1;
     }
+    /* Group commit: appraisals of all worker threads share commits (an
+     * answer is sent only after the commit that made its result durable). */
+    if ((rc = vfy_store_open(&s->commit_st, s->cfg->db_path, 0)) != VFY_OK ||
+        (rc = vfy_store_set_actor(s->commit_st, "verifierd")) != VFY_OK ||
+        (rc = vfy_committer_new(&s->committer, s->commit_st, s->cfg->commit_batch)) != VFY_OK) {
+        vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
+        return -1;
+    }
     if (remember_used_nonces(s) != 0)
         return -1;
     s->rl = vd_ratelimit_new(s->cfg->rate_per_s, s->cfg->rate_burst);
@@ -802,6 +811,8 @@ void vd_server_stop(struct vd_server *s)
         close(listen_fd);
     listen_fd = -1;
     free_keys(&s->keys);
+    vfy_committer_free(&s->committer);   /* every attest waited for its batch */
+    vfy_store_close(&s->commit_st);
     vfy_nonce_key_free(&s->nonce_key);
     vfy_nonce_cache_free(&s->nonce_cache);
     vd_ratelimit_free(s->rl);

@@ -40,6 +40,7 @@ struct vd_config {
     unsigned conn_timeout_s;
     unsigned rate_per_s, rate_burst; /* per token */
     size_t nonce_cache;        /* capacity of the used-nonce set */
+    unsigned commit_batch;     /* appraisals per group commit at most */
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */
@@ -81,6 +82,8 @@ struct vd_server {
     struct vd_keys keys;
     vfy_nonce_key *nonce_key;
     vfy_nonce_cache *nonce_cache;
+    vfy_store *commit_st;      /* the committer's own connection */
+    vfy_committer *committer;  /* group commit of appraisal state and results */
     struct vd_ratelimit *rl;
     char *tls_cert_pem, *tls_key_pem;
     uint64_t started;

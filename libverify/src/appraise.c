@@ -74,6 +74,9 @@ struct vfy_appraiser {
     char *verifier_build;
     vfy_ear_profile profile;
     int record;
+    vfy_committer *committer;    /* NULL: one commit per appraisal */
+    vfy_store *sst;              /* the state phase's store: st, or the committer's */
+    uint64_t failures;           /* the committer's failed batches, last seen */
     uint64_t gen;
     int gen_valid;
     struct att_entry att[ATT_SLOTS];
@@ -106,6 +109,7 @@ struct vfy_result {
     vfy_store_ref refs[MAX_REFS];
     size_t nrefs;
     int refs_overflow;
+    uint64_t ticket;   /* the committer batch it waits for; 0: none */
 };
 
 /* ---------------------------------------------------------------- */
@@ -129,6 +133,8 @@ vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser
     a->verifier_build = strdup(cfg != NULL && cfg->verifier_build != NULL ? cfg->verifier_build : build);
     a->profile = cfg != NULL ? cfg->profile : VFY_EAR_PROFILE_IETF;
     a->record = cfg != NULL ? cfg->record_results : 1;
+    a->committer = cfg != NULL ? cfg->committer : NULL;
+    a->sst = st;
     a->comp = calloc(REF_SLOTS, sizeof(*a->comp));
     a->pcr = calloc(REF_SLOTS, sizeof(*a->pcr));
     a->known = calloc(REF_SLOTS, sizeof(*a->known));
@@ -147,6 +153,8 @@ vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser
     return VFY_OK;
 }
 
+static void known_clear(vfy_appraiser *a);
+
 static void cache_clear(vfy_appraiser *a)
 {
     for (size_t i = 0; i < ATT_SLOTS; i++) {
@@ -163,6 +171,11 @@ static void cache_clear(vfy_appraiser *a)
         memset(a->comp, 0, REF_SLOTS * sizeof(*a->comp));
     if (a->pcr != NULL)
         memset(a->pcr, 0, REF_SLOTS * sizeof(*a->pcr));
+    known_clear(a);
+}
+
+static void known_clear(vfy_appraiser *a)
+{
     if (a->known != NULL) {
         for (size_t i = 0; i < REF_SLOTS; i++)
             free(a->known[i].name);
@@ -186,6 +199,43 @@ void vfy_appraiser_free(vfy_appraiser **pa)
     free(a->verifier_build);
     free(a);
     *pa = NULL;
+}
+
+/*
+ * The state phase of one appraisal: a transaction of its own, or a
+ * savepoint in the committer's batch (committer.c), under its lock.
+ */
+static vfy_rc state_begin(vfy_appraiser *a)
+{
+    uint64_t failures;
+    vfy_rc rc;
+
+    if (a->committer == NULL)
+        return vfy_store_begin(a->st);
+    if ((rc = committer_enter(a->committer, &a->sst, &failures)) != VFY_OK)
+        return rc;
+    if (failures != a->failures) {
+        /* A batch was rolled back: "known" answers read from it are void. */
+        known_clear(a);
+        a->failures = failures;
+    }
+    if ((rc = vfy_store_begin(a->sst)) != VFY_OK)
+        (void)committer_leave(a->committer, 0);
+    return rc;
+}
+
+/* End the state phase with @rc; the batch ticket goes to *@ticket. */
+static vfy_rc state_end(vfy_appraiser *a, vfy_rc rc, uint64_t *ticket)
+{
+    rc = vfy_store_end(a->sst, rc);
+    if (a->committer != NULL)
+        *ticket = committer_leave(a->committer, rc == VFY_OK);
+    return rc;
+}
+
+uint64_t result_ticket(const vfy_result *r)
+{
+    return r != NULL ? r->ticket : 0;
 }
 
 /* Drop the caches when any process changed the reference values. */
@@ -372,7 +422,7 @@ static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t 
     if (e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
         strcmp(e->name, attester) == 0)
         return 1;
-    if (vfy_store_manifest_known(a->st, attester, d, &known) != VFY_OK || !known)
+    if (vfy_store_manifest_known(a->sst, attester, d, &known) != VFY_OK || !known)
         return 0;
     free(e->name);
     if ((e->name = strdup(attester)) != NULL) {
@@ -600,7 +650,8 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
     const uint8_t *p;
     size_t len, n_stored = 0;
     char inner[256] = "";
-    int have_last = 0, quote_ok = 0, restarted = 0;
+    int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0;
+    uint64_t ticket = 0;
     vfy_rc rc;
 
     if (out != NULL)
@@ -709,7 +760,18 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
         goto done;
     }
     quote_ok = 1;
-    rc = vfy_store_clock_get(a->st, req->attester, &last);
+    /*
+     * From here the attester's clock and agent history are read, checked
+     * and written under one write lock, so two appraisals of one attester
+     * (other threads, other processes) cannot interleave between the read
+     * and the write.
+     */
+    if ((rc = state_begin(a)) != VFY_OK) {
+        set_detail(detail, detail_cap, "attester state", vfy_strerror(rc));
+        goto out;
+    }
+    in_tx = 1;
+    rc = vfy_store_clock_get(a->sst, req->attester, &last);
     if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
         goto out;
     have_last = rc == VFY_OK;
@@ -794,7 +856,7 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
         rc = VFY_OK;
         goto done;
     }
-    rc = vfy_store_agent_log_get(a->st, req->attester, &prev.epoch, &stored, &n_stored);
+    rc = vfy_store_agent_log_get(a->sst, req->attester, &prev.epoch, &stored, &n_stored);
     if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
         goto out;
     prev.n = n_stored;
@@ -830,30 +892,39 @@ done:
         reason(r, "not affirming");
 
     /* 5. State (only from a verified quote) and the result: one commit. */
-    if ((quote_ok && at != NULL) || a->record) {
-        if ((rc = vfy_store_begin(a->st)) != VFY_OK)
+    if (in_tx || a->record) {
+        if (!in_tx && (rc = state_begin(a)) != VFY_OK) {
+            set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
             goto out;
+        }
+        in_tx = 1;
         if (quote_ok && at != NULL) {
             next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
-            rc = vfy_store_clock_put(a->st, req->attester, &next_clock);
+            rc = vfy_store_clock_put(a->sst, req->attester, &next_clock);
             if (rc == VFY_OK && next.n > 0)
                 rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
-                    a->st, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
+                    a->sst, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
                     next.n);
             if (rc == VFY_OK && r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING)
-                rc = vfy_store_manifest_mark_known(a->st, req->attester, r->md);
+                rc = vfy_store_manifest_mark_known(a->sst, req->attester, r->md);
         }
         if (rc == VFY_OK && a->record)
-            rc = vfy_store_result_record_nonce(a->st, r->id, req->attester, r->iat, r->exp,
+            rc = vfy_store_result_record_nonce(a->sst, r->id, req->attester, r->iat, r->exp,
                                                vfy_ear_status_name(vfy_result_status(r)),
                                                r->refs, r->nrefs, req->nonce);
-        if ((rc = vfy_store_end(a->st, rc)) != VFY_OK)
+        in_tx = 0;
+        if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
+            set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
             goto out;
+        }
     }
     rc = VFY_OK;
+    r->ticket = ticket;
     *out = r;
     r = NULL;
 out:
+    if (in_tx)
+        (void)state_end(a, rc != VFY_OK ? rc : VFY_E_INTERNAL, &ticket);
     vfy_result_free(&r);
     vfy_agent_history_clear(&next);
     vfy_free(stored);

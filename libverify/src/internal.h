@@ -68,4 +68,20 @@ vfy_rc vfy_write_private_file(const char *path, const void *data, size_t len);
 /* Wipe then free (OPENSSL_cleanse + free); NULL is fine. */
 void vfy_free_secret(void *p, size_t n);
 
+/*
+ * Group commit (committer.c) as appraise.c uses it. committer_enter() locks
+ * @c, opens its batch transaction if none is open and gives the store to
+ * run the state phase on and the count of failed batches (a change means a
+ * batch was rolled back: caches filled from it are stale). Every enter that
+ * returned VFY_OK is followed by one committer_leave(): with @joined, the
+ * state phase's savepoint was released into the batch and the batch number
+ * is returned (the result's ticket); the batch is committed at once when
+ * it reached max_batch. Unlocks @c.
+ */
+vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures);
+uint64_t committer_leave(vfy_committer *c, int joined);
+
+/* The committer batch a result waits for; 0: none (appraise.c). */
+uint64_t result_ticket(const vfy_result *r);
+
 #endif

@@ -300,9 +300,21 @@ vfy_rc vfy_store_end(vfy_store *st, vfy_rc rc)
     return st_tx_end(st, rc);
 }
 
+/* One transaction-control statement, prepared once per connection (an
+ * appraisal runs several: re-parsing them with sqlite3_exec showed up in
+ * profiles). */
+static vfy_rc tx_exec(vfy_store *st, enum st_slot slot, const char *sql)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc = st_stmt(st, slot, sql, &s);
+
+    return rc == VFY_OK ? st_exec_stmt(st, s, sql) : rc;
+}
+
 vfy_rc st_tx_begin(vfy_store *st)
 {
-    vfy_rc rc = st_exec(st, st->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT vfy_nested");
+    vfy_rc rc = st->depth == 0 ? tx_exec(st, SL_TX_BEGIN, "BEGIN IMMEDIATE")
+                               : tx_exec(st, SL_TX_SAVEPOINT, "SAVEPOINT vfy_nested");
 
     if (rc == VFY_OK)
         st->depth++;
@@ -318,19 +330,20 @@ vfy_rc st_tx_end(vfy_store *st, vfy_rc rc)
         return rc != VFY_OK ? rc : VFY_E_INTERNAL;
     st->depth--;
     if (rc == VFY_OK) {
-        crc = st_exec(st, st->depth == 0 ? "COMMIT" : "RELEASE vfy_nested");
-        if (crc == VFY_OK) {
-            st->gen_valid = 0;
+        crc = st->depth == 0 ? tx_exec(st, SL_TX_COMMIT, "COMMIT")
+                             : tx_exec(st, SL_TX_RELEASE, "RELEASE vfy_nested");
+        if (crc == VFY_OK)
             return VFY_OK;
-        }
         rc = crc;
     }
     /* Keep the message of the first error, not the rollback's. */
     memcpy(saved, st->err, sizeof(saved));
-    if (st->depth == 0)
-        (void)st_exec(st, "ROLLBACK");
-    else
-        (void)st_exec(st, "ROLLBACK TO vfy_nested; RELEASE vfy_nested");
+    if (st->depth == 0) {
+        (void)tx_exec(st, SL_TX_ROLLBACK, "ROLLBACK");
+    } else {
+        (void)tx_exec(st, SL_TX_ROLLBACK_TO, "ROLLBACK TO vfy_nested");
+        (void)tx_exec(st, SL_TX_RELEASE, "RELEASE vfy_nested");
+    }
     memcpy(st->err, saved, sizeof(saved));
     st->gen_valid = 0;
     return rc;
@@ -357,6 +370,9 @@ vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const cha
     rc = st_stmt(st, SL_GEN_BUMP, "UPDATE generation SET gen = gen + 1 WHERE id = 1", &s);
     if (rc != VFY_OK)
         return rc;
+    /* data_version does not move for this connection's own commits: the
+     * cached generation must be read again. */
+    st->gen_valid = 0;
     return st_exec_stmt(st, s, "generation");
 }
 

@@ -1638,3 +1638,206 @@ Test(appraise, ear_for_results_without_agent_verdict)
         env_close(&e);
     }
 }
+
+/* ---- group commit (vfy_committer) ------------------------------------------- */
+
+/* A committer over a second connection to e's database, and an appraiser using it. */
+typedef struct group {
+    vfy_store *cst;
+    vfy_committer *c;
+    vfy_appraiser *ap;
+} group;
+
+static void group_open(group *g, env *e, unsigned max_batch, unsigned store_flags)
+{
+    vfy_appraiser_config cfg;
+
+    memset(g, 0, sizeof(*g));
+    memset(&cfg, 0, sizeof(cfg));
+    cr_assert_eq(vfy_store_open(&g->cst, e->db, store_flags), VFY_OK);
+    cr_assert_eq(vfy_committer_new(&g->c, g->cst, max_batch), VFY_OK);
+    cfg.record_results = 1;
+    cfg.committer = g->c;
+    cr_assert_eq(vfy_appraiser_new(&g->ap, e->st, &cfg), VFY_OK);
+}
+
+static void group_close(group *g)
+{
+    vfy_appraiser_free(&g->ap);
+    vfy_committer_free(&g->c);
+    cr_assert_null(g->c);
+    vfy_store_close(&g->cst);
+}
+
+static vfy_result *group_appraise(group *g, const req *q, const char *what)
+{
+    vfy_result *r = NULL;
+    char detail[256] = "";
+    vfy_rc rc = vfy_appraise(g->ap, &q->r, &r, detail, sizeof(detail));
+
+    cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", what, vfy_rc_name(rc), detail);
+    cr_assert_not_null(r);
+    return r;
+}
+
+/* Whether another connection (e's own) sees result @id. */
+static int recorded(env *e, const char *id)
+{
+    vfy_store_result sr;
+    vfy_rc rc = vfy_store_result_get(e->st, id, &sr);
+
+    cr_assert(rc == VFY_OK || rc == VFY_E_NOT_FOUND, "result get: %s", vfy_rc_name(rc));
+    return rc == VFY_OK;
+}
+
+Test(appraise, group_commit_results_durable_only_after_wait)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r1, *r2;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";   /* unregistered: recorded, no attester state */
+    r1 = group_appraise(&g, &q, "first");
+    r2 = group_appraise(&g, &q, "second");
+    cr_expect_str_eq(vfy_ear_status_name(vfy_result_status(r1)), "contraindicated");
+    /* one open batch: nothing is visible to other connections yet */
+    cr_expect_eq(recorded(&e, vfy_result_id(r1)), 0, "visible before its commit");
+    cr_expect_eq(recorded(&e, vfy_result_id(r2)), 0, "visible before its commit");
+    /* the first wait commits the batch, the second finds it done */
+    cr_assert_eq(vfy_committer_wait(g.c, r2), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r1)), 1, "one commit for the whole batch");
+    cr_expect_eq(recorded(&e, vfy_result_id(r2)), 1);
+    cr_expect_eq(vfy_committer_wait(g.c, r1), VFY_OK);
+    cr_expect_eq(vfy_committer_flush(g.c), VFY_OK, "nothing open: flush is a no-op");
+    vfy_result_free(&r1);
+    vfy_result_free(&r2);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+Test(appraise, group_commit_attester_state_and_verdict)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r;
+    vfy_clock_info ci;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    r = group_appraise(&g, &q, "affirming");
+    check_result(r, &AFFIRMING, "group commit");
+    cr_expect_eq(vfy_store_clock_get(e.st, ATTESTER, &ci), VFY_E_NOT_FOUND,
+                 "clock state visible before its commit");
+    cr_assert_eq(vfy_committer_wait(g.c, r), VFY_OK);
+    cr_expect_eq(vfy_store_clock_get(e.st, ATTESTER, &ci), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r)), 1);
+    vfy_result_free(&r);
+    /* again, in a new batch that reads the committed state */
+    r = group_appraise(&g, &q, "second");
+    check_result(r, &AFFIRMING, "second");
+    cr_expect_eq(vfy_committer_wait(g.c, r), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r)), 1);
+    vfy_result_free(&r);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+Test(appraise, group_commit_full_batch_commits_itself)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r1, *r2, *r3;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 2, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";
+    r1 = group_appraise(&g, &q, "first");
+    cr_expect_eq(recorded(&e, vfy_result_id(r1)), 0);
+    r2 = group_appraise(&g, &q, "second");   /* fills max_batch 2: committed */
+    cr_expect_eq(recorded(&e, vfy_result_id(r1)), 1, "a full batch was not committed");
+    cr_expect_eq(recorded(&e, vfy_result_id(r2)), 1);
+    r3 = group_appraise(&g, &q, "third");    /* a new batch */
+    cr_expect_eq(recorded(&e, vfy_result_id(r3)), 0);
+    cr_expect_eq(vfy_committer_wait(g.c, r1), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r3)), 0, "waiting for a done batch committed another");
+    cr_expect_eq(vfy_committer_flush(g.c), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r3)), 1);
+    vfy_result_free(&r1);
+    vfy_result_free(&r2);
+    vfy_result_free(&r3);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+Test(appraise, group_commit_free_rolls_back_unwaited)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r;
+    vfy_clock_info ci;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    r = group_appraise(&g, &q, "never waited for");
+    check_result(r, &AFFIRMING, "never waited for");
+    vfy_appraiser_free(&g.ap);
+    vfy_committer_free(&g.c);   /* nobody waited: nothing may have been relied on */
+    cr_expect_eq(recorded(&e, vfy_result_id(r)), 0, "an unwaited result survived");
+    cr_expect_eq(vfy_store_clock_get(e.st, ATTESTER, &ci), VFY_E_NOT_FOUND);
+    vfy_result_free(&r);
+    /* the write lock is free again: an ordinary appraisal commits */
+    r = appraise_ok(&e, &q, "after the rollback");
+    check_result(r, &AFFIRMING, "after the rollback");
+    cr_expect_eq(vfy_committer_wait(NULL, r), VFY_E_INVALID_ARG);
+    vfy_result_free(&r);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+Test(appraise, group_commit_store_errors_are_errors)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r;
+    vfy_committer *c2 = NULL;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, VFY_STORE_READONLY);
+    req_from_scenario(&q, "affirming");
+    /* state phase of a verified quote, then recording alone: both refused */
+    {
+        vfy_appraiser *plain = e.ap;
+
+        e.ap = g.ap;
+        appraise_err(&e, &q.r, VFY_E_INVALID_ARG, "read-only committer store, attester state");
+        q.r.attester = "nobody-here";
+        appraise_err(&e, &q.r, VFY_E_INVALID_ARG, "read-only committer store, result only");
+        e.ap = plain;
+    }
+    /* a result of an appraiser without a committer is durable at once */
+    r = appraise_ok(&e, &q, "plain");
+    cr_expect_eq(vfy_committer_wait(g.c, r), VFY_OK);
+    vfy_result_free(&r);
+    cr_expect_eq(vfy_committer_new(&c2, NULL, 1), VFY_E_INVALID_ARG);
+    cr_expect_null(c2);
+    cr_expect_eq(vfy_committer_new(NULL, e.st, 1), VFY_E_INVALID_ARG);
+    cr_expect_eq(vfy_committer_flush(NULL), VFY_E_INVALID_ARG);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}

@@ -56,11 +56,49 @@ extern "C" {
 
 typedef struct vfy_appraiser vfy_appraiser;
 
+/**
+ * Group commit. Each appraisal writes state (TPM clock, agent history,
+ * known manifests) and, with record_results, its result: by default in a
+ * transaction of its own, one commit each. A committer lets many
+ * appraisals — of one thread or of several threads each with its own
+ * appraiser — share one commit:
+ *
+ * - vfy_committer_new() over a store connection the committer uses alone
+ *   (a single-threaded caller may pass the appraiser's own store);
+ * - appraisers created with vfy_appraiser_config.committer run their state
+ *   phase (reads and writes of the attester's state, no crypto) under the
+ *   committer's lock as a savepoint of its open transaction, the batch;
+ * - the result vfy_appraise() returns is then **not yet durable**: call
+ *   vfy_committer_wait() for it before releasing its EAR. The first wait
+ *   for a result of the open batch commits the batch (every appraisal in
+ *   it becomes durable at once); later waits of the same batch return its
+ *   outcome. A batch is also committed when it reaches @max_batch.
+ *
+ * If a batch's commit fails, every result in it is lost: wait returns the
+ * error for each of them and their EARs must be discarded (appraise again
+ * with a new nonce). The batch transaction holds the store's write lock
+ * from the first appraisal in it to its commit; other writers (verifyctl,
+ * other processes) wait for it within the store's 5 s busy timeout, so
+ * wait promptly. The committer is thread-safe; @st is borrowed and must
+ * outlive it.
+ */
+typedef struct vfy_committer vfy_committer;
+
+VFY_EXPORT vfy_rc vfy_committer_new(vfy_committer **out, vfy_store *st,
+                                    unsigned max_batch) VFY_MUST_CHECK;
+
+/** Free @*c and set it NULL (NULL is fine); an open batch is rolled back. */
+VFY_EXPORT void vfy_committer_free(vfy_committer **c);
+
+/** Commit the open batch, if any; its outcome. */
+VFY_EXPORT vfy_rc vfy_committer_flush(vfy_committer *c) VFY_MUST_CHECK;
+
 typedef struct vfy_appraiser_config {
     const char *default_policy;  /* when neither request nor attester names one; NULL: "default" */
     const char *verifier_build;  /* ear_verifier_id.build; NULL: "verifierd <version>" */
     vfy_ear_profile profile;     /* claim names of issued EARs */
     int record_results;          /* 1: every result is recorded in the store (revocation needs it) */
+    vfy_committer *committer;    /* NULL: each appraisal commits its own writes; see below */
 } vfy_appraiser_config;
 
 /**
@@ -114,6 +152,14 @@ VFY_EXPORT vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *re
 
 /** Free @*r and set it NULL; NULL is fine. */
 VFY_EXPORT void vfy_result_free(vfy_result **r);
+
+/**
+ * Wait until @r (from an appraiser using @c) is durable: VFY_OK, or the
+ * store error that lost it (then discard its EAR). Commits @r's batch if
+ * it is still open. VFY_OK at once for results of appraisers without a
+ * committer.
+ */
+VFY_EXPORT vfy_rc vfy_committer_wait(vfy_committer *c, const vfy_result *r) VFY_MUST_CHECK;
 
 /** Sign @r as an EAR (ES256 JWS) with @key; *@jws owned by the caller (vfy_free). */
 VFY_EXPORT vfy_rc vfy_result_sign(const vfy_result *r, const vfy_signing_key *key,

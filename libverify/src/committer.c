@@ -1,0 +1,142 @@
+/*
+ * committer.c — group commit of appraisal state (vfy_committer, appraise.h).
+ *
+ * One store connection, one mutex. An appraiser with a committer runs its
+ * state phase (clock, agent history, known manifests, the result row) under
+ * the mutex as a savepoint of the committer's open transaction: the batch.
+ * The first vfy_committer_wait() for a result of the open batch commits it
+ * — every result in it becomes durable with that one commit — and later
+ * waiters of the same batch find it done. Batches are numbered from 1 and
+ * finish in order, so "batch k is done" is "k <= done".
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define OUTCOMES 4096   /* outcome of batch k at outcome[k % OUTCOMES] */
+
+struct vfy_committer {
+    pthread_mutex_t mu;
+    vfy_store *st;
+    unsigned max_batch;
+    int open;            /* a batch transaction is open */
+    unsigned pending;    /* appraisals in it */
+    uint64_t batch;      /* number of the open batch, or of the last one */
+    uint64_t done;       /* every batch <= done has finished */
+    uint64_t failures;   /* batches whose commit failed */
+    vfy_rc outcome[OUTCOMES];
+};
+
+vfy_rc vfy_committer_new(vfy_committer **out, vfy_store *st, unsigned max_batch)
+{
+    vfy_committer *c;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return VFY_E_NOMEM;
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return VFY_E_INTERNAL;
+    }
+    c->st = st;
+    c->max_batch = max_batch > 0 ? max_batch : 1;
+    *out = c;
+    return VFY_OK;
+}
+
+void vfy_committer_free(vfy_committer **pc)
+{
+    vfy_committer *c;
+
+    if (pc == NULL || *pc == NULL)
+        return;
+    c = *pc;
+    if (c->open)   /* never waited for: nothing of it may have been relied on */
+        (void)vfy_store_end(c->st, VFY_E_INTERNAL);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    *pc = NULL;
+}
+
+/* Commit the open batch; c->mu held. */
+static vfy_rc commit_locked(vfy_committer *c)
+{
+    vfy_rc rc = vfy_store_end(c->st, VFY_OK);   /* on failure: rolled back */
+
+    c->open = 0;
+    c->pending = 0;
+    c->done = c->batch;
+    c->outcome[c->batch % OUTCOMES] = rc;
+    if (rc != VFY_OK)
+        c->failures++;
+    return rc;
+}
+
+vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
+{
+    vfy_rc rc;
+
+    pthread_mutex_lock(&c->mu);
+    if (!c->open) {
+        if ((rc = vfy_store_begin(c->st)) != VFY_OK) {
+            pthread_mutex_unlock(&c->mu);
+            return rc;
+        }
+        c->open = 1;
+        c->batch++;
+    }
+    *st = c->st;
+    *failures = c->failures;
+    return VFY_OK;
+}
+
+uint64_t committer_leave(vfy_committer *c, int joined)
+{
+    uint64_t ticket = 0;
+
+    if (joined) {
+        ticket = c->batch;
+        if (++c->pending >= c->max_batch)
+            (void)commit_locked(c);   /* its outcome is read by the waiters */
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ticket;
+}
+
+vfy_rc vfy_committer_wait(vfy_committer *c, const vfy_result *r)
+{
+    uint64_t ticket = result_ticket(r);
+    vfy_rc rc;
+
+    if (c == NULL || r == NULL)
+        return VFY_E_INVALID_ARG;
+    if (ticket == 0)   /* nothing of it waits for a commit */
+        return VFY_OK;
+    pthread_mutex_lock(&c->mu);
+    if (ticket > c->done)   /* then it is the open batch: commit it */
+        rc = commit_locked(c);
+    else if (c->done - ticket < OUTCOMES)
+        rc = c->outcome[ticket % OUTCOMES];
+    else   /* finished so long ago that its outcome is forgotten: fail closed */
+        rc = VFY_E_DB;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+vfy_rc vfy_committer_flush(vfy_committer *c)
+{
+    vfy_rc rc = VFY_OK;
+
+    if (c == NULL)
+        return VFY_E_INVALID_ARG;
+    pthread_mutex_lock(&c->mu);
+    if (c->open)
+        rc = commit_locked(c);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
