@@ -165,7 +165,7 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
         return vd_problem(c, r, 401, "unknown token");
     if (vfy_sha256(h, strlen(h), sha) != VFY_OK)
         return vd_problem(c, r, 500, "internal error");
-    rc = vfy_store_token_lookup(vd_store(), sha, name, &role);
+    rc = vd_token_lookup(sha, name, &role);
     if (rc == VFY_E_NOT_FOUND)
         return vd_problem(c, r, 401, "unknown or revoked token");
     if (rc != VFY_OK) {

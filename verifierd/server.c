@@ -49,9 +49,22 @@ static pthread_once_t store_once = PTHREAD_ONCE_INIT;
 
 /* ---- per-thread store and appraiser ---- */
 
+/* Tokens looked up by this thread, valid while the store generation (bumped
+ * by every admin change, token revocation included) stays the same. */
+#define TOKEN_SLOTS 16
+
+struct token_entry {
+    int used;
+    uint8_t sha[32];
+    char name[VFY_STORE_NAME_MAX + 1];
+    vfy_token_role role;
+};
+
 struct worker {
     vfy_store *st;
     vfy_appraiser *ap;
+    uint64_t token_gen;
+    struct token_entry tokens[TOKEN_SLOTS];
 };
 
 static void store_destroy(void *p)
@@ -95,6 +108,8 @@ static struct worker *worker(void)
         return NULL;
     }
     (void)vfy_store_set_actor(w->st, "verifierd");
+    if (vfy_store_set_autocheckpoint(w->st, 0) != VFY_OK)   /* the checkpointer does it */
+        vd_log("warn", "wal_autocheckpoint: %s", vfy_store_errmsg(w->st));
     pthread_setspecific(store_key, w);
     return w;
 }
@@ -104,6 +119,36 @@ vfy_store *vd_store(void)
     struct worker *w = worker();
 
     return w != NULL ? w->st : NULL;
+}
+
+vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role)
+{
+    struct worker *w = worker();
+    struct token_entry *e;
+    uint64_t gen;
+    vfy_rc rc;
+
+    if (w == NULL)
+        return VFY_E_DB_OPEN;
+    if ((rc = vfy_store_generation(w->st, &gen)) != VFY_OK)
+        return rc;
+    if (gen != w->token_gen) {
+        memset(w->tokens, 0, sizeof(w->tokens));
+        w->token_gen = gen;
+    }
+    e = &w->tokens[sha[0] % TOKEN_SLOTS];
+    if (!e->used || memcmp(e->sha, sha, 32) != 0) {
+        /* only known tokens are cached: unknown ones always ask the store */
+        if ((rc = vfy_store_token_lookup(w->st, sha, e->name, &e->role)) != VFY_OK) {
+            e->used = 0;
+            return rc;
+        }
+        memcpy(e->sha, sha, 32);
+        e->used = 1;
+    }
+    memcpy(name, e->name, sizeof(e->name));
+    *role = e->role;
+    return VFY_OK;
 }
 
 vfy_appraiser *vd_appraiser(void)
@@ -187,6 +232,38 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         free(t);
         *socket_context = NULL;
     }
+}
+
+/* ---- WAL checkpoints ----
+ *
+ * Request connections never checkpoint (SQLite would otherwise copy the
+ * WAL into the database, fsyncs included, inside whichever commit crossed
+ * 1000 pages — a pause for every request waiting on that group commit).
+ * This thread does it every 100 ms on a connection of its own, passively:
+ * it never blocks readers or writers.
+ */
+static pthread_t checkpointer;
+static int checkpointer_running;
+static atomic_int checkpointer_stop;
+
+static void *checkpointer_main(void *arg)
+{
+    vfy_store *st = arg;
+    time_t last_err = 0;
+
+    while (!atomic_load(&checkpointer_stop)) {
+        vfy_rc rc;
+
+        usleep(100000);
+        rc = vfy_store_checkpoint(st, NULL, NULL);
+        if (rc != VFY_OK && rc != VFY_E_DB_BUSY && time(NULL) - last_err >= 60) {
+            vd_log("warn", "WAL checkpoint: %s: %s", vfy_strerror(rc), vfy_store_errmsg(st));
+            last_err = time(NULL);
+        }
+    }
+    if (vfy_store_checkpoint(st, NULL, NULL) != VFY_OK)
+        vd_log("info", "final WAL checkpoint: %s", vfy_store_errmsg(st));
+    return NULL;
 }
 
 static void *watchdog_main(void *arg)
@@ -691,10 +768,18 @@ int vd_server_start(struct vd_server *s)
      * answer is sent only after the commit that made its result durable). */
     if ((rc = vfy_store_open(&s->commit_st, s->cfg->db_path, 0)) != VFY_OK ||
         (rc = vfy_store_set_actor(s->commit_st, "verifierd")) != VFY_OK ||
-        (rc = vfy_committer_new(&s->committer, s->commit_st, s->cfg->commit_batch)) != VFY_OK) {
+        (rc = vfy_store_set_autocheckpoint(s->commit_st, 0)) != VFY_OK ||
+        (rc = vfy_committer_new(&s->committer, s->commit_st, s->cfg->commit_batch)) != VFY_OK ||
+        (rc = vfy_store_open(&s->ckpt_st, s->cfg->db_path, 0)) != VFY_OK) {
         vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
         return -1;
     }
+    atomic_store(&checkpointer_stop, 0);
+    if (pthread_create(&checkpointer, NULL, checkpointer_main, s->ckpt_st) != 0) {
+        vd_log("error", "cannot start the checkpoint thread");
+        return -1;
+    }
+    checkpointer_running = 1;
     if (remember_used_nonces(s) != 0)
         return -1;
     s->rl = vd_ratelimit_new(s->cfg->rate_per_s, s->cfg->rate_burst);
@@ -813,6 +898,12 @@ void vd_server_stop(struct vd_server *s)
     free_keys(&s->keys);
     vfy_committer_free(&s->committer);   /* every attest waited for its batch */
     vfy_store_close(&s->commit_st);
+    if (checkpointer_running) {
+        atomic_store(&checkpointer_stop, 1);
+        pthread_join(checkpointer, NULL);
+        checkpointer_running = 0;
+    }
+    vfy_store_close(&s->ckpt_st);
     vfy_nonce_key_free(&s->nonce_key);
     vfy_nonce_cache_free(&s->nonce_cache);
     vd_ratelimit_free(s->rl);

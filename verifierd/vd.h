@@ -84,6 +84,7 @@ struct vd_server {
     vfy_nonce_cache *nonce_cache;
     vfy_store *commit_st;      /* the committer's own connection */
     vfy_committer *committer;  /* group commit of appraisal state and results */
+    vfy_store *ckpt_st;        /* the WAL checkpointer's connection */
     struct vd_ratelimit *rl;
     char *tls_cert_pem, *tls_key_pem;
     uint64_t started;
@@ -114,6 +115,9 @@ struct vd_req {
  * opened. */
 vfy_store *vd_store(void);
 vfy_appraiser *vd_appraiser(void);
+/* vfy_store_token_lookup() on this thread's store, through a small cache
+ * of known tokens dropped whenever the store generation changes. */
+vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role);
 
 /* ---- HTTP helpers (http.c) ---- */
 enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,

@@ -706,6 +706,35 @@ vfy_rc vfy_store_generation(vfy_store *st, uint64_t *gen)
     return VFY_OK;
 }
 
+vfy_rc vfy_store_set_autocheckpoint(vfy_store *st, int pages)
+{
+    if (st == NULL || pages < 0)
+        return VFY_E_INVALID_ARG;
+    if (sqlite3_wal_autocheckpoint(st->db, pages) != SQLITE_OK)
+        return st_db(st, sqlite3_errcode(st->db), "wal_autocheckpoint");
+    return VFY_OK;
+}
+
+vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
+{
+    int log = 0, done = 0, src;
+
+    if (wal_pages != NULL)
+        *wal_pages = 0;
+    if (copied != NULL)
+        *copied = 0;
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    src = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (src != SQLITE_OK)
+        return st_db(st, src, "checkpoint");
+    if (wal_pages != NULL)
+        *wal_pages = log > 0 ? log : 0;
+    if (copied != NULL)
+        *copied = done > 0 ? done : 0;
+    return VFY_OK;
+}
+
 /* ---------------------------------------------------------------- */
 /* Kinds and roles                                                    */
 

@@ -128,6 +128,25 @@ VFY_EXPORT void vfy_store_set_time(vfy_store *st, int64_t now);
 VFY_EXPORT vfy_rc vfy_store_generation(vfy_store *st, uint64_t *gen) VFY_MUST_CHECK;
 
 /**
+ * WAL checkpoints. By default the connection whose commit takes the
+ * write-ahead log past @pages (SQLite's default 1000) copies it back into
+ * the database inside that commit, fsyncs included. A server that wants no
+ * such pause in its requests calls vfy_store_set_autocheckpoint(@st, 0) on
+ * its request connections and vfy_store_checkpoint() from a background
+ * thread on a connection of its own. @pages < 0 is VFY_E_INVALID_ARG.
+ */
+VFY_EXPORT vfy_rc vfy_store_set_autocheckpoint(vfy_store *st, int pages) VFY_MUST_CHECK;
+
+/**
+ * One passive checkpoint: copies what it can of the WAL into the database
+ * without waiting for readers or writers. *@wal_pages and *@copied
+ * (optional) receive the WAL's size and the pages copied, in pages.
+ * VFY_E_DB_BUSY if another checkpoint is running.
+ */
+VFY_EXPORT vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages,
+                                       int *copied) VFY_MUST_CHECK;
+
+/**
  * Group several writes into one transaction: vfy_store_begin() starts it
  * (BEGIN IMMEDIATE, or a savepoint inside another), every write function
  * called until vfy_store_end() joins it, and vfy_store_end(@st, @rc)
