@@ -325,7 +325,7 @@ static int cmd_appraise(int argc, char **argv)
 {
     const char *db = NULL, *keyfile = NULL, *label = "appraise";
     size_t natt = 10, count = 20000, warm = 200, group = 0, held = 0;
-    vfy_appraiser_config cfg = {NULL, NULL, VFY_EAR_PROFILE_IETF, 1, NULL};
+    vfy_appraiser_config cfg = {.profile = VFY_EAR_PROFILE_IETF, .record_results = 1};
     vfy_committer *cm = NULL;
     vfy_cmw_format fmt = VFY_CMW_JSON;
     bench_ak ak;

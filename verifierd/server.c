@@ -47,6 +47,50 @@ static int listen_fd = -1;
 static pthread_key_t store_key;
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
 
+/* ---- the store generation, shared by all threads ----
+ *
+ * Every admin change bumps the store generation; the per-thread caches
+ * (attesters, policies, reference values, tokens) are valid while it stays
+ * the same. Asking the database on every request costs a read transaction
+ * — and, with the committer committing all the time, a table read too. So
+ * the housekeeping thread reads it every 100 ms and verifierd's own admin
+ * requests read it again as soon as they are done (vd_generation_refresh):
+ * a change made here applies to the next request, one made by verifyctl
+ * or another replica within ~100 ms.
+ */
+static _Atomic uint64_t generation_now;
+static atomic_int generation_valid;
+
+static vfy_rc shared_generation(void *ctx, uint64_t *gen)
+{
+    (void)ctx;
+    if (!atomic_load(&generation_valid))
+        return VFY_E_DB_BUSY;
+    *gen = atomic_load(&generation_now);
+    return VFY_OK;
+}
+
+static vfy_rc generation_read(vfy_store *st)
+{
+    uint64_t gen;
+    vfy_rc rc = vfy_store_generation(st, &gen);
+
+    if (rc == VFY_OK) {
+        atomic_store(&generation_now, gen);
+        atomic_store(&generation_valid, 1);
+    }
+    return rc;
+}
+
+void vd_generation_refresh(void)
+{
+    vfy_store *st = vd_store();
+    vfy_rc rc = st != NULL ? generation_read(st) : VFY_E_DB_OPEN;
+
+    if (rc != VFY_OK)
+        vd_log("warn", "reading the store generation: %s", vfy_strerror(rc));
+}
+
 /* ---- per-thread store and appraiser ---- */
 
 /* Tokens looked up by this thread, valid while the store generation (bumped
@@ -100,6 +144,7 @@ static struct worker *worker(void)
         ac.profile = vd_srv->cfg->ear_legacy ? VFY_EAR_PROFILE_VERAISON : VFY_EAR_PROFILE_IETF;
         ac.record_results = 1;
         ac.committer = vd_srv->committer;
+        ac.generation = shared_generation;
         rc = vfy_appraiser_new(&w->ap, w->st, &ac);
     }
     if (rc != VFY_OK) {
@@ -130,7 +175,7 @@ vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role)
 
     if (w == NULL)
         return VFY_E_DB_OPEN;
-    if ((rc = vfy_store_generation(w->st, &gen)) != VFY_OK)
+    if ((rc = shared_generation(NULL, &gen)) != VFY_OK)
         return rc;
     if (gen != w->token_gen) {
         memset(w->tokens, 0, sizeof(w->tokens));
@@ -234,13 +279,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* ---- WAL checkpoints ----
+/* ---- housekeeping: store generation and WAL checkpoints ----
  *
- * Request connections never checkpoint (SQLite would otherwise copy the
- * WAL into the database, fsyncs included, inside whichever commit crossed
- * 1000 pages — a pause for every request waiting on that group commit).
- * This thread does it every 100 ms on a connection of its own, passively:
- * it never blocks readers or writers.
+ * Every 100 ms, on a connection of its own: the store generation (see
+ * shared_generation), and a passive WAL checkpoint. Request connections
+ * never checkpoint: SQLite would otherwise copy the WAL into the database,
+ * fsyncs included, inside whichever commit crossed 1000 pages — a pause
+ * for every request waiting on that group commit. A passive checkpoint
+ * never blocks readers or writers.
  */
 static pthread_t checkpointer;
 static int checkpointer_running;
@@ -255,6 +301,11 @@ static void *checkpointer_main(void *arg)
         vfy_rc rc;
 
         usleep(100000);
+        if ((rc = generation_read(st)) != VFY_OK && time(NULL) - last_err >= 60) {
+            vd_log("warn", "reading the store generation: %s: %s", vfy_strerror(rc),
+                   vfy_store_errmsg(st));
+            last_err = time(NULL);
+        }
         rc = vfy_store_checkpoint(st, NULL, NULL);
         if (rc != VFY_OK && rc != VFY_E_DB_BUSY && time(NULL) - last_err >= 60) {
             vd_log("warn", "WAL checkpoint: %s: %s", vfy_strerror(rc), vfy_store_errmsg(st));
@@ -449,6 +500,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return vd_problem(c, r, 413, "request body too large");
     rt = find_route(method, url, &bad_method);
     track_set(c, PH_HANDLING);
+    if (rt->role == VFY_ROLE_ADMIN && strcmp(method, "GET") != 0) {
+        /* An admin change applies to the very next request, on any thread. */
+        enum MHD_Result ret = rt->fn(c, r, method, url);
+
+        vd_generation_refresh();
+        return ret;
+    }
     return rt->fn(c, r, method, url);
 }
 
@@ -772,6 +830,10 @@ int vd_server_start(struct vd_server *s)
         (rc = vfy_committer_new(&s->committer, s->commit_st, s->cfg->commit_batch)) != VFY_OK ||
         (rc = vfy_store_open(&s->ckpt_st, s->cfg->db_path, 0)) != VFY_OK) {
         vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
+        return -1;
+    }
+    if ((rc = generation_read(s->ckpt_st)) != VFY_OK) {
+        vd_log("error", "reading the store generation: %s", vfy_strerror(rc));
         return -1;
     }
     atomic_store(&checkpointer_stop, 0);

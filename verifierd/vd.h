@@ -118,6 +118,8 @@ vfy_appraiser *vd_appraiser(void);
 /* vfy_store_token_lookup() on this thread's store, through a small cache
  * of known tokens dropped whenever the store generation changes. */
 vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role);
+/* Read the store generation again now (after this process's admin changes). */
+void vd_generation_refresh(void);
 
 /* ---- HTTP helpers (http.c) ---- */
 enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,

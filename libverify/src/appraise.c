@@ -75,6 +75,9 @@ struct vfy_appraiser {
     vfy_ear_profile profile;
     int record;
     vfy_committer *committer;    /* NULL: one commit per appraisal */
+    vfy_rc (*generation)(void *ctx, uint64_t *gen);   /* NULL: ask the store */
+    void *generation_ctx;
+    int exact;                   /* this attempt asks the store, not generation() */
     vfy_store *sst;              /* the state phase's store: st, or the committer's */
     uint64_t failures;           /* the committer's failed batches, last seen */
     uint64_t gen;
@@ -134,6 +137,8 @@ vfy_rc vfy_appraiser_new(vfy_appraiser **out, vfy_store *st, const vfy_appraiser
     a->profile = cfg != NULL ? cfg->profile : VFY_EAR_PROFILE_IETF;
     a->record = cfg != NULL ? cfg->record_results : 1;
     a->committer = cfg != NULL ? cfg->committer : NULL;
+    a->generation = cfg != NULL ? cfg->generation : NULL;
+    a->generation_ctx = cfg != NULL ? cfg->generation_ctx : NULL;
     a->sst = st;
     a->comp = calloc(REF_SLOTS, sizeof(*a->comp));
     a->pcr = calloc(REF_SLOTS, sizeof(*a->pcr));
@@ -233,6 +238,21 @@ static vfy_rc state_end(vfy_appraiser *a, vfy_rc rc, uint64_t *ticket)
     return rc;
 }
 
+/*
+ * Under the state phase's write lock no other connection can change the
+ * store: the generation read here is the current one. If the caches were
+ * filled at another (the caller's generation() lagging behind an admin
+ * change), the appraisal is stale and is run again with exact answers.
+ */
+static vfy_rc state_current(vfy_appraiser *a, int *stale)
+{
+    uint64_t gen;
+    vfy_rc rc = vfy_store_generation(a->sst, &gen);
+
+    *stale = rc == VFY_OK && !(a->gen_valid && gen == a->gen);
+    return rc;
+}
+
 uint64_t result_ticket(const vfy_result *r)
 {
     return r != NULL ? r->ticket : 0;
@@ -242,7 +262,8 @@ uint64_t result_ticket(const vfy_result *r)
 static vfy_rc refresh(vfy_appraiser *a)
 {
     uint64_t gen;
-    vfy_rc rc = vfy_store_generation(a->st, &gen);
+    vfy_rc rc = a->generation != NULL && !a->exact ? a->generation(a->generation_ctx, &gen)
+                                                   : vfy_store_generation(a->st, &gen);
 
     if (rc != VFY_OK)
         return rc;
@@ -630,8 +651,8 @@ static void set_detail(char *detail, size_t cap, const char *what, const char *i
                  inner != NULL ? inner : "");
 }
 
-vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
-                    char *detail, size_t detail_cap)
+static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
+                            char *detail, size_t detail_cap, int *stale)
 {
     vfy_cmw *cmw = NULL;
     vfy_manifest *man = NULL;
@@ -771,6 +792,11 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
         goto out;
     }
     in_tx = 1;
+    if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
+        rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
+        set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
+        goto out;
+    }
     rc = vfy_store_clock_get(a->sst, req->attester, &last);
     if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
         goto out;
@@ -893,11 +919,18 @@ done:
 
     /* 5. State (only from a verified quote) and the result: one commit. */
     if (in_tx || a->record) {
-        if (!in_tx && (rc = state_begin(a)) != VFY_OK) {
-            set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
-            goto out;
+        if (!in_tx) {
+            if ((rc = state_begin(a)) != VFY_OK) {
+                set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
+                goto out;
+            }
+            in_tx = 1;
+            if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
+                rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
+                set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
+                goto out;
+            }
         }
-        in_tx = 1;
         if (quote_ok && at != NULL) {
             next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
             rc = vfy_store_clock_put(a->sst, req->attester, &next_clock);
@@ -931,6 +964,30 @@ out:
     vfy_agent_log_free(&log);
     vfy_manifest_free(&man);
     vfy_cmw_free(&cmw);
+    return rc;
+}
+
+
+vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
+                    char *detail, size_t detail_cap)
+{
+    vfy_rc rc = VFY_E_INTERNAL;
+
+    /* A stale attempt wrote nothing; the next asks the store itself. Two
+     * admin changes landing between each attempt's read and lock are
+     * needed for a third; after that the store is too busy to trust. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int stale = 0;
+
+        if (a != NULL)
+            a->exact = attempt > 0;
+        rc = appraise_once(a, req, out, detail, detail_cap, &stale);
+        if (!stale)
+            break;
+        rc = VFY_E_DB_BUSY;
+    }
+    if (a != NULL)
+        a->exact = 0;
     return rc;
 }
 

@@ -1841,3 +1841,52 @@ Test(appraise, group_commit_store_errors_are_errors)
     group_close(&g);
     env_close(&e);
 }
+
+/* ---- a generation source that lags behind admin changes ------------------- */
+
+static uint64_t lagging_gen;
+
+static vfy_rc lagging(void *ctx, uint64_t *gen)
+{
+    (void)ctx;
+    *gen = lagging_gen;
+    return VFY_OK;
+}
+
+Test(appraise, lagging_generation_source_never_gives_stale_verdicts)
+{
+    env e;
+    req q;
+    vfy_result *r;
+    vfy_appraiser *plain, *lag = NULL;
+    vfy_appraiser_config cfg;
+    const expect revoked = {VFY_EAR_CONTRAINDICATED, 96, ABSENT, ABSENT, ABSENT, "revoked"};
+
+    env_open(&e, 0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.record_results = 1;
+    cfg.generation = lagging;
+    cr_assert_eq(vfy_store_generation(e.st, &lagging_gen), VFY_OK);
+    cr_assert_eq(vfy_appraiser_new(&lag, e.st, &cfg), VFY_OK);
+    plain = e.ap;
+    e.ap = lag;
+    req_from_scenario(&q, "affirming");
+    r = appraise_ok(&e, &q, "cached");
+    check_result(r, &AFFIRMING, "cached");   /* the attester is now in the cache */
+    vfy_result_free(&r);
+    /* An admin change the generation source has not caught up with: the
+     * state phase reads the real generation and the appraisal is redone. */
+    cr_assert_eq(vfy_store_attester_revoke(e.st, ATTESTER), VFY_OK);
+    r = appraise_ok(&e, &q, "after revocation");
+    check_result(r, &revoked, "after revocation, source lagging");
+    vfy_result_free(&r);
+    /* the same for a result recorded without attester state */
+    q.r.attester = "nobody-here";
+    r = appraise_ok(&e, &q, "unknown attester");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    vfy_result_free(&r);
+    e.ap = plain;
+    vfy_appraiser_free(&lag);
+    req_free(&q);
+    env_close(&e);
+}

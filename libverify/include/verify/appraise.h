@@ -99,6 +99,17 @@ typedef struct vfy_appraiser_config {
     vfy_ear_profile profile;     /* claim names of issued EARs */
     int record_results;          /* 1: every result is recorded in the store (revocation needs it) */
     vfy_committer *committer;    /* NULL: each appraisal commits its own writes; see below */
+    /*
+     * Where the appraiser learns the store generation (vfy_store_generation())
+     * that invalidates its caches of attesters, policies and reference
+     * values. NULL: it asks its store before each appraisal (a read
+     * transaction each time). A server may instead hand out a value it
+     * refreshes itself — in the background, and at once after its own
+     * admin changes — trading a bounded delay before changes made by other
+     * processes are seen for one database read less per appraisal.
+     */
+    vfy_rc (*generation)(void *ctx, uint64_t *gen);
+    void *generation_ctx;
 } vfy_appraiser_config;
 
 /**
