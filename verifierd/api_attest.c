@@ -31,11 +31,27 @@ static unsigned status_for(vfy_rc rc)
     }
 }
 
+/* The JSON answer of a successful attest (DESIGN §8); NULL if out of memory. */
+static char *attest_json(const struct vd_req *r, const vfy_result *res, const char *jws)
+{
+    cJSON *o = cJSON_CreateObject();
+    char ts[32], *s;
+
+    vd_rfc3339(ts, (uint64_t)vfy_result_exp(res));
+    cJSON_AddStringToObject(o, "result_id", vfy_result_id(res));
+    cJSON_AddStringToObject(o, "status", r->verdict);
+    cJSON_AddStringToObject(o, "expires_at", ts);
+    cJSON_AddStringToObject(o, "ear", jws);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
 enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const char *method,
                               const char *path)
 {
     struct vd_attest_req ar;
-    char *jws = NULL, detail[400] = "", msg[512], ts[32];
+    char *jws = NULL, detail[400] = "", msg[512];
     vfy_appraisal_request req;
     vfy_result *res = NULL;
     vfy_appraiser *ap;
@@ -87,6 +103,28 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         ret = vd_problem(c, r, 503, "cannot sign the result");
         goto out;
     }
+    snprintf(r->verdict, sizeof(r->verdict), "%s", vfy_ear_status_name(vfy_result_status(res)));
+    if (vd_commit_parking()) {
+        /* The answer waits, parked, for the group commit (commit.c). */
+        if (vd_accepts(c, "application/eat+jwt")) {
+            r->park_ctype = "application/eat+jwt";
+            r->park_body = jws;
+            jws = NULL;
+        } else {
+            r->park_ctype = "application/json";
+            r->park_body = attest_json(r, res, jws);
+        }
+        if (r->park_body == NULL) {
+            ret = MHD_NO;
+            goto out;
+        }
+        r->park_len = strlen(r->park_body);
+        r->park_res = res;
+        res = NULL;
+        vd_commit_park(c, r);
+        ret = MHD_YES;
+        goto out;
+    }
     /* Nothing leaves before the commit that makes the result durable
      * (other threads' appraisals share it: group commit). */
     if ((rc = vfy_committer_wait(vd_srv->committer, res)) != VFY_OK) {
@@ -94,21 +132,12 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         ret = vd_problem(c, r, 503, "appraisal unavailable");
         goto out;
     }
-    snprintf(r->verdict, sizeof(r->verdict), "%s", vfy_ear_status_name(vfy_result_status(res)));
     vd_metrics_verdict(r->verdict);
     if (vd_accepts(c, "application/eat+jwt")) {
         ret = vd_send(c, r, 200, "application/eat+jwt", jws, strlen(jws));
     } else {
-        cJSON *o = cJSON_CreateObject();
-        char *s;
+        char *s = attest_json(r, res, jws);
 
-        vd_rfc3339(ts, (uint64_t)vfy_result_exp(res));
-        cJSON_AddStringToObject(o, "result_id", vfy_result_id(res));
-        cJSON_AddStringToObject(o, "status", r->verdict);
-        cJSON_AddStringToObject(o, "expires_at", ts);
-        cJSON_AddStringToObject(o, "ear", jws);
-        s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
         ret = s != NULL ? vd_send_json(c, r, 200, s) : MHD_NO;
         free(s);
     }

@@ -18,7 +18,7 @@ enum {
     OPT_DB = 256, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_SIGNING_KEY, OPT_CONFIG,
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH,
+    OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
 };
 
 static const struct option longopts[] = {
@@ -40,6 +40,7 @@ static const struct option longopts[] = {
     {"burst", required_argument, NULL, OPT_BURST},
     {"nonce-cache", required_argument, NULL, OPT_NONCE_CACHE},
     {"commit-batch", required_argument, NULL, OPT_COMMIT_BATCH},
+    {"commit-delay-us", required_argument, NULL, OPT_COMMIT_DELAY},
     {"ear-profile", required_argument, NULL, OPT_EAR_PROFILE},
     {"dev", no_argument, NULL, OPT_DEV},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -76,6 +77,8 @@ void vd_usage(FILE *out)
           "                         rate x nonce TTL with headroom, about 40 bytes each)\n"
           "  --commit-batch N       appraisals that may share one database commit, 1..1024\n"
           "                         (default 64; 1: a commit each); no answer before its commit\n"
+          "  --commit-delay-us N    longest an attest answer waits for others to share its\n"
+          "                         commit, 0..100000 (default 500; 0: no waiting)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -211,6 +214,11 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
         }
         cfg->commit_batch = (unsigned)n;
         return 0;
+    case OPT_COMMIT_DELAY:
+        if (parse_uint(flag, v, 100000, &n) != 0)
+            return -1;
+        cfg->commit_delay_us = (unsigned)n;
+        return 0;
     }
     return -1;
 }
@@ -303,6 +311,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     cfg->rate_burst = 2000;
     cfg->nonce_cache = 400000;
     cfg->commit_batch = 64;
+    cfg->commit_delay_us = 500;
 
     /* First pass: only --config, so that flags override the file. */
     opterr = 0;

@@ -485,6 +485,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (r->parked)   /* resumed: its group commit is done */
+        return vd_commit_answer(c, r);
     if (r->status != 0) {
         /* A response is already queued (early error): drop the body. */
         *upload_data_size = 0;
@@ -530,6 +532,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         r->status = 499; /* client went away before a response */
     vd_metrics_request(r->ep, r->status, secs);
     vd_log_request(r, r->method, r->path, secs);
+    vd_commit_release(r);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -704,7 +707,7 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
     }
     g->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ITC |
-            MHD_USE_ERROR_LOG,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, g,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_LISTEN_SOCKET, fd,
@@ -842,6 +845,10 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     checkpointer_running = 1;
+    if (vd_commit_start(s) != 0) {
+        vd_log("error", "cannot start the group-commit thread");
+        return -1;
+    }
     if (remember_used_nonces(s) != 0)
         return -1;
     s->rl = vd_ratelimit_new(s->cfg->rate_per_s, s->cfg->rate_burst);
@@ -958,6 +965,7 @@ void vd_server_stop(struct vd_server *s)
         close(listen_fd);
     listen_fd = -1;
     free_keys(&s->keys);
+    vd_commit_stop();                    /* the daemons are gone: nothing is parked */
     vfy_committer_free(&s->committer);   /* every attest waited for its batch */
     vfy_store_close(&s->commit_st);
     if (checkpointer_running) {

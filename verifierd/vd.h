@@ -41,6 +41,7 @@ struct vd_config {
     unsigned rate_per_s, rate_burst; /* per token */
     size_t nonce_cache;        /* capacity of the used-nonce set */
     unsigned commit_batch;     /* appraisals per group commit at most */
+    unsigned commit_delay_us;  /* longest an answer waits for others to share its commit */
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */
@@ -108,7 +109,27 @@ struct vd_req {
     char token[VFY_STORE_NAME_MAX + 1]; /* token name, for the log */
     vfy_token_role role;
     int authed;
+    /* an attest answer parked until its group commit (commit.c) */
+    int parked;
+    struct MHD_Connection *park_c;
+    struct vd_req *park_next;
+    struct timespec park_at;
+    vfy_result *park_res;
+    vfy_rc park_rc;
+    const char *park_ctype;
+    char *park_body;
+    size_t park_len;
 };
+
+/* ---- answers parked until their group commit (commit.c) ---- */
+int vd_commit_start(struct vd_server *s);   /* no-op with --commit-delay-us 0 */
+void vd_commit_stop(void);                   /* after the daemons stopped */
+int vd_commit_parking(void);                 /* 1: attest answers are parked */
+/* Suspend @c; r->park_res/ctype/body/len/verdict are the answer to send. */
+void vd_commit_park(struct MHD_Connection *c, struct vd_req *r);
+/* On resume: send the parked answer, or 503 if its commit failed. */
+enum MHD_Result vd_commit_answer(struct MHD_Connection *c, struct vd_req *r);
+void vd_commit_release(struct vd_req *r);
 
 /* The per-thread store handle and appraiser (opened on first use; never
  * shared; closed when the thread exits). NULL if the database cannot be

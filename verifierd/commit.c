@@ -1,0 +1,163 @@
+/*
+ * commit.c — answers that wait for their group commit.
+ *
+ * POST /v1/attest appraises, signs the EAR, then parks its connection
+ * (MHD_suspend_connection) with the answer ready, and the worker thread
+ * goes on serving other connections. This thread collects parked answers
+ * for up to --commit-delay-us microseconds after the oldest (or until
+ * --commit-batch of them), commits the committer's open batch once, and
+ * resumes every connection; each then sends its answer — or 503 if the
+ * commit that should have made its result durable failed. No answer leaves
+ * before its result is committed. With --commit-delay-us 0 nothing is
+ * parked: each request waits for its batch itself (vfy_committer_wait).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vd.h"
+
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv;
+static struct vd_req *park_head, *park_tail;
+static size_t park_n;
+static int park_stop;
+static pthread_t park_thread;
+static int park_running;
+
+static void ts_add_us(struct timespec *t, long us)
+{
+    t->tv_sec += us / 1000000;
+    t->tv_nsec += (us % 1000000) * 1000;
+    if (t->tv_nsec >= 1000000000) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000;
+    }
+}
+
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *park_main(void *arg)
+{
+    const struct vd_config *cfg = arg;
+
+    for (;;) {
+        struct vd_req *list, *next;
+        struct timespec deadline, now;
+
+        pthread_mutex_lock(&park_mu);
+        while (park_head == NULL && !park_stop)
+            pthread_cond_wait(&park_cv, &park_mu);
+        if (park_head == NULL && park_stop) {
+            pthread_mutex_unlock(&park_mu);
+            break;
+        }
+        deadline = park_head->park_at;
+        ts_add_us(&deadline, (long)cfg->commit_delay_us);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (park_n >= cfg->commit_batch || park_stop || !ts_before(&now, &deadline))
+                break;
+            if (pthread_cond_timedwait(&park_cv, &park_mu, &deadline) == ETIMEDOUT)
+                break;
+        }
+        list = park_head;
+        park_head = park_tail = NULL;
+        park_n = 0;
+        pthread_mutex_unlock(&park_mu);
+
+        /* Every parked result's state phase is done, so its batch is the
+         * open one or an older one: one flush settles them all. */
+        if (vfy_committer_flush(vd_srv->committer) != VFY_OK)
+            vd_log("error", "group commit failed: its answers get 503");
+        for (struct vd_req *r = list; r != NULL; r = next) {
+            struct MHD_Connection *c = r->park_c;
+
+            next = r->park_next;   /* r may be gone once c is resumed */
+            r->park_rc = vfy_committer_wait(vd_srv->committer, r->park_res);
+            MHD_resume_connection(c);
+        }
+    }
+    return NULL;
+}
+
+int vd_commit_start(struct vd_server *s)
+{
+    pthread_condattr_t ca;
+
+    if (s->cfg->commit_delay_us == 0)
+        return 0;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&park_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    park_stop = 0;
+    if (pthread_create(&park_thread, NULL, park_main, s->cfg) != 0) {
+        pthread_cond_destroy(&park_cv);
+        return -1;
+    }
+    park_running = 1;
+    return 0;
+}
+
+void vd_commit_stop(void)
+{
+    if (!park_running)
+        return;
+    pthread_mutex_lock(&park_mu);
+    park_stop = 1;
+    pthread_cond_signal(&park_cv);
+    pthread_mutex_unlock(&park_mu);
+    pthread_join(park_thread, NULL);
+    pthread_cond_destroy(&park_cv);
+    park_running = 0;
+}
+
+int vd_commit_parking(void)
+{
+    return park_running;
+}
+
+void vd_commit_park(struct MHD_Connection *c, struct vd_req *r)
+{
+    r->park_c = c;
+    r->park_next = NULL;
+    r->parked = 1;
+    clock_gettime(CLOCK_MONOTONIC, &r->park_at);
+    MHD_suspend_connection(c);   /* before it can be resumed */
+    pthread_mutex_lock(&park_mu);
+    if (park_tail != NULL)
+        park_tail->park_next = r;
+    else
+        park_head = r;
+    park_tail = r;
+    park_n++;
+    if (park_n == 1 || park_n >= vd_srv->cfg->commit_batch)
+        pthread_cond_signal(&park_cv);
+    pthread_mutex_unlock(&park_mu);
+}
+
+enum MHD_Result vd_commit_answer(struct MHD_Connection *c, struct vd_req *r)
+{
+    enum MHD_Result ret;
+
+    r->parked = 0;
+    if (r->park_rc != VFY_OK) {
+        vd_log("error", "recording the result: %s", vfy_strerror(r->park_rc));
+        ret = vd_problem(c, r, 503, "appraisal unavailable");
+    } else {
+        vd_metrics_verdict(r->verdict);
+        ret = vd_send(c, r, 200, r->park_ctype, r->park_body, r->park_len);
+    }
+    vd_commit_release(r);
+    return ret;
+}
+
+void vd_commit_release(struct vd_req *r)
+{
+    free(r->park_body);
+    r->park_body = NULL;
+    vfy_result_free(&r->park_res);
+}
