@@ -110,26 +110,31 @@ step "crypto bound (one core)"
 run "$VB" akimport   # diagnostic: what one attester-cache miss costs
 
 # ---- (2) in-process appraisal, one thread --------------------------------------
-# On the disk the store lives on (with its fsyncs), and on a tmpfs copy
-# (no fsync cost: the CPU cost alone).
+# On the disk the store lives on, and on a tmpfs copy (the CPU cost alone).
+# Group commit as verifierd runs it (a vfy_committer, batches of 32: an EAR
+# is released only after its batch commits), and one commit per appraisal.
 step "in-process appraisal (ECC, RSA)"
 cp "$WORK/small-ecc/verifierd.db" "$SHM/small.db"
 cp "$WORK/small-rsa/verifierd.db" "$SHM/small-rsa.db"
+G="--group 32"
 for round in 1 2 3; do
   RUN_SUFFIX=_run run "$VB" crypto --seconds 1
-  run "$VB" appraise --db "$WORK/small-ecc/verifierd.db" --key "$WORK/ak-ecc.pem" --count 1000 --label appraise_ecc_run
-  run "$VB" appraise --db "$WORK/small-rsa/verifierd.db" --key "$WORK/ak-rsa.pem" --count 1000 --label appraise_rsa_run
-  run "$VB" appraise --db "$SHM/small.db" --key "$WORK/ak-ecc.pem" --count 2000 --label appraise_ecc_tmpfs_run
-  run "$VB" appraise --db "$SHM/small-rsa.db" --key "$WORK/ak-rsa.pem" --count 1000 --label appraise_rsa_tmpfs_run
+  run "$VB" appraise --db "$WORK/small-ecc/verifierd.db" --key "$WORK/ak-ecc.pem" --count 2000 $G --label appraise_ecc_run
+  run "$VB" appraise --db "$WORK/small-rsa/verifierd.db" --key "$WORK/ak-rsa.pem" --count 1000 $G --label appraise_rsa_run
+  run "$VB" appraise --db "$SHM/small.db" --key "$WORK/ak-ecc.pem" --count 2000 $G --label appraise_ecc_tmpfs_run
+  run "$VB" appraise --db "$SHM/small-rsa.db" --key "$WORK/ak-rsa.pem" --count 1000 $G --label appraise_rsa_tmpfs_run
+  run "$VB" appraise --db "$WORK/small-ecc/verifierd.db" --key "$WORK/ak-ecc.pem" --count 1000 --label appraise_ecc_single_run
+  run "$VB" appraise --db "$SHM/small.db" --key "$WORK/ak-ecc.pem" --count 1000 --label appraise_ecc_tmpfs_single_run
 done
 for f in crypto_p256_verify crypto_es256_sign crypto_bound; do
   emit "bench: $f=$(best ${f}_run) $(sed -n "s/^bench: ${f}_run=[^ ]* //p" "$OUT" | tail -1)"
 done
-for f in appraise_ecc appraise_rsa appraise_ecc_tmpfs appraise_rsa_tmpfs; do
+for f in appraise_ecc appraise_rsa appraise_ecc_tmpfs appraise_rsa_tmpfs appraise_ecc_single appraise_ecc_tmpfs_single; do
   emit "bench: $f=$(best ${f}_run) appraisals/s"
 done
 emit "bench: appraise_ratio_to_crypto_bound=$(ratio "$(val appraise_ecc)" "$(val crypto_bound)") ratio"
 emit "bench: appraise_tmpfs_ratio_to_crypto_bound=$(ratio "$(val appraise_ecc_tmpfs)" "$(val crypto_bound)") ratio"
+emit "bench: appraise_single_commit_ratio_to_crypto_bound=$(ratio "$(val appraise_ecc_single)" "$(val crypto_bound)") ratio"
 
 # ---- (3) verifierd over HTTPS keep-alive ---------------------------------------
 step "verifierd over HTTPS, $CONNS keep-alive connections, ${SECONDS_HTTP}s"
@@ -156,19 +161,26 @@ if command -v tpm2_checkquote >/dev/null; then
 fi
 
 # ---- (5) scaling: reference values and attesters ---------------------------------
-# tmpfs copies, so the ratio shows lookup cost and not fsync noise.
+# tmpfs copies, so the ratio shows lookup cost and not disk noise; group
+# commit as in (2). --steady: each timed appraisal is an attester's second
+# (an untimed pass first), as when every agent re-attests; 4000 distinct
+# attesters per pass overflow the appraiser's 1024-entry attester cache, so
+# nearly every timed appraisal imports its AK. The first-appraisal figure
+# (state rows created) is a diagnostic.
 step "scaling (1k vs $BIG_REFS reference values, 10 vs $BIG_ATT attesters)"
 cp "$WORK/small-ecc/verifierd.db" "$SHM/base.db"
 cp "$WORK/bigrefs-$BIG_REFS/verifierd.db" "$SHM/bigrefs.db"
 cp "$WORK/bigatt-$BIG_ATT/verifierd.db" "$SHM/bigatt.db"
 for round in 1 2 3; do
-  run "$VB" appraise --db "$SHM/base.db" --key "$WORK/ak-ecc.pem" --count 2000 --label scale_base_run
-  run "$VB" appraise --db "$SHM/bigrefs.db" --key "$WORK/ak-ecc.pem" --count 2000 --label scale_refs_big_run
-  run "$VB" appraise --db "$SHM/bigatt.db" --key "$WORK/ak-ecc.pem" --attesters "$BIG_ATT" --count 2000 --label scale_att_big_run
+  run "$VB" appraise --db "$SHM/base.db" --key "$WORK/ak-ecc.pem" --count 4000 $G --steady --label scale_base_run
+  run "$VB" appraise --db "$SHM/bigrefs.db" --key "$WORK/ak-ecc.pem" --count 4000 $G --steady --label scale_refs_big_run
+  run "$VB" appraise --db "$SHM/bigatt.db" --key "$WORK/ak-ecc.pem" --attesters "$BIG_ATT" --count 4000 $G --steady --label scale_att_big_run
+  run "$VB" appraise --db "$SHM/bigatt.db" --key "$WORK/ak-ecc.pem" --attesters "$BIG_ATT" --count 2000 $G --label scale_att_first_run
 done
 emit "bench: scale_base=$(best scale_base_run) appraisals/s"
 emit "bench: scale_refs_big=$(best scale_refs_big_run) appraisals/s"
 emit "bench: scale_att_big=$(best scale_att_big_run) appraisals/s"
+emit "bench: scale_att_first=$(best scale_att_first_run) appraisals/s"
 emit "bench: scale_refs_ratio=$(ratio "$(val scale_base)" "$(val scale_refs_big)") ratio"
 emit "bench: scale_attesters_ratio=$(ratio "$(val scale_base)" "$(val scale_att_big)") ratio"
 rm -f "$SHM"/*.db*
@@ -209,6 +221,8 @@ row "(2) in-process appraise+sign, ECC AK (tmpfs)" "$(cell appraise_ecc_tmpfs)" 
 row "(2) in-process appraise+sign, RSA-2048 AK (tmpfs)" "$(cell appraise_rsa_tmpfs)" "$(unit appraise_rsa_tmpfs)" ""
 row "(2) ECC (disk) / crypto bound" "$(cell appraise_ratio_to_crypto_bound)" "ratio" ">= 0.9"
 row "(2) ECC (tmpfs) / crypto bound" "$(cell appraise_tmpfs_ratio_to_crypto_bound)" "ratio" ">= 0.9"
+row "(2) ECC, one commit per appraisal (disk / tmpfs)" "$(cell appraise_ecc_single) / $(cell appraise_ecc_tmpfs_single)" "appraisals/s" ""
+row "(2) same / crypto bound (disk)" "$(cell appraise_single_commit_ratio_to_crypto_bound)" "ratio" ""
 row "(3) HTTPS challenge+attest pairs, $CONNS conns" "$(cell http_pairs_per_s)" "pairs/s" ">= 5000"
 row "(3) HTTPS pair latency p50" "$(cell http_p50_ms)" "ms" ""
 row "(3) HTTPS pair latency p99" "$(cell http_p99_ms)" "ms" "<= 10"
@@ -216,6 +230,7 @@ row "(3) errors" "$(cell http_errors)" "requests" "0"
 row "(4) tpm2_checkquote, one process per quote" "$(cell tpm2_checkquote)" "quotes/s" ""
 row "(5) 1k / ${BIG_REFS} reference values (throughput ratio)" "$(cell scale_refs_ratio)" "ratio" "<= 1.2"
 row "(5) 10 / ${BIG_ATT} attesters (throughput ratio)" "$(cell scale_attesters_ratio)" "ratio" "<= 1.2"
+row "(5) ${BIG_ATT} attesters, first appraisals" "$(cell scale_att_first)" "appraisals/s" ""
 row "(6) verifierd RSS at rest, ${BIG_ATT} attesters" "$(cell rss_rest)" "MiB" "<= 64"
 row "(6) verifierd RSS under load (end / peak)" "$(cell rss_load) / $(cell rss_peak)" "MiB" "<= 64"
 row "AK import (cache miss): PEM / DER / raw point" "$(cell ak_import_pem_us) / $(cell ak_import_der_us) / $(cell ak_import_fromdata_us)" "us" ""

@@ -434,22 +434,45 @@ static vfy_rc pcr_lookup(vfy_appraiser *a, const char *refset, vfy_hash_alg bank
 }
 
 /* Is @d a manifest appraised affirming for @attester? Store errors read as "no". */
-static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+static struct known_entry *known_slot(vfy_appraiser *a, const char *attester,
+                                      const uint8_t d[32], uint32_t *h)
 {
-    uint32_t h = (uint32_t)slot_of(attester, UINT32_MAX);
-    struct known_entry *e = &a->known[digest_slot(d, h)];
-    int known = 0;
+    *h = (uint32_t)slot_of(attester, UINT32_MAX);
+    return &a->known[digest_slot(d, *h)];
+}
 
-    if (e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
-        strcmp(e->name, attester) == 0)
-        return 1;
-    if (vfy_store_manifest_known(a->sst, attester, d, &known) != VFY_OK || !known)
-        return 0;
+/* 1 if the cache says @attester's manifest @d is known. */
+static int known_cached(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+{
+    uint32_t h;
+    struct known_entry *e = known_slot(a, attester, d, &h);
+
+    return e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
+           strcmp(e->name, attester) == 0;
+}
+
+/* Remember that @attester's manifest @d is in known_manifests (committed). */
+static void known_put(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+{
+    uint32_t h;
+    struct known_entry *e = known_slot(a, attester, d, &h);
+
     free(e->name);
     if ((e->name = strdup(attester)) != NULL) {
         e->att = h;
         memcpy(e->digest, d, 32);
     }
+}
+
+static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+{
+    int known = 0;
+
+    if (known_cached(a, attester, d))
+        return 1;
+    if (vfy_store_manifest_known(a->sst, attester, d, &known) != VFY_OK || !known)
+        return 0;
+    known_put(a, attester, d);
     return 1;
 }
 
@@ -671,7 +694,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     const uint8_t *p;
     size_t len, n_stored = 0;
     char inner[256] = "";
-    int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0;
+    int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0, mark = 0;
     uint64_t ticket = 0;
     vfy_rc rc;
 
@@ -938,7 +961,10 @@ done:
                 rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
                     a->sst, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
                     next.n);
-            if (rc == VFY_OK && r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING)
+            /* known_manifests only grows: a manifest cached as known needs no write */
+            mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
+                   !known_cached(a, req->attester, r->md);
+            if (rc == VFY_OK && mark)
                 rc = vfy_store_manifest_mark_known(a->sst, req->attester, r->md);
         }
         if (rc == VFY_OK && a->record)
@@ -950,6 +976,10 @@ done:
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
             goto out;
         }
+        /* Cached once written (with a committer: its batch failing later
+         * clears the cache at the next state phase, see state_begin). */
+        if (mark)
+            known_put(a, req->attester, r->md);
     }
     rc = VFY_OK;
     r->ticket = ticket;
