@@ -77,7 +77,7 @@ struct vfy_appraiser {
     vfy_committer *committer;    /* NULL: one commit per appraisal */
     vfy_rc (*generation)(void *ctx, uint64_t *gen);   /* NULL: ask the store */
     void *generation_ctx;
-    int exact;                   /* this attempt asks the store, not generation() */
+    int locked;                  /* this attempt runs under the state phase's lock */
     vfy_store *sst;              /* the state phase's store: st, or the committer's */
     uint64_t failures;           /* the committer's failed batches, last seen */
     uint64_t gen;
@@ -262,8 +262,9 @@ uint64_t result_ticket(const vfy_result *r)
 static vfy_rc refresh(vfy_appraiser *a)
 {
     uint64_t gen;
-    vfy_rc rc = a->generation != NULL && !a->exact ? a->generation(a->generation_ctx, &gen)
-                                                   : vfy_store_generation(a->st, &gen);
+    vfy_rc rc = a->locked ? vfy_store_generation(a->sst, &gen)   /* under the lock */
+                : a->generation != NULL ? a->generation(a->generation_ctx, &gen)
+                : vfy_store_generation(a->st, &gen);
 
     if (rc != VFY_OK)
         return rc;
@@ -732,6 +733,15 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         set_detail(detail, detail_cap, "tpm-pcrs", vfy_strerror(rc));
         goto out;
     }
+    if (a->locked) {
+        /* Last attempt: the whole appraisal under the write lock, where no
+         * admin change can land between filling the caches and using them. */
+        if ((rc = state_begin(a)) != VFY_OK) {
+            set_detail(detail, detail_cap, "attester state", vfy_strerror(rc));
+            goto out;
+        }
+        in_tx = 1;
+    }
     if ((rc = refresh(a)) != VFY_OK)
         goto out;
 
@@ -810,15 +820,17 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
      * (other threads, other processes) cannot interleave between the read
      * and the write.
      */
-    if ((rc = state_begin(a)) != VFY_OK) {
-        set_detail(detail, detail_cap, "attester state", vfy_strerror(rc));
-        goto out;
-    }
-    in_tx = 1;
-    if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
-        rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
-        set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
-        goto out;
+    if (!in_tx) {
+        if ((rc = state_begin(a)) != VFY_OK) {
+            set_detail(detail, detail_cap, "attester state", vfy_strerror(rc));
+            goto out;
+        }
+        in_tx = 1;
+        if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
+            rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
+            set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
+            goto out;
+        }
     }
     rc = vfy_store_clock_get(a->sst, req->attester, &last);
     if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
@@ -1003,21 +1015,22 @@ vfy_rc vfy_appraise(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_resu
 {
     vfy_rc rc = VFY_E_INTERNAL;
 
-    /* A stale attempt wrote nothing; the next asks the store itself. Two
-     * admin changes landing between each attempt's read and lock are
-     * needed for a third; after that the store is too busy to trust. */
-    for (int attempt = 0; attempt < 3; attempt++) {
+    /* A stale attempt wrote nothing. The second runs entirely under the
+     * write lock, where no admin change can land between filling the
+     * caches and using them: it cannot be stale. Only appraisals within
+     * moments of an admin change pay for it (their crypto holds the lock). */
+    for (int attempt = 0; attempt < 2; attempt++) {
         int stale = 0;
 
         if (a != NULL)
-            a->exact = attempt > 0;
+            a->locked = attempt > 0;
         rc = appraise_once(a, req, out, detail, detail_cap, &stale);
         if (!stale)
             break;
-        rc = VFY_E_DB_BUSY;
+        rc = VFY_E_INTERNAL;   /* not reached: the locked attempt is never stale */
     }
     if (a != NULL)
-        a->exact = 0;
+        a->locked = 0;
     return rc;
 }
 

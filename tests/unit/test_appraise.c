@@ -1885,8 +1885,35 @@ Test(appraise, lagging_generation_source_never_gives_stale_verdicts)
     r = appraise_ok(&e, &q, "unknown attester");
     cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
     vfy_result_free(&r);
-    e.ap = plain;
     vfy_appraiser_free(&lag);
+    /* and through a committer: the redo holds the committer's lock */
+    {
+        group g;
+
+        group_open(&g, &e, 64, 0);
+        vfy_appraiser_free(&g.ap);
+        cfg.committer = g.c;
+        cr_assert_eq(vfy_appraiser_new(&g.ap, e.st, &cfg), VFY_OK);
+        e.ap = g.ap;
+        buf ak = read_fx("ak.pub");
+
+        cr_assert_eq(vfy_store_attester_add(e.st, "agent-2", ak.p, ak.len, "ecdsa-sha256", REFSET,
+                                            NULL, NULL), VFY_OK);
+        buf_free(&ak);
+        q.r.attester = "agent-2";
+        r = appraise_ok(&e, &q, "committer, cached");
+        check_result(r, &AFFIRMING, "committer, cached");
+        cr_expect_eq(vfy_committer_wait(g.c, r), VFY_OK);
+        vfy_result_free(&r);
+        cr_assert_eq(vfy_store_attester_revoke(e.st, "agent-2"), VFY_OK);
+        r = appraise_ok(&e, &q, "committer, after revocation");
+        check_result(r, &revoked, "committer, after revocation, source lagging");
+        cr_expect_eq(vfy_committer_wait(g.c, r), VFY_OK);
+        cr_expect_eq(recorded(&e, vfy_result_id(r)), 1);
+        vfy_result_free(&r);
+        group_close(&g);
+    }
+    e.ap = plain;
     req_free(&q);
     env_close(&e);
 }
