@@ -672,6 +672,18 @@ Test(appraise, affirming_json_and_cbor_details)
         cr_expect_eq(vfy_result_iat(r), 1765000000);
         cr_expect_eq(vfy_result_exp(r) - vfy_result_iat(r), 300);
         cr_expect_eq(strlen(vfy_result_id(r)), VFY_RESULT_ID_LEN);
+        {
+            /* 16 bytes: the issue time in ms (6, big-endian), then 10 random */
+            uint8_t id[16];
+            uint64_t ms = 0, now_ms = (uint64_t)time(NULL) * 1000;
+
+            b64url_dec(id, sizeof(id), vfy_result_id(r), strlen(vfy_result_id(r)));
+            for (int k = 0; k < 6; k++)
+                ms = ms << 8 | id[k];
+            cr_expect(ms + 60000 > now_ms && ms < now_ms + 60000,
+                      "result id time %llu ms, now %llu ms", (unsigned long long)ms,
+                      (unsigned long long)now_ms);
+        }
         vfy_result_free(&r);
         req_free(&q);
     }

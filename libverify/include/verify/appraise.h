@@ -51,7 +51,7 @@
 extern "C" {
 #endif
 
-#define VFY_RESULT_ID_LEN 22     /* 16 random bytes, base64url */
+#define VFY_RESULT_ID_LEN 22     /* 16 bytes, base64url: 6 of issue time (ms), 10 random */
 #define VFY_RESULT_MAX_REASONS 64
 
 typedef struct vfy_appraiser vfy_appraiser;
