@@ -3,7 +3,9 @@
  *
  * Spec: DESIGN §3; TPM 2.0 Part 2 §12.2.4 (TPMT_PUBLIC). Keys come from PEM
  * SubjectPublicKeyInfo (OpenSSL decoder) or from a marshalled TPM2B_PUBLIC
- * (libtss2-mu), which is turned into an EVP_PKEY with EVP_PKEY_fromdata.
+ * (libtss2-mu). P-256/P-384 points (both sources) become an EVP_PKEY from a
+ * per-process parameters-only key of their curve plus the encoded point;
+ * RSA moduli go through EVP_PKEY_fromdata.
  * Caveats: a TPM2B_PUBLIC must describe a restricted signing key — an
  * unrestricted key could sign a forged TPMS_ATTEST with TPM2_Sign. A PEM key
  * carries no such attributes: registering it is the operator's statement
@@ -14,6 +16,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/bio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <tss2/tss2_mu.h>
 
@@ -154,7 +157,38 @@ static const uint8_t spki_p384[] = {
     0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
     0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00};
 
-static vfy_rc ec_point_pkey(EVP_PKEY **out, const char *group, const uint8_t *point, size_t len);
+/*
+ * The curves AKs use, each as a parameters-only EVP_PKEY made once per
+ * process. An imported point gets its group by EVP_PKEY_copy_parameters
+ * from here: building the group from the curve name instead (what
+ * EVP_PKEY_fromdata with a group name does) is about half the cost of
+ * an import, almost all of it Montgomery set-up that is the same every time.
+ */
+enum { AK_P256, AK_P384, AK_CURVES };
+
+static const char *const curve_name[AK_CURVES] = {"P-256", "P-384"};
+static pthread_once_t curve_once = PTHREAD_ONCE_INIT;
+/* Written once under curve_once, never freed, then only read: copying
+ * parameters takes the source const and duplicates its group. */
+static EVP_PKEY *curve_params[AK_CURVES];
+
+static void curve_params_make(void)
+{
+    for (int i = 0; i < AK_CURVES; i++) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM params[2];
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                     (char *)curve_name[i], 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+            EVP_PKEY_fromdata(ctx, &curve_params[i], EVP_PKEY_KEY_PARAMETERS, params) <= 0)
+            curve_params[i] = NULL; /* imports on this curve fail with VFY_E_INTERNAL */
+        EVP_PKEY_CTX_free(ctx);
+    }
+}
+
+static vfy_rc ec_point_pkey(EVP_PKEY **out, int curve, const uint8_t *point, size_t len);
 
 static EVP_PKEY *spki_fast(const unsigned char *der, long n)
 {
@@ -162,10 +196,10 @@ static EVP_PKEY *spki_fast(const unsigned char *der, long n)
 
     if (n == (long)sizeof(spki_p256) + 65 && memcmp(der, spki_p256, sizeof(spki_p256)) == 0 &&
         der[sizeof(spki_p256)] == 0x04)
-        (void)ec_point_pkey(&pkey, "P-256", der + sizeof(spki_p256), 65);
+        (void)ec_point_pkey(&pkey, AK_P256, der + sizeof(spki_p256), 65);
     else if (n == (long)sizeof(spki_p384) + 97 &&
              memcmp(der, spki_p384, sizeof(spki_p384)) == 0 && der[sizeof(spki_p384)] == 0x04)
-        (void)ec_point_pkey(&pkey, "P-384", der + sizeof(spki_p384), 97);
+        (void)ec_point_pkey(&pkey, AK_P384, der + sizeof(spki_p384), 97);
     return pkey;
 }
 
@@ -208,53 +242,49 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
     return ak_new(out, pkey, scheme);
 }
 
-/* An EC public key from an uncompressed point, checked to be on the curve. */
-static vfy_rc ec_point_pkey(EVP_PKEY **out, const char *group, const uint8_t *point, size_t len)
+/*
+ * An EC public key on @curve from an uncompressed point, checked to be on
+ * the curve. EVP_PKEY_set1_encoded_public_key decodes the point against the
+ * copied group; the explicit check below does not rely on the decoder's.
+ */
+static vfy_rc ec_point_pkey(EVP_PKEY **out, int curve, const uint8_t *point, size_t len)
 {
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
-    vfy_rc rc = VFY_E_AK_MALFORMED;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *chk = NULL;
+    vfy_rc rc = VFY_E_INTERNAL;
 
     *out = NULL;
-    if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, len) ||
-        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-        EVP_PKEY_fromdata_init(ctx) <= 0) {
-        rc = VFY_E_INTERNAL;
+    if (pthread_once(&curve_once, curve_params_make) != 0 || curve_params[curve] == NULL ||
+        (pkey = EVP_PKEY_new()) == NULL ||
+        EVP_PKEY_copy_parameters(pkey, curve_params[curve]) != 1)
         goto out;
-    }
-    if (EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    rc = VFY_E_AK_MALFORMED;
+    if (EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1)
         goto out;
     /* The point must be on the curve (P-256 and P-384 have cofactor 1, so
      * that also puts it in the prime-order group: the quick check suffices). */
-    if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL)) == NULL ||
-        EVP_PKEY_public_check_quick(chk) != 1) {
-        EVP_PKEY_free(*out);
-        *out = NULL;
+    if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
+        EVP_PKEY_public_check_quick(chk) != 1)
         goto out;
-    }
+    *out = pkey;
+    pkey = NULL;
     rc = VFY_OK;
 out:
     EVP_PKEY_CTX_free(chk);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_free(pkey);
     return rc;
 }
 
 static vfy_rc ecc_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
 {
     const TPMS_ECC_POINT *pt = &pub->unique.ecc;
-    const char *group;
+    int curve;
     size_t fsize;
     uint8_t point[1 + 2 * 48];
 
     switch (pub->parameters.eccDetail.curveID) {
-    case TPM2_ECC_NIST_P256: group = "P-256"; fsize = 32; break;
-    case TPM2_ECC_NIST_P384: group = "P-384"; fsize = 48; break;
+    case TPM2_ECC_NIST_P256: curve = AK_P256; fsize = 32; break;
+    case TPM2_ECC_NIST_P384: curve = AK_P384; fsize = 48; break;
     default: return VFY_E_AK_UNSUPPORTED;
     }
     if (pt->x.size == 0 || pt->x.size > fsize || pt->y.size == 0 || pt->y.size > fsize)
@@ -264,7 +294,7 @@ static vfy_rc ecc_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
     point[0] = 0x04;
     memcpy(point + 1 + fsize - pt->x.size, pt->x.buffer, pt->x.size);
     memcpy(point + 1 + 2 * fsize - pt->y.size, pt->y.buffer, pt->y.size);
-    return ec_point_pkey(out, group, point, 1 + 2 * fsize);
+    return ec_point_pkey(out, curve, point, 1 + 2 * fsize);
 }
 
 static vfy_rc rsa_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
