@@ -234,4 +234,5 @@ row "(5) ${BIG_ATT} attesters, first appraisals" "$(cell scale_att_first)" "appr
 row "(6) verifierd RSS at rest, ${BIG_ATT} attesters" "$(cell rss_rest)" "MiB" "<= 64"
 row "(6) verifierd RSS under load (end / peak)" "$(cell rss_load) / $(cell rss_peak)" "MiB" "<= 64"
 row "AK import (cache miss): PEM / DER / raw point" "$(cell ak_import_pem_us) / $(cell ak_import_der_us) / $(cell ak_import_fromdata_us)" "us" ""
+row "AK cache miss: PEM import + first verify" "$(cell ak_import_pem_first_verify_us)" "us" ""
 row "(6) HTTPS pairs/s over ${BIG_ATT} attesters" "$(cell http_bigatt_pairs_per_s)" "pairs/s" ""
