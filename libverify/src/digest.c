@@ -1,11 +1,19 @@
 /*
  * digest.c — hash helpers over OpenSSL EVP, and constant-time compare.
  *
- * EVP_MD objects are fetched once per algorithm and cached for the life of
- * the process (EVP_MD_fetch is costly on OpenSSL 3's hot path).
+ * EVP_MD objects are fetched once per process (pthread_once) from the
+ * default library context and kept for its life: EVP_sha256() and friends
+ * are legacy objects that OpenSSL 3 turns into an implicit EVP_MD_fetch
+ * (global lock, name lookup) on every EVP_Digest or EVP_DigestInit.
+ * Fetched EVP_MDs are refcounted and read-only, so every thread shares them.
+ *
+ * Caveat: providers loaded or default properties changed after the first
+ * use are not seen (the fetch is not redone). If a fetch fails the legacy
+ * object is used instead, so errors are those of the implicit fetch.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -59,16 +67,34 @@ vfy_rc vfy_hash_from_name(vfy_hash_alg *alg, const char *name)
     return VFY_E_UNSUPPORTED;
 }
 
+enum { MD_SHA1, MD_SHA256, MD_SHA384, MD_SHA512, MD_COUNT };
+
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md_fetched[MD_COUNT]; /* written once under md_once, never freed */
+
+static void md_fetch_all(void)
+{
+    md_fetched[MD_SHA1] = EVP_MD_fetch(NULL, vfy_hash_ossl_name(VFY_HASH_SHA1), NULL);
+    md_fetched[MD_SHA256] = EVP_MD_fetch(NULL, vfy_hash_ossl_name(VFY_HASH_SHA256), NULL);
+    md_fetched[MD_SHA384] = EVP_MD_fetch(NULL, vfy_hash_ossl_name(VFY_HASH_SHA384), NULL);
+    md_fetched[MD_SHA512] = EVP_MD_fetch(NULL, vfy_hash_ossl_name(VFY_HASH_SHA512), NULL);
+}
+
 const EVP_MD *vfy_hash_md(vfy_hash_alg alg)
 {
-    /* EVP_sha256() and friends return static objects; no fetch per call. */
+    const EVP_MD *legacy;
+    int i;
+
     switch (alg) {
-    case VFY_HASH_SHA1: return EVP_sha1();
-    case VFY_HASH_SHA256: return EVP_sha256();
-    case VFY_HASH_SHA384: return EVP_sha384();
-    case VFY_HASH_SHA512: return EVP_sha512();
+    case VFY_HASH_SHA1: i = MD_SHA1; legacy = EVP_sha1(); break;
+    case VFY_HASH_SHA256: i = MD_SHA256; legacy = EVP_sha256(); break;
+    case VFY_HASH_SHA384: i = MD_SHA384; legacy = EVP_sha384(); break;
+    case VFY_HASH_SHA512: i = MD_SHA512; legacy = EVP_sha512(); break;
+    default: return NULL;
     }
-    return NULL;
+    if (pthread_once(&md_once, md_fetch_all) != 0 || md_fetched[i] == NULL)
+        return legacy;
+    return md_fetched[i];
 }
 
 vfy_rc vfy_digest(vfy_hash_alg alg, const void *data, size_t len, uint8_t *out)

@@ -50,7 +50,11 @@ vfy_rc vfy_cursor_tpm2b(vfy_cursor *c, size_t max, const uint8_t **v, size_t *n)
 /** VFY_OK if every byte was consumed, else VFY_E_TRAILING. */
 vfy_rc vfy_cursor_end(const vfy_cursor *c);
 
-/* The OpenSSL digest for @alg (static object, never freed), or NULL. */
+/*
+ * The OpenSSL digest for @alg, or NULL: fetched once per process and shared
+ * by all threads (never freed; callers must not free it). Use it instead of
+ * EVP_sha256() and friends, which fetch implicitly on every use.
+ */
 const EVP_MD *vfy_hash_md(vfy_hash_alg alg);
 
 /* OpenSSL name of a hash ("SHA256"), or NULL; used with EVP_MD_fetch. */

@@ -9,9 +9,18 @@
  * r or s equal to 0 or not below the group order n before handing the
  * signature to OpenSSL (which checks the same).
  *
+ * Both directions hash the signing input with the pre-fetched SHA-256
+ * (vfy_sha256) and sign or verify the digest on an EVP_PKEY_CTX: the same
+ * provider code EVP_DigestSign/EVP_DigestVerify end in, without their
+ * per-call digest fetch. Signing keeps one initialised EVP_PKEY_CTX per
+ * thread for the last key it signed with (see sign_ctx()).
+ *
  * Caveats: header members other than alg, typ and kid are refused, including
- * crit: this verifier understands no JWS extensions.
+ * crit: this verifier understands no JWS extensions. A thread's signing
+ * context holds a reference on the last key's EVP_PKEY, so a replaced key
+ * stays in memory until that thread signs with another key or exits.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <openssl/bn.h>
@@ -84,14 +93,91 @@ static vfy_rc raw_to_der(const uint8_t raw[ES256_SIG_LEN], unsigned char **der, 
     return VFY_OK;
 }
 
+/*
+ * Per-thread signing context. Making one (EVP_PKEY_CTX_new_from_pkey +
+ * EVP_PKEY_sign_init: a key-manager name walk and a signature fetch) costs
+ * over half of what EVP_DigestSignInit did (about 1.9 of 3.4 us on OpenSSL
+ * 3.0). verifierd signs with one key on every worker thread, so each thread
+ * initialises a context once and reuses it; a context is never shared
+ * between threads (EVP_PKEY_CTX is not thread-safe).
+ *
+ * The cache is keyed by the EVP_PKEY pointer, which is sound only because
+ * the cached context holds its own reference on that EVP_PKEY
+ * (EVP_PKEY_CTX_new_from_pkey takes one): while it is cached the object
+ * cannot be freed, so no other key can be allocated at its address. Freeing
+ * the vfy_signing_key (SIGHUP key replacement) therefore never lets a new
+ * key hit a stale context; the new key's different pointer replaces it.
+ * Keying by the vfy_signing_key pointer would not be: a freed key's
+ * struct address is routinely reused by the next key.
+ */
+struct sign_cache {
+    const EVP_PKEY *pkey; /* identity only; the reference is held by ctx */
+    EVP_PKEY_CTX *ctx;
+};
+
+static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sign_tls;
+static int sign_tls_ok;
+
+static void sign_cache_free(void *p)
+{
+    struct sign_cache *c = p;
+
+    EVP_PKEY_CTX_free(c->ctx); /* drops the EVP_PKEY reference */
+    free(c);
+}
+
+static void sign_tls_init(void)
+{
+    sign_tls_ok = pthread_key_create(&sign_tls, sign_cache_free) == 0;
+}
+
+/*
+ * An EVP_PKEY_CTX initialised for signing with @pkey. With *@owned set the
+ * caller frees it (no per-thread cache could be had); otherwise it is the
+ * thread's cached context, valid until this thread's next call.
+ */
+static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pkey, int *owned)
+{
+    struct sign_cache *c = NULL;
+    EVP_PKEY_CTX *ctx;
+
+    *owned = 0;
+    if (pthread_once(&sign_once, sign_tls_init) == 0 && sign_tls_ok) {
+        c = pthread_getspecific(sign_tls);
+        if (c != NULL && c->pkey == pkey && c->ctx != NULL)
+            return c->ctx;
+        if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL &&
+            pthread_setspecific(sign_tls, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx != NULL && EVP_PKEY_sign_init(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = NULL;
+    }
+    if (c == NULL) {
+        *owned = ctx != NULL;
+        return ctx;
+    }
+    /* Replace the thread's entry, releasing the previous key's reference. */
+    EVP_PKEY_CTX_free(c->ctx);
+    c->ctx = ctx;
+    c->pkey = ctx != NULL ? pkey : NULL;
+    return ctx;
+}
+
 vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, size_t len,
                           char **out)
 {
     cJSON *hdr = NULL;
     char *hjson = NULL, *h64 = NULL, *p64 = NULL, *jws = NULL;
-    uint8_t der[80], raw[ES256_SIG_LEN];
+    uint8_t der[80], raw[ES256_SIG_LEN], digest[32];
     size_t der_len = sizeof(der), hlen, plen, jlen;
-    EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    int owned = 0;
     vfy_rc rc = VFY_E_NOMEM;
 
     if (out == NULL)
@@ -123,10 +209,9 @@ vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, si
     jws[hlen] = '.';
     memcpy(jws + hlen + 1, p64, plen);
     rc = VFY_E_INTERNAL;
-    md = EVP_MD_CTX_new();
-    if (md == NULL ||
-        EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, vfy_signing_key_pkey(key), NULL) != 1 ||
-        EVP_DigestSign(md, der, &der_len, (const unsigned char *)jws, hlen + 1 + plen) != 1)
+    if (vfy_sha256(jws, hlen + 1 + plen, digest) != VFY_OK ||
+        (ctx = sign_ctx(vfy_signing_key_pkey(key), &owned)) == NULL ||
+        EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1)
         goto out;
     rc = der_to_raw(der, der_len, raw);
     if (rc != VFY_OK)
@@ -139,7 +224,8 @@ vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, si
     *out = jws;
     jws = NULL;
 out:
-    EVP_MD_CTX_free(md);
+    if (owned)
+        EVP_PKEY_CTX_free(ctx);
     cJSON_Delete(hdr);
     cJSON_free(hjson);
     free(h64);
@@ -231,8 +317,9 @@ vfy_rc vfy_jws_verify_es256(const char *jws, size_t len, const vfy_jwks *keys,
     uint8_t *hdr = NULL, *pl = NULL, *sig = NULL;
     size_t hlen = 0, plen = 0, slen = 0, der_len = 0;
     unsigned char *der = NULL;
+    uint8_t digest[32];
     EVP_PKEY *pkey;
-    EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
     char kid[VFY_JWK_MAX_KID + 1];
     vfy_rc rc;
 
@@ -274,12 +361,11 @@ vfy_rc vfy_jws_verify_es256(const char *jws, size_t len, const vfy_jwks *keys,
     if (rc != VFY_OK)
         goto out;
     rc = VFY_E_INTERNAL;
-    md = EVP_MD_CTX_new();
-    if (md == NULL ||
-        EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pkey, NULL) != 1)
+    if (vfy_sha256(jws, (size_t)(d2 - jws), digest) != VFY_OK ||
+        (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
+        EVP_PKEY_verify_init(ctx) != 1)
         goto out;
-    if (EVP_DigestVerify(md, der, der_len, (const unsigned char *)jws,
-                         (size_t)(d2 - jws)) != 1) {
+    if (EVP_PKEY_verify(ctx, der, der_len, digest, sizeof(digest)) != 1) {
         rc = VFY_E_JWS_SIGNATURE;
         goto out;
     }
@@ -290,7 +376,7 @@ vfy_rc vfy_jws_verify_es256(const char *jws, size_t len, const vfy_jwks *keys,
     pl = NULL;
     rc = VFY_OK;
 out:
-    EVP_MD_CTX_free(md);
+    EVP_PKEY_CTX_free(ctx);
     OPENSSL_free(der);
     free(hdr);
     free(pl);

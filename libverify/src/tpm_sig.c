@@ -6,6 +6,12 @@
  * refused before anything else. ECDSA r and s are re-encoded as DER with
  * OpenSSL's ECDSA_SIG; RSA-PSS accepts any salt length (TPMs differ: some
  * use the digest size, some the maximum), MGF1 with the signature's hash.
+ *
+ * The attest bytes are hashed once with the pre-fetched digest
+ * (vfy_digest) and the digest is verified with EVP_PKEY_verify on a fresh
+ * EVP_PKEY_CTX — the same provider code EVP_DigestVerify ends in, without
+ * its per-call digest fetch. RSA needs the hash named (DigestInfo, PSS);
+ * ECDSA does not (the digest handed over always has the hash's size).
  */
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -47,10 +53,10 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     vfy_sig_scheme want;
     TPM2_ALG_ID hash;
     const EVP_MD *md;
-    EVP_MD_CTX *mctx = NULL;
     EVP_PKEY_CTX *pctx = NULL;
     unsigned char *der = NULL;
     const unsigned char *sb;
+    uint8_t digest[64];
     size_t slen, off = 0;
     int der_len = 0;
     vfy_rc rc;
@@ -81,7 +87,7 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     if (hash != want.hash)
         return VFY_E_SIG_HASH;
     md = vfy_hash_md((vfy_hash_alg)hash);
-    if (md == NULL)
+    if (md == NULL || vfy_hash_size((vfy_hash_alg)hash) > sizeof(digest))
         return VFY_E_SIG_HASH;
 
     if (ts.sigAlg == TPM2_ALG_ECDSA) {
@@ -98,8 +104,12 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     }
 
     rc = VFY_E_INTERNAL;
-    if ((mctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestVerifyInit(mctx, &pctx, md, NULL, vfy_ak_pkey(ak)) != 1)
+    if (vfy_digest((vfy_hash_alg)hash, attest, attest_len, digest) != VFY_OK)
+        goto out;
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, vfy_ak_pkey(ak), NULL)) == NULL ||
+        EVP_PKEY_verify_init(pctx) != 1)
+        goto out;
+    if (ts.sigAlg != TPM2_ALG_ECDSA && EVP_PKEY_CTX_set_signature_md(pctx, md) != 1)
         goto out;
     if (ts.sigAlg == TPM2_ALG_RSAPSS &&
         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
@@ -109,12 +119,13 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     if (ts.sigAlg == TPM2_ALG_RSASSA &&
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
         goto out;
-    rc = EVP_DigestVerify(mctx, sb, slen, attest, attest_len) == 1 ? VFY_OK
-                                                                   : VFY_E_SIG_INVALID;
+    rc = EVP_PKEY_verify(pctx, sb, slen, digest, vfy_hash_size((vfy_hash_alg)hash)) == 1
+             ? VFY_OK
+             : VFY_E_SIG_INVALID;
     if (rc == VFY_OK && hash_out != NULL)
         *hash_out = (vfy_hash_alg)hash;
 out:
-    EVP_MD_CTX_free(mctx);
+    EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
     return rc;
 }

@@ -3,6 +3,7 @@
  * relying-party rejection path with its exact error (ear.c, jws.c).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "jose.h" /* vfy_signing_key_pkey, to forge tokens with chosen headers */
 #include "verify/verify.h"
@@ -674,4 +676,137 @@ Test(ear, rejects_bad_claims_even_when_signed)
              VFY_EAR_PROFILE_IETF_ID);
     cr_assert_eq(verify(forge(hdr_ok(), p)), VFY_E_EAR_CLAIMS);
     cr_assert_eq(verify(forge(hdr_ok(), "not json")), VFY_E_EAR_CLAIMS);
+}
+
+/* ---- per-thread signing context (jws.c sign_ctx) ---- */
+
+/* A separate public EVP_PKEY for @k (outlives @k). */
+static EVP_PKEY *public_of(const vfy_signing_key *k)
+{
+    char *pem = NULL;
+    BIO *bio;
+    EVP_PKEY *pub;
+
+    cr_assert_eq(vfy_signing_key_public_pem(k, &pem), VFY_OK);
+    bio = BIO_new_mem_buf(pem, -1);
+    cr_assert_not_null(bio);
+    pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    cr_assert_not_null(pub);
+    BIO_free(bio);
+    vfy_free(pem);
+    return pub;
+}
+
+/* 1 if the ES256 JWS @jws verifies under @pub, checked with plain OpenSSL. */
+static int es256_verifies(const char *jws, EVP_PKEY *pub)
+{
+    const char *d2 = strrchr(jws, '.');
+    uint8_t raw[64];
+    size_t n = 0;
+    unsigned char *der = NULL;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r, *s;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int dlen, ok;
+
+    cr_assert_eq(vfy_b64url_decode(raw, sizeof(raw), &n, d2 + 1, strlen(d2 + 1)), VFY_OK);
+    cr_assert_eq(n, 64);
+    r = BN_bin2bn(raw, 32, NULL);
+    s = BN_bin2bn(raw + 32, 32, NULL);
+    cr_assert(sig != NULL && md != NULL && ECDSA_SIG_set0(sig, r, s) == 1);
+    dlen = i2d_ECDSA_SIG(sig, &der);
+    cr_assert_gt(dlen, 0);
+    cr_assert_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub), 1);
+    ok = EVP_DigestVerify(md, der, (size_t)dlen, (const unsigned char *)jws,
+                          (size_t)(d2 - jws)) == 1;
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    return ok;
+}
+
+/*
+ * The SIGHUP case on one thread: sign with A, free A, load B (its struct
+ * often lands at A's old address), sign with B. B's signature must verify
+ * under B and not under A: a context cached for A must never sign for B.
+ */
+Test(ear, sign_after_key_replacement_uses_new_key)
+{
+    vfy_signing_key *a = NULL, *b = NULL;
+    EVP_PKEY *pub_a, *pub_b;
+    char *jws = NULL;
+
+    cr_assert_eq(vfy_signing_key_generate(&a), VFY_OK);
+    pub_a = public_of(a);
+    cr_assert_eq(vfy_jws_sign_es256(a, (const uint8_t *)"{}", 2, &jws), VFY_OK);
+    cr_assert(es256_verifies(jws, pub_a));
+    vfy_free(jws);
+    vfy_signing_key_free(&a);
+
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(vfy_signing_key_generate(&b), VFY_OK);
+        pub_b = public_of(b);
+        cr_assert_eq(vfy_jws_sign_es256(b, (const uint8_t *)"{}", 2, &jws), VFY_OK);
+        cr_assert(es256_verifies(jws, pub_b), "round %d: not signed by the new key", i);
+        cr_assert_not(es256_verifies(jws, pub_a), "round %d: signed by the freed key", i);
+        vfy_free(jws);
+        vfy_signing_key_free(&b);
+        EVP_PKEY_free(pub_a);
+        pub_a = pub_b; /* the next round replaces this key */
+    }
+    EVP_PKEY_free(pub_a);
+}
+
+/* Two live keys alternating on one thread: each signature is by its key. */
+Test(ear, sign_alternating_keys)
+{
+    vfy_signing_key *b = NULL;
+    EVP_PKEY *pub_a = public_of(key), *pub_b;
+    char *jws = NULL;
+
+    cr_assert_eq(vfy_signing_key_generate(&b), VFY_OK);
+    pub_b = public_of(b);
+    for (int i = 0; i < 4; i++) {
+        const vfy_signing_key *k = i % 2 == 0 ? key : b;
+
+        cr_assert_eq(vfy_jws_sign_es256(k, (const uint8_t *)"{}", 2, &jws), VFY_OK);
+        cr_assert(es256_verifies(jws, k == key ? pub_a : pub_b));
+        cr_assert_not(es256_verifies(jws, k == key ? pub_b : pub_a));
+        vfy_free(jws);
+    }
+    vfy_signing_key_free(&b);
+    EVP_PKEY_free(pub_a);
+    EVP_PKEY_free(pub_b);
+}
+
+static void *sign_many(void *arg)
+{
+    EVP_PKEY *pub = arg;
+    long bad = 0;
+
+    for (int i = 0; i < 50; i++) {
+        char *jws = NULL;
+
+        if (vfy_jws_sign_es256(key, (const uint8_t *)"{}", 2, &jws) != VFY_OK ||
+            !es256_verifies(jws, pub))
+            bad++;
+        vfy_free(jws);
+    }
+    return (void *)bad;
+}
+
+/* One key shared by several threads signing at once (verifierd's workers). */
+Test(ear, sign_concurrently_with_one_key)
+{
+    pthread_t t[4];
+    EVP_PKEY *pub = public_of(key);
+    void *bad;
+
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, sign_many, pub), 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(pthread_join(t[i], &bad), 0);
+        cr_assert_eq((long)bad, 0);
+    }
+    EVP_PKEY_free(pub);
 }
