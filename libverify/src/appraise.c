@@ -989,7 +989,8 @@ done:
         if (quote_ok && at != NULL) {
             next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
             rc = vfy_store_clock_put(a->sst, req->attester, &next_clock);
-            if (rc == VFY_OK && next.n > 0)
+            /* an unchanged history (the same log again) needs no write */
+            if (rc == VFY_OK && next.n > 0 && outcome != VFY_LOG_SAME)
                 rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
                     a->sst, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
                     next.n);
