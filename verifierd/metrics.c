@@ -21,6 +21,7 @@ static atomic_ullong lat_count[VD_EP_COUNT];
 static atomic_ullong lat_sum_us[VD_EP_COUNT];
 static atomic_ullong verdicts[4];                      /* affirming, warning, contraindicated, none */
 static const char *verdict_names[4] = {"affirming", "warning", "contraindicated", "none"};
+static atomic_ullong commits, commit_failures, committed_answers, commit_us;
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
 {
@@ -50,6 +51,16 @@ void vd_metrics_verdict(const char *status)
     for (size_t i = 0; i < 4; i++)
         if (strcmp(status, verdict_names[i]) == 0)
             atomic_fetch_add_explicit(&verdicts[i], 1, memory_order_relaxed);
+}
+
+void vd_metrics_commit(size_t answers, int ok, double seconds)
+{
+    atomic_fetch_add_explicit(&commits, 1, memory_order_relaxed);
+    if (!ok)
+        atomic_fetch_add_explicit(&commit_failures, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&committed_answers, answers, memory_order_relaxed);
+    atomic_fetch_add_explicit(&commit_us, (unsigned long long)(seconds * 1e6),
+                              memory_order_relaxed);
 }
 
 struct sbuf {
@@ -126,6 +137,22 @@ char *vd_metrics_render(size_t *len)
         sb_printf(&b, "verifierd_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
                   vd_endpoint_name(ep), cnt);
     }
+    sb_printf(&b, "# HELP verifierd_group_commits_total Group commits of parked attest answers.\n"
+                  "# TYPE verifierd_group_commits_total counter\n"
+                  "verifierd_group_commits_total %llu\n"
+                  "# HELP verifierd_group_commit_failures_total Group commits that failed (their answers were 503).\n"
+                  "# TYPE verifierd_group_commit_failures_total counter\n"
+                  "verifierd_group_commit_failures_total %llu\n"
+                  "# HELP verifierd_group_commit_answers_total Attest answers released by group commits (divide by commits: batch size).\n"
+                  "# TYPE verifierd_group_commit_answers_total counter\n"
+                  "verifierd_group_commit_answers_total %llu\n"
+                  "# HELP verifierd_group_commit_seconds_total Time spent committing.\n"
+                  "# TYPE verifierd_group_commit_seconds_total counter\n"
+                  "verifierd_group_commit_seconds_total %.6f\n",
+              (unsigned long long)atomic_load(&commits),
+              (unsigned long long)atomic_load(&commit_failures),
+              (unsigned long long)atomic_load(&committed_answers),
+              (double)atomic_load(&commit_us) / 1e6);
     if (vd_srv != NULL && vd_srv->nonce_cache != NULL) {
         sb_printf(&b, "# HELP verifierd_nonce_cache_entries Used nonces remembered until they expire.\n"
                       "# TYPE verifierd_nonce_cache_entries gauge\n"

@@ -60,6 +60,8 @@ enum vd_endpoint {
 const char *vd_endpoint_name(enum vd_endpoint ep);
 void vd_metrics_request(enum vd_endpoint ep, unsigned status, double seconds);
 void vd_metrics_verdict(const char *status);
+/* One group commit of @answers parked answers (commit.c). */
+void vd_metrics_commit(size_t answers, int ok, double seconds);
 char *vd_metrics_render(size_t *len);
 
 /* ---- rate limiting (ratelimit.c) ---- */

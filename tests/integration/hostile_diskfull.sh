@@ -144,6 +144,11 @@ expect_eq "no other status while the disk is full" "$other" 0
 expect_eq "the 503 is problem+json" "${P503_CTYPE:-}" application/problem+json
 expect_eq "the 503 detail" "${P503_DETAIL:-}" "appraisal unavailable"
 check "verifierd still running after failed commits" kill -0 "$VD_PID"
+vd_call GET /metrics -
+expect_match "the failed group commits are counted in /metrics" "$(cat "$VD_BODY")" \
+    'verifierd_group_commit_failures_total [1-9]'
+expect_match "the failed group commit is logged" "$(cat "$VD_LOG")" 'group commit failed: its [0-9]+ answers get 503'
+
 vd_call GET /healthz -
 expect_status "healthz after failed commits" 200
 vd_stop

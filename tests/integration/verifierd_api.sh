@@ -356,6 +356,8 @@ cp "$VD_BODY" "$VD_TMP/metrics"
 h0=$(metric 'verifierd_requests_total{endpoint="healthz",code="200"}')
 v0=$(metric 'verifierd_verdicts_total{status="contraindicated"}')
 a0=$(metric 'verifierd_requests_total{endpoint="attest",code="413"}')
+g0=$(metric 'verifierd_group_commit_answers_total')
+c0=$(metric 'verifierd_group_commits_total')
 for _ in 1 2 3; do call GET /healthz -; done
 nonce
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
@@ -365,6 +367,10 @@ cp "$VD_BODY" "$VD_TMP/metrics"
 expect_eq "metrics: healthz 200 counter grew by 3" "$(metric 'verifierd_requests_total{endpoint="healthz",code="200"}')" $((h0 + 3))
 expect_eq "metrics: contraindicated verdicts grew by 1" "$(metric 'verifierd_verdicts_total{status="contraindicated"}')" $((v0 + 1))
 expect_eq "metrics: attest 413 counter grew by 1" "$(metric 'verifierd_requests_total{endpoint="attest",code="413"}')" $((a0 + 1))
+expect_eq "metrics: the attest answer went through one group commit" \
+    "$(metric 'verifierd_group_commit_answers_total'):$(metric 'verifierd_group_commits_total')" \
+    "$((g0 + 1)):$((c0 + 1))"
+expect_eq "metrics: no failed group commit" "$(metric 'verifierd_group_commit_failures_total')" 0
 expect_match "metrics: 405s are counted" "$(cat "$VD_TMP/metrics")" 'verifierd_requests_total\{endpoint="[a-z-]+",code="405"\} [1-9]'
 expect_match "metrics: verdicts_total has affirming" "$(cat "$VD_TMP/metrics")" 'verifierd_verdicts_total\{status="affirming"\} 0'
 expect_match "metrics: histogram TYPE line" "$(cat "$VD_TMP/metrics")" '# TYPE verifierd_request_duration_seconds histogram'
