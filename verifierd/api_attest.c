@@ -56,6 +56,7 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
     vfy_result *res = NULL;
     vfy_appraiser *ap;
     enum MHD_Result ret;
+    int busy = 0;
     vfy_rc rc;
 
     (void)method;
@@ -87,6 +88,8 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
     req.attester = ar.attester;
     req.policy_id = ar.policy[0] != '\0' ? ar.policy : NULL;
     req.max_ttl_s = ar.max_ttl_s;
+    vd_commit_busy(1);   /* may join the open batch: the commit thread waits for it */
+    busy = 1;
     rc = vfy_appraise(ap, &req, &res, detail, sizeof(detail));
     if (rc != VFY_OK) {
         snprintf(msg, sizeof(msg), "%s%s%s", vfy_strerror(rc), detail[0] ? ": " : "", detail);
@@ -121,10 +124,13 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         r->park_len = strlen(r->park_body);
         r->park_res = res;
         res = NULL;
+        busy = 0;   /* handed over: parking ends it */
         vd_commit_park(c, r);
         ret = MHD_YES;
         goto out;
     }
+    vd_commit_busy(-1);
+    busy = 0;
     /* Nothing leaves before the commit that makes the result durable
      * (other threads' appraisals share it: group commit). */
     if ((rc = vfy_committer_wait(vd_srv->committer, res)) != VFY_OK) {
@@ -142,6 +148,12 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         free(s);
     }
 out:
+    if (busy)
+        vd_commit_busy(-1);
+    /* An appraisal whose answer failed after it joined a batch: make sure
+     * the batch is committed (it holds the write lock until then). */
+    if (res != NULL && vfy_committer_wait(vd_srv->committer, res) != VFY_OK)
+        vd_log("error", "recording a result whose answer failed");
     vfy_free(jws);
     vfy_result_free(&res);
     vd_attest_req_clear(&ar);

@@ -10,6 +10,10 @@
  * commit that should have made its result durable failed. No answer leaves
  * before its result is committed. With --commit-delay-us 0 nothing is
  * parked: each request waits for its batch itself (vfy_committer_wait).
+ *
+ * Adaptive: the thread does not wait out the delay when no attestation is
+ * between its appraisal and its parking (vd_commit_busy): nobody else can
+ * join the batch, so a lone request at low load is committed at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +27,16 @@ static size_t park_n;
 static int park_stop;
 static pthread_t park_thread;
 static int park_running;
+static int park_busy;   /* attestations appraising, not yet parked (under park_mu) */
+
+void vd_commit_busy(int delta)
+{
+    pthread_mutex_lock(&park_mu);
+    park_busy += delta;
+    if (park_busy == 0 && park_head != NULL)
+        pthread_cond_signal(&park_cv);
+    pthread_mutex_unlock(&park_mu);
+}
 
 static void ts_add_us(struct timespec *t, long us)
 {
@@ -58,7 +72,8 @@ static void *park_main(void *arg)
         ts_add_us(&deadline, (long)cfg->commit_delay_us);
         for (;;) {
             clock_gettime(CLOCK_MONOTONIC, &now);
-            if (park_n >= cfg->commit_batch || park_stop || !ts_before(&now, &deadline))
+            if (park_n >= cfg->commit_batch || park_busy == 0 || park_stop ||
+                !ts_before(&now, &deadline))
                 break;
             if (pthread_cond_timedwait(&park_cv, &park_mu, &deadline) == ETIMEDOUT)
                 break;
@@ -147,7 +162,8 @@ void vd_commit_park(struct MHD_Connection *c, struct vd_req *r)
         park_head = r;
     park_tail = r;
     park_n++;
-    if (park_n == 1 || park_n >= vd_srv->cfg->commit_batch)
+    park_busy--;   /* its vd_commit_busy(1) ends here */
+    if (park_n == 1 || park_n >= vd_srv->cfg->commit_batch || park_busy == 0)
         pthread_cond_signal(&park_cv);
     pthread_mutex_unlock(&park_mu);
 }

@@ -127,6 +127,8 @@ struct vd_req {
 int vd_commit_start(struct vd_server *s);   /* no-op with --commit-delay-us 0 */
 void vd_commit_stop(void);                   /* after the daemons stopped */
 int vd_commit_parking(void);                 /* 1: attest answers are parked */
+/* +1 before an appraisal that may join the batch, -1 if it ends unparked. */
+void vd_commit_busy(int delta);
 /* Suspend @c; r->park_res/ctype/body/len/verdict are the answer to send. */
 void vd_commit_park(struct MHD_Connection *c, struct vd_req *r);
 /* On resume: send the parked answer, or 503 if its commit failed. */
