@@ -149,7 +149,7 @@ static void akimport_tpm(EVP_PKEY *key, const unsigned char pub[65], const uint8
     unsigned char der[128];
     const unsigned char *p = der;
     size_t dlen = sizeof(der), cap_pub = *tpub_len, cap_sig = *tsig_len;
-    ECDSA_SIG *es;
+    ECDSA_SIG *es = NULL;
     const BIGNUM *r, *s;
 
     memset(&tp, 0, sizeof(tp));
