@@ -696,6 +696,29 @@ static void set_detail(char *detail, size_t cap, const char *what, const char *i
                  inner != NULL ? inner : "");
 }
 
+/*
+ * Enter the state phase (*@in_tx = 1 once it is entered, so the caller's
+ * exit path ends it) and check that the caches match the store's current
+ * generation: if not, *@stale and VFY_E_CONFLICT, and the caller redoes
+ * the appraisal (vfy_appraise).
+ */
+static vfy_rc state_enter(vfy_appraiser *a, int *in_tx, int *stale, char *detail,
+                          size_t detail_cap, const char *what)
+{
+    vfy_rc rc = state_begin(a);
+
+    if (rc != VFY_OK) {
+        set_detail(detail, detail_cap, what, vfy_strerror(rc));
+        return rc;
+    }
+    *in_tx = 1;
+    if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
+        rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
+        set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
+    }
+    return rc;
+}
+
 static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
                             char *detail, size_t detail_cap, int *stale)
 {
@@ -840,18 +863,8 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
      * (other threads, other processes) cannot interleave between the read
      * and the write.
      */
-    if (!in_tx) {
-        if ((rc = state_begin(a)) != VFY_OK) {
-            set_detail(detail, detail_cap, "attester state", vfy_strerror(rc));
-            goto out;
-        }
-        in_tx = 1;
-        if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
-            rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
-            set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
-            goto out;
-        }
-    }
+    if (!in_tx && (rc = state_enter(a, &in_tx, stale, detail, detail_cap, "attester state")) != VFY_OK)
+        goto out;
     rc = vfy_store_clock_get(a->sst, req->attester, &last);
     if (rc != VFY_OK && rc != VFY_E_NOT_FOUND)
         goto out;
@@ -974,18 +987,9 @@ done:
 
     /* 5. State (only from a verified quote) and the result: one commit. */
     if (in_tx || a->record) {
-        if (!in_tx) {
-            if ((rc = state_begin(a)) != VFY_OK) {
-                set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
-                goto out;
-            }
-            in_tx = 1;
-            if ((rc = state_current(a, stale)) != VFY_OK || *stale) {
-                rc = rc != VFY_OK ? rc : VFY_E_CONFLICT;
-                set_detail(detail, detail_cap, "store generation", vfy_strerror(rc));
-                goto out;
-            }
-        }
+        if (!in_tx && (rc = state_enter(a, &in_tx, stale, detail, detail_cap,
+                                        "recording the result")) != VFY_OK)
+            goto out;
         if (quote_ok && at != NULL) {
             next_clock = vfy_clock_advance(have_last ? &last : NULL, &q.clock);
             rc = vfy_store_clock_put(a->sst, req->attester, &next_clock);

@@ -131,11 +131,24 @@ static int wal_pages_now(vfy_store *st)
     return wal;
 }
 
+/* Models model-FROM .. model-(TO-1), one commit each. */
+static void add_models(vfy_store *st, int from, int to)
+{
+    uint8_t d[32];
+    char name[32];
+
+    for (int i = from; i < to; i++) {
+        fill(d, sizeof(d), (uint8_t)i);
+        d[1] = (uint8_t)(i >> 8);
+        snprintf(name, sizeof(name), "model-%d", i);
+        cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, name, "1", d, NULL, NULL),
+                     VFY_OK);
+    }
+}
+
 Test(refstore, checkpoints_by_hand_when_auto_is_off)
 {
     vfy_store *st = open_new(), *ck = NULL;
-    uint8_t d[32];
-    char name[32];
     int wal = 0, copied = 0;
 
     cr_assert_eq(vfy_store_set_autocheckpoint(st, -1), VFY_E_INVALID_ARG);
@@ -146,24 +159,12 @@ Test(refstore, checkpoints_by_hand_when_auto_is_off)
     (void)wal_pages_now(ck);   /* start from a checkpointed log */
     /* Enough single-row commits to pass SQLite's default of 1000 pages:
      * with auto-checkpoint off the WAL keeps them all. */
-    for (int i = 0; i < 600; i++) {
-        fill(d, sizeof(d), (uint8_t)i);
-        d[1] = (uint8_t)(i >> 8);
-        snprintf(name, sizeof(name), "model-%d", i);
-        cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, name, "1", d, NULL, NULL),
-                     VFY_OK);
-    }
+    add_models(st, 0, 600);
     wal = wal_pages_now(ck);
     cr_expect_gt(wal, 1000, "the WAL was checkpointed behind our back (%d pages)", wal);
     /* with the default back on, commits checkpoint again: the log restarts small */
     cr_assert_eq(vfy_store_set_autocheckpoint(st, 1000), VFY_OK);
-    for (int i = 600; i < 1800; i++) {
-        fill(d, sizeof(d), (uint8_t)i);
-        d[1] = (uint8_t)(i >> 8);
-        snprintf(name, sizeof(name), "model-%d", i);
-        cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, name, "1", d, NULL, NULL),
-                     VFY_OK);
-    }
+    add_models(st, 600, 1800);
     cr_expect_lt(wal_pages_now(ck), 1100);
     vfy_store_close(&ck);
     vfy_store_close(&st);
