@@ -11,9 +11,11 @@
  * before its result is committed. With --commit-delay-us 0 nothing is
  * parked: each request waits for its batch itself (vfy_committer_wait).
  *
- * Adaptive: the thread does not wait out the delay when no attestation is
- * between its appraisal and its parking (vd_commit_busy): nobody else can
- * join the batch, so a lone request at low load is committed at once.
+ * Adaptive: at low load — the batch's first answer came more than the delay
+ * after the one before it — the thread does not wait out the delay once no
+ * attestation is between its appraisal and its parking (vd_commit_busy):
+ * nobody else is about to join, so a lone request is committed at once.
+ * Under load it waits, so that answers share commits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ static int park_stop;
 static pthread_t park_thread;
 static int park_running;
 static int park_busy;   /* attestations appraising, not yet parked (under park_mu) */
+static struct timespec park_last;   /* when the previous answer was parked */
 
 void vd_commit_busy(int delta)
 {
@@ -72,8 +75,8 @@ static void *park_main(void *arg)
         ts_add_us(&deadline, (long)cfg->commit_delay_us);
         for (;;) {
             clock_gettime(CLOCK_MONOTONIC, &now);
-            if (park_n >= cfg->commit_batch || park_busy == 0 || park_stop ||
-                !ts_before(&now, &deadline))
+            if (park_n >= cfg->commit_batch || (park_busy == 0 && park_head->park_idle) ||
+                park_stop || !ts_before(&now, &deadline))
                 break;
             if (pthread_cond_timedwait(&park_cv, &park_mu, &deadline) == ETIMEDOUT)
                 break;
@@ -156,6 +159,13 @@ void vd_commit_park(struct MHD_Connection *c, struct vd_req *r)
     clock_gettime(CLOCK_MONOTONIC, &r->park_at);
     MHD_suspend_connection(c);   /* before it can be resumed */
     pthread_mutex_lock(&park_mu);
+    {
+        struct timespec idle_until = park_last;
+
+        ts_add_us(&idle_until, (long)vd_srv->cfg->commit_delay_us);
+        r->park_idle = !ts_before(&r->park_at, &idle_until);
+        park_last = r->park_at;
+    }
     if (park_tail != NULL)
         park_tail->park_next = r;
     else

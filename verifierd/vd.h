@@ -116,6 +116,7 @@ struct vd_req {
     struct MHD_Connection *park_c;
     struct vd_req *park_next;
     struct timespec park_at;
+    int park_idle;             /* parked after a gap longer than the commit delay */
     vfy_result *park_res;
     vfy_rc park_rc;
     const char *park_ctype;
