@@ -87,3 +87,72 @@ Test(encoding, hex)
     cr_assert_eq(vfy_hex_decode(dec, 1, &n, "0000", 4), VFY_E_BUFFER_TOO_SMALL);
     cr_assert_eq(vfy_hex_encode(enc, 6, in, 3), VFY_E_BUFFER_TOO_SMALL);
 }
+
+/*
+ * Every length across the stack/heap work-buffer boundary (2048) and every
+ * buffer size from exact to roomy: encode and decode must give the same
+ * bytes whether OpenSSL writes straight into the caller's buffer or through
+ * a work buffer, and never write past the capacity they were given.
+ */
+Test(encoding, b64url_roundtrip_all_paths)
+{
+    static uint8_t in[3100], dec[3100 + 8];
+    static char enc[4200 + 8];
+    static const size_t lens[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 1534, 1535, 1536, 1537, 1538,
+                                  2046, 2047, 2048, 2049, 3072, 3073, 3074};
+
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)(i * 37 + 11);
+    for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+        size_t len = lens[li], elen = VFY_B64URL_LEN(len);
+
+        for (size_t slack = 0; slack < 4; slack++) {
+            size_t n = 99;
+
+            memset(enc, 0x7e, sizeof(enc));
+            cr_assert_eq(vfy_b64url_encode(enc, elen + 1 + slack, in, len), VFY_OK, "len %zu", len);
+            cr_assert_eq(strlen(enc), elen);
+            for (size_t k = elen + 1 + slack; k < sizeof(enc); k++)
+                cr_assert_eq(enc[k], 0x7e, "encode wrote past its capacity (len %zu)", len);
+            for (size_t k = 0; k < elen; k++)
+                cr_assert(strchr("+/=", enc[k]) == NULL);
+            memset(dec, 0xa5, sizeof(dec));
+            cr_assert_eq(vfy_b64url_decode(dec, len + slack, &n, enc, elen), VFY_OK, "len %zu", len);
+            cr_assert_eq(n, len);
+            cr_assert_eq(memcmp(dec, in, len), 0, "len %zu slack %zu", len, slack);
+            for (size_t k = len + slack; k < sizeof(dec); k++)
+                cr_assert_eq(dec[k], 0xa5, "decode wrote past its capacity (len %zu)", len);
+        }
+    }
+}
+
+Test(encoding, b64url_rejects_bytes_outside_the_alphabet)
+{
+    uint8_t dec[8];
+    char in[5] = "Zm9v";
+    size_t n;
+
+    for (int c = 0; c < 256; c++) {
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_';
+
+        in[1] = (char)c;
+        vfy_rc rc = vfy_b64url_decode(dec, sizeof(dec), &n, in, 4);
+        cr_assert_eq(rc, ok ? VFY_OK : VFY_E_ENCODING, "byte 0x%02x", c);
+    }
+}
+
+Test(encoding, hex_rejects_bytes_outside_the_alphabet)
+{
+    uint8_t dec[2];
+    char in[3] = "0a";
+    size_t n;
+
+    for (int c = 0; c < 256; c++) {
+        int ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+
+        in[0] = (char)c;
+        cr_assert_eq(vfy_hex_decode(dec, sizeof(dec), &n, in, 2), ok ? VFY_OK : VFY_E_ENCODING,
+                     "byte 0x%02x", c);
+    }
+}
