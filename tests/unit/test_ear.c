@@ -810,3 +810,40 @@ Test(ear, sign_concurrently_with_one_key)
     }
     EVP_PKEY_free(pub);
 }
+
+/* Integer claims are printed as exact decimal JSON numbers: no exponent, no
+ * fraction, negative trust-vector values and the largest manifest version
+ * (2^53 - 1) included. */
+Test(ear, integer_claims_are_exact_decimal_numbers)
+{
+    vfy_ear_claims c = sample(VFY_EAR_PROFILE_VERAISON);
+    char *json = NULL;
+    cJSON *j, *sub;
+
+    c.iat = 1765000000;
+    c.exp = 1765000300;
+    c.manifest_version = 9007199254740993LL; /* 2^53 + 1: beyond JSON's exact integers */
+    cr_assert_eq(vfy_ear_claims_json(&c, &json, NULL), VFY_E_INVALID_ARG);
+    c.manifest_version = 9007199254740991LL; /* 2^53 - 1: the largest accepted */
+    vfy_trust_vector_set(&c.submod[VFY_EAR_PLATFORM].tv, VFY_TV_HARDWARE, -128);
+    vfy_trust_vector_set(&c.submod[VFY_EAR_PLATFORM].tv, VFY_TV_FILE_SYSTEM, 0);
+    c.reasons = REASONS; /* whatever status -128 gives, it may need a reason */
+    c.n_reasons = 1;
+    cr_assert_eq(vfy_ear_claims_json(&c, &json, NULL), VFY_OK);
+    cr_assert_not_null(strstr(json, "\"iat\":1765000000,"), "%s", json);
+    cr_assert_not_null(strstr(json, "\"exp\":1765000300,"), "%s", json);
+    cr_assert_not_null(strstr(json, "\"hardware\":-128"), "%s", json);
+    cr_assert_not_null(strstr(json, "\"file-system\":0"), "%s", json);
+    cr_assert_not_null(strstr(json, "\"instance-identity\":2"), "%s", json);
+    cr_assert_not_null(strstr(json, "\"verifierd.manifest_version\":9007199254740991"), "%s", json);
+    j = cJSON_Parse(json);
+    cr_assert_not_null(j, "claims are not JSON: %s", json);
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "iat")));
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "exp")));
+    sub = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "submods"), "platform"),
+                              "ear.trustworthiness-vector");
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(sub, "hardware")));
+    cr_assert_eq(cJSON_GetObjectItem(sub, "hardware")->valueint, -128);
+    cJSON_Delete(j);
+    vfy_free(json);
+}
