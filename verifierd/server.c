@@ -717,7 +717,11 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        /* Per-connection pool: request line, headers and the read buffer
+         * (bodies are copied out as they arrive). libmicrohttpd zeroes the
+         * pool between keep-alive requests, so its size is paid per
+         * request: 16 KiB holds any sane header set (431 beyond). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VD_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->max_conn_per_ip,

@@ -19,6 +19,7 @@
 #include <verify/verify.h>
 
 #define VD_MAX_BODY (1024 * 1024)        /* 413 above this (DESIGN §8) */
+#define VD_CONN_MEMORY (16 * 1024)      /* libmicrohttpd pool: request line + headers (431) */
 #define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */
 
 /* ---- configuration (config.c) ---- */
