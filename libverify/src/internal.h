@@ -62,6 +62,14 @@ const char *vfy_hash_ossl_name(vfy_hash_alg alg);
 
 /* The OpenSSL key inside an AK (borrowed; lives as long as @ak). */
 EVP_PKEY *vfy_ak_pkey(const vfy_ak *ak);
+/*
+ * The AK's cached verify context slot, locked, or NULL when another thread
+ * holds it (never blocks). The slot holds NULL or a context set up for the
+ * AK's pinned scheme with EVP_PKEY_verify_init; release with
+ * vfy_ak_vctx_unlock.
+ */
+EVP_PKEY_CTX **vfy_ak_vctx_lock(const vfy_ak *ak);
+void vfy_ak_vctx_unlock(const vfy_ak *ak);
 
 /* Constant-time equality of @n bytes (CRYPTO_memcmp underneath). */
 int vfy_ct_eq(const void *a, const void *b, size_t n);

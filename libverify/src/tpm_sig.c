@@ -46,6 +46,28 @@ static vfy_rc ecdsa_der(const TPMS_SIGNATURE_ECDSA *e, unsigned char **der, int 
     return *der_len > 0 ? VFY_OK : VFY_E_INTERNAL;
 }
 
+/* A verify context for @ak's scheme: @sig_alg with @md. */
+static EVP_PKEY_CTX *verify_ctx_new(const vfy_ak *ak, TPM2_ALG_ID sig_alg, const EVP_MD *md)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, vfy_ak_pkey(ak), NULL);
+
+    if (pctx == NULL || EVP_PKEY_verify_init(pctx) != 1)
+        goto fail;
+    if (sig_alg != TPM2_ALG_ECDSA && EVP_PKEY_CTX_set_signature_md(pctx, md) != 1)
+        goto fail;
+    if (sig_alg == TPM2_ALG_RSAPSS &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1))
+        goto fail;
+    if (sig_alg == TPM2_ALG_RSASSA && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+        goto fail;
+    return pctx;
+fail:
+    EVP_PKEY_CTX_free(pctx);
+    return NULL;
+}
+
 vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len,
                       const uint8_t *sig, size_t sig_len, vfy_hash_alg *hash_out)
 {
@@ -53,7 +75,7 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     vfy_sig_scheme want;
     TPM2_ALG_ID hash;
     const EVP_MD *md;
-    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY_CTX *pctx = NULL, **slot = NULL;
     unsigned char *der = NULL;
     const unsigned char *sb;
     uint8_t digest[64];
@@ -106,25 +128,32 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     rc = VFY_E_INTERNAL;
     if (vfy_digest((vfy_hash_alg)hash, attest, attest_len, digest) != VFY_OK)
         goto out;
-    if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, vfy_ak_pkey(ak), NULL)) == NULL ||
-        EVP_PKEY_verify_init(pctx) != 1)
+    /* The scheme and hash are the AK's pinned ones (checked above), so a
+     * context set up once serves every verify with this key. */
+    slot = vfy_ak_vctx_lock(ak);
+    if (slot != NULL && *slot != NULL) {
+        pctx = *slot;
+    } else if ((pctx = verify_ctx_new(ak, ts.sigAlg, md)) == NULL) {
         goto out;
-    if (ts.sigAlg != TPM2_ALG_ECDSA && EVP_PKEY_CTX_set_signature_md(pctx, md) != 1)
-        goto out;
-    if (ts.sigAlg == TPM2_ALG_RSAPSS &&
-        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1 ||
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1))
-        goto out;
-    if (ts.sigAlg == TPM2_ALG_RSASSA &&
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        goto out;
+    }
     rc = EVP_PKEY_verify(pctx, sb, slen, digest, vfy_hash_size((vfy_hash_alg)hash)) == 1
              ? VFY_OK
              : VFY_E_SIG_INVALID;
     if (rc == VFY_OK && hash_out != NULL)
         *hash_out = (vfy_hash_alg)hash;
+    /* Keep the context for the next verify only after a good one: a
+     * failed verify leaves OpenSSL's error queue and state unexamined. */
+    if (slot != NULL) {
+        if (rc == VFY_OK && *slot == NULL)
+            *slot = pctx;
+        else if (rc != VFY_OK && *slot == pctx)
+            *slot = NULL;
+        if (*slot == pctx)
+            pctx = NULL;
+    }
 out:
+    if (slot != NULL)
+        vfy_ak_vctx_unlock(ak);
     EVP_PKEY_CTX_free(pctx);
     OPENSSL_free(der);
     return rc;

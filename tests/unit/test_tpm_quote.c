@@ -11,6 +11,7 @@
  * independently with OpenSSL and plain byte reads.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1188,4 +1189,84 @@ Test(clock, real_quote_clock_fields)
         cr_assert_eq(a[k].clock.restart_count, a[0].clock.restart_count);
         buf_free(&at);
     }
+}
+
+/* ---- the AK's kept verify context ------------------------------------------- */
+
+/*
+ * vfy_sig_verify keeps a verify context per AK after a good verify. Good
+ * and bad signatures interleaved on one AK must each get their own verdict
+ * (a context kept after a good verify must not accept a bad one, one
+ * dropped after a bad verify must not reject the next good one), for every
+ * scheme.
+ */
+Test(tpm_quote, kept_verify_context_gives_each_signature_its_verdict)
+{
+    for (size_t k = 0; k < NGOOD; k++) {
+        fx f;
+        uint8_t *bad;
+
+        fx_load(&f, GOOD[k]);
+        bad = malloc(f.sig.len);
+        cr_assert_not_null(bad);
+        memcpy(bad, f.sig.p, f.sig.len);
+        bad[f.sig.len - 1] ^= 0x01;
+        for (int round = 0; round < 4; round++) {
+            expect_fx("good", &f, f.attest.p, f.attest.len, f.sig.p, f.sig.len, "VFY_OK");
+            expect_fx("good again", &f, f.attest.p, f.attest.len, f.sig.p, f.sig.len, "VFY_OK");
+            expect_fx("bad after good", &f, f.attest.p, f.attest.len, bad, f.sig.len,
+                      "VFY_E_SIG_INVALID");
+            expect_fx("bad again", &f, f.attest.p, f.attest.len, bad, f.sig.len,
+                      "VFY_E_SIG_INVALID");
+        }
+        free(bad);
+        fx_free(&f);
+    }
+}
+
+struct verify_job {
+    const fx *f;
+    const uint8_t *bad;
+    int wrong; /* verdicts that were not the expected one */
+};
+
+static void *verify_worker(void *arg)
+{
+    struct verify_job *j = arg;
+
+    for (int i = 0; i < 300; i++) {
+        int good = (i % 3) != 2;
+        vfy_rc rc = vfy_sig_verify(j->f->ak, j->f->attest.p, j->f->attest.len,
+                                   good ? j->f->sig.p : j->bad, j->f->sig.len, NULL);
+
+        if (rc != (good ? VFY_OK : VFY_E_SIG_INVALID))
+            j->wrong++;
+    }
+    return NULL;
+}
+
+/* Four threads share one AK (the kept context goes to whichever thread
+ * holds it; the others make their own): every verdict is still right. */
+Test(tpm_quote, kept_verify_context_shared_by_threads)
+{
+    fx f;
+    uint8_t *bad;
+    pthread_t t[4];
+    struct verify_job j[4];
+
+    fx_load(&f, "ecc-p256-ecdsa-sha256");
+    bad = malloc(f.sig.len);
+    cr_assert_not_null(bad);
+    memcpy(bad, f.sig.p, f.sig.len);
+    bad[f.sig.len - 1] ^= 0x01;
+    for (int i = 0; i < 4; i++) {
+        j[i] = (struct verify_job){&f, bad, 0};
+        cr_assert_eq(pthread_create(&t[i], NULL, verify_worker, &j[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(j[i].wrong, 0, "thread %d: %d wrong verdicts", i, j[i].wrong);
+    }
+    free(bad);
+    fx_free(&f);
 }
