@@ -14,26 +14,37 @@
 #include "internal.h"
 
 /*
- * The alphabet as a table: the 6-bit value of each base64url character, -1
- * for every other byte (NUL, '+', '/', '=' and whitespace included).
+ * The alphabet as a table: each base64url character mapped to the standard
+ * alphabet character OpenSSL decodes ('-' to '+', '_' to '/'), 0 for every
+ * other byte (NUL, '+', '/', '=' and whitespace included). Validation and
+ * translation are one pass.
  */
-static const signed char b64url_val[256] = {
-    ['A'] = 0,  ['B'] = 1,  ['C'] = 2,  ['D'] = 3,  ['E'] = 4,  ['F'] = 5,  ['G'] = 6,
-    ['H'] = 7,  ['I'] = 8,  ['J'] = 9,  ['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13,
-    ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20,
-    ['V'] = 21, ['W'] = 22, ['X'] = 23, ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27,
-    ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34,
-    ['j'] = 35, ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
-    ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47, ['w'] = 48,
-    ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
-    ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['-'] = 62,
-    ['_'] = 63,
+#define B64_SAME(c) [c] = c
+static const char b64url_std[256] = {
+    B64_SAME('A'), B64_SAME('B'), B64_SAME('C'), B64_SAME('D'), B64_SAME('E'), B64_SAME('F'),
+    B64_SAME('G'), B64_SAME('H'), B64_SAME('I'), B64_SAME('J'), B64_SAME('K'), B64_SAME('L'),
+    B64_SAME('M'), B64_SAME('N'), B64_SAME('O'), B64_SAME('P'), B64_SAME('Q'), B64_SAME('R'),
+    B64_SAME('S'), B64_SAME('T'), B64_SAME('U'), B64_SAME('V'), B64_SAME('W'), B64_SAME('X'),
+    B64_SAME('Y'), B64_SAME('Z'), B64_SAME('a'), B64_SAME('b'), B64_SAME('c'), B64_SAME('d'),
+    B64_SAME('e'), B64_SAME('f'), B64_SAME('g'), B64_SAME('h'), B64_SAME('i'), B64_SAME('j'),
+    B64_SAME('k'), B64_SAME('l'), B64_SAME('m'), B64_SAME('n'), B64_SAME('o'), B64_SAME('p'),
+    B64_SAME('q'), B64_SAME('r'), B64_SAME('s'), B64_SAME('t'), B64_SAME('u'), B64_SAME('v'),
+    B64_SAME('w'), B64_SAME('x'), B64_SAME('y'), B64_SAME('z'), B64_SAME('0'), B64_SAME('1'),
+    B64_SAME('2'), B64_SAME('3'), B64_SAME('4'), B64_SAME('5'), B64_SAME('6'), B64_SAME('7'),
+    B64_SAME('8'), B64_SAME('9'), ['-'] = '+', ['_'] = '/',
 };
+#undef B64_SAME
 
-/* b64url_val with the unlisted entries (0 above) told apart from 'A'. */
+/* The 6-bit value of base64url character @ch (already validated). */
 static int b64url_value(unsigned char ch)
 {
-    return (b64url_val[ch] != 0 || ch == 'A') ? b64url_val[ch] : -1;
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    return ch == '-' ? 62 : 63;
 }
 
 /*
@@ -79,7 +90,7 @@ vfy_rc vfy_b64url_decode(uint8_t *out, size_t out_cap, size_t *out_len,
 {
     size_t rem = len % 4, pad = rem == 0 ? 0 : 4 - rem, dlen, full;
     unsigned char stack_in[B64_STACK], stack_out[B64_STACK / 4 * 3];
-    unsigned char *tmp = stack_in, *dec = stack_out;
+    unsigned char *tmp = stack_in, *dec = NULL;
     vfy_rc rc = VFY_E_ENCODING;
     int bad = 0, n;
 
@@ -92,32 +103,39 @@ vfy_rc vfy_b64url_decode(uint8_t *out, size_t out_cap, size_t *out_len,
         return VFY_E_TOO_LARGE;
     dlen = (len / 4) * 3 + (rem == 0 ? 0 : rem - 1);
     full = ((len + pad) / 4) * 3;
-    for (size_t i = 0; i < len; i++)
-        bad |= b64url_value((unsigned char)in[i]) < 0;
-    if (bad)
-        return VFY_E_ENCODING;
-    /* Canonical: the unused low bits of the last character must be zero. */
-    if (rem == 2 && (b64url_value((unsigned char)in[len - 1]) & 0x0f) != 0)
-        return VFY_E_ENCODING;
-    if (rem == 3 && (b64url_value((unsigned char)in[len - 1]) & 0x03) != 0)
-        return VFY_E_ENCODING;
-    if (dlen > out_cap)
-        return VFY_E_BUFFER_TOO_SMALL;
+    if (dlen > out_cap) {
+        /* bad input is reported before a short buffer */
+        for (size_t i = 0; i < len; i++)
+            bad |= b64url_std[(unsigned char)in[i]] == 0;
+        if (!bad && ((rem == 2 && (b64url_value((unsigned char)in[len - 1]) & 0x0f) != 0) ||
+                     (rem == 3 && (b64url_value((unsigned char)in[len - 1]) & 0x03) != 0)))
+            bad = 1;
+        return bad ? VFY_E_ENCODING : VFY_E_BUFFER_TOO_SMALL;
+    }
     if (len == 0)
         return VFY_OK;
-
     if (len + pad + 1 > sizeof(stack_in) && (tmp = malloc(len + pad + 1)) == NULL)
         return VFY_E_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        char c = b64url_std[(unsigned char)in[i]];
+
+        bad |= c == 0;
+        tmp[i] = (unsigned char)c;
+    }
+    /* Canonical: the unused low bits of the last character must be zero. */
+    if (bad || (rem == 2 && (b64url_value((unsigned char)in[len - 1]) & 0x0f) != 0) ||
+        (rem == 3 && (b64url_value((unsigned char)in[len - 1]) & 0x03) != 0))
+        goto out;
     /* EVP_DecodeBlock writes whole groups (the pad bytes as zeros): into
      * @out when it has the room, else through a work buffer. */
     if (out_cap >= full)
         dec = out;
-    else if (full > sizeof(stack_out) && (dec = malloc(full + 1)) == NULL) {
+    else if (full <= sizeof(stack_out))
+        dec = stack_out;
+    else if ((dec = malloc(full + 1)) == NULL) {
         rc = VFY_E_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < len; i++)
-        tmp[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : (unsigned char)in[i];
     memset(tmp + len, '=', pad);
     n = EVP_DecodeBlock(dec, tmp, (int)(len + pad));
     if (n < 0 || (size_t)n < dlen) {
@@ -135,9 +153,9 @@ out:
         free(tmp);
     /* The decoded bytes may be secret (a JWK's private scalar). */
     if (dec == stack_out)
-        OPENSSL_cleanse(stack_out, full);
+        OPENSSL_cleanse(stack_out, full); /* full <= sizeof(stack_out) here */
     else if (dec != out)
-        vfy_free_secret(dec, full + 1);
+        vfy_free_secret(dec, full + 1); /* NULL is fine */
     return rc;
 }
 
@@ -157,16 +175,17 @@ vfy_rc vfy_hex_encode(char *out, size_t out_cap, const uint8_t *in, size_t len)
     return VFY_OK;
 }
 
-static const signed char hex_val[256] = {
-    ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,  ['6'] = 6,
-    ['7'] = 7,  ['8'] = 8,  ['9'] = 9,  ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13,
-    ['e'] = 14, ['f'] = 15, ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14,
-    ['F'] = 15,
+/* Each hex digit's value plus one; 0 for every other byte. */
+static const unsigned char hex_val1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16,
 };
 
 static int hex_value(unsigned char ch)
 {
-    return (hex_val[ch] != 0 || ch == '0') ? hex_val[ch] : -1;
+    return (int)hex_val1[ch] - 1;
 }
 
 vfy_rc vfy_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len,
@@ -177,14 +196,21 @@ vfy_rc vfy_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len,
     *out_len = 0;
     if (len % 2 != 0)
         return VFY_E_ENCODING;
-    for (size_t i = 0; i < len; i++)
-        if (hex_value((unsigned char)in[i]) < 0)
-            return VFY_E_ENCODING;
-    if (len / 2 > out_cap)
+    if (len / 2 > out_cap) {
+        for (size_t i = 0; i < len; i++)
+            if (hex_value((unsigned char)in[i]) < 0)
+                return VFY_E_ENCODING;
         return VFY_E_BUFFER_TOO_SMALL;
-    for (size_t i = 0; i < len / 2; i++)
-        out[i] = (uint8_t)((hex_value((unsigned char)in[2 * i]) << 4) |
-                           hex_value((unsigned char)in[2 * i + 1]));
+    }
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = hex_value((unsigned char)in[2 * i]), lo = hex_value((unsigned char)in[2 * i + 1]);
+
+        if ((hi | lo) < 0) {
+            memset(out, 0, len / 2);
+            return VFY_E_ENCODING;
+        }
+        out[i] = (uint8_t)((hi << 4) | lo);
+    }
     *out_len = len / 2;
     return VFY_OK;
 }

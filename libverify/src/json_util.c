@@ -17,6 +17,21 @@ static int is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* 1 for the bytes a string body holds as they are: printable ASCII other
+ * than '"' and '\\'. Most of a document (base64url and hex) is these. */
+#define PLAIN16(b) [b] = 1, [b + 1] = 1, [b + 2] = 1, [b + 3] = 1, [b + 4] = 1, [b + 5] = 1, \
+    [b + 6] = 1, [b + 7] = 1, [b + 8] = 1, [b + 9] = 1, [b + 10] = 1, [b + 11] = 1,       \
+    [b + 12] = 1, [b + 13] = 1, [b + 14] = 1, [b + 15] = 1
+static const unsigned char plain_char[256] = {
+    [0x20] = 1, [0x21] = 1, /* 0x22 '"' */ [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x26] = 1,
+    [0x27] = 1, [0x28] = 1, [0x29] = 1, [0x2a] = 1, [0x2b] = 1, [0x2c] = 1, [0x2d] = 1,
+    [0x2e] = 1, [0x2f] = 1, PLAIN16(0x30), PLAIN16(0x40),
+    [0x50] = 1, [0x51] = 1, [0x52] = 1, [0x53] = 1, [0x54] = 1, [0x55] = 1, [0x56] = 1,
+    [0x57] = 1, [0x58] = 1, [0x59] = 1, [0x5a] = 1, [0x5b] = 1, /* 0x5c '\\' */ [0x5d] = 1,
+    [0x5e] = 1, [0x5f] = 1, PLAIN16(0x60), PLAIN16(0x70),
+};
+#undef PLAIN16
+
 /* Scan a string body starting after its opening quote at *@i; on success *@i
  * is just past the closing quote. */
 static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i)
@@ -24,7 +39,13 @@ static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i
     size_t k = *i;
 
     while (k < len) {
-        unsigned char c = p[k];
+        unsigned char c;
+
+        while (k < len && plain_char[p[k]])
+            k++;
+        if (k >= len)
+            break;
+        c = p[k];
 
         if (c == '"') {
             *i = k + 1;

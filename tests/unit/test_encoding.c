@@ -156,3 +156,19 @@ Test(encoding, hex_rejects_bytes_outside_the_alphabet)
                      "byte 0x%02x", c);
     }
 }
+
+/* Bad input is reported as such even when the buffer is also too small. */
+Test(encoding, bad_input_reported_before_short_buffer)
+{
+    uint8_t dec[1];
+    size_t n = 5;
+
+    cr_assert_eq(vfy_b64url_decode(dec, sizeof(dec), &n, "Zm9v", 4), VFY_E_BUFFER_TOO_SMALL);
+    cr_assert_eq(vfy_b64url_decode(dec, sizeof(dec), &n, "Zm9v+g", 6), VFY_E_ENCODING);
+    cr_assert_eq(vfy_b64url_decode(dec, sizeof(dec), &n, "Zm9vZh", 6), VFY_E_ENCODING);
+    cr_assert_eq(vfy_b64url_decode(dec, sizeof(dec), &n, "Zm9vZm9", 7), VFY_E_ENCODING);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(vfy_hex_decode(dec, sizeof(dec), &n, "00ff", 4), VFY_E_BUFFER_TOO_SMALL);
+    cr_assert_eq(vfy_hex_decode(dec, sizeof(dec), &n, "00fg", 4), VFY_E_ENCODING);
+    cr_assert_eq(n, 0);
+}
