@@ -764,30 +764,47 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
 /*
  * After a restart (or kill -9) the in-memory used-nonce set is empty. Every
  * nonce that got an answer was recorded with its result before the answer
- * was sent, so marking the recent ones used again keeps nonces single-use
- * across restarts (expired ones are simply skipped by the cache).
+ * was sent, so marking the still-live ones used again keeps nonces
+ * single-use across restarts. A nonce begins with its big-endian expiry, so
+ * asking the store for the nonces that sort at or after now + 1 reads only
+ * the unexpired ones: expired nonces are neither copied nor HMAC'd, and the
+ * memory and HMACs here follow the live nonces, not a day of results. The
+ * window of results stays the longest nonce lifetime.
  */
 static int remember_used_nonces(struct vd_server *s)
 {
     vfy_store *st = vd_store();
-    uint8_t (*v)[32] = NULL;
-    size_t n = 0, live = 0;
-    uint64_t now = vd_now();
+    uint8_t (*v)[32] = NULL, min[8];
+    size_t n = 0, live = 0, full = 0;
+    uint64_t now = vd_now(), first_live = now + 1;
     vfy_rc rc;
 
     if (st == NULL)
         return -1;
-    rc = vfy_store_recent_nonces(st, (int64_t)(now - VFY_NONCE_MAX_TTL), &v, &n);
+    for (int i = 7; i >= 0; i--) {
+        min[i] = (uint8_t)(first_live & 0xff);
+        first_live >>= 8;
+    }
+    rc = vfy_store_recent_nonces_from(st, (int64_t)(now - VFY_NONCE_MAX_TTL), min, sizeof(min),
+                                      &v, &n);
     if (rc != VFY_OK) {
         vd_log("error", "reading recently used nonces: %s", vfy_strerror(rc));
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        if (vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now) == VFY_OK)
+    for (size_t i = 0; i < n; i++) {
+        /* Not reloaded: another key's (forged) nonces, and repeats of one nonce. */
+        rc = vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now);
+        if (rc == VFY_OK)
             live++;
+        else if (rc == VFY_E_NONCE_CACHE_FULL)
+            full++;
+    }
     vfy_free(v);
-    if (live > 0)
-        vd_log("info", "%zu unexpired nonces were used before this start; they stay used", live);
+    vd_log("info", "reloaded %zu unexpired used nonces (of %zu read); they stay used", live, n);
+    if (full > 0)
+        vd_log("warn", "used-nonce cache full at start: %zu unexpired used nonces could not be "
+               "reloaded and may be accepted again once room frees up; raise --nonce-cache",
+               full);
     return 0;
 }
 

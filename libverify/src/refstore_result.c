@@ -7,6 +7,7 @@
  * one feed entry; the feed cursor is an AUTOINCREMENT key, so it only grows
  * and is never reused, even after rows are deleted.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,20 @@ vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attest
 
 vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32], size_t *n)
 {
+    return vfy_store_recent_nonces_from(st, since, NULL, 0, out, n);
+}
+
+/*
+ * SQLite orders BLOBs by memcmp over the shorter length, then by length, so
+ * "nonce >= ?2" is exactly the memcmp order the header promises; a NULL
+ * nonce compares as NULL and is never selected. The zero-length @min is
+ * bound as an empty BLOB (not NULL), which every BLOB sorts at or after.
+ * The rows are found through results_by_iat; rows below @min are read from
+ * the table and skipped without being copied out.
+ */
+vfy_rc vfy_store_recent_nonces_from(vfy_store *st, int64_t since, const uint8_t *min,
+                                    size_t min_len, uint8_t (**out)[32], size_t *n)
+{
     sqlite3_stmt *s = NULL;
     uint8_t (*v)[32] = NULL;
     size_t cnt = 0, cap = 0;
@@ -30,14 +45,20 @@ vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32]
         *out = NULL;
     if (n != NULL)
         *n = 0;
-    if (st == NULL || out == NULL || n == NULL)
+    if (st == NULL || out == NULL || n == NULL || (min == NULL && min_len != 0) ||
+        min_len > INT_MAX)
         return VFY_E_INVALID_ARG;
     src = sqlite3_prepare_v2(st->db,
-                             "SELECT nonce FROM results WHERE iat >= ?1 AND nonce IS NOT NULL",
+                             "SELECT nonce FROM results"
+                             " WHERE iat >= ?1 AND nonce IS NOT NULL AND nonce >= ?2",
                              -1, &s, NULL);
     if (src != SQLITE_OK)
         return st_db(st, src, "recent nonces");
     sqlite3_bind_int64(s, 1, since);
+    if (min_len > 0)
+        sqlite3_bind_blob(s, 2, min, (int)min_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_zeroblob(s, 2, 0);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(s, 0) != 32)
             continue;

@@ -4,8 +4,12 @@
 # a reused, expired (policy nonce_ttl_s 1, loaded with --policy FILE and with
 # the admin API), forged or altered nonce still gets a signed EAR, status
 # contraindicated, whose reasons name the nonce — while the same request with
-# a fresh nonce has no nonce reason. A replica sharing the nonce key accepts
-# the nonce; one with another key calls it forged.
+# a fresh nonce has no nonce reason. Across a restart: a nonce used before
+# it is still refused as used, one used and since expired is simply expired
+# (and is not even read back at start: the log and the used-nonce gauge
+# count only the unexpired ones), one issued but unused is accepted once.
+# A replica sharing the nonce key accepts the nonce; one with another key
+# calls it forged.
 #
 # The evidence parses but its quote is junk, so every verdict here is
 # contraindicated; the nonce shows in the reasons only when the nonce is bad.
@@ -106,6 +110,48 @@ expect_match "expired (admin API policy): a reason names the nonce" "$REASONS" '
 
 vd_call GET /metrics -
 expect_match "metrics: used-nonce gauge counts the consumed nonces" "$(body)" 'verifierd_nonce_cache_entries [1-9]'
+
+# ---- restart: used nonces are reloaded from the results, expired ones are not ----
+vd_nonce "$A"; NU=$NONCE
+attest "$NU"
+expect_nomatch "before the restart: NU is accepted" "$REASONS" '[Nn]once'
+vd_nonce "$A"; NI=$NONCE     # issued, never used before the restart
+# NF2 (nonce_ttl_s 1) was used at once above and has long expired.
+vd_stop "$PID1"
+expect_eq "verifierd exits 0 before the restart" "$VD_STOP_RC" 0
+total=$(sqlite3 "$VD_DB" 'SELECT count(*) FROM results WHERE nonce IS NOT NULL')
+# Unexpired: the 8-byte big-endian expiry is above now (the expired ones
+# here are seconds old, the live ones a minute ahead; a forged nonce's
+# random first bytes sort above any current time).
+unexpired=$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE nonce IS NOT NULL
+    AND hex(substr(nonce, 1, 8)) > printf('%016X', CAST(strftime('%s', 'now') AS INTEGER))")
+vd_start_dev one --policy "$VFY_SOURCE_DIR/policies/default.json" \
+    --policy "$VFY_SOURCE_DIR/policies/strict.json" --policy "$VD_TMP/fast.json" ||
+    die "cannot restart verifierd"
+A=$VD_ATTEST URL1=$VD_URL CA1=$VD_CA PID1=$VD_PID
+line=$(grep -F 'unexpired used nonces' "$VD_LOG" | tail -n 1)
+reloaded=$(printf '%s' "$line" | sed -n 's/.*reloaded \([0-9]*\) unexpired used nonces (of \([0-9]*\) read).*/\1/p')
+read_n=$(printf '%s' "$line" | sed -n 's/.*reloaded \([0-9]*\) unexpired used nonces (of \([0-9]*\) read).*/\2/p')
+check "restart: the log says how many used nonces were reloaded ($line)" test -n "$reloaded"
+expect_eq "restart: only the unexpired nonces are read ($total recorded)" "$read_n" "$unexpired"
+check "restart: expired nonces were recorded but not read ($unexpired of $total)" \
+    test "${unexpired:-0}" -lt "${total:-0}"
+check "restart: at least NU was reloaded ($reloaded)" test "${reloaded:-0}" -ge 1
+vd_call GET /metrics -
+expect_match "restart: the used-nonce gauge is what was reloaded" "$(body)" \
+    "verifierd_nonce_cache_entries ${reloaded:-x}([^0-9]|\$)"
+attest "$NU"
+expect_eq "after the restart: a nonce used before it is contraindicated" "$STATUS" contraindicated
+expect_match "after the restart: a nonce used before it is refused as used" "$REASONS" \
+    'nonce rejected: nonce already used'
+attest "$NF2"
+expect_match "after the restart: a used nonce that expired is reported expired" "$REASONS" \
+    'nonce rejected: nonce expired'
+expect_nomatch "after the restart: ... not as used" "$REASONS" 'already used'
+attest "$NI"
+expect_nomatch "after the restart: a nonce issued but unused before it is accepted" "$REASONS" '[Nn]once'
+attest "$NI"
+expect_match "after the restart: ... once" "$REASONS" 'nonce already used'
 
 # ---- replicas ----
 # Same nonce key (production mode, its own database): accepted there.

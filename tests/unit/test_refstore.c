@@ -424,6 +424,141 @@ Test(refstore, results_share_reference_sets)
     vfy_store_close(&st);
 }
 
+/* ---- recent nonces from a bound ---- */
+
+/* A verifierd-shaped nonce: big-endian @exp, then 24 bytes of @fill. */
+static void nonce_exp(uint8_t n[32], uint64_t exp, uint8_t fill_byte)
+{
+    for (int i = 7; i >= 0; i--) {
+        n[i] = (uint8_t)(exp & 0xff);
+        exp >>= 8;
+    }
+    memset(n + 8, fill_byte, 24);
+}
+
+static int nonce_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* *@got (@ngot nonces, freed here) is exactly the multiset @want (@nwant). */
+static void expect_nonces(uint8_t (*got)[32], size_t ngot, const uint8_t (*want)[32],
+                          size_t nwant, const char *what)
+{
+    uint8_t (*w)[32] = NULL;
+
+    cr_assert_eq(ngot, nwant, "%s: %zu nonces, want %zu", what, ngot, nwant);
+    if (nwant > 0) {
+        w = malloc(nwant * 32);
+        cr_assert_not_null(w);
+        memcpy(w, want, nwant * 32);
+        qsort(w, nwant, 32, nonce_cmp);
+        qsort(got, ngot, 32, nonce_cmp);
+        for (size_t i = 0; i < nwant; i++)
+            cr_assert_eq(memcmp(got[i], w[i], 32), 0, "%s: nonce %zu differs", what, i);
+    } else {
+        cr_assert_null(got, "%s: no nonces but an array", what);
+    }
+    free(w);
+    vfy_free(got);
+}
+
+/*
+ * Only the nonces at or after the bound (memcmp order) of results issued at
+ * or after since: at now = 1000 the bound 1001 (big-endian) keeps exactly
+ * the unexpired verifierd nonces, whatever their other 24 bytes.
+ */
+Test(refstore, recent_nonces_from_bound_and_since)
+{
+    vfy_store *st = open_new();
+    enum { PAST, AT_NOW, NEXT, LIVE, OLD_IAT, AT_SINCE, HIGH, NN };
+    static const struct {
+        const char *id;
+        int64_t iat;
+        uint64_t exp;
+        uint8_t fill;
+    } rows[NN] = {
+        [PAST] = {"past", 990, 500, 0x11},         /* expired long ago */
+        [AT_NOW] = {"at-now", 995, 1000, 0xff},    /* expires at now: expired, tail 0xff */
+        [NEXT] = {"next", 995, 1001, 0x00},        /* first live second, tail 0x00 */
+        [LIVE] = {"live", 999, 1060, 0x22},
+        [OLD_IAT] = {"old-iat", 899, 5000, 0x33},  /* live, but issued before since */
+        [AT_SINCE] = {"at-since", 900, 2000, 0x44}, /* issued exactly at since */
+        [HIGH] = {"high", 999, UINT64_MAX, 0x55},  /* not the store's business: sorts last */
+    };
+    uint8_t n[NN][32], bound[32], want[8][32];
+    uint8_t (*got)[32] = (uint8_t (*)[32])1;
+    size_t ngot = 7;
+
+    for (int i = 0; i < NN; i++) {
+        nonce_exp(n[i], rows[i].exp, rows[i].fill);
+        cr_assert_eq(vfy_store_result_record_nonce(st, rows[i].id, "a1", rows[i].iat,
+                                                   rows[i].iat + 60, "affirming", NULL, 0, n[i]),
+                     VFY_OK, "%s", rows[i].id);
+    }
+    /* a result without a nonce, and a second result answering LIVE's nonce */
+    cr_assert_eq(vfy_store_result_record_nonce(st, "no-nonce", "a1", 999, 1060, "affirming", NULL,
+                                               0, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_result_record_nonce(st, "live-again", "a1", 999, 1060, "affirming",
+                                               NULL, 0, n[LIVE]), VFY_OK);
+    nonce_exp(bound, 1001, 0); /* only its first 8 bytes are passed */
+
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, &ngot), VFY_OK);
+    memcpy(want[0], n[NEXT], 32);
+    memcpy(want[1], n[LIVE], 32);
+    memcpy(want[2], n[LIVE], 32);
+    memcpy(want[3], n[HIGH], 32);
+    memcpy(want[4], n[AT_SINCE], 32);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 5, "since 900, bound 1001");
+
+    /* since is inclusive: one second later drops AT_SINCE */
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 901, bound, 8, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 4, "since 901, bound 1001");
+
+    /* one second earlier in the bound takes AT_NOW in, never PAST */
+    nonce_exp(bound, 1000, 0);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, &ngot), VFY_OK);
+    memcpy(want[5], n[AT_NOW], 32);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 6, "since 900, bound 1000");
+
+    /* no bound: every nonce since, as vfy_store_recent_nonces */
+    memcpy(want[6], n[PAST], 32);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, NULL, 0, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 7, "since 900, no bound");
+    cr_assert_eq(vfy_store_recent_nonces(st, 900, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 7, "recent_nonces since 900");
+    memcpy(want[7], n[OLD_IAT], 32);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 0, NULL, 0, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])want, 8, "since 0, no bound");
+
+    /* a whole nonce as the bound is "at or after": it is returned itself */
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, n[HIGH], 32, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])&n[HIGH], 1, "bound = HIGH");
+    /* a longer bound that HIGH is a prefix of sorts after it */
+    {
+        uint8_t longer[33];
+
+        memcpy(longer, n[HIGH], 32);
+        longer[32] = 0;
+        cr_assert_eq(vfy_store_recent_nonces_from(st, 900, longer, 33, &got, &ngot), VFY_OK);
+        expect_nonces(got, ngot, NULL, 0, "bound = HIGH || 00");
+    }
+    /* nothing issued since the future */
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 1000, NULL, 0, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, NULL, 0, "since 1000");
+
+    got = (uint8_t (*)[32])1;
+    ngot = 7;
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, NULL, 8, &got, &ngot), VFY_E_INVALID_ARG);
+    cr_assert_null(got);
+    cr_assert_eq(ngot, 0);
+    cr_assert_eq(vfy_store_recent_nonces_from(NULL, 900, bound, 8, &got, &ngot),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, NULL, &ngot), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, NULL), VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
 /* Results recorded by a v1 library (per-result link rows) are still revoked. */
 Test(refstore, v1_result_links_still_revoke)
 {

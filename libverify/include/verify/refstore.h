@@ -460,10 +460,36 @@ VFY_EXPORT vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id,
 /**
  * The nonces of results issued at or after @since (Unix seconds): *@out is
  * an array of *@n 32-byte nonces owned by the caller (vfy_free; NULL when
- * *@n is 0).
+ * *@n is 0). Same as vfy_store_recent_nonces_from() with no @min: every
+ * nonce of the period is read, so the cost follows the number of results.
  */
 VFY_EXPORT vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t (**out)[32],
                                           size_t *n) VFY_MUST_CHECK;
+
+/**
+ * The nonces of results issued at or after @since (Unix seconds) that sort
+ * at or after the @min_len bytes at @min, in memcmp order with a shorter
+ * value first when one is a prefix of the other (SQLite's BLOB order): a
+ * 32-byte nonce whose first @min_len bytes equal @min is returned. @min_len
+ * 0 (@min may then be NULL) returns every nonce, as vfy_store_recent_nonces().
+ * Results recorded without a nonce are never returned; the order of *@out
+ * is unspecified and a nonce recorded with several results appears once per
+ * result.
+ *
+ * The store does not interpret nonces. For verifierd's nonces, which begin
+ * with their big-endian expiry (verify/nonce.h), @min = the 8 big-endian
+ * bytes of now + 1 selects exactly those that have not expired at now, so
+ * expired ones are never copied out. The rows are found through the results'
+ * issue times, so the store still reads (without returning) every result
+ * issued since @since.
+ *
+ * *@out is an array of *@n 32-byte nonces owned by the caller (vfy_free;
+ * NULL when *@n is 0). Errors: VFY_E_INVALID_ARG (@min NULL with @min_len
+ * > 0, @min_len above INT_MAX), VFY_E_NOMEM, VFY_E_DB, VFY_E_DB_BUSY.
+ */
+VFY_EXPORT vfy_rc vfy_store_recent_nonces_from(vfy_store *st, int64_t since, const uint8_t *min,
+                                               size_t min_len, uint8_t (**out)[32],
+                                               size_t *n) VFY_MUST_CHECK;
 
 typedef struct vfy_store_result {
     char id[VFY_STORE_RESULT_ID_MAX + 1];
