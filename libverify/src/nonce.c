@@ -3,9 +3,15 @@
  * used-nonce cache (DESIGN §8; layout and rationale in verify/nonce.h and
  * docs/ear.md).
  *
+ * Tags are computed on a per-thread HMAC context re-initialised from its
+ * saved key state for each nonce (see nonce_tag()).
+ *
  * Caveats: single use holds per cache, i.e. per replica; a nonce presented to
  * two replicas is accepted by both (each at most once). Time is whatever the
  * caller passes as "now"; the cache only ever moves its notion of now forward.
+ * A thread's HMAC context holds the keyed state of the last key it used, so
+ * after vfy_nonce_key_free() that state stays in memory until the thread
+ * uses another key or exits (the freeing thread drops its own at once).
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,8 +37,13 @@ static const char nonce_label[] = "verifierd nonce v1"; /* followed by one 0x00 
 
 struct vfy_nonce_key {
     uint8_t key[VFY_NONCE_KEY_LEN];
+    uint64_t serial;   /* unique in this process, never 0: names the key in tag caches */
     EVP_MAC_CTX *tmpl; /* HMAC-SHA256 initialised with key; only ever dup'ed */
 };
+
+static uint64_t key_serial_last; /* atomic builtins only */
+
+static void tag_cache_drop(uint64_t serial);
 
 /* ---- key ---- */
 
@@ -52,6 +63,7 @@ vfy_rc vfy_nonce_key_new(vfy_nonce_key **out, const uint8_t key[VFY_NONCE_KEY_LE
     if (k == NULL)
         return VFY_E_NOMEM;
     memcpy(k->key, key, VFY_NONCE_KEY_LEN);
+    k->serial = __atomic_add_fetch(&key_serial_last, 1, __ATOMIC_RELAXED);
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL)
         goto out;
@@ -143,6 +155,7 @@ void vfy_nonce_key_free(vfy_nonce_key **key)
 {
     if (key == NULL || *key == NULL)
         return;
+    tag_cache_drop((*key)->serial);
     EVP_MAC_CTX_free((*key)->tmpl);
     OPENSSL_cleanse((*key)->key, sizeof((*key)->key));
     free(*key);
@@ -159,17 +172,82 @@ static void put_u64be(uint8_t *p, uint64_t v)
     }
 }
 
-/* tag = HMAC-SHA256(key, label || 0x00 || expiry || random)[0..16) */
-static vfy_rc nonce_tag(const vfy_nonce_key *key, const uint8_t body[NONCE_TAG_OFF],
-                        uint8_t tag[NONCE_TAG_LEN])
+/*
+ * Per-thread tag context. EVP_MAC_CTX_dup of the key's template for every
+ * tag (HMAC_CTX_new, three digest-context copies, the frees) cost about as
+ * much as the HMAC itself. Instead each thread keeps one EVP_MAC_CTX copied
+ * from the template of the last key it used and restarts it with
+ * EVP_MAC_init(ctx, NULL, 0, NULL): with no key, OpenSSL's HMAC restarts
+ * from the inner and outer states it saved when the key was set. A context
+ * is never shared between threads (EVP_MAC_CTX is not thread-safe).
+ *
+ * The cache is keyed by the key's serial number, not by its address: a
+ * freed vfy_nonce_key's address is routinely reused by the next key, and a
+ * context keyed by the pointer would then tag with the old key. Serials are
+ * handed out once per process (a 64-bit counter does not wrap). Should
+ * anything fail on the cached context, or no per-thread slot be had, the tag
+ * is computed on a one-off copy of the template, as before.
+ */
+struct tag_cache {
+    uint64_t serial; /* key whose state ctx holds; 0: none */
+    EVP_MAC_CTX *ctx;
+};
+
+static pthread_once_t tag_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tag_tls;
+static int tag_tls_ok;
+
+static void tag_cache_free(void *p)
+{
+    struct tag_cache *c = p;
+
+    EVP_MAC_CTX_free(c->ctx); /* HMAC_CTX_free cleanses the keyed state */
+    free(c);
+}
+
+static void tag_tls_init(void)
+{
+    tag_tls_ok = pthread_key_create(&tag_tls, tag_cache_free) == 0;
+}
+
+/* This thread's cache entry (created empty on first use), or NULL. */
+static struct tag_cache *tag_cache_get(void)
+{
+    struct tag_cache *c;
+
+    if (pthread_once(&tag_once, tag_tls_init) != 0 || !tag_tls_ok)
+        return NULL;
+    c = pthread_getspecific(tag_tls);
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL && pthread_setspecific(tag_tls, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* Forget this thread's context if it holds key @serial's state. */
+static void tag_cache_drop(uint64_t serial)
+{
+    struct tag_cache *c;
+
+    if (pthread_once(&tag_once, tag_tls_init) != 0 || !tag_tls_ok)
+        return;
+    c = pthread_getspecific(tag_tls);
+    if (c != NULL && c->serial == serial) {
+        EVP_MAC_CTX_free(c->ctx);
+        c->ctx = NULL;
+        c->serial = 0;
+    }
+}
+
+/* The full MAC of label || 0x00 || body on @ctx, initialised for the key. */
+static vfy_rc tag_mac(EVP_MAC_CTX *ctx, const uint8_t body[NONCE_TAG_OFF],
+                      uint8_t tag[NONCE_TAG_LEN])
 {
     uint8_t full[32];
     size_t flen = 0;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(key->tmpl);
     vfy_rc rc = VFY_E_INTERNAL;
 
-    if (ctx == NULL)
-        return VFY_E_INTERNAL;
     if (EVP_MAC_update(ctx, (const uint8_t *)nonce_label, sizeof(nonce_label)) != 1 ||
         EVP_MAC_update(ctx, body, NONCE_TAG_OFF) != 1 ||
         EVP_MAC_final(ctx, full, &flen, sizeof(full)) != 1 || flen != sizeof(full))
@@ -177,8 +255,39 @@ static vfy_rc nonce_tag(const vfy_nonce_key *key, const uint8_t body[NONCE_TAG_O
     memcpy(tag, full, NONCE_TAG_LEN);
     rc = VFY_OK;
 out:
-    EVP_MAC_CTX_free(ctx);
     OPENSSL_cleanse(full, sizeof(full));
+    return rc;
+}
+
+/* tag = HMAC-SHA256(key, label || 0x00 || expiry || random)[0..16) */
+static vfy_rc nonce_tag(const vfy_nonce_key *key, const uint8_t body[NONCE_TAG_OFF],
+                        uint8_t tag[NONCE_TAG_LEN])
+{
+    struct tag_cache *c = tag_cache_get();
+    EVP_MAC_CTX *ctx;
+    vfy_rc rc;
+
+    if (c != NULL) {
+        if (c->ctx != NULL && c->serial != key->serial) {
+            EVP_MAC_CTX_free(c->ctx);
+            c->ctx = NULL;
+            c->serial = 0;
+        }
+        if (c->ctx == NULL && (c->ctx = EVP_MAC_CTX_dup(key->tmpl)) != NULL)
+            c->serial = key->serial;
+        /* A fresh copy is initialised already; init again anyway: one path. */
+        if (c->ctx != NULL && EVP_MAC_init(c->ctx, NULL, 0, NULL) == 1 &&
+            tag_mac(c->ctx, body, tag) == VFY_OK)
+            return VFY_OK;
+        EVP_MAC_CTX_free(c->ctx);
+        c->ctx = NULL;
+        c->serial = 0;
+    }
+    ctx = EVP_MAC_CTX_dup(key->tmpl);
+    if (ctx == NULL)
+        return VFY_E_INTERNAL;
+    rc = tag_mac(ctx, body, tag);
+    EVP_MAC_CTX_free(ctx);
     return rc;
 }
 

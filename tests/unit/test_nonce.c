@@ -243,6 +243,189 @@ Test(nonce, concurrent_consumers_accept_each_nonce_once)
     vfy_nonce_key_free(&k);
 }
 
+/* ---- per-thread tag contexts ---- */
+
+static const uint8_t KEY_B[32] = {
+    0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+    0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+};
+
+/* Whether @n's tag is the documented HMAC under @key (EVP_Q_mac one-shot). */
+static int tag_is(const uint8_t key[32], const uint8_t n[32])
+{
+    uint8_t mac[32], msg[19 + 16];
+    size_t mlen = 0;
+
+    memcpy(msg, "verifierd nonce v1", 19);
+    memcpy(msg + 19, n, 16);
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, msg, sizeof(msg), mac, sizeof(mac),
+                  &mlen) == NULL || mlen != 32)
+        return 0;
+    return memcmp(mac, n + 16, 16) == 0;
+}
+
+struct tag_thread {
+    vfy_nonce_key *k;
+    const uint8_t (*theirs)[32]; /* issued by the main thread */
+    uint8_t mine[64][32];        /* issued here */
+    int bad;
+};
+
+static void *tag_thread_run(void *arg)
+{
+    struct tag_thread *t = arg;
+
+    for (int i = 0; i < 64; i++) {
+        if (vfy_nonce_check(t->k, t->theirs[i], 32, 3000, NULL) != VFY_OK)
+            t->bad++;
+        if (vfy_nonce_issue(t->k, 3000, 60, t->mine[i], NULL) != VFY_OK)
+            t->bad++;
+    }
+    return NULL;
+}
+
+Test(nonce, tags_identical_across_threads)
+{
+    enum { T = 4 };
+    static struct tag_thread t[T];
+    static uint8_t mainn[64][32];
+    vfy_nonce_key *k = key_a();
+    pthread_t th[T];
+
+    for (int i = 0; i < 64; i++) {
+        cr_assert_eq(vfy_nonce_issue(k, 3000, 60, mainn[i], NULL), VFY_OK);
+        cr_assert(tag_is(KEY_A, mainn[i]));
+    }
+    for (int i = 0; i < T; i++) {
+        t[i].k = k;
+        t[i].theirs = (const uint8_t (*)[32])mainn;
+        t[i].bad = 0;
+        cr_assert_eq(pthread_create(&th[i], NULL, tag_thread_run, &t[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+        cr_assert_eq(t[i].bad, 0, "thread %d", i);
+        for (int j = 0; j < 64; j++) {
+            cr_assert(tag_is(KEY_A, t[i].mine[j]), "thread %d nonce %d", i, j);
+            cr_assert_eq(vfy_nonce_check(k, t[i].mine[j], 32, 3000, NULL), VFY_OK);
+        }
+    }
+    vfy_nonce_key_free(&k);
+}
+
+/* One thread switching keys on every call never tags with the other key. */
+Test(nonce, alternating_keys_on_one_thread_never_mix)
+{
+    vfy_nonce_key *a = key_a(), *a2 = key_a(), *b = NULL;
+    uint8_t na[32], nb[32];
+
+    cr_assert_eq(vfy_nonce_key_new(&b, KEY_B), VFY_OK);
+    for (int i = 0; i < 50; i++) {
+        cr_assert_eq(vfy_nonce_issue(a, 1000, 60, na, NULL), VFY_OK);
+        cr_assert(tag_is(KEY_A, na), "round %d", i);
+        cr_assert_eq(vfy_nonce_check(b, na, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+        cr_assert_eq(vfy_nonce_issue(b, 1000, 60, nb, NULL), VFY_OK);
+        cr_assert(tag_is(KEY_B, nb), "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a, nb, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+        /* another handle on the same bytes agrees */
+        cr_assert_eq(vfy_nonce_check(a2, na, 32, 1000, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(b, nb, 32, 1000, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a, na, 32, 1000, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a2, nb, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+    }
+    vfy_nonce_key_free(&a);
+    vfy_nonce_key_free(&a2);
+    vfy_nonce_key_free(&b);
+}
+
+/*
+ * A key freed while some thread still holds its context, and a new key
+ * (with other bytes) allocated, very likely at the same address: that
+ * thread must tag with the new key. Both the thread that freed the key and
+ * another thread that had used it are checked.
+ */
+/*
+ * Make the next allocation of a just-freed small block likely to reuse it.
+ * glibc's calloc (which vfy_nonce_key_new uses) skips the per-thread cache
+ * that free fills first, so a freed key's block is not handed to the next
+ * key unless that cache is full: fill it for every small size. Harmless
+ * elsewhere; under ASan nothing is reused and the test only says so.
+ */
+static void fill_malloc_cache(void)
+{
+    void *p[16][7];
+
+    for (int s = 0; s < 16; s++)
+        for (int i = 0; i < 7; i++)
+            p[s][i] = malloc((size_t)s * 16 + 8);
+    for (int s = 0; s < 16; s++)
+        for (int i = 0; i < 7; i++)
+            free(p[s][i]);
+}
+
+struct stale {
+    vfy_nonce_key *k; /* the key in use; swapped by the main thread */
+    pthread_barrier_t step;
+    uint8_t old_nonce[32];
+    int bad;
+};
+
+static void *stale_thread_run(void *arg)
+{
+    struct stale *s = arg;
+    uint8_t n[32];
+
+    if (vfy_nonce_issue(s->k, 1000, 60, s->old_nonce, NULL) != VFY_OK || !tag_is(KEY_A, s->old_nonce))
+        s->bad++;
+    pthread_barrier_wait(&s->step); /* main frees the key, makes another */
+    pthread_barrier_wait(&s->step);
+    if (vfy_nonce_issue(s->k, 1000, 60, n, NULL) != VFY_OK || !tag_is(KEY_B, n))
+        s->bad++;
+    if (vfy_nonce_check(s->k, s->old_nonce, 32, 1000, NULL) != VFY_E_NONCE_FORGED)
+        s->bad++;
+    return NULL;
+}
+
+Test(nonce, freed_key_context_not_reused_by_next_key)
+{
+    static struct stale s;
+    uint8_t n[32], old[32];
+    uintptr_t was;
+    pthread_t th;
+
+    /* the freeing thread itself */
+    s.k = key_a();
+    cr_assert_eq(vfy_nonce_issue(s.k, 1000, 60, old, NULL), VFY_OK);
+    was = (uintptr_t)s.k;
+    fill_malloc_cache();
+    vfy_nonce_key_free(&s.k);
+    cr_assert_eq(vfy_nonce_key_new(&s.k, KEY_B), VFY_OK);
+    cr_log_info("same thread: new key %s the freed key's address",
+                (uintptr_t)s.k == was ? "reuses" : "does not reuse");
+    cr_assert_eq(vfy_nonce_issue(s.k, 1000, 60, n, NULL), VFY_OK);
+    cr_assert(tag_is(KEY_B, n));
+    cr_assert_eq(vfy_nonce_check(s.k, old, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&s.k);
+
+    /* another thread that had used the freed key */
+    s.k = key_a();
+    s.bad = 0;
+    cr_assert_eq(pthread_barrier_init(&s.step, NULL, 2), 0);
+    cr_assert_eq(pthread_create(&th, NULL, stale_thread_run, &s), 0);
+    pthread_barrier_wait(&s.step);
+    was = (uintptr_t)s.k;
+    fill_malloc_cache();
+    vfy_nonce_key_free(&s.k);
+    cr_assert_eq(vfy_nonce_key_new(&s.k, KEY_B), VFY_OK);
+    cr_log_info("other thread: new key %s the freed key's address",
+                (uintptr_t)s.k == was ? "reuses" : "does not reuse");
+    pthread_barrier_wait(&s.step);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(s.bad, 0);
+    pthread_barrier_destroy(&s.step);
+    vfy_nonce_key_free(&s.k);
+}
+
 Test(nonce, key_save_load_roundtrip_0600)
 {
     char dir[] = "/tmp/vfy-nonce-XXXXXX", path[64], bad[64];

@@ -67,7 +67,14 @@ VFY_EXPORT vfy_rc vfy_nonce_key_load(vfy_nonce_key **out, const char *path);
  */
 VFY_EXPORT vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path);
 
-/** Wipe and free *@key and set it to NULL. NULL and *NULL are fine. */
+/**
+ * Wipe and free *@key and set it to NULL. NULL and *NULL are fine.
+ * Each thread that issued or checked a nonce keeps one HMAC context holding
+ * the keyed state of the last key it used: the calling thread's copy of
+ * this key's state is wiped here, another thread's when that thread next
+ * uses another key or exits. A key allocated later is never served a freed
+ * key's context.
+ */
 VFY_EXPORT void vfy_nonce_key_free(vfy_nonce_key **key);
 
 /**
