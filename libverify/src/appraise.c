@@ -1004,10 +1004,15 @@ done:
             if (rc == VFY_OK && mark)
                 rc = vfy_store_manifest_mark_known(a->sst, req->attester, r->md);
         }
+        /* The nonce is kept only when the caller accepted it: it is there
+         * so that a restarted verifier refuses nonces used before (a
+         * replayed one was recorded at its first use; forged and expired
+         * ones can never be accepted, and would only swell that reload). */
         if (rc == VFY_OK && a->record)
             rc = vfy_store_result_record_nonce(a->sst, r->id, req->attester, r->iat, r->exp,
                                                vfy_ear_status_name(vfy_result_status(r)),
-                                               r->refs, r->nrefs, req->nonce);
+                                               r->refs, r->nrefs,
+                                               req->nonce_status == VFY_OK ? req->nonce : NULL);
         in_tx = 0;
         if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));

@@ -1732,6 +1732,44 @@ Test(appraise, group_commit_results_durable_only_after_wait)
     env_close(&e);
 }
 
+/* A result keeps its nonce only when the caller accepted the nonce: the
+ * restart reload (vfy_store_recent_nonces) then never reads forged,
+ * expired or replayed ones. */
+Test(appraise, only_accepted_nonces_are_recorded)
+{
+    static const vfy_rc st[] = {VFY_OK, VFY_E_NONCE_FORGED, VFY_E_NONCE_EXPIRED,
+                                VFY_E_NONCE_REPLAY};
+    env e;
+    group g;
+    req q;
+    vfy_result *r[4];
+    uint8_t (*got)[32] = NULL;
+    size_t n = 0;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here"; /* no attester state: only the result row */
+    for (size_t i = 0; i < 4; i++) {
+        q.nonce[0] = (uint8_t)(0x10 + i);
+        q.r.nonce_status = st[i];
+        r[i] = group_appraise(&g, &q, vfy_rc_name(st[i]));
+    }
+    cr_assert_eq(vfy_committer_flush(g.c), VFY_OK);
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_eq(recorded(&e, vfy_result_id(r[i])), 1, "every result is recorded");
+    cr_assert_eq(vfy_store_recent_nonces(e.st, 0, &got, &n), VFY_OK);
+    cr_assert_eq(n, 1, "%zu nonces recorded, want only the accepted one", n);
+    cr_expect_eq(got[0][0], 0x10);
+    cr_expect_eq(memcmp(got[0] + 1, q.nonce + 1, 31), 0);
+    vfy_free(got);
+    for (size_t i = 0; i < 4; i++)
+        vfy_result_free(&r[i]);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
 Test(appraise, group_commit_attester_state_and_verdict)
 {
     env e;
