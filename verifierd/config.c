@@ -19,6 +19,7 @@ enum {
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
+    OPT_WAL_LIMIT,
 };
 
 static const struct option longopts[] = {
@@ -41,6 +42,7 @@ static const struct option longopts[] = {
     {"nonce-cache", required_argument, NULL, OPT_NONCE_CACHE},
     {"commit-batch", required_argument, NULL, OPT_COMMIT_BATCH},
     {"commit-delay-us", required_argument, NULL, OPT_COMMIT_DELAY},
+    {"wal-limit-mib", required_argument, NULL, OPT_WAL_LIMIT},
     {"ear-profile", required_argument, NULL, OPT_EAR_PROFILE},
     {"dev", no_argument, NULL, OPT_DEV},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -79,6 +81,8 @@ void vd_usage(FILE *out)
           "                         (default 64; 1: a commit each); no answer before its commit\n"
           "  --commit-delay-us N    longest an attest answer waits for others to share its\n"
           "                         commit, 0..100000 (default 500; 0: no waiting)\n"
+          "  --wal-limit-mib N      empty the database's write-ahead log once it passes N MiB,\n"
+          "                         1..65536 (default 64); writes wait a few ms while it runs\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -219,6 +223,15 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
             return -1;
         cfg->commit_delay_us = (unsigned)n;
         return 0;
+    case OPT_WAL_LIMIT:
+        if (parse_uint(flag, v, 65536, &n) != 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
+            return -1;
+        }
+        cfg->wal_limit_mib = (unsigned)n;
+        return 0;
     }
     return -1;
 }
@@ -312,6 +325,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     cfg->nonce_cache = 400000;
     cfg->commit_batch = 64;
     cfg->commit_delay_us = 500;
+    cfg->wal_limit_mib = 64;
 
     /* First pass: only --config, so that flags override the file. */
     opterr = 0;

@@ -22,6 +22,8 @@ static atomic_ullong lat_sum_us[VD_EP_COUNT];
 static atomic_ullong verdicts[4];                      /* affirming, warning, contraindicated, none */
 static const char *verdict_names[4] = {"affirming", "warning", "contraindicated", "none"};
 static atomic_ullong commits, commit_failures, committed_answers, commit_us;
+static atomic_ullong wal_restarts, wal_restarts_busy;
+static atomic_int wal_pages;
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
 {
@@ -51,6 +53,17 @@ void vd_metrics_verdict(const char *status)
     for (size_t i = 0; i < 4; i++)
         if (strcmp(status, verdict_names[i]) == 0)
             atomic_fetch_add_explicit(&verdicts[i], 1, memory_order_relaxed);
+}
+
+void vd_metrics_wal_restart(int ok)
+{
+    atomic_fetch_add_explicit(ok ? &wal_restarts : &wal_restarts_busy, 1,
+                              memory_order_relaxed);
+}
+
+void vd_metrics_wal_pages(int pages)
+{
+    atomic_store_explicit(&wal_pages, pages, memory_order_relaxed);
 }
 
 void vd_metrics_commit(size_t answers, int ok, double seconds)
@@ -153,6 +166,17 @@ char *vd_metrics_render(size_t *len)
               (unsigned long long)atomic_load(&commit_failures),
               (unsigned long long)atomic_load(&committed_answers),
               (double)atomic_load(&commit_us) / 1e6);
+    sb_printf(&b, "# HELP verifierd_wal_pages Write-ahead log size after the last checkpoint, in 4 KiB pages.\n"
+                  "# TYPE verifierd_wal_pages gauge\n"
+                  "verifierd_wal_pages %d\n"
+                  "# HELP verifierd_wal_restarts_total Restarting checkpoints: the write-ahead log passed --wal-limit-mib and was started over.\n"
+                  "# TYPE verifierd_wal_restarts_total counter\n"
+                  "verifierd_wal_restarts_total %llu\n"
+                  "# HELP verifierd_wal_restarts_busy_total Restarting checkpoints that could not finish in time (busy).\n"
+                  "# TYPE verifierd_wal_restarts_busy_total counter\n"
+                  "verifierd_wal_restarts_busy_total %llu\n",
+              atomic_load(&wal_pages), (unsigned long long)atomic_load(&wal_restarts),
+              (unsigned long long)atomic_load(&wal_restarts_busy));
     if (vd_srv != NULL && vd_srv->nonce_cache != NULL) {
         sb_printf(&b, "# HELP verifierd_nonce_cache_entries Used nonces remembered until they expire.\n"
                       "# TYPE verifierd_nonce_cache_entries gauge\n"

@@ -286,7 +286,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * never checkpoint: SQLite would otherwise copy the WAL into the database,
  * fsyncs included, inside whichever commit crossed 1000 pages — a pause
  * for every request waiting on that group commit. A passive checkpoint
- * never blocks readers or writers.
+ * never blocks readers or writers, but it never shortens the WAL either,
+ * and SQLite starts the WAL over only when a write begins with every frame
+ * copied and no reader in the WAL: under steady load (a group commit every
+ * millisecond, reads always in flight) that moment never comes and the
+ * file grew by ~50 MB/s without bound. So once the WAL passes
+ * --wal-limit-mib a restarting checkpoint runs: the committer waits for
+ * it (about a millisecond, plus the database fsync on a disk, once every
+ * second or so at full load) and the next commit writes the WAL from its
+ * start again, so the file stays about that size. It gives up after
+ * VD_WAL_RESTART_WAIT_MS rather than stall writes behind a long reader,
+ * and then tries less often. Shutdown also truncates the file to zero
+ * bytes.
  */
 static pthread_t checkpointer;
 static int checkpointer_running;
@@ -296,9 +307,13 @@ static void *checkpointer_main(void *arg)
 {
     vfy_store *st = arg;
     time_t last_err = 0;
+    /* in WAL frames: pages of the database's page size (4 KiB by default) */
+    int limit = (int)((uint64_t)vd_srv->cfg->wal_limit_mib * 1024 * 1024 / 4096);
+    unsigned backoff = 0, skip = 0; /* rounds to wait after a restart gave up */
 
     while (!atomic_load(&checkpointer_stop)) {
         vfy_rc rc;
+        int pages = 0;
 
         usleep(100000);
         if ((rc = generation_read(st)) != VFY_OK && time(NULL) - last_err >= 60) {
@@ -306,13 +321,31 @@ static void *checkpointer_main(void *arg)
                    vfy_store_errmsg(st));
             last_err = time(NULL);
         }
-        rc = vfy_store_checkpoint(st, NULL, NULL);
+        rc = vfy_store_checkpoint(st, &pages, NULL);
+        if (rc == VFY_OK && pages >= limit && skip > 0) {
+            skip--;
+        } else if (rc == VFY_OK && pages >= limit) {
+            /* writes wait while it runs: 20 ms at most, then back off (a
+             * long reader holds the WAL; 1, 2, 4 ... 64 rounds) */
+            rc = vfy_store_checkpoint_restart(st, 0, VD_WAL_RESTART_WAIT_MS, NULL, NULL);
+            vd_metrics_wal_restart(rc == VFY_OK);
+            if (rc == VFY_OK) {
+                pages = 0;
+                backoff = 0;
+            } else if (rc == VFY_E_DB_BUSY) {
+                backoff = backoff == 0 ? 1 : backoff >= 64 ? 64 : backoff * 2;
+                skip = backoff;
+                rc = VFY_OK;
+            }
+        }
+        vd_metrics_wal_pages(pages);
         if (rc != VFY_OK && rc != VFY_E_DB_BUSY && time(NULL) - last_err >= 60) {
             vd_log("warn", "WAL checkpoint: %s: %s", vfy_strerror(rc), vfy_store_errmsg(st));
             last_err = time(NULL);
         }
     }
-    if (vfy_store_checkpoint(st, NULL, NULL) != VFY_OK)
+    /* nothing is being served any more: wait as long as it takes */
+    if (vfy_store_checkpoint_restart(st, 1, 5000, NULL, NULL) != VFY_OK)
         vd_log("info", "final WAL checkpoint: %s", vfy_store_errmsg(st));
     return NULL;
 }

@@ -19,6 +19,7 @@
 #include <verify/verify.h>
 
 #define VD_MAX_BODY (1024 * 1024)        /* 413 above this (DESIGN §8) */
+#define VD_WAL_RESTART_WAIT_MS 20         /* longest writes wait for a WAL restart */
 #define VD_CONN_MEMORY (16 * 1024)      /* libmicrohttpd pool: request line + headers (431) */
 #define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */
 
@@ -43,6 +44,7 @@ struct vd_config {
     size_t nonce_cache;        /* capacity of the used-nonce set */
     unsigned commit_batch;     /* appraisals per group commit at most */
     unsigned commit_delay_us;  /* longest an answer waits for others to share its commit */
+    unsigned wal_limit_mib;    /* restarting checkpoint once the WAL passes this */
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */
@@ -63,6 +65,8 @@ void vd_metrics_request(enum vd_endpoint ep, unsigned status, double seconds);
 void vd_metrics_verdict(const char *status);
 /* One group commit of @answers parked answers (commit.c). */
 void vd_metrics_commit(size_t answers, int ok, double seconds);
+void vd_metrics_wal_restart(int ok);   /* a restarting checkpoint ran (ok: it finished) */
+void vd_metrics_wal_pages(int pages);   /* WAL size after the last checkpoint */
 char *vd_metrics_render(size_t *len);
 
 /* ---- rate limiting (ratelimit.c) ---- */

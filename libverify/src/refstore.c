@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "refstore_int.h"
+
+#define STORE_BUSY_MS 5000 /* how long a statement waits for a lock */
 
 /* ---------------------------------------------------------------- */
 /* Schema                                                             */
@@ -530,7 +533,7 @@ static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
         return rc;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
     rc = st_exec(st, "PRAGMA foreign_keys = ON");
     if (rc != VFY_OK)
         return rc;
@@ -715,7 +718,7 @@ vfy_rc vfy_store_set_autocheckpoint(vfy_store *st, int pages)
     return VFY_OK;
 }
 
-vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
+static vfy_rc checkpoint(vfy_store *st, int mode, int *wal_pages, int *copied)
 {
     int log = 0, done = 0, src;
 
@@ -725,7 +728,7 @@ vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
         *copied = 0;
     if (st == NULL)
         return VFY_E_INVALID_ARG;
-    src = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    src = sqlite3_wal_checkpoint_v2(st->db, NULL, mode, &log, &done);
     if (src != SQLITE_OK)
         return st_db(st, src, "checkpoint");
     if (wal_pages != NULL)
@@ -733,6 +736,51 @@ vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
     if (copied != NULL)
         *copied = done > 0 ? done : 0;
     return VFY_OK;
+}
+
+vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
+{
+    return checkpoint(st, SQLITE_CHECKPOINT_PASSIVE, wal_pages, copied);
+}
+
+/*
+ * The busy handler while a restarting checkpoint waits for the writer and
+ * the readers: SQLite's default sleeps 1, 2, 5, 10... ms between tries,
+ * far longer than a group commit or a read transaction lasts, so waiting
+ * that way would stretch a pause of microseconds into milliseconds. 50 µs
+ * steps until the caller's deadline (@arg, CLOCK_MONOTONIC nanoseconds).
+ */
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int fine_busy(void *arg, int n)
+{
+    (void)n;
+    if (mono_ns() >= *(const int64_t *)arg)
+        return 0;
+    usleep(50);
+    return 1;
+}
+
+vfy_rc vfy_store_checkpoint_restart(vfy_store *st, int truncate, unsigned wait_ms,
+                                    int *wal_pages, int *copied)
+{
+    int64_t deadline;
+    vfy_rc rc;
+
+    if (st == NULL)
+        return checkpoint(st, 0, wal_pages, copied); /* VFY_E_INVALID_ARG */
+    deadline = mono_ns() + (int64_t)(wait_ms > 60000 ? 60000 : wait_ms) * 1000000;
+    sqlite3_busy_handler(st->db, fine_busy, &deadline);
+    rc = checkpoint(st, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART,
+                    wal_pages, copied);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- */

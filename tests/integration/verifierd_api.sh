@@ -10,7 +10,8 @@ set -uo pipefail
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 
-vd_start_dev api || die "cannot start verifierd --dev"
+# --wal-limit-mib 1: the WAL section below passes the limit on purpose
+vd_start_dev api --wal-limit-mib 1 || die "cannot start verifierd --dev"
 A=$VD_ATTEST
 ADM=$VD_ADMIN
 REQIDS="$VD_TMP/reqids"
@@ -305,6 +306,7 @@ post /v1/admin/refvalues "$ADM" '{"version":1,"components":"nope"}'
 expect_problem "admin: malformed bundle" 400
 call GET /v1/admin/components "$ADM"
 expect_match "admin: components list has the imported tool" "$(body)" "$H1"
+
 call GET /v1/admin/pcrs "$ADM"
 expect_match "admin: pcrs list has the imported value" "$(body)" "$P0"
 call GET /v1/admin/refvalues "$ADM"
@@ -385,6 +387,49 @@ check "metrics: attest buckets are cumulative" bash -c \
 expect_match "metrics: attest latency sum is positive" \
     "$(metric 'verifierd_request_duration_seconds_sum{endpoint="attest"}')" '^[0-9]+\.[0-9]*[1-9]'
 
+# ---- the write-ahead log stays bounded (--wal-limit-mib 1) ----
+# A reader holding a snapshot (sqlite3 in the background, 3 s) keeps
+# passive checkpoints from copying, so two bundles of 3000 components take
+# the WAL past 1 MiB. While the reader holds it a restarting checkpoint
+# gives up after 20 ms (writes must not stall behind a long reader); once
+# the reader is gone one succeeds and the WAL is back under the limit.
+wal_bundle() {  # FIRST: 3000 tools named wal-FIRST.. with distinct digests
+    printf '{"format":"verifierd-refvalues","version":1,"policies":[],"attesters":[],"pcrs":[],"components":['
+    for i in $(seq "$1" $(($1 + 2999))); do
+        [ "$i" -gt "$1" ] && printf ','
+        printf '{"kind":"tool","name":"wal-%d","version":"1","digest":"sha256:%064x","state":"approved","note":""}' "$i" "$i"
+    done
+    printf ']}'
+}
+wal_bundle 1 >"$VD_TMP/wal1.json"
+wal_bundle 3001 >"$VD_TMP/wal2.json"
+{ printf 'BEGIN;\nSELECT count(*) FROM components;\n'; sleep 3; printf 'COMMIT;\n'; } |
+    sqlite3 "$VD_DB" >/dev/null &
+READER=$!
+sleep 0.3
+call POST /v1/admin/refvalues "$ADM" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/wal1.json"
+expect_status "wal: import 3000 components" 200
+call POST /v1/admin/refvalues "$ADM" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/wal2.json"
+expect_status "wal: import 3000 more" 200
+sleep 0.5
+call GET /metrics -
+check "wal: past the limit while the reader holds it ($(awk '/^verifierd_wal_pages /{print $2}' "$VD_BODY") pages)" \
+    test "$(awk '/^verifierd_wal_pages /{print $2}' "$VD_BODY")" -ge 256
+check "wal: the restart gave up instead of stalling writes" \
+    test "$(awk '/^verifierd_wal_restarts_busy_total /{print $2}' "$VD_BODY")" -ge 1
+wait "$READER"
+restarts=0 walpages=-1
+for _ in $(seq 1 80); do
+    sleep 0.1
+    call GET /metrics -
+    restarts=$(awk '/^verifierd_wal_restarts_total /{print $2}' "$VD_BODY")
+    walpages=$(awk '/^verifierd_wal_pages /{print $2}' "$VD_BODY")
+    [ "${restarts:-0}" -ge 1 ] && [ "${walpages:-999}" -lt 256 ] && break
+done
+check "wal: a restarting checkpoint ran once the reader left (restarts_total=$restarts)" \
+    test "${restarts:-0}" -ge 1
+check "wal: the WAL is back under 1 MiB ($walpages pages)" test "${walpages:-999}" -lt 256
+
 # ---- logs ----
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
@@ -411,4 +456,6 @@ for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
     else pass "log: no trace of ${secret:0:8}... (token or key)"; fi
 done
 check "log: the query string is not logged" bash -c "! grep -q 'after=' '$VD_LOG'"
+expect_eq "wal: a clean stop leaves an empty write-ahead log" \
+    "$(stat -c %s "$VD_DB-wal" 2>/dev/null || echo 0)" 0
 vd_done

@@ -6,12 +6,14 @@
  * tpm2_pcrread parser.
  */
 #include <criterion/criterion.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "verify/verify.h"
@@ -166,6 +168,62 @@ Test(refstore, checkpoints_by_hand_when_auto_is_off)
     cr_assert_eq(vfy_store_set_autocheckpoint(st, 1000), VFY_OK);
     add_models(st, 600, 1800);
     cr_expect_lt(wal_pages_now(ck), 1100);
+    vfy_store_close(&ck);
+    vfy_store_close(&st);
+}
+
+static long wal_file_size(void)
+{
+    char w[160];
+    struct stat sb;
+
+    snprintf(w, sizeof(w), "%s-wal", path);
+    return stat(w, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/*
+ * The restarting checkpoint: with @truncate it leaves a zero-byte WAL and
+ * every row in the database; an open write transaction on another
+ * connection makes it give up with VFY_E_DB_BUSY after its wait (and not
+ * before: the time is checked), leaving the data alone; once the writer is
+ * gone it runs.
+ */
+Test(refstore, restarting_checkpoint_empties_the_wal_and_waits_for_writers, .timeout = 30)
+{
+    vfy_store *st = open_new(), *ck = NULL;
+    int wal = -1, copied = -1;
+    uint8_t d[32];
+
+    cr_assert_eq(vfy_store_checkpoint_restart(NULL, 0, 10, &wal, &copied), VFY_E_INVALID_ARG);
+    cr_assert_eq(wal, 0);
+    cr_assert_eq(vfy_store_set_autocheckpoint(st, 0), VFY_OK);
+    cr_assert_eq(vfy_store_open(&ck, path, 0), VFY_OK);
+    add_models(st, 0, 300);
+    cr_assert_gt(wal_file_size(), 300L * 4096, "the WAL holds the commits");
+    cr_assert_eq(vfy_store_checkpoint_restart(ck, 1, 1000, &wal, &copied), VFY_OK);
+    cr_expect_eq(wal_file_size(), 0, "truncated");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE kind = 'model'"), 300);
+    add_models(st, 300, 310);
+    cr_expect_gt(wal_file_size(), 0, "the next commit writes the WAL from its start");
+    /* a write transaction left open on another connection */
+    cr_assert_eq(vfy_store_begin(st), VFY_OK);
+    fill(d, sizeof(d), 0xee);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "open-tx", "1", d, NULL, NULL),
+                 VFY_OK);
+    {
+        struct timespec t0, t1;
+        double ms;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cr_expect_eq(vfy_store_checkpoint_restart(ck, 0, 50, &wal, &copied), VFY_E_DB_BUSY);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        cr_expect(ms >= 45 && ms < 2000, "gave up after %.1f ms, asked for 50", ms);
+    }
+    cr_assert_eq(vfy_store_end(st, VFY_OK), VFY_OK);
+    cr_expect_eq(vfy_store_checkpoint_restart(ck, 0, 1000, &wal, &copied), VFY_OK);
+    cr_expect_eq(copied, wal, "everything copied");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE kind = 'model'"), 311);
     vfy_store_close(&ck);
     vfy_store_close(&st);
 }

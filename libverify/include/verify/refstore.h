@@ -147,6 +147,28 @@ VFY_EXPORT vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages,
                                        int *copied) VFY_MUST_CHECK;
 
 /**
+ * A restarting checkpoint: waits until no write transaction is open,
+ * blocks new writers from then on, copies the whole WAL into the database
+ * (an fsync of the database file), waits for readers to leave the WAL, and
+ * leaves it so that the next write starts the WAL over from its beginning;
+ * with @truncate the file is also cut to zero bytes. Passive checkpoints
+ * copy but never start the WAL over: SQLite does that itself only when a
+ * write begins with every frame copied and no reader in the WAL, which on
+ * a store that is never idle (group commits every millisecond, reads
+ * always in flight) does not happen, and the file then grows without
+ * bound. Call this when the WAL passed a size (vfy_store_checkpoint's
+ * *@wal_pages) and with @truncate at shutdown.
+ *
+ * Writers on every connection wait while it runs, so the waits are
+ * bounded by @wait_ms in all (checked every 50 µs; at most 60000): a long reader —
+ * an export, a backup — makes it give up with VFY_E_DB_BUSY instead of
+ * stalling writes behind it (what it copied stays copied; try again
+ * later). *@wal_pages and *@copied as for vfy_store_checkpoint().
+ */
+VFY_EXPORT vfy_rc vfy_store_checkpoint_restart(vfy_store *st, int truncate, unsigned wait_ms,
+                                               int *wal_pages, int *copied) VFY_MUST_CHECK;
+
+/**
  * Group several writes into one transaction: vfy_store_begin() starts it
  * (BEGIN IMMEDIATE, or a savepoint inside another), every write function
  * called until vfy_store_end() joins it, and vfy_store_end(@st, @rc)
