@@ -8,10 +8,12 @@
  * and is never reused, even after rows are deleted.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "refstore_int.h"
+#include "verify/nonce.h"
 
 vfy_rc vfy_store_result_record(vfy_store *st, const char *id, const char *attester,
                                int64_t iat, int64_t exp, const char *status,
@@ -255,6 +257,59 @@ vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out
     sqlite3_reset(s);
     if (rc != VFY_OK)
         memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+vfy_rc vfy_store_results_prune(vfy_store *st, int64_t before, size_t max_rows, size_t *deleted)
+{
+    /* One batch, picked by results_by_iat (iat <= exp, so iat < @before is
+     * implied by exp < @before and lets the index bound the scan). */
+    static const char pick[] =
+        "SELECT rowid FROM results WHERE iat < ?1 AND exp < ?1 ORDER BY iat, rowid LIMIT ?2";
+    char sql[256], detail[64];
+    sqlite3_stmt *s = NULL;
+    vfy_rc rc;
+    int src, n = 0;
+
+    if (deleted != NULL)
+        *deleted = 0;
+    if (st == NULL || max_rows == 0 || max_rows > VFY_STORE_PRUNE_MAX)
+        return VFY_E_INVALID_ARG;
+    if (before > st_now(st) - (int64_t)VFY_NONCE_MAX_TTL)
+        return st_err(st, VFY_E_INVALID_ARG,
+                      "results of the last %u s are kept (restart nonce check)",
+                      (unsigned)VFY_NONCE_MAX_TTL);
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    /* The batch goes into a temporary table so that both deletes see the
+     * same rows. */
+    rc = st_exec(st, "CREATE TEMP TABLE IF NOT EXISTS prune_batch (rid INTEGER PRIMARY KEY);"
+                     "DELETE FROM prune_batch");
+    if (rc == VFY_OK) {
+        snprintf(sql, sizeof(sql), "INSERT INTO prune_batch (rid) %s", pick);
+        src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+        if (src != SQLITE_OK) {
+            rc = st_db(st, src, "prepare");
+        } else {
+            sqlite3_bind_int64(s, 1, before);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)max_rows);
+            rc = st_exec_stmt(st, s, "prune: pick");
+            n = sqlite3_changes(st->db);
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc == VFY_OK && n > 0)
+        rc = st_exec(st, "DELETE FROM revocations WHERE result_id IN"
+                         " (SELECT id FROM results WHERE rowid IN (SELECT rid FROM prune_batch));"
+                         "DELETE FROM results WHERE rowid IN (SELECT rid FROM prune_batch);"
+                         "DELETE FROM prune_batch");
+    if (rc == VFY_OK && n > 0) {
+        snprintf(detail, sizeof(detail), "%d results expired before %lld", n, (long long)before);
+        rc = st_audit(st, "results.prune", "results", detail);
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && deleted != NULL)
+        *deleted = (size_t)n;
     return rc;
 }
 

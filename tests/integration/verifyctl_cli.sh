@@ -10,7 +10,7 @@ cd "$WORK"
 # --help works for every command and subcommand, without a database.
 for c in "" init "attester" "attester add" "attester revoke" "pcr" "pcr add" "pcr import" \
          "pcr revoke" "component" "component add" "component revoke" "policy" "policy load" \
-         "token" "token add" "token revoke" export import list; do
+         "token" "token add" "token revoke" export import list "results" "results prune"; do
     # shellcheck disable=SC2086
     out=$("$VCTL" $c --help) || fail "verifyctl $c --help exited non-zero"
     case "$out" in usage:*) ;; *) fail "verifyctl $c --help: no usage text";; esac
@@ -98,5 +98,38 @@ cmp b1.json b2.json || fail "export -> import -> export differs"
 grep -q '"format":	"verifierd-refvalues"' b1.json
 ! grep -q '"tokens"' b1.json || fail "tokens exported"
 echo "ok: export/import round trip"
+
+# results prune: retention. Result rows as verifierd writes them (sqlite3
+# stands in for a week of attestations): expired 10 days ago, 3 days ago,
+# expired an hour ago, still valid. One of the 10-day-old ones was revoked
+# (its revocation-feed entry must go with it).
+now=$(date +%s)
+day=86400
+sqlite3 "$DB" <<SQL
+INSERT INTO results (id, attester, iat, exp, status) VALUES
+  ('r10a', 'agent-1', $((now - 10 * day - 300)), $((now - 10 * day)), 'affirming'),
+  ('r10b', 'agent-1', $((now - 10 * day - 200)), $((now - 10 * day + 100)), 'affirming'),
+  ('r10c', 'agent-1', $((now - 10 * day - 100)), $((now - 10 * day + 200)), 'warning'),
+  ('r3', 'agent-1', $((now - 3 * day - 300)), $((now - 3 * day)), 'affirming'),
+  ('r0', 'agent-1', $((now - 3900)), $((now - 3600)), 'affirming'),
+  ('live', 'agent-1', $((now - 60)), $((now + 240)), 'affirming');
+INSERT INTO revocations (result_id, at, reason) VALUES ('r10b', $((now - 10 * day)), 'test');
+SQL
+"$VCTL" --db "$DB" results prune --expired-days 5 --batch 2 >out
+grep -qx "results: 3 pruned (expired before [0-9T:-]*Z)" out || fail "results prune: $(cat out)"
+[ "$(sqlite3 "$DB" "SELECT group_concat(id, ' ') FROM (SELECT id FROM results ORDER BY id)")" = "live r0 r3" ] ||
+    fail "results prune kept the wrong rows: $(sqlite3 "$DB" 'SELECT id FROM results')"
+[ "$(sqlite3 "$DB" 'SELECT count(*) FROM revocations')" = 0 ] || fail "revocation entry of a pruned result kept"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM audit_log WHERE action = 'results.prune'")" = 2 ] ||
+    fail "results prune: want one audit row per batch (2 + 1)"
+"$VCTL" --db "$DB" results prune --expired-days 5 | grep -qx "results: 0 pruned (expired before [0-9T:-]*Z)"
+"$VCTL" --db "$DB" results prune --expired-days 1 | grep -qx "results: 1 pruned (expired before [0-9T:-]*Z)"
+for bad in "--expired-days 0" "--expired-days x" "--expired-days 1 --batch 0" "--expired-days 1 --batch 100001" ""; do
+    # shellcheck disable=SC2086
+    if "$VCTL" --db "$DB" results prune $bad >out 2>err; then fail "results prune $bad accepted"; fi
+    grep -q "^verifyctl: results prune: " err || fail "results prune $bad: $(cat err)"
+done
+[ "$(sqlite3 "$DB" 'SELECT count(*) FROM results')" = 2 ] || fail "a refused prune deleted something"
+echo "ok: results prune"
 
 echo "PASS verifyctl_cli"

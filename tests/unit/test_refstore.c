@@ -1092,3 +1092,62 @@ Test(refstore, pcrread_parse)
         }
     }
 }
+
+/*
+ * Retention: vfy_store_results_prune deletes exactly the results issued and
+ * expired before the cut-off, oldest first, in batches of at most
+ * max_rows, with their revocation-feed entries (and only theirs); each
+ * batch leaves an audit row; the last day is protected.
+ */
+Test(refstore, results_prune_exact_rows_batches_and_guard)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem();
+    size_t n = 99;
+
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "old-1", "a1", 100, 400, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "old-2", "a1", 200, 1300, "affirming", NULL, 0),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "mid", "a1", 300, 100000, "affirming", NULL, 0),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "new", "a1", 95000, 95300, "affirming", NULL, 0),
+                 VFY_OK);
+    /* revoked at 1000: old-2, mid and new (unexpired then) get feed entries */
+    cr_assert_eq(vfy_store_attester_revoke(st, "a1"), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 3);
+
+    vfy_store_set_time(st, 200000);
+    cr_assert_eq(vfy_store_results_prune(st, 2000, 0, &n), VFY_E_INVALID_ARG);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(vfy_store_results_prune(st, 2000, VFY_STORE_PRUNE_MAX + 1, &n), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_results_prune(NULL, 2000, 10, &n), VFY_E_INVALID_ARG);
+    /* the last VFY_NONCE_MAX_TTL seconds are kept for the restart nonce check */
+    cr_assert_eq(vfy_store_results_prune(st, 200000 - (int64_t)VFY_NONCE_MAX_TTL + 1, 10, &n),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(count("SELECT count(*) FROM results"), 4, "a refused prune deletes nothing");
+
+    cr_assert_eq(vfy_store_results_prune(st, 2000, 1, &n), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(count("SELECT count(*) FROM results WHERE id = 'old-1'"), 0, "oldest first");
+    cr_assert_eq(count("SELECT count(*) FROM results WHERE id = 'old-2'"), 1);
+    cr_assert_eq(vfy_store_results_prune(st, 2000, 1, &n), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(vfy_store_results_prune(st, 2000, 1, &n), VFY_OK);
+    cr_assert_eq(n, 0, "nothing else expired before 2000");
+    cr_assert_eq(count("SELECT count(*) FROM results WHERE id IN ('mid', 'new')"), 2);
+    cr_assert_eq(count("SELECT count(*) FROM results"), 2);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 2, "old-2's feed entry went with it");
+    cr_assert_eq(count("SELECT count(*) FROM revocations WHERE result_id IN ('mid', 'new')"), 2);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'results.prune'"), 2,
+                 "one audit row per batch that deleted something");
+    /* a later cut-off reaches the rest */
+    cr_assert_eq(vfy_store_results_prune(st, 100001, 1000, &n), VFY_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 0);
+    cr_assert_eq(count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    free(pem);
+    vfy_store_close(&st);
+}

@@ -36,6 +36,8 @@ static const char usage[] =
     "  export                                  reference values as a JSON bundle\n"
     "  import FILE                             import a JSON bundle (one transaction)\n"
     "  list (attesters|pcrs|components|policies|tokens|results|audit) [--json]\n"
+    "  results prune --expired-days N [--batch N]\n"
+    "                                          delete results that expired N+ days ago\n"
     "\n"
     "global options:\n"
     "  --db PATH      the database file (required)\n"
@@ -82,6 +84,7 @@ static const struct {
     {"export", vc_cmd_export},
     {"import", vc_cmd_import},
     {"list", vc_cmd_list},
+    {"results", vc_cmd_results},
 };
 
 int main(int argc, char **argv)

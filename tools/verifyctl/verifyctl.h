@@ -70,6 +70,7 @@ int vc_cmd_attester(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_pcr(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_component(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_policy(const vc_ctx *c, int argc, char **argv);
+int vc_cmd_results(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_token(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_export(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_import(const vc_ctx *c, int argc, char **argv);

@@ -513,6 +513,26 @@ VFY_EXPORT vfy_rc vfy_store_recent_nonces_from(vfy_store *st, int64_t since, con
                                                size_t min_len, uint8_t (**out)[32],
                                                size_t *n) VFY_MUST_CHECK;
 
+/** Largest @max_rows of one vfy_store_results_prune() call. */
+#define VFY_STORE_PRUNE_MAX 100000
+
+/**
+ * Retention: delete, in one transaction, up to @max_rows (1..
+ * VFY_STORE_PRUNE_MAX) results issued and expired before @before (Unix
+ * seconds), oldest first, with their revocation-feed entries; *@deleted
+ * (optional) counts them. Call again until it deletes fewer than @max_rows:
+ * batches keep each write short when verifierd shares the database (its
+ * commits wait for each batch). An expired result can no longer be relied
+ * on, so nothing is lost for relying parties, but GET /v1/results/{id}
+ * answers 404 for it afterwards. A restarted verifierd reads back the
+ * nonces of the last VFY_NONCE_MAX_TTL seconds of results, so @before must
+ * be at least that far in the past (store clock): otherwise
+ * VFY_E_INVALID_ARG. An audit row records each batch that deleted
+ * anything.
+ */
+VFY_EXPORT vfy_rc vfy_store_results_prune(vfy_store *st, int64_t before, size_t max_rows,
+                                          size_t *deleted) VFY_MUST_CHECK;
+
 typedef struct vfy_store_result {
     char id[VFY_STORE_RESULT_ID_MAX + 1];
     char attester[VFY_STORE_NAME_MAX + 1];
