@@ -263,6 +263,37 @@ vfy_rc st_exec_stmt(vfy_store *st, sqlite3_stmt *s, const char *what)
     return rc;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Every handle's busy handler, in place of sqlite3_busy_timeout(): SQLite's
+ * own sleeps 1, 2, 5, 10, ... 100 ms between tries, so a writer blocked by a
+ * transaction of a few milliseconds (a verifyctl batch, an admin import, a
+ * group commit) slept well past its end — a 5 ms wait became 8 to 18 ms for
+ * every request behind it. This one retries every 50 µs for the first 2 ms
+ * of a wait, then every millisecond, up to st->busy_ms in all (5 s; a
+ * restarting checkpoint sets its own limit and stays at 50 µs).
+ */
+static int store_busy(void *arg, int n)
+{
+    vfy_store *st = arg;
+    int64_t now = mono_ns(), waited;
+
+    if (n == 0)
+        st->busy_since = now;
+    waited = now - st->busy_since;
+    if (waited >= (int64_t)st->busy_ms * 1000000)
+        return 0;
+    usleep(st->busy_fine_only || waited < 2000000 ? 50 : 1000);
+    return 1;
+}
+
 vfy_rc st_exec(vfy_store *st, const char *sql)
 {
     char *msg = NULL;
@@ -533,7 +564,8 @@ static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
         return rc;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    st->busy_ms = STORE_BUSY_MS;
+    sqlite3_busy_handler(st->db, store_busy, st);
     rc = st_exec(st, "PRAGMA foreign_keys = ON");
     if (rc != VFY_OK)
         return rc;
@@ -743,43 +775,19 @@ vfy_rc vfy_store_checkpoint(vfy_store *st, int *wal_pages, int *copied)
     return checkpoint(st, SQLITE_CHECKPOINT_PASSIVE, wal_pages, copied);
 }
 
-/*
- * The busy handler while a restarting checkpoint waits for the writer and
- * the readers: SQLite's default sleeps 1, 2, 5, 10... ms between tries,
- * far longer than a group commit or a read transaction lasts, so waiting
- * that way would stretch a pause of microseconds into milliseconds. 50 µs
- * steps until the caller's deadline (@arg, CLOCK_MONOTONIC nanoseconds).
- */
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int fine_busy(void *arg, int n)
-{
-    (void)n;
-    if (mono_ns() >= *(const int64_t *)arg)
-        return 0;
-    usleep(50);
-    return 1;
-}
-
 vfy_rc vfy_store_checkpoint_restart(vfy_store *st, int truncate, unsigned wait_ms,
                                     int *wal_pages, int *copied)
 {
-    int64_t deadline;
     vfy_rc rc;
 
     if (st == NULL)
         return checkpoint(st, 0, wal_pages, copied); /* VFY_E_INVALID_ARG */
-    deadline = mono_ns() + (int64_t)(wait_ms > 60000 ? 60000 : wait_ms) * 1000000;
-    sqlite3_busy_handler(st->db, fine_busy, &deadline);
+    st->busy_ms = wait_ms > 60000 ? 60000 : wait_ms;
+    st->busy_fine_only = 1;
     rc = checkpoint(st, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART,
                     wal_pages, copied);
-    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    st->busy_ms = STORE_BUSY_MS;
+    st->busy_fine_only = 0;
     return rc;
 }
 

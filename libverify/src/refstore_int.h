@@ -37,6 +37,9 @@ struct vfy_store {
     int schema;
     int depth;                       /* transaction nesting; 0 = none open */
     int64_t fixed_now;               /* vfy_store_set_time(); 0 = real clock */
+    int64_t busy_since;              /* store_busy(): when the current wait began (ns) */
+    unsigned busy_ms;                /* store_busy(): longest wait for a lock */
+    int busy_fine_only;              /* store_busy(): 50 µs steps throughout */
     int gen_valid;
     uint64_t gen;                    /* cached generation counter */
     int64_t data_version;            /* PRAGMA data_version when gen was cached */
