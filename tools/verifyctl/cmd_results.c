@@ -22,7 +22,7 @@ static const char prune_usage[] =
     "restarted verifierd reads back the nonces of the last day's results),\n"
     "with their revocation-feed entries. GET /v1/results/{id} answers 404 for\n"
     "them afterwards; an expired result cannot be relied on anyway. Runs in\n"
-    "transactions of --batch results (default 1000, at most 100000) with a\n"
+    "transactions of --batch results (default 500, at most 100000) with a\n"
     "10 ms pause between them, so it can run while verifierd serves.\n";
 
 /* @s as an integer in [@min, @max]; -1 when it is not one. */
@@ -48,7 +48,7 @@ static int results_prune(const vc_ctx *c, int argc, char **argv)
                            {NULL, 0, NULL, NULL}};
     const char *pos[1];
     size_t np, total = 0, n = 0;
-    long long days, batch = 1000;
+    long long days, batch = 500;
     int64_t before;
     vfy_store *st = NULL;
     vfy_rc rc;
