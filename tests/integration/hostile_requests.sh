@@ -139,13 +139,19 @@ vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$(rand_b64url 32)" "$cb" $'
 check "invalid UTF-8 attester name -> 200 or 400 (got $HTTP_CODE)" \
     test "$HTTP_CODE" = 200 -o "$HTTP_CODE" = 400
 # headers: 8 KiB always fit the 16 KiB connection pool; 20 and 70 KiB get
-# 431 from libmicrohttpd (documented), not a crash
+# 431 from libmicrohttpd (documented), not a crash. libmicrohttpd answers
+# and closes while the client may still be sending the rest of the header,
+# so the client can see the reset (curl: 000) instead of the 431; either
+# way the server must stay up.
 vd_call GET /healthz - -H "X-Big: $(head -c 8192 /dev/zero | tr '\0' A)"
 check "8 KiB header -> 200 (got $HTTP_CODE)" test "$HTTP_CODE" = 200
 vd_call GET /healthz - -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' A)"
-check "20 KiB header -> 431 (got $HTTP_CODE)" test "$HTTP_CODE" = 431
+check "20 KiB header -> 431 or closed (got $HTTP_CODE)" test "$HTTP_CODE" = 431 -o "$HTTP_CODE" = 000
 vd_call GET /healthz - -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' A)"
-check "70 KiB header -> 431 or 400 (got $HTTP_CODE)" test "$HTTP_CODE" = 431 -o "$HTTP_CODE" = 400
+check "70 KiB header -> 431, 400 or closed (got $HTTP_CODE)" \
+    test "$HTTP_CODE" = 431 -o "$HTTP_CODE" = 400 -o "$HTTP_CODE" = 000
+vd_call GET /healthz -
+check "still healthy after oversized headers (got $HTTP_CODE)" test "$HTTP_CODE" = 200
 # a result id of 16 KiB
 vd_call GET "/v1/results/$(head -c 16000 /dev/zero | tr '\0' A)" "$VD_ATTEST"
 check "16 KB result id -> 404 or 414/431 (got $HTTP_CODE)" \
