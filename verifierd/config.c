@@ -19,7 +19,7 @@ enum {
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
-    OPT_WAL_LIMIT,
+    OPT_WAL_LIMIT, OPT_KEEP_DAYS,
 };
 
 static const struct option longopts[] = {
@@ -43,6 +43,7 @@ static const struct option longopts[] = {
     {"commit-batch", required_argument, NULL, OPT_COMMIT_BATCH},
     {"commit-delay-us", required_argument, NULL, OPT_COMMIT_DELAY},
     {"wal-limit-mib", required_argument, NULL, OPT_WAL_LIMIT},
+    {"results-keep-days", required_argument, NULL, OPT_KEEP_DAYS},
     {"ear-profile", required_argument, NULL, OPT_EAR_PROFILE},
     {"dev", no_argument, NULL, OPT_DEV},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -83,6 +84,8 @@ void vd_usage(FILE *out)
           "                         commit, 0..100000 (default 500; 0: no waiting)\n"
           "  --wal-limit-mib N      empty the database's write-ahead log once it passes N MiB,\n"
           "                         1..65536 (default 64); writes wait a few ms while it runs\n"
+          "  --results-keep-days N  delete results that expired N days ago, a few with every\n"
+          "                         group commit, 0..36500 (default 0: keep every result)\n"
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
@@ -231,6 +234,11 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
             return -1;
         }
         cfg->wal_limit_mib = (unsigned)n;
+        return 0;
+    case OPT_KEEP_DAYS:
+        if (parse_uint(flag, v, 36500, &n) != 0)
+            return -1;
+        cfg->results_keep_days = (unsigned)n;
         return 0;
     }
     return -1;

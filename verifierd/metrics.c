@@ -177,6 +177,11 @@ char *vd_metrics_render(size_t *len)
                   "verifierd_wal_restarts_busy_total %llu\n",
               atomic_load(&wal_pages), (unsigned long long)atomic_load(&wal_restarts),
               (unsigned long long)atomic_load(&wal_restarts_busy));
+    if (vd_srv != NULL && vd_srv->committer != NULL)
+        sb_printf(&b, "# HELP verifierd_results_pruned_total Expired results deleted by --results-keep-days.\n"
+                      "# TYPE verifierd_results_pruned_total counter\n"
+                      "verifierd_results_pruned_total %llu\n",
+                  (unsigned long long)vfy_committer_pruned(vd_srv->committer));
     if (vd_srv != NULL && vd_srv->nonce_cache != NULL) {
         sb_printf(&b, "# HELP verifierd_nonce_cache_entries Used nonces remembered until they expire.\n"
                       "# TYPE verifierd_nonce_cache_entries gauge\n"

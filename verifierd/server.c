@@ -885,6 +885,8 @@ int vd_server_start(struct vd_server *s)
         (rc = vfy_store_set_actor(s->commit_st, "verifierd")) != VFY_OK ||
         (rc = vfy_store_set_autocheckpoint(s->commit_st, 0)) != VFY_OK ||
         (rc = vfy_committer_new(&s->committer, s->commit_st, s->cfg->commit_batch)) != VFY_OK ||
+        (rc = vfy_committer_set_retention(s->committer,
+                                          (int64_t)s->cfg->results_keep_days * 86400, 0)) != VFY_OK ||
         (rc = vfy_store_open(&s->ckpt_st, s->cfg->db_path, 0)) != VFY_OK) {
         vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
         return -1;

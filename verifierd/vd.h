@@ -45,6 +45,7 @@ struct vd_config {
     unsigned commit_batch;     /* appraisals per group commit at most */
     unsigned commit_delay_us;  /* longest an answer waits for others to share its commit */
     unsigned wal_limit_mib;    /* restarting checkpoint once the WAL passes this */
+    unsigned results_keep_days; /* retention in group commits; 0: keep every result */
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "refstore_int.h"
+#include "verify/nonce.h"
 
 #define OUTCOMES 4096   /* outcome of batch k at outcome[k % OUTCOMES] */
 
@@ -25,6 +27,9 @@ struct vfy_committer {
     uint64_t batch;      /* number of the open batch, or of the last one */
     uint64_t done;       /* every batch <= done has finished */
     uint64_t failures;   /* batches whose commit failed */
+    int64_t keep_s;      /* retention: 0 off */
+    unsigned prune_max;  /* retention: most rows deleted per commit */
+    uint64_t pruned;     /* retention: rows deleted so far */
     vfy_rc outcome[OUTCOMES];
 };
 
@@ -66,7 +71,19 @@ void vfy_committer_free(vfy_committer **pc)
 /* Commit the open batch; c->mu held. */
 static vfy_rc commit_locked(vfy_committer *c)
 {
-    vfy_rc rc = vfy_store_end(c->st, VFY_OK);   /* on failure: rolled back */
+    vfy_rc rc;
+
+    if (c->keep_s > 0) {
+        /* a savepoint of the batch: its failure is its own */
+        unsigned lim = c->pending * 2 < 8 ? 8 : c->pending * 2;
+        size_t n = 0;
+
+        if (lim > c->prune_max)
+            lim = c->prune_max;
+        if (store_results_prune(c->st, st_now(c->st) - c->keep_s, lim, 0, &n) == VFY_OK)
+            c->pruned += n;
+    }
+    rc = vfy_store_end(c->st, VFY_OK);   /* on failure: rolled back */
 
     c->open = 0;
     c->pending = 0;
@@ -126,6 +143,30 @@ vfy_rc vfy_committer_wait(vfy_committer *c, const vfy_result *r)
         rc = VFY_E_DB;
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+vfy_rc vfy_committer_set_retention(vfy_committer *c, int64_t keep_s, unsigned max_per_commit)
+{
+    if (c == NULL || keep_s < 0 || (keep_s > 0 && keep_s < (int64_t)VFY_NONCE_MAX_TTL) ||
+        max_per_commit > VFY_STORE_PRUNE_MAX)
+        return VFY_E_INVALID_ARG;
+    pthread_mutex_lock(&c->mu);
+    c->keep_s = keep_s;
+    c->prune_max = max_per_commit > 0 ? max_per_commit : 64;
+    pthread_mutex_unlock(&c->mu);
+    return VFY_OK;
+}
+
+uint64_t vfy_committer_pruned(vfy_committer *c)
+{
+    uint64_t n;
+
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    n = c->pruned;
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 vfy_rc vfy_committer_flush(vfy_committer *c)

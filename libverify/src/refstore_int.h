@@ -27,6 +27,7 @@ enum st_slot {
     SL_FEED_READ,
     SL_KNOWN_GET, SL_KNOWN_PUT,
     SL_REFSET_FIND, SL_REFSET_INSERT,
+    SL_PRUNE_FEED, SL_PRUNE_RESULTS,
     SL_TX_BEGIN, SL_TX_COMMIT, SL_TX_ROLLBACK, SL_TX_SAVEPOINT, SL_TX_RELEASE, SL_TX_ROLLBACK_TO,
     SL_COUNT
 };
@@ -84,6 +85,10 @@ vfy_rc st_writable(vfy_store *st);
  * counter; call inside the admin change's transaction.
  */
 vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const char *detail);
+/* vfy_store_results_prune(), with an audit row per batch or without (the
+ * committer's retention runs in every group commit). */
+vfy_rc store_results_prune(vfy_store *st, int64_t before, size_t max_rows, int audit,
+                           size_t *deleted);
 
 /*
  * Names: 1..@max bytes of valid UTF-8 without control characters.

@@ -262,14 +262,26 @@ vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out
 
 vfy_rc vfy_store_results_prune(vfy_store *st, int64_t before, size_t max_rows, size_t *deleted)
 {
-    /* One batch, picked by results_by_iat (iat <= exp, so iat < @before is
-     * implied by exp < @before and lets the index bound the scan). */
-    static const char pick[] =
-        "SELECT rowid FROM results WHERE iat < ?1 AND exp < ?1 ORDER BY iat, rowid LIMIT ?2";
-    char sql[256], detail[64];
+    return store_results_prune(st, before, max_rows, 1, deleted);
+}
+
+vfy_rc store_results_prune(vfy_store *st, int64_t before, size_t max_rows, int audit,
+                           size_t *deleted)
+{
+    /* One batch, picked through results_by_iat (iat <= exp, so iat < @before
+     * is implied by exp < @before and lets the index bound the scan). Both
+     * statements pick the same rows: same ordering, same transaction, and
+     * the first one changes no result. */
+    static const char feed[] = "DELETE FROM revocations WHERE result_id IN ("
+                               "SELECT id FROM results WHERE iat < ?1 AND exp < ?1"
+                               " ORDER BY iat, rowid LIMIT ?2)";
+    static const char rows[] = "DELETE FROM results WHERE rowid IN ("
+                               "SELECT rowid FROM results WHERE iat < ?1 AND exp < ?1"
+                               " ORDER BY iat, rowid LIMIT ?2)";
+    char detail[64];
     sqlite3_stmt *s = NULL;
     vfy_rc rc;
-    int src, n = 0;
+    int n = 0;
 
     if (deleted != NULL)
         *deleted = 0;
@@ -281,29 +293,17 @@ vfy_rc vfy_store_results_prune(vfy_store *st, int64_t before, size_t max_rows, s
                       (unsigned)VFY_NONCE_MAX_TTL);
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    /* The batch goes into a temporary table so that both deletes see the
-     * same rows. */
-    rc = st_exec(st, "CREATE TEMP TABLE IF NOT EXISTS prune_batch (rid INTEGER PRIMARY KEY);"
-                     "DELETE FROM prune_batch");
-    if (rc == VFY_OK) {
-        snprintf(sql, sizeof(sql), "INSERT INTO prune_batch (rid) %s", pick);
-        src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-        if (src != SQLITE_OK) {
-            rc = st_db(st, src, "prepare");
-        } else {
-            sqlite3_bind_int64(s, 1, before);
-            sqlite3_bind_int64(s, 2, (sqlite3_int64)max_rows);
-            rc = st_exec_stmt(st, s, "prune: pick");
+    for (int step = 0; step < 2 && rc == VFY_OK; step++) {
+        rc = st_stmt(st, step == 0 ? SL_PRUNE_FEED : SL_PRUNE_RESULTS, step == 0 ? feed : rows, &s);
+        if (rc != VFY_OK)
+            break;
+        sqlite3_bind_int64(s, 1, before);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)max_rows);
+        rc = st_exec_stmt(st, s, "prune");
+        if (rc == VFY_OK && step == 1)
             n = sqlite3_changes(st->db);
-        }
-        sqlite3_finalize(s);
     }
-    if (rc == VFY_OK && n > 0)
-        rc = st_exec(st, "DELETE FROM revocations WHERE result_id IN"
-                         " (SELECT id FROM results WHERE rowid IN (SELECT rid FROM prune_batch));"
-                         "DELETE FROM results WHERE rowid IN (SELECT rid FROM prune_batch);"
-                         "DELETE FROM prune_batch");
-    if (rc == VFY_OK && n > 0) {
+    if (rc == VFY_OK && n > 0 && audit) {
         snprintf(detail, sizeof(detail), "%d results expired before %lld", n, (long long)before);
         rc = st_audit(st, "results.prune", "results", detail);
     }

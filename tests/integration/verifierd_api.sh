@@ -10,8 +10,9 @@ set -uo pipefail
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
 
-# --wal-limit-mib 1: the WAL section below passes the limit on purpose
-vd_start_dev api --wal-limit-mib 1 || die "cannot start verifierd --dev"
+# --wal-limit-mib 1: the WAL section below passes the limit on purpose;
+# --results-keep-days 2: the retention section below
+vd_start_dev api --wal-limit-mib 1 --results-keep-days 2 || die "cannot start verifierd --dev"
 A=$VD_ATTEST
 ADM=$VD_ADMIN
 REQIDS="$VD_TMP/reqids"
@@ -386,6 +387,37 @@ check "metrics: attest buckets are cumulative" bash -c \
      awk '{ if (\$NF < prev) exit 1; prev = \$NF }'"
 expect_match "metrics: attest latency sum is positive" \
     "$(metric 'verifierd_request_duration_seconds_sum{endpoint="attest"}')" '^[0-9]+\.[0-9]*[1-9]'
+
+# ---- retention in group commits (--results-keep-days 2) ----
+# 12 results that expired 10 days ago and one that expired yesterday, put
+# there with sqlite3 beside the running verifierd; each group commit deletes
+# up to 8 expired ones, so three attestations remove the 12 and keep the
+# recent one.
+now=$(date +%s)
+{
+    printf 'BEGIN;\n'
+    for i in $(seq 1 12); do
+        printf "INSERT INTO results (id, attester, iat, exp, status) VALUES ('old-%d', 'registered', %d, %d, 'affirming');\n" \
+            "$i" $((now - 864000 - 300 + i)) $((now - 864000 + i))
+    done
+    printf "INSERT INTO results (id, attester, iat, exp, status) VALUES ('yesterday', 'registered', %d, %d, 'affirming');\n" \
+        $((now - 86700)) $((now - 86400))
+    printf 'COMMIT;\n'
+} | sqlite3 "$VD_DB"
+call GET /metrics -
+p0=$(awk '/^verifierd_results_pruned_total /{print $2}' "$VD_BODY")
+for _ in 1 2 3; do
+    nonce
+    post /v1/attest "$A" "$(attest_body "$N" "$CB" registered "$EV")"
+    expect_status "retention: an attestation (its commit prunes)" 200
+done
+call GET /metrics -
+expect_eq "retention: 12 expired results pruned" \
+    "$(( $(awk '/^verifierd_results_pruned_total /{print $2}' "$VD_BODY") - ${p0:-0} ))" 12
+expect_eq "retention: none of them left, yesterday's kept" \
+    "$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE id LIKE 'old-%'"):$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE id = 'yesterday'")" "0:1"
+call GET /v1/results/old-1 "$A"
+expect_status "retention: a pruned result is 404" 404
 
 # ---- the write-ahead log stays bounded (--wal-limit-mib 1) ----
 # A reader holding a snapshot (sqlite3 in the background, 3 s) keeps

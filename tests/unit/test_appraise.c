@@ -21,6 +21,7 @@
  * table, independently of the library's vfy_ar4si_tier().
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -1765,6 +1766,69 @@ Test(appraise, only_accepted_nonces_are_recorded)
     vfy_free(got);
     for (size_t i = 0; i < 4; i++)
         vfy_result_free(&r[i]);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+/*
+ * Retention in group commits: each commit deletes up to max(8, 2 x batch)
+ * results that expired more than keep_s ago (oldest first), without audit
+ * rows; recent results stay; bad settings are refused.
+ */
+Test(appraise, group_commit_retention_prunes_a_few_per_commit)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r;
+    int64_t now = (int64_t)time(NULL), day = 86400;
+    char id[32];
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    cr_assert_eq(vfy_committer_set_retention(g.c, 3600, 0), VFY_E_INVALID_ARG,
+                 "less than a day is refused (restart nonce check)");
+    cr_assert_eq(vfy_committer_set_retention(g.c, -1, 0), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_committer_set_retention(g.c, 2 * day, VFY_STORE_PRUNE_MAX + 1),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_committer_set_retention(NULL, 2 * day, 0), VFY_E_INVALID_ARG);
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "old-%02d", i);
+        cr_assert_eq(vfy_store_result_record(e.st, id, "nobody-here", now - 10 * day + i,
+                                             now - 10 * day + 300 + i, "affirming", NULL, 0),
+                     VFY_OK);
+    }
+    cr_assert_eq(vfy_store_result_record(e.st, "recent", "nobody-here", now - day,
+                                         now - day + 300, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_committer_set_retention(g.c, 2 * day, 0), VFY_OK);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";
+    for (int i = 0; i < 3; i++) {
+        r = group_appraise(&g, &q, "pruning commit");
+        cr_assert_eq(vfy_committer_wait(g.c, r), VFY_OK);
+        cr_expect_eq(vfy_committer_pruned(g.c), (uint64_t)(i < 2 ? 8 * (i + 1) : 20),
+                     "commit %d: a batch of one prunes at most 8", i + 1);
+        vfy_result_free(&r);
+    }
+    cr_expect_eq(recorded(&e, "old-19"), 0);
+    cr_expect_eq(recorded(&e, "recent"), 1, "expired one day ago, kept for two");
+    {
+        int64_t left = -1;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+
+        cr_assert_eq(sqlite3_open_v2(e.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM results WHERE id LIKE"
+                                            " 'old-%') * 1000 + (SELECT count(*) FROM audit_log"
+                                            " WHERE action = 'results.prune')", -1, &s, NULL),
+                     SQLITE_OK);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            left = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        cr_expect_eq(left, 0, "old rows and audit rows (x1000 + audit): %lld", (long long)left);
+    }
     req_free(&q);
     group_close(&g);
     env_close(&e);

@@ -93,6 +93,24 @@ VFY_EXPORT void vfy_committer_free(vfy_committer **c);
 /** Commit the open batch, if any; its outcome. */
 VFY_EXPORT vfy_rc vfy_committer_flush(vfy_committer *c) VFY_MUST_CHECK;
 
+/**
+ * Retention inside group commits: just before each batch commits, delete
+ * in its transaction up to twice as many results as the batch recorded
+ * (at least 8, at most @max_per_commit; 0: 64) of those that expired more
+ * than @keep_s seconds ago, with their revocation-feed entries (as
+ * vfy_store_results_prune() does, without an audit row per batch). No
+ * second writer competes for the write lock and deletion keeps pace with
+ * attestations. A deletion that fails is rolled back alone: the batch
+ * still commits. @keep_s 0 turns it off; otherwise it must be at least
+ * VFY_NONCE_MAX_TTL (a restart reads the last day's nonces back), else
+ * VFY_E_INVALID_ARG. Call before the committer is in use.
+ */
+VFY_EXPORT vfy_rc vfy_committer_set_retention(vfy_committer *c, int64_t keep_s,
+                                              unsigned max_per_commit) VFY_MUST_CHECK;
+
+/** Results deleted by the committer's retention so far. */
+VFY_EXPORT uint64_t vfy_committer_pruned(vfy_committer *c);
+
 typedef struct vfy_appraiser_config {
     const char *default_policy;  /* when neither request nor attester names one; NULL: "default" */
     const char *verifier_build;  /* ear_verifier_id.build; NULL: "verifierd <version>" */
