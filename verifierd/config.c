@@ -96,7 +96,9 @@ void vd_usage(FILE *out)
           out);
 }
 
-static int parse_uint(const char *flag, const char *s, unsigned long max, unsigned long *out)
+/* @s as an integer in @min..@max into *@dst; errors name @flag. */
+static int set_uint(const char *flag, const char *s, unsigned long min, unsigned long max,
+                    unsigned *dst)
 {
     char *end;
     unsigned long v;
@@ -105,12 +107,12 @@ static int parse_uint(const char *flag, const char *s, unsigned long max, unsign
     if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
         goto bad;
     v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
+    if (errno != 0 || *end != '\0' || v < min || v > max)
         goto bad;
-    *out = v;
+    *dst = (unsigned)v;
     return 0;
 bad:
-    fprintf(stderr, "verifierd: %s: expected an integer 0..%lu, got '%s'\n", flag, max,
+    fprintf(stderr, "verifierd: %s: expected an integer %lu..%lu, got '%s'\n", flag, min, max,
             s != NULL ? s : "");
     return -1;
 }
@@ -142,7 +144,7 @@ static int add_policy(struct vd_config *cfg, const char *file)
 /* Apply one option by id; @flag names it in errors. */
 static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
 {
-    unsigned long n = 0;
+    unsigned n = 0;
 
     switch (id) {
     case OPT_DB: return set_str(&cfg->db_path, v);
@@ -165,81 +167,21 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
             return -1;
         }
         return 0;
-    case OPT_THREADS:
-        if (parse_uint(flag, v, 256, &n) != 0)
-            return -1;
-        cfg->threads = (unsigned)n;
-        return 0;
-    case OPT_MAX_CONN:
-        if (parse_uint(flag, v, 1000000, &n) != 0)
-            return -1;
-        if (n == 0) {
-            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
-            return -1;
-        }
-        cfg->max_connections = (unsigned)n;
-        return 0;
-    case OPT_MAX_CONN_IP:
-        if (parse_uint(flag, v, 1000000, &n) != 0)
-            return -1;
-        cfg->max_conn_per_ip = (unsigned)n;
-        return 0;
-    case OPT_TIMEOUT:
-        if (parse_uint(flag, v, 3600, &n) != 0)
-            return -1;
-        if (n == 0) {
-            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
-            return -1;
-        }
-        cfg->conn_timeout_s = (unsigned)n;
-        return 0;
-    case OPT_RATE:
-        if (parse_uint(flag, v, 10000000, &n) != 0)
-            return -1;
-        cfg->rate_per_s = (unsigned)n;
-        return 0;
-    case OPT_BURST:
-        if (parse_uint(flag, v, 10000000, &n) != 0)
-            return -1;
-        cfg->rate_burst = (unsigned)n;
-        return 0;
+    case OPT_THREADS: return set_uint(flag, v, 0, 256, &cfg->threads);
+    case OPT_MAX_CONN: return set_uint(flag, v, 1, 1000000, &cfg->max_connections);
+    case OPT_MAX_CONN_IP: return set_uint(flag, v, 0, 1000000, &cfg->max_conn_per_ip);
+    case OPT_TIMEOUT: return set_uint(flag, v, 1, 3600, &cfg->conn_timeout_s);
+    case OPT_RATE: return set_uint(flag, v, 0, 10000000, &cfg->rate_per_s);
+    case OPT_BURST: return set_uint(flag, v, 0, 10000000, &cfg->rate_burst);
     case OPT_NONCE_CACHE:
-        if (parse_uint(flag, v, 16777216, &n) != 0)
+        if (set_uint(flag, v, 1, 16777216, &n) != 0)
             return -1;
-        if (n == 0) {
-            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
-            return -1;
-        }
         cfg->nonce_cache = n;
         return 0;
-    case OPT_COMMIT_BATCH:
-        if (parse_uint(flag, v, 1024, &n) != 0)
-            return -1;
-        if (n == 0) {
-            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
-            return -1;
-        }
-        cfg->commit_batch = (unsigned)n;
-        return 0;
-    case OPT_COMMIT_DELAY:
-        if (parse_uint(flag, v, 100000, &n) != 0)
-            return -1;
-        cfg->commit_delay_us = (unsigned)n;
-        return 0;
-    case OPT_WAL_LIMIT:
-        if (parse_uint(flag, v, 65536, &n) != 0)
-            return -1;
-        if (n == 0) {
-            fprintf(stderr, "verifierd: %s must be at least 1\n", flag);
-            return -1;
-        }
-        cfg->wal_limit_mib = (unsigned)n;
-        return 0;
-    case OPT_KEEP_DAYS:
-        if (parse_uint(flag, v, 36500, &n) != 0)
-            return -1;
-        cfg->results_keep_days = (unsigned)n;
-        return 0;
+    case OPT_COMMIT_BATCH: return set_uint(flag, v, 1, 1024, &cfg->commit_batch);
+    case OPT_COMMIT_DELAY: return set_uint(flag, v, 0, 100000, &cfg->commit_delay_us);
+    case OPT_WAL_LIMIT: return set_uint(flag, v, 1, 65536, &cfg->wal_limit_mib);
+    case OPT_KEEP_DAYS: return set_uint(flag, v, 0, 36500, &cfg->results_keep_days);
     }
     return -1;
 }
