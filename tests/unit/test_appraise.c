@@ -1834,6 +1834,40 @@ Test(appraise, group_commit_retention_prunes_a_few_per_commit)
     env_close(&e);
 }
 
+/* A retention deletion that fails (here a trigger refuses every delete)
+ * is rolled back alone: the batch still commits and its result is there. */
+Test(appraise, group_commit_retention_failure_does_not_lose_the_batch)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r;
+    int64_t now = (int64_t)time(NULL), day = 86400;
+    sqlite3 *db;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    cr_assert_eq(vfy_store_result_record(e.st, "old", "nobody-here", now - 10 * day,
+                                         now - 10 * day + 300, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(sqlite3_open(e.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "CREATE TRIGGER no_prune BEFORE DELETE ON results"
+                                  " BEGIN SELECT RAISE(ABORT, 'no deletes here'); END;",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(vfy_committer_set_retention(g.c, 2 * day, 0), VFY_OK);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";
+    r = group_appraise(&g, &q, "commit whose prune fails");
+    cr_assert_eq(vfy_committer_wait(g.c, r), VFY_OK, "the batch commits anyway");
+    cr_expect_eq(recorded(&e, vfy_result_id(r)), 1, "its result is durable");
+    cr_expect_eq(recorded(&e, "old"), 1, "the failed deletion changed nothing");
+    cr_expect_eq(vfy_committer_pruned(g.c), 0);
+    vfy_result_free(&r);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
 Test(appraise, group_commit_attester_state_and_verdict)
 {
     env e;
