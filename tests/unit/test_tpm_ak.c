@@ -4,6 +4,9 @@
  * validation, unsupported keys, and schemes.
  */
 #include <criterion/criterion.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -92,6 +95,124 @@ Test(tpm_ak, point_off_the_curve_is_refused)
     free(pem);
     OPENSSL_free(der);
     EVP_PKEY_free(k);
+}
+
+/*
+ * The point's checks are OpenSSL's (EC_POINT_oct2point refuses coordinates
+ * at or above the field prime, EC_POINT_set_affine_coordinates points off
+ * the curve): libverify relies on them instead of checking again, so these
+ * cases pin that behaviour for both curves AKs use.
+ */
+
+/* A point on @g with a small x (so x + p still fits the field size). */
+static void small_point(const EC_GROUP *g, BIGNUM *x, BIGNUM *y, BN_CTX *ctx)
+{
+    BIGNUM *p = BN_new(), *a = BN_new(), *b = BN_new(), *r = BN_new(), *t = BN_new();
+
+    cr_assert(EC_GROUP_get_curve(g, p, a, b, ctx));
+    for (BN_ULONG v = 1;; v++) {
+        /* r = x^3 + a x + b mod p */
+        cr_assert(BN_set_word(x, v));
+        cr_assert(BN_mod_sqr(t, x, p, ctx) && BN_mod_add(t, t, a, p, ctx) &&
+                  BN_mod_mul(r, t, x, p, ctx) && BN_mod_add(r, r, b, p, ctx));
+        ERR_set_mark();
+        if (BN_mod_sqrt(y, r, p, ctx) != NULL) {
+            ERR_pop_to_mark();
+            break;
+        }
+        ERR_pop_to_mark();
+        cr_assert_lt(v, 1000);
+    }
+    BN_free(p);
+    BN_free(a);
+    BN_free(b);
+    BN_free(r);
+    BN_free(t);
+}
+
+/* SPKI DER of (x, y) on @curve, from the prefix of a generated key's. */
+static unsigned char *spki_of(const unsigned char *der, int n, size_t fsize, const BIGNUM *x,
+                              const BIGNUM *y)
+{
+    unsigned char *m = malloc((size_t)n);
+
+    memcpy(m, der, (size_t)n);
+    cr_assert_eq(BN_bn2binpad(x, m + n - 2 * fsize, (int)fsize), (int)fsize);
+    cr_assert_eq(BN_bn2binpad(y, m + n - fsize, (int)fsize), (int)fsize);
+    return m;
+}
+
+static vfy_rc import_der(const unsigned char *der, int n)
+{
+    size_t len;
+    char *pem = armour(der, n, &len);
+    vfy_ak *ak = (vfy_ak *)&len; /* must be set to NULL on failure */
+    vfy_rc rc = vfy_ak_from_pem(&ak, pem, len, NULL);
+
+    if (rc != VFY_OK)
+        cr_assert_null(ak);
+    vfy_ak_free(&ak);
+    free(pem);
+    return rc;
+}
+
+static void refuse_points(const char *curve, int nid, size_t fsize)
+{
+    EVP_PKEY *k = EVP_EC_gen(curve);
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(nid);
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *p = BN_new(), *x = BN_new(), *y = BN_new(), *xp = BN_new(), *z = BN_new();
+    unsigned char *der = NULL, *m;
+    int n = i2d_PUBKEY(k, &der);
+
+    cr_assert_not_null(g);
+    cr_assert(EC_GROUP_get_curve(g, p, NULL, NULL, ctx));
+    cr_assert_eq((size_t)n, (fsize == 32 ? 26u : 23u) + 1 + 2 * fsize, "%s", curve);
+
+    /* the key as generated, then its y moved off the curve */
+    cr_assert_eq(import_der(der, n), VFY_OK, "%s", curve);
+    der[n - 1] ^= 0x01;
+    cr_assert_str_eq(vfy_rc_name(import_der(der, n)), "VFY_E_AK_MALFORMED", "%s: y + 1", curve);
+
+    /* a point with a small x is accepted; x + p (the same x mod p) is not */
+    small_point(g, x, y, ctx);
+    m = spki_of(der, n, fsize, x, y);
+    cr_assert_eq(import_der(m, n), VFY_OK, "%s: small-x point", curve);
+    free(m);
+    cr_assert(BN_add(xp, x, p));
+    cr_assert_leq(BN_num_bytes(xp), (int)fsize);
+    m = spki_of(der, n, fsize, xp, y);
+    cr_assert_str_eq(vfy_rc_name(import_der(m, n)), "VFY_E_AK_MALFORMED", "%s: x + p", curve);
+    free(m);
+    /* y = p - y is the point's negation, on the curve; p itself is not a
+     * coordinate, and (0, 0) is not a point */
+    cr_assert(BN_sub(z, p, y));
+    m = spki_of(der, n, fsize, x, z);
+    cr_assert_eq(import_der(m, n), VFY_OK, "%s: negated small-x point", curve);
+    free(m);
+    m = spki_of(der, n, fsize, x, p);
+    cr_assert_str_eq(vfy_rc_name(import_der(m, n)), "VFY_E_AK_MALFORMED", "%s: y = p", curve);
+    free(m);
+    BN_zero(z);
+    m = spki_of(der, n, fsize, z, z);
+    cr_assert_str_eq(vfy_rc_name(import_der(m, n)), "VFY_E_AK_MALFORMED", "%s: (0, 0)", curve);
+    free(m);
+
+    BN_free(p);
+    BN_free(x);
+    BN_free(y);
+    BN_free(xp);
+    BN_free(z);
+    BN_CTX_free(ctx);
+    EC_GROUP_free(g);
+    OPENSSL_free(der);
+    EVP_PKEY_free(k);
+}
+
+Test(tpm_ak, coordinates_out_of_range_or_off_the_curve_are_refused)
+{
+    refuse_points("P-256", NID_X9_62_prime256v1, 32);
+    refuse_points("P-384", NID_secp384r1, 48);
 }
 
 Test(tpm_ak, trailing_bytes_and_wrong_armour_are_refused)

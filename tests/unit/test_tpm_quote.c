@@ -948,6 +948,18 @@ Test(tpm_ak, tpm2b_public_negatives)
                          "VFY_E_AK_MALFORMED", "TPM2B_PUBLIC[0..%zu)", i);
         cr_assert_null(ak);
     }
+    /* the point is the end of the structure: its y leaves the curve */
+    for (size_t k = 0; k < 2; k++) {
+        fx g;
+
+        fx_load(&g, GOOD[k]);
+        g.pub.p[g.pub.len - 1] ^= 0x01;
+        ak = (vfy_ak *)&ak;
+        cr_assert_str_eq(vfy_rc_name(vfy_ak_from_tpm2b_public(&ak, g.pub.p, g.pub.len, NULL)),
+                         "VFY_E_AK_MALFORMED", "%s: y off the curve", GOOD[k]);
+        cr_assert_null(ak);
+        fx_free(&g);
+    }
     free(m);
     cr_assert_str_eq(vfy_rc_name(vfy_ak_from_pem(&ak, "-----BEGIN PUBLIC KEY-----\nAAAA\n"
                                                       "-----END PUBLIC KEY-----\n", 58, NULL)),
