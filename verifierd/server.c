@@ -801,8 +801,9 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
  * single-use across restarts. A nonce begins with its big-endian expiry, so
  * asking the store for the nonces that sort at or after now + 1 reads only
  * the unexpired ones: expired nonces are neither copied nor HMAC'd, and the
- * memory and HMACs here follow the live nonces, not a day of results. The
- * window of results stays the longest nonce lifetime.
+ * memory and HMACs here follow the live nonces. The results read are those
+ * of vfy_store_nonce_window(): the last longest-nonce-TTL seconds (the
+ * store keeps how long before its expiry any nonce was used), not a day.
  */
 static int remember_used_nonces(struct vd_server *s)
 {
@@ -810,16 +811,20 @@ static int remember_used_nonces(struct vd_server *s)
     uint8_t (*v)[32] = NULL, min[8];
     size_t n = 0, live = 0, full = 0;
     uint64_t now = vd_now(), first_live = now + 1;
+    int64_t since = 0;
     vfy_rc rc;
 
     if (st == NULL)
         return -1;
+    if ((rc = vfy_store_nonce_window(st, (int64_t)now, &since)) != VFY_OK) {
+        vd_log("error", "reading the used-nonce window: %s", vfy_strerror(rc));
+        return -1;
+    }
     for (int i = 7; i >= 0; i--) {
         min[i] = (uint8_t)(first_live & 0xff);
         first_live >>= 8;
     }
-    rc = vfy_store_recent_nonces_from(st, (int64_t)(now - VFY_NONCE_MAX_TTL), min, sizeof(min),
-                                      &v, &n);
+    rc = vfy_store_recent_nonces_from(st, since, min, sizeof(min), &v, &n);
     if (rc != VFY_OK) {
         vd_log("error", "reading recently used nonces: %s", vfy_strerror(rc));
         return -1;
@@ -833,7 +838,8 @@ static int remember_used_nonces(struct vd_server *s)
             full++;
     }
     vfy_free(v);
-    vd_log("info", "reloaded %zu unexpired used nonces (of %zu read); they stay used", live, n);
+    vd_log("info", "reloaded %zu unexpired used nonces (of %zu read, from results of the last "
+           "%lld s); they stay used", live, n, (long long)((int64_t)now - since));
     if (full > 0)
         vd_log("warn", "used-nonce cache full at start: %zu unexpired used nonces could not be "
                "reloaded and may be accepted again once room frees up; raise --nonce-cache",

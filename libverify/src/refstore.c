@@ -170,10 +170,28 @@ static const char schema_v2[] =
     "ALTER TABLE results ADD COLUMN refset_id INTEGER REFERENCES refsets(id);"
     "CREATE INDEX results_by_refset ON results (refset_id);";
 
+/*
+ * v3: how long before its expiry an accepted nonce was used, at most. A
+ * result recorded with a nonce at iat >= since has nonce expiry - iat <=
+ * max_lead (verifierd's nonces begin with their big-endian expiry), so a
+ * restarted verifier finds every still-unexpired used nonce among the
+ * results of the last max_lead seconds instead of the last day
+ * (vfy_store_nonce_window). Results recorded before v3 (iat < since) are
+ * not covered: until they are a day old the window stays a day.
+ */
+static const char schema_v3[] =
+    "CREATE TABLE nonce_lead ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  max_lead INTEGER NOT NULL CHECK (max_lead >= 0),"
+    "  since INTEGER NOT NULL);"
+    "INSERT INTO nonce_lead (id, max_lead, since)"
+    "  SELECT 1, 0, coalesce(max(iat) + 1, 0) FROM results;";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
     schema_v2,
+    schema_v3,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,

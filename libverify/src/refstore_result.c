@@ -178,6 +178,8 @@ out:
     return rc;
 }
 
+static vfy_rc nonce_lead_put(vfy_store *st, const uint8_t *nonce, int64_t iat);
+
 vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *attester,
                                      int64_t iat, int64_t exp, const char *status,
                                      const vfy_store_ref *refs, size_t nrefs,
@@ -220,7 +222,71 @@ vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *
         if (rc == VFY_OK && sqlite3_changes(st->db) == 0)
             rc = st_err(st, VFY_E_CONFLICT, "result %s already recorded", id);
     }
+    if (rc == VFY_OK && nonce != NULL)
+        rc = nonce_lead_put(st, nonce, iat);
     return st_tx_end(st, rc);
+}
+
+/*
+ * How long before its expiry @nonce was used at @iat (0..VFY_NONCE_MAX_TTL),
+ * reading the nonce as verifierd's: its big-endian expiry first.
+ */
+static int64_t nonce_lead(const uint8_t *nonce, int64_t iat)
+{
+    uint64_t exp = 0;
+
+    for (int i = 0; i < 8; i++)
+        exp = exp << 8 | nonce[i];
+    if (iat < 0 || exp <= (uint64_t)iat)
+        return 0;
+    return exp - (uint64_t)iat > VFY_NONCE_MAX_TTL ? VFY_NONCE_MAX_TTL
+                                                    : (int64_t)(exp - (uint64_t)iat);
+}
+
+/* Raise the stored bound to this nonce's lead, in the caller's transaction
+ * (so a rollback takes it back too); a row already at or above it is not
+ * written. */
+static vfy_rc nonce_lead_put(vfy_store *st, const uint8_t *nonce, int64_t iat)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc = st_stmt(st, SL_NONCE_LEAD_PUT,
+                        "UPDATE nonce_lead SET max_lead = ?1 WHERE id = 1 AND max_lead < ?1", &s);
+
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, nonce_lead(nonce, iat));
+    return st_exec_stmt(st, s, "nonce lead");
+}
+
+vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now, int64_t *since)
+{
+    sqlite3_stmt *s;
+    int64_t lead, from;
+    vfy_rc rc;
+    int src;
+
+    if (since != NULL)
+        *since = 0;
+    if (st == NULL || since == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_NONCE_LEAD_GET, "SELECT max_lead, since FROM nonce_lead WHERE id = 1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? st_err(st, VFY_E_DB, "nonce window: the nonce_lead row is missing")
+                                : st_db(st, src, "nonce window");
+        sqlite3_reset(s);
+        return rc;
+    }
+    lead = sqlite3_column_int64(s, 0);
+    from = sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    if (lead < 0 || lead > VFY_NONCE_MAX_TTL)
+        lead = VFY_NONCE_MAX_TTL;
+    /* Results before @from have no recorded lead: up to a day. */
+    *since = from > now - (int64_t)VFY_NONCE_MAX_TTL ? now - (int64_t)VFY_NONCE_MAX_TTL : now - lead;
+    return VFY_OK;
 }
 
 vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out)

@@ -130,9 +130,18 @@ vd_start_dev one --policy "$VFY_SOURCE_DIR/policies/default.json" \
     die "cannot restart verifierd"
 A=$VD_ATTEST URL1=$VD_URL CA1=$VD_CA PID1=$VD_PID
 line=$(grep -F 'unexpired used nonces' "$VD_LOG" | tail -n 1)
-reloaded=$(printf '%s' "$line" | sed -n 's/.*reloaded \([0-9]*\) unexpired used nonces (of \([0-9]*\) read).*/\1/p')
-read_n=$(printf '%s' "$line" | sed -n 's/.*reloaded \([0-9]*\) unexpired used nonces (of \([0-9]*\) read).*/\2/p')
+re='.*reloaded \([0-9]*\) unexpired used nonces (of \([0-9]*\) read, from results of the last \([0-9]*\) s).*'
+reloaded=$(printf '%s' "$line" | sed -n "s/$re/\\1/p")
+read_n=$(printf '%s' "$line" | sed -n "s/$re/\\2/p")
+window=$(printf '%s' "$line" | sed -n "s/$re/\\3/p")
 check "restart: the log says how many used nonces were reloaded ($line)" test -n "$reloaded"
+# The results read are those of the longest nonce lead seen (nonce TTLs
+# here: 60 s at most, plus up to a second between the expiry's clock and
+# the result's iat), not a day: the database was made by this library.
+lead=$(sqlite3 "$VD_DB" 'SELECT max_lead FROM nonce_lead')
+check "restart: the recorded nonce lead is within the longest TTL used ($lead)" \
+    test "${lead:-0}" -ge 1 -a "${lead:-99}" -le 61
+expect_eq "restart: results of the last lead seconds are read, not a day" "$window" "$lead"
 expect_eq "restart: only the unexpired nonces are read ($total recorded)" "$read_n" "$unexpired"
 check "restart: expired nonces were recorded but not read ($unexpired of $total)" \
     test "${unexpired:-0}" -lt "${total:-0}"

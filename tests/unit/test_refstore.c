@@ -617,6 +617,130 @@ Test(refstore, recent_nonces_from_bound_and_since)
     vfy_store_close(&st);
 }
 
+/* ---- the used-nonce window (schema 3: nonce_lead) ---- */
+
+static int64_t window_at(vfy_store *st, int64_t now)
+{
+    int64_t since = -1;
+
+    cr_assert_eq(vfy_store_nonce_window(st, now, &since), VFY_OK);
+    return since;
+}
+
+static void record_lead(vfy_store *st, const char *id, int64_t iat, uint64_t exp)
+{
+    uint8_t n[32];
+
+    nonce_exp(n, exp, 0x42);
+    cr_assert_eq(vfy_store_result_record_nonce(st, id, "a1", iat, iat + 300, "affirming", NULL, 0,
+                                               n), VFY_OK, "%s", id);
+}
+
+/* Times near today's, as a store sees them. */
+#define T INT64_C(1800000000)
+
+/*
+ * A new database covers every result: the window is the largest
+ * expiry - iat of a recorded nonce (its lead), clamped to 0..a day, and a
+ * rolled-back record does not widen it. With that window,
+ * vfy_store_recent_nonces_from finds every unexpired nonce.
+ */
+Test(refstore, nonce_window_follows_the_longest_lead)
+{
+    vfy_store *st = open_new();
+    uint8_t bound[32], live[2][32];
+    uint8_t (*got)[32] = NULL;
+    size_t ngot = 0;
+    int64_t since = 7;
+
+    cr_assert_eq(count("SELECT since FROM nonce_lead"), 0, "new database: every result covered");
+    cr_assert_eq(window_at(st, T + 10000), T + 10000, "no nonce recorded yet");
+    record_lead(st, "l60", T + 9000, T + 9060);
+    cr_assert_eq(window_at(st, T + 10000), T + 10000 - 60);
+    record_lead(st, "l300", T + 9100, T + 9400);
+    cr_assert_eq(window_at(st, T + 10000), T + 10000 - 300);
+    record_lead(st, "l10", T + 9200, T + 9210);
+    record_lead(st, "expired-at-use", T + 9300, T + 9250); /* lead 0 */
+    cr_assert_eq(window_at(st, T + 10000), T + 10000 - 300, "shorter leads do not narrow it");
+    cr_assert_eq(count("SELECT max_lead FROM nonce_lead"), 300);
+    /* a nonce that is not verifierd's: its "expiry" is far off; clamped */
+    {
+        vfy_store *st2 = NULL;
+        uint8_t n[32];
+
+        cr_assert_eq(vfy_store_open(&st2, path, 0), VFY_OK);
+        cr_assert_eq(vfy_store_begin(st2), VFY_OK);
+        memset(n, 0xee, sizeof(n));
+        cr_assert_eq(vfy_store_result_record_nonce(st2, "foreign", "a1", T + 9500, T + 9800, "affirming",
+                                                   NULL, 0, n), VFY_OK);
+        cr_assert_eq(count("SELECT max_lead FROM nonce_lead"), 300, "not visible before commit");
+        /* rolled back with the result it came with */
+        cr_assert_eq(vfy_store_end(st2, VFY_E_INTERNAL), VFY_E_INTERNAL);
+        cr_assert_eq(count("SELECT count(*) FROM results WHERE id = 'foreign'"), 0);
+        cr_assert_eq(window_at(st, T + 10000), T + 10000 - 300, "a rolled-back lead is gone");
+        cr_assert_eq(vfy_store_result_record_nonce(st2, "foreign", "a1", T + 9500, T + 9800, "affirming",
+                                                   NULL, 0, n), VFY_OK);
+        cr_assert_eq(count("SELECT max_lead FROM nonce_lead"), VFY_NONCE_MAX_TTL);
+        cr_assert_eq(window_at(st, T + 100000), T + 100000 - (int64_t)VFY_NONCE_MAX_TTL);
+        vfy_store_close(&st2);
+    }
+    /* back to a fresh database: the window finds exactly the live nonces */
+    vfy_store_close(&st);
+    unlink(path);
+    st = open_new();
+    record_lead(st, "dead", T + 9690, T + 9750);   /* issued in the window, expired */
+    record_lead(st, "live1", T + 9700, T + 9760);  /* lead 60: the longest */
+    record_lead(st, "live2", T + 9750, T + 9770);
+    record_lead(st, "old", T + 9500, T + 9520);    /* before the window, expired */
+    nonce_exp(live[0], T + 9760, 0x42);
+    nonce_exp(live[1], T + 9770, 0x42);
+    since = window_at(st, T + 9755);
+    cr_assert_eq(since, T + 9755 - 60);
+    nonce_exp(bound, T + 9756, 0);  /* the first 8 bytes: unexpired at T + 9755 */
+    cr_assert_eq(vfy_store_recent_nonces_from(st, since, bound, 8, &got, &ngot), VFY_OK);
+    expect_nonces(got, ngot, (const uint8_t (*)[32])live, 2, "window at T + 9755");
+    cr_assert_eq(vfy_store_nonce_window(NULL, 1, &since), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_nonce_window(st, 1, NULL), VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
+/*
+ * Results recorded before schema 3 carry no lead: until the newest of them
+ * is a day old the window stays a day, then it is the lead again.
+ */
+Test(refstore, nonce_window_after_migration_covers_older_results)
+{
+    vfy_store *st = NULL;
+    uint8_t n[32];
+    int64_t day = VFY_NONCE_MAX_TTL;
+
+    cr_assert_eq(vfy_store_create_at_version(path, 2), VFY_OK);
+    nonce_exp(n, 5000 + day - 1, 0x17); /* a nonce live for almost a day */
+    {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db, "INSERT INTO results (id, attester, iat, exp, status,"
+                                            " nonce) VALUES ('v2', 'a1', 5000, 5300,"
+                                            " 'affirming', ?1)", -1, &s, NULL), SQLITE_OK);
+        sqlite3_bind_blob(s, 1, n, 32, SQLITE_STATIC);
+        cr_assert_eq(sqlite3_step(s), SQLITE_DONE);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+    }
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_MIGRATE), VFY_OK);
+    cr_assert_eq(count("SELECT since FROM nonce_lead"), 5001, "covered from after the last v2 result");
+    cr_assert_eq(count("SELECT max_lead FROM nonce_lead"), 0);
+    record_lead(st, "v3", 5010, 5070);
+    /* the v2 result's nonce is still live: a day back finds it */
+    cr_assert_eq(window_at(st, 6000), 6000 - day);
+    cr_assert_eq(window_at(st, 5001 + day - 1), 5001 - 1, "v2 results still younger than a day");
+    /* once every v2 result is a day old, the lead is enough */
+    cr_assert_eq(window_at(st, 5001 + day), 5001 + day - 60);
+    vfy_store_close(&st);
+}
+
 /* Results recorded by a v1 library (per-result link rows) are still revoked. */
 Test(refstore, v1_result_links_still_revoke)
 {

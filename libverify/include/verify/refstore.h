@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /** Schema version this library writes (PRAGMA user_version). */
-#define VFY_STORE_SCHEMA_VERSION 2
+#define VFY_STORE_SCHEMA_VERSION 3
 
 /** Longest name (attester, set, component, policy id, token), in bytes. */
 #define VFY_STORE_NAME_MAX 128
@@ -503,7 +503,8 @@ VFY_EXPORT vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t 
  * bytes of now + 1 selects exactly those that have not expired at now, so
  * expired ones are never copied out. The rows are found through the results'
  * issue times, so the store still reads (without returning) every result
- * issued since @since.
+ * issued since @since: vfy_store_nonce_window() gives the latest @since that
+ * still finds every unexpired one.
  *
  * *@out is an array of *@n 32-byte nonces owned by the caller (vfy_free;
  * NULL when *@n is 0). Errors: VFY_E_INVALID_ARG (@min NULL with @min_len
@@ -512,6 +513,22 @@ VFY_EXPORT vfy_rc vfy_store_recent_nonces(vfy_store *st, int64_t since, uint8_t 
 VFY_EXPORT vfy_rc vfy_store_recent_nonces_from(vfy_store *st, int64_t since, const uint8_t *min,
                                                size_t min_len, uint8_t (**out)[32],
                                                size_t *n) VFY_MUST_CHECK;
+
+/**
+ * The latest issue time *@since (Unix seconds) such that every result
+ * whose nonce is still unexpired at @now was issued at or after it, for
+ * vfy_store_recent_nonces_from() after a restart. Nonces are read as
+ * verifierd's (verify/nonce.h: the big-endian expiry first): recording a
+ * result with a nonce keeps the largest expiry - iat seen (its "lead",
+ * clamped to 0..VFY_NONCE_MAX_TTL), so *@since is @now minus that lead —
+ * about the longest nonce TTL in use, not a day. Results recorded by a
+ * library older than schema 3 carry no lead: while any of them is younger
+ * than VFY_NONCE_MAX_TTL, *@since is @now - VFY_NONCE_MAX_TTL. A lead
+ * raised by a transaction that rolls back is rolled back with it. Errors:
+ * VFY_E_INVALID_ARG, VFY_E_DB, VFY_E_DB_BUSY.
+ */
+VFY_EXPORT vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now,
+                                         int64_t *since) VFY_MUST_CHECK;
 
 /** Largest @max_rows of one vfy_store_results_prune() call. */
 #define VFY_STORE_PRUNE_MAX 100000
