@@ -178,7 +178,36 @@ out:
     return rc;
 }
 
-static vfy_rc nonce_lead_put(vfy_store *st, const uint8_t *nonce, int64_t iat);
+/*
+ * How long before its expiry @nonce was used at @iat (0..VFY_NONCE_MAX_TTL),
+ * reading the nonce as verifierd's: its big-endian expiry first.
+ */
+static int64_t nonce_lead(const uint8_t *nonce, int64_t iat)
+{
+    uint64_t exp = 0;
+
+    for (int i = 0; i < 8; i++)
+        exp = exp << 8 | nonce[i];
+    if (iat < 0 || exp <= (uint64_t)iat)
+        return 0;
+    return exp - (uint64_t)iat > VFY_NONCE_MAX_TTL ? VFY_NONCE_MAX_TTL
+                                                    : (int64_t)(exp - (uint64_t)iat);
+}
+
+/* Raise the stored bound to this nonce's lead, in the caller's transaction
+ * (so a rollback takes it back too); a row already at or above it is not
+ * written. */
+static vfy_rc nonce_lead_put(vfy_store *st, const uint8_t *nonce, int64_t iat)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc = st_stmt(st, SL_NONCE_LEAD_PUT,
+                        "UPDATE nonce_lead SET max_lead = ?1 WHERE id = 1 AND max_lead < ?1", &s);
+
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, nonce_lead(nonce, iat));
+    return st_exec_stmt(st, s, "nonce lead");
+}
 
 vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *attester,
                                      int64_t iat, int64_t exp, const char *status,
@@ -225,37 +254,6 @@ vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *
     if (rc == VFY_OK && nonce != NULL)
         rc = nonce_lead_put(st, nonce, iat);
     return st_tx_end(st, rc);
-}
-
-/*
- * How long before its expiry @nonce was used at @iat (0..VFY_NONCE_MAX_TTL),
- * reading the nonce as verifierd's: its big-endian expiry first.
- */
-static int64_t nonce_lead(const uint8_t *nonce, int64_t iat)
-{
-    uint64_t exp = 0;
-
-    for (int i = 0; i < 8; i++)
-        exp = exp << 8 | nonce[i];
-    if (iat < 0 || exp <= (uint64_t)iat)
-        return 0;
-    return exp - (uint64_t)iat > VFY_NONCE_MAX_TTL ? VFY_NONCE_MAX_TTL
-                                                    : (int64_t)(exp - (uint64_t)iat);
-}
-
-/* Raise the stored bound to this nonce's lead, in the caller's transaction
- * (so a rollback takes it back too); a row already at or above it is not
- * written. */
-static vfy_rc nonce_lead_put(vfy_store *st, const uint8_t *nonce, int64_t iat)
-{
-    sqlite3_stmt *s;
-    vfy_rc rc = st_stmt(st, SL_NONCE_LEAD_PUT,
-                        "UPDATE nonce_lead SET max_lead = ?1 WHERE id = 1 AND max_lead < ?1", &s);
-
-    if (rc != VFY_OK)
-        return rc;
-    sqlite3_bind_int64(s, 1, nonce_lead(nonce, iat));
-    return st_exec_stmt(st, s, "nonce lead");
 }
 
 vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now, int64_t *since)
