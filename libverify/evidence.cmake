@@ -7,4 +7,5 @@ list(APPEND VFY_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/manifest.c
   ${CMAKE_CURRENT_LIST_DIR}/src/agent_log.c
   ${CMAKE_CURRENT_LIST_DIR}/src/cmw.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/attest_body.c
 )

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_req.h"
 #include "vd.h"
 
 static unsigned status_for(vfy_rc rc)
@@ -50,7 +49,7 @@ static char *attest_json(const struct vd_req *r, const vfy_result *res, const ch
 enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const char *method,
                               const char *path)
 {
-    struct vd_attest_req ar;
+    vfy_attest_body *body = NULL;
     char *jws = NULL, detail[400] = "", msg[512];
     vfy_appraisal_request req;
     vfy_result *res = NULL;
@@ -61,33 +60,27 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
 
     (void)method;
     (void)path;
-    memset(&ar, 0, sizeof(ar));
     if (vd_content_type_is(c, "application/json") != 0)
         return vd_problem(c, r, 415, "expected Content-Type: application/json");
     if ((ap = vd_appraiser()) == NULL)
         return vd_problem(c, r, 503, "appraisal unavailable");
-    if (vd_attest_req_parse(&ar, r->body, r->len, msg, sizeof(msg)) != 0)
-        return vd_problem(c, r, 400, msg);
-    snprintf(r->attester, sizeof(r->attester), "%s", ar.attester);
+    /* One parse: the evidence is appraised from this body's tree. */
+    if ((rc = vfy_attest_body_parse(&body, r->body, r->len, msg, sizeof(msg))) != VFY_OK)
+        return vd_problem(c, r, rc == VFY_E_NOMEM ? 503 : 400,
+                          rc == VFY_E_NOMEM ? "appraisal unavailable" : msg);
     memset(&req, 0, sizeof(req));
-    req.evidence = ar.evidence;
-    req.evidence_len = ar.evidence_len;
-    req.format = ar.format;
+    vfy_attest_body_request(body, &req);
+    snprintf(r->attester, sizeof(r->attester), "%s", req.attester);
 
     /* The nonce: used once, whatever the outcome. */
-    rc = vfy_nonce_consume(vd_srv->nonce_key, vd_srv->nonce_cache, ar.nonce, sizeof(ar.nonce),
+    rc = vfy_nonce_consume(vd_srv->nonce_key, vd_srv->nonce_cache, req.nonce, VFY_NONCE_LEN,
                            vd_now());
     if (rc == VFY_E_NONCE_CACHE_FULL) {
         vd_log("warn", "used-nonce cache full; refusing attestations until nonces expire");
         ret = vd_problem(c, r, 503, "too many outstanding nonces; retry shortly");
         goto out;
     }
-    req.nonce = ar.nonce;
     req.nonce_status = rc;
-    req.channel_binding = ar.cb;
-    req.attester = ar.attester;
-    req.policy_id = ar.policy[0] != '\0' ? ar.policy : NULL;
-    req.max_ttl_s = ar.max_ttl_s;
     vd_commit_busy(1);   /* may join the open batch: the commit thread waits for it */
     busy = 1;
     rc = vfy_appraise(ap, &req, &res, detail, sizeof(detail));
@@ -156,6 +149,6 @@ out:
         vd_log("error", "recording a result whose answer failed");
     vfy_free(jws);
     vfy_result_free(&res);
-    vd_attest_req_clear(&ar);
+    vfy_attest_body_free(&body);
     return ret;
 }

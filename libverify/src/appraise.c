@@ -719,6 +719,23 @@ static vfy_rc state_enter(vfy_appraiser *a, int *in_tx, int *stale, char *detail
     return rc;
 }
 
+/* The request's CMW collection: from its parsed body's tree or bytes, else
+ * from req->evidence. */
+static vfy_rc parse_evidence(const vfy_appraisal_request *req, vfy_cmw **cmw, char *inner,
+                             size_t cap)
+{
+    const uint8_t *cbor;
+    const struct cJSON *tree;
+    size_t cbor_len, body_len;
+
+    if (req->body == NULL)
+        return vfy_cmw_parse(cmw, req->format, req->evidence, req->evidence_len, inner, cap);
+    tree = vfy_attest_body_evidence(req->body, &cbor, &cbor_len, &body_len);
+    if (tree != NULL)
+        return vfy_cmw_parse_tree(cmw, tree, body_len, inner, cap);
+    return vfy_cmw_parse(cmw, VFY_CMW_CBOR, cbor, cbor_len, inner, cap);
+}
+
 static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
                             char *detail, size_t detail_cap, int *stale)
 {
@@ -748,7 +765,8 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     if (detail != NULL && detail_cap > 0)
         detail[0] = '\0';
     if (a == NULL || req == NULL || out == NULL || req->nonce == NULL ||
-        req->channel_binding == NULL || req->attester == NULL || req->evidence == NULL)
+        req->channel_binding == NULL || req->attester == NULL ||
+        (req->evidence == NULL && req->body == NULL))
         return VFY_E_INVALID_ARG;
     if (strlen(req->attester) == 0 || strlen(req->attester) > VFY_STORE_NAME_MAX) {
         set_detail(detail, detail_cap, "attester name must be 1..128 bytes", NULL);
@@ -757,8 +775,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     memset(&pcrs, 0, sizeof(pcrs));
 
     /* 1. Parse: malformed evidence is an error, not a verdict. */
-    if ((rc = vfy_cmw_parse(&cmw, req->format, req->evidence, req->evidence_len, inner,
-                            sizeof(inner))) != VFY_OK) {
+    if ((rc = parse_evidence(req, &cmw, inner, sizeof(inner))) != VFY_OK) {
         set_detail(detail, detail_cap, "evidence", inner);
         goto out;
     }

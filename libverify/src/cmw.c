@@ -146,11 +146,69 @@ static vfy_rc check_complete(unsigned seen, char *detail, size_t cap)
 
 /* ---- JSON ---- */
 
+/* The collection in the strictly parsed tree @root (depth already bounded). */
+static vfy_rc parse_json_tree(vfy_cmw *c, const cJSON *root, char *detail, size_t cap)
+{
+    unsigned seen = 0;
+    vfy_rc rc;
+
+    if (!cJSON_IsObject(root)) {
+        vfy_detail_set(detail, cap, "the collection must be a JSON object");
+        return VFY_E_CMW_MALFORMED;
+    }
+    for (const cJSON *m = root->child; m != NULL; m = m->next) {
+        const cJSON *mt, *val;
+        const char *s;
+        size_t n;
+        int i;
+
+        if (m->string == NULL)
+            return VFY_E_CMW_MALFORMED;
+        if ((rc = check_key(m->string, strlen(m->string), &seen, &i, detail, cap)) != VFY_OK)
+            return rc;
+        if (i == VFY_CMW_RECORDS) {
+            if (vfy_json_str(m, &s, &n) != VFY_JSON_OK) {
+                vfy_detail_set(detail, cap, "__cmwc_t must be a string");
+                return VFY_E_CMW_TYPE;
+            }
+            if ((rc = check_type(s, n, detail, cap)) != VFY_OK)
+                return rc;
+            continue;
+        }
+        mt = cJSON_IsArray(m) ? m->child : NULL;
+        val = mt != NULL ? mt->next : NULL;
+        if (val == NULL || val->next != NULL || !cJSON_IsString(mt) || !cJSON_IsString(val)) {
+            vfy_detail_set(detail, cap, "record \"%s\" must be [media-type, base64url]",
+                           labels[i]);
+            return VFY_E_CMW_MALFORMED;
+        }
+        if (vfy_json_str(mt, &s, &n) != VFY_JSON_OK ||
+            (rc = check_media_type(i, s, n, detail, cap)) != VFY_OK)
+            return rc;
+        if (vfy_json_str(val, &s, &n) != VFY_JSON_OK)
+            return VFY_E_CMW_MALFORMED;
+        /* refuse an oversized manifest before decoding it */
+        if (i == VFY_CMW_AGENT_MANIFEST && n > VFY_B64URL_LEN(VFY_MANIFEST_MAX) &&
+            (rc = check_size(i, (n / 4) * 3, detail, cap)) != VFY_OK)
+            return rc;
+        c->data[i] = malloc(VFY_B64URL_DECODED_MAX(n) + 1);
+        if (c->data[i] == NULL)
+            return VFY_E_NOMEM;
+        rc = vfy_b64url_decode(c->data[i], VFY_B64URL_DECODED_MAX(n) + 1, &c->len[i], s, n);
+        if (rc != VFY_OK) {
+            vfy_detail_set(detail, cap, "record \"%s\" is not strict base64url", labels[i]);
+            return rc == VFY_E_ENCODING ? VFY_E_CMW_ENCODING : rc;
+        }
+        if ((rc = check_size(i, c->len[i], detail, cap)) != VFY_OK)
+            return rc;
+    }
+    return check_complete(seen, detail, cap);
+}
+
 static vfy_rc parse_json(vfy_cmw *c, const char *data, size_t len, char *detail, size_t cap)
 {
     cJSON *root = NULL;
-    unsigned seen = 0;
-    vfy_rc rc = VFY_OK;
+    vfy_rc rc;
 
     switch (vfy_json_parse(&root, data, len, VFY_CMW_MAX_DEPTH)) {
     case VFY_JSON_OK:
@@ -162,68 +220,7 @@ static vfy_rc parse_json(vfy_cmw *c, const char *data, size_t len, char *detail,
         vfy_detail_set(detail, cap, "not well-formed JSON");
         return VFY_E_CMW_MALFORMED;
     }
-    if (!cJSON_IsObject(root)) {
-        vfy_detail_set(detail, cap, "the collection must be a JSON object");
-        rc = VFY_E_CMW_MALFORMED;
-        goto out;
-    }
-    for (const cJSON *m = root->child; m != NULL; m = m->next) {
-        const cJSON *mt, *val;
-        const char *s;
-        size_t n;
-        int i;
-
-        if (m->string == NULL) {
-            rc = VFY_E_CMW_MALFORMED;
-            goto out;
-        }
-        if ((rc = check_key(m->string, strlen(m->string), &seen, &i, detail, cap)) != VFY_OK)
-            goto out;
-        if (i == VFY_CMW_RECORDS) {
-            if (vfy_json_str(m, &s, &n) != VFY_JSON_OK) {
-                vfy_detail_set(detail, cap, "__cmwc_t must be a string");
-                rc = VFY_E_CMW_TYPE;
-                goto out;
-            }
-            if ((rc = check_type(s, n, detail, cap)) != VFY_OK)
-                goto out;
-            continue;
-        }
-        mt = cJSON_IsArray(m) ? m->child : NULL;
-        val = mt != NULL ? mt->next : NULL;
-        if (val == NULL || val->next != NULL || !cJSON_IsString(mt) || !cJSON_IsString(val)) {
-            vfy_detail_set(detail, cap, "record \"%s\" must be [media-type, base64url]",
-                           labels[i]);
-            rc = VFY_E_CMW_MALFORMED;
-            goto out;
-        }
-        if (vfy_json_str(mt, &s, &n) != VFY_JSON_OK ||
-            (rc = check_media_type(i, s, n, detail, cap)) != VFY_OK)
-            goto out;
-        if (vfy_json_str(val, &s, &n) != VFY_JSON_OK) {
-            rc = VFY_E_CMW_MALFORMED;
-            goto out;
-        }
-        /* refuse an oversized manifest before decoding it */
-        if (i == VFY_CMW_AGENT_MANIFEST && n > VFY_B64URL_LEN(VFY_MANIFEST_MAX) &&
-            (rc = check_size(i, (n / 4) * 3, detail, cap)) != VFY_OK)
-            goto out;
-        c->data[i] = malloc(VFY_B64URL_DECODED_MAX(n) + 1);
-        if (c->data[i] == NULL) {
-            rc = VFY_E_NOMEM;
-            goto out;
-        }
-        rc = vfy_b64url_decode(c->data[i], VFY_B64URL_DECODED_MAX(n) + 1, &c->len[i], s, n);
-        if (rc != VFY_OK) {
-            vfy_detail_set(detail, cap, "record \"%s\" is not strict base64url", labels[i]);
-            rc = (rc == VFY_E_ENCODING) ? VFY_E_CMW_ENCODING : rc;
-            goto out;
-        }
-        if ((rc = check_size(i, c->len[i], detail, cap)) != VFY_OK)
-            goto out;
-    }
-    rc = check_complete(seen, detail, cap);
-out:
+    rc = parse_json_tree(c, root, detail, cap);
     cJSON_Delete(root);
     return rc;
 }
@@ -430,6 +427,42 @@ vfy_rc vfy_cmw_parse(vfy_cmw **out, vfy_cmw_format fmt, const void *data, size_t
     rc = fmt == VFY_CMW_JSON ? parse_json(c, data, len, detail, cap)
                              : parse_cbor(c, data, len, detail, cap);
     if (rc != VFY_OK) {
+        vfy_cmw_free(&c);
+        return rc;
+    }
+    *out = c;
+    return VFY_OK;
+}
+
+vfy_rc vfy_cmw_parse_tree(vfy_cmw **out, const struct cJSON *root, size_t enc_bound,
+                          char *detail, size_t cap)
+{
+    vfy_cmw *c;
+    vfy_rc rc;
+
+    vfy_detail_set(detail, cap, "%s", "");
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (root == NULL)
+        return VFY_E_INVALID_ARG;
+    if (enc_bound > VFY_CMW_MAX) {
+        /* Only then can the compact form exceed the limit: measure it. */
+        char *s = cJSON_PrintUnformatted(root);
+        size_t n = s != NULL ? strlen(s) : 0;
+
+        cJSON_free(s);
+        if (s == NULL)
+            return VFY_E_NOMEM;
+        if (n > VFY_CMW_MAX) {
+            vfy_detail_set(detail, cap, "evidence is %zu bytes, the limit is %d", n, VFY_CMW_MAX);
+            return VFY_E_CMW_TOO_LARGE;
+        }
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return VFY_E_NOMEM;
+    c->fmt = VFY_CMW_JSON;
+    if ((rc = parse_json_tree(c, root, detail, cap)) != VFY_OK) {
         vfy_cmw_free(&c);
         return rc;
     }

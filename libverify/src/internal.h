@@ -93,6 +93,23 @@ void vfy_free_secret(void *p, size_t n);
 vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures);
 uint64_t committer_leave(vfy_committer *c, int joined);
 
+/*
+ * The JSON CMW collection in @root, a tree parsed with vfy_json_parse()
+ * whose nesting is at most VFY_CMW_MAX_DEPTH (cmw.c; for attest_body.c's
+ * evidence member). The rules and codes of vfy_cmw_parse(), the size being
+ * that of the compact JSON form: @enc_bound is an upper bound of it (the
+ * bytes the tree was parsed from), and only above VFY_CMW_MAX is the tree
+ * printed to measure it.
+ */
+struct cJSON;
+vfy_rc vfy_cmw_parse_tree(vfy_cmw **out, const struct cJSON *root, size_t enc_bound,
+                          char *detail, size_t cap);
+
+/* The evidence of a parsed body: the JSON tree (then *@cbor is NULL) or the
+ * decoded CBOR bytes, and the body's length (attest_body.c, for appraise.c). */
+const struct cJSON *vfy_attest_body_evidence(const vfy_attest_body *b, const uint8_t **cbor,
+                                             size_t *cbor_len, size_t *body_len);
+
 /* The committer batch a result waits for; 0: none (appraise.c). */
 uint64_t result_ticket(const vfy_result *r);
 

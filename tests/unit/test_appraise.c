@@ -20,6 +20,7 @@
  * Statuses are recomputed here from the expected vectors with the AR4SI tier
  * table, independently of the library's vfy_ar4si_tier().
  */
+#define _GNU_SOURCE /* asprintf */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <criterion/parameterized.h>
@@ -690,6 +691,107 @@ Test(appraise, affirming_json_and_cbor_details)
     }
     free(steps);
     buf_free(&m1);
+    env_close(&e);
+}
+
+/*
+ * The same steps through a parsed POST /v1/attest body (verifierd's path):
+ * the JSON evidence is appraised from the body's tree, the CBOR evidence
+ * from the decoded string, with the same verdict; evidence errors come from
+ * vfy_appraise with the codes of the bytes path.
+ */
+static char *body_for(const step *s, const char *evidence_override)
+{
+    buf t = read_fx(s->ev);
+    char *body;
+    int n;
+
+    while (t.len > 0 && (t.p[t.len - 1] == '\n' || t.p[t.len - 1] == ' '))
+        t.len--;
+    if (evidence_override != NULL)
+        n = asprintf(&body, "{\"nonce\":\"%s\",\"channel_binding\":\"%s\",\"attester\":\"%s\","
+                     "\"evidence\":%s}", s->nonce, s->cb, ATTESTER, evidence_override);
+    else if (strcmp(s->fmt, "cbor") == 0)
+        n = asprintf(&body, "{\"nonce\":\"%s\",\"channel_binding\":\"%s\",\"attester\":\"%s\","
+                     "\"evidence\":\"%.*s\"}", s->nonce, s->cb, ATTESTER, (int)t.len, t.p);
+    else
+        n = asprintf(&body, "{\"nonce\":\"%s\",\"channel_binding\":\"%s\",\"attester\":\"%s\","
+                     "\"evidence\":%.*s,\"max_ttl_s\":120}", s->nonce, s->cb, ATTESTER,
+                     (int)t.len, t.p);
+    cr_assert_gt(n, 0);
+    buf_free(&t);
+    return body;
+}
+
+Test(appraise, attest_body_path_same_verdicts_and_errors)
+{
+    step *steps = NULL;
+    size_t n = read_steps("affirming", &steps);
+    static const struct {
+        const char *evidence;
+        vfy_rc want;
+    } bad[] = {
+        {"{\"__cmwc_t\":\"" VFY_CMW_TAG "\"}", VFY_E_CMW_MISSING},
+        {"{\"__cmwc_t\":\"other\"}", VFY_E_CMW_TYPE},
+        {"{\"x\":1}", VFY_E_CMW_UNKNOWN_LABEL},
+        {"{\"__cmwc_t\":\"" VFY_CMW_TAG "\",\"__cmwc_t\":\"" VFY_CMW_TAG "\"}",
+         VFY_E_CMW_DUPLICATE},
+        {"{\"tpm-attest\":[\"application/vnd.verifierd.tpms-attest\",\"a+b\"]}",
+         VFY_E_CMW_ENCODING},
+        {"{\"tpm-attest\":[\"text/plain\",\"AA\"]}", VFY_E_CMW_MEDIA_TYPE},
+        {"{\"tpm-attest\":\"AA\"}", VFY_E_CMW_MALFORMED},
+        {"\"AA\"", VFY_E_CMW_MALFORMED},   /* CBOR path: one byte, not a map */
+    };
+    env e;
+
+    cr_assert_eq(n, 2);
+    env_open(&e, 0);
+    for (size_t i = 0; i < n; i++) {
+        char *text = body_for(&steps[i], NULL), detail[256];
+        vfy_attest_body *b = NULL;
+        vfy_appraisal_request rq;
+        vfy_result *r = NULL;
+        vfy_rc rc;
+
+        rc = vfy_attest_body_parse(&b, text, strlen(text), detail, sizeof(detail));
+        cr_assert_eq(rc, VFY_OK, "%s: %s (%s)", steps[i].fmt, vfy_rc_name(rc), detail);
+        cr_expect_eq(vfy_attest_body_format(b),
+                     strcmp(steps[i].fmt, "cbor") == 0 ? VFY_CMW_CBOR : VFY_CMW_JSON);
+        memset(&rq, 0, sizeof(rq));
+        rq.evidence = (const uint8_t *)"junk: the body's evidence is used";
+        rq.evidence_len = 4;
+        vfy_attest_body_request(b, &rq);
+        cr_expect_null(rq.evidence);
+        cr_expect_eq((const void *)rq.body, (const void *)b);
+        cr_expect_str_eq(rq.attester, ATTESTER);
+        cr_expect_null(rq.policy_id);
+        cr_expect_eq(rq.max_ttl_s, i == 0 ? 120u : 0u);
+        rq.now = 1765000000;
+        rc = vfy_appraise(e.ap, &rq, &r, detail, sizeof(detail));
+        cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", steps[i].fmt, vfy_rc_name(rc),
+                     detail);
+        check_result(r, &AFFIRMING, steps[i].fmt);
+        cr_expect_eq(vfy_result_exp(r) - vfy_result_iat(r), i == 0 ? 120 : 300);
+        vfy_result_free(&r);
+        vfy_attest_body_free(&b);
+        cr_expect_null(b);
+        free(text);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *text = body_for(&steps[0], bad[i].evidence), detail[256];
+        vfy_attest_body *b = NULL;
+        vfy_appraisal_request rq;
+
+        cr_assert_eq(vfy_attest_body_parse(&b, text, strlen(text), detail, sizeof(detail)),
+                     VFY_OK, "%s: %s", bad[i].evidence, detail);
+        memset(&rq, 0, sizeof(rq));
+        vfy_attest_body_request(b, &rq);
+        rq.now = 1765000000;
+        appraise_err(&e, &rq, bad[i].want, bad[i].evidence);
+        vfy_attest_body_free(&b);
+        free(text);
+    }
+    free(steps);
     env_close(&e);
 }
 

@@ -151,8 +151,11 @@ VFY_EXPORT vfy_rc vfy_appraiser_policy(vfy_appraiser *a, const char *policy_id,
                                        const char *attester,
                                        const vfy_policy **out) VFY_MUST_CHECK;
 
+/* A parsed POST /v1/attest body (verify/attest_body.h). */
+typedef struct vfy_attest_body vfy_attest_body;
+
 typedef struct vfy_appraisal_request {
-    const uint8_t *evidence;         /* the CMW collection */
+    const uint8_t *evidence;         /* the CMW collection (unless body is set) */
     size_t evidence_len;
     vfy_cmw_format format;           /* VFY_CMW_JSON or VFY_CMW_CBOR */
     const uint8_t *nonce;            /* 32 bytes, the challenge the RP obtained */
@@ -163,6 +166,9 @@ typedef struct vfy_appraisal_request {
     vfy_rc nonce_status;             /* the caller's check of the nonce (issued,
                                         unexpired, unused): VFY_OK or the error */
     int64_t now;                     /* Unix seconds; 0: the current time */
+    const vfy_attest_body *body;     /* optional: the evidence is this parsed
+                                        body's (vfy_attest_body_request());
+                                        evidence/evidence_len/format unused */
 } vfy_appraisal_request;
 
 typedef struct vfy_result vfy_result;

@@ -23,5 +23,6 @@
 #include "verify/agent_log.h"
 #include "verify/cmw.h"
 #include "verify/appraise.h"
+#include "verify/attest_body.h"
 
 #endif
