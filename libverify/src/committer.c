@@ -120,6 +120,11 @@ uint64_t committer_leave(vfy_committer *c, int joined)
         ticket = c->batch;
         if (++c->pending >= c->max_batch)
             (void)commit_locked(c);   /* its outcome is read by the waiters */
+    } else if (c->open && c->pending == 0) {
+        /* Nobody will wait for this batch: end it now rather than hold the
+         * write lock (and block every admin change) until the next
+         * appraisal joins it. Its savepoints were rolled back: it is empty. */
+        (void)commit_locked(c);
     }
     pthread_mutex_unlock(&c->mu);
     return ticket;

@@ -88,7 +88,9 @@ void vfy_free_secret(void *p, size_t n);
  * returned VFY_OK is followed by one committer_leave(): with @joined, the
  * state phase's savepoint was released into the batch and the batch number
  * is returned (the result's ticket); the batch is committed at once when
- * it reached max_batch. Unlocks @c.
+ * it reached max_batch. A state phase that failed (@joined 0) in a batch
+ * no result joined ends that batch at once: no waiter would, and it holds
+ * the store's write lock. Unlocks @c.
  */
 vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures);
 uint64_t committer_leave(vfy_committer *c, int joined);

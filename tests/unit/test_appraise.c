@@ -36,6 +36,7 @@
 #include <openssl/sha.h>
 
 #include "verify/verify.h"
+#include "internal.h"   /* committer_enter/leave: a failed state phase */
 
 #define ATTESTER "agent-1"
 #define REFSET "platform"
@@ -2054,6 +2055,36 @@ Test(appraise, group_commit_free_rolls_back_unwaited)
     cr_expect_eq(vfy_committer_wait(NULL, r), VFY_E_INVALID_ARG);
     vfy_result_free(&r);
     req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+/* A state phase that fails in a batch nobody joined ends that batch: the
+ * write lock is not held until the next appraisal comes along. */
+Test(appraise, group_commit_failed_state_phase_releases_the_lock)
+{
+    uint8_t d[32];
+    env e;
+    group g;
+    vfy_store *bst = NULL;
+    uint64_t failures = 0;
+    int added = 0;
+    time_t t0;
+
+    memset(d, 0x5a, sizeof(d));
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    cr_assert_eq(committer_enter(g.c, &bst, &failures), VFY_OK);
+    cr_assert_eq(vfy_store_begin(bst), VFY_OK);            /* the state phase */
+    cr_assert_eq(vfy_store_end(bst, VFY_E_INTERNAL), VFY_E_INTERNAL);   /* fails */
+    cr_expect_eq(committer_leave(g.c, 0), 0u, "no ticket for a failed phase");
+    t0 = time(NULL);
+    cr_expect_eq(vfy_store_pcr_add(e.st, "rs-free", VFY_HASH_SHA256, 1, d, sizeof(d), &added),
+                 VFY_OK, "an admin change after a failed state phase: %s",
+                 vfy_store_errmsg(e.st));
+    cr_expect_eq(added, 1);
+    cr_expect_lt(time(NULL) - t0, 2, "the admin change waited for the lock");
+    cr_expect_eq(vfy_committer_flush(g.c), VFY_OK, "nothing left open");
     group_close(&g);
     env_close(&e);
 }
