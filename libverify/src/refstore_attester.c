@@ -58,6 +58,37 @@ static vfy_rc set_state(vfy_store *st, const char *name, const char *state)
     return rc;
 }
 
+/* A revoked attester's unexpired valid results are revoked too, with feed entries. */
+static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
+{
+    static const char *const sql[2] = {
+        "INSERT INTO revocations (result_id, at, reason)"
+        " SELECT id, ?2, ?3 FROM results WHERE attester = ?1 AND state = 'valid' AND exp > ?2"
+        " ORDER BY id",
+        "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
+        " WHERE attester = ?1 AND state = 'valid' AND exp > ?2",
+    };
+    char reason[VFY_STORE_NAME_MAX + 32];
+    vfy_rc rc = VFY_OK;
+
+    snprintf(reason, sizeof(reason), "%s revoked", obj);
+    for (int i = 0; i < 2 && rc == VFY_OK; i++) {
+        sqlite3_stmt *s = NULL;
+        int src = sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL);
+
+        if (src != SQLITE_OK)
+            return st_db(st, src, "revoke attester results");
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, st_now(st));
+        sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src != SQLITE_DONE)
+            rc = st_db(st, src, "revoke attester results");
+        sqlite3_finalize(s);
+    }
+    return rc;
+}
+
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, size_t ak_len,
                        const char *scheme, const char *refset, const char *policy,
                        int revoked, int *added)
@@ -124,9 +155,16 @@ vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, si
         if (what != NULL) {
             rc = st_err(st, VFY_E_CONFLICT, "attester %s already exists with %s", name, what);
         } else if (revoked && !orev) {
+            /* Revoked through an import: as vfy_store_attester_revoke, its
+             * live results are revoked with it. */
+            char obj[VFY_STORE_NAME_MAX + 16];
+
+            snprintf(obj, sizeof(obj), "attester %s", name);
             rc = set_state(st, name, "revoked");
+            if (rc == VFY_OK)
+                rc = revoke_results(st, name, obj);
             if (rc == VFY_OK && added != NULL)
-                *added = 1;
+                *added = 2;
         }
         goto out;
     }
@@ -190,37 +228,6 @@ vfy_rc vfy_store_attester_add(vfy_store *st, const char *name, const uint8_t *ak
     rc = st_tx_end(st, rc);
     if (rc == VFY_OK && added != NULL)
         *added = add;
-    return rc;
-}
-
-/* A revoked attester's unexpired valid results are revoked too, with feed entries. */
-static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
-{
-    static const char *const sql[2] = {
-        "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT id, ?2, ?3 FROM results WHERE attester = ?1 AND state = 'valid' AND exp > ?2"
-        " ORDER BY id",
-        "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
-        " WHERE attester = ?1 AND state = 'valid' AND exp > ?2",
-    };
-    char reason[VFY_STORE_NAME_MAX + 32];
-    vfy_rc rc = VFY_OK;
-
-    snprintf(reason, sizeof(reason), "%s revoked", obj);
-    for (int i = 0; i < 2 && rc == VFY_OK; i++) {
-        sqlite3_stmt *s = NULL;
-        int src = sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL);
-
-        if (src != SQLITE_OK)
-            return st_db(st, src, "revoke attester results");
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, st_now(st));
-        sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-        src = sqlite3_step(s);
-        if (src != SQLITE_DONE)
-            rc = st_db(st, src, "revoke attester results");
-        sqlite3_finalize(s);
-    }
     return rc;
 }
 

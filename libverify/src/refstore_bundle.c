@@ -271,6 +271,27 @@ static vfy_rc import_policies(vfy_store *st, const cJSON *arr, vfy_store_import_
     return VFY_OK;
 }
 
+/* An entry's ak_public (@bin) and ak_pem must be the same key: the first is
+ * what is stored, the second what a reader of the bundle sees. */
+static vfy_rc same_key(vfy_store *st, size_t i, const uint8_t *bin, size_t blen, const char *pem)
+{
+    vfy_ak *a = NULL, *b = NULL;
+    uint8_t fa[32], fb[32];
+    vfy_rc rc = VFY_OK;
+
+    if (vfy_ak_load(&a, bin, blen, NULL) != VFY_OK)
+        rc = bad(st, "attesters", i, "ak_public is not a supported TPM2B_PUBLIC");
+    else if (vfy_ak_load(&b, (const uint8_t *)pem, strlen(pem), NULL) != VFY_OK)
+        rc = bad(st, "attesters", i, "ak_pem is not a supported public key");
+    else if (vfy_ak_fingerprint(a, fa) != VFY_OK || vfy_ak_fingerprint(b, fb) != VFY_OK)
+        rc = VFY_E_INTERNAL;
+    else if (memcmp(fa, fb, sizeof(fa)) != 0)
+        rc = bad(st, "attesters", i, "ak_pem and ak_public are different keys");
+    vfy_ak_free(&a);
+    vfy_ak_free(&b);
+    return rc;
+}
+
 static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
 {
     static const char *const keys[] = {"name", "ak_pem", "ak_public", "scheme", "refset",
@@ -305,6 +326,10 @@ static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import
                 return bad(st, "attesters", i, "ak_public is not base64url");
             }
         }
+        if (bin != NULL && (rc = same_key(st, i, bin, blen, pem)) != VFY_OK) {
+            free(bin);
+            return rc;
+        }
         if (bin != NULL)
             rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, &added);
         else
@@ -313,7 +338,8 @@ static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import
         free(bin);
         if (rc != VFY_OK)
             return rc;
-        stats->attesters += (size_t)added;
+        stats->attesters += (size_t)(added == 1);
+        stats->revoked += (size_t)(added == 2);
         i++;
     }
     return VFY_OK;

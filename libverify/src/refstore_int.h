@@ -109,6 +109,8 @@ void st_hex(char *out, const uint8_t *in, size_t n);
 
 vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
                      unsigned *version_out, int *added);
+/* *@added: 0 nothing changed, 1 inserted, 2 an active attester revoked
+ * (@revoked; its live results are revoked with it). */
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,
                        const char *scheme, const char *refset, const char *policy,
                        int revoked, int *added);

@@ -18,6 +18,7 @@
 
 #include "verify/verify.h"
 #include "refstore_int.h"
+#include <cjson/cJSON.h>
 
 static char dir[64];
 static char path[128];
@@ -796,6 +797,136 @@ Test(refstore, attester_revoke_revokes_its_results)
     cr_assert_str_eq(feed[0].result_id, "live");
     vfy_free(feed);
     free(pem);
+    vfy_store_close(&st);
+}
+
+/* A file of the quote fixtures (tests/fixtures/quote/...), NUL-terminated. */
+static char *read_quote_fixture(const char *rel, size_t *len)
+{
+    const char *d = getenv("VFY_FIXTURES");
+    char p[512];
+    FILE *f;
+    char *buf;
+    long n;
+
+    cr_assert(d != NULL && *d != 0, "VFY_FIXTURES is not set (run through ctest)");
+    snprintf(p, sizeof(p), "%s/quote/%s", d, rel);
+    cr_assert_not_null(f = fopen(p, "rb"), "%s", p);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    rewind(f);
+    cr_assert_not_null(buf = malloc((size_t)n + 1));
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Importing an attester as revoked does what vfy_store_attester_revoke
+ * does: its live results are revoked, with feed entries, and counted. */
+Test(refstore, import_revoking_an_attester_revokes_its_results)
+{
+    vfy_store *st = open_new();
+    vfy_store_result r;
+    vfy_store_revocation *feed = NULL;
+    vfy_store_import_stats stats;
+    vfy_store_attester a;
+    size_t n = 0;
+    uint64_t cur = 0;
+    char *pem = new_ec_pem(), *bundle = NULL, *p;
+
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "live", "a1", 990, 1300, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "old", "a1", 500, 900, "affirming", NULL, 0), VFY_OK);
+    cr_assert_eq(vfy_store_export(st, &bundle), VFY_OK);
+    {
+        cJSON *b = cJSON_Parse(bundle), *e, *state;
+
+        cr_assert_not_null(b);
+        e = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "attesters"), 0);
+        cr_assert_not_null(state = cJSON_GetObjectItem(e, "state"), "%s", bundle);
+        cr_assert_str_eq(state->valuestring, "active");
+        cJSON_ReplaceItemInObject(e, "state", cJSON_CreateString("revoked"));
+        vfy_free(bundle);
+        p = cJSON_PrintUnformatted(b);
+        cJSON_Delete(b);
+        cr_assert_not_null(bundle = strdup(p));
+        cJSON_free(p);
+    }
+    memset(&stats, 0xff, sizeof(stats));
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_expect_eq(stats.attesters, 0, "a revocation is not an addition");
+    cr_expect_eq(stats.revoked, 1);
+    cr_assert_eq(vfy_store_attester_get(st, "a1", &a), VFY_OK);
+    cr_expect_eq(a.revoked, 1);
+    vfy_store_attester_clear(&a);
+    cr_assert_eq(vfy_store_result_get(st, "live", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 1, "a live result of an attester revoked by import");
+    cr_expect_not_null(strstr(r.reason, "attester a1"));
+    cr_assert_eq(vfy_store_result_get(st, "old", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 0, "expired results stay as they were");
+    cr_assert_eq(vfy_store_revocations(st, 0, 10, &feed, &n, &cur), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(feed[0].result_id, "live");
+    vfy_free(feed);
+    /* importing it again changes nothing */
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_OK);
+    cr_expect_eq(stats.revoked, 0);
+    free(bundle);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* An attester entry with ak_public must carry the same key as its ak_pem. */
+Test(refstore, import_ak_pem_and_ak_public_must_match)
+{
+    vfy_store *st = open_new();
+    size_t publen = 0, pemlen = 0;
+    char *pub = read_quote_fixture("ecc-p256-ecdsa-sha256/ak.pub", &publen);
+    char *pem = read_quote_fixture("ecc-p256-ecdsa-sha256/ak.pem", &pemlen);
+    char *other = new_ec_pem(), *pub64, *bundle;
+    const char *pems[2] = {pem, other};
+
+    (void)pemlen;
+    cr_assert_not_null(pub64 = malloc(VFY_B64URL_LEN(publen) + 1));
+    cr_assert_eq(vfy_b64url_encode(pub64, VFY_B64URL_LEN(publen) + 1, (const uint8_t *)pub,
+                                   publen), VFY_OK);
+    for (int k = 1; k >= 0; k--) {
+        cJSON *b = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(b, "attesters");
+        cJSON *e = cJSON_CreateObject();
+        vfy_rc rc;
+
+        cJSON_AddStringToObject(b, "format", "verifierd-refvalues");
+        cJSON_AddNumberToObject(b, "version", 1);
+        cJSON_AddStringToObject(e, "name", "a1");
+        cJSON_AddStringToObject(e, "ak_pem", pems[k]);
+        cJSON_AddStringToObject(e, "ak_public", pub64);
+        cJSON_AddStringToObject(e, "scheme", "ecdsa-sha256");
+        cJSON_AddStringToObject(e, "refset", "default");
+        cJSON_AddStringToObject(e, "state", "active");
+        cJSON_AddItemToArray(arr, e);
+        bundle = cJSON_PrintUnformatted(b);
+        cJSON_Delete(b);
+        rc = vfy_store_import(st, bundle, strlen(bundle), NULL);
+        if (k == 1) {
+            cr_expect_eq(rc, VFY_E_BUNDLE, "another key in ak_pem: %s", vfy_rc_name(rc));
+            cr_expect_str_eq(vfy_store_errmsg(st),
+                             "bundle attesters[0]: ak_pem and ak_public are different keys");
+            cr_expect_eq(count("SELECT count(*) FROM attesters"), 0);
+        } else {
+            cr_expect_eq(rc, VFY_OK, "the same key: %s", vfy_store_errmsg(st));
+            cr_expect_eq(count("SELECT count(*) FROM attesters"), 1);
+        }
+        cJSON_free(bundle);
+    }
+    free(pub64);
+    free(pub);
+    free(pem);
+    free(other);
     vfy_store_close(&st);
 }
 
