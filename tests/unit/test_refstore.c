@@ -432,6 +432,81 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     vfy_store_close(&st);
 }
 
+/* Revoking one row revokes its digest for appraisal (a revoked row wins the
+ * lookup), so the results that relied on a sibling row with the same digest
+ * under another name are revoked too — by admin revoke and by import. */
+Test(refstore, component_revoke_reaches_results_of_same_digest_rows)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c;
+    vfy_store_result r;
+    vfy_store_revocation *feed = NULL;
+    uint8_t d[32], d2[32];
+    size_t nrev = 0, nres = 0, n = 0;
+    uint64_t cur = 0;
+    char *pem = new_ec_pem(), bundle[512], hex[65];
+    vfy_store_import_stats stats;
+
+    vfy_store_set_time(st, 1000);
+    fill(d, 32, 7);
+    fill(d2, 32, 8);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.1", d, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama-mirror", NULL, d, NULL,
+                                         NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "other", NULL, d2, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
+    {
+        vfy_store_ref ref = {VFY_STORE_REF_COMPONENT, c.id};   /* the row appraisal used */
+        vfy_store_component t, o;
+
+        cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_TOOL, d, &t), VFY_OK);
+        cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d2, &o), VFY_OK);
+        vfy_store_ref tref = {VFY_STORE_REF_COMPONENT, t.id}, oref = {VFY_STORE_REF_COMPONENT, o.id};
+
+        cr_assert_eq(vfy_store_result_record(st, "r1", "a1", 990, 1300, "affirming", &ref, 1),
+                     VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r-tool", "a1", 990, 1300, "affirming", &tref,
+                                             1), VFY_OK);
+        cr_assert_eq(vfy_store_result_record(st, "r-other", "a1", 990, 1300, "affirming", &oref,
+                                             1), VFY_OK);
+    }
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "llama-mirror", NULL, &nrev,
+                                            &nres), VFY_OK);
+    cr_expect_eq(nrev, 1);
+    cr_expect_eq(nres, 1, "the result that relied on the same digest under another name");
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
+    cr_expect_eq(c.state, VFY_REF_REVOKED, "the digest is revoked for appraisal");
+    cr_assert_eq(vfy_store_result_get(st, "r1", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 1);
+    cr_expect_not_null(strstr(r.reason, "llama-mirror"), "%s", r.reason);
+    cr_assert_eq(vfy_store_result_get(st, "r-tool", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 0, "another kind with the same digest is another value");
+    cr_assert_eq(vfy_store_result_get(st, "r-other", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 0);
+    cr_assert_eq(vfy_store_revocations(st, 0, 10, &feed, &n, &cur), VFY_OK);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(feed[0].result_id, "r1");
+    vfy_free(feed);
+
+    /* Through an import: a new revoked row with d2 under a new name. */
+    st_hex(hex, d2, 32);
+    snprintf(bundle, sizeof(bundle),
+             "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+             "{\"kind\":\"model\",\"name\":\"other-copy\",\"digest\":\"sha256:%s\","
+             "\"state\":\"revoked\"}]}", hex);
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_assert_eq(vfy_store_result_get(st, "r-other", &r), VFY_OK);
+    cr_expect_eq(r.revoked, 1, "revoked by an imported revoked row of the same digest");
+    free(pem);
+    vfy_store_close(&st);
+}
+
 /* Results that rely on the same rows share one reference set. */
 Test(refstore, results_share_reference_sets)
 {

@@ -279,6 +279,9 @@ VFY_EXPORT vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind
  * Admin change: revoke every approved component @kind/@name (all versions),
  * or only those with @digest if it is not NULL, and mark every unexpired
  * valid result that relied on one of them revoked (with feed entries).
+ * A digest is revoked for appraisal once any row of its kind carrying it is
+ * (vfy_store_component_lookup), so results that relied on another row of
+ * the same kind and digest (another name, say a mirror) are revoked too.
  * VFY_E_NOT_FOUND if no component matches. Already revoked rows are left
  * alone. @revoked and @results (optional) count components and results.
  */
