@@ -293,7 +293,9 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
                              const char *path)
 {
     const char *sub = path + strlen("/v1/admin/");
-    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    /* HEAD works wherever GET does (docs/api.md); MHD sends no body for it. */
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
     char actor[VFY_STORE_NAME_MAX + 8];
     static const char *lists[] = {"attesters", "pcrs", "components", "policies", "results", "audit"};
 

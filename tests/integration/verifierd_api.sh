@@ -22,7 +22,7 @@ call() { vd_call "$@"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"
 post() { vd_post_json "$@"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"$REQIDS"; }
 nonce() { vd_nonce "$A"; [ -z "$HTTP_REQID" ] || echo "$HTTP_REQID $HTTP_CODE" >>"$REQIDS"; N=$NONCE; }
 # A registered attester whose evidence is junk: a recorded, contraindicated
-# result (results of unregistered attesters are not recorded).
+# result (results of unregistered attesters are recorded too, checked below).
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/reg.key" 2>/dev/null
 openssl pkey -in "$VD_TMP/reg.key" -pubout -out "$VD_TMP/reg.pem" 2>/dev/null
 "$VCTL" --db "$VD_DB" attester add registered --ak-pem "$VD_TMP/reg.pem" >/dev/null ||
@@ -59,6 +59,13 @@ KID=$(jget /keys/0/kid)
 
 call HEAD /healthz -
 expect_status "HEAD /healthz" 200
+# HEAD works wherever GET does, admin listings included
+for x in attesters pcrs components policies results audit refvalues; do
+    call HEAD "/v1/admin/$x" "$ADM"
+    expect_status "HEAD /v1/admin/$x" 200
+done
+call HEAD /v1/admin/components/revoke "$ADM"
+expect_status "HEAD on a POST-only admin endpoint" 405
 
 # ---- attest with evidence that proves nothing ----
 vd_fake_evidence "$VD_TMP/ev.json"
