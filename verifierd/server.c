@@ -219,6 +219,8 @@ enum conn_phase { PH_WAITING, PH_RECEIVING, PH_HANDLING };
 struct conn_track {
     int fd;
     enum conn_phase phase;
+    const struct vd_gen *gen;   /* the daemon generation that accepted it */
+    int served;                 /* a request on it has completed */
     struct timespec since;
     struct conn_track *prev, *next;
 };
@@ -239,6 +241,8 @@ static void track_set(struct MHD_Connection *c, enum conn_phase ph)
         return;
     pthread_mutex_lock(&track_mu);
     t->phase = ph;
+    if (ph == PH_WAITING)   /* only after a request completed */
+        t->served = 1;
     clock_gettime(CLOCK_MONOTONIC, &t->since);
     pthread_mutex_unlock(&track_mu);
 }
@@ -248,7 +252,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     struct conn_track *t;
 
-    (void)cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -257,6 +260,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return;
         t->fd = ci->connect_fd;
         t->phase = PH_WAITING;
+        t->gen = cls;
         clock_gettime(CLOCK_MONOTONIC, &t->since);
         pthread_mutex_lock(&track_mu);
         t->next = tracked;
@@ -756,7 +760,7 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
          * request: 16 KiB holds any sane header set (431 beyond). */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VD_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->max_conn_per_ip,
         MHD_OPTION_END);
     if (g->d == NULL) {
@@ -766,14 +770,45 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
     return g;
 }
 
-/* Stop accepting on @g, wait up to @secs for its requests, then stop it. */
+/*
+ * Connections of @g that a stop would cut in the middle of something: a
+ * request being received or handled, or a connection that has not yet
+ * completed a request (TLS handshake, headers on their way — in flight
+ * for its client, though no request exists yet). An idle keep-alive
+ * connection (a request completed, nothing since) is not counted.
+ */
+static int gen_busy(const struct vd_gen *g)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&track_mu);
+    for (const struct conn_track *t = tracked; t != NULL; t = t->next)
+        if (t->gen == g && t->fd >= 0 && (t->phase != PH_WAITING || !t->served))
+            n++;
+    pthread_mutex_unlock(&track_mu);
+    return n;
+}
+
+/*
+ * Stop accepting on @g, wait up to @secs for its requests and for its
+ * connections still on their way to a first request (the watchdog cuts
+ * those that stall beyond --timeout), then stop it: only idle keep-alive
+ * connections are closed.
+ */
 static void retire_gen(struct vd_gen *g, int secs)
 {
+    int busy = 0;
+
     MHD_quiesce_daemon(g->d);
-    for (int i = 0; i < secs * 100 && atomic_load(&g->inflight) > 0; i++)
+    for (int i = 0; i < secs * 100; i++) {
+        busy = gen_busy(g);
+        if (atomic_load(&g->inflight) == 0 && busy == 0)
+            break;
         usleep(10000);
-    if (atomic_load(&g->inflight) > 0)
-        vd_log("warn", "stopping with %d requests in flight", atomic_load(&g->inflight));
+    }
+    if (atomic_load(&g->inflight) > 0 || busy > 0)
+        vd_log("warn", "stopping with %d requests in flight and %d connections before their "
+                       "first request", atomic_load(&g->inflight), busy);
     MHD_stop_daemon(g->d);
     free(g);
 }

@@ -7,7 +7,8 @@
 #   new version of a --policy file and a new signing key; a broken
 #   certificate on SIGHUP keeps the old one serving.
 #   SIGTERM with a slow upload in flight: that request gets its response,
-#   then the process exits 0.
+#   then the process exits 0. Connections caught mid-handshake or
+#   mid-headers by a SIGHUP or a SIGTERM are still answered.
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
@@ -103,6 +104,30 @@ vd_post_json /v1/attest "$A" "$(attest_body "$NONCE" "$(rand_b64url 32)" nobody 
 expect_eq "new EARs carry the new kid" "$(jws_part "$(jget /ear)" 1 | "$JSONGET" /kid)" "$KID2"
 check "new EARs verify with openssl against the new JWKS" jws_verify_openssl "$(jget /ear)" "$VD_TMP/jwks2.json"
 
+# ---- connections caught half-way by a reload (and, at the end, a stop) ----
+# 3 connections TCP-connected without a ClientHello and 3 with TLS up and
+# half a request sent when the signal arrives; they finish a second later,
+# when nothing else is in flight: every one must still be answered.
+HH="$VFY_BUILD_DIR/tests/hostilehttp"
+[ -x "$HH" ] || die "hostilehttp not built"
+split_round() {   # split_round SIGNAL NAME
+    local sp i
+    rm -f "$VD_TMP/go"
+    "$HH" split "$VD_PORT" 3 "$VD_TMP/go" >"$VD_TMP/split.out" 2>&1 &
+    sp=$!
+    for i in $(seq 1 100); do grep -q 'split ready' "$VD_TMP/split.out" && break; sleep 0.05; done
+    kill -"$1" "$VD_PID"
+    sleep 1
+    touch "$VD_TMP/go"
+    wait "$sp"
+    expect_eq "$2: connections mid-handshake or mid-headers are answered" \
+        "$(grep -o 'ok=.*' "$VD_TMP/split.out")" "ok=6 of=6"
+}
+split_round HUP "SIGHUP"
+check "the process runs after the reload" kill -0 "$PID"
+vd_call GET /healthz -
+expect_status "... and serves" 200
+
 # ---- SIGTERM with a request in flight ----
 vd_nonce "$A"
 slow_body "$VD_TMP/slow2.json" "$NONCE"
@@ -148,6 +173,7 @@ expect_status "... and still serves" 200
 expect_match "the log says why the reload was refused" "$(cat "$VD_LOG")" 'keeping the old'
 cp "$VD_TMP/good-key.pem" "$P/key.pem"
 
+split_round TERM "SIGTERM"
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM after the failed reload" "$VD_STOP_RC" 0
 vd_done

@@ -29,6 +29,13 @@
  * slow: COUNT connections each POST /v1/attest declaring 2000 bytes and
  *   sending one byte every 200 ms for SECS seconds; prints
  *   "slow conns=N closed_by_server=C answered=A statuses=..."
+ * split: COUNT connections caught mid-way by a reload or stop: N of them
+ *   TCP-connected without a ClientHello, N with TLS up and half a request
+ *   (GET /healthz, request line and one header) sent. Prints "split ready"
+ *   once all are open, waits until GO_FILE exists, then finishes each (TLS
+ *   handshake, rest of the request) and prints "split ok=K of=2N" with K
+ *   the number answered 200. Exit 0.
+ *   (hostilehttp split PORT N GO_FILE)
  * load: THREADS keep-alive connections, each looping POST /v1/challenge
  *   then POST /v1/attest (EVIDENCE_FILE for ATTESTER with the fresh nonce)
  *   for SECS seconds or until SIGTERM/SIGINT; reconnects when the server
@@ -1042,11 +1049,56 @@ static int cmd_load(char **argv)
     return 0;
 }
 
+static int cmd_split(char **argv)
+{
+    int n = atoi(argv[0]), ok = 0;
+    const char *go = argv[1];
+    static const char head[] = "GET /healthz HTTP/1.1\r\n";
+    static const char rest[] = "Host: x\r\nConnection: close\r\n\r\n";
+    struct conn *cs;
+    char buf[4096];
+
+    if (n < 1 || n > 64 || (cs = calloc(2 * (size_t)n, sizeof(*cs))) == NULL)
+        return 2;
+    for (int i = 0; i < 2 * n; i++) {
+        cs[i].fd = -1;
+        if (i < n) {   /* TCP only: the handshake comes after the signal */
+            cs[i].fd = tcp_open(20);
+        } else if (conn_open(&cs[i], 20) == 0 && conn_write(&cs[i], head, strlen(head)) != 0) {
+            conn_close(&cs[i]);
+        }
+    }
+    printf("split ready\n");
+    fflush(stdout);
+    for (int t = 0; t < 3000 && access(go, F_OK) != 0; t++)
+        usleep(10000);
+    for (int i = 0; i < 2 * n; i++) {
+        int keep = 0;
+
+        if (cs[i].fd < 0)
+            continue;
+        if (i < n) {
+            if ((cs[i].ssl = tls.ssl_new(ctx)) == NULL || tls.set_fd(cs[i].ssl, cs[i].fd) != 1 ||
+                tls.connect(cs[i].ssl) != 1 || conn_write(&cs[i], head, strlen(head)) != 0) {
+                conn_close(&cs[i]);
+                continue;
+            }
+        }
+        if (conn_write(&cs[i], rest, strlen(rest)) == 0 &&
+            read_response(&cs[i], buf, sizeof(buf), &keep) == 200)
+            ok++;
+        conn_close(&cs[i]);
+    }
+    printf("split ok=%d of=%d\n", ok, 2 * n);
+    free(cs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 3) {
-        fprintf(stderr, "usage: hostilehttp fuzz|idle|slow|load PORT ... (see the source)\n");
+        fprintf(stderr, "usage: hostilehttp fuzz|idle|slow|split|load PORT ... (see the source)\n");
         return 2;
     }
     g_port = (in_port_t)strtoul(argv[2], NULL, 10);
@@ -1058,6 +1110,8 @@ int main(int argc, char **argv)
         return cmd_idle(argv + 3);
     if (strcmp(argv[1], "slow") == 0 && argc == 6)
         return cmd_slow(argv + 3);
+    if (strcmp(argv[1], "split") == 0 && argc == 5)
+        return cmd_split(argv + 3);
     if (strcmp(argv[1], "load") == 0 && argc == 8)
         return cmd_load(argv + 3);
     fprintf(stderr, "hostilehttp: bad arguments\n");
