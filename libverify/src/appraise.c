@@ -655,6 +655,11 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
                 appraise_manifest(a, &sub, m, pol, "");
                 vfy_manifest_free(&m);
                 if (vfy_trust_vector_status(&sub.tv[VFY_EAR_AGENT]) == VFY_EAR_AFFIRMING) {
+                    /* The result relies on the past manifest's values too:
+                     * revoking one of them revokes it. */
+                    for (size_t k = 0; k < sub.nrefs; k++)
+                        add_ref(r, sub.refs[k].kind, sub.refs[k].id);
+                    r->refs_overflow |= sub.refs_overflow;
                     for (size_t k = 0; k < sub.nreasons; k++)
                         free(sub.reasons[k]);
                     continue;
@@ -1015,11 +1020,10 @@ done:
                 rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
                     a->sst, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
                     next.n);
-            /* known_manifests only grows: a manifest cached as known needs no write */
+            /* a manifest cached as known needs no write (a revocation that
+             * forgets one changes the store generation: caches cleared) */
             mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
                    !known_cached(a, req->attester, r->md);
-            if (rc == VFY_OK && mark)
-                rc = vfy_store_manifest_mark_known(a->sst, req->attester, r->md);
         }
         /* The nonce is kept only when the caller accepted it: it is there
          * so that a restarted verifier refuses nonces used before (a
@@ -1030,6 +1034,11 @@ done:
                                                vfy_ear_status_name(vfy_result_status(r)),
                                                r->refs, r->nrefs,
                                                req->nonce_status == VFY_OK ? req->nonce : NULL);
+        /* After the result: the mark keeps the reference rows it relied on,
+         * so that revoking one of them forgets the manifest again. */
+        if (rc == VFY_OK && mark)
+            rc = vfy_store_manifest_mark_known_result(a->sst, req->attester, r->md,
+                                                      a->record ? r->id : NULL);
         in_tx = 0;
         if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));

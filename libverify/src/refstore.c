@@ -187,11 +187,22 @@ static const char schema_v3[] =
     "INSERT INTO nonce_lead (id, max_lead, since)"
     "  SELECT 1, 0, coalesce(max(iat) + 1, 0) FROM results;";
 
+/*
+ * v4: the reference set of the result that made a manifest known-good, so
+ * that revoking one of its components forgets the manifest (DESIGN §4
+ * "appraised as affirming before": that appraisal's result is revoked).
+ * Rows from before v4 have none and stay known.
+ */
+static const char schema_v4[] =
+    "ALTER TABLE known_manifests ADD COLUMN refset_id INTEGER REFERENCES refsets(id);"
+    "CREATE INDEX known_by_refset ON known_manifests (refset_id);";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
     schema_v2,
     schema_v3,
+    schema_v4,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,

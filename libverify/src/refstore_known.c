@@ -36,6 +36,12 @@ vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester, const uint8
 vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
                                      const uint8_t digest[32])
 {
+    return vfy_store_manifest_mark_known_result(st, attester, digest, NULL);
+}
+
+vfy_rc vfy_store_manifest_mark_known_result(vfy_store *st, const char *attester,
+                                            const uint8_t digest[32], const char *result_id)
+{
     sqlite3_stmt *s;
     vfy_rc rc;
 
@@ -44,13 +50,18 @@ vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
     if ((rc = st_writable(st)) != VFY_OK)
         return rc;
     rc = st_stmt(st, SL_KNOWN_PUT,
-                 "INSERT OR IGNORE INTO known_manifests (attester_id, digest, first_at)"
-                 " SELECT id, ?2, ?3 FROM attesters WHERE name = ?1", &s);
+                 "INSERT OR IGNORE INTO known_manifests (attester_id, digest, first_at, refset_id)"
+                 " SELECT id, ?2, ?3, (SELECT refset_id FROM results WHERE id = ?4)"
+                 " FROM attesters WHERE name = ?1", &s);
     if (rc != VFY_OK)
         return rc;
     sqlite3_bind_text(s, 1, attester, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, digest, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, st_now(st));
+    if (result_id != NULL)
+        sqlite3_bind_text(s, 4, result_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
     rc = st_exec_stmt(st, s, "known manifests");
     if (rc == VFY_OK && sqlite3_changes(st->db) == 0) {
         int known = 0;

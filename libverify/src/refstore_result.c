@@ -426,6 +426,18 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         if (step == 1)
             *results = (size_t)sqlite3_changes(st->db);
     }
+    if (!pcr) {
+        /* The manifests made known-good by results that relied on it are
+         * known no longer (their appraisal is revoked; DESIGN §4). */
+        if ((rc = st_stmt(st, SL_KNOWN_FORGET,
+                          "DELETE FROM known_manifests WHERE refset_id IN"
+                          " (SELECT refset_id FROM refset_components WHERE component_id = ?1)",
+                          &s)) != VFY_OK)
+            return rc;
+        sqlite3_bind_int64(s, 1, id);
+        if ((rc = st_exec_stmt(st, s, "forget known manifests")) != VFY_OK)
+            return rc;
+    }
     return VFY_OK;
 }
 

@@ -31,9 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <tss2/tss2_mu.h>
 
 #include "verify/verify.h"
 #include "internal.h"   /* committer_enter/leave: a failed state phase */
@@ -1753,6 +1756,299 @@ Test(appraise, ear_for_results_without_agent_verdict)
         req_free(&q);
         env_close(&e);
     }
+}
+
+/* ---- a software attester: history cases the swtpm fixtures cannot make -----
+ *
+ * The fixtures' manifests are nested (m1's values are a subset of m2's), so
+ * no fixture has a past manifest relying on a value the current one does
+ * not. This attester signs real TPMS_ATTEST structures with a software AK
+ * registered like any other, over the reference set's platform PCRs and the
+ * agent PCR its log replays to.
+ */
+typedef struct soft {
+    EVP_PKEY *key;
+    const char *name;
+    vfy_pcr_values pv;   /* platform PCRs 0..7 (the reference set) */
+    uint64_t clock;
+} soft;
+
+static void soft_open(soft *s, env *e, const char *name, const char *policy)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    BUF_MEM *bm;
+    buf y;
+
+    memset(s, 0, sizeof(*s));
+    s->name = name;
+    s->clock = 1000;
+    cr_assert_not_null(s->key = EVP_EC_gen("P-256"));
+    cr_assert(b != NULL && PEM_write_bio_PUBKEY(b, s->key) == 1);
+    BIO_get_mem_ptr(b, &bm);
+    cr_assert_eq(vfy_store_attester_add(e->st, name, (const uint8_t *)bm->data, bm->length,
+                                        "ecdsa-sha256", REFSET, policy, NULL), VFY_OK, "%s",
+                 vfy_store_errmsg(e->st));
+    BIO_free(b);
+    y = read_fx("pcrread.yaml");
+    cr_assert_eq(vfy_store_pcrread_parse(&s->pv, (const char *)y.p, y.len, NULL, NULL), VFY_OK);
+    buf_free(&y);
+}
+
+static void soft_close(soft *s)
+{
+    EVP_PKEY_free(s->key);
+}
+
+static void hexs(char *out, const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* JSON evidence whose agent log is the @n manifests @man (the last is the
+ * current one; carried[i]: entry i carries its manifest), for @nonce/@cb. */
+static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
+                         const char *const *man, const int *carried, size_t n)
+{
+    static const unsigned sel[] = {0, 1, 2, 3, 4, 5, 6, 7, 23};
+    uint8_t md[8][32], pcr23[32] = {0}, ext[64], binder[32], cat[9 * 32], digest[32];
+    uint8_t attest[1024], sigbuf[512], der[128];
+    char logj[16384], pcrj[1024], hx[65];
+    size_t lo = 0, po = 0, alen = 0, slen = 0, dlen = sizeof(der);
+    TPMS_ATTEST a;
+    TPMT_SIGNATURE sig;
+    vfy_cmw_parts cp;
+    EVP_PKEY_CTX *ctx;
+    buf out = {NULL, 0};
+
+    cr_assert(n >= 1 && n <= 8);
+    lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "[");
+    for (size_t i = 0; i < n; i++) {
+        sha256_of(man[i], strlen(man[i]), md[i]);
+        memcpy(ext, pcr23, 32);
+        memcpy(ext + 32, md[i], 32);
+        sha256_of(ext, 64, pcr23);
+        hexs(hx, md[i], 32);
+        lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "%s{\"digest\":\"sha256:%s\"",
+                               i ? "," : "", hx);
+        if (carried[i]) {
+            char b64[4096];
+
+            cr_assert_eq(vfy_b64url_encode(b64, sizeof(b64), (const uint8_t *)man[i],
+                                           strlen(man[i])), VFY_OK);
+            lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, ",\"manifest\":\"%s\"", b64);
+        }
+        lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "}");
+    }
+    lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "]");
+    cr_assert_lt(lo, sizeof(logj));
+    po += (size_t)snprintf(pcrj, sizeof(pcrj), "{\"sha256\":{");
+    for (size_t k = 0; k < 9; k++) {
+        const uint8_t *v = sel[k] == 23 ? pcr23 : s->pv.banks[0].values[sel[k]];
+
+        hexs(hx, v, 32);
+        memcpy(cat + 32 * k, v, 32);
+        po += (size_t)snprintf(pcrj + po, sizeof(pcrj) - po, "%s\"%u\":\"%s\"", k ? "," : "",
+                               sel[k], hx);
+    }
+    snprintf(pcrj + po, sizeof(pcrj) - po, "}}");
+    cr_assert_eq(vfy_binder(binder, nonce, cb, md[n - 1]), VFY_OK);
+    memset(&a, 0, sizeof(a));
+    a.magic = TPM2_GENERATED_VALUE;
+    a.type = TPM2_ST_ATTEST_QUOTE;
+    a.qualifiedSigner.size = 34;
+    a.qualifiedSigner.name[1] = 0x0b;
+    a.extraData.size = 32;
+    memcpy(a.extraData.buffer, binder, 32);
+    a.clockInfo.clock = ++s->clock;
+    a.clockInfo.resetCount = 1;
+    a.clockInfo.safe = 1;
+    a.attested.quote.pcrSelect.count = 1;
+    a.attested.quote.pcrSelect.pcrSelections[0].hash = TPM2_ALG_SHA256;
+    a.attested.quote.pcrSelect.pcrSelections[0].sizeofSelect = 3;
+    for (size_t k = 0; k < 9; k++)
+        a.attested.quote.pcrSelect.pcrSelections[0].pcrSelect[sel[k] / 8] |=
+            (uint8_t)(1u << (sel[k] % 8));
+    a.attested.quote.pcrDigest.size = 32;
+    sha256_of(cat, sizeof(cat), a.attested.quote.pcrDigest.buffer);
+    cr_assert_eq(Tss2_MU_TPMS_ATTEST_Marshal(&a, attest, sizeof(attest), &alen), TSS2_RC_SUCCESS);
+    sha256_of(attest, alen, digest);
+    cr_assert_not_null(ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->key, NULL));
+    cr_assert(EVP_PKEY_sign_init(ctx) == 1 &&
+              EVP_PKEY_sign(ctx, der, &dlen, digest, sizeof(digest)) == 1);
+    EVP_PKEY_CTX_free(ctx);
+    {
+        const uint8_t *p = der;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+        const BIGNUM *r, *ss;
+
+        cr_assert_not_null(es);
+        ECDSA_SIG_get0(es, &r, &ss);
+        memset(&sig, 0, sizeof(sig));
+        sig.sigAlg = TPM2_ALG_ECDSA;
+        sig.signature.ecdsa.hash = TPM2_ALG_SHA256;
+        sig.signature.ecdsa.signatureR.size = 32;
+        sig.signature.ecdsa.signatureS.size = 32;
+        cr_assert_eq(BN_bn2binpad(r, sig.signature.ecdsa.signatureR.buffer, 32), 32);
+        cr_assert_eq(BN_bn2binpad(ss, sig.signature.ecdsa.signatureS.buffer, 32), 32);
+        ECDSA_SIG_free(es);
+    }
+    cr_assert_eq(Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, sigbuf, sizeof(sigbuf), &slen),
+                 TSS2_RC_SUCCESS);
+    memset(&cp, 0, sizeof(cp));
+    cp.data[VFY_CMW_TPM_ATTEST] = attest;
+    cp.len[VFY_CMW_TPM_ATTEST] = alen;
+    cp.data[VFY_CMW_TPM_SIGNATURE] = sigbuf;
+    cp.len[VFY_CMW_TPM_SIGNATURE] = slen;
+    cp.data[VFY_CMW_TPM_PCRS] = (const uint8_t *)pcrj;
+    cp.len[VFY_CMW_TPM_PCRS] = strlen(pcrj);
+    cp.data[VFY_CMW_AGENT_MANIFEST] = (const uint8_t *)man[n - 1];
+    cp.len[VFY_CMW_AGENT_MANIFEST] = strlen(man[n - 1]);
+    cp.data[VFY_CMW_AGENT_LOG] = (const uint8_t *)logj;
+    cp.len[VFY_CMW_AGENT_LOG] = lo;
+    {
+        uint8_t *o = NULL;
+        size_t olen = 0;
+
+        cr_assert_eq(vfy_cmw_encode(VFY_CMW_JSON, &cp, &o, &olen), VFY_OK);
+        out.p = malloc(olen + 1);
+        cr_assert_not_null(out.p);
+        memcpy(out.p, o, olen);
+        out.len = olen;
+        vfy_free(o);
+    }
+    return out;
+}
+
+/* Appraise the software attester's evidence for log @man/@carried. */
+static vfy_result *soft_appraise(env *e, soft *s, const char *const *man, const int *carried,
+                                 size_t n, const char *what)
+{
+    uint8_t nonce[32], cb[32];
+    vfy_appraisal_request rq;
+    vfy_result *r = NULL;
+    char detail[256] = "";
+    buf ev;
+    vfy_rc rc;
+
+    memset(nonce, (int)s->clock, sizeof(nonce));
+    memset(cb, 0xcb, sizeof(cb));
+    ev = soft_evidence(s, nonce, cb, man, carried, n);
+    memset(&rq, 0, sizeof(rq));
+    rq.evidence = ev.p;
+    rq.evidence_len = ev.len;
+    rq.format = VFY_CMW_JSON;
+    rq.nonce = nonce;
+    rq.channel_binding = cb;
+    rq.attester = s->name;
+    rq.nonce_status = VFY_OK;
+    rc = vfy_appraise(e->ap, &rq, &r, detail, sizeof(detail));
+    cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", what, vfy_rc_name(rc), detail);
+    buf_free(&ev);
+    return r;
+}
+
+/* Manifests over the fixture's reference components: MA has the tool
+ * calendar.read, MB (the current one) does not. */
+#define SOFT_MANIFEST(ver, tools)                                                             \
+    "{\"agent_id\":\"soft-agent\",\"manifest_version\":" ver ","                                \
+    "\"models\":[{\"name\":\"llama-3.1-8b-instruct\",\"digest\":\"sha256:"                       \
+    "3da9942e71546e2c806c048a7c3e0fa65f990c50c92a2fe55466856092887fc2\"}],\"tools\":[" tools "],"  \
+    "\"policies\":[{\"name\":\"spend-limits\",\"digest\":\"sha256:"                             \
+    "e51e5237c99087be4c74ba7d2497113bddcf7a9b4d8dd2f87237a8053e0311cc\"}],\"context\":{"         \
+    "\"digest\":\"sha256:71f6de9b442070a65086749bc56ac539de247f1628f86626753eee0674e02cd3\"}}"
+#define CAL_TOOL                                                                              \
+    "{\"name\":\"calendar.read\",\"version\":\"1.0.0\",\"digest\":\"sha256:"                     \
+    "10875f6dc3760043e889afaf78be2293a821fd2beaaed14910c0efc56afbe023\"}"
+static const char SOFT_MA[] = SOFT_MANIFEST("1", CAL_TOOL);
+static const char SOFT_MB[] = SOFT_MANIFEST("2", "");
+
+static void revoke_calendar(env *e, size_t want_results, const char *what)
+{
+    uint8_t d[32];
+    size_t nrev = 0, nres = 0;
+
+    cr_assert_eq(vfy_sha256_parse(d, "sha256:10875f6dc3760043e889afaf78be2293a821fd2beaaed14910c0efc56afbe023",
+                                  71), VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(e->st, VFY_COMPONENT_TOOL, "calendar.read", d, &nrev,
+                                            &nres), VFY_OK);
+    cr_expect_eq(nrev, 1);
+    cr_expect_eq(nres, want_results, "%s: %zu results revoked", what, nres);
+}
+
+/* A result that relied on a carried past manifest relies on its values: a
+ * value only that past manifest used, revoked, revokes the result. */
+Test(appraise, carried_past_manifest_values_revoke_the_result)
+{
+    const char *man[] = {SOFT_MA, SOFT_MB};
+    const int carried[] = {1, 0};
+    vfy_store_result sr;
+    vfy_result *r;
+    env e;
+    soft s;
+    char id[VFY_RESULT_ID_LEN + 1];
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-1", "strict");
+    r = soft_appraise(&e, &s, man, carried, 2, "[MA carried, MB]");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    snprintf(id, sizeof(id), "%s", vfy_result_id(r));
+    vfy_result_free(&r);
+    revoke_calendar(&e, 1, "calendar.read, used only by the carried past manifest");
+    cr_assert_eq(vfy_store_result_get(e.st, id, &sr), VFY_OK);
+    cr_expect_eq(sr.revoked, 1, "the result that relied on the past manifest");
+    cr_expect_not_null(strstr(sr.reason, "calendar.read"), "%s", sr.reason);
+    soft_close(&s);
+    env_close(&e);
+}
+
+/* A manifest known-good because an affirming appraisal saw it stops being
+ * known when a value it relied on is revoked: the same bare log that
+ * passed under "strict" fails afterwards. */
+Test(appraise, revoked_value_forgets_known_manifests)
+{
+    const char *one[] = {SOFT_MA}, *two[] = {SOFT_MA, SOFT_MB};
+    const int bare1[] = {0}, bare2[] = {0, 0};
+    vfy_result *r;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-2", "strict");
+    r = soft_appraise(&e, &s, one, bare1, 1, "[MA]");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    vfy_result_free(&r);
+    r = soft_appraise(&e, &s, two, bare2, 2, "[MA, MB] with MA known");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "MA known-good: %s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    vfy_result_free(&r);
+    {
+        uint8_t md[32];
+        int known = 0;
+
+        sha256_of(SOFT_MA, strlen(SOFT_MA), md);
+        cr_assert_eq(vfy_store_manifest_known(e.st, "soft-2", md, &known), VFY_OK);
+        cr_assert_eq(known, 1);
+        revoke_calendar(&e, 1, "calendar.read (MA's first result)");
+        cr_assert_eq(vfy_store_manifest_known(e.st, "soft-2", md, &known), VFY_OK);
+        cr_expect_eq(known, 0, "MA is forgotten with the value it relied on");
+    }
+    r = soft_appraise(&e, &s, two, bare2, 2, "[MA, MB] after the revocation");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED,
+                 "a bare past manifest that relied on a revoked value, under strict");
+    cr_expect_eq(vfy_result_vector(r, VFY_EAR_AGENT).value[VFY_TV_EXECUTABLES], 96);
+    {
+        int found = 0;
+
+        for (size_t i = 0; i < vfy_result_reason_count(r); i++)
+            found |= strstr(vfy_result_reason(r, i), "agent log entry 1") != NULL;
+        cr_expect(found, "the reason names the past entry");
+    }
+    vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
 }
 
 /* ---- group commit (vfy_committer) ------------------------------------------- */

@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /** Schema version this library writes (PRAGMA user_version). */
-#define VFY_STORE_SCHEMA_VERSION 3
+#define VFY_STORE_SCHEMA_VERSION 4
 
 /** Longest name (attester, set, component, policy id, token), in bytes. */
 #define VFY_STORE_NAME_MAX 128
@@ -432,10 +432,22 @@ VFY_EXPORT vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester,
 
 /**
  * Remember @digest as a manifest appraised affirming for @attester (no-op
- * if already known). VFY_E_NOT_FOUND for an unknown attester.
+ * if already known). VFY_E_NOT_FOUND for an unknown attester. Such a mark
+ * is never forgotten; see vfy_store_manifest_mark_known_result.
  */
 VFY_EXPORT vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
                                                 const uint8_t digest[32]) VFY_MUST_CHECK;
+
+/**
+ * The same, made known by recorded result @result_id (NULL: as above): the
+ * mark keeps the reference rows that result relied on, and revoking one of
+ * its components (vfy_store_component_revoke, or a bundle import) forgets
+ * the manifest again — the affirming appraisal it rested on is revoked.
+ * Record the result first, in the same transaction.
+ */
+VFY_EXPORT vfy_rc vfy_store_manifest_mark_known_result(vfy_store *st, const char *attester,
+                                                       const uint8_t digest[32],
+                                                       const char *result_id) VFY_MUST_CHECK;
 
 /**
  * Replace the stored agent log of @attester with @entries whatever was
