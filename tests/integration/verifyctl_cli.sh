@@ -58,6 +58,12 @@ if command -v sqlite3 >/dev/null; then
     ! sqlite3 "$DB" .dump | grep -q "$tok" || fail "the token itself is stored"
 fi
 ! "$VCTL" --db "$DB" list tokens --json | grep -q "$tok" || fail "token listed"
+# A token that cannot be written out is not created (nor its name used up).
+if "$VCTL" --db "$DB" token add lost --role admin >/dev/full 2>err; then fail "token add to /dev/full: exit 0"; fi
+grep -qx "verifyctl: token add: cannot write the token to stdout; it was not created" err ||
+    fail "token add to /dev/full: $(cat err)"
+! "$VCTL" --db "$DB" list tokens --json | grep -q '"lost"' || fail "an unseen token was created"
+"$VCTL" --db "$DB" token add lost --role admin >/dev/null || fail "the name of an unseen token is used up"
 echo "ok: token"
 
 # Listings: tables and JSON.
@@ -130,6 +136,15 @@ for bad in "--expired-days 0" "--expired-days x" "--expired-days 1 --batch 0" "-
     grep -q "^verifyctl: results prune: " err || fail "results prune $bad: $(cat err)"
 done
 [ "$(sqlite3 "$DB" 'SELECT count(*) FROM results')" = 2 ] || fail "a refused prune deleted something"
+# A store error: one line on stderr (DESIGN §9), nothing on stdout.
+( echo 'BEGIN IMMEDIATE;'; sleep 7 ) | sqlite3 "$DB" &
+LOCKER=$!
+sleep 0.5
+if "$VCTL" --db "$DB" results prune --expired-days 1 >out 2>err; then fail "prune on a locked database: exit 0"; fi
+kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null || true
+[ "$(wc -l <err)" -eq 1 ] || fail "prune error: not one line: $(cat err)"
+grep -q "^verifyctl: results prune: .*locked" err || fail "prune error: $(cat err)"
+[ ! -s out ] || fail "prune error: stdout $(cat out)"
 echo "ok: results prune"
 
 echo "PASS verifyctl_cli"

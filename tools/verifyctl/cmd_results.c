@@ -80,7 +80,9 @@ static int results_prune(const vc_ctx *c, int argc, char **argv)
     if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(when, sizeof(when), "%lld", (long long)before);
     if (rc != VFY_OK) {
-        fprintf(stderr, "verifyctl: results prune: %zu results deleted before the error\n", total);
+        /* what was done on stdout; the error alone, one line, on stderr */
+        if (total > 0)
+            printf("results: %zu pruned (expired before %s) before the error\n", total, when);
         r = vc_fail_rc("results prune", st, rc);
     } else {
         printf("results: %zu pruned (expired before %s)\n", total, when);

@@ -45,14 +45,20 @@ static int token_add(const vc_ctx *c, int argc, char **argv)
                        "admin)", role_s);
     if ((r = vc_open(c, "token add", 0, &st)) != 0)
         return r;
-    rc = vfy_store_token_add(st, pos[0], role, token);
-    if (rc != VFY_OK) {
-        r = vc_fail_rc("token add", st, rc);
-    } else {
-        printf("%s\n", token);
-        if (fflush(stdout) != 0)
-            r = vc_fail(VC_EXIT_FAIL, "token add", "cannot write the token to stdout");
+    /* The token is committed only once it has been written out: a token
+     * nobody saw must not exist (nor use up its name). */
+    if ((rc = vfy_store_begin(st)) == VFY_OK) {
+        rc = vfy_store_token_add(st, pos[0], role, token);
+        if (rc == VFY_OK) {
+            printf("%s\n", token);
+            if (fflush(stdout) != 0 || ferror(stdout))
+                r = vc_fail(VC_EXIT_FAIL, "token add",
+                            "cannot write the token to stdout; it was not created");
+        }
+        rc = vfy_store_end(st, rc != VFY_OK ? rc : r != 0 ? VFY_E_IO : VFY_OK);
     }
+    if (rc != VFY_OK && r == 0)
+        r = vc_fail_rc("token add", st, rc);
     OPENSSL_cleanse(token, sizeof(token));
     vfy_store_close(&st);
     return r;
