@@ -627,6 +627,29 @@ static const char *quote_reason(vfy_rc rc)
     }
 }
 
+/*
+ * Whether an affirming result appraised under a policy the request chose
+ * (tier @req_tier for an unknown context) may make its manifest known-good
+ * for @at: only if that policy judged the manifest at least as harshly as
+ * the attester's own (its policy, else the default) would have. Approved
+ * components are the same for every policy; the unknown-context tier is
+ * the one knob of a manifest's appraisal, so a relying party picking a
+ * laxer policy cannot launder a manifest into the attester's history.
+ * Resolving may evict the request's policy from the cache: call it only
+ * once the appraisal no longer uses that policy.
+ */
+static int own_policy(vfy_appraiser *a, const vfy_appraisal_request *req,
+                      const vfy_store_attester *at, vfy_policy_tier req_tier)
+{
+    const vfy_policy *own = NULL;
+    const char *label = NULL;
+
+    if (req->policy_id == NULL)
+        return 1;
+    return resolve_policy(a, NULL, at != NULL ? at->policy : NULL, &own, &label) == VFY_OK &&
+           req_tier >= vfy_policy_unknown_context(own);
+}
+
 /* Past manifests in the log (history modes "approved" and "strict"). */
 static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_log *log,
                              const vfy_policy *pol)
@@ -752,6 +775,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     const vfy_store_attester *at = NULL;
     const vfy_policy *pol = NULL;
     const char *plabel = NULL;
+    vfy_policy_tier req_tier = VFY_TIER_IGNORE;
     vfy_attest q;
     vfy_clock_info last, next_clock;
     vfy_agent_history prev = {0, 0, NULL}, next = {0, 0, NULL};
@@ -840,6 +864,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         goto out;
     }
     snprintf(r->policy_label, sizeof(r->policy_label), "%s", plabel);
+    req_tier = vfy_policy_unknown_context(pol);
     r->policy_ids[0] = r->policy_label;
     r->exp = r->iat + vfy_ear_ttl(vfy_policy_result_ttl_s(pol), req->max_ttl_s);
 
@@ -1023,7 +1048,7 @@ done:
             /* a manifest cached as known needs no write (a revocation that
              * forgets one changes the store generation: caches cleared) */
             mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-                   !known_cached(a, req->attester, r->md);
+                   !known_cached(a, req->attester, r->md) && own_policy(a, req, at, req_tier);
         }
         /* The nonce is kept only when the caller accepted it: it is there
          * so that a restarted verifier refuses nonces used before (a

@@ -1921,8 +1921,9 @@ static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
 }
 
 /* Appraise the software attester's evidence for log @man/@carried. */
-static vfy_result *soft_appraise(env *e, soft *s, const char *const *man, const int *carried,
-                                 size_t n, const char *what)
+static vfy_result *soft_appraise_policy(env *e, soft *s, const char *const *man,
+                                        const int *carried, size_t n, const char *policy,
+                                        const char *what)
 {
     uint8_t nonce[32], cb[32];
     vfy_appraisal_request rq;
@@ -1941,11 +1942,18 @@ static vfy_result *soft_appraise(env *e, soft *s, const char *const *man, const 
     rq.nonce = nonce;
     rq.channel_binding = cb;
     rq.attester = s->name;
+    rq.policy_id = policy;
     rq.nonce_status = VFY_OK;
     rc = vfy_appraise(e->ap, &rq, &r, detail, sizeof(detail));
     cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", what, vfy_rc_name(rc), detail);
     buf_free(&ev);
     return r;
+}
+
+static vfy_result *soft_appraise(env *e, soft *s, const char *const *man, const int *carried,
+                                 size_t n, const char *what)
+{
+    return soft_appraise_policy(e, s, man, carried, n, NULL, what);
 }
 
 /* Manifests over the fixture's reference components: MA has the tool
@@ -2047,6 +2055,58 @@ Test(appraise, revoked_value_forgets_known_manifests)
         cr_expect(found, "the reason names the past entry");
     }
     vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
+}
+
+static int soft_known(env *e, const char *attester, const char *manifest)
+{
+    uint8_t md[32];
+    int known = -1;
+
+    sha256_of(manifest, strlen(manifest), md);
+    cr_assert_eq(vfy_store_manifest_known(e->st, attester, md, &known), VFY_OK);
+    return known;
+}
+
+/* A manifest affirmed under a policy the request chose is known-good only
+ * if that policy treats an unknown context at least as harshly as the
+ * attester's own: one a relying party's laxer policy affirmed does not
+ * later pass the attester's strict history check as a bare past entry. */
+Test(appraise, known_good_only_under_the_attesters_own_policy)
+{
+    static const char lax[] =
+        "{\"id\":\"lax\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
+        "\"agent\":{\"pcr\":23,\"history\":\"current\",\"unknown_context\":\"ignore\"}}";
+    static const char MU[] =
+        "{\"agent_id\":\"soft-agent\",\"manifest_version\":7,\"models\":[],\"tools\":[],"
+        "\"policies\":[],\"context\":{\"digest\":\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000042\"}}";
+    const char *u[] = {MU}, *ub[] = {MU, SOFT_MB}, *a1[] = {SOFT_MA};
+    const int bare1[] = {0}, bare2[] = {0, 0};
+    vfy_result *r;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    load_policy(e.st, lax, strlen(lax));
+    soft_open(&s, &e, "soft-3", "strict");
+    r = soft_appraise_policy(&e, &s, u, bare1, 1, "lax", "[MU] under the request's lax policy");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    vfy_result_free(&r);
+    cr_expect_eq(soft_known(&e, "soft-3", MU), 0, "affirmed under a policy the request chose");
+    r = soft_appraise(&e, &s, ub, bare2, 2, "[MU, MB] under the attester's strict policy");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    vfy_result_free(&r);
+    soft_close(&s);
+    /* a policy as strict as the attester's own, named in the request, counts */
+    soft_open(&s, &e, "soft-4", "strict");
+    r = soft_appraise_policy(&e, &s, a1, bare1, 1, "strict", "[MA] naming strict");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    vfy_result_free(&r);
+    cr_expect_eq(soft_known(&e, "soft-4", SOFT_MA), 1, "affirmed under a policy as strict");
     soft_close(&s);
     env_close(&e);
 }
