@@ -404,6 +404,16 @@ out:
     return rc;
 }
 
+/* The end of a parse: *@out = @c on success, else @c is freed. */
+static vfy_rc cmw_done(vfy_cmw **out, vfy_cmw *c, vfy_rc rc)
+{
+    if (rc != VFY_OK)
+        vfy_cmw_free(&c);
+    else
+        *out = c;
+    return rc;
+}
+
 vfy_rc vfy_cmw_parse(vfy_cmw **out, vfy_cmw_format fmt, const void *data, size_t len,
                      char *detail, size_t cap)
 {
@@ -420,25 +430,18 @@ vfy_rc vfy_cmw_parse(vfy_cmw **out, vfy_cmw_format fmt, const void *data, size_t
         vfy_detail_set(detail, cap, "evidence is %zu bytes, the limit is %d", len, VFY_CMW_MAX);
         return VFY_E_CMW_TOO_LARGE;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    if ((c = calloc(1, sizeof(*c))) == NULL)
         return VFY_E_NOMEM;
     c->fmt = fmt;
     rc = fmt == VFY_CMW_JSON ? parse_json(c, data, len, detail, cap)
                              : parse_cbor(c, data, len, detail, cap);
-    if (rc != VFY_OK) {
-        vfy_cmw_free(&c);
-        return rc;
-    }
-    *out = c;
-    return VFY_OK;
+    return cmw_done(out, c, rc);
 }
 
 vfy_rc vfy_cmw_parse_tree(vfy_cmw **out, const struct cJSON *root, size_t enc_bound,
                           char *detail, size_t cap)
 {
     vfy_cmw *c;
-    vfy_rc rc;
 
     vfy_detail_set(detail, cap, "%s", "");
     if (out == NULL)
@@ -462,12 +465,7 @@ vfy_rc vfy_cmw_parse_tree(vfy_cmw **out, const struct cJSON *root, size_t enc_bo
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return VFY_E_NOMEM;
     c->fmt = VFY_CMW_JSON;
-    if ((rc = parse_json_tree(c, root, detail, cap)) != VFY_OK) {
-        vfy_cmw_free(&c);
-        return rc;
-    }
-    *out = c;
-    return VFY_OK;
+    return cmw_done(out, c, parse_json_tree(c, root, detail, cap));
 }
 
 void vfy_cmw_free(vfy_cmw **pc)
