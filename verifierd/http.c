@@ -152,6 +152,7 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
     char name[VFY_STORE_NAME_MAX + 1];
     uint8_t sha[32];
     vfy_token_role role;
+    int64_t expires_at = 0;
     vfy_rc rc;
     struct timespec ts;
 
@@ -165,9 +166,11 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
         return vd_problem(c, r, 401, "unknown token");
     if (vfy_sha256(h, strlen(h), sha) != VFY_OK)
         return vd_problem(c, r, 500, "internal error");
-    rc = vd_token_lookup(sha, name, &role);
+    rc = vd_token_lookup(sha, name, &role, &expires_at);
     if (rc == VFY_E_NOT_FOUND)
         return vd_problem(c, r, 401, "unknown or revoked token");
+    if (rc == VFY_OK && expires_at != 0 && (int64_t)vd_now() >= expires_at)
+        return vd_problem(c, r, 401, "token expired");
     if (rc != VFY_OK) {
         vd_log("error", "token lookup: %s", vfy_strerror(rc));
         return vd_problem(c, r, 503, "token store unavailable");

@@ -102,6 +102,7 @@ struct token_entry {
     uint8_t sha[32];
     char name[VFY_STORE_NAME_MAX + 1];
     vfy_token_role role;
+    int64_t expires_at;   /* 0: never */
 };
 
 struct worker {
@@ -166,7 +167,8 @@ vfy_store *vd_store(void)
     return w != NULL ? w->st : NULL;
 }
 
-vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role)
+vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role,
+                       int64_t *expires_at)
 {
     struct worker *w = worker();
     struct token_entry *e;
@@ -184,7 +186,8 @@ vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role)
     e = &w->tokens[sha[0] % TOKEN_SLOTS];
     if (!e->used || memcmp(e->sha, sha, 32) != 0) {
         /* only known tokens are cached: unknown ones always ask the store */
-        if ((rc = vfy_store_token_lookup(w->st, sha, e->name, &e->role)) != VFY_OK) {
+        if ((rc = vfy_store_token_lookup_at(w->st, sha, e->name, &e->role, &e->expires_at)) !=
+            VFY_OK) {
             e->used = 0;
             return rc;
         }
@@ -193,6 +196,7 @@ vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role)
     }
     memcpy(name, e->name, sizeof(e->name));
     *role = e->role;
+    *expires_at = e->expires_at;   /* checked at every use: the cache outlives it */
     return VFY_OK;
 }
 

@@ -147,9 +147,12 @@ void vd_commit_release(struct vd_req *r);
  * opened. */
 vfy_store *vd_store(void);
 vfy_appraiser *vd_appraiser(void);
-/* vfy_store_token_lookup() on this thread's store, through a small cache
- * of known tokens dropped whenever the store generation changes. */
-vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role);
+/* vfy_store_token_lookup_at() on this thread's store, through a small
+ * cache of known tokens dropped whenever the store generation changes; an
+ * expired token is found too, with its *@expires_at (0: never), so the
+ * caller checks the expiry at every use. */
+vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role,
+                       int64_t *expires_at);
 /* Read the store generation again now (after this process's admin changes). */
 void vd_generation_refresh(void);
 

@@ -197,12 +197,17 @@ static const char schema_v4[] =
     "ALTER TABLE known_manifests ADD COLUMN refset_id INTEGER REFERENCES refsets(id);"
     "CREATE INDEX known_by_refset ON known_manifests (refset_id);";
 
+/* v5: an optional expiry for API tokens (NULL: never; Unix seconds). */
+static const char schema_v5[] =
+    "ALTER TABLE tokens ADD COLUMN expires_at INTEGER CHECK (expires_at IS NULL OR expires_at > 0);";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
     schema_v2,
     schema_v3,
     schema_v4,
+    schema_v5,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,

@@ -26,8 +26,9 @@ static const struct listing {
     {"policies",
      "SELECT id, version, created_at FROM policies ORDER BY id, version"},
     {"tokens",
-     "SELECT name, role, CASE revoked WHEN 0 THEN 'active' ELSE 'revoked' END AS state,"
-     " created_at FROM tokens ORDER BY name"},
+     "SELECT name, role, CASE WHEN revoked = 1 THEN 'revoked'"
+     " WHEN expires_at <= CAST(strftime('%s', 'now') AS INTEGER) THEN 'expired'"
+     " ELSE 'active' END AS state, created_at, expires_at FROM tokens ORDER BY name"},
     {"results",
      "SELECT id, attester, status, iat, exp, state, revoked_at, reason"
      " FROM results ORDER BY iat, id"},

@@ -1,6 +1,6 @@
 /*
  * refstore_token.c — API tokens (DESIGN §6, §8): name, role attest|admin,
- * SHA-256 of the token, created_at, revoked flag.
+ * SHA-256 of the token, created_at, revoked flag, optional expiry (v5).
  *
  * A token is "vfy_" + base64url(32 bytes from the OpenSSL CSPRNG). Only its
  * SHA-256 (lowercase hex) is stored: a leaked database does not leak
@@ -19,8 +19,14 @@
 vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
                            char token[VFY_STORE_TOKEN_BUF])
 {
+    return vfy_store_token_add_expiring(st, name, role, 0, token);
+}
+
+vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name, vfy_token_role role,
+                                    int64_t expires_at, char token[VFY_STORE_TOKEN_BUF])
+{
     uint8_t rnd[TOKEN_RANDOM], sha[32];
-    char hex[65], obj[VFY_STORE_NAME_MAX + 16];
+    char hex[65], obj[VFY_STORE_NAME_MAX + 16], detail[64];
     const size_t plen = sizeof(VFY_STORE_TOKEN_PREFIX) - 1;
     sqlite3_stmt *s = NULL;
     vfy_rc rc;
@@ -34,6 +40,9 @@ vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
         return rc;
     if (vfy_token_role_name(role) == NULL)
         return st_err(st, VFY_E_BAD_KIND, "role must be attest or admin");
+    if (expires_at < 0 || (expires_at != 0 && expires_at <= st_now(st)))
+        return st_err(st, VFY_E_INVALID_ARG, "token expiry %lld is not in the future",
+                      (long long)expires_at);
     if ((rc = st_writable(st)) != VFY_OK)
         return rc;
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -64,8 +73,8 @@ vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
     s = NULL;
     if (rc == VFY_OK) {
         src = sqlite3_prepare_v2(st->db,
-                                 "INSERT INTO tokens (name, role, sha256, created_at)"
-                                 " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+                                 "INSERT INTO tokens (name, role, sha256, created_at, expires_at)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL);
         if (src != SQLITE_OK) {
             rc = st_db(st, src, "prepare");
         } else {
@@ -73,13 +82,22 @@ vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
             sqlite3_bind_text(s, 2, vfy_token_role_name(role), -1, SQLITE_STATIC);
             sqlite3_bind_text(s, 3, hex, -1, SQLITE_STATIC);
             sqlite3_bind_int64(s, 4, st_now(st));
+            if (expires_at != 0)
+                sqlite3_bind_int64(s, 5, expires_at);
+            else
+                sqlite3_bind_null(s, 5);
             rc = st_exec_stmt(st, s, "insert token");
         }
         sqlite3_finalize(s);
     }
     if (rc == VFY_OK) {
         snprintf(obj, sizeof(obj), "token %s", name);
-        rc = st_audit(st, "token.add", obj, vfy_token_role_name(role));
+        if (expires_at != 0)
+            snprintf(detail, sizeof(detail), "%s expires_at=%lld", vfy_token_role_name(role),
+                     (long long)expires_at);
+        else
+            snprintf(detail, sizeof(detail), "%s", vfy_token_role_name(role));
+        rc = st_audit(st, "token.add", obj, detail);
     }
     rc = st_tx_end(st, rc);
     if (rc == VFY_OK)
@@ -136,6 +154,21 @@ vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name)
 vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,
                               vfy_token_role *role)
 {
+    int64_t exp = 0;
+    vfy_rc rc = vfy_store_token_lookup_at(st, sha, name, role, &exp);
+
+    if (rc == VFY_OK && exp != 0 && st_now(st) >= exp) {
+        if (name != NULL)
+            name[0] = '\0';
+        *role = 0;
+        return VFY_E_NOT_FOUND;
+    }
+    return rc;
+}
+
+vfy_rc vfy_store_token_lookup_at(vfy_store *st, const uint8_t sha[32], char *name,
+                                 vfy_token_role *role, int64_t *expires_at)
+{
     char hex[65];
     sqlite3_stmt *s;
     vfy_rc rc;
@@ -145,11 +178,14 @@ vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,
         name[0] = '\0';
     if (role != NULL)
         *role = 0;
-    if (st == NULL || sha == NULL || role == NULL)
+    if (expires_at != NULL)
+        *expires_at = 0;
+    if (st == NULL || sha == NULL || role == NULL || expires_at == NULL)
         return VFY_E_INVALID_ARG;
     st_hex(hex, sha, 32);
     rc = st_stmt(st, SL_TOK_LOOKUP,
-                 "SELECT name, role FROM tokens WHERE sha256 = ?1 AND revoked = 0", &s);
+                 "SELECT name, role, coalesce(expires_at, 0) FROM tokens"
+                 " WHERE sha256 = ?1 AND revoked = 0", &s);
     if (rc != VFY_OK)
         return rc;
     sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
@@ -158,6 +194,8 @@ vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,
         rc = vfy_token_role_parse(role, (const char *)sqlite3_column_text(s, 1));
         if (rc == VFY_OK && name != NULL)
             rc = st_col_text(s, 0, name, VFY_STORE_NAME_MAX + 1);
+        if (rc == VFY_OK)
+            *expires_at = sqlite3_column_int64(s, 2);
         if (rc != VFY_OK)
             *role = 0;
     } else if (src == SQLITE_DONE) {

@@ -90,9 +90,31 @@ expect_problem "a token revoked by verifyctl is refused at once" 401
 req GET /v1/revocations "$A"
 expect_status "the other attest token still works" 200
 
+# Expiring tokens (verifyctl token add --expires-days): valid until then,
+# 401 "token expired" from then on — also once cached by a worker.
+T4=$("$VCTL" --db "$VD_DB" token add rp-4 --role attest --expires-days 30) || die "token add --expires-days"
+req GET /v1/revocations "$T4"
+expect_status "a token expiring in 30 days works" 200
+T5=$("$VCTL" --db "$VD_DB" token add rp-5 --role attest --expires-days 1) || die "token add --expires-days"
+sqlite3 "$VD_DB" "UPDATE tokens SET expires_at = CAST(strftime('%s','now') AS INTEGER) + 2 WHERE name = 'rp-5'" ||
+    die "sqlite3: set the expiry of rp-5"
+for _ in 1 2 3 4; do req GET /v1/revocations "$T5"; done   # cached on the workers
+expect_status "a token 2 s before its expiry" 200
+sleep 3
+req GET /v1/revocations "$T5"
+expect_problem "the same token after its expiry (cached)" 401
+expect_eq "... says why" "$(jget /detail)" "token expired"
+T6=$("$VCTL" --db "$VD_DB" token add rp-6 --role attest --expires-days 1) || die "token add --expires-days"
+sqlite3 "$VD_DB" "UPDATE tokens SET expires_at = 1 WHERE name = 'rp-6'" || die "sqlite3: expire rp-6"
+req GET /v1/revocations "$T6"
+expect_problem "an expired token never seen before" 401
+expect_eq "... says why" "$(jget /detail)" "token expired"
+expect_match "verifyctl list tokens shows it expired" \
+    "$("$VCTL" --db "$VD_DB" list tokens | grep '^rp-6 ')" 'expired'
+
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
-for t in "$A" "$ADM" "$UNKNOWN" "$T2" "$T3"; do
+for t in "$A" "$ADM" "$UNKNOWN" "$T2" "$T3" "$T4" "$T5" "$T6"; do
     if grep -qF -- "$t" "$VD_LOG"; then fail "log: token ${t:0:8}... appears in the log"
     else pass "log: token ${t:0:8}... never logged"; fi
 done

@@ -58,6 +58,20 @@ if command -v sqlite3 >/dev/null; then
     ! sqlite3 "$DB" .dump | grep -q "$tok" || fail "the token itself is stored"
 fi
 ! "$VCTL" --db "$DB" list tokens --json | grep -q "$tok" || fail "token listed"
+# --expires-days: 1..3650 whole days; the listing shows the expiry.
+"$VCTL" --db "$DB" token add temp --role attest --expires-days 30 >/dev/null || fail "token add --expires-days 30"
+"$VCTL" --db "$DB" list tokens | grep -Eq '^temp +attest +active +[0-9T:-]+Z +[0-9T:-]+Z$' ||
+    fail "list tokens: temp with its expiry: $("$VCTL" --db "$DB" list tokens)"
+"$VCTL" --db "$DB" list tokens | grep -Eq '^rp-1 +attest +active +[0-9T:-]+Z +-$' ||
+    fail "list tokens: rp-1 without expiry: $("$VCTL" --db "$DB" list tokens)"
+for bad in 0 3651 -1 1.5 x ""; do
+    if "$VCTL" --db "$DB" token add "bad$bad" --role attest --expires-days "$bad" >out 2>err; then
+        fail "token add --expires-days '$bad' accepted"
+    fi
+    grep -qx "verifyctl: token add: --expires-days must be a whole number of days, 1..3650" err ||
+        fail "token add --expires-days '$bad': $(cat err)"
+    [ ! -s out ] || fail "token add --expires-days '$bad' printed a token"
+done
 # A token that cannot be written out is not created (nor its name used up).
 if "$VCTL" --db "$DB" token add lost --role admin >/dev/full 2>err; then fail "token add to /dev/full: exit 0"; fi
 grep -qx "verifyctl: token add: cannot write the token to stdout; it was not created" err ||

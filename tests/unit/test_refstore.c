@@ -1225,6 +1225,68 @@ Test(refstore, tokens_store_only_the_hash)
     vfy_store_close(&st);
 }
 
+/* Expiring tokens: refused by vfy_store_token_lookup from their expiry on;
+ * vfy_store_token_lookup_at still finds them, with the expiry. */
+Test(refstore, tokens_expire)
+{
+    vfy_store *st = open_new();
+    char tok[VFY_STORE_TOKEN_BUF], forever[VFY_STORE_TOKEN_BUF], name[VFY_STORE_NAME_MAX + 1];
+    vfy_token_role role;
+    uint8_t sha[32], sha2[32];
+    int64_t exp = -1;
+    char *json = NULL;
+
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_token_add_expiring(st, "past", VFY_ROLE_ATTEST, 1000, tok),
+                 VFY_E_INVALID_ARG, "an expiry that is not in the future");
+    cr_assert_eq(tok[0], '\0');
+    cr_assert_str_eq(vfy_store_errmsg(st), "token expiry 1000 is not in the future");
+    cr_assert_eq(vfy_store_token_add_expiring(st, "neg", VFY_ROLE_ATTEST, -5, tok),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(count("SELECT count(*) FROM tokens"), 0);
+    cr_assert_eq(vfy_store_token_add_expiring(st, "rp", VFY_ROLE_ATTEST, 1100, tok), VFY_OK);
+    cr_assert_eq(vfy_store_token_add(st, "ops", VFY_ROLE_ADMIN, forever), VFY_OK);
+    cr_assert_eq(vfy_sha256(tok, strlen(tok), sha), VFY_OK);
+    cr_assert_eq(vfy_sha256(forever, strlen(forever), sha2), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'token.add'"
+                       " AND detail = 'attest expires_at=1100'"), 1);
+
+    cr_assert_eq(vfy_store_token_lookup(st, sha, name, &role), VFY_OK, "before its expiry");
+    cr_assert_str_eq(name, "rp");
+    vfy_store_set_time(st, 1099);
+    cr_assert_eq(vfy_store_token_check(st, tok, strlen(tok), name, &role), VFY_OK);
+    vfy_store_set_time(st, 1100);
+    cr_assert_eq(vfy_store_token_lookup(st, sha, name, &role), VFY_E_NOT_FOUND, "at its expiry");
+    cr_assert_eq(name[0], '\0');
+    cr_assert_eq(role, 0);
+    cr_assert_eq(vfy_store_token_check(st, tok, strlen(tok), name, &role), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_token_lookup_at(st, sha, name, &role, &exp), VFY_OK, "found, expired");
+    cr_assert_eq(exp, 1100);
+    cr_assert_eq(role, VFY_ROLE_ATTEST);
+    cr_assert_eq(vfy_store_token_lookup_at(st, sha2, name, &role, &exp), VFY_OK);
+    cr_assert_eq(exp, 0, "no expiry");
+    cr_assert_eq(vfy_store_token_lookup(st, sha2, name, &role), VFY_OK);
+    cr_assert_eq(vfy_store_token_lookup_at(st, sha, name, &role, NULL), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_token_revoke(st, "rp"), VFY_OK);
+    cr_assert_eq(vfy_store_token_lookup_at(st, sha, name, &role, &exp), VFY_E_NOT_FOUND,
+                 "revoked");
+    cr_assert_eq(vfy_store_list_json(st, "tokens", &json), VFY_OK);
+    {
+        cJSON *arr = cJSON_Parse(json);
+        const cJSON *ops = cJSON_GetArrayItem(arr, 0), *rp = cJSON_GetArrayItem(arr, 1);
+
+        cr_assert_not_null(arr, "%s", json);
+        cr_assert_str_eq(cJSON_GetObjectItem(ops, "name")->valuestring, "ops");
+        cr_assert(cJSON_IsNull(cJSON_GetObjectItem(ops, "expires_at")), "%s", json);
+        cr_assert_str_eq(cJSON_GetObjectItem(rp, "name")->valuestring, "rp");
+        cr_assert_eq(cJSON_GetObjectItem(rp, "expires_at")->valuedouble, 1100.0);
+        cr_assert_str_eq(cJSON_GetObjectItem(rp, "state")->valuestring, "revoked");
+        cJSON_Delete(arr);
+    }
+    vfy_free(json);
+    vfy_store_close(&st);
+}
+
 /* ---- verifier state ---- */
 
 Test(refstore, clock_and_agent_log_state)

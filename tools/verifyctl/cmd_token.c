@@ -5,19 +5,22 @@
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "verifyctl.h"
 
 static const char usage[] =
-    "usage: verifyctl --db PATH token add NAME --role (attest|admin)\n"
+    "usage: verifyctl --db PATH token add NAME --role (attest|admin) [--expires-days N]\n"
     "       verifyctl --db PATH token revoke NAME\n";
 
 static const char add_usage[] =
-    "usage: verifyctl --db PATH token add NAME --role (attest|admin)\n"
+    "usage: verifyctl --db PATH token add NAME --role (attest|admin) [--expires-days N]\n"
     "\n"
     "Create an API token: role attest for relying parties, admin for\n"
     "/v1/admin. The token is printed once, alone on stdout; only its SHA-256\n"
-    "is stored, so it cannot be shown again.\n";
+    "is stored, so it cannot be shown again. With --expires-days N (1..3650)\n"
+    "verifierd refuses it (401 \"token expired\") N days from now; without,\n"
+    "it is valid until revoked.\n";
 
 static const char revoke_usage[] =
     "usage: verifyctl --db PATH token revoke NAME\n"
@@ -26,8 +29,12 @@ static const char revoke_usage[] =
 
 static int token_add(const vc_ctx *c, int argc, char **argv)
 {
-    const char *role_s = NULL;
-    const vc_opt opts[] = {{"role", 1, &role_s, NULL}, {NULL, 0, NULL, NULL}};
+    const char *role_s = NULL, *days_s = NULL;
+    const vc_opt opts[] = {{"role", 1, &role_s, NULL},
+                           {"expires-days", 1, &days_s, NULL},
+                           {NULL, 0, NULL, NULL}};
+    unsigned long long days = 0;
+    int64_t expires_at = 0;
     const char *pos[1];
     char token[VFY_STORE_TOKEN_BUF];
     vfy_token_role role;
@@ -43,12 +50,18 @@ static int token_add(const vc_ctx *c, int argc, char **argv)
     if (vfy_token_role_parse(&role, role_s) != VFY_OK)
         return vc_fail(VC_EXIT_FAIL, "token add", "unknown role \"%s\" (expected attest or "
                        "admin)", role_s);
+    if (days_s != NULL) {
+        if (vc_parse_uint(days_s, 3650, &days) != 0 || days == 0)
+            return vc_fail(VC_EXIT_USAGE, "token add",
+                           "--expires-days must be a whole number of days, 1..3650");
+        expires_at = (int64_t)time(NULL) + (int64_t)days * 86400;
+    }
     if ((r = vc_open(c, "token add", 0, &st)) != 0)
         return r;
     /* The token is committed only once it has been written out: a token
      * nobody saw must not exist (nor use up its name). */
     if ((rc = vfy_store_begin(st)) == VFY_OK) {
-        rc = vfy_store_token_add(st, pos[0], role, token);
+        rc = vfy_store_token_add_expiring(st, pos[0], role, expires_at, token);
         if (rc == VFY_OK) {
             printf("%s\n", token);
             if (fflush(stdout) != 0 || ferror(stdout))

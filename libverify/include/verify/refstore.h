@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /** Schema version this library writes (PRAGMA user_version). */
-#define VFY_STORE_SCHEMA_VERSION 4
+#define VFY_STORE_SCHEMA_VERSION 5
 
 /** Longest name (attester, set, component, policy id, token), in bytes. */
 #define VFY_STORE_NAME_MAX 128
@@ -313,6 +313,15 @@ VFY_EXPORT vfy_rc vfy_store_policy_load(vfy_store *st, const char *json, size_t 
 VFY_EXPORT vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
                                       char token[VFY_STORE_TOKEN_BUF]) VFY_MUST_CHECK;
 
+/**
+ * The same, for a token that stops authenticating at @expires_at (Unix
+ * seconds; 0: never). An @expires_at not after the store's now is
+ * VFY_E_INVALID_ARG.
+ */
+VFY_EXPORT vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name,
+                                               vfy_token_role role, int64_t expires_at,
+                                               char token[VFY_STORE_TOKEN_BUF]) VFY_MUST_CHECK;
+
 /** Admin change: revoke token @name (no-op if it already is). VFY_E_NOT_FOUND. */
 VFY_EXPORT vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
@@ -377,11 +386,20 @@ VFY_EXPORT vfy_rc vfy_store_policy_get(vfy_store *st, const char *id, char **jso
 
 /**
  * Find the unrevoked token whose SHA-256 is @sha. @name (optional, room for
- * VFY_STORE_NAME_MAX + 1) and @role receive its identity. Unknown or
- * revoked tokens give VFY_E_NOT_FOUND.
+ * VFY_STORE_NAME_MAX + 1) and @role receive its identity. Unknown,
+ * revoked or expired tokens give VFY_E_NOT_FOUND.
  */
 VFY_EXPORT vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,
                                          vfy_token_role *role) VFY_MUST_CHECK;
+
+/**
+ * Like vfy_store_token_lookup, but an expired unrevoked token is found too:
+ * *@expires_at (required) is its expiry, 0 for none, and the caller
+ * decides (a server caching tokens checks the expiry at every use).
+ */
+VFY_EXPORT vfy_rc vfy_store_token_lookup_at(vfy_store *st, const uint8_t sha[32], char *name,
+                                            vfy_token_role *role,
+                                            int64_t *expires_at) VFY_MUST_CHECK;
 
 /** Same, hashing the presented @token (@len bytes) first. */
 VFY_EXPORT vfy_rc vfy_store_token_check(vfy_store *st, const char *token, size_t len,
