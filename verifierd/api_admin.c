@@ -47,14 +47,34 @@ static enum MHD_Result send_owned(struct MHD_Connection *c, struct vd_req *r, un
     return ret;
 }
 
+/*
+ * A listing, one page at a time (?offset=N&limit=M, default limit
+ * VD_LIST_PAGE, at most VD_LIST_PAGE_MAX): results and the audit log grow
+ * without bound and must never be built in memory whole. When rows
+ * follow, a Link header (rel="next") gives the next page.
+ */
 static enum MHD_Result list(struct MHD_Connection *c, struct vd_req *r, const char *what)
 {
-    char *json = NULL;
-    vfy_rc rc = vfy_store_list_json(vd_store(), what, &json);
+    char *json = NULL, link[160];
+    uint64_t offset, limit;
+    enum MHD_Result ret;
+    int more = 0;
+    vfy_rc rc;
 
+    if (vd_query_u64(c, "offset", 0, INT64_MAX, &offset) != 0)
+        return vd_problem(c, r, 400, "offset must be a non-negative integer");
+    if (vd_query_u64(c, "limit", VD_LIST_PAGE, VD_LIST_PAGE_MAX, &limit) != 0 || limit == 0)
+        return vd_problem(c, r, 400, "limit must be an integer 1..10000");
+    rc = vfy_store_list_json_page(vd_store(), what, offset, (size_t)limit, &json, &more);
     if (rc != VFY_OK)
         return store_error(c, r, rc);
-    return send_owned(c, r, 200, json);
+    if (!more)
+        return send_owned(c, r, 200, json);
+    snprintf(link, sizeof(link), "</v1/admin/%s?offset=%llu&limit=%llu>; rel=\"next\"", what,
+             (unsigned long long)(offset + limit), (unsigned long long)limit);
+    ret = vd_send_hdr(c, r, 200, "application/json", json, strlen(json), "Link", link);
+    vfy_free(json);
+    return ret;
 }
 
 static cJSON *body_object(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret)

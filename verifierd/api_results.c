@@ -3,7 +3,6 @@
  * (DESIGN §8): the state of an issued result, and the feed of results
  * invalidated by later reference-value changes.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,27 +56,6 @@ enum MHD_Result vd_api_result(struct MHD_Connection *c, struct vd_req *r, const 
     return ret;
 }
 
-static int query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64_t max,
-                     uint64_t *out)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-    char *end;
-    unsigned long long n;
-
-    if (v == NULL || *v == '\0') {
-        *out = def;
-        return 0;
-    }
-    if (*v == '-' || *v == '+' || *v == ' ')
-        return -1;
-    errno = 0;
-    n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n > max)
-        return -1;
-    *out = n;
-    return 0;
-}
-
 enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
                                    const char *method, const char *path)
 {
@@ -91,9 +69,9 @@ enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
 
     (void)method;
     (void)path;
-    if (query_u64(c, "after", 0, INT64_MAX, &after) != 0)
+    if (vd_query_u64(c, "after", 0, INT64_MAX, &after) != 0)
         return vd_problem(c, r, 400, "after must be a non-negative integer cursor");
-    if (query_u64(c, "limit", FEED_PAGE_MAX, FEED_PAGE_MAX, &limit) != 0 || limit == 0)
+    if (vd_query_u64(c, "limit", FEED_PAGE_MAX, FEED_PAGE_MAX, &limit) != 0 || limit == 0)
         return vd_problem(c, r, 400, "limit must be an integer 1..1000");
     rc = vfy_store_revocations(vd_store(), after, (size_t)limit, &rev, &n, &cursor);
     if (rc != VFY_OK)

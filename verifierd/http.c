@@ -3,6 +3,7 @@
  * bearer-token authentication for verifierd's endpoints.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,13 @@ void vd_rfc3339(char out[32], uint64_t t)
 enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,
                         const char *ctype, const char *body, size_t len)
 {
+    return vd_send_hdr(c, r, status, ctype, body, len, NULL, NULL);
+}
+
+enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                            const char *ctype, const char *body, size_t len, const char *hname,
+                            const char *hvalue)
+{
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
@@ -45,6 +53,8 @@ enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned sta
         return MHD_NO;
     if (ctype != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (hname != NULL && hvalue != NULL)
+        MHD_add_response_header(resp, hname, hvalue);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (status == MHD_HTTP_UNAUTHORIZED)
@@ -187,4 +197,25 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
     r->authed = 1;
     *done = 0;
     return MHD_YES;
+}
+
+int vd_query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64_t max,
+                     uint64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    char *end;
+    unsigned long long n;
+
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    if (*v == '-' || *v == '+' || *v == ' ')
+        return -1;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n > max)
+        return -1;
+    *out = n;
+    return 0;
 }

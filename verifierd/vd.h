@@ -159,6 +159,13 @@ void vd_generation_refresh(void);
 /* ---- HTTP helpers (http.c) ---- */
 enum MHD_Result vd_send(struct MHD_Connection *c, struct vd_req *r, unsigned status,
                         const char *ctype, const char *body, size_t len);
+/* The same with one more header (@hname: @hvalue; NULL: none). */
+enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned status,
+                            const char *ctype, const char *body, size_t len, const char *hname,
+                            const char *hvalue);
+/* Admin listings: rows per page by default and at most (?limit=). */
+#define VD_LIST_PAGE 1000
+#define VD_LIST_PAGE_MAX 10000
 enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,
                              const char *json);
 /* RFC 9457 problem: type is "about:blank"-style, title from status. */
@@ -173,6 +180,10 @@ int vd_accepts(struct MHD_Connection *c, const char *want);
 enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_role need,
                         int *done);
 uint64_t vd_now(void);
+/* Query argument @key as a decimal integer 0..@max (@def when absent or
+ * empty): 0, or -1 when it is not one (no sign, no blanks). */
+int vd_query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64_t max,
+                 uint64_t *out);
 /* Wipe a NUL-terminated secret (key PEM) and free it; NULL is fine. */
 void vd_free_secret(char *s);
 void vd_rfc3339(char out[32], uint64_t t);

@@ -6,6 +6,7 @@
  * and AK key material are never listed.
  */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "refstore_int.h"
@@ -52,31 +53,55 @@ static cJSON *column_value(sqlite3_stmt *s, int col)
 
 vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json)
 {
+    return vfy_store_list_json_page(st, what, 0, 0, json, NULL);
+}
+
+vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset, size_t limit,
+                                char **json, int *more)
+{
     const struct listing *l = NULL;
     sqlite3_stmt *s = NULL;
     cJSON *arr = NULL;
     vfy_rc rc = VFY_OK;
+    char sql[512];
+    size_t rows = 0;
     int src;
 
     if (json != NULL)
         *json = NULL;
-    if (st == NULL || what == NULL || json == NULL)
+    if (more != NULL)
+        *more = 0;
+    if (st == NULL || what == NULL || json == NULL || offset > INT64_MAX ||
+        limit > (size_t)INT32_MAX)
         return VFY_E_INVALID_ARG;
     for (size_t i = 0; i < sizeof(listings) / sizeof(listings[0]); i++)
         if (strcmp(what, listings[i].what) == 0)
             l = &listings[i];
     if (l == NULL)
         return st_err(st, VFY_E_BAD_KIND, "cannot list \"%s\"", what);
-    src = sqlite3_prepare_v2(st->db, l->sql, -1, &s, NULL);
+    /* one row more than the page: whether another page follows */
+    snprintf(sql, sizeof(sql), "%s LIMIT ?1 OFFSET ?2", l->sql);
+    src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (src != SQLITE_OK)
         return st_db(st, src, "prepare");
+    sqlite3_bind_int64(s, 1, limit > 0 ? (sqlite3_int64)limit + 1 : -1);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)offset);
     arr = cJSON_CreateArray();
     if (arr == NULL) {
         rc = VFY_E_NOMEM;
         goto out;
     }
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        cJSON *obj = cJSON_CreateObject();
+        cJSON *obj;
+
+        if (limit > 0 && rows == limit) {
+            if (more != NULL)
+                *more = 1;
+            src = SQLITE_DONE;
+            break;
+        }
+        rows++;
+        obj = cJSON_CreateObject();
 
         if (obj == NULL || !cJSON_AddItemToArray(arr, obj)) {
             cJSON_Delete(obj);

@@ -352,6 +352,29 @@ call GET /v1/admin/audit "$ADM"
 expect_status "admin: audit log" 200
 expect_match "admin: audit names the admin token" "$(body)" 'token:dev-admin'
 expect_match "admin: audit has the component revocation" "$(body)" 'payments.transfer'
+# Listings come one page at a time: ?limit=&offset=, a Link to the next.
+call GET /v1/admin/audit "$ADM"
+NAUDIT=$(jget -l "")
+check "admin: the audit log has more than 2 rows ($NAUDIT)" test "$NAUDIT" -gt 2
+expect_eq "admin: a full listing has no Link" "$(hdr Link)" ""
+call GET "/v1/admin/audit?limit=2" "$ADM"
+expect_status "admin: audit, limit 2" 200
+expect_eq "admin: ... 2 rows" "$(jget -l "")" 2
+FIRST2="$(jget /0/seq) $(jget /1/seq)"
+expect_eq "admin: ... and a Link to the next page" "$(hdr Link)" \
+    '</v1/admin/audit?offset=2&limit=2>; rel="next"'
+call GET "/v1/admin/audit?offset=2&limit=2" "$ADM"
+expect_status "admin: audit, the next page" 200
+check "admin: the next page starts after the first ($FIRST2, then $(jget /0/seq))" \
+    test "$(jget /0/seq)" -gt "${FIRST2#* }"
+call GET "/v1/admin/audit?offset=$((NAUDIT - 1))&limit=5" "$ADM"
+expect_eq "admin: the last page: 1 row, no Link" "$(jget -l "") $(hdr Link)" "1 "
+call GET "/v1/admin/audit?offset=$NAUDIT" "$ADM"
+expect_eq "admin: past the end: an empty array" "$(body)" "[]"
+for q in "limit=0" "limit=10001" "limit=x" "limit=-1" "offset=-1" "offset=1.5"; do
+    call GET "/v1/admin/results?$q" "$ADM"
+    expect_problem "admin: listing with $q" 400
+done
 call GET /v1/admin/nope "$ADM"
 expect_problem "admin: unknown admin path" 404
 call GET /v1/admin/ "$ADM"

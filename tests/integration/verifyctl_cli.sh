@@ -159,6 +159,22 @@ kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null || true
 [ "$(wc -l <err)" -eq 1 ] || fail "prune error: not one line: $(cat err)"
 grep -q "^verifyctl: results prune: .*locked" err || fail "prune error: $(cat err)"
 [ ! -s out ] || fail "prune error: stdout $(cat out)"
+# list --limit/--offset: a page of a listing, in the listing's order
+JSONGET="$VFY_BUILD_DIR/tests/jsonget"
+"$VCTL" --db "$DB" list tokens --json --limit 2 >out || fail "list --limit 2"
+[ "$("$JSONGET" -l -f out -- "")" = 2 ] || fail "list --limit 2: $(cat out)"
+"$VCTL" --db "$DB" list tokens --json >all || fail "list tokens --json"
+second=$("$JSONGET" -f all -- /1/name)
+"$VCTL" --db "$DB" list tokens --json --offset 1 --limit 1 >out || fail "list --offset 1 --limit 1"
+[ "$("$JSONGET" -l -f out -- "") $("$JSONGET" -f out -- /0/name)" = "1 $second" ] ||
+    fail "list --offset 1 --limit 1: $(cat out), want $second"
+"$VCTL" --db "$DB" list tokens --offset 1000 >out || fail "list --offset past the end"
+grep -qx "no tokens" out || fail "list past the end: $(cat out)"
+for bad in "--limit 0" "--limit 1000001" "--limit x" "--offset -1" "--offset 1.5"; do
+    # shellcheck disable=SC2086
+    if "$VCTL" --db "$DB" list tokens $bad >out 2>err; then fail "list $bad accepted"; fi
+    grep -q "^verifyctl: list: --\(limit\|offset\) must be" err || fail "list $bad: $(cat err)"
+done
 echo "ok: results prune"
 
 echo "PASS verifyctl_cli"

@@ -1433,6 +1433,54 @@ Test(refstore, list_json)
     vfy_store_close(&st);
 }
 
+/* Pages of a listing: the same rows in the same order as the whole. */
+Test(refstore, list_json_pages)
+{
+    vfy_store *st = open_new();
+    char *all = NULL, *json = NULL, name[8];
+    cJSON *whole, *page;
+    int more = -1;
+
+    for (int i = 0; i < 5; i++) {
+        char tok[VFY_STORE_TOKEN_BUF];
+
+        snprintf(name, sizeof(name), "t%d", 4 - i);
+        cr_assert_eq(vfy_store_token_add(st, name, VFY_ROLE_ATTEST, tok), VFY_OK);
+    }
+    cr_assert_eq(vfy_store_list_json(st, "tokens", &all), VFY_OK);
+    cr_assert_not_null(whole = cJSON_Parse(all));
+    cr_assert_eq(cJSON_GetArraySize(whole), 5);
+    for (uint64_t off = 0; off < 5; off += 2) {
+        cr_assert_eq(vfy_store_list_json_page(st, "tokens", off, 2, &json, &more), VFY_OK);
+        cr_assert_not_null(page = cJSON_Parse(json));
+        cr_expect_eq(cJSON_GetArraySize(page), off < 4 ? 2 : 1, "page at %llu",
+                     (unsigned long long)off);
+        cr_expect_eq(more, off < 4, "more after the page at %llu", (unsigned long long)off);
+        for (int k = 0; k < cJSON_GetArraySize(page); k++)
+            cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(page, k), "name")->valuestring,
+                             cJSON_GetObjectItem(cJSON_GetArrayItem(whole, (int)off + k),
+                                                 "name")->valuestring);
+        cJSON_Delete(page);
+        vfy_free(json);
+    }
+    cr_assert_eq(vfy_store_list_json_page(st, "tokens", 5, 2, &json, &more), VFY_OK);
+    cr_expect_str_eq(json, "[]");
+    cr_expect_eq(more, 0);
+    vfy_free(json);
+    cr_assert_eq(vfy_store_list_json_page(st, "tokens", 3, 0, &json, &more), VFY_OK);
+    cr_assert_not_null(page = cJSON_Parse(json));
+    cr_expect_eq(cJSON_GetArraySize(page), 2, "limit 0: every row from the offset");
+    cr_expect_eq(more, 0);
+    cJSON_Delete(page);
+    vfy_free(json);
+    cr_expect_eq(vfy_store_list_json_page(st, "tokens", (uint64_t)INT64_MAX + 1, 1, &json, NULL),
+                 VFY_E_INVALID_ARG);
+    cr_expect_eq(vfy_store_list_json_page(st, "nope", 0, 1, &json, NULL), VFY_E_BAD_KIND);
+    cJSON_Delete(whole);
+    vfy_free(all);
+    vfy_store_close(&st);
+}
+
 /* ---- tpm2_pcrread output ---- */
 
 Test(refstore, pcrread_parse)

@@ -16,10 +16,13 @@
 
 static const char usage[] =
     "usage: verifyctl --db PATH list (attesters|pcrs|components|policies|tokens|results|audit)\n"
-    "                 [--json]\n"
+    "                 [--json] [--limit N] [--offset N]\n"
     "\n"
     "Show a table of the store. --json prints a JSON array instead (timestamps\n"
-    "as Unix seconds). Token hashes and keys are never listed.\n";
+    "as Unix seconds). Token hashes and keys are never listed. --limit N\n"
+    "(1..1000000) shows N rows from row --offset N (default 0) in the\n"
+    "listing's order; without --limit every row is listed (for results and\n"
+    "the audit log of a busy verifier, page with --limit).\n";
 
 static int is_time_key(const char *k)
 {
@@ -98,7 +101,12 @@ int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
     static const char *const whats[] = {"attesters", "pcrs", "components", "policies",
                                         "tokens", "results", "audit", NULL};
     int as_json = 0, known = 0;
-    const vc_opt opts[] = {{"json", 0, NULL, &as_json}, {NULL, 0, NULL, NULL}};
+    const char *limit_s = NULL, *offset_s = NULL;
+    const vc_opt opts[] = {{"json", 0, NULL, &as_json},
+                           {"limit", 1, &limit_s, NULL},
+                           {"offset", 1, &offset_s, NULL},
+                           {NULL, 0, NULL, NULL}};
+    unsigned long long limit = 0, offset = 0;
     const char *pos[1];
     size_t np;
     char *json = NULL;
@@ -113,9 +121,13 @@ int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
     if (!known)
         return vc_fail(VC_EXIT_USAGE, "list", "cannot list \"%s\" (expected attesters, pcrs, "
                        "components, policies, tokens, results or audit)", pos[0]);
+    if (limit_s != NULL && (vc_parse_uint(limit_s, 1000000, &limit) != 0 || limit == 0))
+        return vc_fail(VC_EXIT_USAGE, "list", "--limit must be a whole number 1..1000000");
+    if (offset_s != NULL && vc_parse_uint(offset_s, INT64_MAX, &offset) != 0)
+        return vc_fail(VC_EXIT_USAGE, "list", "--offset must be a whole number >= 0");
     if ((r = vc_open(c, "list", VFY_STORE_READONLY, &st)) != 0)
         return r;
-    rc = vfy_store_list_json(st, pos[0], &json);
+    rc = vfy_store_list_json_page(st, pos[0], offset, (size_t)limit, &json, NULL);
     if (rc != VFY_OK)
         r = vc_fail_rc("list", st, rc);
     else if (as_json)

@@ -647,6 +647,16 @@ VFY_EXPORT vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
 VFY_EXPORT vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json) VFY_MUST_CHECK;
 
 /**
+ * One page of the same listing: the rows @offset .. @offset + @limit - 1
+ * in the listing's order (@limit 0: every row from @offset on), so that a
+ * table of millions of results or audit rows is never built in memory at
+ * once. *@more (optional) is 1 when rows follow the page.
+ */
+VFY_EXPORT vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset,
+                                           size_t limit, char **json,
+                                           int *more) VFY_MUST_CHECK;
+
+/**
  * Parse the YAML that `tpm2_pcrread` prints ("  sha256:" then
  * "    0 : 0x<hex>" lines) into @out (zeroed first, zeroed on failure).
  * The sha1 bank is skipped and counted in *@skipped (optional) — SHA-1 is
