@@ -19,7 +19,7 @@ enum {
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
-    OPT_WAL_LIMIT, OPT_KEEP_DAYS,
+    OPT_WAL_LIMIT, OPT_KEEP_DAYS, OPT_DRAIN,
 };
 
 static const struct option longopts[] = {
@@ -37,6 +37,7 @@ static const struct option longopts[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONN},
     {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN},
     {"rate", required_argument, NULL, OPT_RATE},
     {"burst", required_argument, NULL, OPT_BURST},
     {"nonce-cache", required_argument, NULL, OPT_NONCE_CACHE},
@@ -75,6 +76,8 @@ void vd_usage(FILE *out)
           "  --timeout S            seconds a connection may take to deliver a complete request\n"
           "                         (headers and body, however slowly it trickles) and to stay\n"
           "                         idle between requests (default 30)\n"
+          "  --drain-timeout S      on SIGTERM or SIGHUP, seconds (1..3600) to let in-flight\n"
+          "                         requests finish before they are cut (default 30)\n"
           "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
           "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 400000:\n"
           "                         rate x nonce TTL with headroom, about 40 bytes each)\n"
@@ -171,6 +174,7 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
     case OPT_MAX_CONN: return set_uint(flag, v, 1, 1000000, &cfg->max_connections);
     case OPT_MAX_CONN_IP: return set_uint(flag, v, 0, 1000000, &cfg->max_conn_per_ip);
     case OPT_TIMEOUT: return set_uint(flag, v, 1, 3600, &cfg->conn_timeout_s);
+    case OPT_DRAIN: return set_uint(flag, v, 1, 3600, &cfg->drain_s);
     case OPT_RATE: return set_uint(flag, v, 0, 10000000, &cfg->rate_per_s);
     case OPT_BURST: return set_uint(flag, v, 0, 10000000, &cfg->rate_burst);
     case OPT_NONCE_CACHE:
@@ -270,6 +274,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_connections = 1024;
     cfg->conn_timeout_s = 30;
+    cfg->drain_s = 30;
     cfg->rate_per_s = 1000;
     cfg->rate_burst = 2000;
     cfg->nonce_cache = 400000;

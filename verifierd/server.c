@@ -1041,7 +1041,7 @@ int vd_server_reload(struct vd_server *s)
     ofd = MHD_quiesce_daemon(old->d);
     cur_gen = g;
     s->daemon = g->d;
-    retire_gen(old, 30);
+    retire_gen(old, (int)s->cfg->drain_s);
     if (ofd >= 0)
         close(ofd); /* the old descriptor; the socket stays open through fd2 */
     listen_fd = fd2;
@@ -1054,7 +1054,7 @@ int vd_server_reload(struct vd_server *s)
 void vd_server_stop(struct vd_server *s)
 {
     if (cur_gen != NULL) {
-        retire_gen(cur_gen, 30);
+        retire_gen(cur_gen, (int)s->cfg->drain_s);
         cur_gen = NULL;
     }
     if (watchdog_running) {

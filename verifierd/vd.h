@@ -40,6 +40,7 @@ struct vd_config {
     unsigned max_connections;
     unsigned max_conn_per_ip;  /* 0: no per-address limit */
     unsigned conn_timeout_s;
+    unsigned drain_s;          /* SIGTERM/SIGHUP: longest wait for in-flight requests */
     unsigned rate_per_s, rate_burst; /* per token */
     size_t nonce_cache;        /* capacity of the used-nonce set */
     unsigned commit_batch;     /* appraisals per group commit at most */

@@ -9,6 +9,7 @@
 #   SIGTERM with a slow upload in flight: that request gets its response,
 #   then the process exits 0. Connections caught mid-handshake or
 #   mid-headers by a SIGHUP or a SIGTERM are still answered.
+#   --drain-timeout bounds that wait (bad values refused with exit 2).
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
@@ -176,4 +177,30 @@ cp "$VD_TMP/good-key.pem" "$P/key.pem"
 split_round TERM "SIGTERM"
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM after the failed reload" "$VD_STOP_RC" 0
+
+# ---- --drain-timeout: how long a stop waits for in-flight requests ----
+for bad in 0 3601 x; do
+    out=$("$VD_BIN" --drain-timeout "$bad" 2>&1 </dev/null)
+    rc=$?
+    expect_eq "--drain-timeout $bad: exit 2" "$rc" 2
+    expect_eq "--drain-timeout $bad: the error" "$(printf '%s\n' "$out" | head -n 1)" \
+        "verifierd: --drain-timeout: expected an integer 1..3600, got '$bad'"
+done
+vd_start prod3 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --drain-timeout 1 || die "cannot start verifierd --drain-timeout 1"
+vd_nonce "$A"
+slow_body "$VD_TMP/slow3.json" "$NONCE"
+slow_upload "$VD_TMP/slow3.json" "$VD_TMP/slow3.out" &
+UP3=$!
+sleep 1.5
+check "the upload is in flight when SIGTERM is sent" kill -0 "$UP3"
+t0=$(date +%s)
+vd_stop
+check "with --drain-timeout 1 the stop took at most 3 s ($(( $(date +%s) - t0 )) s)" \
+    test $(( $(date +%s) - t0 )) -le 3
+expect_eq "... and exited 0" "$VD_STOP_RC" 0
+wait "$UP3"
+check "the upload still in flight was cut (status $(cat "$VD_TMP/slow3.out.code"))" \
+    test "$(cat "$VD_TMP/slow3.out.code")" != 200
+expect_match "the log says a request was cut" "$(cat "$VD_LOG")" 'stopping with 1 requests in flight'
 vd_done
