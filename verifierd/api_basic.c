@@ -67,12 +67,17 @@ enum MHD_Result vd_api_wellknown(struct MHD_Connection *c, struct vd_req *r,
     (void)path;
     if (o == NULL)
         return MHD_NO;
-    /* The Host header is client input: only echo it if it looks like a host. */
-    if (host == NULL || strlen(host) > 255 || strspn(host, "abcdefghijklmnopqrstuvwxyz"
-                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                          "0123456789.-:[]") != strlen(host))
-        host = vd_srv->cfg->listen;
-    snprintf(base, sizeof(base), "https://%s", host);
+    /* --public-url when configured; else the Host header, which is client
+     * input: only echoed if it looks like a host. */
+    if (vd_srv->cfg->public_url != NULL) {
+        snprintf(base, sizeof(base), "%s", vd_srv->cfg->public_url);
+    } else {
+        if (host == NULL || strlen(host) > 255 ||
+            strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                strlen(host))
+            host = vd_srv->cfg->listen;
+        snprintf(base, sizeof(base), "https://%s", host);
+    }
     cJSON_AddStringToObject(o, "issuer", base);
     cJSON_AddStringToObject(o, "verifier", "verifierd " VFY_VERSION_STRING);
 #define URL(key, p) snprintf(url, sizeof(url), "%s%s", base, p), cJSON_AddStringToObject(o, key, url)

@@ -19,12 +19,13 @@ enum {
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
-    OPT_WAL_LIMIT, OPT_KEEP_DAYS, OPT_DRAIN,
+    OPT_WAL_LIMIT, OPT_KEEP_DAYS, OPT_DRAIN, OPT_PUBLIC_URL,
 };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, OPT_DB},
     {"listen", required_argument, NULL, OPT_LISTEN},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"signing-key", required_argument, NULL, OPT_SIGNING_KEY},
@@ -62,6 +63,9 @@ void vd_usage(FILE *out)
           "\n"
           "  --db PATH              SQLite reference-value database (verifyctl init creates it)\n"
           "  --listen HOST:PORT     address to serve HTTPS on (default 127.0.0.1:8443)\n"
+          "  --public-url URL       https://HOST[:PORT] clients reach this verifier at (behind a\n"
+          "                         load balancer): the base of /.well-known/verifierd's URLs\n"
+          "                         (default: the request's Host header if it is a plain host)\n"
           "  --tls-cert PEM         TLS certificate chain; --tls-key PEM its key\n"
           "  --signing-key PEM      ES256 key that signs attestation results\n"
           "  --old-keys-dir DIR     older public keys (*.pem) still published in /v1/keys\n"
@@ -152,6 +156,17 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
     switch (id) {
     case OPT_DB: return set_str(&cfg->db_path, v);
     case OPT_LISTEN: return set_str(&cfg->listen, v);
+    case OPT_PUBLIC_URL:
+        /* https://, then a host[:port] of the Host-header character set */
+        if (v == NULL || strncmp(v, "https://", 8) != 0 || strlen(v) > 8 + 255 ||
+            v[8] == '\0' ||
+            strspn(v + 8, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                strlen(v + 8)) {
+            fprintf(stderr, "verifierd: %s: expected https://HOST[:PORT], got '%s'\n", flag,
+                    v != NULL ? v : "");
+            return -1;
+        }
+        return set_str(&cfg->public_url, v);
     case OPT_TLS_CERT: return set_str(&cfg->tls_cert, v);
     case OPT_TLS_KEY: return set_str(&cfg->tls_key, v);
     case OPT_SIGNING_KEY: return set_str(&cfg->signing_key, v);
@@ -339,6 +354,7 @@ void vd_config_free(struct vd_config *cfg)
 {
     free(cfg->db_path);
     free(cfg->listen);
+    free(cfg->public_url);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->signing_key);

@@ -27,6 +27,7 @@
 struct vd_config {
     char *db_path;
     char *listen;              /* "host:port", default 127.0.0.1:8443 */
+    char *public_url;          /* optional "https://host[:port]" for discovery */
     char *tls_cert, *tls_key;  /* PEM files */
     char *signing_key;         /* ES256 key, PEM */
     char *old_keys_dir;        /* optional: older public keys kept in the JWKS */

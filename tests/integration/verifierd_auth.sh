@@ -122,7 +122,19 @@ expect_match "log: the token's name is logged instead" "$(cat "$VD_LOG")" '"toke
 expect_match "log: 401s are logged" "$(cat "$VD_LOG")" '"status":401'
 
 # ---- rate limit: 1 request/s, burst 3, per token ----
-vd_start_dev rate --rate 1 --burst 3 || die "cannot start verifierd --rate 1 --burst 3"
+for bad in http://x https:// "https://a/b" "https://a b" ftp://x; do
+    out=$("$VD_BIN" --public-url "$bad" 2>&1 </dev/null)
+    rc=$?
+    expect_eq "--public-url '$bad': exit 2 with the error" "$rc $(printf '%s\n' "$out" | head -n 1)" \
+        "2 verifierd: --public-url: expected https://HOST[:PORT], got '$bad'"
+done
+vd_start_dev rate --rate 1 --burst 3 --public-url https://verifier.example:443 ||
+    die "cannot start verifierd --rate 1 --burst 3"
+# --public-url: discovery names it whatever Host the request carries
+vd_call GET /.well-known/verifierd - -H 'Host: evil.example.com'
+expect_eq "discovery issuer is --public-url, not the Host header" "$(jget /issuer)" \
+    "https://verifier.example:443"
+expect_eq "... and its jwks_uri" "$(jget /jwks_uri)" "https://verifier.example:443/v1/keys"
 A=$VD_ATTEST ADM=$VD_ADMIN
 codes=""
 for _ in 1 2 3 4 5 6; do
