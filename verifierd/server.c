@@ -553,6 +553,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return rt->fn(c, r, method, url);
 }
 
+/*
+ * The request line has arrived (libmicrohttpd's URI log callback, before
+ * the headers): from here the connection is in the middle of a request —
+ * also a keep-alive connection's next one, which would otherwise look
+ * idle — so a reload or stop waits for it (gen_busy), and its deadline
+ * runs from now. *con_cls stays NULL.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)uri;
+    track_set(c, PH_RECEIVING);
+    return NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -564,9 +579,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     (void)toe;
     (void)ci;
+    track_set(c, PH_WAITING);   /* also for an answer libmicrohttpd made itself */
     if (r == NULL)
         return;
-    track_set(c, PH_WAITING);
     clock_gettime(CLOCK_MONOTONIC, &now);
     secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->status == 0)
@@ -765,6 +780,7 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VD_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->max_conn_per_ip,
         MHD_OPTION_END);
     if (g->d == NULL) {

@@ -106,15 +106,16 @@ expect_eq "new EARs carry the new kid" "$(jws_part "$(jget /ear)" 1 | "$JSONGET"
 check "new EARs verify with openssl against the new JWKS" jws_verify_openssl "$(jget /ear)" "$VD_TMP/jwks2.json"
 
 # ---- connections caught half-way by a reload (and, at the end, a stop) ----
-# 3 connections TCP-connected without a ClientHello and 3 with TLS up and
-# half a request sent when the signal arrives; they finish a second later,
-# when nothing else is in flight: every one must still be answered.
+# 3 connections TCP-connected without a ClientHello, 3 with TLS up and a
+# request line sent, 3 keep-alive ones with one request answered and the
+# next one's request line sent, when the signal arrives; they finish a
+# second later, when nothing else is in flight: every one must be answered.
 HH="$VFY_BUILD_DIR/tests/hostilehttp"
 [ -x "$HH" ] || die "hostilehttp not built"
-split_round() {   # split_round SIGNAL NAME
+split_round() {   # split_round SIGNAL NAME [KINDS WANT]
     local sp i
     rm -f "$VD_TMP/go"
-    "$HH" split "$VD_PORT" 3 "$VD_TMP/go" >"$VD_TMP/split.out" 2>&1 &
+    "$HH" split "$VD_PORT" 3 "$VD_TMP/go" "${3:-thk}" >"$VD_TMP/split.out" 2>&1 &
     sp=$!
     for i in $(seq 1 100); do grep -q 'split ready' "$VD_TMP/split.out" && break; sleep 0.05; done
     kill -"$1" "$VD_PID"
@@ -122,9 +123,11 @@ split_round() {   # split_round SIGNAL NAME
     touch "$VD_TMP/go"
     wait "$sp"
     expect_eq "$2: connections mid-handshake or mid-headers are answered" \
-        "$(grep -o 'ok=.*' "$VD_TMP/split.out")" "ok=6 of=6"
+        "$(grep -o 'ok=.*' "$VD_TMP/split.out")" "${4:-ok=9 of=9}"
 }
 split_round HUP "SIGHUP"
+# the keep-alive ones alone (the others would hold the old generation open)
+split_round HUP "SIGHUP, keep-alive alone" k "ok=3 of=3"
 check "the process runs after the reload" kill -0 "$PID"
 vd_call GET /healthz -
 expect_status "... and serves" 200

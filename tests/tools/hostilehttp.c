@@ -29,13 +29,15 @@
  * slow: COUNT connections each POST /v1/attest declaring 2000 bytes and
  *   sending one byte every 200 ms for SECS seconds; prints
  *   "slow conns=N closed_by_server=C answered=A statuses=..."
- * split: COUNT connections caught mid-way by a reload or stop: N of them
- *   TCP-connected without a ClientHello, N with TLS up and half a request
- *   (GET /healthz, request line and one header) sent. Prints "split ready"
- *   once all are open, waits until GO_FILE exists, then finishes each (TLS
- *   handshake, rest of the request) and prints "split ok=K of=2N" with K
- *   the number answered 200. Exit 0.
- *   (hostilehttp split PORT N GO_FILE)
+ * split: connections caught mid-way by a reload or stop: N of them
+ *   TCP-connected without a ClientHello, N with TLS up and the request
+ *   line of GET /healthz sent, N keep-alive ones that completed one request
+ *   and sent the next one's request line. Prints "split ready" once all
+ *   are so, waits until GO_FILE exists, then finishes each (TLS handshake,
+ *   rest of the request) and prints "split ok=K of=M" with K the number
+ *   answered 200 of the M opened. KINDS (default "thk") picks the groups:
+ *   t TCP only, h half a request, k keep-alive. Exit 0.
+ *   (hostilehttp split PORT N GO_FILE [KINDS])
  * load: THREADS keep-alive connections, each looping POST /v1/challenge
  *   then POST /v1/attest (EVIDENCE_FILE for ATTESTER with the fresh nonce)
  *   for SECS seconds or until SIGTERM/SIGINT; reconnects when the server
@@ -1051,28 +1053,44 @@ static int cmd_load(char **argv)
 
 static int cmd_split(char **argv)
 {
-    int n = atoi(argv[0]), ok = 0;
-    const char *go = argv[1];
+    int n = atoi(argv[0]), ok = 0, opened = 0;
+    const char *go = argv[1], *kinds = argv[2] != NULL ? argv[2] : "thk";
     static const char head[] = "GET /healthz HTTP/1.1\r\n";
     static const char rest[] = "Host: x\r\nConnection: close\r\n\r\n";
+    static const char first[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     struct conn *cs;
     char buf[4096];
 
-    if (n < 1 || n > 64 || (cs = calloc(2 * (size_t)n, sizeof(*cs))) == NULL)
+    if (n < 1 || n > 64 || (cs = calloc(3 * (size_t)n, sizeof(*cs))) == NULL)
         return 2;
-    for (int i = 0; i < 2 * n; i++) {
+    for (int i = 0; i < 3 * n; i++) {
+        int keep = 0;
+
         cs[i].fd = -1;
+        if (strchr(kinds, "thk"[i / n]) == NULL)
+            continue;
+        opened++;
         if (i < n) {   /* TCP only: the handshake comes after the signal */
             cs[i].fd = tcp_open(20);
-        } else if (conn_open(&cs[i], 20) == 0 && conn_write(&cs[i], head, strlen(head)) != 0) {
-            conn_close(&cs[i]);
+            continue;
         }
+        if (conn_open(&cs[i], 20) != 0)
+            continue;
+        if (i >= 2 * n &&   /* keep-alive: one request done, then the next begun */
+            (conn_write(&cs[i], first, strlen(first)) != 0 ||
+             read_response(&cs[i], buf, sizeof(buf), &keep) != 200 || keep != 1)) {
+            conn_close(&cs[i]);
+            continue;
+        }
+        if (conn_write(&cs[i], head, strlen(head)) != 0)
+            conn_close(&cs[i]);
     }
+    usleep(200000);   /* the server has read what was sent */
     printf("split ready\n");
     fflush(stdout);
     for (int t = 0; t < 3000 && access(go, F_OK) != 0; t++)
         usleep(10000);
-    for (int i = 0; i < 2 * n; i++) {
+    for (int i = 0; i < 3 * n; i++) {
         int keep = 0;
 
         if (cs[i].fd < 0)
@@ -1089,7 +1107,7 @@ static int cmd_split(char **argv)
             ok++;
         conn_close(&cs[i]);
     }
-    printf("split ok=%d of=%d\n", ok, 2 * n);
+    printf("split ok=%d of=%d\n", ok, opened);
     free(cs);
     return 0;
 }
@@ -1110,7 +1128,7 @@ int main(int argc, char **argv)
         return cmd_idle(argv + 3);
     if (strcmp(argv[1], "slow") == 0 && argc == 6)
         return cmd_slow(argv + 3);
-    if (strcmp(argv[1], "split") == 0 && argc == 5)
+    if (strcmp(argv[1], "split") == 0 && (argc == 5 || argc == 6))
         return cmd_split(argv + 3);
     if (strcmp(argv[1], "load") == 0 && argc == 8)
         return cmd_load(argv + 3);

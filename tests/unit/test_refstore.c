@@ -1267,6 +1267,23 @@ Test(refstore, tokens_expire)
     cr_assert_eq(exp, 0, "no expiry");
     cr_assert_eq(vfy_store_token_lookup(st, sha2, name, &role), VFY_OK);
     cr_assert_eq(vfy_store_token_lookup_at(st, sha, name, &role, NULL), VFY_E_INVALID_ARG);
+    {
+        /* the listing's state follows the store's clock too */
+        cJSON *arr;
+
+        for (int64_t t = 1099; t <= 1100; t++) {
+            vfy_store_set_time(st, t);
+            cr_assert_eq(vfy_store_list_json(st, "tokens", &json), VFY_OK);
+            cr_assert_not_null(arr = cJSON_Parse(json));
+            cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "state")->valuestring,
+                             t < 1100 ? "active" : "expired", "listing at %lld", (long long)t);
+            cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "state")->valuestring,
+                             "active");
+            cJSON_Delete(arr);
+            vfy_free(json);
+            json = NULL;
+        }
+    }
     cr_assert_eq(vfy_store_token_revoke(st, "rp"), VFY_OK);
     cr_assert_eq(vfy_store_token_lookup_at(st, sha, name, &role, &exp), VFY_E_NOT_FOUND,
                  "revoked");
