@@ -15,16 +15,21 @@ done
 libdir=$(find "$prefix" -name 'libverify.so' -printf '%h\n' | head -n1)
 [ -n "$libdir" ] || { echo "FAIL: libverify.so not installed"; exit 1; }
 
-# Only public symbols are exported from the shared library.
-if nm -D --defined-only "$libdir/libverify.so" | awk '{print $3}' | grep -v '^vfy_' | grep -v '^_' ; then
+# Only public symbols are exported from the shared library. (The symbol
+# list goes to a file first: `nm | grep -q` under pipefail fails whenever
+# grep stops reading before nm has written everything — SIGPIPE.)
+nm -D --defined-only "$libdir/libverify.so" | awk '{print $3}' >"$tmp/syms"
+if grep -v '^vfy_' "$tmp/syms" | grep -v '^_' ; then
   echo "FAIL: non-vfy_ symbols exported"; exit 1
 fi
-for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey; do
-  if nm -D --defined-only "$libdir/libverify.so" | grep -qw "$s"; then
+for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_body_evidence; do
+  if grep -qx "$s" "$tmp/syms"; then
     echo "FAIL: internal symbol $s exported"; exit 1
   fi
 done
-nm -D --defined-only "$libdir/libverify.so" | grep -qw vfy_quote_verify || { echo "FAIL: vfy_quote_verify not exported"; exit 1; }
+for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at; do
+  grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
+done
 echo "ok: install layout and exported symbols"
 
 # A sanitizer build of libverify needs the sanitizer runtime in its consumers.
