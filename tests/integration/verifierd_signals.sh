@@ -189,6 +189,20 @@ for bad in 0 3601 x; do
     expect_eq "--drain-timeout $bad: the error" "$(printf '%s\n' "$out" | head -n 1)" \
         "verifierd: --drain-timeout: expected an integer 1..3600, got '$bad'"
 done
+# Every option of --help is documented in verifierd(8) and the operator
+# guide, and the packaged example config parses (it fails only at its
+# database, which does not exist here).
+for o in $("$VD_BIN" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    check "option $o is in verifierd(8)" grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" \
+        "$VFY_SOURCE_DIR/docs/verifierd.8"
+    check "option $o is in the operator guide" grep -qF -- "\`$o" "$VFY_SOURCE_DIR/docs/operator-guide.md"
+done
+sed "s#/var/lib/verifierd/verifierd.db#$VD_TMP/none/verifierd.db#" \
+    "$VFY_SOURCE_DIR/packaging/verifierd.json.example" >"$VD_TMP/example.json"
+out=$("$VD_BIN" --config "$VD_TMP/example.json" 2>&1 </dev/null)
+rc=$?
+expect_eq "the packaged example config parses: only its missing database is refused" "$rc $out" \
+    "1 verifierd: --db $VD_TMP/none/verifierd.db: database missing, unreadable or not initialised"
 vd_start prod3 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
     --drain-timeout 1 || die "cannot start verifierd --drain-timeout 1"
 vd_nonce "$A"
