@@ -14,8 +14,13 @@ for c in "" init "attester" "attester add" "attester revoke" "pcr" "pcr add" "pc
     # shellcheck disable=SC2086
     out=$("$VCTL" $c --help) || fail "verifyctl $c --help exited non-zero"
     case "$out" in usage:*) ;; *) fail "verifyctl $c --help: no usage text";; esac
+    # every option a --help text names is in verifyctl(1)
+    for o in $(printf '%s\n' "$out" | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$VFY_SOURCE_DIR/docs/verifyctl.1" ||
+            fail "verifyctl $c --help names $o, verifyctl(1) does not"
+    done
 done
-echo "ok: --help everywhere"
+echo "ok: --help everywhere, every option in verifyctl(1)"
 
 "$VCTL" --db "$DB" init | grep -qx "$DB: schema version [1-9][0-9]*"
 "$VCTL" --db "$DB" init >/dev/null     # again: fine
