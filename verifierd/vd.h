@@ -166,6 +166,9 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
                             const char *ctype, const char *body, size_t len, const char *hname,
                             const char *hvalue);
 /* Admin listings: rows per page by default and at most (?limit=). */
+/* The characters of a host[:port] (names, IPv4, [IPv6]) that discovery
+ * URLs may carry: the Host header check and --public-url. */
+#define VD_HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"
 #define VD_LIST_PAGE 1000
 #define VD_LIST_PAGE_MAX 10000
 enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,

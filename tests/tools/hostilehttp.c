@@ -1053,7 +1053,7 @@ static int cmd_load(char **argv)
 
 static int cmd_split(char **argv)
 {
-    int n = atoi(argv[0]), ok = 0, opened = 0;
+    int n = (int)strtol(argv[0], NULL, 10), ok = 0, opened = 0;
     const char *go = argv[1], *kinds = argv[2] != NULL ? argv[2] : "thk";
     static const char head[] = "GET /healthz HTTP/1.1\r\n";
     static const char rest[] = "Host: x\r\nConnection: close\r\n\r\n";
