@@ -72,9 +72,7 @@ enum MHD_Result vd_api_wellknown(struct MHD_Connection *c, struct vd_req *r,
     if (vd_srv->cfg->public_url != NULL) {
         snprintf(base, sizeof(base), "%s", vd_srv->cfg->public_url);
     } else {
-        if (host == NULL || strlen(host) > 255 ||
-            strspn(host, VD_HOST_CHARS) !=
-                strlen(host))
+        if (host == NULL || strlen(host) > 255 || strspn(host, VD_HOST_CHARS) != strlen(host))
             host = vd_srv->cfg->listen;
         snprintf(base, sizeof(base), "https://%s", host);
     }

@@ -159,9 +159,7 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
     case OPT_PUBLIC_URL:
         /* https://, then a host[:port] of the Host-header character set */
         if (v == NULL || strncmp(v, "https://", 8) != 0 || strlen(v) > 8 + 255 ||
-            v[8] == '\0' ||
-            strspn(v + 8, VD_HOST_CHARS) !=
-                strlen(v + 8)) {
+            v[8] == '\0' || strspn(v + 8, VD_HOST_CHARS) != strlen(v + 8)) {
             fprintf(stderr, "verifierd: %s: expected https://HOST[:PORT], got '%s'\n", flag,
                     v != NULL ? v : "");
             return -1;
