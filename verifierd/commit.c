@@ -36,7 +36,7 @@ void vd_commit_busy(int delta)
 {
     pthread_mutex_lock(&park_mu);
     park_busy += delta;
-    if (park_busy == 0 && park_head != NULL)
+    if (park_busy == 0 && park_head != NULL && park_head->park_idle)
         pthread_cond_signal(&park_cv);
     pthread_mutex_unlock(&park_mu);
 }
@@ -173,7 +173,12 @@ void vd_commit_park(struct MHD_Connection *c, struct vd_req *r)
     park_tail = r;
     park_n++;
     park_busy--;   /* its vd_commit_busy(1) ends here */
-    if (park_n == 1 || park_n >= vd_srv->cfg->commit_batch || park_busy == 0)
+    /* Wake the thread only when it has something new to decide: a first
+     * answer (it sets its deadline), a full batch, or a lone answer at low
+     * load that nobody is about to join. Under load it sleeps out its
+     * deadline instead of waking for every answer. */
+    if (park_n == 1 || park_n >= vd_srv->cfg->commit_batch ||
+        (park_busy == 0 && park_head->park_idle))
         pthread_cond_signal(&park_cv);
     pthread_mutex_unlock(&park_mu);
 }
