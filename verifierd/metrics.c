@@ -188,6 +188,20 @@ char *vd_metrics_render(size_t *len)
                       "verifierd_nonce_cache_entries %zu\n",
                   vfy_nonce_cache_size(vd_srv->nonce_cache));
     }
+    {
+        unsigned per[256];
+        size_t nw = vd_conn_per_worker(per, sizeof(per) / sizeof(per[0]));
+
+        sb_printf(&b, "# HELP verifierd_connections_open Connections open now.\n"
+                      "# TYPE verifierd_connections_open gauge\n"
+                      "verifierd_connections_open %u\n"
+                      "# HELP verifierd_worker_connections Connections open on each worker thread "
+                      "(numbered in the order they got a first one).\n"
+                      "# TYPE verifierd_worker_connections gauge\n",
+                  vd_conn_open());
+        for (size_t i = 0; i < nw; i++)
+            sb_printf(&b, "verifierd_worker_connections{worker=\"%zu\"} %u\n", i, per[i]);
+    }
     if (b.p == NULL)
         return NULL;
     *len = b.len;

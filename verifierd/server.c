@@ -5,11 +5,13 @@
  * connection; each worker thread owns its own SQLite handle (thread-local,
  * closed when the thread exits), so the hot path takes no global lock.
  *
- * verifierd binds the listening socket itself and hands it to the daemon.
- * That makes reloads seamless: SIGHUP quiesces the running daemon (it stops
- * accepting), starts a new one with the new certificate on the same socket,
- * lets the old one finish its in-flight requests, then stops it. SIGTERM
- * quiesces, waits for in-flight requests (up to a deadline) and stops.
+ * verifierd binds the listening socket itself and accepts on it in a
+ * thread of its own (accept.c), which hands each connection to the current
+ * daemon: that spreads long-lived connections evenly over the workers, and
+ * makes reloads seamless: SIGHUP starts a new daemon with the new
+ * certificate, sends new connections to it, lets the old one finish its
+ * in-flight requests, then stops it. SIGTERM stops accepting, waits for
+ * in-flight requests (up to a deadline) and stops.
  *
  * Requests are authenticated from their headers before any body is read:
  * an unauthenticated client can make verifierd read no body at all.
@@ -36,10 +38,17 @@
 
 struct vd_server *vd_srv;
 
+#define VD_MAX_WORKERS 256   /* --threads at most */
+
 /* One generation of the daemon; replaced on SIGHUP. */
 struct vd_gen {
     struct MHD_Daemon *d;
     atomic_int inflight;
+    /* Its worker threads' daemons in the order they got a first connection,
+     * and each one's open connections (under track_mu): /metrics. */
+    const struct MHD_Daemon *worker[VD_MAX_WORKERS];
+    unsigned worker_conns[VD_MAX_WORKERS];
+    unsigned nworkers;
 };
 
 static struct vd_gen *cur_gen;
@@ -223,7 +232,8 @@ enum conn_phase { PH_WAITING, PH_RECEIVING, PH_HANDLING };
 struct conn_track {
     int fd;
     enum conn_phase phase;
-    const struct vd_gen *gen;   /* the daemon generation that accepted it */
+    struct vd_gen *gen;         /* the daemon generation that accepted it */
+    unsigned worker;            /* index in gen->worker */
     int served;                 /* a request on it has completed */
     struct timespec since;
     struct conn_track *prev, *next;
@@ -231,6 +241,7 @@ struct conn_track {
 
 static pthread_mutex_t track_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct conn_track *tracked;
+static unsigned tracked_n;   /* connections open, every generation */
 static pthread_t watchdog;
 static int watchdog_running;
 static atomic_int watchdog_stop;
@@ -259,19 +270,36 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *di =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+        struct vd_gen *g = cls;
 
-        if (ci == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+        if (ci == NULL)
             return;
+        if ((t = calloc(1, sizeof(*t))) == NULL) {
+            vd_accept_started(ci->connect_fd);
+            return;
+        }
         t->fd = ci->connect_fd;
         t->phase = PH_WAITING;
-        t->gen = cls;
+        t->gen = g;
         clock_gettime(CLOCK_MONOTONIC, &t->since);
         pthread_mutex_lock(&track_mu);
+        /* In a thread pool each connection belongs to a worker's daemon. */
+        for (t->worker = 0; t->worker < g->nworkers; t->worker++)
+            if (di != NULL && g->worker[t->worker] == di->daemon)
+                break;
+        if (t->worker == g->nworkers && g->nworkers < VD_MAX_WORKERS)
+            g->worker[g->nworkers++] = di != NULL ? di->daemon : NULL;
+        if (t->worker < g->nworkers)
+            g->worker_conns[t->worker]++;
         t->next = tracked;
         if (tracked != NULL)
             tracked->prev = t;
         tracked = t;
+        tracked_n++;
         pthread_mutex_unlock(&track_mu);
+        vd_accept_started(t->fd);   /* counted in tracked_n from here on */
         *socket_context = t;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && (t = *socket_context) != NULL) {
         pthread_mutex_lock(&track_mu);
@@ -281,10 +309,35 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             tracked = t->next;
         if (t->next != NULL)
             t->next->prev = t->prev;
+        tracked_n--;
+        if (t->worker < t->gen->nworkers)
+            t->gen->worker_conns[t->worker]--;
         pthread_mutex_unlock(&track_mu);
         free(t);
         *socket_context = NULL;
     }
+}
+
+unsigned vd_conn_open(void)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&track_mu);
+    n = tracked_n;
+    pthread_mutex_unlock(&track_mu);
+    return n;
+}
+
+size_t vd_conn_per_worker(unsigned *out, size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&track_mu);
+    if (cur_gen != NULL)
+        for (; n < cur_gen->nworkers && n < max; n++)
+            out[n] = cur_gen->worker_conns[n];
+    pthread_mutex_unlock(&track_mu);
+    return n;
 }
 
 /* ---- housekeeping: store generation and WAL checkpoints ----
@@ -750,7 +803,7 @@ static void free_keys(struct vd_keys *k)
     memset(k, 0, sizeof(*k));
 }
 
-static struct vd_gen *start_gen(struct vd_server *s, int fd)
+static struct vd_gen *start_gen(struct vd_server *s)
 {
     struct vd_gen *g = calloc(1, sizeof(*g));
     unsigned threads = s->cfg->threads;
@@ -763,15 +816,16 @@ static struct vd_gen *start_gen(struct vd_server *s, int fd)
     }
     g->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ITC |
-            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
         0, NULL, NULL, on_request, g,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key_pem,
         MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections,
+        /* accept.c enforces --max-connections over all workers; each
+         * worker could hold them all, so none ever reaches its share. */
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections * threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout_s,
         /* Per-connection pool: request line, headers and the read buffer
          * (bodies are copied out as they arrive). libmicrohttpd zeroes the
@@ -810,16 +864,16 @@ static int gen_busy(const struct vd_gen *g)
 }
 
 /*
- * Stop accepting on @g, wait up to @secs for its requests and for its
- * connections still on their way to a first request (the watchdog cuts
- * those that stall beyond --timeout), then stop it: only idle keep-alive
- * connections are closed.
+ * @g gets no new connections any more (the accept thread hands them to
+ * another daemon, or has stopped). Wait up to @secs for its requests and
+ * for its connections still on their way to a first request (the watchdog
+ * cuts those that stall beyond --timeout), then stop it: only idle
+ * keep-alive connections are closed.
  */
 static void retire_gen(struct vd_gen *g, int secs)
 {
     int busy = 0;
 
-    MHD_quiesce_daemon(g->d);
     for (int i = 0; i < secs * 100; i++) {
         busy = gen_busy(g);
         if (atomic_load(&g->inflight) == 0 && busy == 0)
@@ -972,11 +1026,15 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
-    if ((cur_gen = start_gen(s, listen_fd)) == NULL) {
+    if ((cur_gen = start_gen(s)) == NULL) {
         vd_log("error", "cannot start the HTTPS daemon (bad certificate or key?)");
         return -1;
     }
     s->daemon = cur_gen->d;
+    if (vd_accept_start(listen_fd, cur_gen->d, s->cfg->max_connections) != 0) {
+        vd_log("error", "cannot start the accept thread");
+        return -1;
+    }
     atomic_store(&watchdog_stop, 0);
     if (pthread_create(&watchdog, NULL, watchdog_main, s) != 0) {
         vd_log("error", "cannot start the request-deadline watchdog");
@@ -988,9 +1046,7 @@ int vd_server_start(struct vd_server *s)
 }
 
 /* 0 if the PEM certificate and key parse and belong together. A reload checks
- * this before it quiesces the running daemon: when MHD refuses a certificate
- * it closes the listening socket it was handed, and the old daemon cannot
- * accept again, so a bad file would take the service down. */
+ * this before it starts a daemon with them, so that the log names the files. */
 static int tls_pair_ok(const char *cert, const char *key)
 {
     BIO *bc = BIO_new_mem_buf(cert, -1), *bk = BIO_new_mem_buf(key, -1);
@@ -1009,8 +1065,7 @@ int vd_server_reload(struct vd_server *s)
 {
     struct vd_keys nk, ok;
     char *cert, *key, *oc, *okey;
-    struct vd_gen *old = cur_gen, *g = NULL;
-    int fd2, ofd;
+    struct vd_gen *old = cur_gen, *g;
 
     if (vd_load_policies(s->cfg) != 0)
         vd_log("warn", "reload: some policies failed to load; keeping the stored ones");
@@ -1038,29 +1093,21 @@ int vd_server_reload(struct vd_server *s)
     okey = s->tls_key_pem;
     s->tls_cert_pem = cert;
     s->tls_key_pem = key;
-    /*
-     * The new daemon gets its own descriptor of the same listening socket,
-     * so whatever it does with it on failure, the running daemon keeps
-     * accepting. Only once the new one runs is the old one quiesced.
-     */
-    fd2 = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd2 < 0 || (g = start_gen(s, fd2)) == NULL) {
+    /* The running daemon gets new connections until the new one runs. */
+    if ((g = start_gen(s)) == NULL) {
         vd_log("error", "reload: the new certificate was refused; keeping the old one");
         s->tls_cert_pem = oc;
         s->tls_key_pem = okey;
         free(cert);
         vd_free_secret(key);
-        if (fd2 >= 0 && fcntl(fd2, F_GETFD) != -1)
-            close(fd2);
         return -1;
     }
-    ofd = MHD_quiesce_daemon(old->d);
+    vd_accept_set_daemon(g->d);
+    pthread_mutex_lock(&track_mu);   /* vd_conn_per_worker() reads it */
     cur_gen = g;
+    pthread_mutex_unlock(&track_mu);
     s->daemon = g->d;
     retire_gen(old, (int)s->cfg->drain_s);
-    if (ofd >= 0)
-        close(ofd); /* the old descriptor; the socket stays open through fd2 */
-    listen_fd = fd2;
     free(oc);
     vd_free_secret(okey);
     vd_log("info", "reloaded policies, signing keys and TLS certificate");
@@ -1069,9 +1116,14 @@ int vd_server_reload(struct vd_server *s)
 
 void vd_server_stop(struct vd_server *s)
 {
+    vd_accept_stop();   /* new connections wait in the backlog, then are refused */
     if (cur_gen != NULL) {
-        retire_gen(cur_gen, (int)s->cfg->drain_s);
+        struct vd_gen *g = cur_gen;
+
+        pthread_mutex_lock(&track_mu);
         cur_gen = NULL;
+        pthread_mutex_unlock(&track_mu);
+        retire_gen(g, (int)s->cfg->drain_s);
     }
     if (watchdog_running) {
         atomic_store(&watchdog_stop, 1);

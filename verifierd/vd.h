@@ -215,6 +215,21 @@ enum MHD_Result vd_api_wellknown(struct MHD_Connection *, struct vd_req *, const
 
 /* ---- lifecycle (server.c, devmode.c) ---- */
 int vd_server_start(struct vd_server *s);
+/* Connections open now, in every daemon generation (server.c). */
+unsigned vd_conn_open(void);
+/* Open connections of each worker thread of the current daemon that has
+ * had one, at most @max; returns how many workers were written. */
+size_t vd_conn_per_worker(unsigned *out, size_t max);
+
+/* ---- the accept thread (accept.c) ----
+ * Accepts on @listen_fd (made non-blocking) and hands each connection to
+ * the daemon last set; stops accepting while @max_connections are open. */
+int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connections);
+/* New connections go to @d from the return on. */
+void vd_accept_set_daemon(struct MHD_Daemon *d);
+void vd_accept_stop(void);   /* joins the thread; no-op if not started */
+/* The daemon started serving the connection on @fd (on_connection). */
+void vd_accept_started(int fd);
 int vd_server_reload(struct vd_server *s);
 void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);

@@ -14,8 +14,9 @@ HH="$VFY_BUILD_DIR/tests/hostilehttp"
 [ -x "$HH" ] || die "hostilehttp not built"
 TIMEOUT_S=3
 MAXC=150
+VD_THREADS=2
 
-vd_start_dev main --rate 0 --timeout "$TIMEOUT_S" --max-connections "$MAXC" ||
+vd_start_dev main --rate 0 --timeout "$TIMEOUT_S" --max-connections "$MAXC" --threads "$VD_THREADS" ||
     die "verifierd did not start"
 vd_fake_evidence "$VD_TMP/ev.json"
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -32,6 +33,21 @@ VD_PIDS+=("$hpid")
 sleep 1
 vd_call GET /healthz -
 expect_status "healthz while 120 raw TCP connections sit idle" 200
+# The 120 came in one burst. verifierd accepts them itself and spreads
+# them over its worker threads (libmicrohttpd's own accept let whichever
+# worker woke first take them ten at a time: all on one worker happened).
+vd_call GET /metrics -
+expect_status "metrics while 120 raw TCP connections sit idle" 200
+open_now=$(awk '/^verifierd_connections_open /{print $2}' "$VD_BODY")
+per_worker=$(awk '/^verifierd_worker_connections\{/{print $2}' "$VD_BODY" | sort -n | tr '\n' ' ')
+nw=$(printf '%s\n' $per_worker | grep -c .)
+least=$(printf '%s\n' $per_worker | head -n 1)
+echo "# connections open: $open_now; per worker: $per_worker"
+check "verifierd counts the 120 idle connections as open (got ${open_now:-none})" \
+    test "${open_now:-0}" -ge 120
+expect_eq "every worker thread holds some of them" "$nw" "$VD_THREADS"
+check "the least loaded of $nw workers holds at least half its share of $open_now (got ${least:-none})" \
+    test "${least:-0}" -ge $(( ${open_now:-0} / (2 * (nw > 0 ? nw : 1)) ))
 wait "$hpid"
 out=$(cat "$VD_TMP/idle-tcp.out"); echo "# $out"
 expect_eq "120 idle TCP connections opened" "$(num "$out" opened)" 120
