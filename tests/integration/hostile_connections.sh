@@ -157,6 +157,31 @@ vd_stop
 expect_eq "the trickle verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
 
+# ---- 7. connections from one address over --max-connections-per-ip ----
+# A verifierd with --max-connections-per-ip 5 (and a --timeout longer than
+# the test): 10 connections from 127.0.0.1 in one burst. verifierd accepts
+# them all and closes the five over the limit at once; the five it keeps
+# stay open, and while they do a sixth client from the same address is
+# refused. Once they close, the address is served again.
+vd_start_dev perip --timeout 30 --max-connections-per-ip 5 || die "per-ip verifierd did not start"
+"$HH" idle "$VD_PORT" 10 4 tcp >"$VD_TMP/perip.out" 2>&1 &
+hpid=$!
+VD_PIDS+=("$hpid")
+sleep 1
+code=$(curl -s --max-time 3 --cacert "$VD_CA" -o /dev/null -w '%{http_code}' "$VD_URL/healthz" 2>/dev/null)
+expect_eq "a sixth connection from the address is refused while 5 are open" "${code:-000}" 000
+wait "$hpid"
+out=$(cat "$VD_TMP/perip.out"); echo "# $out"
+expect_eq "10 connections from one address opened" "$(num "$out" opened)" 10
+expect_eq "verifierd closed the 5 over --max-connections-per-ip 5 (and kept 5 open)" \
+    "$(num "$out" closed_by_server)" 5
+sleep 0.5
+vd_call GET /healthz -
+expect_status "the address is served again once its connections closed" 200
+vd_stop
+expect_eq "the per-ip verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
+VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
+
 # ---- the daemon afterwards ----
 rss1=$(rss_kb "$VD_PID")
 echo "# VmRSS before $rss0 kB, after $rss1 kB"
