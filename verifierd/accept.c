@@ -49,13 +49,21 @@ static int acc_listen = -1;
 static int acc_wake = -1;               /* eventfd: stop */
 static unsigned acc_max;
 
-/* Connections handed to the daemon that its worker has not started yet
- * (under acc_mu). One the daemon drops before starting it (out of memory)
- * is forgotten after PENDING_MS, or when its descriptor comes back. */
+/* Connections handed to a daemon that its worker has not started yet
+ * (under acc_mu). A worker starts them as soon as it is back in its event
+ * loop; one the daemon drops before starting it (out of memory) is
+ * forgotten when its descriptor comes back from accept4 — the lowest free
+ * one, so soon under traffic — or after PENDING_MS, long enough that a
+ * worker stalled for seconds does not let --max-connections be passed.
+ *
+ * Readers that also count started connections (tracked in server.c) read
+ * the pending ones first: a worker tracks a connection before it removes
+ * it from here, so read in this order it is counted at least once. */
 #define PENDING_MAX 4096
-#define PENDING_MS 1000
+#define PENDING_MS 10000
 static struct pending {
     int fd;
+    const struct MHD_Daemon *d;
     struct timespec at;
 } acc_pending[PENDING_MAX];
 static unsigned acc_npending;
@@ -95,14 +103,39 @@ void vd_accept_started(int fd)
     pthread_mutex_unlock(&acc_mu);
 }
 
+unsigned vd_accept_pending(const struct MHD_Daemon *d)
+{
+    unsigned n = 0;
+
+    pthread_mutex_lock(&acc_mu);
+    pending_live();
+    for (unsigned i = 0; i < acc_npending; i++)
+        if (acc_pending[i].d == d)
+            n++;
+    pthread_mutex_unlock(&acc_mu);
+    return n;
+}
+
+void vd_accept_forget(const struct MHD_Daemon *d)
+{
+    pthread_mutex_lock(&acc_mu);
+    for (unsigned i = 0; i < acc_npending;)
+        if (acc_pending[i].d == d)
+            acc_pending[i] = acc_pending[--acc_npending];
+        else
+            i++;
+    pthread_mutex_unlock(&acc_mu);
+}
+
 /* 1 if another connection would pass --max-connections. */
 static int at_limit(void)
 {
-    unsigned open = vd_conn_open(), pend;
+    unsigned open, pend;
 
-    pthread_mutex_lock(&acc_mu);
+    pthread_mutex_lock(&acc_mu);   /* first: see the comment on acc_pending */
     pend = pending_live();
     pthread_mutex_unlock(&acc_mu);
+    open = vd_conn_open();
     return pend >= PENDING_MAX || open + pend >= acc_max;
 }
 
@@ -153,13 +186,15 @@ static void *acc_main(void *arg)
              * closes @fd itself when over the per-address limit. */
             pending_del(fd);
             acc_pending[acc_npending].fd = fd;
+            acc_pending[acc_npending].d = acc_daemon;
             clock_gettime(CLOCK_MONOTONIC, &acc_pending[acc_npending++].at);
             if (MHD_add_connection(acc_daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
                 int e = errno;
 
                 pending_del(fd);
                 vd_log("debug", "connection closed at once: %s",
-                       e == ENFILE ? "over --max-connections-per-ip" : strerror(e));
+                       e == ENFILE ? "over a connection limit (--max-connections-per-ip)"
+                                   : strerror(e));
             }
             pthread_mutex_unlock(&acc_mu);
         }

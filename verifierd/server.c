@@ -875,7 +875,10 @@ static void retire_gen(struct vd_gen *g, int secs)
     int busy = 0;
 
     for (int i = 0; i < secs * 100; i++) {
-        busy = gen_busy(g);
+        /* Handed to @g just before the switch, not started yet: counted
+         * first, as accept.c explains, then among the tracked ones. */
+        busy = (int)vd_accept_pending(g->d);
+        busy += gen_busy(g);
         if (atomic_load(&g->inflight) == 0 && busy == 0)
             break;
         usleep(10000);
@@ -884,6 +887,7 @@ static void retire_gen(struct vd_gen *g, int secs)
         vd_log("warn", "stopping with %d requests in flight and %d connections before their "
                        "first request", atomic_load(&g->inflight), busy);
     MHD_stop_daemon(g->d);
+    vd_accept_forget(g->d);
     free(g);
 }
 

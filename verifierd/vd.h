@@ -230,6 +230,10 @@ void vd_accept_set_daemon(struct MHD_Daemon *d);
 void vd_accept_stop(void);   /* joins the thread; no-op if not started */
 /* The daemon started serving the connection on @fd (on_connection). */
 void vd_accept_started(int fd);
+/* Connections handed to @d that it has not started yet. */
+unsigned vd_accept_pending(const struct MHD_Daemon *d);
+/* @d is stopped: whatever was handed to it and not started is gone. */
+void vd_accept_forget(const struct MHD_Daemon *d);
 int vd_server_reload(struct vd_server *s);
 void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);
