@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -960,12 +961,44 @@ static int remember_used_nonces(struct vd_server *s)
     return 0;
 }
 
+/*
+ * Every connection is a descriptor. A shell's soft limit is usually 1024,
+ * which --max-connections 1024 plus the database files, epoll and event
+ * descriptors exceed: connections past it would be refused (EMFILE) below
+ * the limit the operator set, and a reload would fail for want of
+ * descriptors. Raise the soft limit toward the hard one; say so if that is
+ * not enough. (The systemd unit sets LimitNOFILE=65536.)
+ */
+static void raise_nofile(const struct vd_config *cfg)
+{
+    struct rlimit rl;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    rlim_t threads = cfg->threads != 0 ? cfg->threads : ncpu > 0 ? (rlim_t)ncpu : 2;
+    /* Per worker: its epoll, event and database descriptors; then the
+     * committer's and housekeeping's databases, logs and the listener. */
+    rlim_t need = (rlim_t)cfg->max_connections + 64 + 8 * threads;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+        rl.rlim_cur = need;
+    else
+        rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = 0;
+    if (rl.rlim_cur < need)
+        vd_log("warn", "open-file limit %llu is below what --max-connections %u needs (%llu): "
+               "connections past it are refused; raise it (ulimit -n, LimitNOFILE)",
+               (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)need);
+}
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
 
     vd_srv = s;
     s->started = vd_now();
+    raise_nofile(s->cfg);
     if (load_keys(s, &s->keys) != 0)
         return -1;
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
@@ -1099,7 +1132,8 @@ int vd_server_reload(struct vd_server *s)
     s->tls_key_pem = key;
     /* The running daemon gets new connections until the new one runs. */
     if ((g = start_gen(s)) == NULL) {
-        vd_log("error", "reload: the new certificate was refused; keeping the old one");
+        vd_log("error", "reload: cannot start a server with the new certificate (refused, "
+               "or out of descriptors or memory: see the log above); keeping the old one");
         s->tls_cert_pem = oc;
         s->tls_key_pem = okey;
         free(cert);

@@ -182,6 +182,32 @@ vd_stop
 expect_eq "the per-ip verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
 
+# ---- 8. a low open-file limit ----
+# Every connection is a descriptor, and a shell's soft limit (often 1024)
+# is below what --max-connections 1024 needs. verifierd raises its soft
+# limit toward the hard one, and warns when the hard one is too low.
+real_bin=$VD_BIN
+printf '#!/bin/sh\nulimit -S -n 256 || exit 99\nexec "%s" "$@"\n' "$real_bin" >"$VD_TMP/vd-soft.sh"
+printf '#!/bin/sh\nulimit -n 512 || exit 99\nexec "%s" "$@"\n' "$real_bin" >"$VD_TMP/vd-hard.sh"
+chmod +x "$VD_TMP/vd-soft.sh" "$VD_TMP/vd-hard.sh"
+VD_BIN="$VD_TMP/vd-soft.sh"
+vd_start_dev nofile-soft --max-connections 1024 --threads 2 || die "nofile-soft verifierd did not start"
+soft=$(awk '/^Max open files/ {print $4}' "/proc/$VD_PID/limits")
+check "a soft open-file limit of 256 is raised for --max-connections 1024 (now ${soft:-none})" \
+    test "${soft:-0}" -ge 1024
+expect_eq "no open-file warning when the limit could be raised" \
+    "$(grep -c 'open-file limit' "$VD_LOG" || true)" 0
+vd_stop
+VD_BIN="$VD_TMP/vd-hard.sh"
+vd_start_dev nofile-hard --max-connections 1024 --threads 2 || die "nofile-hard verifierd did not start"
+soft=$(awk '/^Max open files/ {print $4}' "/proc/$VD_PID/limits")
+expect_eq "a hard open-file limit of 512 stays the limit" "$soft" 512
+check "verifierd warns that 512 open files are too few for --max-connections 1024" \
+    grep -q 'open-file limit 512 is below what --max-connections 1024 needs' "$VD_LOG"
+vd_stop
+VD_BIN=$real_bin
+VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
+
 # ---- the daemon afterwards ----
 rss1=$(rss_kb "$VD_PID")
 echo "# VmRSS before $rss0 kB, after $rss1 kB"
