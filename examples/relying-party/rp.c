@@ -77,6 +77,8 @@ struct rp {
     uint64_t cursor;
     /* the EAR held for this connection */
     vfy_ear *ear;
+    struct timespec ear_received;   /* CLOCK_MONOTONIC */
+    int64_t ear_life_s;             /* exp - now when it was received */
     char jti[VFY_EAR_JTI_MAX + 1];
     int posture_changed;
     char posture_note[256];
@@ -418,9 +420,32 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
         tl(rp, "EAR REJECTED by vfy_ear_verify: %s (%s)", vfy_rc_name(rc), vfy_strerror(rc));
         return -1;
     }
+    /* What the signature and the binding do not settle: the result id the
+     * revocation feed names (without one the EAR could never be revoked),
+     * the attester this RP asked about, and the lifetime it asked for. */
+    {
+        const char *jti = vfy_ear_get_jti(ear), *att = vfy_ear_get_attester(ear);
+        int64_t life = vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear);
+        const char *bad = NULL;
+
+        if (jti == NULL || jti[0] == '\0')
+            bad = "it has no jti, so the revocation feed could never name it";
+        else if (att == NULL || strcmp(att, rp->attester) != 0)
+            bad = "it is about another attester";
+        else if (rp->max_ttl_s != 0 && life > (int64_t)rp->max_ttl_s)
+            bad = "it is valid longer than the max_ttl_s this RP asked for";
+        if (bad != NULL) {
+            tl(rp, "EAR REJECTED: %s (jti %s, attester %s, valid %lld s)", bad, jti ? jti : "-",
+               att ? att : "-", (long long)life);
+            vfy_ear_free(&ear);
+            return -1;
+        }
+    }
     drop_ear(rp);
     rp->ear = ear;
-    snprintf(rp->jti, sizeof(rp->jti), "%s", vfy_ear_get_jti(ear) ? vfy_ear_get_jti(ear) : "");
+    clock_gettime(CLOCK_MONOTONIC, &rp->ear_received);
+    rp->ear_life_s = vfy_ear_get_exp(ear) - (int64_t)time(NULL);
+    snprintf(rp->jti, sizeof(rp->jti), "%s", vfy_ear_get_jti(ear));
     if (strcmp(rp->jti, result_id) != 0)
         tl(rp, "note: response result_id %s differs from the EAR's jti %s", result_id, rp->jti);
     tl(rp, "EAR verified (ES256 kid %s, nonce and channel binding match this connection): "
@@ -496,8 +521,23 @@ static const char *need_attestation(struct rp *rp, char *why, size_t cap)
                  (long long)(now - vfy_ear_get_exp(rp->ear)));
         return why;
     }
+    {   /* the same on the monotonic clock: a wall clock set back must not
+         * stretch how long a verdict is relied on */
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - rp->ear_received.tv_sec >= rp->ear_life_s) {
+            snprintf(why, cap, "EAR expired (%lld s since it was received)",
+                     (long long)(t.tv_sec - rp->ear_received.tv_sec));
+            return why;
+        }
+    }
     return NULL;
 }
+
+/* Attestations one operation may make before it gives up: the agent kept
+ * announcing posture changes while it was being attested. */
+#define RP_ATTEST_ROUNDS 3
 
 static int do_op(struct rp *rp, const char *op)
 {
@@ -508,19 +548,40 @@ static int do_op(struct rp *rp, const char *op)
     size_t len = 0;
 
     rp->ops++;
-    if (drain(rp) < 0)
-        return -1;
-    if (rp->ear != NULL)
-        poll_feed(rp);
-    why = need_attestation(rp, whybuf, sizeof(whybuf));
-    if (why != NULL) {
+    /*
+     * The verdict must describe the agent as it is when the request goes
+     * out. Notices that arrive while verifierd is asked (the revocation
+     * feed, or a whole attestation) sit unread on the connection, so the
+     * frames are read again after every round trip, and once more right
+     * before the decision: a notice read then sends the operation back to
+     * attest, a few times at most.
+     */
+    for (int round = 0;; round++) {
+        if (drain(rp) < 0)
+            return -1;
+        if (rp->ear != NULL)
+            poll_feed(rp);
+        if (drain(rp) < 0)   /* what came while the feed was asked */
+            return -1;
+        why = need_attestation(rp, whybuf, sizeof(whybuf));
+        if (why == NULL) {
+            if (round == 0)
+                tl(rp, "op %u \"%s\": held EAR %s still valid for this connection (%lld s left, "
+                   "not revoked, no posture change)", rp->ops, op, rp->jti,
+                   (long long)(vfy_ear_get_exp(rp->ear) - (int64_t)time(NULL)));
+            break;
+        }
+        if (round == RP_ATTEST_ROUNDS) {
+            tl(rp, "op %u \"%s\": still no usable EAR after %d attestations (%s)", rp->ops, op,
+               RP_ATTEST_ROUNDS, why);
+            drop_ear(rp);
+            break;
+        }
         tl(rp, "op %u \"%s\": high-impact -> attesting first: %s", rp->ops, op, why);
-        if (attest(rp) != 0)
+        if (attest(rp) != 0) {
             tl(rp, "attestation failed: no usable EAR");
-    } else {
-        tl(rp, "op %u \"%s\": held EAR %s still valid for this connection (%lld s left, not "
-           "revoked, no posture change)", rp->ops, op, rp->jti,
-           (long long)(vfy_ear_get_exp(rp->ear) - (int64_t)time(NULL)));
+            break;
+        }
     }
     st = rp->ear ? vfy_ear_get_status(rp->ear) : VFY_EAR_NONE;
     rp->last_status = st;
