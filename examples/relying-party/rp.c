@@ -227,6 +227,7 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
                       uint8_t **p, size_t *len)
 {
     struct timespec start, now;
+    unsigned frames = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -237,6 +238,10 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
             clock_gettime(CLOCK_MONOTONIC, &now);
             el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
             left = el >= timeout_ms ? 0 : (int)(timeout_ms - el);
+            /* An agent that keeps sending notices or unknown frames must not
+             * hold this call past its deadline (or a drain forever). */
+            if (frames > 0 && (timeout_ms == 0 ? frames >= 64 : left == 0))
+                return 0;
         }
         if (SSL_pending(rp->ssl) == 0) {
             struct pollfd pf = {rp->fd, POLLIN, 0};
@@ -249,6 +254,7 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
                 return 0;
         }
         rc = frame_read(rp->ssl, type, p, len);
+        frames++;
         if (rc == FRAME_UNKNOWN)
             continue;
         if (rc != FRAME_OK) {
