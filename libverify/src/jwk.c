@@ -575,6 +575,8 @@ vfy_rc vfy_jwks_parse(vfy_jwks **out, const char *json, size_t len)
         if (!present)
             goto out; /* kty is required (RFC 7517 §4.1) */
         ok_crv = str_member_is(k, "crv", "P-256", &present);
+        if (ok_kty && !present)
+            goto out; /* crv is required for EC keys (RFC 7518 §6.2.1.1) */
         ok_use = str_member_is(k, "use", "sig", &present);
         ok_alg = str_member_is(k, "alg", "ES256", &present);
         if (!ok_kty || !ok_crv || !ok_use || !ok_alg)

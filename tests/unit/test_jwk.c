@@ -164,6 +164,7 @@ Test(jwk, jwks_parse_negative)
     cr_assert_eq(parse("{\"keys\":[]} x"), VFY_E_JWK);                    /* trailing */
     cr_assert_eq(parse("{\"keys\":[],\"keys\":[]}"), VFY_E_JWK);           /* duplicate */
     cr_assert_eq(parse("{\"keys\":[{\"crv\":\"P-256\",\"x\":\"" X "\",\"y\":\"" Y "\"}]}"), VFY_E_JWK); /* no kty */
+    cr_assert_eq(parse("{\"keys\":[{\"kty\":\"EC\",\"x\":\"" X "\",\"y\":\"" Y "\"}]}"), VFY_E_JWK); /* EC, no crv */
     /* y with one bit changed: not on the curve */
     cr_assert_eq(parse("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" X
                        "\",\"y\":\"OL814S1u9pZPw7ODD1Qa1jmjHrQlY9IkGJb13rHag0k\"}]}"), VFY_E_JWK);

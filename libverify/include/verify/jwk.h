@@ -95,8 +95,10 @@ VFY_EXPORT vfy_rc vfy_jwks_add_public_pem(vfy_jwks *set, const char *pem, size_t
  * Parse a JWKS {"keys":[...]} of @len bytes (untrusted, at most
  * VFY_JWKS_MAX_BYTES). Keys whose kty/crv is not EC/P-256, or whose "use" is
  * present and not "sig", or whose "alg" is present and not "ES256", are
- * skipped (RFC 7517 §5). Every EC P-256 key must have strict base64url x and
- * y of 32 bytes forming a valid curve point. Its kid is the "kid" member if
+ * skipped (RFC 7517 §5). A key without "kty", or an EC key without "crv"
+ * (required, RFC 7518 §6.2.1.1), makes the set malformed. Every EC P-256 key
+ * must have strict base64url x and y of 32 bytes forming a valid curve
+ * point. Its kid is the "kid" member if
  * present (1..VFY_JWK_MAX_KID chars), else its thumbprint; two keys with one
  * kid are rejected.
  * Errors: VFY_E_JWK, VFY_E_TOO_LARGE. *@out is NULL on failure.
