@@ -74,6 +74,7 @@ struct rp {
     unsigned max_ttl_s;
     char *jwks;
     size_t jwks_len;
+    time_t jwks_at;   /* CLOCK_MONOTONIC seconds when it was fetched */
     uint64_t cursor;
     /* the EAR held for this connection */
     vfy_ear *ear;
@@ -401,6 +402,8 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
     return 0;
 }
 
+#define RP_JWKS_MAX_AGE_S 300
+
 static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
                            const char *result_id)
 {
@@ -409,9 +412,22 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
     vfy_rc rc;
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (rp->jwks == NULL && vc_keys(rp->vc, &rp->jwks, &rp->jwks_len, err, sizeof(err)) != 0) {
-            tl(rp, "cannot fetch verifierd's keys: %s", err);
-            return -1;
+        struct timespec t;
+
+        /* Fetched again when a kid is unknown (a new key), and at least
+         * every RP_JWKS_MAX_AGE_S: a key verifierd stopped publishing (say,
+         * after a compromise) is not trusted for the RP's whole run. */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (rp->jwks != NULL && t.tv_sec - rp->jwks_at >= RP_JWKS_MAX_AGE_S) {
+            free(rp->jwks);
+            rp->jwks = NULL;
+        }
+        if (rp->jwks == NULL) {
+            if (vc_keys(rp->vc, &rp->jwks, &rp->jwks_len, err, sizeof(err)) != 0) {
+                tl(rp, "cannot fetch verifierd's keys: %s", err);
+                return -1;
+            }
+            rp->jwks_at = t.tv_sec;
         }
         rc = vfy_ear_verify_jwks_json(&ear, jws, strlen(jws), rp->jwks, rp->jwks_len, nonce,
                                       VFY_NONCE_LEN, rp->cb, (int64_t)time(NULL));
