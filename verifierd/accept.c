@@ -68,14 +68,6 @@ static struct pending {
 } acc_pending[PENDING_MAX];
 static unsigned acc_npending;
 
-static long ms_since(const struct timespec *t)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 static void pending_del(int fd)
 {
     for (unsigned i = 0; i < acc_npending; i++)
@@ -85,14 +77,22 @@ static void pending_del(int fd)
         }
 }
 
-/* Live pending connections, after forgetting the stale ones. */
-static unsigned pending_live(void)
+/* Forget the stale entries and, with @d, those handed to @d. Returns how
+ * many are left. */
+static unsigned pending_sweep(const struct MHD_Daemon *d)
 {
-    for (unsigned i = 0; i < acc_npending;)
-        if (ms_since(&acc_pending[i].at) > PENDING_MS)
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (unsigned i = 0; i < acc_npending;) {
+        const struct timespec *t = &acc_pending[i].at;
+        long ms = (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+
+        if (ms > PENDING_MS || (d != NULL && acc_pending[i].d == d))
             acc_pending[i] = acc_pending[--acc_npending];
         else
             i++;
+    }
     return acc_npending;
 }
 
@@ -108,7 +108,7 @@ unsigned vd_accept_pending(const struct MHD_Daemon *d)
     unsigned n = 0;
 
     pthread_mutex_lock(&acc_mu);
-    pending_live();
+    pending_sweep(NULL);
     for (unsigned i = 0; i < acc_npending; i++)
         if (acc_pending[i].d == d)
             n++;
@@ -119,11 +119,7 @@ unsigned vd_accept_pending(const struct MHD_Daemon *d)
 void vd_accept_forget(const struct MHD_Daemon *d)
 {
     pthread_mutex_lock(&acc_mu);
-    for (unsigned i = 0; i < acc_npending;)
-        if (acc_pending[i].d == d)
-            acc_pending[i] = acc_pending[--acc_npending];
-        else
-            i++;
+    pending_sweep(d);
     pthread_mutex_unlock(&acc_mu);
 }
 
@@ -133,7 +129,7 @@ static int at_limit(void)
     unsigned open, pend;
 
     pthread_mutex_lock(&acc_mu);   /* first: see the comment on acc_pending */
-    pend = pending_live();
+    pend = pending_sweep(NULL);
     pthread_mutex_unlock(&acc_mu);
     open = vd_conn_open();
     return pend >= PENDING_MAX || open + pend >= acc_max;

@@ -183,7 +183,7 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
             return -1;
         }
         return 0;
-    case OPT_THREADS: return set_uint(flag, v, 0, 256, &cfg->threads);
+    case OPT_THREADS: return set_uint(flag, v, 0, VD_MAX_WORKERS, &cfg->threads);
     case OPT_MAX_CONN: return set_uint(flag, v, 1, 1000000, &cfg->max_connections);
     case OPT_MAX_CONN_IP: return set_uint(flag, v, 0, 1000000, &cfg->max_conn_per_ip);
     case OPT_TIMEOUT: return set_uint(flag, v, 1, 3600, &cfg->conn_timeout_s);

@@ -189,7 +189,7 @@ char *vd_metrics_render(size_t *len)
                   vfy_nonce_cache_size(vd_srv->nonce_cache));
     }
     {
-        unsigned per[256];
+        unsigned per[VD_MAX_WORKERS];
         size_t nw = vd_conn_per_worker(per, sizeof(per) / sizeof(per[0]));
 
         sb_printf(&b, "# HELP verifierd_connections_open Connections open now.\n"

@@ -39,8 +39,6 @@
 
 struct vd_server *vd_srv;
 
-#define VD_MAX_WORKERS 256   /* --threads at most */
-
 /* One generation of the daemon; replaced on SIGHUP. */
 struct vd_gen {
     struct MHD_Daemon *d;
@@ -797,6 +795,17 @@ static int load_keys(struct vd_server *s, struct vd_keys *out)
     return 0;
 }
 
+/* --threads, or one per online CPU. */
+static unsigned worker_threads(const struct vd_config *cfg)
+{
+    long n;
+
+    if (cfg->threads != 0)
+        return cfg->threads;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 2;
+}
+
 static void free_keys(struct vd_keys *k)
 {
     vfy_signing_key_free(&k->current);
@@ -807,14 +816,10 @@ static void free_keys(struct vd_keys *k)
 static struct vd_gen *start_gen(struct vd_server *s)
 {
     struct vd_gen *g = calloc(1, sizeof(*g));
-    unsigned threads = s->cfg->threads;
+    unsigned threads = worker_threads(s->cfg);
 
     if (g == NULL)
         return NULL;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 2;
-    }
     g->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ITC |
             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
@@ -972,11 +977,9 @@ static int remember_used_nonces(struct vd_server *s)
 static void raise_nofile(const struct vd_config *cfg)
 {
     struct rlimit rl;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    rlim_t threads = cfg->threads != 0 ? cfg->threads : ncpu > 0 ? (rlim_t)ncpu : 2;
     /* Per worker: its epoll, event and database descriptors; then the
      * committer's and housekeeping's databases, logs and the listener. */
-    rlim_t need = (rlim_t)cfg->max_connections + 64 + 8 * threads;
+    rlim_t need = (rlim_t)cfg->max_connections + 64 + 8 * (rlim_t)worker_threads(cfg);
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return;

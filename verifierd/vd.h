@@ -22,6 +22,7 @@
 #define VD_WAL_RESTART_WAIT_MS 20         /* longest writes wait for a WAL restart */
 #define VD_CONN_MEMORY (16 * 1024)      /* libmicrohttpd pool: request line + headers (431) */
 #define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */
+#define VD_MAX_WORKERS 256               /* --threads at most */
 
 /* ---- configuration (config.c) ---- */
 struct vd_config {

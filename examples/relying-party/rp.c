@@ -574,16 +574,14 @@ static int do_op(struct rp *rp, const char *op)
      * The verdict must describe the agent as it is when the request goes
      * out. Notices that arrive while verifierd is asked (the revocation
      * feed, or a whole attestation) sit unread on the connection, so the
-     * frames are read again after every round trip, and once more right
-     * before the decision: a notice read then sends the operation back to
-     * attest, a few times at most.
+     * frames are read after each round trip, right before the decision: a
+     * notice read then sends the operation back to attest, a few times at
+     * most. The feed is asked about a held EAR, not about one just issued.
      */
     for (int round = 0;; round++) {
-        if (drain(rp) < 0)
-            return -1;
-        if (rp->ear != NULL)
+        if (round == 0 && rp->ear != NULL)
             poll_feed(rp);
-        if (drain(rp) < 0)   /* what came while the feed was asked */
+        if (drain(rp) < 0)
             return -1;
         why = need_attestation(rp, whybuf, sizeof(whybuf));
         if (why == NULL) {
