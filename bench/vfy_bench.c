@@ -536,6 +536,7 @@ static int cmd_appraise(int argc, char **argv)
         req.channel_binding = nonces[i] + 32;
         req.attester = names[i];
         req.nonce_status = VFY_OK;
+        req.nonce_issued_at = (uint64_t)time(NULL);
         if ((rc = vfy_appraise(ap, &req, &res, detail, sizeof(detail))) != VFY_OK) {
             fprintf(stderr, "vfy-bench: appraise: %s: %s\n", vfy_strerror(rc), detail);
             die("appraise", rc);

@@ -74,7 +74,7 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
 
     /* The nonce: used once, whatever the outcome. */
     rc = vfy_nonce_consume(vd_srv->nonce_key, vd_srv->nonce_cache, req.nonce, VFY_NONCE_LEN,
-                           vd_now());
+                           vd_now(), &req.nonce_issued_at);
     if (rc == VFY_E_NONCE_CACHE_FULL) {
         vd_log("warn", "used-nonce cache full; refusing attestations until nonces expire");
         ret = vd_problem(c, r, 503, "too many outstanding nonces; retry shortly");

@@ -918,7 +918,8 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
  * nonce that got an answer was recorded with its result before the answer
  * was sent, so marking the still-live ones used again keeps nonces
  * single-use across restarts. A nonce begins with its big-endian expiry, so
- * asking the store for the nonces that sort at or after now + 1 reads only
+ * asking the store for the nonces that sort at or after now + 1
+ * (vfy_nonce_expiry_prefix) reads only
  * the unexpired ones: expired nonces are neither copied nor HMAC'd, and the
  * memory and HMACs here follow the live nonces. The results read are those
  * of vfy_store_nonce_window(): the last longest-nonce-TTL seconds (the
@@ -927,7 +928,7 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
 static int remember_used_nonces(struct vd_server *s)
 {
     vfy_store *st = vd_store();
-    uint8_t (*v)[32] = NULL, min[8];
+    uint8_t (*v)[32] = NULL, min[VFY_NONCE_EXPIRY_LEN];
     size_t n = 0, live = 0, full = 0;
     uint64_t now = vd_now(), first_live = now + 1;
     int64_t since = 0;
@@ -939,9 +940,9 @@ static int remember_used_nonces(struct vd_server *s)
         vd_log("error", "reading the used-nonce window: %s", vfy_strerror(rc));
         return -1;
     }
-    for (int i = 7; i >= 0; i--) {
-        min[i] = (uint8_t)(first_live & 0xff);
-        first_live >>= 8;
+    if ((rc = vfy_nonce_expiry_prefix(first_live, min)) != VFY_OK) {
+        vd_log("error", "clock out of range for nonces: %s", vfy_strerror(rc));
+        return -1;
     }
     rc = vfy_store_recent_nonces_from(st, since, min, sizeof(min), &v, &n);
     if (rc != VFY_OK) {
@@ -950,7 +951,7 @@ static int remember_used_nonces(struct vd_server *s)
     }
     for (size_t i = 0; i < n; i++) {
         /* Not reloaded: another key's (forged) nonces, and repeats of one nonce. */
-        rc = vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now);
+        rc = vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now, NULL);
         if (rc == VFY_OK)
             live++;
         else if (rc == VFY_E_NONCE_CACHE_FULL)

@@ -386,7 +386,7 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
     char err[512], nb[VFY_B64URL_LEN(32) + 1];
     long ttl = 0;
 
-    if (vc_challenge(rp->vc, nonce, &ttl, err, sizeof(err)) != 0) {
+    if (vc_challenge(rp->vc, rp->attester, nonce, &ttl, err, sizeof(err)) != 0) {
         tl(rp, "verifierd challenge failed: %s", err);
         return -1;
     }

@@ -159,16 +159,32 @@ static int b64_32(const char *s, uint8_t out[32])
     return 0;
 }
 
-int vc_challenge(vclient *vc, uint8_t nonce[32], long *ttl_s, char *err, size_t err_cap)
+int vc_challenge(vclient *vc, const char *attester, uint8_t nonce[32], long *ttl_s, char *err,
+                 size_t err_cap)
 {
     struct buf b;
     long code;
-    cJSON *j = NULL;
+    cJSON *j = NULL, *req = NULL;
     const cJSON *n, *t;
+    char *body = NULL;
     int ret = -1;
 
-    if (request(vc, "POST", "/v1/challenge", NULL, 1, &code, &b, err, err_cap) != 0)
+    /* Named, so the nonce lives as long as the attester's policy allows:
+     * that policy also bounds its age when the evidence is appraised. */
+    if (attester != NULL &&
+        ((req = cJSON_CreateObject()) == NULL ||
+         cJSON_AddStringToObject(req, "attester", attester) == NULL ||
+         (body = cJSON_PrintUnformatted(req)) == NULL)) {
+        cJSON_Delete(req);
+        snprintf(err, err_cap, "POST /v1/challenge: out of memory");
         return -1;
+    }
+    cJSON_Delete(req);
+    ret = request(vc, "POST", "/v1/challenge", body, 1, &code, &b, err, err_cap);
+    cJSON_free(body);
+    if (ret != 0)
+        return -1;
+    ret = -1;
     if (code != 201) {
         http_error("POST /v1/challenge", code, &b, err, err_cap);
         goto out;

@@ -15,8 +15,12 @@ typedef struct vclient vclient;
 int vc_new(vclient **out, const char *base, const char *ca, const char *token);
 void vc_free(vclient **vc);
 
-/** POST /v1/challenge: a 32-byte nonce and its TTL. */
-int vc_challenge(vclient *vc, uint8_t nonce[32], long *ttl_s, char *err, size_t err_cap);
+/**
+ * POST /v1/challenge: a 32-byte nonce and its TTL. With @attester (may be
+ * NULL) the body names it, so the TTL is that attester's policy's.
+ */
+int vc_challenge(vclient *vc, const char *attester, uint8_t nonce[32], long *ttl_s, char *err,
+                 size_t err_cap);
 
 /** What POST /v1/attest answered. */
 typedef struct vc_result {

@@ -13,6 +13,7 @@
  * name and dropped whenever the store's generation changes.
  */
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -764,6 +765,27 @@ static vfy_rc parse_evidence(const vfy_appraisal_request *req, vfy_cmw **cmw, ch
     return vfy_cmw_parse(cmw, VFY_CMW_CBOR, cbor, cbor_len, inner, cap);
 }
 
+/*
+ * The nonce as this appraisal sees it: the caller's check, then its age
+ * against this policy's nonce_ttl_s. The challenge may have been issued
+ * under another policy (the default, or one named in the challenge) with a
+ * longer lifetime; the nonce carries its authenticated issue time so that
+ * the policy that judges the evidence also bounds how old it may be. An
+ * issue time of 0 means the caller never checked the nonce: refused, so
+ * that a zeroed request does not read as "nonce accepted".
+ */
+static vfy_rc nonce_verdict(const vfy_appraisal_request *req, uint32_t ttl_s, int64_t now)
+{
+    if (req->nonce_status != VFY_OK)
+        return req->nonce_status;
+    if (req->nonce_issued_at == 0)
+        return VFY_E_NONCE_UNCHECKED;
+    if (now >= 0 && req->nonce_issued_at <= (uint64_t)now &&
+        (uint64_t)now - req->nonce_issued_at >= ttl_s)
+        return VFY_E_NONCE_STALE;
+    return VFY_OK;
+}
+
 static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, vfy_result **out,
                             char *detail, size_t detail_cap, int *stale)
 {
@@ -787,7 +809,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     char inner[256] = "";
     int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0, mark = 0;
     uint64_t ticket = 0;
-    vfy_rc rc;
+    vfy_rc rc, nonce_rc;
 
     if (out != NULL)
         *out = NULL;
@@ -868,9 +890,13 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     r->policy_ids[0] = r->policy_label;
     r->exp = r->iat + vfy_ear_ttl(vfy_policy_result_ttl_s(pol), req->max_ttl_s);
 
-    if (req->nonce_status != VFY_OK) {
+    if ((nonce_rc = nonce_verdict(req, vfy_policy_nonce_ttl_s(pol), r->iat)) != VFY_OK) {
         raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 96);
-        reason(r, "nonce rejected: %s", vfy_strerror(req->nonce_status));
+        if (nonce_rc == VFY_E_NONCE_STALE)
+            reason(r, "nonce rejected: issued %" PRId64 " s ago, policy %s allows %" PRIu32 " s",
+                   r->iat - (int64_t)req->nonce_issued_at, plabel, vfy_policy_nonce_ttl_s(pol));
+        else
+            reason(r, "nonce rejected: %s", vfy_strerror(nonce_rc));
     }
     if (at == NULL) {
         raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 97);
@@ -926,7 +952,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         quote_ok = 0; /* do not let this quote move the state */
         goto done;
     }
-    if (req->nonce_status == VFY_OK)
+    if (nonce_rc == VFY_OK)
         raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 2);
 
     /* 3. Platform PCRs against the attester's reference set. */

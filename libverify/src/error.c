@@ -139,6 +139,8 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_NONCE_REPLAY, "nonce already used"),
     ROW(VFY_E_NONCE_CACHE_FULL, "used-nonce cache full"),
     ROW(VFY_E_NONCE_KEY, "nonce key malformed"),
+    ROW(VFY_E_NONCE_STALE, "nonce older than the policy's nonce_ttl_s"),
+    ROW(VFY_E_NONCE_UNCHECKED, "nonce not checked by the caller"),
     /* end of 700..799 */
 };
 

@@ -115,4 +115,8 @@ const struct cJSON *vfy_attest_body_evidence(const vfy_attest_body *b, const uin
 /* The committer batch a result waits for; 0: none (appraise.c). */
 uint64_t result_ticket(const vfy_result *r);
 
+/* The expiry a nonce begins with, read without checking its tag: only for
+ * nonces already accepted, such as those stored with results (nonce.c). */
+uint64_t vfy_nonce_expiry_of(const uint8_t nonce[32]);
+
 #endif

@@ -28,12 +28,16 @@
 #include "internal.h"
 #include "verify/nonce.h"
 
-#define NONCE_EXP_LEN 8
+#define NONCE_EXP_LEN VFY_NONCE_EXPIRY_LEN
+#define NONCE_TTL_LEN 3
 #define NONCE_RND_LEN 8
 #define NONCE_TAG_LEN 16
-#define NONCE_TAG_OFF (NONCE_EXP_LEN + NONCE_RND_LEN)
+#define NONCE_RND_OFF (NONCE_EXP_LEN + NONCE_TTL_LEN)
+#define NONCE_TAG_OFF (NONCE_RND_OFF + NONCE_RND_LEN)
+#define NONCE_EXP_MAX (((uint64_t)1 << (8 * NONCE_EXP_LEN)) - 1)
 
-static const char nonce_label[] = "verifierd nonce v1"; /* followed by one 0x00 */
+/* v2: the lifetime joined the expiry (v1 nonces, expiry[8] || random[8], fail as forged). */
+static const char nonce_label[] = "verifierd nonce v2"; /* followed by one 0x00 */
 
 struct vfy_nonce_key {
     uint8_t key[VFY_NONCE_KEY_LEN];
@@ -164,12 +168,23 @@ void vfy_nonce_key_free(vfy_nonce_key **key)
 
 /* ---- issue / check ---- */
 
-static void put_u64be(uint8_t *p, uint64_t v)
+/* The low @n bytes of @v, big-endian, at @p. */
+static void put_be(uint8_t *p, size_t n, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
+    while (n-- > 0) {
+        p[n] = (uint8_t)(v & 0xff);
         v >>= 8;
     }
+}
+
+/* @n big-endian bytes at @p (n <= 8). */
+static uint64_t get_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
 }
 
 /*
@@ -259,7 +274,7 @@ out:
     return rc;
 }
 
-/* tag = HMAC-SHA256(key, label || 0x00 || expiry || random)[0..16) */
+/* tag = HMAC-SHA256(key, label || 0x00 || expiry || ttl || random)[0..16) */
 static vfy_rc nonce_tag(const vfy_nonce_key *key, const uint8_t body[NONCE_TAG_OFF],
                         uint8_t tag[NONCE_TAG_LEN])
 {
@@ -300,11 +315,12 @@ vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32_t ttl_s,
     if (expires_at != NULL)
         *expires_at = 0;
     if (key == NULL || out == NULL || ttl_s == 0 || ttl_s > VFY_NONCE_MAX_TTL ||
-        now > UINT64_MAX - ttl_s)
+        now > NONCE_EXP_MAX - ttl_s)
         return VFY_E_INVALID_ARG;
     exp = now + ttl_s;
-    put_u64be(out, exp);
-    if (RAND_bytes(out + NONCE_EXP_LEN, NONCE_RND_LEN) != 1) {
+    put_be(out, NONCE_EXP_LEN, exp);
+    put_be(out + NONCE_EXP_LEN, NONCE_TTL_LEN, ttl_s);
+    if (RAND_bytes(out + NONCE_RND_OFF, NONCE_RND_LEN) != 1) {
         memset(out, 0, VFY_NONCE_LEN);
         return VFY_E_INTERNAL;
     }
@@ -318,15 +334,20 @@ vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32_t ttl_s,
     return VFY_OK;
 }
 
-/* Tag check only; on success *exp is the authenticated expiry. */
+/*
+ * Tag check only; on success *exp and *issued are the authenticated expiry
+ * and issue time. A lifetime of 0 or above VFY_NONCE_MAX_TTL, or above the
+ * expiry, cannot come from vfy_nonce_issue() and is refused as malformed.
+ */
 static vfy_rc nonce_authentic(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
-                              uint64_t *exp)
+                              uint64_t *exp, uint64_t *issued)
 {
     uint8_t tag[NONCE_TAG_LEN];
-    vfy_cursor c;
+    uint64_t e, ttl;
     vfy_rc rc;
 
     *exp = 0;
+    *issued = 0;
     if (key == NULL || (nonce == NULL && len != 0))
         return VFY_E_INVALID_ARG;
     if (len != VFY_NONCE_LEN)
@@ -336,19 +357,37 @@ static vfy_rc nonce_authentic(const vfy_nonce_key *key, const uint8_t *nonce, si
         return rc;
     if (!vfy_ct_eq(tag, nonce + NONCE_TAG_OFF, NONCE_TAG_LEN))
         return VFY_E_NONCE_FORGED;
-    vfy_cursor_init(&c, nonce, NONCE_EXP_LEN);
-    return vfy_cursor_u64be(&c, exp);
+    e = get_be(nonce, NONCE_EXP_LEN);
+    ttl = get_be(nonce + NONCE_EXP_LEN, NONCE_TTL_LEN);
+    if (ttl == 0 || ttl > VFY_NONCE_MAX_TTL || ttl > e)
+        return VFY_E_NONCE_MALFORMED;
+    *exp = e;
+    *issued = e - ttl;
+    return VFY_OK;
+}
+
+vfy_rc vfy_nonce_expiry_prefix(uint64_t t, uint8_t out[VFY_NONCE_EXPIRY_LEN])
+{
+    if (out == NULL || t > NONCE_EXP_MAX)
+        return VFY_E_INVALID_ARG;
+    put_be(out, VFY_NONCE_EXPIRY_LEN, t);
+    return VFY_OK;
+}
+
+uint64_t vfy_nonce_expiry_of(const uint8_t nonce[VFY_NONCE_LEN])
+{
+    return get_be(nonce, NONCE_EXP_LEN);
 }
 
 vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
                        uint64_t now, uint64_t *expires_at)
 {
-    uint64_t exp = 0;
+    uint64_t exp = 0, issued = 0;
     vfy_rc rc;
 
     if (expires_at != NULL)
         *expires_at = 0;
-    rc = nonce_authentic(key, nonce, len, &exp);
+    rc = nonce_authentic(key, nonce, len, &exp, &issued);
     if (rc != VFY_OK)
         return rc;
     if (now >= exp)
@@ -526,17 +565,19 @@ static uint64_t advance_now(vfy_nonce_cache *c, uint64_t now)
 }
 
 vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
-                         const uint8_t *nonce, size_t len, uint64_t now)
+                         const uint8_t *nonce, size_t len, uint64_t now, uint64_t *issued_at)
 {
     const uint8_t *tag;
     struct cache_stripe *s;
-    uint64_t exp = 0, tkey;
+    uint64_t exp = 0, issued = 0, tkey;
     size_t i;
     vfy_rc rc;
 
+    if (issued_at != NULL)
+        *issued_at = 0;
     if (cache == NULL)
         return VFY_E_INVALID_ARG;
-    rc = nonce_authentic(key, nonce, len, &exp);
+    rc = nonce_authentic(key, nonce, len, &exp, &issued);
     if (rc != VFY_OK)
         return rc;
     advance_now(cache, now);
@@ -571,6 +612,8 @@ vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
     s->count++;
     if (exp < s->min_exp)
         s->min_exp = exp;
+    if (issued_at != NULL)
+        *issued_at = issued;
     rc = VFY_OK;
 out:
     pthread_mutex_unlock(&s->lock);

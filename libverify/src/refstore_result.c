@@ -184,10 +184,8 @@ out:
  */
 static int64_t nonce_lead(const uint8_t *nonce, int64_t iat)
 {
-    uint64_t exp = 0;
+    uint64_t exp = vfy_nonce_expiry_of(nonce);
 
-    for (int i = 0; i < 8; i++)
-        exp = exp << 8 | nonce[i];
     if (iat < 0 || exp <= (uint64_t)iat)
         return 0;
     return exp - (uint64_t)iat > VFY_NONCE_MAX_TTL ? VFY_NONCE_MAX_TTL

@@ -2,7 +2,8 @@
 # verifierd_nonce.sh — challenge nonces (DESIGN §3, §8): 32 bytes base64url,
 # 201 with expires_at = now + ttl_s from the applicable policy; single use;
 # a reused, expired (policy nonce_ttl_s 1, loaded with --policy FILE and with
-# the admin API), forged or altered nonce still gets a signed EAR, status
+# the admin API), forged or altered nonce, or one older than the appraisal
+# policy's nonce_ttl_s (issued under a longer one), still gets a signed EAR, status
 # contraindicated, whose reasons name the nonce — while the same request with
 # a fresh nonce has no nonce reason. Across a restart: a nonce used before
 # it is still refused as used, one used and since expired is simply expired
@@ -92,10 +93,22 @@ vd_nonce "$A" '{"policy":"fast"}'; NF=$NONCE
 vd_nonce "$A" '{"policy":"fast"}'; NF2=$NONCE
 attest "$NF2"
 expect_nomatch "a ttl-1 nonce used at once is accepted" "$REASONS" '[Nn]once'
+vd_nonce "$A"; ND=$NONCE    # the default policy's 60 s
+vd_nonce "$A"; ND2=$NONCE
+attest "$ND2" '"policy":"strict"'
+expect_nomatch "a 60 s nonce judged at once by a 30 s policy is accepted" "$REASONS" '[Nn]once'
 sleep 2.2
 attest "$NF"
 expect_eq "expired (--policy FILE): contraindicated" "$STATUS" contraindicated
 expect_match "expired (--policy FILE): a reason names the nonce" "$REASONS" 'nonce rejected: nonce expired'
+# The appraisal's policy bounds the nonce's age, not only the challenge's:
+# ND is unexpired (60 s) but older than policy fast's nonce_ttl_s.
+attest "$ND" '"policy":"fast"'
+expect_eq "older than the appraisal policy's nonce_ttl_s: contraindicated" "$STATUS" contraindicated
+expect_match "older than the appraisal policy's nonce_ttl_s: the reason says so" "$REASONS" \
+    'nonce rejected: issued [1-3] s ago, policy fast@1 allows 1 s'
+attest "$ND"
+expect_match "...and it was used up all the same" "$REASONS" 'nonce rejected: nonce already used'
 
 # ---- expired: a ttl-1 policy loaded with the admin API ----
 vd_post_json /v1/admin/policies "$ADM" '{"id":"fast-admin","version":1,"freshness":{"nonce_ttl_s":1}}'
@@ -120,11 +133,11 @@ vd_nonce "$A"; NI=$NONCE     # issued, never used before the restart
 vd_stop "$PID1"
 expect_eq "verifierd exits 0 before the restart" "$VD_STOP_RC" 0
 total=$(sqlite3 "$VD_DB" 'SELECT count(*) FROM results WHERE nonce IS NOT NULL')
-# Unexpired: the 8-byte big-endian expiry is above now (the expired ones
+# Unexpired: the 5-byte big-endian expiry is above now (the expired ones
 # here are seconds old, the live ones a minute ahead; a forged nonce's
 # random first bytes sort above any current time).
 unexpired=$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE nonce IS NOT NULL
-    AND hex(substr(nonce, 1, 8)) > printf('%016X', CAST(strftime('%s', 'now') AS INTEGER))")
+    AND hex(substr(nonce, 1, 5)) > printf('%010X', CAST(strftime('%s', 'now') AS INTEGER))")
 vd_start_dev one --policy "$VFY_SOURCE_DIR/policies/default.json" \
     --policy "$VFY_SOURCE_DIR/policies/strict.json" --policy "$VD_TMP/fast.json" ||
     die "cannot restart verifierd"

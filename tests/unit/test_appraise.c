@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,7 @@ static void req_init(req *q, const char *rel, vfy_cmw_format fmt, const char *no
     q->r.attester = ATTESTER;
     q->r.nonce_status = VFY_OK;
     q->r.now = (int64_t)time(NULL);
+    q->r.nonce_issued_at = (uint64_t)q->r.now; /* just issued */
 }
 
 /* The first step of scenario @scen: its evidence, nonce and cb. */
@@ -771,6 +773,7 @@ Test(appraise, attest_body_path_same_verdicts_and_errors)
         cr_expect_null(rq.policy_id);
         cr_expect_eq(rq.max_ttl_s, i == 0 ? 120u : 0u);
         rq.now = 1765000000;
+        rq.nonce_issued_at = 1765000000; /* the caller's check: issued just now */
         rc = vfy_appraise(e.ap, &rq, &r, detail, sizeof(detail));
         cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", steps[i].fmt, vfy_rc_name(rc),
                      detail);
@@ -979,6 +982,77 @@ Test(appraise, nonce_status_errors_96)
         req_free(&q);
         env_close(&e);
     }
+}
+
+/*
+ * The policy that judges the evidence bounds the nonce's age, whatever
+ * lifetime the challenge gave it: a nonce from a 60 s challenge (the
+ * default policy's) is refused under a policy of 10 s once 10 s old.
+ */
+Test(appraise, nonce_older_than_the_policy_ttl_96)
+{
+    static const char pol[] = "{\"id\":\"fresh10\",\"version\":1,"
+                              "\"freshness\":{\"nonce_ttl_s\":10}}";
+    static const struct {
+        const char *policy;
+        int64_t age;
+        int stale;
+    } t[] = {{"fresh10", 10, 1}, {"fresh10", 50, 1}, {"fresh10", 9, 0},
+             {NULL, 50, 0} /* the default policy: 60 s */, {NULL, 60, 1}};
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        env e;
+        req q;
+        vfy_result *r;
+        uint8_t (*got)[32] = NULL;
+        size_t n = 0;
+        char what[64], why[96];
+        expect x = {VFY_EAR_AFFIRMING, 2, 2, 2, 2, NULL};
+
+        snprintf(what, sizeof(what), "%s, %" PRId64 " s old", t[i].policy ? t[i].policy : "default",
+                 t[i].age);
+        snprintf(why, sizeof(why), "nonce rejected: issued %" PRId64 " s ago, policy %s allows %d s",
+                 t[i].age, t[i].policy ? "fresh10@1" : "default@1", t[i].policy ? 10 : 60);
+        if (t[i].stale) {
+            x.status = VFY_EAR_CONTRAINDICATED;
+            x.pi = 96;
+            x.reason = why;
+        }
+        env_open(&e, 0);
+        load_policy(e.st, pol, strlen(pol));
+        req_from_scenario(&q, "affirming");
+        q.r.policy_id = t[i].policy;
+        q.r.nonce_issued_at = (uint64_t)(q.r.now - t[i].age);
+        r = appraise_ok(&e, &q, what);
+        dump_reasons(r);
+        check_result(r, &x, what);
+        /* consumed by the caller, so kept for the restart reload either way */
+        cr_assert_eq(vfy_store_recent_nonces(e.st, 0, &got, &n), VFY_OK);
+        cr_expect_eq(n, 1, "%s: %zu nonces recorded", what, n);
+        vfy_free(got);
+        vfy_result_free(&r);
+        req_free(&q);
+        env_close(&e);
+    }
+}
+
+/* A request whose caller never checked the nonce fails closed, zeroed or not. */
+Test(appraise, nonce_not_checked_96)
+{
+    env e;
+    req q;
+    vfy_result *r;
+    const expect x = {VFY_EAR_CONTRAINDICATED, 96, 2, 2, 2,
+                      "nonce rejected: nonce not checked by the caller"};
+
+    env_open(&e, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.nonce_issued_at = 0; /* nonce_status is VFY_OK, as in a zeroed request */
+    r = appraise_ok(&e, &q, "unchecked nonce");
+    check_result(r, &x, "unchecked nonce");
+    vfy_result_free(&r);
+    req_free(&q);
+    env_close(&e);
 }
 
 /* ---- platform ------------------------------------------------------------------ */
@@ -1944,6 +2018,7 @@ static vfy_result *soft_appraise_policy(env *e, soft *s, const char *const *man,
     rq.attester = s->name;
     rq.policy_id = policy;
     rq.nonce_status = VFY_OK;
+    rq.nonce_issued_at = (uint64_t)time(NULL);
     rc = vfy_appraise(e->ap, &rq, &r, detail, sizeof(detail));
     cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", what, vfy_rc_name(rc), detail);
     buf_free(&ev);

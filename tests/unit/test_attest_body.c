@@ -52,6 +52,7 @@ Test(attest_body, good_json_and_cbor_bodies)
     cr_expect_eq(vfy_attest_body_format(b), VFY_CMW_JSON);
     memset(&rq, 0, sizeof(rq));
     rq.nonce_status = VFY_E_NONCE_REPLAY;
+    rq.nonce_issued_at = 7;
     rq.now = 42;
     vfy_attest_body_request(b, &rq);
     cr_expect_arr_eq(rq.nonce, zero, 32);
@@ -62,6 +63,7 @@ Test(attest_body, good_json_and_cbor_bodies)
     cr_expect_null(rq.evidence);
     cr_expect_eq((const void *)rq.body, (const void *)b);
     cr_expect_eq(rq.nonce_status, VFY_E_NONCE_REPLAY, "left as it was");
+    cr_expect_eq(rq.nonce_issued_at, 7, "left as it was");
     cr_expect_eq(rq.now, 42);
     tree = vfy_attest_body_evidence(b, &cbor, &cbor_len, &body_len);
     cr_expect_not_null(tree);

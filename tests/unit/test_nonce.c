@@ -36,11 +36,14 @@ Test(nonce, layout_matches_documented_hmac)
 
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, n, &exp), VFY_OK);
     cr_assert_eq(exp, 1060);
-    /* expiry, big-endian */
-    for (int i = 0; i < 8; i++)
-        cr_assert_eq(n[i], (uint8_t)((uint64_t)1060 >> (8 * (7 - i))));
+    /* expiry, 5 bytes big-endian, then the lifetime, 3 bytes big-endian */
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(n[i], (uint8_t)((uint64_t)1060 >> (8 * (4 - i))));
+    cr_assert_eq(n[5], 0);
+    cr_assert_eq(n[6], 0);
+    cr_assert_eq(n[7], 60);
     /* tag recomputed independently with the EVP_Q_mac one-shot */
-    memcpy(msg, "verifierd nonce v1", 19); /* includes the 0x00 */
+    memcpy(msg, "verifierd nonce v2", 19); /* includes the 0x00 */
     memcpy(msg + 19, n, 16);
     cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, KEY_A, 32, msg,
                                  sizeof(msg), mac, sizeof(mac), &mlen));
@@ -92,8 +95,114 @@ Test(nonce, forged_every_byte_flip)
         cr_assert_eq(vfy_nonce_check(k, b, 32, 1000, NULL), VFY_E_NONCE_FORGED, "byte %zu", i);
     }
     /* extending the expiry is a forgery, even when the new one is in the future */
-    a[7] ^= 0x80;
+    a[4] ^= 0x80;
     cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    /* so is changing the lifetime (which would move the issue time) */
+    a[4] ^= 0x80;
+    a[7] ^= 0x01;
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k);
+}
+
+/* A nonce under KEY_A with any expiry and lifetime: the tag made here. */
+static void craft(uint8_t n[32], const char *label, size_t head, uint64_t exp, uint64_t ttl)
+{
+    uint8_t msg[19 + 16], mac[32];
+    size_t mlen = 0;
+
+    memset(n, 0x5a, 32);
+    if (head == 5) {
+        for (int i = 0; i < 5; i++)
+            n[i] = (uint8_t)(exp >> (8 * (4 - i)));
+        for (int i = 0; i < 3; i++)
+            n[5 + i] = (uint8_t)(ttl >> (8 * (2 - i)));
+    } else { /* v1: expiry[8] */
+        for (int i = 0; i < 8; i++)
+            n[i] = (uint8_t)(exp >> (8 * (7 - i)));
+    }
+    memcpy(msg, label, 19);
+    memcpy(msg + 19, n, 16);
+    cr_assert_not_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, KEY_A, 32, msg,
+                                 sizeof(msg), mac, sizeof(mac), &mlen));
+    memcpy(n + 16, mac, 16);
+}
+
+Test(nonce, crafted_tag_is_accepted_so_the_refusals_below_are_for_the_lifetime)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t n[32];
+    uint64_t exp = 0;
+
+    craft(n, "verifierd nonce v2", 5, 1060, 60);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, &exp), VFY_OK);
+    cr_assert_eq(exp, 1060);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, authentic_but_impossible_lifetime_is_malformed)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    uint8_t n[32];
+    uint64_t issued = 7;
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 100), VFY_OK);
+    craft(n, "verifierd nonce v2", 5, 1060, 0); /* no lifetime */
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    craft(n, "verifierd nonce v2", 5, 200000, VFY_NONCE_MAX_TTL + 1);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    craft(n, "verifierd nonce v2", 5, 1060, 1061); /* issued before 1970 */
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_consume(k, c, n, 32, 1000, &issued), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(issued, 0);
+    cr_assert_eq(vfy_nonce_cache_size(c), 0);
+    vfy_nonce_cache_free(&c);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, v1_layout_nonce_is_forged)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t n[32];
+
+    /* what a verifier before the lifetime field issued with the same key */
+    craft(n, "verifierd nonce v1", 8, 1060, 0);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, consume_reports_the_authenticated_issue_time)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    uint8_t a[32], b[32];
+    uint64_t issued = 0;
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 100), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1030, 5, b, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, b, 32, 1031, &issued), VFY_OK);
+    cr_assert_eq(issued, 1030);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1042, &issued), VFY_OK);
+    cr_assert_eq(issued, 1000);
+    issued = 9;
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1043, &issued), VFY_E_NONCE_REPLAY);
+    cr_assert_eq(issued, 0, "no issue time for a refused nonce");
+    vfy_nonce_cache_free(&c);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, expiry_is_forty_bits)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32];
+    uint64_t top = ((uint64_t)1 << 40) - 1, exp = 0;
+
+    cr_assert_eq(vfy_nonce_issue(k, top - 60, 60, a, &exp), VFY_OK);
+    cr_assert_eq(exp, top);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, top - 1, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, top - 59, 60, a, &exp), VFY_E_INVALID_ARG);
+    cr_assert_eq(exp, 0);
     vfy_nonce_key_free(&k);
 }
 
@@ -137,15 +246,15 @@ Test(nonce, consume_once_then_replay)
 
     cr_assert_eq(vfy_nonce_cache_new(&c, 100), VFY_OK);
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1001), VFY_OK);
-    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1002), VFY_E_NONCE_REPLAY);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1001, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1002, NULL), VFY_E_NONCE_REPLAY);
     cr_assert_eq(vfy_nonce_cache_size(c), 1);
     /* forged and expired nonces are refused before touching the cache */
     memcpy(bad, a, 32);
     bad[20] ^= 1;
-    cr_assert_eq(vfy_nonce_consume(k, c, bad, 32, 1002), VFY_E_NONCE_FORGED);
-    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1060), VFY_E_NONCE_EXPIRED);
-    cr_assert_eq(vfy_nonce_consume(k, c, a, 31, 1002), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_consume(k, c, bad, 32, 1002, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 32, 1060, NULL), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_consume(k, c, a, 31, 1002, NULL), VFY_E_NONCE_MALFORMED);
     cr_assert_eq(vfy_nonce_cache_size(c), 1);
     vfy_nonce_cache_free(&c);
     cr_assert_null(c);
@@ -161,20 +270,20 @@ Test(nonce, cache_full_refuses_then_frees_on_expiry)
     cr_assert_eq(vfy_nonce_cache_new(&c, 3), VFY_OK);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(vfy_nonce_issue(k, 1000, 10, n[i], NULL), VFY_OK);
-        cr_assert_eq(vfy_nonce_consume(k, c, n[i], 32, 1000), VFY_OK);
+        cr_assert_eq(vfy_nonce_consume(k, c, n[i], 32, 1000, NULL), VFY_OK);
     }
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, n[3], NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1005), VFY_E_NONCE_CACHE_FULL);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1005, NULL), VFY_E_NONCE_CACHE_FULL);
     /* a live nonce is never forgotten to make room: still a replay */
-    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1005), VFY_E_NONCE_REPLAY);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1005, NULL), VFY_E_NONCE_REPLAY);
     /* refused nonce was not recorded; once the first three expire it gets in */
-    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1010), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1010, NULL), VFY_OK);
     cr_assert_eq(vfy_nonce_cache_size(c), 1);
-    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1011), VFY_E_NONCE_REPLAY);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[3], 32, 1011, NULL), VFY_E_NONCE_REPLAY);
     /* the cache's clock only moves forward: an older now cannot revive n[0] */
-    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1001), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[0], 32, 1001, NULL), VFY_E_NONCE_EXPIRED);
     cr_assert_eq(vfy_nonce_issue(k, 1011, 60, late, NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_consume(k, c, late, 32, 1011), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, late, 32, 1011, NULL), VFY_OK);
     vfy_nonce_cache_free(&c);
     vfy_nonce_key_free(&k);
 }
@@ -203,7 +312,7 @@ static void *race_thread(void *arg)
     struct race *r = arg;
 
     for (size_t i = 0; i < r->n; i++) {
-        vfy_rc rc = vfy_nonce_consume(r->k, r->c, r->nonces[i], 32, 2000);
+        vfy_rc rc = vfy_nonce_consume(r->k, r->c, r->nonces[i], 32, 2000, NULL);
 
         if (rc == VFY_OK)
             r->ok++;
@@ -256,7 +365,7 @@ static int tag_is(const uint8_t key[32], const uint8_t n[32])
     uint8_t mac[32], msg[19 + 16];
     size_t mlen = 0;
 
-    memcpy(msg, "verifierd nonce v1", 19);
+    memcpy(msg, "verifierd nonce v2", 19);
     memcpy(msg + 19, n, 16);
     if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, msg, sizeof(msg), mac, sizeof(mac),
                   &mlen) == NULL || mlen != 32)

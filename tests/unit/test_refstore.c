@@ -561,13 +561,11 @@ Test(refstore, results_share_reference_sets)
 /* ---- recent nonces from a bound ---- */
 
 /* A verifierd-shaped nonce: big-endian @exp, then 24 bytes of @fill. */
+/* A nonce laid out as verifierd's: its expiry first (vfy_nonce_expiry_prefix). */
 static void nonce_exp(uint8_t n[32], uint64_t exp, uint8_t fill_byte)
 {
-    for (int i = 7; i >= 0; i--) {
-        n[i] = (uint8_t)(exp & 0xff);
-        exp >>= 8;
-    }
-    memset(n + 8, fill_byte, 24);
+    cr_assert_eq(vfy_nonce_expiry_prefix(exp, n), VFY_OK);
+    memset(n + VFY_NONCE_EXPIRY_LEN, fill_byte, 32 - VFY_NONCE_EXPIRY_LEN);
 }
 
 static int nonce_cmp(const void *a, const void *b)
@@ -618,7 +616,7 @@ Test(refstore, recent_nonces_from_bound_and_since)
         [LIVE] = {"live", 999, 1060, 0x22},
         [OLD_IAT] = {"old-iat", 899, 5000, 0x33},  /* live, but issued before since */
         [AT_SINCE] = {"at-since", 900, 2000, 0x44}, /* issued exactly at since */
-        [HIGH] = {"high", 999, UINT64_MAX, 0x55},  /* not the store's business: sorts last */
+        [HIGH] = {"high", 999, 0xffffffffffu, 0x55}, /* the last expiry a nonce holds: sorts last */
     };
     uint8_t n[NN][32], bound[32], want[8][32];
     uint8_t (*got)[32] = (uint8_t (*)[32])1;
@@ -635,9 +633,9 @@ Test(refstore, recent_nonces_from_bound_and_since)
                                                0, NULL), VFY_OK);
     cr_assert_eq(vfy_store_result_record_nonce(st, "live-again", "a1", 999, 1060, "affirming",
                                                NULL, 0, n[LIVE]), VFY_OK);
-    nonce_exp(bound, 1001, 0); /* only its first 8 bytes are passed */
+    nonce_exp(bound, 1001, 0); /* only its expiry bytes are passed */
 
-    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, &ngot), VFY_OK);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, VFY_NONCE_EXPIRY_LEN, &got, &ngot), VFY_OK);
     memcpy(want[0], n[NEXT], 32);
     memcpy(want[1], n[LIVE], 32);
     memcpy(want[2], n[LIVE], 32);
@@ -646,12 +644,12 @@ Test(refstore, recent_nonces_from_bound_and_since)
     expect_nonces(got, ngot, (const uint8_t (*)[32])want, 5, "since 900, bound 1001");
 
     /* since is inclusive: one second later drops AT_SINCE */
-    cr_assert_eq(vfy_store_recent_nonces_from(st, 901, bound, 8, &got, &ngot), VFY_OK);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 901, bound, VFY_NONCE_EXPIRY_LEN, &got, &ngot), VFY_OK);
     expect_nonces(got, ngot, (const uint8_t (*)[32])want, 4, "since 901, bound 1001");
 
     /* one second earlier in the bound takes AT_NOW in, never PAST */
     nonce_exp(bound, 1000, 0);
-    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, &ngot), VFY_OK);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, VFY_NONCE_EXPIRY_LEN, &got, &ngot), VFY_OK);
     memcpy(want[5], n[AT_NOW], 32);
     expect_nonces(got, ngot, (const uint8_t (*)[32])want, 6, "since 900, bound 1000");
 
@@ -686,10 +684,10 @@ Test(refstore, recent_nonces_from_bound_and_since)
     cr_assert_eq(vfy_store_recent_nonces_from(st, 900, NULL, 8, &got, &ngot), VFY_E_INVALID_ARG);
     cr_assert_null(got);
     cr_assert_eq(ngot, 0);
-    cr_assert_eq(vfy_store_recent_nonces_from(NULL, 900, bound, 8, &got, &ngot),
+    cr_assert_eq(vfy_store_recent_nonces_from(NULL, 900, bound, VFY_NONCE_EXPIRY_LEN, &got, &ngot),
                  VFY_E_INVALID_ARG);
-    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, NULL, &ngot), VFY_E_INVALID_ARG);
-    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, 8, &got, NULL), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, VFY_NONCE_EXPIRY_LEN, NULL, &ngot), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_recent_nonces_from(st, 900, bound, VFY_NONCE_EXPIRY_LEN, &got, NULL), VFY_E_INVALID_ARG);
     vfy_store_close(&st);
 }
 
@@ -772,8 +770,8 @@ Test(refstore, nonce_window_follows_the_longest_lead)
     nonce_exp(live[1], T + 9770, 0x42);
     since = window_at(st, T + 9755);
     cr_assert_eq(since, T + 9755 - 60);
-    nonce_exp(bound, T + 9756, 0);  /* the first 8 bytes: unexpired at T + 9755 */
-    cr_assert_eq(vfy_store_recent_nonces_from(st, since, bound, 8, &got, &ngot), VFY_OK);
+    nonce_exp(bound, T + 9756, 0);  /* the expiry bytes: unexpired at T + 9755 */
+    cr_assert_eq(vfy_store_recent_nonces_from(st, since, bound, VFY_NONCE_EXPIRY_LEN, &got, &ngot), VFY_OK);
     expect_nonces(got, ngot, (const uint8_t (*)[32])live, 2, "window at T + 9755");
     cr_assert_eq(vfy_store_nonce_window(NULL, 1, &since), VFY_E_INVALID_ARG);
     cr_assert_eq(vfy_store_nonce_window(st, 1, NULL), VFY_E_INVALID_ARG);

@@ -61,7 +61,7 @@ VFY_EXPORT void vfy_attest_body_free(vfy_attest_body **b);
  * Fill @req from @b: nonce, channel_binding, attester, policy_id (NULL when
  * absent), max_ttl_s (0 when absent) and body = @b; evidence, evidence_len
  * and format are cleared (vfy_appraise() reads the evidence from @b). The
- * other members (nonce_status, now) are left as they are. The pointers live
+ * other members (nonce_status, nonce_issued_at, now) are left as they are. The pointers live
  * as long as @b.
  */
 VFY_EXPORT void vfy_attest_body_request(const vfy_attest_body *b, vfy_appraisal_request *req);

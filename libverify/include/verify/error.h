@@ -143,6 +143,8 @@ typedef enum vfy_rc {
     VFY_E_NONCE_REPLAY = 703,     /* nonce already used on this replica */
     VFY_E_NONCE_CACHE_FULL = 704, /* used-nonce cache full of live nonces; refused */
     VFY_E_NONCE_KEY = 705,        /* nonce key file malformed (not 64 hex digits) */
+    VFY_E_NONCE_STALE = 706,      /* nonce issued longer ago than the policy's nonce_ttl_s */
+    VFY_E_NONCE_UNCHECKED = 707,  /* appraisal request carries no nonce check (issue time 0) */
     /* end of 700..799 */
 } vfy_rc;
 

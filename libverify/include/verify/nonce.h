@@ -4,16 +4,21 @@
  * A nonce is 32 bytes that any verifierd replica holding the same 32-byte
  * nonce key can check without shared state:
  *
- *   nonce = expiry[8] || random[8] || tag[16]
+ *   nonce  = expiry[5] || ttl[3] || random[8] || tag[16]
  *   expiry = big-endian unix seconds after which the nonce is refused
- *   tag    = first 16 bytes of HMAC-SHA256(key, "verifierd nonce v1" || 0x00
- *                                               || expiry || random)
+ *   ttl    = big-endian seconds it was issued for (1..VFY_NONCE_MAX_TTL), so
+ *            that its issue time, expiry - ttl, is authenticated too: an
+ *            appraisal holds it against its own policy's nonce_ttl_s
+ *   tag    = first 16 bytes of HMAC-SHA256(key, "verifierd nonce v2" || 0x00
+ *                                                || expiry || ttl || random)
  *
- * The tag authenticates the expiry, so a client cannot extend it; the random
- * part makes every nonce distinct; the label separates this use of the key
- * from any other. 64 random bits are enough for uniqueness (single use is
- * enforced by the used-set, not by the random part) and a 128-bit tag keeps
- * forgery at 2^-128 per try.
+ * The tag authenticates the expiry and lifetime, so a client cannot extend
+ * either; the random part makes every nonce distinct; the label separates
+ * this use of the key from any other (and from the v1 layout, expiry[8] ||
+ * random[8] || tag[16], whose nonces a v2 key refuses as forged). 64 random
+ * bits are enough for uniqueness (single use is enforced by the used-set,
+ * not by the random part) and a 128-bit tag keeps forgery at 2^-128 per try.
+ * The expiry still comes first, so memcmp order of nonces is expiry order.
  *
  * Single use is per replica: a vfy_nonce_cache remembers every nonce it
  * accepted until that nonce expires. The cache is bounded; when it is full
@@ -36,6 +41,7 @@ extern "C" {
 #define VFY_NONCE_LEN 32     /* bytes in a nonce */
 #define VFY_NONCE_KEY_LEN 32 /* bytes in a nonce key */
 #define VFY_NONCE_MAX_TTL 86400u /* longest lifetime vfy_nonce_issue accepts (s) */
+#define VFY_NONCE_EXPIRY_LEN 5   /* bytes of big-endian expiry a nonce begins with */
 
 /** A nonce key (opaque; immutable after creation, so shareable across threads). */
 typedef struct vfy_nonce_key vfy_nonce_key;
@@ -78,13 +84,23 @@ VFY_EXPORT vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
 VFY_EXPORT void vfy_nonce_key_free(vfy_nonce_key **key);
 
 /**
- * Issue a nonce valid from @now (unix seconds) for @ttl_s seconds
- * (1..VFY_NONCE_MAX_TTL) into @out. *@expires_at (optional) receives the
- * expiry now + ttl_s: the nonce is accepted while check time < expiry.
- * Errors: VFY_E_INVALID_ARG, VFY_E_INTERNAL (RNG or HMAC failure; @out zeroed).
+ * Issue a nonce valid from @now (unix seconds, 1..2^40 - 1 - @ttl_s) for
+ * @ttl_s seconds (1..VFY_NONCE_MAX_TTL) into @out. *@expires_at (optional)
+ * receives the expiry now + ttl_s: the nonce is accepted while check time <
+ * expiry. Errors: VFY_E_INVALID_ARG, VFY_E_INTERNAL (RNG or HMAC failure;
+ * @out zeroed).
  */
 VFY_EXPORT vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32_t ttl_s,
                                   uint8_t out[VFY_NONCE_LEN], uint64_t *expires_at);
+
+/**
+ * Write time @t (< 2^40) as the leading expiry bytes of a nonce into @out:
+ * nonces that expire at @t or later sort (memcmp) at or after @out, those
+ * that expire earlier before it. For reading stored nonces by expiry, e.g.
+ * vfy_store_recent_nonces_from(st, since, out, VFY_NONCE_EXPIRY_LEN, ...)
+ * with @t = now + 1 selects the unexpired ones. Errors: VFY_E_INVALID_ARG.
+ */
+VFY_EXPORT vfy_rc vfy_nonce_expiry_prefix(uint64_t t, uint8_t out[VFY_NONCE_EXPIRY_LEN]);
 
 /**
  * Check that @nonce (@len bytes, untrusted) was issued with @key and has not
@@ -92,7 +108,9 @@ VFY_EXPORT vfy_rc vfy_nonce_issue(const vfy_nonce_key *key, uint64_t now, uint32
  * vfy_nonce_consume). *@expires_at (optional) receives its expiry on success,
  * 0 on failure.
  * Errors, in this order: VFY_E_NONCE_MALFORMED (len != 32), VFY_E_NONCE_FORGED
- * (tag mismatch, compared in constant time), VFY_E_NONCE_EXPIRED (now >= expiry).
+ * (tag mismatch, compared in constant time), VFY_E_NONCE_MALFORMED (an
+ * authentic lifetime vfy_nonce_issue() never writes), VFY_E_NONCE_EXPIRED
+ * (now >= expiry).
  */
 VFY_EXPORT vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
                                   uint64_t now, uint64_t *expires_at) VFY_MUST_CHECK;
@@ -115,7 +133,10 @@ VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
 
 /**
  * Check @nonce as vfy_nonce_check() does and, if valid, record it as used in
- * @cache. The first call for a nonce returns VFY_OK; any later call returns
+ * @cache; *@issued_at (optional) then receives the time it was issued
+ * (expiry - ttl; 0 on any error) — pass it to the appraisal as
+ * vfy_appraisal_request.nonce_issued_at, which holds it against the
+ * policy's nonce_ttl_s. The first call for a nonce returns VFY_OK; any later call returns
  * VFY_E_NONCE_REPLAY. Entries are dropped once expired (swept lazily when a
  * stripe fills up). If the stripe is full of unexpired nonces the call returns
  * VFY_E_NONCE_CACHE_FULL and does not record the nonce.
@@ -125,8 +146,8 @@ VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
  * Errors: those of vfy_nonce_check(), VFY_E_NONCE_REPLAY, VFY_E_NONCE_CACHE_FULL.
  */
 VFY_EXPORT vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
-                                    const uint8_t *nonce, size_t len,
-                                    uint64_t now) VFY_MUST_CHECK;
+                                    const uint8_t *nonce, size_t len, uint64_t now,
+                                    uint64_t *issued_at) VFY_MUST_CHECK;
 
 #ifdef __cplusplus
 }
