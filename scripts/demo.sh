@@ -19,7 +19,9 @@
 #   and the relying party's connection saw exactly one TLS handshake.
 #
 # Environment: DEMO_TTL (EAR max_ttl_s, default 4), DEMO_KEEP=1 keeps the
-# work directory. Exit status 0 only if every step went as scripted. Every
+# work directory. For tests: DEMO_STORY=FILE runs that story (rp.c's script
+# language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
+# (e.g. its --test-notice-after-evidence hook). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
 # whatever the exit path.
 set -euo pipefail
@@ -137,8 +139,10 @@ echo "provisioned: attester agent-1 (AK $AK_HANDLE), PCRs 0-7 as reference set '
 echo "             model $MODEL_A, tool payments.transfer, policy spend-limits, context travel"
 
 # ---- the agent ----
+# shellcheck disable=SC2086  # DEMO_AGENT_ARGS is a list of options
 "$AGENT" --manifest "$WORK/agent-manifest.json" --ak-handle "$AK_HANDLE" \
-    --listen 127.0.0.1:0 --port-file "$WORK/agent.port" --cert-out "$WORK/agent-cert.pem" &
+    --listen 127.0.0.1:0 --port-file "$WORK/agent.port" --cert-out "$WORK/agent-cert.pem" \
+    ${DEMO_AGENT_ARGS:-} &
 AGENT_PID=$!
 for _ in $(seq 1 100); do
     [ -s "$WORK/agent.port" ] && break
@@ -199,6 +203,10 @@ wait-revoked 5
 op delete customer records
 expect refused contraindicated
 STORY
+
+if [ -n "${DEMO_STORY:-}" ]; then
+    cp "$DEMO_STORY" "$WORK/story.txt"
+fi
 
 banner "the story: one TLS connection, re-attested in-band before high-impact operations"
 "$RP" "${RP_COMMON[@]}" --name rp --script "$WORK/story.txt"

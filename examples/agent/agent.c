@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
@@ -84,6 +85,7 @@ static struct {
     struct log_entry *log;
     size_t nlog;
     unsigned long gen; /* bumped at every measured change */
+    unsigned test_notices; /* --test-notice-after-evidence: extra notices left */
 
     pthread_mutex_t conns_lock;
     struct conn *conns;
@@ -329,31 +331,70 @@ static int send_error(struct conn *c, uint8_t code, const char *msg)
     return frame_write(c->ssl, FRAME_ERROR, buf, n + 1);
 }
 
-/* Push a posture-changed notice if the manifest changed since the last one. */
-static int maybe_notify(struct conn *c)
+/* A posture-changed notice describing the current manifest into @msg
+ * (FRAME_NOTICE_MAX bytes); its length. @why: NULL for a measured change,
+ * else what the log line says instead. */
+static size_t notice(struct conn *c, char *msg, const char *why)
 {
-    char msg[FRAME_NOTICE_MAX], ds[VFY_SHA256_STR_LEN + 1];
-    unsigned long gen;
+    char ds[VFY_SHA256_STR_LEN + 1];
     uint64_t ver;
     size_t n;
     int len;
 
     pthread_mutex_lock(&g.lock);
-    gen = g.gen;
     ver = g.manifest_version;
     n = g.nlog;
-    vfy_sha256_format(ds, sizeof(ds), g.log[g.nlog - 1].md);
+    vfy_sha256_format(ds, VFY_SHA256_STR_LEN + 1, g.log[g.nlog - 1].md);
+    pthread_mutex_unlock(&g.lock);
+    len = snprintf(msg, FRAME_NOTICE_MAX,
+                   "{\"event\":\"posture-changed\",\"manifest_version\":%llu,"
+                   "\"manifest_digest\":\"%s\",\"log_entries\":%zu}",
+                   (unsigned long long)ver, ds, n);
+    say("conn %d: posture-changed notice pushed (manifest version %llu)%s%s", c->id,
+        (unsigned long long)ver, why ? ": " : "", why ? why : "");
+    return (size_t)len;
+}
+
+/* Push a posture-changed notice if the manifest changed since the last one. */
+static int maybe_notify(struct conn *c)
+{
+    char msg[FRAME_NOTICE_MAX];
+    unsigned long gen;
+    size_t len;
+
+    pthread_mutex_lock(&g.lock);
+    gen = g.gen;
     pthread_mutex_unlock(&g.lock);
     if (gen == c->seen_gen)
         return 0;
     c->seen_gen = gen;
-    len = snprintf(msg, sizeof(msg),
-                   "{\"event\":\"posture-changed\",\"manifest_version\":%llu,"
-                   "\"manifest_digest\":\"%s\",\"log_entries\":%zu}",
-                   (unsigned long long)ver, ds, n);
-    say("conn %d: posture-changed notice pushed (manifest version %llu)", c->id,
-        (unsigned long long)ver);
-    return frame_write(c->ssl, FRAME_POSTURE_CHANGED, msg, (size_t)len);
+    len = notice(c, msg, NULL);
+    return frame_write(c->ssl, FRAME_POSTURE_CHANGED, msg, len);
+}
+
+/*
+ * The evidence frame and, for the first N of them with the test hook
+ * --test-notice-after-evidence N, a notice right behind it in the same write,
+ * as if the manifest had changed just after the quote: the notice is on the
+ * relying party's connection while it asks verifierd about the evidence,
+ * the window it must re-read the connection for before it decides
+ * (tests/integration/rp_notice_window.sh).
+ */
+static int send_evidence(struct conn *c, const uint8_t *ev, size_t evlen)
+{
+    char msg[FRAME_NOTICE_MAX];
+    size_t len = 0;
+    int due;
+
+    pthread_mutex_lock(&g.lock);
+    due = g.test_notices > 0;
+    if (due)
+        g.test_notices--;
+    pthread_mutex_unlock(&g.lock);
+    if (due)
+        len = notice(c, msg, "test hook, right behind the evidence");
+    return frame_write_pair(c->ssl, FRAME_EVIDENCE, ev, evlen, due ? FRAME_POSTURE_CHANGED : 0,
+                            msg, len);
 }
 
 /* Handle one frame from the peer; -1 closes the connection. */
@@ -394,7 +435,7 @@ static int handle_frame(struct conn *c)
         }
         say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
             "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
-        ret = frame_write(c->ssl, FRAME_EVIDENCE, ev, evlen);
+        ret = send_evidence(c, ev, evlen);
         vfy_free(ev);
         break;
     }
@@ -620,7 +661,10 @@ static void usage(FILE *f)
         "  --port-file FILE      write the listening port once ready\n"
         "  --pcr N               agent PCR (default 23)\n"
         "  --tcti CONF           TCTI (default: $TPM2TOOLS_TCTI, $TCTI or $TSS2_TCTI)\n"
-        "  --provision           create/load the AK, write --ak-public-out, exit\n",
+        "  --provision           create/load the AK, write --ak-public-out, exit\n"
+        "  --test-notice-after-evidence N\n"
+        "                        test hook: push a posture-changed notice right after each of\n"
+        "                        the first N evidence frames (0..1000; default 0)\n",
         DEFAULT_AK_HANDLE);
 }
 
@@ -636,6 +680,7 @@ int main(int argc, char **argv)
         {"pcr", required_argument, NULL, 'p'},
         {"tcti", required_argument, NULL, 't'},
         {"provision", no_argument, NULL, 'R'},
+        {"test-notice-after-evidence", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -662,16 +707,20 @@ int main(int argc, char **argv)
         case 'R': provision = 1; break;
         case 'k':
         case 'p':
+        case 'N':
             errno = 0;
             v = strtoul(optarg, &end, 0);
-            if (errno != 0 || end == optarg || *end != 0 ||
-                (opt == 'p' ? v > 23 : v > UINT32_MAX)) {
+            if (errno != 0 || end == optarg || *end != 0 || optarg[0] == '-' ||
+                (opt == 'p' ? v > 23 : opt == 'N' ? v > 1000 : v > UINT32_MAX)) {
                 fprintf(stderr, "vfy-agent: bad value for --%s: %s\n",
-                        opt == 'p' ? "pcr" : "ak-handle", optarg);
+                        opt == 'p' ? "pcr" : opt == 'N' ? "test-notice-after-evidence" : "ak-handle",
+                        optarg);
                 return 2;
             }
             if (opt == 'p')
                 g.pcr = (unsigned)v;
+            else if (opt == 'N')
+                g.test_notices = (unsigned)v;
             else
                 ak_handle = (uint32_t)v;
             break;
@@ -771,7 +820,15 @@ int main(int argc, char **argv)
         if (n > 0 && (pf[0].revents & POLLIN)) {
             int fd = accept(lfd, NULL, NULL);
             if (fd >= 0) {
+                int one = 1;
+
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
+                /* Frames are written whole; Nagle would only hold a small
+                 * frame (a posture-changed notice right behind evidence)
+                 * until the peer's delayed ACK, i.e. past the moment the
+                 * relying party re-reads the connection before deciding. */
+                if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+                    say("TCP_NODELAY: %s (notices may be delayed)", strerror(errno));
                 start_conn(ctx, fd);
             }
         }

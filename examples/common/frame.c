@@ -46,26 +46,42 @@ static int write_all(SSL *ssl, const uint8_t *p, size_t len)
     return 0;
 }
 
-int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len)
+/* Header and payload of one frame at @out (FRAME_HDR_LEN + len bytes). */
+static void frame_put(uint8_t *out, uint8_t type, const void *payload, size_t len)
 {
+    out[0] = type;
+    out[1] = (uint8_t)(len >> 24);
+    out[2] = (uint8_t)(len >> 16);
+    out[3] = (uint8_t)(len >> 8);
+    out[4] = (uint8_t)len;
+    if (len > 0)
+        memcpy(out + FRAME_HDR_LEN, payload, len);
+}
+
+int frame_write_pair(SSL *ssl, uint8_t t1, const void *p1, size_t l1, uint8_t t2,
+                     const void *p2, size_t l2)
+{
+    size_t n1 = FRAME_HDR_LEN + l1, n2 = t2 != 0 ? FRAME_HDR_LEN + l2 : 0;
     uint8_t *buf;
     int rc;
 
-    if (len > frame_max_payload(type) || (len > 0 && payload == NULL))
+    if (l1 > frame_max_payload(t1) || (l1 > 0 && p1 == NULL) ||
+        (t2 != 0 && (l2 > frame_max_payload(t2) || (l2 > 0 && p2 == NULL))))
         return -1;
-    buf = malloc(FRAME_HDR_LEN + len);
+    buf = malloc(n1 + n2);
     if (buf == NULL)
         return -1;
-    buf[0] = type;
-    buf[1] = (uint8_t)(len >> 24);
-    buf[2] = (uint8_t)(len >> 16);
-    buf[3] = (uint8_t)(len >> 8);
-    buf[4] = (uint8_t)len;
-    if (len > 0)
-        memcpy(buf + FRAME_HDR_LEN, payload, len);
-    rc = write_all(ssl, buf, FRAME_HDR_LEN + len);
+    frame_put(buf, t1, p1, l1);
+    if (t2 != 0)
+        frame_put(buf + n1, t2, p2, l2);
+    rc = write_all(ssl, buf, n1 + n2);
     free(buf);
     return rc;
+}
+
+int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len)
+{
+    return frame_write_pair(ssl, type, payload, len, 0, NULL, 0);
 }
 
 /* 0 on success, FRAME_EOF / FRAME_IO otherwise. */

@@ -57,6 +57,14 @@ const char *frame_type_name(uint8_t type);
  */
 int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len);
 
+/**
+ * Write frame (@t1, @p1, @l1) and, unless @t2 is 0, frame (@t2, @p2, @l2)
+ * right behind it in one buffer, so that they reach the peer together.
+ * Returns as frame_write().
+ */
+int frame_write_pair(SSL *ssl, uint8_t t1, const void *p1, size_t l1, uint8_t t2,
+                     const void *p2, size_t l2);
+
 /** Result of frame_read(). */
 enum frame_rc {
     FRAME_OK = 0,

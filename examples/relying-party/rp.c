@@ -34,6 +34,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <getopt.h>
@@ -138,8 +140,13 @@ static int tcp_connect(const char *host, const char *port)
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0)
             continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            int one = 1;
+
+            /* whole frames only: no reason to wait for an ACK (see the agent) */
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
             break;
+        }
         close(fd);
         fd = -1;
     }
@@ -244,7 +251,11 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
             if (frames > 0 && (timeout_ms == 0 ? frames >= 64 : left == 0))
                 return 0;
         }
-        if (SSL_pending(rp->ssl) == 0) {
+        /* Poll the socket only when OpenSSL holds nothing: a frame that
+         * arrived right behind the last one can sit in its buffer as a
+         * record not yet decrypted, which SSL_pending() does not count and
+         * the socket no longer shows. */
+        if (SSL_pending(rp->ssl) == 0 && !SSL_has_pending(rp->ssl)) {
             struct pollfd pf = {rp->fd, POLLIN, 0};
             int n = poll(&pf, 1, left);
             if (n < 0 && errno == EINTR)
@@ -445,23 +456,14 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
     /* What the signature and the binding do not settle: the result id the
      * revocation feed names (without one the EAR could never be revoked),
      * the attester this RP asked about, and the lifetime it asked for. */
-    {
+    if ((rc = vfy_ear_check_scope(ear, rp->attester, rp->max_ttl_s)) != VFY_OK) {
         const char *jti = vfy_ear_get_jti(ear), *att = vfy_ear_get_attester(ear);
-        int64_t life = vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear);
-        const char *bad = NULL;
 
-        if (jti == NULL || jti[0] == '\0')
-            bad = "it has no jti, so the revocation feed could never name it";
-        else if (att == NULL || strcmp(att, rp->attester) != 0)
-            bad = "it is about another attester";
-        else if (rp->max_ttl_s != 0 && life > (int64_t)rp->max_ttl_s)
-            bad = "it is valid longer than the max_ttl_s this RP asked for";
-        if (bad != NULL) {
-            tl(rp, "EAR REJECTED: %s (jti %s, attester %s, valid %lld s)", bad, jti ? jti : "-",
-               att ? att : "-", (long long)life);
-            vfy_ear_free(&ear);
-            return -1;
-        }
+        tl(rp, "EAR REJECTED by vfy_ear_check_scope: %s (%s; jti %s, attester %s, valid %lld s)",
+           vfy_rc_name(rc), vfy_strerror(rc), jti ? jti : "-", att ? att : "-",
+           (long long)(vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear)));
+        vfy_ear_free(&ear);
+        return -1;
     }
     drop_ear(rp);
     rp->ear = ear;

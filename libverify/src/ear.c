@@ -744,6 +744,21 @@ int64_t vfy_ear_get_exp(const vfy_ear *ear)
     return ear != NULL ? ear->exp : 0;
 }
 
+vfy_rc vfy_ear_check_scope(const vfy_ear *ear, const char *attester, uint32_t max_ttl_s)
+{
+    if (ear == NULL || attester == NULL)
+        return VFY_E_INVALID_ARG;
+    if (ear->jti == NULL || ear->jti[0] == '\0')
+        return VFY_E_EAR_JTI;
+    if (ear->attester == NULL || strcmp(ear->attester, attester) != 0)
+        return VFY_E_EAR_ATTESTER;
+    /* exp >= iat: the difference fits in 64 unsigned bits, whatever the signs */
+    if (max_ttl_s != 0 && ear->exp >= ear->iat &&
+        (uint64_t)ear->exp - (uint64_t)ear->iat > max_ttl_s)
+        return VFY_E_EAR_TTL;
+    return VFY_OK;
+}
+
 const char *vfy_ear_get_jti(const vfy_ear *ear)
 {
     return ear != NULL ? ear->jti : NULL;

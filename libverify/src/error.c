@@ -130,6 +130,9 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_EAR_CHANNEL_BINDING, "EAR channel binding does not match"),
     ROW(VFY_E_JWK, "JWK or JWKS malformed"),
     ROW(VFY_E_SIGNING_KEY, "signing key is not a readable EC P-256 private key"),
+    ROW(VFY_E_EAR_JTI, "EAR has no jti, so it could never be revoked"),
+    ROW(VFY_E_EAR_ATTESTER, "EAR is about another attester"),
+    ROW(VFY_E_EAR_TTL, "EAR is valid longer than the relying party asked for"),
     /* end of 600..699 */
 
     /* 700..799 (nonces) */

@@ -69,7 +69,8 @@ expect_match() {
 # expect_nomatch NAME TEXT ERE
 expect_nomatch() {
     if printf '%s' "$2" | grep -Eq -- "$3"; then
-        fail "$1: '$(printf '%s' "$2" | head -c 300)' matches /$3/"
+        # the matching lines (at most 5), not the head of a long text
+        fail "$1: matches /$3/: $(printf '%s' "$2" | grep -E -m5 -- "$3" | cut -c1-400)"
     else pass "$1"; fi
 }
 

@@ -622,6 +622,57 @@ Test(ear, nonce_and_channel_binding_checks)
     vfy_free(jws);
 }
 
+/* The EAR of @jws after verification (asserts it verifies). */
+static vfy_ear *verified(const char *jws)
+{
+    vfy_ear *e = NULL;
+
+    cr_assert_eq(vfy_ear_verify(&e, jws, strlen(jws), keys, NONCE, 32, CB, NOW + 1), VFY_OK);
+    return e;
+}
+
+/* What an RP checks beyond signature and binding (vfy_ear_check_scope). */
+Test(ear, check_scope_jti_attester_lifetime)
+{
+    vfy_ear_claims c = sample(VFY_EAR_PROFILE_IETF); /* agent-1, 300 s, generated jti */
+    char *jws = NULL, *payload;
+    cJSON *j;
+    vfy_ear *e;
+
+    cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+    e = verified(jws);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 0), VFY_OK);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 300), VFY_OK);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 299), VFY_E_EAR_TTL);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-2", 0), VFY_E_EAR_ATTESTER);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-", 0), VFY_E_EAR_ATTESTER);
+    cr_assert_eq(vfy_ear_check_scope(e, "", 0), VFY_E_EAR_ATTESTER);
+    cr_assert_eq(vfy_ear_check_scope(e, NULL, 0), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_ear_check_scope(NULL, "agent-1", 0), VFY_E_INVALID_ARG);
+    vfy_ear_free(&e);
+
+    /* the same claims, signed without a jti: verifies, never revocable */
+    j = cJSON_Parse(payload_of(jws));
+    cr_assert_not_null(j);
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(j, "jti"));
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "jti");
+    payload = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    e = verified(forge(hdr_ok(), payload));
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 0), VFY_E_EAR_JTI, "the jti is checked first");
+    vfy_ear_free(&e);
+    cJSON_free(payload);
+    vfy_free(jws);
+
+    /* no attester named at all */
+    c.attester = NULL;
+    cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+    e = verified(jws);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 0), VFY_E_EAR_ATTESTER);
+    vfy_ear_free(&e);
+    vfy_free(jws);
+}
+
 Test(ear, rejects_bad_claims_even_when_signed)
 {
     char p[1024];

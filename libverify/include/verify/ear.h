@@ -192,6 +192,20 @@ VFY_EXPORT vfy_rc vfy_ear_verify_jwks_json(vfy_ear **out, const char *jws, size_
 /** Free *@ear and set it NULL. NULL is fine. */
 VFY_EXPORT void vfy_ear_free(vfy_ear **ear);
 
+/**
+ * What a verified EAR's signature and binding do not settle for a relying
+ * party that gates on it, in this order: it has a jti, the result id the
+ * revocation feed names (VFY_E_EAR_JTI: without one it could never be
+ * revoked); it is about @attester (VFY_E_EAR_ATTESTER, also when it names
+ * none); and, if @max_ttl_s is not 0, exp - iat is at most @max_ttl_s, the
+ * lifetime the relying party asked for (VFY_E_EAR_TTL). An honest verifierd
+ * never issues such EARs; the checks keep a relying party from acting on one
+ * that some other signer of the key set, or a bug, produced.
+ * Errors: VFY_E_INVALID_ARG (NULL @ear or @attester) and those above.
+ */
+VFY_EXPORT vfy_rc vfy_ear_check_scope(const vfy_ear *ear, const char *attester,
+                                      uint32_t max_ttl_s) VFY_MUST_CHECK;
+
 /* Accessors: @ear must be a verified result; returned strings live as long as @ear. */
 
 /** Overall status (ear_status; the worst submodule status if the claim is absent). */

@@ -134,6 +134,9 @@ typedef enum vfy_rc {
     VFY_E_EAR_CHANNEL_BINDING = 611, /* EAR channel binding missing or not this connection's */
     VFY_E_JWK = 612,              /* JWK or JWKS malformed, duplicate kid, invalid EC point */
     VFY_E_SIGNING_KEY = 613,      /* signing key PEM unreadable or not an EC P-256 private key */
+    VFY_E_EAR_JTI = 614,          /* EAR has no jti: no revocation could ever name it */
+    VFY_E_EAR_ATTESTER = 615,     /* EAR is about another attester (or names none) */
+    VFY_E_EAR_TTL = 616,          /* EAR valid longer than the relying party asked for */
     /* end of 600..699 */
 
     /* 700..799: nonces — DESIGN §8 */

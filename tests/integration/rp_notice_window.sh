@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# rp_notice_window.sh — a posture-changed notice that reaches the relying
+# party while it is asking verifierd about the evidence (docs/rp-guide.md,
+# "Attesting in-band"). The agent's test hook --test-notice-after-evidence N
+# writes a notice right behind each of its first N evidence frames (one
+# write: they arrive together), so the notice sits unread on the connection
+# during the RP's POST /v1/attest.
+#   N = 1: the RP must read it before deciding and attest once more: two
+#          attestations, then allowed (an RP that decides on the first EAR
+#          without re-reading the connection allows after one);
+#   N = 5: every attestation is overtaken by a notice: after three rounds
+#          the RP refuses with no usable EAR.
+# Real parts throughout: scripts/demo.sh's swtpm, verifierd --dev, vfy-agent
+# and vfy-rp, with a one-operation story (DEMO_STORY).
+set -u
+: "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d /tmp/rp_notice_window.XXXXXX)
+PASS=0 FAIL=0
+trap 'rm -rf "$TMP"' EXIT
+
+pass() { PASS=$((PASS + 1)); echo "ok - $*"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+
+for b in verifierd/verifierd tools/verifyctl/verifyctl examples/vfy-agent examples/vfy-rp; do
+    if [ ! -x "$VFY_BUILD_DIR/$b" ]; then
+        echo "FAIL - $b not built"; echo "0 passed, 1 failed"; exit 1
+    fi
+done
+
+cat >"$TMP/story.txt" <<'STORY'
+say notice window: the agent pushes a notice right behind its evidence
+op transfer 100 EUR to ACME Travel
+STORY
+
+# run N: the story against an agent with the hook set to N; output in $TMP/out.N
+run() {
+    unset DEMO_KEEP
+    DEMO_TTL=30 DEMO_STORY="$TMP/story.txt" DEMO_AGENT_ARGS="--test-notice-after-evidence $1" \
+        timeout -k 5 60 bash "$SRC/scripts/demo.sh" "$VFY_BUILD_DIR" >"$TMP/out.$1" 2>&1
+    echo $?
+}
+
+# in_order NAME FILE RE...: each ERE matches a line after the previous match.
+in_order() {
+    local name=$1 file=$2 pos=0 hit re
+    shift 2
+    for re in "$@"; do
+        hit=$(tail -n +"$((pos + 1))" "$file" | grep -nE -m1 -- "$re" | cut -d: -f1)
+        if [ -z "$hit" ]; then
+            fail "$name: no line matching /$re/ after line $pos"
+            return
+        fi
+        pos=$((pos + hit))
+    done
+    pass "$name"
+}
+
+OP='op 1 "transfer 100 EUR to ACME Travel"'
+
+# ---- N = 1: one notice, overtaking the first attestation ----
+rc=$(run 1)
+if [ "$rc" = 0 ]; then pass "N=1: demo.sh exits 0"; else fail "N=1: demo.sh exit status $rc"; fi
+in_order "N=1: the notice is pushed right behind the first evidence, then the RP attests again" \
+    "$TMP/out.1" \
+    "^[0-9:.]+ rp +$OP: high-impact -> attesting first: no EAR yet" \
+    '^[0-9:.]+ agent conn 1: posture-changed notice pushed \(manifest version 1\): test hook, right behind the evidence$' \
+    '^[0-9:.]+ rp +<- verifierd: result [A-Za-z0-9_-]+, status affirming$' \
+    "^[0-9:.]+ rp +$OP: high-impact -> attesting first: posture changed: the agent announced manifest version 1" \
+    '^[0-9:.]+ rp +<- verifierd: result [A-Za-z0-9_-]+, status affirming$' \
+    "^[0-9:.]+ rp +$OP: ALLOWED \\(status affirming\\)"
+n=$(grep -cE '^[0-9:.]+ rp +<- agent: posture-changed notice \(manifest version 1' "$TMP/out.1")
+if [ "$n" = 1 ]; then pass "N=1: the RP read the one notice"; else fail "N=1: the RP read $n notices"; fi
+if grep -qE '^[0-9:.]+ rp +summary: 1 operation\(s\): 1 allowed, 0 refused; 2 attestation\(s\); TLS handshakes on this connection: 1$' "$TMP/out.1"; then
+    pass "N=1: allowed after two attestations on one TLS connection"
+else
+    fail "N=1: summary is not 1 allowed after 2 attestations: $(grep -E 'rp +summary' "$TMP/out.1")"
+fi
+
+# ---- N = 5: a notice behind every evidence ----
+rc=$(run 5)
+if [ "$rc" = 0 ]; then pass "N=5: demo.sh exits 0"; else fail "N=5: demo.sh exit status $rc"; fi
+in_order "N=5: three attestations, each overtaken, then refused" "$TMP/out.5" \
+    "^[0-9:.]+ rp +$OP: high-impact -> attesting first: no EAR yet" \
+    "^[0-9:.]+ rp +$OP: high-impact -> attesting first: posture changed" \
+    "^[0-9:.]+ rp +$OP: high-impact -> attesting first: posture changed" \
+    "^[0-9:.]+ rp +$OP: still no usable EAR after 3 attestations \\(posture changed" \
+    "^[0-9:.]+ rp +$OP: REFUSED \\(status no verified EAR\\)$"
+if grep -qE '^[0-9:.]+ rp +summary: 1 operation\(s\): 0 allowed, 1 refused; 3 attestation\(s\); TLS handshakes on this connection: 1$' "$TMP/out.5"; then
+    pass "N=5: refused after three attestations"
+else
+    fail "N=5: summary is not 1 refused after 3 attestations: $(grep -E 'rp +summary' "$TMP/out.5")"
+fi
+n=$(grep -c 'test hook, right behind the evidence' "$TMP/out.5")
+if [ "$n" = 3 ]; then pass "N=5: the agent pushed a notice behind each of the 3 evidence frames"
+else fail "N=5: $n hook notices, want 3"; fi
+
+for n in 1 5; do
+    if grep -qE 'MUST BE 1|story stopped' "$TMP/out.$n"; then fail "N=$n: the RP reported a deviation"
+    else pass "N=$n: no deviation reported"; fi
+done
+
+if [ "$FAIL" -ne 0 ]; then
+    for n in 1 5; do echo "---- demo output, N=$n ----"; cat "$TMP/out.$n" 2>/dev/null; done
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
