@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "internal.h"
+#include "verify/nonce.h"
 
 #define ATT_SLOTS 1024
 #define REF_SLOTS 4096  /* per cache, direct-mapped by digest */
@@ -772,7 +773,10 @@ static vfy_rc parse_evidence(const vfy_appraisal_request *req, vfy_cmw **cmw, ch
  * longer lifetime; the nonce carries its authenticated issue time so that
  * the policy that judges the evidence also bounds how old it may be. An
  * issue time of 0 means the caller never checked the nonce: refused, so
- * that a zeroed request does not read as "nonce accepted".
+ * that a zeroed request does not read as "nonce accepted". An issue time
+ * more than VFY_NONCE_FUTURE_SKEW_S ahead of the appraisal's clock is
+ * refused too: ahead by d, a nonce would pass for d seconds younger (a
+ * replica with a fast clock, or a caller passing the expiry instead).
  */
 static vfy_rc nonce_verdict(const vfy_appraisal_request *req, uint32_t ttl_s, int64_t now)
 {
@@ -780,8 +784,9 @@ static vfy_rc nonce_verdict(const vfy_appraisal_request *req, uint32_t ttl_s, in
         return req->nonce_status;
     if (req->nonce_issued_at == 0)
         return VFY_E_NONCE_UNCHECKED;
-    if (now >= 0 && req->nonce_issued_at <= (uint64_t)now &&
-        (uint64_t)now - req->nonce_issued_at >= ttl_s)
+    if (now < 0 || req->nonce_issued_at > (uint64_t)now + VFY_NONCE_FUTURE_SKEW_S)
+        return VFY_E_NONCE_FUTURE; /* its age would be unknowable: the bound below gone */
+    if (req->nonce_issued_at <= (uint64_t)now && (uint64_t)now - req->nonce_issued_at >= ttl_s)
         return VFY_E_NONCE_STALE;
     return VFY_OK;
 }

@@ -136,14 +136,15 @@ static const struct rc_row rows[] = {
     /* end of 600..699 */
 
     /* 700..799 (nonces) */
-    ROW(VFY_E_NONCE_MALFORMED, "nonce is not 32 bytes"),
+    ROW(VFY_E_NONCE_MALFORMED, "nonce malformed (length or lifetime)"),
     ROW(VFY_E_NONCE_FORGED, "nonce was not issued by this verifier"),
     ROW(VFY_E_NONCE_EXPIRED, "nonce expired"),
     ROW(VFY_E_NONCE_REPLAY, "nonce already used"),
     ROW(VFY_E_NONCE_CACHE_FULL, "used-nonce cache full"),
     ROW(VFY_E_NONCE_KEY, "nonce key malformed"),
-    ROW(VFY_E_NONCE_STALE, "nonce older than the policy's nonce_ttl_s"),
+    ROW(VFY_E_NONCE_STALE, "nonce issued nonce_ttl_s or more ago"),
     ROW(VFY_E_NONCE_UNCHECKED, "nonce not checked by the caller"),
+    ROW(VFY_E_NONCE_FUTURE, "nonce issued in the future (clocks apart?)"),
     /* end of 700..799 */
 };
 

@@ -380,13 +380,15 @@ uint64_t vfy_nonce_expiry_of(const uint8_t nonce[VFY_NONCE_LEN])
 }
 
 vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
-                       uint64_t now, uint64_t *expires_at)
+                       uint64_t now, uint64_t *expires_at, uint64_t *issued_at)
 {
     uint64_t exp = 0, issued = 0;
     vfy_rc rc;
 
     if (expires_at != NULL)
         *expires_at = 0;
+    if (issued_at != NULL)
+        *issued_at = 0;
     rc = nonce_authentic(key, nonce, len, &exp, &issued);
     if (rc != VFY_OK)
         return rc;
@@ -394,6 +396,8 @@ vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t le
         return VFY_E_NONCE_EXPIRED;
     if (expires_at != NULL)
         *expires_at = exp;
+    if (issued_at != NULL)
+        *issued_at = issued;
     return VFY_OK;
 }
 

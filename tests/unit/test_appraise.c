@@ -671,6 +671,7 @@ Test(appraise, affirming_json_and_cbor_details)
 
         req_from_step(&q, &steps[i]);
         q.r.now = 1765000000;
+        q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
         r = appraise_ok(&e, &q, steps[i].fmt);
         check_result(r, &AFFIRMING, steps[i].fmt);
         cr_expect_eq(vfy_result_manifest(r, got, &version), 1);
@@ -794,6 +795,7 @@ Test(appraise, attest_body_path_same_verdicts_and_errors)
         memset(&rq, 0, sizeof(rq));
         vfy_attest_body_request(b, &rq);
         rq.now = 1765000000;
+        rq.nonce_issued_at = (uint64_t)rq.now; /* issued just now */
         appraise_err(&e, &rq, bad[i].want, bad[i].evidence);
         vfy_attest_body_free(&b);
         free(text);
@@ -862,6 +864,7 @@ Test(appraise, attester_revoke_after_appraisal)
     env_open(&e, 0);
     req_from_scenario(&q, "affirming");
     q.r.now = (int64_t)time(NULL);
+    q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
     r = appraise_ok(&e, &q, "before revocation");
     check_result(r, &AFFIRMING, "before revocation");
     snprintf(id, sizeof(id), "%s", vfy_result_id(r));
@@ -1030,6 +1033,34 @@ Test(appraise, nonce_older_than_the_policy_ttl_96)
         cr_assert_eq(vfy_store_recent_nonces(e.st, 0, &got, &n), VFY_OK);
         cr_expect_eq(n, 1, "%s: %zu nonces recorded", what, n);
         vfy_free(got);
+        vfy_result_free(&r);
+        req_free(&q);
+        env_close(&e);
+    }
+}
+
+/*
+ * An issue time ahead of the appraisal's clock would make the nonce look
+ * younger than it is: up to VFY_NONCE_FUTURE_SKEW_S (a fast replica, the
+ * next-second stamp) it passes, beyond it the nonce is refused.
+ */
+Test(appraise, nonce_issued_in_the_future_96)
+{
+    for (int ahead = VFY_NONCE_FUTURE_SKEW_S; ahead <= VFY_NONCE_FUTURE_SKEW_S + 60; ahead += 60) {
+        env e;
+        req q;
+        vfy_result *r;
+        char what[48];
+        const expect ok = {VFY_EAR_AFFIRMING, 2, 2, 2, 2, NULL};
+        const expect refused = {VFY_EAR_CONTRAINDICATED, 96, 2, 2, 2,
+                                "nonce rejected: nonce issued in the future (clocks apart?)"};
+
+        snprintf(what, sizeof(what), "issued %d s ahead", ahead);
+        env_open(&e, 0);
+        req_from_scenario(&q, "affirming");
+        q.r.nonce_issued_at = (uint64_t)q.r.now + (uint64_t)ahead;
+        r = appraise_ok(&e, &q, what);
+        check_result(r, ahead > VFY_NONCE_FUTURE_SKEW_S ? &refused : &ok, what);
         vfy_result_free(&r);
         req_free(&q);
         env_close(&e);
@@ -1562,6 +1593,7 @@ Test(appraise, results_recorded_and_revoked_by_component_revoke)
     env_open(&e, 0);
     req_from_scenario(&q, "affirming");
     q.r.now = now;
+    q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
     r = appraise_ok(&e, &q, "affirming");
     check_result(r, &AFFIRMING, "affirming");
     snprintf(id, sizeof(id), "%s", vfy_result_id(r));
@@ -1666,6 +1698,7 @@ Test(appraise, ttl_is_min_of_policy_and_request)
         q.r.policy_id = t[i].policy;
         q.r.max_ttl_s = t[i].max_ttl;
         q.r.now = 1765000000 + (int64_t)i;
+        q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
         r = appraise_ok(&e, &q, "ttl");
         cr_expect_eq(vfy_result_iat(r), 1765000000 + (int64_t)i);
         cr_expect_eq(vfy_result_exp(r) - vfy_result_iat(r), t[i].want,
@@ -1715,6 +1748,7 @@ Test(appraise, ear_verifies_and_carries_nonce_cb_manifest)
         env_open(&e, 0);
         req_from_scenario(&q, which[w]);
         q.r.now = now;
+        q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
         r = appraise_ok(&e, &q, which[w]);
         cr_assert_eq(vfy_signing_key_generate(&key), VFY_OK);
         cr_assert_eq(vfy_result_sign(r, key, &jws), VFY_OK);
@@ -1806,6 +1840,7 @@ Test(appraise, ear_for_results_without_agent_verdict)
         req_from_scenario(&q, "affirming");
         q.r.attester = who[w];
         q.r.now = now;
+        q.r.nonce_issued_at = (uint64_t)q.r.now; /* issued just now */
         if (w == 1)
             q.cb[3] ^= 0x10;  /* relayed */
         r = appraise_ok(&e, &q, who[w]);

@@ -659,8 +659,23 @@ Test(ear, check_scope_jti_attester_lifetime)
     payload = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     e = verified(forge(hdr_ok(), payload));
-    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 0), VFY_E_EAR_JTI, "the jti is checked first");
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-1", 0), VFY_E_EAR_JTI);
+    cr_assert_eq(vfy_ear_check_scope(e, "agent-2", 1), VFY_E_EAR_JTI, "the jti is checked first");
     vfy_ear_free(&e);
+    cJSON_free(payload);
+    /* an empty jti names nothing either: refused before the scope check */
+    j = cJSON_Parse(payload_of(jws));
+    cr_assert_not_null(j);
+    cr_assert(cJSON_ReplaceItemInObjectCaseSensitive(j, "jti", cJSON_CreateString("")));
+    payload = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    {
+        const char *t = forge(hdr_ok(), payload);
+        vfy_rc rc = vfy_ear_verify(&e, t, strlen(t), keys, NONCE, 32, CB, NOW + 1);
+
+        cr_assert_eq(rc, VFY_E_EAR_CLAIMS, "empty jti: %s", vfy_rc_name(rc));
+        cr_assert_null(e);
+    }
     cJSON_free(payload);
     vfy_free(jws);
 

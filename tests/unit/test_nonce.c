@@ -2,6 +2,7 @@
  * test_nonce.c — stateless HMAC nonces and the used-nonce cache (nonce.c).
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +63,9 @@ Test(nonce, issue_then_check_ok_and_distinct)
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, b, NULL), VFY_OK);
     cr_assert_neq(memcmp(a, b, 32), 0);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, &exp), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, &exp, NULL), VFY_OK);
     cr_assert_eq(exp, 1060);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 1059, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1059, NULL, NULL), VFY_OK);
     vfy_nonce_key_free(&k);
 }
 
@@ -75,9 +76,9 @@ Test(nonce, expired_at_and_after_expiry)
     uint64_t exp = 7;
 
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 1060, &exp), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1060, &exp, NULL), VFY_E_NONCE_EXPIRED);
     cr_assert_eq(exp, 0);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 999999, NULL), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 999999, NULL, NULL), VFY_E_NONCE_EXPIRED);
     vfy_nonce_key_free(&k);
 }
 
@@ -92,15 +93,15 @@ Test(nonce, forged_every_byte_flip)
 
         memcpy(b, a, 32);
         b[i] ^= 0x01;
-        cr_assert_eq(vfy_nonce_check(k, b, 32, 1000, NULL), VFY_E_NONCE_FORGED, "byte %zu", i);
+        cr_assert_eq(vfy_nonce_check(k, b, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED, "byte %zu", i);
     }
     /* extending the expiry is a forgery, even when the new one is in the future */
     a[4] ^= 0x80;
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED);
     /* so is changing the lifetime (which would move the issue time) */
     a[4] ^= 0x80;
     a[7] ^= 0x01;
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED);
     vfy_nonce_key_free(&k);
 }
 
@@ -134,7 +135,7 @@ Test(nonce, crafted_tag_is_accepted_so_the_refusals_below_are_for_the_lifetime)
     uint64_t exp = 0;
 
     craft(n, "verifierd nonce v2", 5, 1060, 60);
-    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, &exp), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, &exp, NULL), VFY_OK);
     cr_assert_eq(exp, 1060);
     vfy_nonce_key_free(&k);
 }
@@ -148,11 +149,11 @@ Test(nonce, authentic_but_impossible_lifetime_is_malformed)
 
     cr_assert_eq(vfy_nonce_cache_new(&c, 100), VFY_OK);
     craft(n, "verifierd nonce v2", 5, 1060, 0); /* no lifetime */
-    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL, NULL), VFY_E_NONCE_MALFORMED);
     craft(n, "verifierd nonce v2", 5, 200000, VFY_NONCE_MAX_TTL + 1);
-    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL, NULL), VFY_E_NONCE_MALFORMED);
     craft(n, "verifierd nonce v2", 5, 1060, 1061); /* issued before 1970 */
-    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL, NULL), VFY_E_NONCE_MALFORMED);
     cr_assert_eq(vfy_nonce_consume(k, c, n, 32, 1000, &issued), VFY_E_NONCE_MALFORMED);
     cr_assert_eq(issued, 0);
     cr_assert_eq(vfy_nonce_cache_size(c), 0);
@@ -167,7 +168,47 @@ Test(nonce, v1_layout_nonce_is_forged)
 
     /* what a verifier before the lifetime field issued with the same key */
     craft(n, "verifierd nonce v1", 8, 1060, 0);
-    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k, n, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED);
+    vfy_nonce_key_free(&k);
+}
+
+Test(nonce, check_reports_expiry_and_issue_time)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32];
+    uint64_t exp = 0, issued = 0;
+
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1010, &exp, &issued), VFY_OK);
+    cr_assert_eq(exp, 1060);
+    cr_assert_eq(issued, 1000);
+    exp = issued = 9;
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 1060, &exp, &issued), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(exp, 0);
+    cr_assert_eq(issued, 0);
+    vfy_nonce_key_free(&k);
+}
+
+/* Issued nonces sort (memcmp) by expiry against vfy_nonce_expiry_prefix. */
+Test(nonce, expiry_prefix_orders_issued_nonces)
+{
+    vfy_nonce_key *k = key_a();
+    uint8_t a[32], at[VFY_NONCE_EXPIRY_LEN], next[VFY_NONCE_EXPIRY_LEN];
+    uint64_t exp = 0, top = ((uint64_t)1 << 40) - 1;
+
+    for (uint64_t now = 1; now < top; now = now * 7 + 12345) {
+        if (now > top - 60)
+            break;
+        cr_assert_eq(vfy_nonce_issue(k, now, 60, a, &exp), VFY_OK);
+        cr_assert_eq(vfy_nonce_expiry_prefix(exp, at), VFY_OK);
+        cr_assert_eq(vfy_nonce_expiry_prefix(exp + 1, next), VFY_OK);
+        cr_assert_eq(memcmp(a, at, sizeof(at)), 0, "expiry %" PRIu64 ": at its own prefix", exp);
+        cr_assert_lt(memcmp(a, next, sizeof(next)), 0, "expiry %" PRIu64 ": before the next", exp);
+    }
+    cr_assert_eq(vfy_nonce_expiry_prefix(top, at), VFY_OK);
+    cr_assert_eq(vfy_nonce_expiry_prefix(top + 1, at), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_nonce_expiry_prefix(UINT64_MAX, at), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_nonce_expiry_prefix(1000, NULL), VFY_E_INVALID_ARG);
     vfy_nonce_key_free(&k);
 }
 
@@ -200,7 +241,7 @@ Test(nonce, expiry_is_forty_bits)
 
     cr_assert_eq(vfy_nonce_issue(k, top - 60, 60, a, &exp), VFY_OK);
     cr_assert_eq(exp, top);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, top - 1, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, top - 1, NULL, NULL), VFY_OK);
     cr_assert_eq(vfy_nonce_issue(k, top - 59, 60, a, &exp), VFY_E_INVALID_ARG);
     cr_assert_eq(exp, 0);
     vfy_nonce_key_free(&k);
@@ -213,8 +254,8 @@ Test(nonce, other_key_is_forged_same_key_other_replica_ok)
 
     cr_assert_eq(vfy_nonce_key_generate(&other), VFY_OK);
     cr_assert_eq(vfy_nonce_issue(k, 1000, 60, a, NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_check(k2, a, 32, 1001, NULL), VFY_OK); /* replica, same key */
-    cr_assert_eq(vfy_nonce_check(other, a, 32, 1001, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 1001, NULL, NULL), VFY_OK); /* replica, same key */
+    cr_assert_eq(vfy_nonce_check(other, a, 32, 1001, NULL, NULL), VFY_E_NONCE_FORGED);
     vfy_nonce_key_free(&k);
     vfy_nonce_key_free(&k2);
     vfy_nonce_key_free(&other);
@@ -226,10 +267,10 @@ Test(nonce, malformed_length_and_args)
     uint8_t a[33] = {0};
     uint64_t exp;
 
-    cr_assert_eq(vfy_nonce_check(k, a, 31, 0, NULL), VFY_E_NONCE_MALFORMED);
-    cr_assert_eq(vfy_nonce_check(k, a, 33, 0, NULL), VFY_E_NONCE_MALFORMED);
-    cr_assert_eq(vfy_nonce_check(k, a, 0, 0, NULL), VFY_E_NONCE_MALFORMED);
-    cr_assert_eq(vfy_nonce_check(k, a, 32, 0, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k, a, 31, 0, NULL, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 33, 0, NULL, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 0, 0, NULL, NULL), VFY_E_NONCE_MALFORMED);
+    cr_assert_eq(vfy_nonce_check(k, a, 32, 0, NULL, NULL), VFY_E_NONCE_FORGED);
     cr_assert_eq(vfy_nonce_issue(k, 0, 0, a, &exp), VFY_E_INVALID_ARG);
     cr_assert_eq(vfy_nonce_issue(k, 0, VFY_NONCE_MAX_TTL + 1, a, &exp), VFY_E_INVALID_ARG);
     cr_assert_eq(vfy_nonce_issue(k, UINT64_MAX - 5, 60, a, &exp), VFY_E_INVALID_ARG);
@@ -385,7 +426,7 @@ static void *tag_thread_run(void *arg)
     struct tag_thread *t = arg;
 
     for (int i = 0; i < 64; i++) {
-        if (vfy_nonce_check(t->k, t->theirs[i], 32, 3000, NULL) != VFY_OK)
+        if (vfy_nonce_check(t->k, t->theirs[i], 32, 3000, NULL, NULL) != VFY_OK)
             t->bad++;
         if (vfy_nonce_issue(t->k, 3000, 60, t->mine[i], NULL) != VFY_OK)
             t->bad++;
@@ -416,7 +457,7 @@ Test(nonce, tags_identical_across_threads)
         cr_assert_eq(t[i].bad, 0, "thread %d", i);
         for (int j = 0; j < 64; j++) {
             cr_assert(tag_is(KEY_A, t[i].mine[j]), "thread %d nonce %d", i, j);
-            cr_assert_eq(vfy_nonce_check(k, t[i].mine[j], 32, 3000, NULL), VFY_OK);
+            cr_assert_eq(vfy_nonce_check(k, t[i].mine[j], 32, 3000, NULL, NULL), VFY_OK);
         }
     }
     vfy_nonce_key_free(&k);
@@ -432,15 +473,15 @@ Test(nonce, alternating_keys_on_one_thread_never_mix)
     for (int i = 0; i < 50; i++) {
         cr_assert_eq(vfy_nonce_issue(a, 1000, 60, na, NULL), VFY_OK);
         cr_assert(tag_is(KEY_A, na), "round %d", i);
-        cr_assert_eq(vfy_nonce_check(b, na, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(b, na, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED, "round %d", i);
         cr_assert_eq(vfy_nonce_issue(b, 1000, 60, nb, NULL), VFY_OK);
         cr_assert(tag_is(KEY_B, nb), "round %d", i);
-        cr_assert_eq(vfy_nonce_check(a, nb, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a, nb, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED, "round %d", i);
         /* another handle on the same bytes agrees */
-        cr_assert_eq(vfy_nonce_check(a2, na, 32, 1000, NULL), VFY_OK, "round %d", i);
-        cr_assert_eq(vfy_nonce_check(b, nb, 32, 1000, NULL), VFY_OK, "round %d", i);
-        cr_assert_eq(vfy_nonce_check(a, na, 32, 1000, NULL), VFY_OK, "round %d", i);
-        cr_assert_eq(vfy_nonce_check(a2, nb, 32, 1000, NULL), VFY_E_NONCE_FORGED, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a2, na, 32, 1000, NULL, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(b, nb, 32, 1000, NULL, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a, na, 32, 1000, NULL, NULL), VFY_OK, "round %d", i);
+        cr_assert_eq(vfy_nonce_check(a2, nb, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED, "round %d", i);
     }
     vfy_nonce_key_free(&a);
     vfy_nonce_key_free(&a2);
@@ -490,7 +531,7 @@ static void *stale_thread_run(void *arg)
     pthread_barrier_wait(&s->step);
     if (vfy_nonce_issue(s->k, 1000, 60, n, NULL) != VFY_OK || !tag_is(KEY_B, n))
         s->bad++;
-    if (vfy_nonce_check(s->k, s->old_nonce, 32, 1000, NULL) != VFY_E_NONCE_FORGED)
+    if (vfy_nonce_check(s->k, s->old_nonce, 32, 1000, NULL, NULL) != VFY_E_NONCE_FORGED)
         s->bad++;
     return NULL;
 }
@@ -513,7 +554,7 @@ Test(nonce, freed_key_context_not_reused_by_next_key)
                 (uintptr_t)s.k == was ? "reuses" : "does not reuse");
     cr_assert_eq(vfy_nonce_issue(s.k, 1000, 60, n, NULL), VFY_OK);
     cr_assert(tag_is(KEY_B, n));
-    cr_assert_eq(vfy_nonce_check(s.k, old, 32, 1000, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(s.k, old, 32, 1000, NULL, NULL), VFY_E_NONCE_FORGED);
     vfy_nonce_key_free(&s.k);
 
     /* another thread that had used the freed key */
@@ -553,7 +594,7 @@ Test(nonce, key_save_load_roundtrip_0600)
     cr_assert_eq(st.st_size, 65);
     cr_assert_eq(vfy_nonce_key_load(&k2, path), VFY_OK);
     cr_assert_eq(vfy_nonce_issue(k, 1, 60, a, NULL), VFY_OK);
-    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL, NULL), VFY_OK);
     vfy_nonce_key_free(&k2);
 
     f = fopen(bad, "w");
@@ -574,7 +615,7 @@ Test(nonce, key_save_load_roundtrip_0600)
     fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", f);
     fclose(f);
     cr_assert_eq(vfy_nonce_key_load(&k2, bad), VFY_OK);
-    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL), VFY_E_NONCE_FORGED);
+    cr_assert_eq(vfy_nonce_check(k2, a, 32, 2, NULL, NULL), VFY_E_NONCE_FORGED);
     vfy_nonce_key_free(&k2);
     cr_assert_eq(vfy_nonce_key_load(&k2, "/nonexistent/x"), VFY_E_IO);
 

@@ -21,10 +21,12 @@
  *   platform.instance-identity  2 AK registered and quote signature valid;
  *        97 unknown attester; 96 revoked attester, bad or unverifiable
  *        quote, binder mismatch (relayed evidence), nonce invalid/replayed/
- *        expired, nonce issued longer ago than the policy's nonce_ttl_s
+ *        expired, nonce issued the policy's nonce_ttl_s or more ago
  *        (VFY_E_NONCE_STALE: the challenge may have used another policy's
- *        longer lifetime) or not checked at all (nonce_issued_at 0,
- *        VFY_E_NONCE_UNCHECKED), TPM clock or reset/restart counter went back.
+ *        longer lifetime), issued more than VFY_NONCE_FUTURE_SKEW_S after
+ *        the appraisal's clock (VFY_E_NONCE_FUTURE) or not checked at all
+ *        (nonce_issued_at 0, VFY_E_NONCE_UNCHECKED), TPM clock or
+ *        reset/restart counter went back.
  *   platform.executables  2 every policy PCR in the attester's reference
  *        set; 33 a value not in the set; 96 a revoked value; 99 the quote
  *        does not cover a PCR the policy requires.
@@ -168,11 +170,12 @@ typedef struct vfy_appraisal_request {
     uint32_t max_ttl_s;              /* 0: none requested */
     vfy_rc nonce_status;             /* the caller's check of the nonce (issued,
                                         unexpired, unused): VFY_OK or the error */
-    uint64_t nonce_issued_at;        /* when the nonce was issued (Unix s), from
-                                        vfy_nonce_consume(); 0: the nonce was not
-                                        checked, and is refused whatever
-                                        nonce_status says (a zeroed request fails
-                                        closed) */
+    uint64_t nonce_issued_at;        /* when the nonce was issued (Unix s; its issue
+                                        time, not its expiry), from
+                                        vfy_nonce_consume() or vfy_nonce_check();
+                                        0: the nonce was not checked, and is
+                                        refused whatever nonce_status says (a
+                                        zeroed request fails closed) */
     int64_t now;                     /* Unix seconds; 0: the current time */
     const vfy_attest_body *body;     /* optional: the evidence is this parsed
                                         body's (vfy_attest_body_request());

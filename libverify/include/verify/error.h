@@ -140,14 +140,15 @@ typedef enum vfy_rc {
     /* end of 600..699 */
 
     /* 700..799: nonces — DESIGN §8 */
-    VFY_E_NONCE_MALFORMED = 700,  /* nonce is not exactly 32 bytes */
+    VFY_E_NONCE_MALFORMED = 700,  /* nonce is not exactly 32 bytes, or an authentic one has an impossible lifetime */
     VFY_E_NONCE_FORGED = 701,     /* nonce tag does not verify under the nonce key */
     VFY_E_NONCE_EXPIRED = 702,    /* nonce expiry has passed */
     VFY_E_NONCE_REPLAY = 703,     /* nonce already used on this replica */
     VFY_E_NONCE_CACHE_FULL = 704, /* used-nonce cache full of live nonces; refused */
     VFY_E_NONCE_KEY = 705,        /* nonce key file malformed (not 64 hex digits) */
-    VFY_E_NONCE_STALE = 706,      /* nonce issued longer ago than the policy's nonce_ttl_s */
+    VFY_E_NONCE_STALE = 706,      /* nonce issued nonce_ttl_s or more ago (the appraising policy's) */
     VFY_E_NONCE_UNCHECKED = 707,  /* appraisal request carries no nonce check (issue time 0) */
+    VFY_E_NONCE_FUTURE = 708,     /* nonce issue time after the appraisal's clock + VFY_NONCE_FUTURE_SKEW_S */
     /* end of 700..799 */
 } vfy_rc;
 

@@ -42,6 +42,10 @@ extern "C" {
 #define VFY_NONCE_KEY_LEN 32 /* bytes in a nonce key */
 #define VFY_NONCE_MAX_TTL 86400u /* longest lifetime vfy_nonce_issue accepts (s) */
 #define VFY_NONCE_EXPIRY_LEN 5   /* bytes of big-endian expiry a nonce begins with */
+/* How far after the appraisal's clock a nonce's issue time may lie (s):
+ * verifierd stamps a nonce from the next second, and replicas' clocks
+ * differ a little; beyond this the appraisal refuses it (VFY_E_NONCE_FUTURE). */
+#define VFY_NONCE_FUTURE_SKEW_S 5
 
 /** A nonce key (opaque; immutable after creation, so shareable across threads). */
 typedef struct vfy_nonce_key vfy_nonce_key;
@@ -84,7 +88,8 @@ VFY_EXPORT vfy_rc vfy_nonce_key_save(const vfy_nonce_key *key, const char *path)
 VFY_EXPORT void vfy_nonce_key_free(vfy_nonce_key **key);
 
 /**
- * Issue a nonce valid from @now (unix seconds, 1..2^40 - 1 - @ttl_s) for
+ * Issue a nonce valid from @now (unix seconds, 0..2^40 - 1 - @ttl_s; an
+ * appraisal refuses issue time 0 as "not checked") for
  * @ttl_s seconds (1..VFY_NONCE_MAX_TTL) into @out. *@expires_at (optional)
  * receives the expiry now + ttl_s: the nonce is accepted while check time <
  * expiry. Errors: VFY_E_INVALID_ARG, VFY_E_INTERNAL (RNG or HMAC failure;
@@ -105,15 +110,18 @@ VFY_EXPORT vfy_rc vfy_nonce_expiry_prefix(uint64_t t, uint8_t out[VFY_NONCE_EXPI
 /**
  * Check that @nonce (@len bytes, untrusted) was issued with @key and has not
  * expired at @now. Stateless: says nothing about reuse (see
- * vfy_nonce_consume). *@expires_at (optional) receives its expiry on success,
- * 0 on failure.
+ * vfy_nonce_consume). *@expires_at and *@issued_at (both optional) receive
+ * its expiry and its issue time (expiry - ttl) on success, 0 on failure; a
+ * caller with its own used-nonce set passes the issue time — not the
+ * expiry — to the appraisal as vfy_appraisal_request.nonce_issued_at.
  * Errors, in this order: VFY_E_NONCE_MALFORMED (len != 32), VFY_E_NONCE_FORGED
  * (tag mismatch, compared in constant time), VFY_E_NONCE_MALFORMED (an
  * authentic lifetime vfy_nonce_issue() never writes), VFY_E_NONCE_EXPIRED
  * (now >= expiry).
  */
 VFY_EXPORT vfy_rc vfy_nonce_check(const vfy_nonce_key *key, const uint8_t *nonce, size_t len,
-                                  uint64_t now, uint64_t *expires_at) VFY_MUST_CHECK;
+                                  uint64_t now, uint64_t *expires_at,
+                                  uint64_t *issued_at) VFY_MUST_CHECK;
 
 /**
  * Create a used-nonce cache holding up to @capacity live nonces
