@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config
-  libssl-dev openssl libmicrohttpd-dev libcbor-dev libcjson-dev libsqlite3-dev sqlite3
+  libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libcbor-dev libcjson-dev libsqlite3-dev sqlite3
   libtss2-dev libcriterion-dev
   swtpm swtpm-tools tpm2-tools curl jq
   libcurl4-openssl-dev

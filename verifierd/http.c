@@ -66,9 +66,15 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
                                                                                       : "GET, HEAD");
     if (status == 429)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* libmicrohttpd sends the body after the header unless the request
+     * was HEAD (204 and 304 have none; verifierd sends neither). */
+    if (len > 0 && strcmp(r->method, "HEAD") != 0)
+        vd_tls_hold_arm(c);
     ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     r->status = status;
+    if (ret != MHD_YES)
+        vd_tls_hold_flush(c);   /* disarm: nothing was queued */
     return ret;
 }
 

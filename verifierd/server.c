@@ -298,9 +298,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         tracked = t;
         tracked_n++;
         pthread_mutex_unlock(&track_mu);
+        vd_tls_hold_start(c, t->fd);
         vd_accept_started(t->fd);   /* counted in tracked_n from here on */
         *socket_context = t;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && (t = *socket_context) != NULL) {
+        vd_tls_hold_end(t->fd);
         pthread_mutex_lock(&track_mu);
         if (t->prev != NULL)
             t->prev->next = t->next;
@@ -631,6 +633,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     (void)toe;
     (void)ci;
+    /* A header kept back with no body after it (not expected): sent now. */
+    if (vd_tls_hold_flush(c) != 0)
+        vd_log("debug", "sending an answer's header failed; connection shut down");
     track_set(c, PH_WAITING);   /* also for an answer libmicrohttpd made itself */
     if (r == NULL)
         return;
@@ -1067,6 +1072,18 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
+    {   /* one slot per descriptor verifierd may hold (raised above); 8 bytes each */
+        struct rlimit rl;
+        size_t nfds = 65536;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < nfds)
+            nfds = (size_t)rl.rlim_cur;
+        if (vd_tls_hold_init(nfds) != 0) {
+            vd_log("error", "out of memory");
+            return -1;
+        }
+    }
     if ((cur_gen = start_gen(s)) == NULL) {
         vd_log("error", "cannot start the HTTPS daemon (bad certificate or key?)");
         return -1;

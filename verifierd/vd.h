@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <verify/verify.h>
@@ -172,6 +173,24 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
 #define VD_HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"
 #define VD_LIST_PAGE 1000
 #define VD_LIST_PAGE_MAX 10000
+/*
+ * tls_send.c: an answer's header and body leave in one sendmsg(). State is
+ * per descriptor (below nfds), touched only by the connection's worker.
+ */
+int vd_tls_hold_init(size_t nfds);                        /* once, before the daemons */
+void vd_tls_hold_start(struct MHD_Connection *c, int fd); /* connection started: our push */
+void vd_tls_hold_end(int fd);                            /* connection closed */
+void vd_tls_hold_arm(struct MHD_Connection *c);          /* an answer with a body is queued */
+int vd_tls_hold_flush(struct MHD_Connection *c);         /* its request completed; -1: the
+                                                            held header could not be sent
+                                                            and the connection is shut down */
+/* The descriptor-level parts, for the above and for test_tls_send. */
+int vd_tls_hold_open(int fd);
+void vd_tls_hold_arm_fd(int fd);
+int vd_tls_hold_flush_fd(int fd);
+ssize_t vd_tls_push(void *fd_ptr, const struct iovec *iov, int iovcnt);
+struct msghdr;
+extern ssize_t (*vd_tls_sendmsg)(int, const struct msghdr *, int); /* sendmsg; tests swap it */
 enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,
                              const char *json);
 /* RFC 9457 problem: type is "about:blank"-style, title from status. */
