@@ -34,6 +34,13 @@ expect_status "GET /healthz" 200
 expect_eq "healthz body" "$(body)" '{"status":"ok"}'
 expect_eq "healthz content type" "$HTTP_CTYPE" application/json
 expect_match "healthz X-Request-Id is 16 base64url chars" "$HTTP_REQID" '^[A-Za-z0-9_-]{16}$'
+# Request ids come from a per-thread pool of random bytes: 50 requests
+# (more than one refill on each worker) give 50 different ids.
+ids=$(for _ in $(seq 50); do
+          curl -s -D - -o /dev/null --cacert "$VD_CA" "$VD_URL/healthz" |
+              sed -n 's/^[Xx]-[Rr]equest-[Ii]d: *\([A-Za-z0-9_-]*\).*/\1/p'
+      done | sort -u | wc -l)
+expect_eq "50 requests, 50 distinct request ids" "$ids" 50
 
 call GET /.well-known/verifierd -
 expect_status "GET /.well-known/verifierd" 200
