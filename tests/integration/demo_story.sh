@@ -16,18 +16,11 @@
 set -u
 : "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/demo.sh
+. "$SRC/tests/lib/demo.sh"
+demo_require_built
 OUT=$(mktemp /tmp/demo_story.XXXXXX)
-PASS=0 FAIL=0
 trap 'rm -f "$OUT"' EXIT
-
-pass() { PASS=$((PASS + 1)); echo "ok - $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
-
-for b in verifierd/verifierd tools/verifyctl/verifyctl examples/vfy-agent examples/vfy-rp; do
-    if [ ! -x "$VFY_BUILD_DIR/$b" ]; then
-        echo "FAIL - $b not built"; echo "0 passed, 1 failed"; exit 1
-    fi
-done
 
 unset DEMO_KEEP
 export DEMO_TTL=6   # EAR lifetime: slack for the steps that must fall inside one EAR on a loaded machine

@@ -15,18 +15,11 @@
 set -u
 : "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/demo.sh
+. "$SRC/tests/lib/demo.sh"
+demo_require_built
 TMP=$(mktemp -d /tmp/rp_notice_window.XXXXXX)
-PASS=0 FAIL=0
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { PASS=$((PASS + 1)); echo "ok - $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
-
-for b in verifierd/verifierd tools/verifyctl/verifyctl examples/vfy-agent examples/vfy-rp; do
-    if [ ! -x "$VFY_BUILD_DIR/$b" ]; then
-        echo "FAIL - $b not built"; echo "0 passed, 1 failed"; exit 1
-    fi
-done
 
 cat >"$TMP/story.txt" <<'STORY'
 say notice window: the agent pushes a notice right behind its evidence
@@ -39,21 +32,6 @@ run() {
     DEMO_TTL=30 DEMO_STORY="$TMP/story.txt" DEMO_AGENT_ARGS="--test-notice-after-evidence $1" \
         timeout -k 5 60 bash "$SRC/scripts/demo.sh" "$VFY_BUILD_DIR" >"$TMP/out.$1" 2>&1
     echo $?
-}
-
-# in_order NAME FILE RE...: each ERE matches a line after the previous match.
-in_order() {
-    local name=$1 file=$2 pos=0 hit re
-    shift 2
-    for re in "$@"; do
-        hit=$(tail -n +"$((pos + 1))" "$file" | grep -nE -m1 -- "$re" | cut -d: -f1)
-        if [ -z "$hit" ]; then
-            fail "$name: no line matching /$re/ after line $pos"
-            return
-        fi
-        pos=$((pos + hit))
-    done
-    pass "$name"
 }
 
 OP='op 1 "transfer 100 EUR to ACME Travel"'
