@@ -659,7 +659,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)ci;
     /* A header kept back with no body after it (not expected): sent now. */
     if (vd_tls_hold_flush(c) != 0)
-        vd_log("debug", "sending an answer's header failed; connection shut down");
+        vd_log("debug", "an answer's header could not be sent at completion (connection "
+               "closing or its buffer full); connection shut down");
     track_set(c, PH_WAITING);   /* also for an answer libmicrohttpd made itself */
     if (r == NULL)
         return;

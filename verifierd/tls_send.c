@@ -24,8 +24,6 @@
  * connection (start, pushes, completion and close all run there).
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +35,7 @@
 #include "vd.h"
 
 #define HOLD_MAX 1024   /* a header record: ~200 bytes */
-#define IOV_MAX_PUSH 16
+#define IOV_MAX_PUSH 64  /* GnuTLS 3.7 queues at most 31 buffers per push */
 
 struct tls_hold {
     int armed;
@@ -87,17 +85,25 @@ ssize_t vd_tls_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
     }
     if (h != NULL)
         h->armed = 0;
-    if (h != NULL && h->len > 0) {
+    memset(&msg, 0, sizeof(msg));
+    if (h == NULL || h->len == 0) {
+        /* Nothing held: GnuTLS's buffers as they are (as its own push does). */
+        msg.msg_iov = (struct iovec *)iov;
+        msg.msg_iovlen = (size_t)iovcnt;
+    } else {
+        /* Held bytes first. A short count for more buffers than fit would be
+         * safe for GnuTLS but an EAGAIN the socket did not cause, and
+         * libmicrohttpd would then wait for an EPOLLOUT that never comes:
+         * IOV_MAX_PUSH is twice what GnuTLS ever passes. */
         v[nv].iov_base = h->buf;
         v[nv++].iov_len = h->len;
+        for (int i = 0; i < iovcnt && nv < IOV_MAX_PUSH + 1; i++) {
+            v[nv].iov_base = iov[i].iov_base;
+            v[nv++].iov_len = iov[i].iov_len;
+        }
+        msg.msg_iov = v;
+        msg.msg_iovlen = nv;
     }
-    for (int i = 0; i < iovcnt && nv < IOV_MAX_PUSH + 1; i++) {
-        v[nv].iov_base = iov[i].iov_base;
-        v[nv++].iov_len = iov[i].iov_len;
-    }
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = v;
-    msg.msg_iovlen = nv;
     n = vd_tls_sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0 || h == NULL || h->len == 0)
         return n;   /* errno as GnuTLS's own push leaves it */
@@ -146,7 +152,6 @@ void vd_tls_hold_arm_fd(int fd)
 int vd_tls_hold_flush_fd(int fd)
 {
     struct tls_hold *h = hold_of(fd);
-    const int on = 1;
     int ret = 0;
 
     if (h == NULL)
@@ -154,11 +159,13 @@ int vd_tls_hold_flush_fd(int fd)
     h->armed = 0;
     if (h->len == 0)
         return 0;
+    /* Only after an abnormal end (timeout, error, stop) with the body unsent:
+     * libmicrohttpd closes the connection next, which pushes the bytes out
+     * (no TCP_NODELAY here: it would change the socket under libmicrohttpd's
+     * cached notion of it). */
     if (send(fd, h->buf, h->len, MSG_NOSIGNAL) != (ssize_t)h->len) {
         shutdown(fd, SHUT_RDWR);   /* a record lost or cut: the stream is unusable */
         ret = -1;
-    } else {
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)); /* push it out */
     }
     h->len = 0;
     return ret;

@@ -98,6 +98,30 @@ Test(tls_send, header_held_then_sent_with_the_body)
     cr_assert_eq(drain_all(got, sizeof(got)), 10);
 }
 
+/* GnuTLS may pass up to 31 buffers: all of them go, held bytes first. */
+Test(tls_send, many_buffers_behind_a_held_header)
+{
+    uint8_t h[100], b[40][50], got[4096];
+    struct iovec v[40];
+
+    fill(h, sizeof(h), 10);
+    for (int i = 0; i < 40; i++) {
+        fill(b[i], sizeof(b[i]), (uint8_t)(20 + i));
+        v[i] = (struct iovec){b[i], sizeof(b[i])};
+    }
+    vd_tls_hold_arm_fd(sp[0]);
+    cr_assert_eq(push1(h, sizeof(h)), (ssize_t)sizeof(h));
+    cr_assert_eq(vd_tls_push((void *)(intptr_t)sp[0], v, 40), (ssize_t)sizeof(b),
+                 "every buffer reported sent, not a short count");
+    cr_assert_eq(drain_all(got, sizeof(got)), sizeof(h) + sizeof(b));
+    cr_assert_eq(memcmp(got, h, sizeof(h)), 0);
+    cr_assert_eq(memcmp(got + sizeof(h), b, sizeof(b)), 0);
+    /* and unheld, straight through */
+    cr_assert_eq(vd_tls_push((void *)(intptr_t)sp[0], v, 40), (ssize_t)sizeof(b));
+    cr_assert_eq(drain_all(got, sizeof(got)), sizeof(b));
+    cr_assert_eq(memcmp(got, b, sizeof(b)), 0);
+}
+
 Test(tls_send, record_above_the_hold_size_is_not_held)
 {
     uint8_t big[2000], got[4096];
