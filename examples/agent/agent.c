@@ -333,8 +333,9 @@ static int send_error(struct conn *c, uint8_t code, const char *msg)
 
 /* A posture-changed notice describing the current manifest into @msg
  * (FRAME_NOTICE_MAX bytes); its length. @why: NULL for a measured change,
- * else what the log line says instead. */
-static size_t notice(struct conn *c, char *msg, const char *why)
+ * else what the log line says instead. *@gen (optional): the generation
+ * the notice describes, read with it. */
+static size_t notice(struct conn *c, char *msg, const char *why, unsigned long *gen)
 {
     char ds[VFY_SHA256_STR_LEN + 1];
     uint64_t ver;
@@ -342,6 +343,8 @@ static size_t notice(struct conn *c, char *msg, const char *why)
     int len;
 
     pthread_mutex_lock(&g.lock);
+    if (gen != NULL)
+        *gen = g.gen;
     ver = g.manifest_version;
     n = g.nlog;
     vfy_sha256_format(ds, VFY_SHA256_STR_LEN + 1, g.log[g.nlog - 1].md);
@@ -367,8 +370,9 @@ static int maybe_notify(struct conn *c)
     pthread_mutex_unlock(&g.lock);
     if (gen == c->seen_gen)
         return 0;
-    c->seen_gen = gen;
-    len = notice(c, msg, NULL);
+    /* the generation the notice describes, read with its content: a change
+     * landing after the check above is in this notice, not in a second one */
+    len = notice(c, msg, NULL, &c->seen_gen);
     return frame_write(c->ssl, FRAME_POSTURE_CHANGED, msg, len);
 }
 
@@ -392,7 +396,7 @@ static int send_evidence(struct conn *c, const uint8_t *ev, size_t evlen)
         g.test_notices--;
     pthread_mutex_unlock(&g.lock);
     if (due)
-        len = notice(c, msg, "test hook, right behind the evidence");
+        len = notice(c, msg, "test hook, right behind the evidence", NULL);
     return frame_write_pair(c->ssl, FRAME_EVIDENCE, ev, evlen, due ? FRAME_POSTURE_CHANGED : 0,
                             msg, len);
 }
