@@ -196,7 +196,7 @@ char *vd_metrics_render(size_t *len)
                       "# TYPE verifierd_connections_open gauge\n"
                       "verifierd_connections_open %u\n"
                       "# HELP verifierd_worker_connections Connections open on each worker thread "
-                      "(numbered in the order they got a first one).\n"
+                      "(numbered in the order they got a first one; 0 for those without one yet).\n"
                       "# TYPE verifierd_worker_connections gauge\n",
                   vd_conn_open());
         for (size_t i = 0; i < nw; i++)

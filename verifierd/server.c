@@ -329,15 +329,21 @@ unsigned vd_conn_open(void)
     return n;
 }
 
+static unsigned worker_threads(const struct vd_config *cfg);
+
 size_t vd_conn_per_worker(unsigned *out, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, all = vd_srv != NULL && vd_srv->cfg != NULL ? worker_threads(vd_srv->cfg) : 0;
 
     pthread_mutex_lock(&track_mu);
     if (cur_gen != NULL)
         for (; n < cur_gen->nworkers && n < max; n++)
             out[n] = cur_gen->worker_conns[n];
     pthread_mutex_unlock(&track_mu);
+    /* workers that have not had a connection yet hold none (libmicrohttpd
+     * names a worker only through a connection it runs) */
+    for (; n < all && n < max; n++)
+        out[n] = 0;
     return n;
 }
 

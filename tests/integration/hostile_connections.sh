@@ -14,7 +14,7 @@ HH="$VFY_BUILD_DIR/tests/hostilehttp"
 [ -x "$HH" ] || die "hostilehttp not built"
 TIMEOUT_S=3
 MAXC=150
-VD_THREADS=2
+VD_THREADS=4   # more workers than the start-up health checks reach
 
 vd_start_dev main --rate 0 --timeout "$TIMEOUT_S" --max-connections "$MAXC" --threads "$VD_THREADS" ||
     die "verifierd did not start"
@@ -23,6 +23,14 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 num() { printf '%s' "$1" | sed -n "s/.*$2=\([0-9]*\).*/\1/p"; }
 
 rss0=$(rss_kb "$VD_PID")
+
+# Before any load the worker gauge lists every worker thread, those that
+# have not had a connection yet with 0 (libmicrohttpd names a worker only
+# through a connection it runs).
+vd_call GET /metrics -
+per_worker=$(awk '/^verifierd_worker_connections\{/{print $2}' "$VD_BODY" | tr '\n' ' ')
+expect_eq "the worker gauge lists all $VD_THREADS workers from the start (got: $per_worker)" \
+    "$(printf '%s\n' $per_worker | grep -c .)" "$VD_THREADS"
 
 # ---- 1. idle TCP connections that never send a ClientHello ----
 # 120 of them (under the limit), held for TIMEOUT + 4 s: verifierd closes
