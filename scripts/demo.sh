@@ -21,7 +21,8 @@
 # Environment: DEMO_TTL (EAR max_ttl_s, default 4), DEMO_KEEP=1 keeps the
 # work directory. For tests: DEMO_STORY=FILE runs that story (rp.c's script
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
-# (e.g. its --test-notice-after-evidence hook). Exit status 0 only if every step went as scripted. Every
+# (e.g. its --test-notice-after-evidence hook), DEMO_RP_ARGS to the relying
+# party (e.g. --jwks-max-age). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
 # whatever the exit path.
 set -euo pipefail
@@ -164,6 +165,8 @@ chmod +x "$WORK/swap-manifest"
 RP_COMMON=(--agent "$AGENT_ADDR" --agent-ca "$WORK/agent-cert.pem" --verifier "$VFY"
            --verifier-ca "$WORK/vd/tls-cert.pem" --token-file "$WORK/vd/dev-tokens"
            --attester agent-1 --max-ttl "$TTL")
+# shellcheck disable=SC2206  # DEMO_RP_ARGS is a list of options
+RP_COMMON+=(${DEMO_RP_ARGS:-})
 # relay-rp2: a second relying party, on its own connection to the agent, that
 # submits the evidence rp captured on its connection (with rp2's own exporter).
 { echo '#!/bin/sh'

@@ -77,6 +77,7 @@ struct rp {
     char *jwks;
     size_t jwks_len;
     time_t jwks_at;   /* CLOCK_MONOTONIC seconds when it was fetched */
+    unsigned jwks_max_age_s; /* refetch at least this often (--jwks-max-age) */
     uint64_t cursor;
     /* the EAR held for this connection */
     vfy_ear *ear;
@@ -429,7 +430,7 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
          * every RP_JWKS_MAX_AGE_S: a key verifierd stopped publishing (say,
          * after a compromise) is not trusted for the RP's whole run. */
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if (rp->jwks != NULL && t.tv_sec - rp->jwks_at >= RP_JWKS_MAX_AGE_S) {
+        if (rp->jwks != NULL && t.tv_sec - rp->jwks_at >= (time_t)rp->jwks_max_age_s) {
             free(rp->jwks);
             rp->jwks = NULL;
         }
@@ -439,6 +440,7 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
                 return -1;
             }
             rp->jwks_at = t.tv_sec;
+            tl(rp, "<- verifierd: key set fetched (GET /v1/keys, %zu bytes)", rp->jwks_len);
         }
         rc = vfy_ear_verify_jwks_json(&ear, jws, strlen(jws), rp->jwks, rp->jwks_len, nonce,
                                       VFY_NONCE_LEN, rp->cb, (int64_t)time(NULL));
@@ -802,12 +804,14 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: vfy-rp --agent HOST:PORT --agent-ca PEM --verifier URL --verifier-ca PEM\n"
         "              (--token TOKEN | --token-file FILE) --attester NAME\n"
-        "              [--max-ttl S] [--name LABEL] [--replay FILE]\n"
+        "              [--max-ttl S] [--jwks-max-age S] [--name LABEL] [--replay FILE]\n"
         "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
         "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
         "  in-band before each high-impact operation whenever the held EAR is not usable.\n"
         "  Exit status: 0 if the story ran as scripted and the connection saw exactly one\n"
-        "  TLS handshake; 1 otherwise; 2 usage.\n");
+        "  TLS handshake; 1 otherwise; 2 usage. --jwks-max-age: refetch verifierd's key\n"
+        "  set at least this often (default %d s), and whenever an EAR names an unknown kid.\n",
+        RP_JWKS_MAX_AGE_S);
 }
 
 int main(int argc, char **argv)
@@ -821,6 +825,7 @@ int main(int argc, char **argv)
         {"token-file", required_argument, NULL, 'T'},
         {"attester", required_argument, NULL, 'n'},
         {"max-ttl", required_argument, NULL, 'x'},
+        {"jwks-max-age", required_argument, NULL, 'J'},
         {"name", required_argument, NULL, 'N'},
         {"script", required_argument, NULL, 's'},
         {"op", required_argument, NULL, 'o'},
@@ -842,6 +847,7 @@ int main(int argc, char **argv)
     rp.fd = -1;
     rp.last_decision = -1;
     rp.attester = "agent-1";
+    rp.jwks_max_age_s = RP_JWKS_MAX_AGE_S;
     clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -862,16 +868,21 @@ int main(int argc, char **argv)
         case 'N': rp.name = optarg; break;
         case 's': script = optarg; break;
         case 'r': replay = optarg; break;
-        case 'x': {
+        case 'x':
+        case 'J': {
             char *end = NULL;
             unsigned long v;
             errno = 0;
             v = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 1 || v > 86400) {
-                fprintf(stderr, "vfy-rp: --max-ttl must be 1..86400\n");
+            if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > 86400) {
+                fprintf(stderr, "vfy-rp: --%s must be 1..86400\n",
+                        opt == 'x' ? "max-ttl" : "jwks-max-age");
                 return 2;
             }
-            rp.max_ttl_s = (unsigned)v;
+            if (opt == 'x')
+                rp.max_ttl_s = (unsigned)v;
+            else
+                rp.jwks_max_age_s = (unsigned)v;
             break;
         }
         case 'o': {

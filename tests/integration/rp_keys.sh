@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# rp_keys.sh — the example relying party fetches verifierd's key set (GET
+# /v1/keys) once and then again when it is older than --jwks-max-age, so
+# that a key verifierd stops publishing is not trusted for the RP's whole
+# run (docs/rp-guide.md). A story of two operations 4 s apart with EARs of
+# 2 s (each operation attests): with --jwks-max-age 3 the second
+# attestation fetches the keys again; with the default (300 s) it uses the
+# set fetched for the first. Real parts: scripts/demo.sh's swtpm,
+# verifierd --dev, vfy-agent and vfy-rp.
+set -u
+: "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/demo.sh
+. "$SRC/tests/lib/demo.sh"
+demo_require_built
+TMP=$(mktemp -d /tmp/rp_keys.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+cat >"$TMP/story.txt" <<'STORY'
+op transfer 1 EUR to ACME Travel
+expect allowed affirming
+sleep 4
+op transfer 2 EUR to ACME Travel
+expect allowed affirming
+STORY
+
+# run NAME [RP ARGS] (EARs of 2 s: op 1's stays valid for its decision
+# even on a slow machine, and has expired by op 2): the story; output in $TMP/out.NAME
+run() {
+    local name=$1
+    shift
+    unset DEMO_KEEP
+    DEMO_TTL=2 DEMO_STORY="$TMP/story.txt" DEMO_RP_ARGS="$*" \
+        timeout -k 5 60 bash "$SRC/scripts/demo.sh" "$VFY_BUILD_DIR" >"$TMP/out.$name" 2>&1
+    echo $?
+}
+fetches() { grep -cE '^[0-9:.]+ rp +<- verifierd: key set fetched \(GET /v1/keys, [0-9]+ bytes\)$' "$1"; }
+
+rc=$(run short --jwks-max-age 3)
+if [ "$rc" = 0 ]; then pass "--jwks-max-age 3: demo.sh exits 0"; else fail "--jwks-max-age 3: exit status $rc"; fi
+in_order "--jwks-max-age 3: keys fetched for each of the two attestations" "$TMP/out.short" \
+    '^[0-9:.]+ rp +<- verifierd: key set fetched' \
+    '^[0-9:.]+ rp +op 1 .*: ALLOWED \(status affirming\)' \
+    '^[0-9:.]+ rp +op 2 .*: high-impact -> attesting first: EAR expired' \
+    '^[0-9:.]+ rp +<- verifierd: key set fetched' \
+    '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)'
+n=$(fetches "$TMP/out.short")
+if [ "$n" = 2 ]; then pass "--jwks-max-age 3: two fetches"; else fail "--jwks-max-age 3: $n fetches, want 2"; fi
+
+rc=$(run default)
+if [ "$rc" = 0 ]; then pass "default: demo.sh exits 0"; else fail "default: exit status $rc"; fi
+n=$(fetches "$TMP/out.default")
+if [ "$n" = 1 ]; then pass "default (300 s): one fetch serves both attestations"
+else fail "default: $n fetches, want 1"; fi
+if grep -qE '^[0-9:.]+ rp +summary: 2 operation\(s\): 2 allowed, 0 refused; 2 attestation\(s\); TLS handshakes on this connection: 1$' "$TMP/out.default"; then
+    pass "default: two attestations, both allowed, one TLS handshake"
+else
+    fail "default: $(grep -E 'rp +summary' "$TMP/out.default")"
+fi
+
+# a bad value is refused
+"$VFY_BUILD_DIR/examples/vfy-rp" --jwks-max-age 0 --op x >/dev/null 2>"$TMP/err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q -- '--jwks-max-age must be 1..86400' "$TMP/err"; then
+    pass "--jwks-max-age 0 is a usage error"
+else
+    fail "--jwks-max-age 0: exit $rc, $(cat "$TMP/err")"
+fi
+
+if [ "$FAIL" -ne 0 ]; then
+    for n in short default; do echo "---- demo output, $n ----"; cat "$TMP/out.$n" 2>/dev/null; done
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
