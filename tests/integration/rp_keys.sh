@@ -13,8 +13,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/demo.sh
 . "$SRC/tests/lib/demo.sh"
 demo_require_built
-TMP=$(mktemp -d /tmp/rp_keys.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+demo_tmp rp_keys
 
 cat >"$TMP/story.txt" <<'STORY'
 op transfer 1 EUR to ACME Travel
@@ -29,10 +28,7 @@ STORY
 run() {
     local name=$1
     shift
-    unset DEMO_KEEP
-    DEMO_TTL=2 DEMO_STORY="$TMP/story.txt" DEMO_RP_ARGS="$*" \
-        timeout -k 5 60 bash "$SRC/scripts/demo.sh" "$VFY_BUILD_DIR" >"$TMP/out.$name" 2>&1
-    echo $?
+    demo_run "$TMP/out.$name" DEMO_TTL=2 DEMO_STORY="$TMP/story.txt" DEMO_RP_ARGS="$*"
 }
 fetches() { grep -cE '^[0-9:.]+ rp +<- verifierd: key set fetched \(GET /v1/keys, [0-9]+ bytes\)$' "$1"; }
 

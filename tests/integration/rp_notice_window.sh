@@ -18,8 +18,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/demo.sh
 . "$SRC/tests/lib/demo.sh"
 demo_require_built
-TMP=$(mktemp -d /tmp/rp_notice_window.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+demo_tmp rp_notice_window
 
 cat >"$TMP/story.txt" <<'STORY'
 say notice window: the agent pushes a notice right behind its evidence
@@ -28,10 +27,8 @@ STORY
 
 # run N: the story against an agent with the hook set to N; output in $TMP/out.N
 run() {
-    unset DEMO_KEEP
-    DEMO_TTL=30 DEMO_STORY="$TMP/story.txt" DEMO_AGENT_ARGS="--test-notice-after-evidence $1" \
-        timeout -k 5 60 bash "$SRC/scripts/demo.sh" "$VFY_BUILD_DIR" >"$TMP/out.$1" 2>&1
-    echo $?
+    demo_run "$TMP/out.$1" DEMO_TTL=30 DEMO_STORY="$TMP/story.txt" \
+        DEMO_AGENT_ARGS="--test-notice-after-evidence $1"
 }
 
 OP='op 1 "transfer 100 EUR to ACME Travel"'

@@ -1,8 +1,9 @@
 # tests/lib/demo.sh — shared by the tests that run scripts/demo.sh
-# (demo_story.sh, rp_notice_window.sh): TAP-style counters and the check
-# that the four programs the demo starts are built. Source it after
-# setting VFY_BUILD_DIR.
+# (demo_story.sh, rp_notice_window.sh, rp_keys.sh): TAP-style counters, the
+# check that the four programs the demo starts are built, a scratch
+# directory and a runner. Source it after setting VFY_BUILD_DIR.
 PASS=0 FAIL=0
+DEMO_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 pass() { PASS=$((PASS + 1)); echo "ok - $*"; }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
@@ -16,6 +17,24 @@ demo_require_built() {
             echo "FAIL - $b not built"; echo "0 passed, 1 failed"; exit 1
         fi
     done
+}
+
+# demo_tmp NAME: TMP = a fresh directory, removed on exit.
+demo_tmp() {
+    TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+    # shellcheck disable=SC2064  # expand TMP now
+    trap "rm -rf '$TMP'" EXIT
+}
+
+# demo_run OUT [VAR=VALUE...]: scripts/demo.sh (60 s at most) with those
+# variables set (DEMO_STORY, DEMO_TTL, DEMO_AGENT_ARGS, DEMO_RP_ARGS, ...),
+# its output in OUT; prints its exit status.
+demo_run() {
+    local out=$1
+    shift
+    env -u DEMO_KEEP "$@" timeout -k 5 60 bash "$DEMO_SRC/scripts/demo.sh" "$VFY_BUILD_DIR" \
+        >"$out" 2>&1
+    echo $?
 }
 
 # in_order NAME FILE ERE...: one check; each ERE must match a line of FILE
