@@ -85,8 +85,19 @@ expect_status "an admin token added by verifyctl works at once" 200
 req GET /v1/revocations "$T3"
 expect_problem "that admin token on an attest endpoint" 403
 "$VCTL" --db "$VD_DB" token revoke rp-2 >/dev/null || die "verifyctl token revoke"
-req GET /v1/revocations "$T2"
-expect_problem "a token revoked by verifyctl is refused at once" 401
+# Another process's change reaches verifierd's token caches when its
+# housekeeping thread next reads the store generation (every 100 ms;
+# docs/operator-guide.md): refused within that, allowing for a loaded machine.
+t0=$(date +%s%N)
+for _ in $(seq 1 20); do
+    req GET /v1/revocations "$T2"
+    [ "$HTTP_CODE" = 401 ] && break
+    sleep 0.05
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "# the revoked token was refused after ${ms} ms"
+expect_problem "a token revoked by verifyctl is refused within the generation poll" 401
+check "  ...within a second (${ms} ms)" test "$ms" -lt 1000
 req GET /v1/revocations "$A"
 expect_status "the other attest token still works" 200
 
