@@ -2,7 +2,8 @@
 # verifierd_auth.sh — bearer tokens and roles (DESIGN §8): 401 without a
 # token or with an unknown, malformed or revoked one; 403 for the wrong role
 # in both directions; public endpoints need none; tokens added or revoked
-# with verifyctl on the live DB take effect at once; 429 per token with a
+# with verifyctl on the live DB take effect at once (added) or within the
+# 100 ms generation poll (revoked); 429 per token with a
 # low --rate/--burst, and it recovers; no token value in any log line.
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
