@@ -180,11 +180,11 @@ int vc_challenge(vclient *vc, const char *attester, uint8_t nonce[32], long *ttl
         return -1;
     }
     cJSON_Delete(req);
-    ret = request(vc, "POST", "/v1/challenge", body, 1, &code, &b, err, err_cap);
-    cJSON_free(body);
-    if (ret != 0)
+    if (request(vc, "POST", "/v1/challenge", body, 1, &code, &b, err, err_cap) != 0) {
+        cJSON_free(body);
         return -1;
-    ret = -1;
+    }
+    cJSON_free(body);
     if (code != 201) {
         http_error("POST /v1/challenge", code, &b, err, err_cap);
         goto out;

@@ -70,6 +70,18 @@ n=$(grep -c 'test hook, right behind the evidence' "$TMP/out.5")
 if [ "$n" = 3 ]; then pass "N=5: the agent pushed a notice behind each of the 3 evidence frames"
 else fail "N=5: $n hook notices, want 3"; fi
 
+# the hook's bounds: a usage error, before any TPM is touched
+for bad in 1001 -1 x; do
+    "$VFY_BUILD_DIR/examples/vfy-agent" --manifest /dev/null --test-notice-after-evidence "$bad" \
+        >/dev/null 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" = 2 ] && grep -q 'bad value for --test-notice-after-evidence' "$TMP/err"; then
+        pass "--test-notice-after-evidence $bad is a usage error"
+    else
+        fail "--test-notice-after-evidence $bad: exit $rc, $(cat "$TMP/err")"
+    fi
+done
+
 for n in 1 5; do
     if grep -qE 'MUST BE 1|story stopped' "$TMP/out.$n"; then fail "N=$n: the RP reported a deviation"
     else pass "N=$n: no deviation reported"; fi
