@@ -1090,11 +1090,12 @@ done:
                                                vfy_ear_status_name(vfy_result_status(r)),
                                                r->refs, r->nrefs,
                                                req->nonce_status == VFY_OK ? req->nonce : NULL);
-        /* After the result: the mark keeps the reference rows it relied on,
-         * so that revoking one of them forgets the manifest again. */
+        /* The mark keeps the reference rows the appraisal relied on
+         * (recorded or not), so that revoking one of them forgets the
+         * manifest again. */
         if (rc == VFY_OK && mark)
-            rc = vfy_store_manifest_mark_known_result(a->sst, req->attester, r->md,
-                                                      a->record ? r->id : NULL);
+            rc = vfy_store_manifest_mark_known_refs(a->sst, req->attester, r->md, r->refs,
+                                                    r->nrefs);
         in_tx = 0;
         if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));

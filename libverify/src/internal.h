@@ -119,4 +119,15 @@ uint64_t result_ticket(const vfy_result *r);
  * nonces already accepted, such as those stored with results (nonce.c). */
 uint64_t vfy_nonce_expiry_of(const uint8_t nonce[32]);
 
+/*
+ * Mark @digest known-good for @attester (no-op if known; VFY_E_NOT_FOUND for
+ * an unknown attester) with the reference set of @refs, the rows the
+ * affirming appraisal relied on, whether or not its result is recorded:
+ * revoking one of those components forgets the mark (refstore_known.c, for
+ * appraise.c). In the caller's transaction, as a savepoint.
+ */
+vfy_rc vfy_store_manifest_mark_known_refs(vfy_store *st, const char *attester,
+                                          const uint8_t digest[32], const vfy_store_ref *refs,
+                                          size_t nrefs);
+
 #endif

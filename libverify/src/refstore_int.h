@@ -25,7 +25,7 @@ enum st_slot {
     SL_RES_INSERT, SL_RES_REF_COMP, SL_RES_REF_PCR, SL_RES_GET,
     SL_REVOKE_FEED_COMP, SL_REVOKE_MARK_COMP, SL_REVOKE_FEED_PCR, SL_REVOKE_MARK_PCR,
     SL_FEED_READ,
-    SL_KNOWN_GET, SL_KNOWN_PUT, SL_KNOWN_FORGET,
+    SL_KNOWN_GET, SL_KNOWN_PUT, SL_KNOWN_PUT_REFS, SL_KNOWN_FORGET,
     SL_REFSET_FIND, SL_REFSET_INSERT,
     SL_PRUNE_FEED, SL_PRUNE_RESULTS, SL_NONCE_LEAD_PUT, SL_NONCE_LEAD_GET,
     SL_TX_BEGIN, SL_TX_COMMIT, SL_TX_ROLLBACK, SL_TX_SAVEPOINT, SL_TX_RELEASE, SL_TX_ROLLBACK_TO,
@@ -124,6 +124,11 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
 vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
                                 const char *version, const uint8_t *digest,
                                 size_t *revoked, size_t *results);
+/*
+ * The id of the reference set holding exactly @refs (@nrefs > 0; duplicates
+ * merged), created on first use, in the caller's transaction.
+ */
+vfy_rc st_refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out);
 /* Revoke unexpired valid results relying on component/PCR row @id. */
 vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
                             const char *reason, size_t *results);

@@ -97,12 +97,8 @@ static int ref_cmp(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/*
- * The id of the reference set holding exactly @refs (duplicates merged),
- * created on first use. A set is named by the SHA-256 of its sorted
- * (kind, id) pairs.
- */
-static vfy_rc refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out)
+/* The set is named by the SHA-256 of its sorted (kind, id) pairs. */
+vfy_rc st_refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out)
 {
     vfy_store_ref *v = malloc(nrefs * sizeof(*v));
     uint8_t *buf = malloc(nrefs * 9), hash[32];
@@ -226,7 +222,7 @@ vfy_rc vfy_store_result_record_nonce(vfy_store *st, const char *id, const char *
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
     if (nrefs > 0)
-        rc = refset_get(st, refs, nrefs, &refset);
+        rc = st_refset_get(st, refs, nrefs, &refset);
     if (rc == VFY_OK)
         rc = st_stmt(st, SL_RES_INSERT,
                      "INSERT INTO results (id, attester, iat, exp, status, nonce, refset_id)"
@@ -425,10 +421,13 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
             *results = (size_t)sqlite3_changes(st->db);
     }
     if (!pcr) {
-        /* The manifests made known-good by results that relied on it are
-         * known no longer (their appraisal is revoked; DESIGN §4). */
+        /* The manifests made known-good by appraisals that relied on it are
+         * known no longer (their appraisal is revoked; DESIGN §4). A mark
+         * without a reference set (made before schema 4, or by
+         * vfy_store_manifest_mark_known) may have relied on it too: what it
+         * rested on is unknown, so any component revocation forgets it. */
         if ((rc = st_stmt(st, SL_KNOWN_FORGET,
-                          "DELETE FROM known_manifests WHERE refset_id IN"
+                          "DELETE FROM known_manifests WHERE refset_id IS NULL OR refset_id IN"
                           " (SELECT refset_id FROM refset_components WHERE component_id = ?1)",
                           &s)) != VFY_OK)
             return rc;

@@ -269,6 +269,22 @@ static void env_close(env *e)
     rmdir(e->dir);
 }
 
+/* The single integer @sql returns on a read-only connection to e's database. */
+static int64_t count_rows(const env *e, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int64_t v = -1;
+
+    cr_assert_eq(sqlite3_open_v2(e->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
 /* ---- expectations ------------------------------------------------------------ */
 
 #define ABSENT (-1000)
@@ -2171,6 +2187,38 @@ Test(appraise, revoked_value_forgets_known_manifests)
         cr_expect(found, "the reason names the past entry");
     }
     vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
+}
+
+/* The same without recorded results (record_results 0): the mark keeps the
+ * reference rows the appraisal relied on all the same, so the revocation
+ * forgets it. */
+Test(appraise, revoked_value_forgets_known_manifests_not_recorded)
+{
+    const char *one[] = {SOFT_MA};
+    const int bare1[] = {0};
+    vfy_appraiser_config cfg = {0};
+    env e;
+    soft s;
+    uint8_t md[32];
+    int known = 0;
+
+    env_open(&e, 0);
+    vfy_appraiser_free(&e.ap);
+    cfg.record_results = 0;
+    cr_assert_eq(vfy_appraiser_new(&e.ap, e.st, &cfg), VFY_OK);
+    soft_open(&s, &e, "soft-5", "strict");
+    soft_expect(&e, &s, one, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MA], not recorded");
+    cr_assert_eq(count_rows(&e, "SELECT count(*) FROM results"), 0, "nothing recorded");
+    sha256_of(SOFT_MA, strlen(SOFT_MA), md);
+    cr_assert_eq(vfy_store_manifest_known(e.st, "soft-5", md, &known), VFY_OK);
+    cr_assert_eq(known, 1);
+    cr_assert_eq(count_rows(&e, "SELECT count(*) FROM known_manifests WHERE refset_id IS NULL"),
+                 0, "the mark has its reference set");
+    revoke_calendar(&e, 0, "calendar.read (no recorded result to revoke)");
+    cr_assert_eq(vfy_store_manifest_known(e.st, "soft-5", md, &known), VFY_OK);
+    cr_expect_eq(known, 0, "MA is forgotten with the value it relied on");
     soft_close(&s);
     env_close(&e);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "verify/verify.h"
+#include "internal.h"
 #include "refstore_int.h"
 #include <cjson/cJSON.h>
 
@@ -1348,6 +1349,94 @@ Test(refstore, clock_and_agent_log_state)
     cr_assert_eq(epoch, 6);
     cr_assert_eq(n, 1);
     vfy_free(out);
+    free(pem);
+    vfy_store_close(&st);
+}
+
+/* A known-good mark rests on the reference rows of the appraisal that made
+ * it: revoking one of its components forgets it and revoking another does
+ * not. A mark without a reference set (made before schema 4, or by
+ * vfy_store_manifest_mark_known) may rest on anything: any component
+ * revocation forgets it. PCR revocations forget none (a manifest is
+ * appraised against components only). */
+Test(refstore, known_marks_follow_the_revocations_they_rest_on)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c;
+    uint8_t d1[32], d2[32], d3[32], md1[32], md2[32], md3[32], md4[32], pcr[32];
+    int64_t c1, c2, pcr_id = 0;
+    vfy_ref_state state;
+    size_t nrev = 0, nres = 0;
+    int known = -1;
+    char *pem = new_ec_pem();
+
+    fill(d1, 32, 1);
+    fill(d2, 32, 2);
+    fill(d3, 32, 3);
+    fill(md1, 32, 0x41);
+    fill(md2, 32, 0x42);
+    fill(md3, 32, 0x43);
+    fill(md4, 32, 0x44);
+    fill(pcr, 32, 0x50);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)pem, strlen(pem), NULL, "s",
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m1", "1", d1, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t2", "1", d2, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t3", "1", d3, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 0, pcr, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_lookup(st, "s", VFY_HASH_SHA256, 0, pcr, 32, &state, &pcr_id),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d1, &c), VFY_OK);
+    c1 = c.id;
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_TOOL, d2, &c), VFY_OK);
+    c2 = c.id;
+    {
+        vfy_store_ref r1[] = {{VFY_STORE_REF_PCR, pcr_id}, {VFY_STORE_REF_COMPONENT, c1}};
+        vfy_store_ref r2[] = {{VFY_STORE_REF_COMPONENT, c2}, {VFY_STORE_REF_COMPONENT, c1}};
+        vfy_store_ref bad = {VFY_STORE_REF_COMPONENT, 4242};
+
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, r1, 2), VFY_OK);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2), VFY_OK);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2), VFY_OK, "again");
+        cr_assert_eq(vfy_store_manifest_mark_known(st, "a", md3), VFY_OK);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, NULL, 0), VFY_OK);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "nobody", md1, r1, 2),
+                     VFY_E_NOT_FOUND);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, NULL, 1),
+                     VFY_E_INVALID_ARG);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, &bad, 1), VFY_E_NOT_FOUND,
+                     "a reference row that does not exist");
+    }
+    cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
+    cr_assert_eq(count("SELECT count(*) FROM known_manifests WHERE refset_id IS NULL"), 2);
+
+    /* a PCR revocation forgets nothing */
+    cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 0, pcr, 32, &nres), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
+    /* t3, which no mark with a reference set relied on: only the marks
+     * without one are forgotten */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t3", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(nrev, 1);
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md3, &known), VFY_OK);
+    cr_expect_eq(known, 0, "a mark without a reference set");
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md4, &known), VFY_OK);
+    cr_expect_eq(known, 0, "a mark that relied on nothing recorded");
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md1, &known), VFY_OK);
+    cr_expect_eq(known, 1);
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md2, &known), VFY_OK);
+    cr_expect_eq(known, 1);
+    /* t2: the mark that relied on it goes, the other stays */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t2", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md2, &known), VFY_OK);
+    cr_expect_eq(known, 0, "relied on t2");
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md1, &known), VFY_OK);
+    cr_expect_eq(known, 1, "did not rely on t2");
+    /* m1: both relied on it */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m1", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 0);
     free(pem);
     vfy_store_close(&st);
 }

@@ -451,7 +451,9 @@ VFY_EXPORT vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester,
 /**
  * Remember @digest as a manifest appraised affirming for @attester (no-op
  * if already known). VFY_E_NOT_FOUND for an unknown attester. Such a mark
- * is never forgotten; see vfy_store_manifest_mark_known_result.
+ * has no reference set: what it rested on is unknown, so revoking any
+ * component forgets it (as marks made before schema 4); see
+ * vfy_store_manifest_mark_known_result.
  */
 VFY_EXPORT vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
                                                 const uint8_t digest[32]) VFY_MUST_CHECK;
