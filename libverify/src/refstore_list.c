@@ -51,28 +51,23 @@ static cJSON *column_value(sqlite3_stmt *s, int col)
     }
 }
 
-vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json)
-{
-    return vfy_store_list_json_page(st, what, 0, 0, json, NULL);
-}
+/* Called with each row as an object (ownership passes); nonzero stops. */
+typedef int (*row_fn)(void *ctx, cJSON *row);
 
-vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset, size_t limit,
-                                char **json, int *more)
+/* Step the listing @what from @offset, at most @limit rows (0: all). */
+static vfy_rc list_rows(vfy_store *st, const char *what, uint64_t offset, size_t limit,
+                        int *more, row_fn fn, void *ctx)
 {
     const struct listing *l = NULL;
     sqlite3_stmt *s = NULL;
-    cJSON *arr = NULL;
     vfy_rc rc = VFY_OK;
     char sql[512];
     size_t rows = 0;
     int src;
 
-    if (json != NULL)
-        *json = NULL;
     if (more != NULL)
         *more = 0;
-    if (st == NULL || what == NULL || json == NULL || offset > INT64_MAX ||
-        limit > (size_t)INT32_MAX)
+    if (st == NULL || what == NULL || offset > INT64_MAX || limit > (size_t)INT32_MAX)
         return VFY_E_INVALID_ARG;
     for (size_t i = 0; i < sizeof(listings) / sizeof(listings[0]); i++)
         if (strcmp(what, listings[i].what) == 0)
@@ -88,11 +83,6 @@ vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset
     sqlite3_bind_int64(s, 2, (sqlite3_int64)offset);
     if (sqlite3_bind_parameter_count(s) >= 3)   /* "now", the store's clock */
         sqlite3_bind_int64(s, 3, st_now(st));
-    arr = cJSON_CreateArray();
-    if (arr == NULL) {
-        rc = VFY_E_NOMEM;
-        goto out;
-    }
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         cJSON *obj;
 
@@ -103,10 +93,7 @@ vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset
             break;
         }
         rows++;
-        obj = cJSON_CreateObject();
-
-        if (obj == NULL || !cJSON_AddItemToArray(arr, obj)) {
-            cJSON_Delete(obj);
+        if ((obj = cJSON_CreateObject()) == NULL) {
             rc = VFY_E_NOMEM;
             goto out;
         }
@@ -115,20 +102,93 @@ vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset
 
             if (v == NULL || !cJSON_AddItemToObject(obj, sqlite3_column_name(s, c), v)) {
                 cJSON_Delete(v);
+                cJSON_Delete(obj);
                 rc = VFY_E_NOMEM;
                 goto out;
             }
         }
+        if (fn(ctx, obj) != 0) {
+            rc = st_err(st, VFY_E_IO, "listing %s stopped by its reader", what);
+            goto out;
+        }
     }
-    if (src != SQLITE_DONE) {
+    if (src != SQLITE_DONE)
         rc = st_db(st, src, what);
-        goto out;
-    }
-    *json = cJSON_Print(arr);
-    if (*json == NULL)
-        rc = VFY_E_NOMEM;
 out:
     sqlite3_finalize(s);
+    return rc;
+}
+
+static int add_to_array(void *ctx, cJSON *row)
+{
+    if (!cJSON_AddItemToArray((cJSON *)ctx, row)) {
+        cJSON_Delete(row);
+        return -1;
+    }
+    return 0;
+}
+
+vfy_rc vfy_store_list_json(vfy_store *st, const char *what, char **json)
+{
+    return vfy_store_list_json_page(st, what, 0, 0, json, NULL);
+}
+
+vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint64_t offset, size_t limit,
+                                char **json, int *more)
+{
+    cJSON *arr;
+    vfy_rc rc;
+
+    if (json != NULL)
+        *json = NULL;
+    if (more != NULL)
+        *more = 0;
+    if (json == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((arr = cJSON_CreateArray()) == NULL)
+        return VFY_E_NOMEM;
+    rc = list_rows(st, what, offset, limit, more, add_to_array, arr);
+    /* add_to_array fails only for want of memory */
+    if (rc == VFY_E_IO)
+        rc = VFY_E_NOMEM;
+    if (rc == VFY_OK && (*json = cJSON_Print(arr)) == NULL)
+        rc = VFY_E_NOMEM;
     cJSON_Delete(arr);
     return rc;
+}
+
+struct each {
+    vfy_store_row_fn fn;
+    void *ctx;
+    int failed_nomem;
+};
+
+static int print_row(void *ctx, cJSON *row)
+{
+    struct each *e = ctx;
+    char *text = cJSON_Print(row);
+    int r;
+
+    cJSON_Delete(row);
+    if (text == NULL) {
+        e->failed_nomem = 1;
+        return -1;
+    }
+    r = e->fn(e->ctx, text);
+    cJSON_free(text);
+    return r;
+}
+
+vfy_rc vfy_store_list_each(vfy_store *st, const char *what, uint64_t offset, size_t limit,
+                           vfy_store_row_fn fn, void *ctx, int *more)
+{
+    struct each e = {fn, ctx, 0};
+    vfy_rc rc;
+
+    if (more != NULL)
+        *more = 0;
+    if (fn == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = list_rows(st, what, offset, limit, more, print_row, &e);
+    return rc == VFY_E_IO && e.failed_nomem ? VFY_E_NOMEM : rc;
 }

@@ -1585,6 +1585,65 @@ Test(refstore, list_json_pages)
     vfy_store_close(&st);
 }
 
+/* Rows collected by list_each_collect: each as parsed, and a stop after @stop_at. */
+typedef struct collected {
+    cJSON *rows;
+    int stop_at;   /* 0: never */
+} collected;
+
+static int list_each_collect(void *ctx, const char *row_json)
+{
+    collected *c = ctx;
+    cJSON *row = cJSON_Parse(row_json);
+
+    cr_assert(cJSON_IsObject(row), "a row is one JSON object: %s", row_json);
+    cr_assert_not_null(strstr(row_json, "\"name\":\t\""), "printed as the array's elements");
+    cJSON_AddItemToArray(c->rows, row);
+    return c->stop_at > 0 && cJSON_GetArraySize(c->rows) == c->stop_at;
+}
+
+/* vfy_store_list_each passes the rows vfy_store_list_json_page lists, one
+ * at a time, and stops when its reader asks. */
+Test(refstore, list_each_streams_the_rows)
+{
+    vfy_store *st = open_new();
+    collected c = {NULL, 0};
+    char *json = NULL, name[8];
+    cJSON *page;
+    int more = -1;
+
+    for (int i = 0; i < 5; i++) {
+        char tok[VFY_STORE_TOKEN_BUF];
+
+        snprintf(name, sizeof(name), "t%d", 4 - i);
+        cr_assert_eq(vfy_store_token_add(st, name, VFY_ROLE_ATTEST, tok), VFY_OK);
+    }
+    cr_assert_eq(vfy_store_list_json_page(st, "tokens", 1, 3, &json, NULL), VFY_OK);
+    cr_assert_not_null(page = cJSON_Parse(json));
+    c.rows = cJSON_CreateArray();
+    cr_assert_eq(vfy_store_list_each(st, "tokens", 1, 3, list_each_collect, &c, &more), VFY_OK);
+    cr_expect_eq(more, 1);
+    cr_expect(cJSON_Compare(page, c.rows, 1), "the same rows as the page");
+    cJSON_Delete(c.rows);
+    /* the reader stops it after two rows */
+    c.rows = cJSON_CreateArray();
+    c.stop_at = 2;
+    cr_assert_eq(vfy_store_list_each(st, "tokens", 0, 0, list_each_collect, &c, &more), VFY_E_IO);
+    cr_expect_eq(cJSON_GetArraySize(c.rows), 2);
+    cr_expect_str_eq(vfy_store_errmsg(st), "listing tokens stopped by its reader");
+    cJSON_Delete(c.rows);
+    c.rows = cJSON_CreateArray();
+    c.stop_at = 0;
+    cr_expect_eq(vfy_store_list_each(st, "nope", 0, 0, list_each_collect, &c, NULL),
+                 VFY_E_BAD_KIND);
+    cr_expect_eq(vfy_store_list_each(st, "tokens", 0, 0, NULL, &c, NULL), VFY_E_INVALID_ARG);
+    cr_expect_eq(cJSON_GetArraySize(c.rows), 0);
+    cJSON_Delete(c.rows);
+    cJSON_Delete(page);
+    vfy_free(json);
+    vfy_store_close(&st);
+}
+
 /* ---- tpm2_pcrread output ---- */
 
 Test(refstore, pcrread_parse)

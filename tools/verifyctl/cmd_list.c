@@ -1,6 +1,7 @@
 /*
  * cmd_list.c — `verifyctl list WHAT [--json]`: a table for people, or the
- * JSON array libverify produces (vfy_store_list_json) for programs.
+ * JSON array of libverify's listing for programs, printed row by row as
+ * the store is read (vfy_store_list_each), so any size fits in memory.
  * Timestamps (Unix seconds in JSON) are shown as RFC 3339 UTC in tables.
  */
 #include <cjson/cJSON.h>
@@ -21,8 +22,9 @@ static const char usage[] =
     "Show a table of the store. --json prints a JSON array instead (timestamps\n"
     "as Unix seconds). Token hashes and keys are never listed. --limit N\n"
     "(1..1000000) shows N rows from row --offset N (default 0) in the\n"
-    "listing's order; without --limit every row is listed (for results and\n"
-    "the audit log of a busy verifier, page with --limit).\n";
+    "listing's order; without --limit every row is listed. Rows are printed\n"
+    "as they are read (a table's column widths come from its first 1,000\n"
+    "rows), so a listing of any size takes a few megabytes.\n";
 
 static int is_time_key(const char *k)
 {
@@ -51,49 +53,109 @@ static void cell(const char *key, const cJSON *v, char *out, size_t cap)
     }
 }
 
-static int print_table(const char *what, const char *json)
+/*
+ * A listing printed as it is read, in memory bounded whatever its size: the
+ * JSON array row by row; a table's column widths from its first
+ * TABLE_SAMPLE rows (held until then), later rows printed with those
+ * widths (a wider cell is printed whole, shifting its line).
+ */
+#define TABLE_SAMPLE 1000
+
+typedef struct out {
+    int as_json;
+    size_t rows;
+    int failed;                  /* a row that does not parse, or a write error */
+    cJSON *held[TABLE_SAMPLE];   /* table rows not yet printed */
+    size_t nheld;
+    const char *keys[MAX_COLS];  /* names of the held first row's columns */
+    size_t width[MAX_COLS], ncol;
+} out;
+
+static void print_row(const out *o, const cJSON *row)
 {
-    cJSON *arr = cJSON_Parse(json);
-    const cJSON *row, *first, *f;
-    const char *keys[MAX_COLS];
-    size_t width[MAX_COLS], ncol = 0;
     char buf[CELL_MAX];
 
-    if (!cJSON_IsArray(arr)) {
-        cJSON_Delete(arr);
-        return vc_fail(VC_EXIT_FAIL, "list", "unexpected listing from the library");
+    for (size_t i = 0; i < o->ncol; i++) {
+        cell(o->keys[i], cJSON_GetObjectItemCaseSensitive(row, o->keys[i]), buf, sizeof(buf));
+        printf("%-*s%s", i + 1 < o->ncol ? (int)o->width[i] : 0, buf, i + 1 < o->ncol ? "  " : "\n");
     }
-    first = arr->child;
-    if (first == NULL) {
-        printf("no %s\n", what);
-        cJSON_Delete(arr);
-        return VC_EXIT_OK;
-    }
-    for (f = first->child; f != NULL && ncol < MAX_COLS; f = f->next) {
-        keys[ncol] = f->string;
-        width[ncol] = strlen(f->string);
-        ncol++;
-    }
-    cJSON_ArrayForEach(row, arr) {
-        for (size_t i = 0; i < ncol; i++) {
+}
+
+/* Widths from the held rows, the header, the held rows; the first row (the
+ * keys' owner) is kept for later rows. */
+static void flush_held(out *o)
+{
+    char buf[CELL_MAX];
+
+    for (size_t r = 0; r < o->nheld; r++)
+        for (size_t i = 0; i < o->ncol; i++) {
             size_t n;
 
-            cell(keys[i], cJSON_GetObjectItemCaseSensitive(row, keys[i]), buf, sizeof(buf));
+            cell(o->keys[i], cJSON_GetObjectItemCaseSensitive(o->held[r], o->keys[i]), buf,
+                 sizeof(buf));
             n = strlen(buf);
-            if (n > width[i])
-                width[i] = n;
+            if (n > o->width[i])
+                o->width[i] = n;
+        }
+    for (size_t i = 0; i < o->ncol; i++)
+        printf("%-*s%s", i + 1 < o->ncol ? (int)o->width[i] : 0, o->keys[i],
+               i + 1 < o->ncol ? "  " : "\n");
+    for (size_t r = 0; r < o->nheld; r++) {
+        print_row(o, o->held[r]);
+        if (r > 0) {
+            cJSON_Delete(o->held[r]);
+            o->held[r] = NULL;
         }
     }
-    for (size_t i = 0; i < ncol; i++)
-        printf("%-*s%s", i + 1 < ncol ? (int)width[i] : 0, keys[i], i + 1 < ncol ? "  " : "\n");
-    cJSON_ArrayForEach(row, arr) {
-        for (size_t i = 0; i < ncol; i++) {
-            cell(keys[i], cJSON_GetObjectItemCaseSensitive(row, keys[i]), buf, sizeof(buf));
-            printf("%-*s%s", i + 1 < ncol ? (int)width[i] : 0, buf, i + 1 < ncol ? "  " : "\n");
+    o->nheld = 1;   /* held[0] stays: it owns the key strings */
+}
+
+static int on_row(void *ctx, const char *row_json)
+{
+    out *o = ctx;
+    cJSON *row;
+
+    if (o->as_json) {
+        if (printf("%s%s", o->rows++ == 0 ? "[" : ", ", row_json) < 0)
+            return o->failed = 1;
+        return 0;
+    }
+    if ((row = cJSON_Parse(row_json)) == NULL || !cJSON_IsObject(row)) {
+        cJSON_Delete(row);
+        return o->failed = 1;
+    }
+    if (o->rows++ == 0) {
+        for (const cJSON *f = row->child; f != NULL && o->ncol < MAX_COLS; f = f->next) {
+            o->keys[o->ncol] = f->string;
+            o->width[o->ncol] = strlen(f->string);
+            o->ncol++;
         }
     }
-    cJSON_Delete(arr);
-    return VC_EXIT_OK;
+    if (o->rows <= TABLE_SAMPLE) {
+        o->held[o->nheld++] = row;
+        if (o->rows == TABLE_SAMPLE)
+            flush_held(o);
+        return 0;
+    }
+    print_row(o, row);
+    cJSON_Delete(row);
+    return ferror(stdout) ? (o->failed = 1) : 0;
+}
+
+/* Print what is left once the listing ended (@ok), or nothing more after a
+ * failure (a JSON array left open is not mistaken for a whole one); free
+ * what is held. */
+static void finish(out *o, const char *what, int ok)
+{
+    if (ok && o->as_json)
+        printf(o->rows == 0 ? "[]\n" : "]\n");
+    else if (ok && o->rows == 0)
+        printf("no %s\n", what);
+    else if (ok && o->rows < TABLE_SAMPLE)
+        flush_held(o);
+    for (size_t r = 0; r < o->nheld; r++)
+        cJSON_Delete(o->held[r]);
+    o->nheld = 0;
 }
 
 int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
@@ -109,8 +171,8 @@ int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
     unsigned long long limit = 0, offset = 0;
     const char *pos[1];
     size_t np;
-    char *json = NULL;
     vfy_store *st = NULL;
+    out *o;
     vfy_rc rc;
     int r = vc_parse("list", usage, argc, argv, opts, pos, 1, 1, &np);
 
@@ -127,16 +189,22 @@ int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
         return vc_fail(VC_EXIT_USAGE, "list", "--offset must be a whole number >= 0");
     if ((r = vc_open(c, "list", VFY_STORE_READONLY, &st)) != 0)
         return r;
-    rc = vfy_store_list_json_page(st, pos[0], offset, (size_t)limit, &json, NULL);
-    if (rc != VFY_OK)
-        r = vc_fail_rc("list", st, rc);
-    else if (as_json)
-        printf("%s\n", json);
-    else
-        r = print_table(pos[0], json);
-    if (r == 0 && fflush(stdout) != 0)
+    if ((o = calloc(1, sizeof(*o))) == NULL) {
+        vfy_store_close(&st);
+        return vc_fail(VC_EXIT_FAIL, "list", "out of memory");
+    }
+    o->as_json = as_json;
+    rc = vfy_store_list_each(st, pos[0], offset, (size_t)limit, on_row, o, NULL);
+    finish(o, pos[0], rc == VFY_OK);
+    if (rc != VFY_OK && o->failed && ferror(stdout))
         r = vc_fail(VC_EXIT_FAIL, "list", "cannot write to stdout");
-    vfy_free(json);
+    else if (rc != VFY_OK && o->failed)
+        r = vc_fail(VC_EXIT_FAIL, "list", "unexpected listing from the library");
+    else if (rc != VFY_OK)
+        r = vc_fail_rc("list", st, rc);
+    if (r == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+        r = vc_fail(VC_EXIT_FAIL, "list", "cannot write to stdout");
+    free(o);
     vfy_store_close(&st);
     return r;
 }

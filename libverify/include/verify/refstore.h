@@ -659,6 +659,25 @@ VFY_EXPORT vfy_rc vfy_store_list_json_page(vfy_store *st, const char *what, uint
                                            int *more) VFY_MUST_CHECK;
 
 /**
+ * Called by vfy_store_list_each with one row: a JSON object, as
+ * vfy_store_list_json prints each element (tab-indented, one "key":\tvalue
+ * per line), valid for the call only. Return 0 to go on, nonzero to stop.
+ */
+typedef int (*vfy_store_row_fn)(void *ctx, const char *row_json);
+
+/**
+ * The same listing row by row, without building it in memory: @fn is
+ * called for each of the rows @offset .. @offset + @limit - 1 (@limit 0:
+ * every row from @offset on) as SQLite steps through them, so a listing of
+ * any size takes the memory of one row. VFY_E_IO (store message "listing
+ * ... stopped by its reader") when @fn stopped it; rows already passed
+ * stay passed. *@more (optional) as for vfy_store_list_json_page.
+ */
+VFY_EXPORT vfy_rc vfy_store_list_each(vfy_store *st, const char *what, uint64_t offset,
+                                      size_t limit, vfy_store_row_fn fn, void *ctx,
+                                      int *more) VFY_MUST_CHECK;
+
+/**
  * Parse the YAML that `tpm2_pcrread` prints ("  sha256:" then
  * "    0 : 0x<hex>" lines) into @out (zeroed first, zeroed on failure).
  * The sha1 bank is skipped and counted in *@skipped (optional) — SHA-1 is
