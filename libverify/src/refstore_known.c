@@ -66,11 +66,18 @@ vfy_rc vfy_store_manifest_mark_known_refs(vfy_store *st, const char *attester,
 {
     int64_t refset = 0;
     sqlite3_stmt *s;
+    int known = 0;
     vfy_rc rc;
 
     if (st == NULL || attester == NULL || digest == NULL || (refs == NULL && nrefs > 0))
         return VFY_E_INVALID_ARG;
-    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+    if ((rc = st_writable(st)) != VFY_OK)
+        return rc;
+    /* Known already (the usual case for a returning attester whose mark
+     * is not in the appraiser's cache): one read, no reference set. */
+    if ((rc = vfy_store_manifest_known(st, attester, digest, &known)) != VFY_OK || known)
+        return rc;
+    if ((rc = st_tx_begin(st)) != VFY_OK)
         return rc;
     if (nrefs > 0)
         rc = st_refset_get(st, refs, nrefs, &refset);

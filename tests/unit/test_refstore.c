@@ -1363,7 +1363,7 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
 {
     vfy_store *st = open_new();
     vfy_store_component c;
-    uint8_t d1[32], d2[32], d3[32], md1[32], md2[32], md3[32], md4[32], pcr[32];
+    uint8_t d1[32], d2[32], d3[32], md1[32], md2[32], md3[32], md4[32], md5[32], pcr[32];
     int64_t c1, c2, pcr_id = 0;
     vfy_ref_state state;
     size_t nrev = 0, nres = 0;
@@ -1377,6 +1377,7 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
     fill(md2, 32, 0x42);
     fill(md3, 32, 0x43);
     fill(md4, 32, 0x44);
+    fill(md5, 32, 0x45);
     fill(pcr, 32, 0x50);
     cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)pem, strlen(pem), NULL, "s",
                                         NULL, NULL), VFY_OK);
@@ -1404,8 +1405,10 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
                      VFY_E_NOT_FOUND);
         cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, NULL, 1),
                      VFY_E_INVALID_ARG);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, &bad, 1), VFY_E_NOT_FOUND,
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md5, &bad, 1), VFY_E_NOT_FOUND,
                      "a reference row that does not exist");
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, &bad, 1), VFY_OK,
+                     "known already: nothing to do");
     }
     cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
     cr_assert_eq(count("SELECT count(*) FROM known_manifests WHERE refset_id IS NULL"), 2);
