@@ -47,6 +47,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_CLOCK_RESET_BACK, "TPM resetCount went back"),
     ROW(VFY_E_CLOCK_RESTART_BACK, "TPM restartCount went back"),
     ROW(VFY_E_CLOCK_BACK, "TPM clock went back beyond the tolerance"),
+    ROW(VFY_E_PCR_NONE, "quote selects no PCR"),
 
     ROW(VFY_E_DB, "database error"),
     ROW(VFY_E_DB_BUSY, "database busy"),

@@ -7,10 +7,16 @@
  * per-process parameters-only key of their curve plus the encoded point;
  * RSA moduli go through EVP_PKEY_fromdata.
  * Caveats: a TPM2B_PUBLIC must describe a restricted signing key — an
- * unrestricted key could sign a forged TPMS_ATTEST with TPM2_Sign. A PEM key
- * carries no such attributes: registering it is the operator's statement
- * that it is an AK.
+ * unrestricted key could sign a forged TPMS_ATTEST with TPM2_Sign — that
+ * is fixedTPM, fixedParent and sensitiveDataOrigin (a key imported into a
+ * TPM has a private part outside it, which can sign anything); no decrypt.
+ * These attributes are the key's own claim, not certified: they catch
+ * mistakes, not a hostile registrar. A PEM key carries no attributes:
+ * registering it is the operator's statement that it is an AK. RSA keys
+ * need an odd exponent of at least 3 and an odd modulus (e = 1 makes every
+ * padded digest its own signature).
  */
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -82,6 +88,26 @@ static int scheme_known(const vfy_sig_scheme *s)
 }
 
 /*
+ * An RSA public key whose signatures mean something: the exponent odd and at
+ * least 3, the modulus odd. OpenSSL verifies against e = 1 (any padded
+ * digest is its own "signature") and even exponents or moduli without
+ * complaint, so an AK registered with one would let anyone forge its quotes.
+ */
+static vfy_rc check_rsa_public(const EVP_PKEY *pkey)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    vfy_rc rc = VFY_E_INTERNAL;
+
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e))
+        rc = BN_is_odd(n) && BN_is_odd(e) && BN_num_bits(e) >= 2 ? VFY_OK
+                                                                  : VFY_E_AK_UNSUPPORTED;
+    BN_free(n);
+    BN_free(e);
+    return rc;
+}
+
+/*
  * Check the key is one we support and that @scheme fits it; fill the
  * default scheme when @scheme is NULL.
  */
@@ -107,9 +133,12 @@ static vfy_rc check_key(EVP_PKEY *pkey, const vfy_sig_scheme *scheme, vfy_sig_sc
         }
     } else if (id == EVP_PKEY_RSA) {
         int bits = EVP_PKEY_get_bits(pkey);
+        vfy_rc rc;
 
         if (bits < 2048 || bits > 4096)
             return VFY_E_AK_UNSUPPORTED;
+        if ((rc = check_rsa_public(pkey)) != VFY_OK)
+            return rc;
         if (scheme == NULL) {
             pinned->sig = VFY_SIG_RSASSA;
             pinned->hash = VFY_HASH_SHA256;
@@ -369,7 +398,11 @@ vfy_rc vfy_ak_from_tpm2b_public(vfy_ak **out, const uint8_t *buf, size_t len,
 {
     TPM2B_PUBLIC tp;
     const TPMT_PUBLIC *pub = &tp.publicArea;
-    const TPMA_OBJECT need = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED;
+    /* a restricted signing key whose private part was made in, and never
+     * leaves, a TPM (what TPM2_CreatePrimary/Create give tpm2_createak) */
+    const TPMA_OBJECT need = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED |
+                             TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                             TPMA_OBJECT_SENSITIVEDATAORIGIN;
     vfy_sig_scheme ks;
     EVP_PKEY *pkey = NULL;
     size_t off = 0;
@@ -391,7 +424,7 @@ vfy_rc vfy_ak_from_tpm2b_public(vfy_ak **out, const uint8_t *buf, size_t len,
         return VFY_E_AK_UNSUPPORTED;
     if ((pub->objectAttributes & need) != need ||
         (pub->objectAttributes & TPMA_OBJECT_DECRYPT) != 0)
-        return VFY_E_AK_UNSUPPORTED; /* not a restricted signing key */
+        return VFY_E_AK_UNSUPPORTED; /* not a TPM-resident restricted signing key */
     if ((rc = key_scheme(pub, &ks)) != VFY_OK)
         return rc;
     if (ks.sig != 0) {

@@ -5,14 +5,24 @@
  * (magic, type) is read with the bounds-checked cursor so that each failure
  * has its own error; the whole structure is then unmarshalled by libtss2-mu,
  * which bounds every TPM2B and list. Trailing bytes are rejected.
- * Caveat: only sha256 and sha384 PCR banks and PCRs 0..23 are accepted.
+ * Caveat: only sha256 and sha384 PCR banks and PCRs 0..23 are accepted,
+ * sizeofSelect of at least 3, and at least one PCR selected.
  */
 #include <tss2/tss2_mu.h>
 
 #include "internal.h"
 
+/*
+ * A TPM takes sizeofSelect of at least PCR_SELECT_MIN (3 for 24 PCRs) and
+ * below it answers TPM_RC_VALUE, so a shorter one did not come from a TPM.
+ * A selection of no PCR at all attests nothing: VFY_E_PCR_NONE.
+ */
+#define PCR_SELECT_MIN 3
+
 static vfy_rc copy_selection(vfy_attest *out, const TPML_PCR_SELECTION *sel)
 {
+    uint32_t any = 0;
+
     if (sel->count > VFY_PCR_MAX_BANKS)
         return VFY_E_PCR_BANK;
     for (UINT32 i = 0; i < sel->count; i++) {
@@ -21,6 +31,8 @@ static vfy_rc copy_selection(vfy_attest *out, const TPML_PCR_SELECTION *sel)
 
         if (s->hash != TPM2_ALG_SHA256 && s->hash != TPM2_ALG_SHA384)
             return VFY_E_PCR_BANK;
+        if (s->sizeofSelect < PCR_SELECT_MIN)
+            return VFY_E_ATTEST_MALFORMED;
         for (UINT32 j = 0; j < i; j++)
             if (out->select[j].alg == (vfy_hash_alg)s->hash)
                 return VFY_E_PCR_BANK;
@@ -34,9 +46,10 @@ static vfy_rc copy_selection(vfy_attest *out, const TPML_PCR_SELECTION *sel)
         }
         out->select[i].alg = (vfy_hash_alg)s->hash;
         out->select[i].mask = mask;
+        any |= mask;
     }
     out->nselect = sel->count;
-    return VFY_OK;
+    return any != 0 ? VFY_OK : VFY_E_PCR_NONE;
 }
 
 vfy_rc vfy_attest_parse(vfy_attest *out, const uint8_t *buf, size_t len)

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <tss2/tss2_mu.h>
 
 #include "verify/verify.h"
 
@@ -965,6 +966,137 @@ Test(tpm_ak, tpm2b_public_negatives)
                                                       "-----END PUBLIC KEY-----\n", 58, NULL)),
                      "VFY_E_AK_MALFORMED");
     cr_assert_null(ak);
+    fx_free(&f);
+}
+
+/* ak.pub of fixture @name with @edit applied, re-marshalled, imported. */
+static vfy_rc pub_edited(const char *name, void (*edit)(TPMT_PUBLIC *, uint32_t), uint32_t arg)
+{
+    TPM2B_PUBLIC tp;
+    uint8_t out[sizeof(TPM2B_PUBLIC)];
+    size_t off = 0, n = 0;
+    vfy_ak *ak = NULL;
+    vfy_rc rc;
+    fx f;
+
+    fx_load(&f, name);
+    memset(&tp, 0, sizeof(tp));
+    cr_assert_eq(Tss2_MU_TPM2B_PUBLIC_Unmarshal(f.pub.p, f.pub.len, &off, &tp), TSS2_RC_SUCCESS);
+    edit(&tp.publicArea, arg);
+    tp.size = 0;   /* recomputed */
+    cr_assert_eq(Tss2_MU_TPM2B_PUBLIC_Marshal(&tp, out, sizeof(out), &n), TSS2_RC_SUCCESS);
+    rc = vfy_ak_from_tpm2b_public(&ak, out, n, NULL);
+    cr_assert(rc == VFY_OK ? ak != NULL : ak == NULL);
+    vfy_ak_free(&ak);
+    fx_free(&f);
+    return rc;
+}
+
+static void attr_clear(TPMT_PUBLIC *p, uint32_t bits) { p->objectAttributes &= ~bits; }
+static void attr_set(TPMT_PUBLIC *p, uint32_t bits) { p->objectAttributes |= bits; }
+static void rsa_exponent(TPMT_PUBLIC *p, uint32_t e) { p->parameters.rsaDetail.exponent = e; }
+static void rsa_modulus_even(TPMT_PUBLIC *p, uint32_t unused)
+{
+    (void)unused;
+    p->unique.rsa.buffer[p->unique.rsa.size - 1] &= 0xfe;
+}
+
+/* A TPM2B_PUBLIC must be a TPM-resident restricted signing key, and an RSA
+ * key's exponent odd and at least 3: with e = 1 any padded digest is its
+ * own signature, so such an AK would let anyone forge its quotes. */
+Test(tpm_ak, tpm2b_public_attributes_and_rsa_exponent)
+{
+    static const struct {
+        const char *what;
+        void (*edit)(TPMT_PUBLIC *, uint32_t);
+        uint32_t bits;
+    } refused[] = {
+        {"fixedTPM clear (an imported key)", attr_clear, TPMA_OBJECT_FIXEDTPM},
+        {"fixedParent clear", attr_clear, TPMA_OBJECT_FIXEDPARENT},
+        {"sensitiveDataOrigin clear", attr_clear, TPMA_OBJECT_SENSITIVEDATAORIGIN},
+        {"restricted clear", attr_clear, TPMA_OBJECT_RESTRICTED},
+        {"sign clear", attr_clear, TPMA_OBJECT_SIGN_ENCRYPT},
+        {"decrypt set", attr_set, TPMA_OBJECT_DECRYPT},
+    };
+
+    for (size_t k = 0; k < NGOOD; k++) {
+        cr_assert_str_eq(vfy_rc_name(pub_edited(GOOD[k], attr_set, 0)), "VFY_OK",
+                         "%s re-marshalled as is", GOOD[k]);
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+            cr_assert_str_eq(vfy_rc_name(pub_edited(GOOD[k], refused[i].edit, refused[i].bits)),
+                             "VFY_E_AK_UNSUPPORTED", "%s: %s", GOOD[k], refused[i].what);
+    }
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_exponent, 1)),
+                     "VFY_E_AK_UNSUPPORTED", "exponent 1");
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_exponent, 2)),
+                     "VFY_E_AK_UNSUPPORTED", "exponent 2");
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_exponent, 65536)),
+                     "VFY_E_AK_UNSUPPORTED", "an even exponent");
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_modulus_even, 0)),
+                     "VFY_E_AK_UNSUPPORTED", "an even modulus");
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_exponent, 3)),
+                     "VFY_OK", "exponent 3");
+    cr_assert_str_eq(vfy_rc_name(pub_edited("rsa2048-rsassa-sha256", rsa_exponent, 65537)),
+                     "VFY_OK", "exponent 65537 written out");
+}
+
+/* GOOD[0]'s attest with @edit applied to its PCR selection, re-marshalled. */
+static size_t attest_edited(const fx *f, void (*edit)(TPML_PCR_SELECTION *), uint8_t *out,
+                            size_t cap)
+{
+    TPMS_ATTEST a;
+    size_t off = 0, n = 0;
+
+    memset(&a, 0, sizeof(a));
+    cr_assert_eq(Tss2_MU_TPMS_ATTEST_Unmarshal(f->attest.p, f->attest.len, &off, &a),
+                 TSS2_RC_SUCCESS);
+    edit(&a.attested.quote.pcrSelect);
+    cr_assert_eq(Tss2_MU_TPMS_ATTEST_Marshal(&a, out, cap, &n), TSS2_RC_SUCCESS);
+    return n;
+}
+
+static void sel_as_is(TPML_PCR_SELECTION *s) { (void)s; }
+static void sel_none(TPML_PCR_SELECTION *s) { s->count = 0; }
+static void sel_zero(TPML_PCR_SELECTION *s)
+{
+    for (UINT32 i = 0; i < s->count; i++)
+        memset(s->pcrSelections[i].pcrSelect, 0, sizeof(s->pcrSelections[i].pcrSelect));
+}
+static void sel_short(TPML_PCR_SELECTION *s)
+{
+    s->pcrSelections[0].sizeofSelect = 2;
+    s->pcrSelections[0].pcrSelect[2] = 0;
+}
+
+/* A quote selecting no PCR attests nothing (VFY_E_PCR_NONE), and one whose
+ * sizeofSelect is below the TPM's minimum of 3 did not come from a TPM. */
+Test(tpm_quote, empty_or_short_pcr_selection_is_refused)
+{
+    static const struct {
+        const char *what;
+        void (*edit)(TPML_PCR_SELECTION *);
+        const char *want;
+    } v[] = {
+        {"as is", sel_as_is, "VFY_OK"},
+        {"no bank", sel_none, "VFY_E_PCR_NONE"},
+        {"banks with no PCR", sel_zero, "VFY_E_PCR_NONE"},
+        {"sizeofSelect 2", sel_short, "VFY_E_ATTEST_MALFORMED"},
+    };
+    uint8_t m[2048];
+    fx f;
+
+    fx_load(&f, GOOD[0]);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        vfy_attest info;
+        size_t n = attest_edited(&f, v[i].edit, m, sizeof(m));
+
+        cr_assert_str_eq(vfy_rc_name(vfy_attest_parse(&info, m, n)), v[i].want, "parse: %s",
+                         v[i].what);
+        if (i > 0)   /* (the signature covers the original bytes) */
+            cr_assert_str_eq(vfy_rc_name(vfy_quote_verify(f.ak, m, n, f.sig.p, f.sig.len,
+                                                          &f.pcrs, f.binder, &info)),
+                             v[i].want, "verify: %s", v[i].what);
+    }
     fx_free(&f);
 }
 

@@ -50,6 +50,7 @@ typedef enum vfy_rc {
     VFY_E_CLOCK_RESET_BACK = 116, /* resetCount went back */
     VFY_E_CLOCK_RESTART_BACK = 117, /* restartCount went back within one reset epoch */
     VFY_E_CLOCK_BACK = 118,       /* clock behind the latest seen by more than the tolerance */
+    VFY_E_PCR_NONE = 119,         /* the quote selects no PCR at all (it attests nothing) */
 
     /* 200..299: reference-value store (DESIGN §6) */
     VFY_E_DB = 200,               /* SQLite reported an error */
