@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,4 +276,58 @@ Test(tpm_ak, unsupported_keys_and_schemes)
     EVP_PKEY_free(ed);
     EVP_PKEY_free(p256);
     EVP_PKEY_free(rsa2k);
+}
+
+/* @k's modulus with public exponent @e, as a PEM (caller frees). */
+static char *rsa_pem_with_exponent(EVP_PKEY *k, unsigned long e, size_t *len)
+{
+    BIGNUM *n = NULL, *be = BN_new();
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *out = NULL;
+    char *pem;
+
+    cr_assert(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n));
+    cr_assert(BN_set_word(be, e));
+    cr_assert(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n));
+    cr_assert(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be));
+    cr_assert_not_null(params = OSSL_PARAM_BLD_to_param(bld));
+    cr_assert_eq(EVP_PKEY_fromdata_init(ctx), 1);
+    cr_assert_eq(EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_PUBLIC_KEY, params), 1);
+    pem = pem_of(out, len);
+    EVP_PKEY_free(out);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(be);
+    return pem;
+}
+
+/* From PEM too: an RSA AK's exponent must be odd and at least 3 (e = 1
+ * makes every padded digest its own signature). */
+Test(tpm_ak, rsa_pem_with_a_broken_exponent_is_refused)
+{
+    static const unsigned long bad[] = {1, 2, 4, 65536};
+    static const unsigned long good[] = {3, 65537};
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    vfy_ak *ak = NULL;
+    size_t len;
+    char *pem;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pem = rsa_pem_with_exponent(k, bad[i], &len);
+        cr_assert_str_eq(vfy_rc_name(vfy_ak_from_pem(&ak, pem, len, NULL)), "VFY_E_AK_UNSUPPORTED",
+                         "e = %lu", bad[i]);
+        cr_assert_null(ak);
+        free(pem);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        pem = rsa_pem_with_exponent(k, good[i], &len);
+        cr_assert_eq(vfy_ak_from_pem(&ak, pem, len, NULL), VFY_OK, "e = %lu", good[i]);
+        vfy_ak_free(&ak);
+        free(pem);
+    }
+    EVP_PKEY_free(k);
 }
