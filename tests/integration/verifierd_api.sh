@@ -125,6 +125,19 @@ expect_match "junk quote: reasons say the quote was rejected" "$(jws_claim "$(jg
 expect_eq "junk quote: instance-identity 96" \
     "$(jws_claim "$(jget /ear)" /submods/platform/ear_trustworthiness_vector/instance-identity)" 96
 
+# A TPMS_ATTEST that libtss2-mu itself refuses (sizeofSelect 200): a
+# contraindicated result, and no libtss2 log line on verifierd's stderr,
+# which every attest client could otherwise fill (verifierd sets TSS2_LOG).
+fx_attest="$VFY_SOURCE_DIR/tests/fixtures/quote/ecc-p256-ecdsa-sha256/attest.bin"
+bad_attest=$({ head -c 107 "$fx_attest"; printf '\310'; tail -c +109 "$fx_attest"; } | b64url_enc)
+EV_MU=$(printf '%s' "$EV" | sed 's|"tpm-attest":\["application/vnd.verifierd.tpms-attest","[^"]*"|"tpm-attest":["application/vnd.verifierd.tpms-attest","'"$bad_attest"'"|')
+expect_match "the evidence carries the mutated TPMS_ATTEST" "$EV_MU" "$bad_attest"
+nonce
+post /v1/attest "$A" "$(attest_body "$N" "$CB" registered "$EV_MU")"
+expect_status "attest with a TPMS_ATTEST libtss2-mu refuses" 200
+expect_match "its reasons: the quote is malformed" "$(jws_claim "$(jget /ear)" /verifierd.reasons)" 'TPMS_ATTEST'
+expect_nomatch "no libtss2 log line in verifierd's stderr" "$(cat "$VD_LOG")" 'ERROR:marshal|sizeofSelect'
+
 # ---- results and revocations ----
 call GET "/v1/results/$RID" "$A"
 expect_status "GET /v1/results/{id}" 200

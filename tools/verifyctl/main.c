@@ -94,6 +94,10 @@ int main(int argc, char **argv)
     vc_ctx c = {NULL, NULL};
     int i = 1;
 
+    /* libtss2-mu's own log lines for malformed key files: verifyctl's error
+     * already names the problem (TSS2_LOG set by the caller wins). */
+    (void)setenv("TSS2_LOG", "all+NONE", 0);
+
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
         const char *a = argv[i];
 
