@@ -100,7 +100,7 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
         goto out;
     }
     snprintf(r->verdict, sizeof(r->verdict), "%s", vfy_ear_status_name(vfy_result_status(res)));
-    if (vd_commit_parking()) {
+    if (vd_commit_parking() && vd_commit_gate_enter(r) == 0) {
         /* The answer waits, parked, for the group commit (commit.c). */
         if (vd_accepts(c, "application/eat+jwt")) {
             r->park_ctype = "application/eat+jwt";
@@ -111,6 +111,7 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
             r->park_body = attest_json(r, res, jws);
         }
         if (r->park_body == NULL) {
+            vd_commit_gate_leave(r);
             ret = MHD_NO;
             goto out;
         }

@@ -106,9 +106,13 @@ static void *park_main(void *arg)
         for (struct vd_req *r = list; r != NULL; r = next) {
             struct MHD_Connection *c = r->park_c;
 
+            struct vd_park_gate *gate = r->gate;
+
             next = r->park_next;   /* r may be gone once c is resumed */
             r->park_rc = vfy_committer_wait(vd_srv->committer, r->park_res);
             MHD_resume_connection(c);
+            /* after the resume: a daemon stopped from here on resumes it */
+            atomic_fetch_sub(&gate->parked, 1);
         }
     }
     return NULL;
@@ -149,6 +153,21 @@ void vd_commit_stop(void)
 int vd_commit_parking(void)
 {
     return park_running;
+}
+
+int vd_commit_gate_enter(struct vd_req *r)
+{
+    atomic_fetch_add(&r->gate->parked, 1);
+    if (atomic_load(&r->gate->closing)) {
+        atomic_fetch_sub(&r->gate->parked, 1);
+        return -1;
+    }
+    return 0;
+}
+
+void vd_commit_gate_leave(struct vd_req *r)
+{
+    atomic_fetch_sub(&r->gate->parked, 1);
 }
 
 void vd_commit_park(struct MHD_Connection *c, struct vd_req *r)

@@ -43,6 +43,7 @@ struct vd_server *vd_srv;
 struct vd_gen {
     struct MHD_Daemon *d;
     atomic_int inflight;
+    struct vd_park_gate gate;   /* its parked answers (commit.c) */
     /* Its worker threads' daemons in the order they got a first connection,
      * and each one's open connections (under track_mu): /metrics. */
     const struct MHD_Daemon *worker[VD_MAX_WORKERS];
@@ -574,6 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if ((r = req_new()) == NULL)
             return MHD_NO;
         *con_cls = r;
+        r->gate = &g->gate;
         atomic_fetch_add(&g->inflight, 1);
         track_set(c, PH_RECEIVING);
         snprintf(r->method, sizeof(r->method), "%s", method);
@@ -928,6 +930,17 @@ static void retire_gen(struct vd_gen *g, int secs)
     if (atomic_load(&g->inflight) > 0 || busy > 0)
         vd_log("warn", "stopping with %d requests in flight and %d connections before their "
                        "first request", atomic_load(&g->inflight), busy);
+    /* libmicrohttpd aborts the process when a daemon stops with a suspended
+     * connection: park no more answers of @g and let the parked ones be
+     * resumed (their commit is bounded by the store's busy timeouts). Its
+     * attests still in appraisal wait for their commit in the handler. */
+    atomic_store(&g->gate.closing, 1);
+    for (int i = 1; atomic_load(&g->gate.parked) > 0; i++) {
+        if (i % 500 == 0)
+            vd_log("warn", "stopping: %d answers still wait for their group commit",
+                   atomic_load(&g->gate.parked));
+        usleep(10000);
+    }
     MHD_stop_daemon(g->d);
     vd_accept_forget(g->d);
     free(g);

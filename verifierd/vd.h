@@ -106,6 +106,21 @@ struct vd_server {
 extern struct vd_server *vd_srv;
 
 /* ---- per-request context ---- */
+/*
+ * A daemon generation's gate for parked answers (server.c, commit.c).
+ * libmicrohttpd aborts the process when a daemon is stopped with a
+ * suspended connection, so once retire_gen closes the gate no connection
+ * of that generation is parked any more (the answer waits for its commit
+ * in the handler instead), and retire_gen waits until every parked one has
+ * been resumed. The handler raises @parked before it looks at @closing and
+ * retire_gen sets @closing before it reads @parked: one of them sees the
+ * other (sequentially consistent atomics).
+ */
+struct vd_park_gate {
+    atomic_int parked;   /* parked answers not yet resumed */
+    atomic_int closing;
+};
+
 struct vd_req {
     char id[VD_ID_LEN + 1];
     struct timespec start;
@@ -122,6 +137,7 @@ struct vd_req {
     vfy_token_role role;
     int authed;
     /* an attest answer parked until its group commit (commit.c) */
+    struct vd_park_gate *gate; /* its daemon generation's (server.c) */
     int parked;
     struct MHD_Connection *park_c;
     struct vd_req *park_next;
@@ -140,7 +156,16 @@ void vd_commit_stop(void);                   /* after the daemons stopped */
 int vd_commit_parking(void);                 /* 1: attest answers are parked */
 /* +1 before an appraisal that may join the batch, -1 if it ends unparked. */
 void vd_commit_busy(int delta);
-/* Suspend @c; r->park_res/ctype/body/len/verdict are the answer to send. */
+/*
+ * Before parking: 0 and r->gate holds a place for it, or -1 when the gate
+ * is closing (its daemon is being stopped): the caller waits for the
+ * commit itself. A place not used for vd_commit_park is given back with
+ * vd_commit_gate_leave; a parked answer's is given back on its resume.
+ */
+int vd_commit_gate_enter(struct vd_req *r);
+void vd_commit_gate_leave(struct vd_req *r);
+/* Suspend @c (after vd_commit_gate_enter); r->park_res/ctype/body/len/verdict
+ * are the answer to send. */
 void vd_commit_park(struct MHD_Connection *c, struct vd_req *r);
 /* On resume: send the parked answer, or 503 if its commit failed. */
 enum MHD_Result vd_commit_answer(struct MHD_Connection *c, struct vd_req *r);

@@ -9,7 +9,9 @@
 #   SIGTERM with a slow upload in flight: that request gets its response,
 #   then the process exits 0. Connections caught mid-handshake or
 #   mid-headers by a SIGHUP or a SIGTERM are still answered.
-#   --drain-timeout bounds that wait (bad values refused with exit 2).
+#   --drain-timeout bounds that wait (bad values refused with exit 2), and
+#   a reload whose drain runs out while an attest waits for the store's
+#   write lock leaves the process running.
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
@@ -220,4 +222,38 @@ wait "$UP3"
 check "the upload still in flight was cut (status $(cat "$VD_TMP/slow3.out.code"))" \
     test "$(cat "$VD_TMP/slow3.out.code")" != 200
 expect_match "the log says a request was cut" "$(cat "$VD_LOG")" 'stopping with 1 requests in flight'
+
+# ---- a reload while an attest waits for the store's write lock ----
+# Another process holds the write lock for 3 s, so the attest's group
+# commit cannot begin; the drain (1 s) runs out with it still in appraisal.
+# libmicrohttpd aborts when a daemon stops with a suspended (parked)
+# connection: the retiring generation parks no answer once its gate is
+# closed (the handler waits for the commit itself) and the stop waits for
+# the parked ones. Before, this SIGHUP killed verifierd (exit 134).
+vd_start prod4 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --drain-timeout 1 || die "cannot start verifierd (prod4)"
+vd_fake_evidence "$VD_TMP/ev4.json"
+vd_nonce "$A"
+attest_body "$NONCE" "$(head -c 32 /dev/urandom | b64url_enc)" nobody "$(cat "$VD_TMP/ev4.json")" \
+    >"$VD_TMP/att4.json"
+( echo 'BEGIN IMMEDIATE;'; sleep 3; echo 'COMMIT;' ) | sqlite3 "$P/db" &
+LOCKER=$!
+sleep 0.3
+curl -sS --max-time 20 --cacert "$VD_CA" -H "Authorization: Bearer $A" \
+    -H 'Content-Type: application/json' --data-binary "@$VD_TMP/att4.json" \
+    -o "$VD_TMP/att4.out" -w '%{http_code}' "$VD_URL/v1/attest" >"$VD_TMP/att4.code" 2>/dev/null &
+ATT4=$!
+sleep 0.5
+check "the attest waits for the write lock when SIGHUP is sent" kill -0 "$ATT4"
+kill -HUP "$VD_PID"
+wait "$LOCKER"
+wait "$ATT4"
+sleep 0.5
+check "verifierd survives the reload (the attest was in appraisal past the drain)" kill -0 "$VD_PID"
+expect_nomatch "no libmicrohttpd panic in the log" "$(cat "$VD_LOG")" 'Fatal error|suspended connections'
+echo "# the attest caught by the reload: HTTP $(cat "$VD_TMP/att4.code")"
+vd_nonce "$A"
+expect_eq "the new generation answers" "$HTTP_CODE" 201
+vd_stop
+expect_eq "... and exits 0 on SIGTERM" "$VD_STOP_RC" 0
 vd_done
