@@ -1045,11 +1045,22 @@ static void raise_nofile(const struct vd_config *cfg)
                (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)need);
 }
 
+/* libmicrohttpd's fatal errors: one JSON line like every other, then the
+ * abort it expects (it cannot go on after a panic). */
+static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    vd_log("error", "libmicrohttpd fatal error at %s:%u: %s", file != NULL ? file : "?", line,
+           reason != NULL ? reason : "(no reason)");
+    abort();
+}
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
 
     vd_srv = s;
+    MHD_set_panic_func(mhd_panic, NULL);
     s->started = vd_now();
     raise_nofile(s->cfg);
     if (load_keys(s, &s->keys) != 0)
