@@ -94,11 +94,32 @@ static vfy_rc commit_locked(vfy_committer *c)
     return rc;
 }
 
+/*
+ * 1 (the batch failed) if the open batch's transaction is gone — SQLite
+ * rolled it back whole after an I/O, disk-full or out-of-memory error in
+ * some appraisal's state phase. Its results are lost: their waiters get
+ * VFY_E_DB, other appraisers drop what they cached from it (failures), and
+ * the next state phase opens a new batch instead of running outside any.
+ * c->mu held.
+ */
+static int batch_lost(vfy_committer *c)
+{
+    if (!c->open || !st_tx_lost(c->st))
+        return 0;
+    c->open = 0;
+    c->pending = 0;
+    c->done = c->batch;
+    c->outcome[c->batch % OUTCOMES] = VFY_E_DB;
+    c->failures++;
+    return 1;
+}
+
 vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
 {
     vfy_rc rc;
 
     pthread_mutex_lock(&c->mu);
+    (void)batch_lost(c);
     if (!c->open) {
         if ((rc = vfy_store_begin(c->st)) != VFY_OK) {
             pthread_mutex_unlock(&c->mu);
@@ -115,12 +136,13 @@ vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
 uint64_t committer_leave(vfy_committer *c, int joined)
 {
     uint64_t ticket = 0;
+    int lost = batch_lost(c);
 
     if (joined) {
-        ticket = c->batch;
-        if (++c->pending >= c->max_batch)
+        ticket = c->batch;   /* of a lost batch: its waiters get the failure */
+        if (!lost && ++c->pending >= c->max_batch)
             (void)commit_locked(c);   /* its outcome is read by the waiters */
-    } else if (c->open && c->pending == 0) {
+    } else if (!lost && c->open && c->pending == 0) {
         /* Nobody will wait for this batch: end it now rather than hold the
          * write lock (and block every admin change) until the next
          * appraisal joins it. Its savepoints were rolled back: it is empty. */

@@ -417,6 +417,15 @@ vfy_rc st_tx_end(vfy_store *st, vfy_rc rc)
     return rc;
 }
 
+int st_tx_lost(vfy_store *st)
+{
+    if (st->depth == 0 || !sqlite3_get_autocommit(st->db))
+        return 0;
+    st->depth = 0;
+    st->gen_valid = 0;
+    return 1;
+}
+
 vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const char *detail)
 {
     sqlite3_stmt *s;

@@ -125,6 +125,14 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
                                 const char *version, const uint8_t *digest,
                                 size_t *revoked, size_t *results);
 /*
+ * 1 if a transaction this handle opened is gone: SQLite may roll back the
+ * whole transaction on an I/O, disk-full or out-of-memory error (its
+ * "ROLLBACK TO"/"RELEASE" then fail unseen). The handle's nesting is reset
+ * to none. 0 while none is open or it is still there.
+ */
+int st_tx_lost(vfy_store *st);
+
+/*
  * The id of the reference set holding exactly @refs (@nrefs > 0; duplicates
  * merged), created on first use, in the caller's transaction.
  */

@@ -41,6 +41,7 @@
 
 #include "verify/verify.h"
 #include "internal.h"   /* committer_enter/leave: a failed state phase */
+#include "refstore_int.h"   /* the committer store's connection */
 
 #define ATTESTER "agent-1"
 #define REFSET "platform"
@@ -2598,6 +2599,52 @@ Test(appraise, group_commit_failed_state_phase_releases_the_lock)
     cr_expect_eq(added, 1);
     cr_expect_lt(time(NULL) - t0, 2, "the admin change waited for the lock");
     cr_expect_eq(vfy_committer_flush(g.c), VFY_OK, "nothing left open");
+    group_close(&g);
+    env_close(&e);
+}
+
+/*
+ * SQLite may roll back a whole transaction on an I/O, disk-full or
+ * out-of-memory error in one statement (here a ROLLBACK inside a state
+ * phase stands in for it). The batch is then gone: its results' waiters get
+ * VFY_E_DB, nothing of it is recorded, and the next appraisal runs in a new
+ * batch — not outside any transaction.
+ */
+Test(appraise, group_commit_batch_rolled_back_by_sqlite_fails_its_waiters)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r1, *r2;
+    vfy_store *bst;
+    uint64_t failures = 0, f2 = 0;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";
+    r1 = group_appraise(&g, &q, "first, in the batch");
+    cr_assert_eq(committer_enter(g.c, &bst, &failures), VFY_OK);
+    cr_assert_eq(vfy_store_begin(bst), VFY_OK);             /* the state phase */
+    cr_assert_eq(sqlite3_exec(bst->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(vfy_store_end(bst, VFY_E_DB), VFY_E_DB);    /* its savepoint "rolled back" */
+    cr_expect_eq(committer_leave(g.c, 0), 0u);
+    /* the next appraisal, before anyone waits: a new batch, which holds
+     * until its wait (not a transaction of its own, committed at once) */
+    r2 = group_appraise(&g, &q, "second, a new batch");
+    cr_expect_eq(recorded(&e, vfy_result_id(r2)), 0, "in a batch, not committed on its own");
+    cr_expect_str_eq(vfy_rc_name(vfy_committer_wait(g.c, r1)), "VFY_E_DB",
+                     "a result of the rolled-back batch");
+    cr_expect_eq(recorded(&e, vfy_result_id(r1)), 0, "nothing of the lost batch");
+    cr_assert_eq(committer_enter(g.c, &bst, &f2), VFY_OK);
+    cr_expect_eq(f2, failures + 1, "the lost batch counts as a failure");
+    cr_expect_eq(sqlite3_get_autocommit(bst->db), 0, "a batch transaction is open");
+    cr_expect_eq(committer_leave(g.c, 0), 0u);
+    cr_expect_eq(vfy_committer_wait(g.c, r2), VFY_OK);
+    cr_expect_eq(recorded(&e, vfy_result_id(r2)), 1);
+    vfy_result_free(&r1);
+    vfy_result_free(&r2);
+    req_free(&q);
     group_close(&g);
     env_close(&e);
 }
