@@ -7,7 +7,7 @@
  * for up to --commit-delay-us microseconds after the oldest (or until
  * --commit-batch of them), commits the committer's open batch once, and
  * resumes every connection; each then sends its answer — or 503 if the
- * commit that should have made its result durable failed. No answer leaves
+ * commit that should have recorded its result failed. No answer leaves
  * before its result is committed. With --commit-delay-us 0 nothing is
  * parked: each request waits for its batch itself (vfy_committer_wait).
  *

@@ -73,11 +73,13 @@ typedef struct vfy_appraiser vfy_appraiser;
  * - appraisers created with vfy_appraiser_config.committer run their state
  *   phase (reads and writes of the attester's state, no crypto) under the
  *   committer's lock as a savepoint of its open transaction, the batch;
- * - the result vfy_appraise() returns is then **not yet durable**: call
+ * - the result vfy_appraise() returns is then **not yet committed**: call
  *   vfy_committer_wait() for it before releasing its EAR. The first wait
  *   for a result of the open batch commits the batch (every appraisal in
- *   it becomes durable at once); later waits of the same batch return its
+ *   it is committed at once); later waits of the same batch return its
  *   outcome. A batch is also committed when it reaches @max_batch.
+ *   Committed survives a crash of the process; with the store's
+ *   synchronous=NORMAL a power loss may lose the last commits.
  *
  * If a batch's commit fails, every result in it is lost: wait returns the
  * error for each of them and their EARs must be discarded (appraise again
