@@ -90,7 +90,7 @@ static void *park_main(void *arg)
          * open one or an older one: one flush settles them all. */
         {
             struct timespec t0, t1;
-            size_t n = 0;
+            size_t n = 0, failed = 0;
             int ok;
 
             for (struct vd_req *r = list; r != NULL; r = r->park_next)
@@ -98,21 +98,24 @@ static void *park_main(void *arg)
             clock_gettime(CLOCK_MONOTONIC, &t0);
             ok = vfy_committer_flush(vd_srv->committer) == VFY_OK;
             clock_gettime(CLOCK_MONOTONIC, &t1);
-            if (!ok)
-                vd_log("error", "group commit failed: its %zu answers get 503", n);
             vd_metrics_commit(n, ok, (double)(t1.tv_sec - t0.tv_sec) +
                                          (t1.tv_nsec - t0.tv_nsec) / 1e9);
-        }
-        for (struct vd_req *r = list; r != NULL; r = next) {
-            struct MHD_Connection *c = r->park_c;
+            /* Each answer's outcome is its own batch's (one that reached
+             * --commit-batch committed itself before this flush). */
+            for (struct vd_req *r = list; r != NULL; r = next) {
+                struct MHD_Connection *c = r->park_c;
+                struct vd_park_gate *gate = r->gate;
 
-            struct vd_park_gate *gate = r->gate;
-
-            next = r->park_next;   /* r may be gone once c is resumed */
-            r->park_rc = vfy_committer_wait(vd_srv->committer, r->park_res);
-            MHD_resume_connection(c);
-            /* after the resume: a daemon stopped from here on resumes it */
-            atomic_fetch_sub(&gate->parked, 1);
+                next = r->park_next;   /* r may be gone once c is resumed */
+                r->park_rc = vfy_committer_wait(vd_srv->committer, r->park_res);
+                failed += r->park_rc != VFY_OK;
+                MHD_resume_connection(c);
+                /* after the resume: a daemon stopped from here on resumes it */
+                atomic_fetch_sub(&gate->parked, 1);
+            }
+            if (failed > 0)
+                vd_log("error", "group commit failed: %zu of %zu parked answers get 503",
+                       failed, n);
         }
     }
     return NULL;

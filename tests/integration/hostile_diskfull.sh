@@ -147,7 +147,7 @@ check "verifierd still running after failed commits" kill -0 "$VD_PID"
 vd_call GET /metrics -
 expect_match "the failed group commits are counted in /metrics" "$(cat "$VD_BODY")" \
     'verifierd_group_commit_failures_total [1-9]'
-expect_match "the failed group commit is logged" "$(cat "$VD_LOG")" 'group commit failed: its [0-9]+ answers get 503'
+expect_match "the failed group commit is logged" "$(cat "$VD_LOG")" 'group commit failed: [0-9]+ of [0-9]+ parked answers get 503'
 
 vd_call GET /healthz -
 expect_status "healthz after failed commits" 200
