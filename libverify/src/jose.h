@@ -19,6 +19,16 @@
 /* Borrowed EVP_PKEY (EC P-256, private) of a signing key. */
 EVP_PKEY *vfy_signing_key_pkey(const vfy_signing_key *key);
 
+/*
+ * Drop every thread's cached signing context for @pkey (jws.c), so that a
+ * freed signing key is not kept alive by a thread that signed with it and
+ * has not signed since (vfy_signing_key_free calls it first).
+ */
+void vfy_jws_forget_key(const EVP_PKEY *pkey);
+
+/* Threads whose signing context holds a key now (tests). */
+size_t vfy_jws_cached_keys(void);
+
 /* Borrowed public EVP_PKEY for @kid in @set, or NULL. */
 EVP_PKEY *vfy_jwks_lookup(const vfy_jwks *set, const char *kid);
 

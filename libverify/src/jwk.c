@@ -310,6 +310,7 @@ void vfy_signing_key_free(vfy_signing_key **key)
 {
     if (key == NULL || *key == NULL)
         return;
+    vfy_jws_forget_key((*key)->pkey);
     EVP_PKEY_free((*key)->pkey);
     free(*key);
     *key = NULL;

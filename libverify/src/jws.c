@@ -17,8 +17,9 @@
  *
  * Caveats: header members other than alg, typ and kid are refused, including
  * crit: this verifier understands no JWS extensions. A thread's signing
- * context holds a reference on the last key's EVP_PKEY, so a replaced key
- * stays in memory until that thread signs with another key or exits.
+ * context holds a reference on the last key's EVP_PKEY until the key is
+ * freed: vfy_signing_key_free drops every thread's context for it, so a
+ * replaced key's private part leaves memory then, idle threads included.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -105,25 +106,41 @@ static vfy_rc raw_to_der(const uint8_t raw[ES256_SIG_LEN], unsigned char **der, 
  * the cached context holds its own reference on that EVP_PKEY
  * (EVP_PKEY_CTX_new_from_pkey takes one): while it is cached the object
  * cannot be freed, so no other key can be allocated at its address. Freeing
- * the vfy_signing_key (SIGHUP key replacement) therefore never lets a new
- * key hit a stale context; the new key's different pointer replaces it.
- * Keying by the vfy_signing_key pointer would not be: a freed key's
+ * the vfy_signing_key (SIGHUP key replacement) drops the contexts holding
+ * it in every thread (vfy_jws_forget_key, each cache's lock taken) before
+ * the last reference goes, so no context outlives its key either way.
+ * Keying by the vfy_signing_key pointer would not be sound: a freed key's
  * struct address is routinely reused by the next key.
  */
 struct sign_cache {
+    /* Held by its thread while it signs, and by a sweep that drops a
+     * freed key's context (vfy_jws_forget_key). */
+    pthread_mutex_t mu;
     const EVP_PKEY *pkey; /* identity only; the reference is held by ctx */
     EVP_PKEY_CTX *ctx;
+    struct sign_cache *next, *prev; /* every thread's cache, under caches_mu */
 };
 
 static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
 static pthread_key_t sign_tls;
 static int sign_tls_ok;
+static pthread_mutex_t caches_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sign_cache *caches;
 
 static void sign_cache_free(void *p)
 {
     struct sign_cache *c = p;
 
+    pthread_mutex_lock(&caches_mu);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        caches = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&caches_mu);
     EVP_PKEY_CTX_free(c->ctx); /* drops the EVP_PKEY reference */
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -132,41 +149,101 @@ static void sign_tls_init(void)
     sign_tls_ok = pthread_key_create(&sign_tls, sign_cache_free) == 0;
 }
 
-/*
- * An EVP_PKEY_CTX initialised for signing with @pkey. With *@owned set the
- * caller frees it (no per-thread cache could be had); otherwise it is the
- * thread's cached context, valid until this thread's next call.
- */
-static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pkey, int *owned)
+/* This thread's cache, made and registered on first use; NULL if none can be had. */
+static struct sign_cache *thread_cache(void)
 {
-    struct sign_cache *c = NULL;
-    EVP_PKEY_CTX *ctx;
+    struct sign_cache *c;
 
-    *owned = 0;
-    if (pthread_once(&sign_once, sign_tls_init) == 0 && sign_tls_ok) {
-        c = pthread_getspecific(sign_tls);
-        if (c != NULL && c->pkey == pkey && c->ctx != NULL)
-            return c->ctx;
-        if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL &&
-            pthread_setspecific(sign_tls, c) != 0) {
-            free(c);
-            c = NULL;
-        }
+    if (pthread_once(&sign_once, sign_tls_init) != 0 || !sign_tls_ok)
+        return NULL;
+    if ((c = pthread_getspecific(sign_tls)) != NULL)
+        return c;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return NULL;
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return NULL;
     }
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (pthread_setspecific(sign_tls, c) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&caches_mu);
+    c->next = caches;
+    if (caches != NULL)
+        caches->prev = c;
+    caches = c;
+    pthread_mutex_unlock(&caches_mu);
+    return c;
+}
+
+static EVP_PKEY_CTX *new_sign_ctx(EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
     if (ctx != NULL && EVP_PKEY_sign_init(ctx) != 1) {
         EVP_PKEY_CTX_free(ctx);
         ctx = NULL;
     }
-    if (c == NULL) {
-        *owned = ctx != NULL;
-        return ctx;
-    }
-    /* Replace the thread's entry, releasing the previous key's reference. */
-    EVP_PKEY_CTX_free(c->ctx);
-    c->ctx = ctx;
-    c->pkey = ctx != NULL ? pkey : NULL;
     return ctx;
+}
+
+/* ECDSA signature (DER) of @digest with @pkey, on this thread's cached
+ * context (set up for @pkey if it was another key's) or a one-off one. */
+static vfy_rc sign_digest(EVP_PKEY *pkey, const uint8_t digest[32], uint8_t *der,
+                          size_t *der_len)
+{
+    struct sign_cache *c = thread_cache();
+    EVP_PKEY_CTX *ctx;
+    int ok;
+
+    if (c == NULL) {
+        if ((ctx = new_sign_ctx(pkey)) == NULL)
+            return VFY_E_INTERNAL;
+        ok = EVP_PKEY_sign(ctx, der, der_len, digest, 32) == 1;
+        EVP_PKEY_CTX_free(ctx);
+        return ok ? VFY_OK : VFY_E_INTERNAL;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->pkey != pkey || c->ctx == NULL) {
+        /* Replace the thread's entry, releasing the previous key's reference. */
+        EVP_PKEY_CTX_free(c->ctx);
+        c->ctx = new_sign_ctx(pkey);
+        c->pkey = c->ctx != NULL ? pkey : NULL;
+    }
+    ok = c->ctx != NULL && EVP_PKEY_sign(c->ctx, der, der_len, digest, 32) == 1;
+    pthread_mutex_unlock(&c->mu);
+    return ok ? VFY_OK : VFY_E_INTERNAL;
+}
+
+void vfy_jws_forget_key(const EVP_PKEY *pkey)
+{
+    pthread_mutex_lock(&caches_mu);
+    for (struct sign_cache *c = caches; c != NULL; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        if (c->pkey == pkey) {
+            EVP_PKEY_CTX_free(c->ctx);
+            c->ctx = NULL;
+            c->pkey = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&caches_mu);
+}
+
+size_t vfy_jws_cached_keys(void)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&caches_mu);
+    for (struct sign_cache *c = caches; c != NULL; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        n += c->ctx != NULL;
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&caches_mu);
+    return n;
 }
 
 vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, size_t len,
@@ -176,8 +253,6 @@ vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, si
     char *hjson = NULL, *h64 = NULL, *p64 = NULL, *jws = NULL;
     uint8_t der[80], raw[ES256_SIG_LEN], digest[32];
     size_t der_len = sizeof(der), hlen, plen, jlen;
-    EVP_PKEY_CTX *ctx = NULL;
-    int owned = 0;
     vfy_rc rc = VFY_E_NOMEM;
 
     if (out == NULL)
@@ -210,8 +285,7 @@ vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, si
     memcpy(jws + hlen + 1, p64, plen);
     rc = VFY_E_INTERNAL;
     if (vfy_sha256(jws, hlen + 1 + plen, digest) != VFY_OK ||
-        (ctx = sign_ctx(vfy_signing_key_pkey(key), &owned)) == NULL ||
-        EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)) != 1)
+        sign_digest(vfy_signing_key_pkey(key), digest, der, &der_len) != VFY_OK)
         goto out;
     rc = der_to_raw(der, der_len, raw);
     if (rc != VFY_OK)
@@ -224,8 +298,6 @@ vfy_rc vfy_jws_sign_es256(const vfy_signing_key *key, const uint8_t *payload, si
     *out = jws;
     jws = NULL;
 out:
-    if (owned)
-        EVP_PKEY_CTX_free(ctx);
     cJSON_Delete(hdr);
     cJSON_free(hjson);
     free(h64);

@@ -12,6 +12,8 @@
 
 #include "verify/verify.h"
 #include "verify/jwk.h"
+#include "jose.h"   /* the signing contexts each thread keeps */
+#include <pthread.h>
 
 /* A fixed P-256 key generated once with `openssl ecparam -genkey -name prime256v1 | openssl pkcs8 -topk8 -nocrypt`. */
 static const char FIXED_PEM[] =
@@ -204,4 +206,68 @@ Test(jwk, jwks_limits)
     big[VFY_JWKS_MAX_BYTES + 1] = '\0';
     cr_assert_eq(vfy_jwks_parse(&s, big, VFY_JWKS_MAX_BYTES + 1), VFY_E_TOO_LARGE);
     free(big);
+}
+
+/* A thread that signs once with *arg, then stays idle until released. */
+struct idle_signer {
+    const vfy_signing_key *key;
+    pthread_barrier_t signed_, release;
+    vfy_rc rc;
+};
+
+static void *idle_sign(void *arg)
+{
+    struct idle_signer *t = arg;
+    char *jws = NULL;
+
+    t->rc = vfy_jws_sign_es256(t->key, (const uint8_t *)"{}", 2, &jws);
+    vfy_free(jws);
+    pthread_barrier_wait(&t->signed_);
+    pthread_barrier_wait(&t->release);
+    return NULL;
+}
+
+/* A thread keeps a signing context for the last key it signed with; freeing
+ * the key drops it in every thread, also in one that has not signed since
+ * (before, a replaced key's private part stayed in memory until then). */
+Test(jwk, freeing_a_signing_key_drops_every_threads_context)
+{
+    vfy_signing_key *a = NULL, *b = NULL;
+    vfy_jwks *set = NULL;
+    struct idle_signer t;
+    pthread_t th;
+    char *jws = NULL, *payload = NULL, kid[VFY_JWK_MAX_KID + 1];
+    size_t plen = 0;
+
+    cr_assert_eq(vfy_signing_key_generate(&a), VFY_OK);
+    cr_assert_eq(vfy_signing_key_generate(&b), VFY_OK);
+    cr_assert_eq(vfy_jws_cached_keys(), 0);
+    cr_assert_eq(vfy_jws_sign_es256(a, (const uint8_t *)"{}", 2, &jws), VFY_OK);
+    vfy_free(jws);
+    cr_assert_eq(vfy_jws_cached_keys(), 1, "this thread's context for a");
+    t.key = a;
+    pthread_barrier_init(&t.signed_, NULL, 2);
+    pthread_barrier_init(&t.release, NULL, 2);
+    cr_assert_eq(pthread_create(&th, NULL, idle_sign, &t), 0);
+    pthread_barrier_wait(&t.signed_);
+    cr_assert_eq(t.rc, VFY_OK);
+    cr_assert_eq(vfy_jws_cached_keys(), 2, "and the idle thread's");
+    vfy_signing_key_free(&a);
+    cr_expect_eq(vfy_jws_cached_keys(), 0, "a freed: no thread holds it any more");
+    pthread_barrier_wait(&t.release);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    /* signing goes on with another key, and verifies */
+    cr_assert_eq(vfy_jws_sign_es256(b, (const uint8_t *)"{\"x\":1}", 7, &jws), VFY_OK);
+    cr_assert_eq(vfy_jws_cached_keys(), 1);
+    cr_assert_eq(vfy_jwks_new(&set), VFY_OK);
+    cr_assert_eq(vfy_jwks_add(set, b), VFY_OK);
+    cr_assert_eq(vfy_jws_verify_es256(jws, strlen(jws), set, &payload, &plen, kid), VFY_OK);
+    cr_expect_eq(plen, 7);
+    free(payload);
+    vfy_free(jws);
+    vfy_jwks_free(&set);
+    vfy_signing_key_free(&b);
+    cr_expect_eq(vfy_jws_cached_keys(), 0);
+    pthread_barrier_destroy(&t.signed_);
+    pthread_barrier_destroy(&t.release);
 }
