@@ -1231,5 +1231,18 @@ vfy_rc vfy_result_sign(const vfy_result *r, const vfy_signing_key *key, char **j
     c.manifest_version = r->manifest_version;
     c.reasons = (const char *const *)r->reasons;
     c.n_reasons = r->nreasons;
+    /* The EAR's status is computed from its claims (the worst submodule);
+     * it must be the status the result was recorded and answered with
+     * (vfy_result_status, which also refuses "affirming" for a result that
+     * never reached the agent): never sign a token that says more. */
+    {
+        vfy_ear_status claimed = vfy_trust_vector_status(&c.submod[VFY_EAR_PLATFORM].tv);
+
+        if (c.submod[VFY_EAR_AGENT].present)
+            claimed = vfy_ear_status_worst(claimed,
+                                           vfy_trust_vector_status(&c.submod[VFY_EAR_AGENT].tv));
+        if (claimed != vfy_result_status(r))
+            return VFY_E_INTERNAL;
+    }
     return vfy_ear_sign(&c, key, jws, NULL);
 }

@@ -393,7 +393,8 @@ struct vfy_ear {
     vfy_ear_profile profile;
     vfy_ear_status status;
     struct ear_submod_view sub[VFY_EAR_SUBMOD_COUNT];
-    int64_t iat, exp;
+    int64_t iat, exp, nbf;
+    int has_nbf;
     const char *jti, *attester, *cb, *build;
     int has_nonce;
     uint8_t nonce[MAX_NONCE];
@@ -469,6 +470,10 @@ static vfy_rc parse_submod(vfy_ear *e, vfy_ear_submod_id id, const cJSON *o,
                 return VFY_E_EAR_CLAIMS;
         }
     }
+    /* The issuer derives the status from the vector (never by hand): a
+     * signed EAR whose status says otherwise is refused, not believed. */
+    if (sv->status != vfy_trust_vector_status(&sv->tv))
+        return VFY_E_EAR_STATUS;
     v = cJSON_GetObjectItemCaseSensitive(o, pn->policy);
     if (v != NULL) {
         if (pn->policy_array) {
@@ -557,8 +562,10 @@ static vfy_rc parse_claims(vfy_ear *e)
         for (id = 0; id < VFY_EAR_SUBMOD_COUNT; id++)
             if (strcmp(m->string, submod_names[id]) == 0)
                 break;
-        if (id == VFY_EAR_SUBMOD_COUNT)
-            continue;
+        /* only the profile's submodules: a status in one nobody reads
+         * could otherwise hide a verdict */
+        if (id == VFY_EAR_SUBMOD_COUNT || e->sub[id].present)
+            return VFY_E_EAR_CLAIMS;
         rc = parse_submod(e, (vfy_ear_submod_id)id, m, pn);
         if (rc != VFY_OK)
             return rc;
@@ -567,11 +574,15 @@ static vfy_rc parse_claims(vfy_ear *e)
     if (nsub == 0)
         return VFY_E_EAR_CLAIMS;
     v = cJSON_GetObjectItemCaseSensitive(root, pn->status);
-    if (v == NULL) {
-        e->status = worst;
-    } else if ((s = json_str(v)) == NULL || !status_from_name(s, &e->status)) {
+    if ((s = json_str(v)) == NULL || !status_from_name(s, &e->status))
         return VFY_E_EAR_CLAIMS;
-    }
+    if (e->status != worst)   /* the overall status is the worst submodule's */
+        return VFY_E_EAR_STATUS;
+    /* Not issued by this profile; honoured if present (RFC 7519 §4.1.5). */
+    v = cJSON_GetObjectItemCaseSensitive(root, "nbf");
+    if (v != NULL && (!json_int(v, &e->nbf) || e->nbf > e->exp))
+        return VFY_E_EAR_CLAIMS;
+    e->has_nbf = v != NULL;
     v = cJSON_GetObjectItemCaseSensitive(root, CLAIM_REASONS);
     if (v != NULL) {
         size_t n = 0;
@@ -626,7 +637,7 @@ vfy_rc vfy_ear_verify(vfy_ear **out, const char *jws, size_t jws_len, const vfy_
         rc = VFY_E_EAR_EXPIRED;
         goto out;
     }
-    if (e->iat > now + VFY_EAR_IAT_SKEW_S) {
+    if (e->iat > now + VFY_EAR_IAT_SKEW_S || (e->has_nbf && e->nbf > now + VFY_EAR_IAT_SKEW_S)) {
         rc = VFY_E_EAR_NOT_YET_VALID;
         goto out;
     }

@@ -134,6 +134,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_EAR_JTI, "EAR has no jti, so it could never be revoked"),
     ROW(VFY_E_EAR_ATTESTER, "EAR is about another attester"),
     ROW(VFY_E_EAR_TTL, "EAR is valid longer than the relying party asked for"),
+    ROW(VFY_E_EAR_STATUS, "EAR statuses disagree with its trust vectors"),
     /* end of 600..699 */
 
     /* 700..799 (nonces) */

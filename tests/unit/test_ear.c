@@ -693,7 +693,9 @@ Test(ear, rejects_bad_claims_even_when_signed)
     char p[1024];
     const char *base = "\"iat\":1765000000,\"exp\":1765000300,"
                        "\"ear_verifier_id\":{\"developer\":\"x\",\"build\":\"y\"},"
-                       "\"submods\":{\"platform\":{\"ear_status\":\"affirming\"}}";
+                       "\"ear_status\":\"affirming\","
+                       "\"submods\":{\"platform\":{\"ear_status\":\"affirming\","
+                       "\"ear_trustworthiness_vector\":{\"instance-identity\":2}}}";
 
     snprintf(p, sizeof(p), "{\"eat_profile\":\"%s\",%s}", VFY_EAR_PROFILE_IETF_ID, base);
     cr_assert_eq(verify(forge(hdr_ok(), p)), VFY_E_EAR_NONCE); /* well-formed, but no nonce */
@@ -742,6 +744,70 @@ Test(ear, rejects_bad_claims_even_when_signed)
              VFY_EAR_PROFILE_IETF_ID);
     cr_assert_eq(verify(forge(hdr_ok(), p)), VFY_E_EAR_CLAIMS);
     cr_assert_eq(verify(forge(hdr_ok(), "not json")), VFY_E_EAR_CLAIMS);
+}
+
+/*
+ * Statuses are derived, never believed: a signed EAR whose submodule status
+ * is not its vector's tier, or whose overall status is not the worst
+ * submodule's, is refused (VFY_E_EAR_STATUS) — whoever else holds a key of
+ * the set, or a bug, cannot make a relying party read "affirming" next to a
+ * contraindicated claim. The overall status is required, only the
+ * profile's submodules are allowed, and an nbf is honoured. (A token that
+ * passes every claim check ends at the missing nonce: VFY_E_EAR_NONCE.)
+ */
+Test(ear, statuses_must_follow_the_vectors)
+{
+    static const char pre[] = "\"iat\":1765000000,\"exp\":1765000300,"
+                              "\"ear_verifier_id\":{\"developer\":\"x\",\"build\":\"y\"}";
+    static const char plat_ok[] = "\"platform\":{\"ear_status\":\"affirming\","
+                                  "\"ear_trustworthiness_vector\":{\"instance-identity\":2}}";
+    static const struct {
+        const char *what, *rest;
+        vfy_rc want;
+    } v[] = {
+        {"consistent", "\"ear_status\":\"affirming\",\"submods\":{@P}", VFY_E_EAR_NONCE},
+        {"affirming over a contraindicated agent",
+         "\"ear_status\":\"affirming\",\"submods\":{@P,\"agent\":{\"ear_status\":"
+         "\"contraindicated\",\"ear_trustworthiness_vector\":{\"executables\":96}}}",
+         VFY_E_EAR_STATUS},
+        {"a submodule affirming over executables 96",
+         "\"ear_status\":\"affirming\",\"submods\":{\"platform\":{\"ear_status\":"
+         "\"affirming\",\"ear_trustworthiness_vector\":{\"executables\":96}}}",
+         VFY_E_EAR_STATUS},
+        {"a submodule affirming with no vector",
+         "\"ear_status\":\"affirming\",\"submods\":{\"platform\":{\"ear_status\":"
+         "\"affirming\"}}", VFY_E_EAR_STATUS},
+        {"warning overall, affirming submodules",
+         "\"ear_status\":\"warning\",\"submods\":{@P}", VFY_E_EAR_STATUS},
+        {"no overall status", "\"submods\":{@P}", VFY_E_EAR_CLAIMS},
+        {"a submodule outside the profile",
+         "\"ear_status\":\"affirming\",\"submods\":{@P,\"Agent\":{\"ear_status\":"
+         "\"contraindicated\",\"ear_trustworthiness_vector\":{\"executables\":96}}}",
+         VFY_E_EAR_CLAIMS},
+        {"nbf in the past", "\"ear_status\":\"affirming\",\"nbf\":1765000000,\"submods\":{@P}",
+         VFY_E_EAR_NONCE},
+        {"nbf 61 s ahead", "\"ear_status\":\"affirming\",\"nbf\":1765000062,\"submods\":{@P}",
+         VFY_E_EAR_NOT_YET_VALID},
+        {"nbf after exp", "\"ear_status\":\"affirming\",\"nbf\":1765000301,\"submods\":{@P}",
+         VFY_E_EAR_CLAIMS},
+        {"nbf not an integer", "\"ear_status\":\"affirming\",\"nbf\":\"0\",\"submods\":{@P}",
+         VFY_E_EAR_CLAIMS},
+    };
+    char rest[512], p[1024];
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const char *at = strstr(v[i].rest, "@P");
+        vfy_rc rc;
+
+        if (at != NULL)
+            snprintf(rest, sizeof(rest), "%.*s%s%s", (int)(at - v[i].rest), v[i].rest, plat_ok,
+                     at + 2);
+        else
+            snprintf(rest, sizeof(rest), "%s", v[i].rest);
+        snprintf(p, sizeof(p), "{\"eat_profile\":\"%s\",%s,%s}", VFY_EAR_PROFILE_IETF_ID, pre, rest);
+        rc = verify(forge(hdr_ok(), p));
+        cr_expect_str_eq(vfy_rc_name(rc), vfy_rc_name(v[i].want), "%s", v[i].what);
+    }
 }
 
 /* ---- per-thread signing context (jws.c sign_ctx) ---- */
