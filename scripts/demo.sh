@@ -18,7 +18,8 @@
 #      re-attestation -> contraindicated -> refused
 #   and the relying party's connection saw exactly one TLS handshake.
 #
-# Environment: DEMO_TTL (EAR max_ttl_s, default 4), DEMO_KEEP=1 keeps the
+# Environment: DEMO_TTL (EAR max_ttl_s, default 4; "none": the relying
+# party's own default), DEMO_KEEP=1 keeps the
 # work directory. For tests: DEMO_STORY=FILE runs that story (rp.c's script
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
 # (e.g. its --test-notice-after-evidence hook), DEMO_RP_ARGS to the relying
@@ -34,6 +35,8 @@ VCTL=$BUILD/tools/verifyctl/verifyctl
 AGENT=$BUILD/examples/vfy-agent
 RP=$BUILD/examples/vfy-rp
 TTL=${DEMO_TTL:-4}
+EAR_S=$TTL   # how long an EAR lives: the relying party's default without --max-ttl
+[ "$TTL" != none ] || EAR_S=300
 AK_HANDLE=0x81010003
 
 for b in "$VD" "$VCTL" "$AGENT" "$RP"; do
@@ -164,7 +167,8 @@ SH
 chmod +x "$WORK/swap-manifest"
 RP_COMMON=(--agent "$AGENT_ADDR" --agent-ca "$WORK/agent-cert.pem" --verifier "$VFY"
            --verifier-ca "$WORK/vd/tls-cert.pem" --token-file "$WORK/vd/dev-tokens"
-           --attester agent-1 --max-ttl "$TTL")
+           --attester agent-1)
+[ "$TTL" = none ] || RP_COMMON+=(--max-ttl "$TTL")
 # shellcheck disable=SC2206  # DEMO_RP_ARGS is a list of options
 RP_COMMON+=(${DEMO_RP_ARGS:-})
 # relay-rp2: a second relying party, on its own connection to the agent, that
@@ -196,7 +200,7 @@ say 4. the operator reviews $MODEL_B and approves it; the held EAR keeps refusin
 run $VCTL --db $DB component add model $MODEL_B --digest sha256:$(sha "model:$MODEL_B") >/dev/null
 op transfer 5000 EUR to ACME Travel
 expect refused warning
-sleep $((TTL + 1))
+sleep $((EAR_S + 1))
 op transfer 5000 EUR to ACME Travel
 expect allowed affirming
 

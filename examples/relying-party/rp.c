@@ -415,6 +415,11 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
 }
 
 #define RP_JWKS_MAX_AGE_S 300
+/* The longest an EAR is relied on when --max-ttl is not given: the
+ * request asks for it and verify_and_hold refuses a longer one, whatever
+ * the verifier's policy says (DESIGN: a verdict is relied on only for a
+ * bounded time). */
+#define RP_MAX_TTL_DEFAULT_S 300
 
 static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
                            const char *result_id)
@@ -509,8 +514,8 @@ static int attest(struct rp *rp)
     } else if (challenge_agent(rp, nonce, &ev, &evlen) != 0) {
         goto out;
     }
-    tl(rp, "-> verifierd: POST /v1/attest (attester %s, this connection's own exporter value%s)",
-       rp->attester, rp->max_ttl_s ? ", max_ttl_s set" : "");
+    tl(rp, "-> verifierd: POST /v1/attest (attester %s, this connection's own exporter value, "
+       "max_ttl_s %u)", rp->attester, rp->max_ttl_s);
     if (vc_attest(rp->vc, nonce, rp->cb, rp->attester, (const char *)ev, evlen, rp->max_ttl_s,
                   &res, err, sizeof(err)) != 0) {
         tl(rp, "verifierd attest failed: %s", err);
@@ -608,6 +613,16 @@ static int do_op(struct rp *rp, const char *op)
         }
     }
     st = rp->ear ? vfy_ear_get_status(rp->ear) : VFY_EAR_NONE;
+    /* Both parts appraised and affirming: an EAR without the agent's
+     * verdict says nothing about the agent this operation goes to. */
+    if (st == VFY_EAR_AFFIRMING &&
+        (!vfy_ear_has_submod(rp->ear, VFY_EAR_PLATFORM) ||
+         !vfy_ear_has_submod(rp->ear, VFY_EAR_AGENT) ||
+         vfy_ear_get_submod_status(rp->ear, VFY_EAR_PLATFORM) != VFY_EAR_AFFIRMING ||
+         vfy_ear_get_submod_status(rp->ear, VFY_EAR_AGENT) != VFY_EAR_AFFIRMING)) {
+        tl(rp, "op %u \"%s\": the EAR lacks an affirming platform and agent verdict", rp->ops, op);
+        st = VFY_EAR_CONTRAINDICATED;
+    }
     rp->last_status = st;
     if (st != VFY_EAR_AFFIRMING) {
         rp->refused++;
@@ -810,8 +825,10 @@ static void usage(FILE *f)
         "  in-band before each high-impact operation whenever the held EAR is not usable.\n"
         "  Exit status: 0 if the story ran as scripted and the connection saw exactly one\n"
         "  TLS handshake; 1 otherwise; 2 usage. --jwks-max-age: refetch verifierd's key\n"
-        "  set at least this often (default %d s), and whenever an EAR names an unknown kid.\n",
-        RP_JWKS_MAX_AGE_S);
+        "  set at least this often (default %d s), and whenever an EAR names an unknown kid.\n"
+        "  --max-ttl: the longest an EAR is relied on, asked of verifierd and checked\n"
+        "  (default %d s).\n",
+        RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S);
 }
 
 int main(int argc, char **argv)
@@ -848,6 +865,7 @@ int main(int argc, char **argv)
     rp.last_decision = -1;
     rp.attester = "agent-1";
     rp.jwks_max_age_s = RP_JWKS_MAX_AGE_S;
+    rp.max_ttl_s = RP_MAX_TTL_DEFAULT_S;
     clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {

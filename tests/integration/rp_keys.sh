@@ -54,6 +54,21 @@ else
     fail "default: $(grep -E 'rp +summary' "$TMP/out.default")"
 fi
 
+# without --max-ttl the relying party still bounds the EAR's life: it asks
+# verifierd for 300 s (below the dev policy's result.ttl_s? the request says
+# so either way) and checks what comes back against it
+cat >"$TMP/story1.txt" <<'STORY'
+op transfer 3 EUR to ACME Travel
+expect allowed affirming
+STORY
+rc=$(demo_run "$TMP/out.nottl" DEMO_TTL=none DEMO_STORY="$TMP/story1.txt")
+if [ "$rc" = 0 ]; then pass "no --max-ttl: demo.sh exits 0"; else fail "no --max-ttl: exit status $rc"; fi
+if grep -qE '^[0-9:.]+ rp +-> verifierd: POST /v1/attest \(attester agent-1, .*max_ttl_s 300\)$' "$TMP/out.nottl"; then
+    pass "no --max-ttl: the request asks for max_ttl_s 300"
+else
+    fail "no --max-ttl: $(grep -E 'POST /v1/attest' "$TMP/out.nottl")"
+fi
+
 # a bad value is refused
 "$VFY_BUILD_DIR/examples/vfy-rp" --jwks-max-age 0 --op x >/dev/null 2>"$TMP/err"
 rc=$?
