@@ -255,10 +255,16 @@ static void track_set(struct MHD_Connection *c, enum conn_phase ph)
     if (t == NULL)
         return;
     pthread_mutex_lock(&track_mu);
+    /* One --timeout for a whole request: its deadline runs from the
+     * connection's start for a first request (the TLS handshake, the
+     * headers and the body share it), from the request line for a
+     * keep-alive connection's next one; moving on to the headers or the
+     * body does not start it again. */
+    if (ph != PH_RECEIVING || (t->phase == PH_WAITING && t->served))
+        clock_gettime(CLOCK_MONOTONIC, &t->since);
     t->phase = ph;
     if (ph == PH_WAITING)   /* only after a request completed */
         t->served = 1;
-    clock_gettime(CLOCK_MONOTONIC, &t->since);
     pthread_mutex_unlock(&track_mu);
 }
 
@@ -531,10 +537,19 @@ static struct vd_req *req_new(void)
     return r;
 }
 
+/*
+ * Past its limit a body of unstated length (chunked) is read and dropped
+ * for this much more, so that one ending soon gets its 413 (libmicrohttpd
+ * answers only once the body has ended); beyond it the connection is
+ * closed instead of being read for as long as the client sends.
+ */
+#define VD_DISCARD_MAX (1024 * 1024)
+
 static int body_append(struct vd_req *r, const char *data, size_t n)
 {
     if (r->too_large || n > r->limit - r->len) {
         r->too_large = 1;
+        r->discarded += n;
         return 0;
     }
     if (r->len + n + 1 > r->cap) {
@@ -600,6 +615,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (n > r->limit)
                 return vd_problem(c, r, 413, r->limit == 0 ? "this endpoint takes no body"
                                                            : "request body too large");
+        } else if (r->limit == 0 &&
+                   MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+            /* a body of unstated length where none is taken: refused now,
+             * not read to its end (it could go on until the timeout) */
+            return vd_problem(c, r, 413, "this endpoint takes no body");
         }
         if (rt->role != 0) {
             enum MHD_Result ret;
@@ -620,8 +641,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        if (body_append(r, upload_data, *upload_data_size) != 0)
+        if (body_append(r, upload_data, *upload_data_size) != 0 ||
+            r->discarded > VD_DISCARD_MAX) {
+            /* Far past the limit: closed now rather than read to the end
+             * (logged as 413). */
+            r->status = 413;
             return MHD_NO;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }

@@ -127,6 +127,7 @@ struct vd_req {
     enum vd_endpoint ep;
     char *body;
     size_t len, cap, limit;
+    size_t discarded;          /* body bytes past the limit, read and dropped */
     int too_large;
     unsigned status;
     char method[8];

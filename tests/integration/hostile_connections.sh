@@ -161,6 +161,37 @@ check "a client is served while 20 tokenless header trickles press on --max-conn
 for j in "${tpids[@]}"; do wait "$j" 2>/dev/null; done   # each bounded by timeout 20
 code=$(curl -s --max-time 5 --cacert "$VD_CA" -o /dev/null -w '%{http_code}' "$VD_URL/healthz" 2>/dev/null)
 expect_eq "served again once the trickles end" "$code" 200
+
+# ---- 6b. one --timeout for the whole request ----
+# Each step under 3 s (TLS, 2 s, request line, 2 s, end of headers), the
+# whole over it: the request is cut, not answered (the deadline used to
+# start again at the request line and again at the end of the headers).
+( sleep 2; printf 'GET /healthz HTTP/1.1\r\n'; sleep 2; printf 'Host: x\r\n\r\n'; sleep 1.5 ) |
+    timeout 10 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" >"$VD_TMP/split.out" 2>/dev/null
+expect_nomatch "a request whose parts each fit --timeout 3 but not the whole is not answered" \
+    "$(cat "$VD_TMP/split.out")" 'HTTP/1.1 200'
+# ... while a keep-alive connection's next request gets its own deadline
+( printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 2
+  printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 1 ) |
+    timeout 10 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" >"$VD_TMP/ka.out" 2>/dev/null
+expect_eq "two requests 2 s apart on one connection are both answered" \
+    "$(grep -c 'HTTP/1.1 200' "$VD_TMP/ka.out")" 2
+
+# ---- 6c. bodies of unstated length ----
+# A chunked body to an endpoint that takes none: 413 at once, not read on.
+( printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'
+  sleep 2 ) | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" >"$VD_TMP/chunk0.out" 2>/dev/null
+expect_match "a chunked body to GET /healthz: 413 before it ends" "$(cat "$VD_TMP/chunk0.out")" 'HTTP/1.1 413'
+# A chunked body far past the limit (challenge: 4 KiB; 3 MiB sent): the
+# connection is closed once 1 MiB past it, logged as 413, not read to the end.
+head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$VD_TMP/3mib"
+code=$(curl -s --max-time 10 --cacert "$VD_CA" -H "Authorization: Bearer $VD_ATTEST" \
+    -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$VD_TMP/3mib" -o /dev/null -w '%{http_code}' "$VD_URL/v1/challenge" 2>/dev/null)
+check "a 3 MiB chunked challenge gets no final answer: the connection is closed (curl: ${code:-000})" \
+    test "${code:-000}" = 000 -o "${code:-000}" = 100
+expect_match "... and its request line is logged with status 413" "$(cat "$VD_LOG")" \
+    '"path":"/v1/challenge".*"status":413'
 vd_stop
 expect_eq "the trickle verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
