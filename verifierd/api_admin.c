@@ -77,48 +77,6 @@ static enum MHD_Result list(struct MHD_Connection *c, struct vd_req *r, const ch
     return ret;
 }
 
-static cJSON *body_object(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret)
-{
-    cJSON *o;
-
-    if (vd_content_type_is(c, "application/json") != 0) {
-        *ret = vd_problem(c, r, 415, "expected Content-Type: application/json");
-        return NULL;
-    }
-    o = cJSON_ParseWithLength(r->body != NULL ? r->body : "", r->len);
-    if (o == NULL || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        *ret = vd_problem(c, r, 400, "body must be a JSON object");
-        return NULL;
-    }
-    return o;
-}
-
-/* 0 if every member of @o is in @allowed (NULL-terminated) and none repeats. */
-static int only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
-                       const char *const *allowed, enum MHD_Result *ret)
-{
-    const cJSON *it;
-    char msg[128];
-
-    cJSON_ArrayForEach(it, o) {
-        int ok = 0;
-
-        for (size_t i = 0; allowed[i] != NULL; i++)
-            if (strcmp(it->string, allowed[i]) == 0)
-                ok = 1;
-        for (const cJSON *x = it->next; ok && x != NULL; x = x->next)
-            if (strcmp(x->string, it->string) == 0)
-                ok = 0;
-        if (!ok) {
-            snprintf(msg, sizeof(msg), "unknown or repeated field \"%.64s\"", it->string);
-            *ret = vd_problem(c, r, 400, msg);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static const char *opt_str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -129,7 +87,7 @@ static const char *opt_str(const cJSON *o, const char *key)
 static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 {
     enum MHD_Result ret;
-    cJSON *o = body_object(c, r, &ret);
+    cJSON *o = vd_json_body(c, r, &ret);
     const char *name, *pem, *pub;
     uint8_t *ak = NULL;
     size_t ak_len = 0;
@@ -141,7 +99,7 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 
     if (o == NULL)
         return ret;
-    if (only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }
@@ -174,7 +132,7 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req *r)
 {
     enum MHD_Result ret;
-    cJSON *o = body_object(c, r, &ret);
+    cJSON *o = vd_json_body(c, r, &ret);
     const char *kind_s, *name, *dig_s;
     vfy_component_kind kind;
     uint8_t dig[32];
@@ -186,7 +144,7 @@ static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req 
 
     if (o == NULL)
         return ret;
-    if (only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }
@@ -215,7 +173,7 @@ static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req 
 static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
 {
     enum MHD_Result ret;
-    cJSON *o = body_object(c, r, &ret);
+    cJSON *o = vd_json_body(c, r, &ret);
     const char *set, *bank_s, *dig_s;
     const cJSON *idx;
     vfy_hash_alg bank = VFY_HASH_SHA256;
@@ -228,7 +186,7 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
 
     if (o == NULL)
         return ret;
-    if (only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }

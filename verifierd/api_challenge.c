@@ -49,25 +49,28 @@ enum MHD_Result vd_api_challenge(struct MHD_Connection *c, struct vd_req *r, con
     (void)method;
     (void)path;
     if (r->len > 0) {
+        static const char *const fields[] = {"policy", "attester", NULL};
+        enum MHD_Result ret;
         const cJSON *v;
 
-        if (vd_content_type_is(c, "application/json") != 0)
-            return vd_problem(c, r, 415, "expected Content-Type: application/json");
-        body = cJSON_ParseWithLength(r->body, r->len);
-        if (body == NULL || !cJSON_IsObject(body)) {
+        if ((body = vd_json_body(c, r, &ret)) == NULL)
+            return ret;
+        if (vd_json_only_fields(c, r, body, fields, &ret) != 0) {
             cJSON_Delete(body);
-            return vd_problem(c, r, 400, "body must be a JSON object");
+            return ret;
         }
         v = cJSON_GetObjectItemCaseSensitive(body, "policy");
-        if (v != NULL && !cJSON_IsString(v)) {
+        if (v != NULL && (!cJSON_IsString(v) || !vd_name_ok(v->valuestring))) {
             cJSON_Delete(body);
-            return vd_problem(c, r, 400, "policy must be a string");
+            return vd_problem(c, r, 400, "policy must be a name (a string without control "
+                                         "characters)");
         }
         policy = v != NULL ? v->valuestring : NULL;
         v = cJSON_GetObjectItemCaseSensitive(body, "attester");
-        if (v != NULL && !cJSON_IsString(v)) {
+        if (v != NULL && (!cJSON_IsString(v) || !vd_name_ok(v->valuestring))) {
             cJSON_Delete(body);
-            return vd_problem(c, r, 400, "attester must be a string");
+            return vd_problem(c, r, 400, "attester must be a name (a string without control "
+                                         "characters)");
         }
         attester = v != NULL ? v->valuestring : NULL;
         if (attester != NULL)

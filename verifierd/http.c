@@ -225,3 +225,91 @@ int vd_query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64
     *out = n;
     return 0;
 }
+
+cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret)
+{
+    const char *end = NULL;
+    cJSON *o;
+
+    if (vd_content_type_is(c, "application/json") != 0) {
+        *ret = vd_problem(c, r, 415, "expected Content-Type: application/json");
+        return NULL;
+    }
+    o = cJSON_ParseWithLengthOpts(r->body != NULL ? r->body : "", r->len, &end, 0);
+    /* only whitespace may follow the object */
+    while (o != NULL && end != NULL && end < r->body + r->len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (o == NULL || !cJSON_IsObject(o) || end != r->body + r->len) {
+        cJSON_Delete(o);
+        *ret = vd_problem(c, r, 400, "body must be one JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
+                        const char *const *allowed, enum MHD_Result *ret)
+{
+    const cJSON *it;
+    char msg[128];
+
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            if (strcmp(it->string, allowed[i]) == 0)
+                ok = 1;
+        for (const cJSON *x = it->next; ok && x != NULL; x = x->next)
+            if (strcmp(x->string, it->string) == 0)
+                ok = 0;
+        if (!ok) {
+            snprintf(msg, sizeof(msg), "unknown or repeated field \"%.64s\"", it->string);
+            *ret = vd_problem(c, r, 400, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int vd_name_ok(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > VFY_STORE_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+void vd_utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        size_t k = 1;
+
+        for (; n > 1 && k < n && (p[k] & 0xc0) == 0x80; k++)
+            ;
+        /* overlong two-byte forms (0xc0, 0xc1) and bytes above 0xf4 never
+         * start valid UTF-8 */
+        if (n == 0 || k != n || *p == 0xc0 || *p == 0xc1 || *p > 0xf4) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
+size_t vd_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    /* A %00 would cut the decoded path short ("/healthz%00x" served as
+     * /healthz): such a path is left encoded, and so matches no route. */
+    if (strstr(s, "%00") != NULL)
+        return strlen(s);
+    return MHD_http_unescape(s);
+}

@@ -71,13 +71,24 @@ void vd_log_request(const struct vd_req *r, const char *method, const char *path
     cJSON_AddStringToObject(o, "request_id", r->id);
     cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(r->ep));
     cJSON_AddStringToObject(o, "method", method);
-    /* The path only: query strings are not logged. */
-    cJSON_AddStringToObject(o, "path", path);
-    cJSON_AddNumberToObject(o, "status", r->status);
-    if (r->token[0] != '\0')
-        cJSON_AddStringToObject(o, "token_name", r->token);
-    if (r->attester[0] != '\0')
-        cJSON_AddStringToObject(o, "attester", r->attester);
+    /* The path only: query strings are not logged. The client chose the
+     * path and the attester name: bytes that are not UTF-8 become '?', so
+     * that every line stays valid JSON for strict log pipelines. */
+    {
+        char p[sizeof(r->path)], a[sizeof(r->attester)];
+
+        snprintf(p, sizeof(p), "%s", path != NULL ? path : "");
+        vd_utf8_scrub(p);
+        cJSON_AddStringToObject(o, "path", p);
+        cJSON_AddNumberToObject(o, "status", r->status);
+        if (r->token[0] != '\0')
+            cJSON_AddStringToObject(o, "token_name", r->token);
+        if (r->attester[0] != '\0') {
+            snprintf(a, sizeof(a), "%s", r->attester);
+            vd_utf8_scrub(a);
+            cJSON_AddStringToObject(o, "attester", a);
+        }
+    }
     if (r->verdict[0] != '\0')
         cJSON_AddStringToObject(o, "verdict", r->verdict);
     cJSON_AddNumberToObject(o, "latency_ms", secs * 1000.0);

@@ -905,6 +905,7 @@ static struct vd_gen *start_gen(struct vd_server *s)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, vd_unescape, NULL,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->max_conn_per_ip,
         MHD_OPTION_END);
     if (g->d == NULL) {

@@ -224,6 +224,22 @@ enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned 
                            const char *detail);
 /* 0 if the request's media type (parameters ignored) is @want. */
 int vd_content_type_is(struct MHD_Connection *c, const char *want);
+/*
+ * The request body as one JSON object (Content-Type application/json, only
+ * whitespace after it), or NULL with *@ret the 415/400 answer queued.
+ */
+cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret);
+/* 0 if every member of @o is in @allowed (NULL-terminated) and none repeats;
+ * else -1 with a 400 queued in *@ret. */
+int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
+                        const char *const *allowed, enum MHD_Result *ret);
+/* 1 for a non-empty name of at most VFY_STORE_NAME_MAX bytes without control characters. */
+int vd_name_ok(const char *s);
+/* Replace each byte of @s that is not part of valid UTF-8 with '?', in place
+ * (client strings bound for the JSON log). */
+void vd_utf8_scrub(char *s);
+/* libmicrohttpd's URL unescape, refusing to decode a path holding %00. */
+size_t vd_unescape(void *cls, struct MHD_Connection *c, char *s);
 /* 1 if @want appears in the Accept header. */
 int vd_accepts(struct MHD_Connection *c, const char *want);
 /* Authenticate the bearer token; on failure a 401/403/429 is queued and

@@ -462,10 +462,17 @@ vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
         return st_err(st, VFY_E_TOO_LARGE, "bundle larger than %zu bytes", VFY_STORE_BUNDLE_MAX);
     if ((rc = st_writable(st)) != VFY_OK)
         return rc;
-    doc = cJSON_ParseWithLength(json, len);
-    if (doc == NULL || !cJSON_IsObject(doc)) {
-        rc = st_err(st, VFY_E_BUNDLE, "bundle is not a JSON object");
-        goto out;
+    {
+        const char *end = NULL;
+
+        doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+        while (doc != NULL && end != NULL && end < json + len &&
+               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+            end++;
+        if (doc == NULL || !cJSON_IsObject(doc) || end != json + len) {
+            rc = st_err(st, VFY_E_BUNDLE, "bundle is not one JSON object");
+            goto out;
+        }
     }
     fmt = get_str(doc, "format");
     if (!keys_ok(doc, keys) || fmt == NULL || strcmp(fmt, BUNDLE_FORMAT) != 0 ||

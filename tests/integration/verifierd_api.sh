@@ -161,7 +161,8 @@ for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0
 done
 
 # ---- 404, 405 ----
-for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex; do
+for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex \
+         /healthz%00x /v1/keys%00 '/%ff%c0%af'; do
     call GET "$p" "$A"
     expect_problem "GET $p" 404
 done
@@ -205,6 +206,12 @@ bad400 "attest: evidence CMW with a wrong collection type" "$(attest_body "$Z" "
 bad400 "challenge: not JSON" '{' /v1/challenge
 bad400 "challenge: policy not a string" '{"policy":1}' /v1/challenge
 bad400 "challenge: unknown policy" '{"policy":"no-such-policy"}' /v1/challenge
+bad400 "challenge: trailing garbage" '{"policy":"default"} trailing' /v1/challenge
+bad400 "challenge: policy twice (the first used to win)" '{"policy":"default","policy":"nope"}' /v1/challenge
+bad400 "challenge: unknown field" '{"policy":"default","zzz":[1,2]}' /v1/challenge
+bad400 "challenge: attester with a control character" '{"attester":"a\u0001b"}' /v1/challenge
+post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"x"} }}garbage'
+expect_problem "admin: trailing garbage after the object" 400
 # A bad field must not burn a nonce: it is still good for a well-formed request.
 nonce
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV" '"max_ttl_s":0')"
@@ -531,6 +538,9 @@ while IFS= read -r line; do
     printf '%s' "$line" | "$JSONGET" -t '' >/dev/null 2>&1 || nonjson=$((nonjson + 1))
 done <"$VD_LOG"
 expect_eq "log: every stderr line is a JSON object" "$nonjson" 0
+# ... and valid UTF-8, though a client asked for /%ff%c0%af (those bytes are logged as '?')
+check "log: valid UTF-8 throughout" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_LOG"
+expect_match "log: the non-UTF-8 path is logged with '?'" "$(cat "$VD_LOG")" '"path":"/[?][?][?]"' 
 for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
               "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
     [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }

@@ -64,7 +64,7 @@ printf '  sha512:\n    0 : 0x00\n' > bank.yaml
 expect_fail "$DB" "verifyctl: pcr import: bank.yaml:1: unsupported bank or PCR index (banks: sha256, sha384; indices 0..23) (VFY_E_PCR_BANK)" \
     pcr import s bank.yaml
 printf '{"format":"verifierd-refvalues","version":1,' > bad-bundle.json
-expect_fail "$DB" "verifyctl: import: bundle is not a JSON object (VFY_E_BUNDLE)" \
+expect_fail "$DB" "verifyctl: import: bundle is not one JSON object (VFY_E_BUNDLE)" \
     import bad-bundle.json
 # A bundle whose last entry conflicts: nothing of it is imported.
 "$VCTL" --db "$DB" export > good.json

@@ -1500,6 +1500,14 @@ Test(refstore, bundle_roundtrip_and_bad_bundles)
     /* Bad bundles change nothing. */
     cr_assert_eq(vfy_store_export(st2, &before), VFY_OK);
     cr_assert_eq(vfy_store_import(st2, "{", 1, NULL), VFY_E_BUNDLE);
+    {   /* one object and nothing after it but whitespace */
+        static const char tail[] = "{\"format\":\"verifierd-refvalues\",\"version\":1} }x";
+        static const char ws[] = "{\"format\":\"verifierd-refvalues\",\"version\":1} \n";
+
+        cr_assert_eq(vfy_store_import(st2, tail, strlen(tail), NULL), VFY_E_BUNDLE);
+        cr_assert_str_eq(vfy_store_errmsg(st2), "bundle is not one JSON object");
+        cr_assert_eq(vfy_store_import(st2, ws, strlen(ws), NULL), VFY_OK);
+    }
     cr_assert_eq(vfy_store_import(st2, "{\"format\":\"x\",\"version\":1}", 26, NULL), VFY_E_BUNDLE);
     {
         static const char extra[] =
