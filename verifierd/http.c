@@ -161,6 +161,31 @@ int vd_accepts(struct MHD_Connection *c, const char *want)
     return 0;
 }
 
+struct header_count {
+    const char *name;
+    unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct header_count *hc = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, hc->name) == 0)
+        hc->n++;
+    return MHD_YES;
+}
+
+unsigned vd_header_count(struct MHD_Connection *c, const char *name)
+{
+    struct header_count hc = {name, 0};
+
+    (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
+    return hc.n;
+}
+
 enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_role need,
                         int *done)
 {
@@ -173,6 +198,8 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
     struct timespec ts;
 
     *done = 1;
+    if (h != NULL && vd_header_count(c, MHD_HTTP_HEADER_AUTHORIZATION) > 1)
+        return vd_problem(c, r, 400, "more than one Authorization header");
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
         return vd_problem(c, r, 401, "a bearer token is required");
     h += 7;
@@ -216,7 +243,7 @@ int vd_query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64
         *out = def;
         return 0;
     }
-    if (*v == '-' || *v == '+' || *v == ' ')
+    if (*v < '0' || *v > '9')   /* digits only: no sign, no leading whitespace */
         return -1;
     errno = 0;
     n = strtoull(v, &end, 10);

@@ -604,6 +604,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                              ? "allowed: GET, HEAD" : "allowed: POST");
         r->limit = rt->body_limit;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* One framing only (RFC 9112 §6.3): a proxy in front that read the
+         * other one would see a different request (smuggling). */
+        if (cl != NULL &&
+            (vd_header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
+             MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL))
+            return vd_problem(c, r, 400, "Content-Length repeated or with Transfer-Encoding");
         if (cl != NULL) {
             char *end;
             unsigned long long n;

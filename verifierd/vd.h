@@ -224,6 +224,8 @@ enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned 
                            const char *detail);
 /* 0 if the request's media type (parameters ignored) is @want. */
 int vd_content_type_is(struct MHD_Connection *c, const char *want);
+/* How many request headers are named @name (case-insensitive). */
+unsigned vd_header_count(struct MHD_Connection *c, const char *name);
 /*
  * The request body as one JSON object (Content-Type application/json, only
  * whitespace after it), or NULL with *@ret the 415/400 answer queued.

@@ -155,10 +155,29 @@ expect_eq "revocations cursor is a number" "$(jget -t /cursor)" number
 expect_eq "revocations list empty (nothing revoked yet)" "$(jget /revoked)" '[]'
 call GET /v1/revocations "$A"
 expect_status "GET /v1/revocations (no cursor)" 200
-for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0' 'limit=1001'; do
+for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0' 'limit=1001' \
+         'after=%095' 'after=%205' 'after=+5'; do
     call GET "/v1/revocations?$q" "$A"
     expect_problem "GET /v1/revocations?$q" 400
 done
+
+# ---- framing and headers a proxy could read differently ----
+raw() {   # raw REQUEST: the status line verifierd answers a hand-written request with
+    { printf '%b' "$1"; sleep 1; } |
+        timeout 10 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" 2>/dev/null | head -n 1 | tr -d '\r'
+}
+expect_match "two Authorization headers: 400" \
+    "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nAuthorization: Bearer $ADM\r\nContent-Length: 0\r\n\r\n")" \
+    '^HTTP/1.1 400'
+expect_match "two Content-Length headers: 400" \
+    "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 0\r\n\r\n{}")" \
+    '^HTTP/1.1 400'
+expect_match "Content-Length with Transfer-Encoding: 400" \
+    "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")" \
+    '^HTTP/1.1 400'
+expect_match "one of each, as a client sends them: 201" \
+    "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")" \
+    '^HTTP/1.1 201'
 
 # ---- 404, 405 ----
 for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex \
