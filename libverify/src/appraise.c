@@ -529,8 +529,32 @@ static void raise_claim(vfy_result *r, vfy_ear_submod_id s, vfy_tv_claim c, int 
         (void)vfy_trust_vector_set(tv, c, value);
 }
 
+static int ref_order(const void *x, const void *y)
+{
+    const vfy_store_ref *a = x, *b = y;
+
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Sort @r's references and drop repeats (the same component relied on by
+ * several past manifests is one reference). */
+static void refs_compact(vfy_result *r)
+{
+    size_t n = 0;
+
+    qsort(r->refs, r->nrefs, sizeof(r->refs[0]), ref_order);
+    for (size_t i = 0; i < r->nrefs; i++)
+        if (n == 0 || ref_order(&r->refs[n - 1], &r->refs[i]) != 0)
+            r->refs[n++] = r->refs[i];
+    r->nrefs = n;
+}
+
 static void add_ref(vfy_result *r, vfy_store_ref_kind kind, int64_t id)
 {
+    if (r->nrefs >= MAX_REFS)
+        refs_compact(r);
     if (r->nrefs >= MAX_REFS) {
         r->refs_overflow = 1;
         return;
@@ -1058,8 +1082,15 @@ done:
     /* The manifest digest is vouched for only by a verified quote (binder). */
     if (!quote_ok)
         r->has_manifest = 0;
-    if (r->refs_overflow)
-        reason(r, "more than %d reference values relied on; revocation tracking is partial", MAX_REFS);
+    if (r->refs_overflow) {
+        /* Revoking a value it relied on but could not record would never
+         * reach this result: not affirming (AR4SI executables 32, the
+         * verifier cannot vouch for all of them). */
+        raise_claim(r, r->agent_present ? VFY_EAR_AGENT : VFY_EAR_PLATFORM, VFY_TV_EXECUTABLES,
+                    32);
+        reason(r, "more than %d distinct reference values relied on; revocation could not "
+                  "reach this result, so it is not affirming", MAX_REFS);
+    }
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
         reason(r, "not affirming");
 

@@ -1937,37 +1937,44 @@ static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
                          const char *const *man, const int *carried, size_t n)
 {
     static const unsigned sel[] = {0, 1, 2, 3, 4, 5, 6, 7, 23};
-    uint8_t md[8][32], pcr23[32] = {0}, ext[64], binder[32], cat[9 * 32], digest[32];
+    uint8_t (*md)[32], pcr23[32] = {0}, ext[64], binder[32], cat[9 * 32], digest[32];
     uint8_t attest[1024], sigbuf[512], der[128];
-    char logj[16384], pcrj[1024], hx[65];
-    size_t lo = 0, po = 0, alen = 0, slen = 0, dlen = sizeof(der);
+    char *logj, pcrj[1024], hx[65];
+    size_t lo = 0, po = 0, alen = 0, slen = 0, dlen = sizeof(der), logcap = 16;
     TPMS_ATTEST a;
     TPMT_SIGNATURE sig;
     vfy_cmw_parts cp;
     EVP_PKEY_CTX *ctx;
     buf out = {NULL, 0};
 
-    cr_assert(n >= 1 && n <= 8);
-    lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "[");
+    cr_assert(n >= 1 && n <= 4096);
+    for (size_t i = 0; i < n; i++)
+        logcap += 96 + (carried[i] ? VFY_B64URL_LEN(strlen(man[i])) + 16 : 0);
+    cr_assert_not_null(md = malloc(n * sizeof(*md)));
+    cr_assert_not_null(logj = malloc(logcap));
+    lo += (size_t)snprintf(logj + lo, logcap - lo, "[");
     for (size_t i = 0; i < n; i++) {
         sha256_of(man[i], strlen(man[i]), md[i]);
         memcpy(ext, pcr23, 32);
         memcpy(ext + 32, md[i], 32);
         sha256_of(ext, 64, pcr23);
         hexs(hx, md[i], 32);
-        lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "%s{\"digest\":\"sha256:%s\"",
+        lo += (size_t)snprintf(logj + lo, logcap - lo, "%s{\"digest\":\"sha256:%s\"",
                                i ? "," : "", hx);
         if (carried[i]) {
-            char b64[4096];
+            size_t bcap = VFY_B64URL_LEN(strlen(man[i])) + 1;
+            char *b64 = malloc(bcap);
 
-            cr_assert_eq(vfy_b64url_encode(b64, sizeof(b64), (const uint8_t *)man[i],
-                                           strlen(man[i])), VFY_OK);
-            lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, ",\"manifest\":\"%s\"", b64);
+            cr_assert_not_null(b64);
+            cr_assert_eq(vfy_b64url_encode(b64, bcap, (const uint8_t *)man[i], strlen(man[i])),
+                         VFY_OK);
+            lo += (size_t)snprintf(logj + lo, logcap - lo, ",\"manifest\":\"%s\"", b64);
+            free(b64);
         }
-        lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "}");
+        lo += (size_t)snprintf(logj + lo, logcap - lo, "}");
     }
-    lo += (size_t)snprintf(logj + lo, sizeof(logj) - lo, "]");
-    cr_assert_lt(lo, sizeof(logj));
+    lo += (size_t)snprintf(logj + lo, logcap - lo, "]");
+    cr_assert_lt(lo, logcap);
     po += (size_t)snprintf(pcrj, sizeof(pcrj), "{\"sha256\":{");
     for (size_t k = 0; k < 9; k++) {
         const uint8_t *v = sel[k] == 23 ? pcr23 : s->pv.banks[0].values[sel[k]];
@@ -2043,6 +2050,8 @@ static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
         out.len = olen;
         vfy_free(o);
     }
+    free(md);
+    free(logj);
     return out;
 }
 
@@ -2222,6 +2231,114 @@ Test(appraise, revoked_value_forgets_known_manifests_not_recorded)
     cr_expect_eq(known, 0, "MA is forgotten with the value it relied on");
     soft_close(&s);
     env_close(&e);
+}
+
+/* A result relies on each reference value once, however many past
+ * manifests used it: 399 carried copies of MA (about 2,000 references
+ * before duplicates go, past the 1,024 a result records) leave a handful,
+ * the result stays affirming, and revoking MA's tool still revokes it. */
+Test(appraise, repeated_references_are_counted_once)
+{
+    enum { N = 400 };
+    const char **man = malloc(N * sizeof(*man));
+    int *carried = malloc(N * sizeof(*carried));
+    vfy_store_result sr;
+    vfy_result *r;
+    char id[VFY_RESULT_ID_LEN + 1];
+    env e;
+    soft s;
+
+    cr_assert(man != NULL && carried != NULL);
+    for (int i = 0; i < N; i++) {
+        man[i] = i < N - 1 ? SOFT_MA : SOFT_MB;
+        carried[i] = i < N - 1;
+    }
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-many", "strict");
+    r = soft_appraise(&e, &s, man, carried, N, "399 carried MA, then MB");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    for (size_t i = 0; i < vfy_result_reason_count(r); i++)
+        cr_expect_null(strstr(vfy_result_reason(r, i), "reference values"), "%s",
+                       vfy_result_reason(r, i));
+    snprintf(id, sizeof(id), "%s", vfy_result_id(r));
+    vfy_result_free(&r);
+    revoke_calendar(&e, 1, "calendar.read, relied on 399 times");
+    cr_assert_eq(vfy_store_result_get(e.st, id, &sr), VFY_OK);
+    cr_expect_eq(sr.revoked, 1);
+    soft_close(&s);
+    env_close(&e);
+    free(man);
+    free(carried);
+}
+
+/* More distinct reference values than a result can record (1,024): a
+ * revocation of one left out could never reach the result, so it is not
+ * affirming — warning, agent executables 32, with a reason. Five carried
+ * past manifests of 230 tools each, all approved. */
+Test(appraise, too_many_distinct_references_is_a_warning)
+{
+    enum { PAST = 5, TOOLS = 230 };
+    static const char tmpl[] = SOFT_MANIFEST("@V", "@T");
+    char *mans[PAST + 1];
+    const char *man[PAST + 1];
+    int carried[PAST + 1];
+    vfy_result *r;
+    env e;
+    soft s;
+    int found = 0;
+
+    env_open(&e, 0);
+    cr_assert_eq(vfy_store_begin(e.st), VFY_OK);
+    for (int m = 0; m < PAST; m++) {
+        size_t cap = (size_t)TOOLS * 128 + sizeof(tmpl), o = 0;
+        char *tools = malloc(cap), *full = malloc(cap + 64);
+        const char *at, *av;
+
+        cr_assert(tools != NULL && full != NULL);
+        for (int t = 0; t < TOOLS; t++) {
+            uint8_t d[32];
+            char name[32], hx[65];
+
+            memset(d, 0, sizeof(d));
+            d[0] = (uint8_t)m;
+            d[1] = (uint8_t)t;
+            d[31] = 0x5a;
+            hexs(hx, d, 32);
+            snprintf(name, sizeof(name), "bulk-%d-%03d", m, t);
+            cr_assert_eq(vfy_store_component_add(e.st, VFY_COMPONENT_TOOL, name, "1", d, NULL,
+                                                 NULL), VFY_OK);
+            o += (size_t)snprintf(tools + o, cap - o,
+                                  "%s{\"name\":\"%s\",\"version\":\"1\",\"digest\":\"sha256:%s\"}",
+                                  t ? "," : "", name, hx);
+        }
+        /* the template with its version and tool list filled in */
+        av = strstr(tmpl, "@V");
+        at = strstr(tmpl, "@T");
+        cr_assert(av != NULL && at != NULL && av < at);
+        snprintf(full, cap + 64, "%.*s%d%.*s%s%s", (int)(av - tmpl), tmpl, 10 + m,
+                 (int)(at - av - 2), av + 2, tools, at + 2);
+        free(tools);
+        mans[m] = full;
+        man[m] = full;
+        carried[m] = 1;
+    }
+    cr_assert_eq(vfy_store_end(e.st, VFY_OK), VFY_OK);
+    man[PAST] = SOFT_MB;
+    carried[PAST] = 0;
+    soft_open(&s, &e, "soft-wide", "strict");
+    r = soft_appraise(&e, &s, man, carried, PAST + 1, "5 x 230 distinct tools");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_WARNING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+    cr_expect_eq(vfy_result_vector(r, VFY_EAR_AGENT).value[VFY_TV_EXECUTABLES], 32);
+    for (size_t i = 0; i < vfy_result_reason_count(r); i++)
+        found |= strstr(vfy_result_reason(r, i), "more than 1024 distinct reference values") != NULL;
+    cr_expect(found, "the reason says why");
+    vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
+    for (int m = 0; m < PAST; m++)
+        free(mans[m]);
 }
 
 static int soft_known(env *e, const char *attester, const char *manifest)
