@@ -22,7 +22,9 @@
 # party's own default), DEMO_KEEP=1 keeps the
 # work directory. For tests: DEMO_STORY=FILE runs that story (rp.c's script
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
-# (e.g. its --test-notice-after-evidence hook), DEMO_RP_ARGS to the relying
+# (e.g. its --test-notice-after-evidence hook; a story's "run" lines see
+# DEMO_VD_DIR and DEMO_VD_PID, verifierd's state directory and pid),
+# DEMO_RP_ARGS to the relying
 # party (e.g. --jwks-max-age). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
 # whatever the exit path.
@@ -118,6 +120,8 @@ done
 VFY=https://127.0.0.1:$PORT
 DB=$WORK/vd/verifierd.db
 echo "verifierd --dev on $VFY (pid $VD_PID)"
+# for a DEMO_STORY's "run" lines: verifierd's state directory and pid
+export DEMO_VD_DIR="$WORK/vd" DEMO_VD_PID="$VD_PID"
 
 # ---- manifests: v1 approved; v2 swaps in a model nobody approved yet ----
 manifest() {   # manifest VERSION MODEL

@@ -421,32 +421,59 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
  * bounded time). */
 #define RP_MAX_TTL_DEFAULT_S 300
 
+/*
+ * The key set, fetched again when @force or when older than --jwks-max-age:
+ * a key verifierd stopped publishing (say, after a compromise) is not
+ * trusted for the RP's whole run. 0, or -1 if it cannot be fetched.
+ */
+static int jwks_fresh(struct rp *rp, int force)
+{
+    char err[512];
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (rp->jwks != NULL && (force || t.tv_sec - rp->jwks_at >= (time_t)rp->jwks_max_age_s)) {
+        free(rp->jwks);
+        rp->jwks = NULL;
+    }
+    if (rp->jwks != NULL)
+        return 0;
+    if (vc_keys(rp->vc, &rp->jwks, &rp->jwks_len, err, sizeof(err)) != 0) {
+        tl(rp, "cannot fetch verifierd's keys: %s", err);
+        return -1;
+    }
+    rp->jwks_at = t.tv_sec;
+    tl(rp, "<- verifierd: key set fetched (GET /v1/keys, %zu bytes)", rp->jwks_len);
+    return 0;
+}
+
+/* 1 if the key that signed the held EAR is still in verifierd's key set
+ * (fetched again when older than --jwks-max-age); 0 if it is gone or the
+ * set cannot be had: the EAR is not relied on then. */
+static int ear_key_published(struct rp *rp)
+{
+    const char *kid = vfy_ear_get_kid(rp->ear);
+    vfy_jwks *set = NULL;
+    int found = 0;
+
+    if (kid == NULL || jwks_fresh(rp, 0) != 0 ||
+        vfy_jwks_parse(&set, rp->jwks, rp->jwks_len) != VFY_OK)
+        return 0;
+    for (size_t i = 0; i < vfy_jwks_count(set); i++)
+        found |= strcmp(vfy_jwks_kid(set, i), kid) == 0;
+    vfy_jwks_free(&set);
+    return found;
+}
+
 static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
                            const char *result_id)
 {
-    char err[512];
     vfy_ear *ear = NULL;
     vfy_rc rc;
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        struct timespec t;
-
-        /* Fetched again when a kid is unknown (a new key), and at least
-         * every RP_JWKS_MAX_AGE_S: a key verifierd stopped publishing (say,
-         * after a compromise) is not trusted for the RP's whole run. */
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if (rp->jwks != NULL && t.tv_sec - rp->jwks_at >= (time_t)rp->jwks_max_age_s) {
-            free(rp->jwks);
-            rp->jwks = NULL;
-        }
-        if (rp->jwks == NULL) {
-            if (vc_keys(rp->vc, &rp->jwks, &rp->jwks_len, err, sizeof(err)) != 0) {
-                tl(rp, "cannot fetch verifierd's keys: %s", err);
-                return -1;
-            }
-            rp->jwks_at = t.tv_sec;
-            tl(rp, "<- verifierd: key set fetched (GET /v1/keys, %zu bytes)", rp->jwks_len);
-        }
+        if (jwks_fresh(rp, 0) != 0)
+            return -1;
         rc = vfy_ear_verify_jwks_json(&ear, jws, strlen(jws), rp->jwks, rp->jwks_len, nonce,
                                       VFY_NONCE_LEN, rp->cb, (int64_t)time(NULL));
         if (rc == VFY_E_JWS_KID_UNKNOWN && attempt == 0) { /* key rotated: refetch once */
@@ -562,6 +589,13 @@ static const char *need_attestation(struct rp *rp, char *why, size_t cap)
                      (long long)(t.tv_sec - rp->ear_received.tv_sec));
             return why;
         }
+    }
+    /* a key verifierd withdrew (rotated out after a compromise, say) stops
+     * vouching for the EARs it signed, unexpired or not */
+    if (!ear_key_published(rp)) {
+        snprintf(why, cap, "the key that signed the EAR (%s) is no longer in verifierd's key set",
+                 vfy_ear_get_kid(rp->ear) ? vfy_ear_get_kid(rp->ear) : "-");
+        return why;
     }
     return NULL;
 }

@@ -5,7 +5,9 @@
 # run (docs/rp-guide.md). A story of two operations 4 s apart with EARs of
 # 2 s (each operation attests): with --jwks-max-age 3 the second
 # attestation fetches the keys again; with the default (300 s) it uses the
-# set fetched for the first. Real parts: scripts/demo.sh's swtpm,
+# set fetched for the first. When verifierd withdraws the key that signed
+# the held EAR, the next operation attests again though the EAR has not
+# expired. Without --max-ttl the RP asks for 300 s. Real parts: scripts/demo.sh's swtpm,
 # verifierd --dev, vfy-agent and vfy-rp.
 set -u
 : "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
@@ -68,6 +70,25 @@ if grep -qE '^[0-9:.]+ rp +-> verifierd: POST /v1/attest \(attester agent-1, .*m
 else
     fail "no --max-ttl: $(grep -E 'POST /v1/attest' "$TMP/out.nottl")"
 fi
+
+# verifierd withdraws the key that signed the held EAR (a new signing key,
+# SIGHUP, no --old-keys-dir): with --jwks-max-age 1 the next operation
+# finds the key gone from the fetched set and attests again, though the
+# EAR (30 s) has not expired
+cat >"$TMP/story2.txt" <<'STORY'
+op transfer 4 EUR to ACME Travel
+expect allowed affirming
+run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DEMO_VD_DIR/k.new" 2>/dev/null && mv "$DEMO_VD_DIR/k.new" "$DEMO_VD_DIR/signing-key.pem" && kill -HUP "$DEMO_VD_PID" && sleep 1
+sleep 1.5
+op transfer 5 EUR to ACME Travel
+expect allowed affirming
+STORY
+rc=$(demo_run "$TMP/out.rotate" DEMO_TTL=30 DEMO_STORY="$TMP/story2.txt" DEMO_RP_ARGS="--jwks-max-age 1")
+if [ "$rc" = 0 ]; then pass "key withdrawn: demo.sh exits 0"; else fail "key withdrawn: exit status $rc"; fi
+in_order "key withdrawn: the held EAR is not relied on, the agent attested again" "$TMP/out.rotate" \
+    '^[0-9:.]+ rp +op 1 .*: ALLOWED \(status affirming\)' \
+    '^[0-9:.]+ rp +op 2 .*: high-impact -> attesting first: the key that signed the EAR \([^)]+\) is no longer in verifierd.s key set$' \
+    '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)'
 
 # a bad value is refused
 "$VFY_BUILD_DIR/examples/vfy-rp" --jwks-max-age 0 --op x >/dev/null 2>"$TMP/err"
