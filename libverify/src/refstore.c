@@ -616,19 +616,31 @@ static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
     rc = read_int(st, "SELECT count(*) FROM sqlite_master", &ignored);
     if (rc != VFY_OK)
         return rc == VFY_E_DB_BUSY ? rc : st_err(st, VFY_E_DB_OPEN, "%s: %s", path, st->err);
-    if (!(flags & VFY_STORE_READONLY)) {
-        rc = read_int(st, "PRAGMA journal_mode = WAL", &ignored);
-        if (rc == VFY_E_DB) /* journal_mode returns text; read_int reads it as 0 */
-            return rc;
-        /*
-         * In WAL mode NORMAL keeps the database consistent after a killed
-         * process and after a power loss; only the last commits before a
-         * power loss may be lost. FULL would fsync every commit, which
-         * dominated an appraisal's cost (docs/performance.md).
-         */
-        rc = st_exec(st, "PRAGMA synchronous = NORMAL");
-    }
-    return rc;
+    return VFY_OK;
+}
+
+/*
+ * WAL and its sync level, for a writable handle — only once the file is
+ * known to be ours (or new): a refused database is left as it was found,
+ * journal mode included.
+ */
+static vfy_rc set_journal(vfy_store *st, unsigned flags)
+{
+    int64_t ignored;
+    vfy_rc rc;
+
+    if (flags & VFY_STORE_READONLY)
+        return VFY_OK;
+    rc = read_int(st, "PRAGMA journal_mode = WAL", &ignored);
+    if (rc == VFY_E_DB) /* journal_mode returns text; read_int reads it as 0 */
+        return rc;
+    /*
+     * In WAL mode NORMAL keeps the database consistent after a killed
+     * process and after a power loss; only the last commits before a
+     * power loss may be lost. FULL would fsync every commit, which
+     * dominated an appraisal's cost (docs/performance.md).
+     */
+    return st_exec(st, "PRAGMA synchronous = NORMAL");
 }
 
 vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags)
@@ -665,9 +677,11 @@ vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags)
     } else if (v > 0 && v < VFY_STORE_SCHEMA_VERSION && !(flags & VFY_STORE_MIGRATE)) {
         rc = st_err(st, VFY_E_DB_OLD, "%s: schema version %lld is older than %d (run verifyctl init)",
                     path, (long long)v, VFY_STORE_SCHEMA_VERSION);
-    } else if (v < VFY_STORE_SCHEMA_VERSION) {
-        rc = migrate(st, VFY_STORE_SCHEMA_VERSION);
     }
+    if (rc == VFY_OK)
+        rc = set_journal(st, flags);
+    if (rc == VFY_OK && v < VFY_STORE_SCHEMA_VERSION)
+        rc = migrate(st, VFY_STORE_SCHEMA_VERSION);
     if (rc == VFY_OK)
         rc = read_int(st, "PRAGMA user_version", &v);
     if (rc == VFY_OK)
@@ -693,6 +707,8 @@ vfy_rc vfy_store_create_at_version(const char *path, int version)
         return VFY_E_NOMEM;
     st->flags = VFY_STORE_CREATE;
     rc = open_db(st, path, VFY_STORE_CREATE);
+    if (rc == VFY_OK)
+        rc = set_journal(st, VFY_STORE_CREATE);
     if (rc == VFY_OK)
         rc = migrate(st, version);
     vfy_store_close(&st);

@@ -100,4 +100,16 @@ rc=0; "$VCTL" --db "$WORK/new.db" list attesters 2>err || rc=$?
 [ "$rc" -ne 0 ] && [ ! -e "$WORK/new.db" ] || fail "list created a database"
 grep -qx "verifyctl: list: $WORK/new.db: cannot open database or not initialised (run verifyctl --db $WORK/new.db init) (VFY_E_DB_OPEN)" err \
     || fail "uninitialised db: $(cat err)"
+# Another program's database is refused, left in its journal mode, and the
+# message does not send the operator to init (which would refuse it too).
+sqlite3 "$WORK/foreign.db" 'CREATE TABLE foo (x INTEGER)'
+for cmd in "init" "list attesters" "component add model m --digest $D"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$VCTL" --db "$WORK/foreign.db" $cmd 2>err || rc=$?
+    [ "$rc" = 1 ] || fail "foreign db, $cmd: exit $rc"
+    grep -q "foreign.db: not a verifierd database (another program's, or not SQLite); it was not changed (VFY_E_DB_OPEN)$" err \
+        || fail "foreign db, $cmd: $(cat err)"
+done
+[ "$(sqlite3 "$WORK/foreign.db" 'PRAGMA journal_mode')" = delete ] || fail "the foreign db was switched to WAL"
 echo "PASS verifyctl_badinput"

@@ -262,13 +262,45 @@ Test(refstore, newer_schema_is_refused)
     cr_assert_eq(count("PRAGMA user_version"), 99);
 }
 
+/* The database file's journal mode, as another program sees it. */
+static void journal_mode(char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* A refused file is left as it was found: not switched to WAL, not grown. */
 Test(refstore, foreign_database_is_refused)
 {
     vfy_store *st = NULL;
+    char mode[16];
+    struct stat sb;
+    FILE *f;
 
     cr_assert_eq(raw_exec("CREATE TABLE other (x INTEGER)"), SQLITE_OK);
     cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_E_DB_OPEN);
     cr_assert_eq(count("SELECT count(*) FROM sqlite_master"), 1);
+    journal_mode(mode, sizeof(mode));
+    cr_expect_str_eq(mode, "delete", "a foreign database keeps its journal mode");
+    /* a newer schema: refused, untouched */
+    cr_assert_eq(raw_exec("PRAGMA user_version = 99"), SQLITE_OK);
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_MIGRATE), VFY_E_DB_SCHEMA);
+    journal_mode(mode, sizeof(mode));
+    cr_expect_str_eq(mode, "delete", "a newer database keeps its journal mode");
+    /* an empty file opened without CREATE: refused, still empty */
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_not_null(f = fopen(path, "w"));
+    fclose(f);
+    cr_assert_eq(vfy_store_open(&st, path, 0), VFY_E_DB_OPEN);
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_expect_eq(sb.st_size, 0, "an empty file stays empty");
 }
 
 Test(refstore, not_a_database_file)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,9 +197,18 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
 
     if (rc != VFY_OK) {
         /* The handle is gone; the message names the path and the cause. */
-        if (rc == VFY_E_DB_OPEN)
+        if (rc == VFY_E_DB_OPEN) {
+            struct stat sb;
+
+            /* init only helps a missing or empty file: another program's
+             * database (or a file that is not SQLite) stays refused */
+            if (stat(c->db, &sb) == 0 && sb.st_size > 0)
+                return vc_fail(VC_EXIT_FAIL, what, "%s: not a verifierd database (another "
+                               "program's, or not SQLite); it was not changed (%s)", c->db,
+                               vfy_rc_name(rc));
             return vc_fail(VC_EXIT_FAIL, what, "%s: cannot open database or not initialised "
                            "(run verifyctl --db %s init) (%s)", c->db, c->db, vfy_rc_name(rc));
+        }
         return vc_fail(VC_EXIT_FAIL, what, "%s: %s (%s)", c->db, vfy_strerror(rc),
                        vfy_rc_name(rc));
     }
