@@ -201,6 +201,13 @@ static const char schema_v4[] =
 static const char schema_v5[] =
     "ALTER TABLE tokens ADD COLUMN expires_at INTEGER CHECK (expires_at IS NULL OR expires_at > 0);";
 
+/*
+ * v6: attesters by AK fingerprint, so that registering an attester can
+ * refuse the key of a revoked one (under any name) without a table scan.
+ */
+static const char schema_v6[] =
+    "CREATE INDEX attesters_by_fingerprint ON attesters (ak_fingerprint);";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
@@ -208,6 +215,7 @@ static const char *const migrations[] = {
     schema_v3,
     schema_v4,
     schema_v5,
+    schema_v6,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,

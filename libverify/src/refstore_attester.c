@@ -173,6 +173,24 @@ vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, si
         rc = st_db(st, src, "attester");
         goto out;
     }
+    /* A revoked attester's key stays revoked: it cannot come back under
+     * another name (its TPM would attest again, and the revocation, which
+     * names the attester, would not reach the new name's results). */
+    rc = st_stmt(st, SL_ATT_BY_FP,
+                 "SELECT name FROM attesters WHERE ak_fingerprint = ?1 AND state = 'revoked'"
+                 " LIMIT 1", &s);
+    if (rc != VFY_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, fphex, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        rc = st_err(st, VFY_E_CONFLICT, "the attestation key of revoked attester %s cannot be "
+                    "registered again", (const char *)sqlite3_column_text(s, 0));
+    else if (src != SQLITE_DONE)
+        rc = st_db(st, src, "attester");
+    sqlite3_reset(s);
+    if (rc != VFY_OK)
+        goto out;
     rc = st_stmt(st, SL_ATT_INSERT,
                  "INSERT INTO attesters (name, ak_pem, ak_tpm2b, ak_fingerprint, scheme, refset,"
                  " policy_id, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s);

@@ -1476,6 +1476,54 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
     vfy_store_close(&st);
 }
 
+/* A revoked attester's key cannot come back under another name (nor a
+ * case or whitespace variant of its own), by add or by import; an active
+ * key may be shared (vfy-bench registers many attesters on one). */
+Test(refstore, revoked_attesters_key_cannot_be_registered_again)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem(), *other = new_ec_pem(), bundle[4096], esc[2048];
+    size_t o = 0;
+
+    cr_assert_eq(vfy_store_attester_add(st, "agent-1", (const uint8_t *)pem, strlen(pem), NULL,
+                                        NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_add(st, "agent-1b", (const uint8_t *)pem, strlen(pem), NULL,
+                                        NULL, NULL, NULL), VFY_OK, "an active key may be shared");
+    cr_assert_eq(vfy_store_attester_revoke(st, "agent-1"), VFY_OK);
+    cr_assert_eq(vfy_store_attester_add(st, "agent-2", (const uint8_t *)pem, strlen(pem), NULL,
+                                        NULL, NULL, NULL), VFY_E_CONFLICT);
+    cr_assert_str_eq(vfy_store_errmsg(st),
+                     "the attestation key of revoked attester agent-1 cannot be registered again");
+    cr_assert_eq(vfy_store_attester_add(st, "Agent-1", (const uint8_t *)pem, strlen(pem), NULL,
+                                        NULL, NULL, NULL), VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_attester_add(st, "agent-1 ", (const uint8_t *)pem, strlen(pem), NULL,
+                                        NULL, NULL, NULL), VFY_E_CONFLICT);
+    cr_assert_eq(vfy_store_attester_add(st, "agent-3", (const uint8_t *)other, strlen(other),
+                                        NULL, NULL, NULL, NULL), VFY_OK, "another key");
+    /* by import: the whole bundle is refused */
+    for (size_t i = 0; pem[i] != '\0' && o + 3 < sizeof(esc); i++) {
+        if (pem[i] == '\n') {
+            esc[o++] = '\\';
+            esc[o++] = 'n';
+        } else {
+            esc[o++] = pem[i];
+        }
+    }
+    esc[o] = '\0';
+    snprintf(bundle, sizeof(bundle),
+             "{\"format\":\"verifierd-refvalues\",\"version\":1,\"attesters\":[{\"name\":"
+             "\"agent-4\",\"ak_pem\":\"%s\",\"scheme\":\"ecdsa-sha256\",\"refset\":\"default\","
+             "\"state\":\"active\"}]}", esc);
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_E_CONFLICT, "%s",
+                 vfy_store_errmsg(st));
+    cr_assert_not_null(strstr(vfy_store_errmsg(st), "revoked attester agent-1"), "%s",
+                       vfy_store_errmsg(st));
+    cr_assert_eq(count("SELECT count(*) FROM attesters"), 3);
+    free(pem);
+    free(other);
+    vfy_store_close(&st);
+}
+
 /* ---- change signal ---- */
 
 Test(refstore, generation_counter_tracks_admin_changes)
