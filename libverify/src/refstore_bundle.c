@@ -424,12 +424,12 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         if (revoked) {
             rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             if (rc == VFY_E_NOT_FOUND) {
-                rc = st_component_put(st, k, name, version, d, note, &added);
+                rc = st_component_put(st, k, name, version, d, note, 1, &added);
                 if (rc == VFY_OK)
                     rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             }
         } else {
-            rc = st_component_put(st, k, name, version, d, note, &added);
+            rc = st_component_put(st, k, name, version, d, note, 0, &added);
         }
         if (rc != VFY_OK)
             return rc;

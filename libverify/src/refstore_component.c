@@ -29,7 +29,7 @@ static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
 
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
-                        int *added)
+                        int to_revoke, int *added)
 {
     char dstr[VFY_SHA256_STR_LEN + 1];
     sqlite3_stmt *s;
@@ -74,6 +74,31 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
     sqlite3_reset(s);
     if (src != SQLITE_DONE)
         return st_db(st, src, "component");
+    /* A revoked value cannot be approved again (DESIGN §6) — under another
+     * name or version either: appraisal already treats the digest as
+     * revoked, and the listing and the export must not say otherwise. A
+     * row added only to be revoked (a bundle's revoked entry) may be. */
+    if (!to_revoke) {
+        rc = st_stmt(st, SL_COMP_REVOKED_DIGEST,
+                     "SELECT name, version FROM components"
+                     " WHERE kind = ?1 AND digest = ?2 AND state = 'revoked' LIMIT 1", &s);
+        if (rc != VFY_OK)
+            return rc;
+        sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW)
+            rc = st_err(st, VFY_E_CONFLICT, "%s %s: digest %s is revoked (as %s %s%s%s)",
+                        vfy_component_kind_name(kind), name, dstr,
+                        vfy_component_kind_name(kind), (const char *)sqlite3_column_text(s, 0),
+                        sqlite3_column_bytes(s, 1) > 0 ? " " : "",
+                        (const char *)sqlite3_column_text(s, 1));
+        else if (src != SQLITE_DONE)
+            rc = st_db(st, src, "component");
+        sqlite3_reset(s);
+        if (rc != VFY_OK)
+            return rc;
+    }
     rc = st_stmt(st, SL_COMP_INSERT,
                  "INSERT INTO components (kind, name, version, digest, note, created_at, updated_at)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)", &s);
@@ -106,7 +131,7 @@ vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind, const cha
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    rc = st_component_put(st, kind, name, version, digest, note, &add);
+    rc = st_component_put(st, kind, name, version, digest, note, 0, &add);
     if (rc == VFY_OK && add) {
         snprintf(obj, sizeof(obj), "%s %s%s%s", vfy_component_kind_name(kind), name,
                  version != NULL && version[0] != '\0' ? " " : "",

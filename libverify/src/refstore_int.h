@@ -16,7 +16,7 @@
 enum st_slot {
     SL_GEN_READ, SL_GEN_BUMP, SL_DATA_VERSION, SL_AUDIT,
     SL_PCR_LOOKUP, SL_PCR_INSERT, SL_PCR_FIND, SL_PCR_REVOKE,
-    SL_COMP_LOOKUP, SL_COMP_FIND, SL_COMP_INSERT,
+    SL_COMP_LOOKUP, SL_COMP_FIND, SL_COMP_REVOKED_DIGEST, SL_COMP_INSERT,
     SL_ATT_GET, SL_ATT_FIND, SL_ATT_BY_FP, SL_ATT_INSERT, SL_ATT_ID, SL_ATT_STATE,
     SL_POL_LATEST, SL_POL_FIND, SL_POL_INSERT, SL_POL_EXISTS,
     SL_TOK_LOOKUP,
@@ -118,9 +118,11 @@ vfy_rc st_pcr_put(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned in
                   const uint8_t *digest, size_t len, int *added);
 vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                          const uint8_t *digest, size_t len, int *changed, size_t *results);
+/* @to_revoke: the row is added to be revoked at once (a bundle's revoked
+ * entry); otherwise a digest revoked under any name or version is refused. */
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
-                        int *added);
+                        int to_revoke, int *added);
 vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
                                 const char *version, const uint8_t *digest,
                                 size_t *revoked, size_t *results);

@@ -1524,6 +1524,46 @@ Test(refstore, revoked_attesters_key_cannot_be_registered_again)
     vfy_store_close(&st);
 }
 
+/* A revoked value cannot be approved again under another name or version
+ * (appraisal treats the digest as revoked; the listing must agree), nor
+ * by import; a bundle's revoked entry with that digest may be added. */
+Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
+{
+    vfy_store *st = open_new();
+    uint8_t d[32];
+    size_t nrev = 0, nres = 0;
+    int added = -1;
+    char hex[65], b[1024];
+
+    fill(d, 32, 0x77);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.1", d, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "llama", d, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "3.2", d, NULL,
+                                         &added), VFY_E_CONFLICT, "another version");
+    cr_assert_str_eq(vfy_store_errmsg(st), "model llama: digest sha256:7777777777777777777777777777777777777777777777777777777777777777 is revoked (as model llama 3.1)");
+    cr_assert_eq(added, 0);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama2", "", d, NULL, NULL),
+                 VFY_E_CONFLICT, "another name");
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1", d, NULL, NULL), VFY_OK,
+                 "kinds are apart");
+    snprintf(b, sizeof(b), "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+             "{\"kind\":\"model\",\"name\":\"llama3\",\"version\":\"\",\"digest\":\"sha256:%s\","
+             "\"state\":\"approved\",\"note\":\"\"}]}", hex);
+    cr_assert_eq(vfy_store_import(st, b, strlen(b), NULL), VFY_E_CONFLICT, "by import");
+    snprintf(b, sizeof(b), "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+             "{\"kind\":\"model\",\"name\":\"llama3\",\"version\":\"\",\"digest\":\"sha256:%s\","
+             "\"state\":\"revoked\",\"note\":\"\"}]}", hex);
+    cr_assert_eq(vfy_store_import(st, b, strlen(b), NULL), VFY_OK, "a revoked entry: %s",
+                 vfy_store_errmsg(st));
+    cr_assert_eq(count("SELECT count(*) FROM components WHERE state = 'approved' AND kind = 'model'"),
+                 0);
+    vfy_store_close(&st);
+}
+
 /* ---- change signal ---- */
 
 Test(refstore, generation_counter_tracks_admin_changes)
