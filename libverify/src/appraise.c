@@ -114,6 +114,7 @@ struct vfy_result {
     vfy_store_ref refs[MAX_REFS];
     size_t nrefs;
     int refs_overflow;
+    int ctx_unknown;            /* the manifest's context had no reference value */
     uint64_t ticket;   /* the committer batch it waits for; 0: none */
 };
 
@@ -602,6 +603,8 @@ static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_ki
     }
     if (kind == VFY_COMPONENT_CONTEXT) {
         vfy_policy_tier t = vfy_policy_unknown_context(pol);
+
+        r->ctx_unknown = 1;
 
         reason(r, "%scontext %s is not an approved reference value (policy: %s)", when, d,
                vfy_policy_tier_name(t));
@@ -1109,8 +1112,12 @@ done:
                     next.n);
             /* a manifest cached as known needs no write (a revocation that
              * forgets one changes the store generation: caches cleared) */
+            /* Not for a manifest whose context had no reference value (a
+             * policy may ignore that): no revocation could ever name what
+             * its appraisal rested on, so it would stay known for good. */
             mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-                   !known_cached(a, req->attester, r->md) && own_policy(a, req, at, req_tier);
+                   !r->ctx_unknown && !known_cached(a, req->attester, r->md) &&
+                   own_policy(a, req, at, req_tier);
         }
         /* The nonce is kept only when the caller accepted it: it is there
          * so that a restarted verifier refuses nonces used before (a

@@ -420,22 +420,21 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         if (step == 1)
             *results = (size_t)sqlite3_changes(st->db);
     }
-    if (!pcr) {
-        /* The manifests made known-good by appraisals that relied on it are
-         * known no longer (their appraisal is revoked; DESIGN §4). A mark
-         * without a reference set (made before schema 4, or by
-         * vfy_store_manifest_mark_known) may have relied on it too: what it
-         * rested on is unknown, so any component revocation forgets it. */
-        if ((rc = st_stmt(st, SL_KNOWN_FORGET,
-                          "DELETE FROM known_manifests WHERE refset_id IS NULL OR refset_id IN"
-                          " (SELECT refset_id FROM refset_components WHERE component_id = ?1)",
-                          &s)) != VFY_OK)
-            return rc;
-        sqlite3_bind_int64(s, 1, id);
-        if ((rc = st_exec_stmt(st, s, "forget known manifests")) != VFY_OK)
-            return rc;
-    }
-    return VFY_OK;
+    /* The manifests made known-good by appraisals that relied on it — a
+     * component of theirs or a PCR value of the platform they ran on — are
+     * known no longer (their appraisal is revoked; DESIGN §4). A mark
+     * without a reference set (made before schema 4, or by
+     * vfy_store_manifest_mark_known) may have relied on it too: what it
+     * rested on is unknown, so any revocation forgets it. */
+    if ((rc = st_stmt(st, pcr ? SL_KNOWN_FORGET_PCR : SL_KNOWN_FORGET,
+                      pcr ? "DELETE FROM known_manifests WHERE refset_id IS NULL OR refset_id IN"
+                            " (SELECT refset_id FROM refset_pcrs WHERE pcr_id = ?1)"
+                          : "DELETE FROM known_manifests WHERE refset_id IS NULL OR refset_id IN"
+                            " (SELECT refset_id FROM refset_components WHERE component_id = ?1)",
+                      &s)) != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return st_exec_stmt(st, s, "forget known manifests");
 }
 
 vfy_rc vfy_store_revocations(vfy_store *st, uint64_t after, size_t max,

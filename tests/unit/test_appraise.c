@@ -2386,6 +2386,39 @@ Test(appraise, known_good_only_under_the_attesters_own_policy)
     env_close(&e);
 }
 
+/* A manifest whose context has no reference value is not made known-good,
+ * even under the attester's own policy ignoring unknown contexts: no
+ * revocation could ever name that context, so the mark would outlive a
+ * later revocation of it (or a stricter policy). Its affirming result
+ * stands; a later history check appraises a carried copy again. */
+Test(appraise, unknown_context_never_makes_a_manifest_known)
+{
+    static const char lax[] =
+        "{\"id\":\"lax-own\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
+        "\"agent\":{\"pcr\":23,\"history\":\"strict\",\"unknown_context\":\"ignore\"}}";
+    static const char MU[] =
+        "{\"agent_id\":\"soft-agent\",\"manifest_version\":8,\"models\":[],\"tools\":[],"
+        "\"policies\":[],\"context\":{\"digest\":\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000043\"}}";
+    const char *u[] = {MU}, *a1[] = {SOFT_MA};
+    const int bare1[] = {0};
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    load_policy(e.st, lax, strlen(lax));
+    soft_open(&s, &e, "soft-6", "lax-own");
+    soft_expect(&e, &s, u, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MU], its own policy ignores it");
+    cr_expect_eq(soft_known(&e, "soft-6", MU), 0, "an unknown context is not made known-good");
+    soft_close(&s);
+    /* an approved context still is */
+    soft_open(&s, &e, "soft-7", "lax-own");
+    soft_expect(&e, &s, a1, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MA]");
+    cr_expect_eq(soft_known(&e, "soft-7", SOFT_MA), 1);
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* ---- group commit (vfy_committer) ------------------------------------------- */
 
 /* A committer over a second connection to e's database, and an appraiser using it. */

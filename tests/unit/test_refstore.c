@@ -1386,11 +1386,10 @@ Test(refstore, clock_and_agent_log_state)
 }
 
 /* A known-good mark rests on the reference rows of the appraisal that made
- * it: revoking one of its components forgets it and revoking another does
- * not. A mark without a reference set (made before schema 4, or by
- * vfy_store_manifest_mark_known) may rest on anything: any component
- * revocation forgets it. PCR revocations forget none (a manifest is
- * appraised against components only). */
+ * it: revoking one of them — a component, or a PCR value of the platform
+ * it ran on — forgets it, revoking another does not. A mark without a
+ * reference set (made before schema 4, or by vfy_store_manifest_mark_known)
+ * may rest on anything: any revocation forgets it. */
 Test(refstore, known_marks_follow_the_revocations_they_rest_on)
 {
     vfy_store *st = open_new();
@@ -1445,30 +1444,33 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
     cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
     cr_assert_eq(count("SELECT count(*) FROM known_manifests WHERE refset_id IS NULL"), 2);
 
-    /* a PCR revocation forgets nothing */
+    /* the PCR value md1's appraisal relied on (its platform): md1 goes, and
+     * so do the marks without a reference set; md2 stays */
     cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 0, pcr, 32, &nres), VFY_OK);
-    cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
-    /* t3, which no mark with a reference set relied on: only the marks
-     * without one are forgotten */
-    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t3", NULL, &nrev, &nres),
-                 VFY_OK);
-    cr_assert_eq(nrev, 1);
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md1, &known), VFY_OK);
+    cr_expect_eq(known, 0, "relied on the revoked PCR value");
     cr_assert_eq(vfy_store_manifest_known(st, "a", md3, &known), VFY_OK);
     cr_expect_eq(known, 0, "a mark without a reference set");
     cr_assert_eq(vfy_store_manifest_known(st, "a", md4, &known), VFY_OK);
     cr_expect_eq(known, 0, "a mark that relied on nothing recorded");
-    cr_assert_eq(vfy_store_manifest_known(st, "a", md1, &known), VFY_OK);
-    cr_expect_eq(known, 1);
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md2, &known), VFY_OK);
+    cr_expect_eq(known, 1, "did not rely on the PCR value");
+    /* t3, which no mark relied on: nothing more goes */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t3", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(nrev, 1);
     cr_assert_eq(vfy_store_manifest_known(st, "a", md2, &known), VFY_OK);
     cr_expect_eq(known, 1);
-    /* t2: the mark that relied on it goes, the other stays */
+    /* with a mark without a reference set again: any component revocation forgets it */
+    cr_assert_eq(vfy_store_manifest_mark_known(st, "a", md3), VFY_OK);
+    /* t2: the mark that relied on it goes, and the unattributed one */
     cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t2", NULL, &nrev, &nres),
                  VFY_OK);
     cr_assert_eq(vfy_store_manifest_known(st, "a", md2, &known), VFY_OK);
     cr_expect_eq(known, 0, "relied on t2");
-    cr_assert_eq(vfy_store_manifest_known(st, "a", md1, &known), VFY_OK);
-    cr_expect_eq(known, 1, "did not rely on t2");
-    /* m1: both relied on it */
+    cr_assert_eq(vfy_store_manifest_known(st, "a", md3, &known), VFY_OK);
+    cr_expect_eq(known, 0, "unattributed: forgotten by any revocation");
+    /* m1: nothing is left to forget */
     cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m1", NULL, &nrev, &nres),
                  VFY_OK);
     cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 0);
