@@ -986,6 +986,16 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     }
     if (nonce_rc == VFY_OK)
         raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 2);
+    /*
+     * A TPM Restart (Shutdown(STATE) + Startup(CLEAR), e.g. resume from
+     * hibernation) keeps resetCount but resets every PCR, PCR 23 included:
+     * like a reboot, the agent history starts over — from the first verified
+     * quote after it, whether or not its appraisal gets to the history (the
+     * clock state it moves is what tells a restart). Quotes from before it
+     * were already refused by the clock rule (restartCount went back).
+     */
+    restarted = have_last && q.clock.reset_count == last.reset_count &&
+                (int32_t)(q.clock.restart_count - last.restart_count) > 0;
 
     /* 3. Platform PCRs against the attester's reference set. */
     {
@@ -1060,14 +1070,6 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         goto out;
     prev.n = n_stored;
     prev.entries = (vfy_agent_history_entry *)stored; /* same layout, see agent_log.h */
-    /*
-     * A TPM Restart (Shutdown(STATE) + Startup(CLEAR), e.g. resume from
-     * hibernation) keeps resetCount but resets every PCR, PCR 23 included:
-     * like a reboot, the agent history starts over. Quotes from before it
-     * were already refused by the clock rule (restartCount went back).
-     */
-    restarted = have_last && q.clock.reset_count == last.reset_count &&
-                (int32_t)(q.clock.restart_count - last.restart_count) > 0;
     rc = vfy_agent_history_check(rc == VFY_OK && !restarted ? &prev : NULL, log, &q.clock,
                                  &outcome, &next);
     if (rc == VFY_E_LOG_ROLLBACK) {
@@ -1110,6 +1112,12 @@ done:
                 rc = (restarted ? vfy_store_agent_log_replace : vfy_store_agent_log_put)(
                     a->sst, req->attester, next.epoch, (const vfy_store_log_entry *)next.entries,
                     next.n);
+            else if (rc == VFY_OK && restarted && next.n == 0)
+                /* stopped before the history: it starts over all the same,
+                 * or the next fresh log would look like a rollback of the
+                 * history from before the restart */
+                rc = vfy_store_agent_log_replace(a->sst, req->attester, q.clock.reset_count,
+                                                 NULL, 0);
             /* a manifest cached as known needs no write (a revocation that
              * forgets one changes the store generation: caches cleared) */
             /* Not for a manifest whose context had no reference value (a

@@ -1897,6 +1897,8 @@ typedef struct soft {
     const char *name;
     vfy_pcr_values pv;   /* platform PCRs 0..7 (the reference set) */
     uint64_t clock;
+    uint32_t restart;    /* the quotes' restartCount */
+    int pcr23_zero;      /* quote PCR 23 as zeros (as right after a TPM Restart) */
 } soft;
 
 static void soft_open(soft *s, env *e, const char *name, const char *policy)
@@ -1977,7 +1979,9 @@ static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
     cr_assert_lt(lo, logcap);
     po += (size_t)snprintf(pcrj, sizeof(pcrj), "{\"sha256\":{");
     for (size_t k = 0; k < 9; k++) {
-        const uint8_t *v = sel[k] == 23 ? pcr23 : s->pv.banks[0].values[sel[k]];
+        static const uint8_t zero[32];
+        const uint8_t *v = sel[k] == 23 ? (s->pcr23_zero ? zero : pcr23)
+                                        : s->pv.banks[0].values[sel[k]];
 
         hexs(hx, v, 32);
         memcpy(cat + 32 * k, v, 32);
@@ -1995,6 +1999,7 @@ static buf soft_evidence(soft *s, const uint8_t nonce[32], const uint8_t cb[32],
     memcpy(a.extraData.buffer, binder, 32);
     a.clockInfo.clock = ++s->clock;
     a.clockInfo.resetCount = 1;
+    a.clockInfo.restartCount = s->restart;
     a.clockInfo.safe = 1;
     a.attested.quote.pcrSelect.count = 1;
     a.attested.quote.pcrSelect.pcrSelections[0].hash = TPM2_ALG_SHA256;
@@ -2415,6 +2420,40 @@ Test(appraise, unknown_context_never_makes_a_manifest_known)
     soft_open(&s, &e, "soft-7", "lax-own");
     soft_expect(&e, &s, a1, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MA]");
     cr_expect_eq(soft_known(&e, "soft-7", SOFT_MA), 1);
+    soft_close(&s);
+    env_close(&e);
+}
+
+/*
+ * After a TPM Restart the history starts over from the first verified quote,
+ * also when that quote's appraisal stops before the history: one quote of
+ * the old log (PCR 23 already reset, so it does not replay) must not make
+ * the agent's fresh log look like a rollback for the rest of the boot.
+ */
+Test(appraise, history_starts_over_after_a_restart_even_if_the_first_quote_stops)
+{
+    const char *one[] = {SOFT_MA}, *two[] = {SOFT_MA, SOFT_MB};
+    const int bare1[] = {0}, bare2[] = {0, 0};
+    vfy_result *r;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-r", "hist-current");
+    soft_expect(&e, &s, one, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MA], restart 0");
+    soft_expect(&e, &s, two, bare2, 2, NULL, VFY_EAR_AFFIRMING, "[MA, MB], restart 0");
+    s.restart = 1;
+    s.pcr23_zero = 1;
+    r = soft_appraise(&e, &s, two, bare2, 2, "restart 1: the old log, PCR 23 reset");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED, "the log does not replay");
+    vfy_result_free(&r);
+    s.pcr23_zero = 0;
+    soft_expect(&e, &s, one, bare1, 1, NULL, VFY_EAR_AFFIRMING,
+                "restart 1: the agent's fresh [MA] (was: history rollback)");
+    soft_expect(&e, &s, two, bare2, 2, NULL, VFY_EAR_AFFIRMING, "restart 1: [MA, MB]");
+    /* and the history holds within the new epoch */
+    soft_expect(&e, &s, one, bare1, 1, NULL, VFY_EAR_CONTRAINDICATED,
+                "restart 1: [MA] after [MA, MB] is a rollback");
     soft_close(&s);
     env_close(&e);
 }
