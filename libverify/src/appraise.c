@@ -694,6 +694,11 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
         char ds[VFY_SHA256_STR_LEN + 1], when[64];
         size_t mlen = 0;
         const uint8_t *mbytes = vfy_agent_log_manifest(log, i, &mlen);
+        /* the current manifest again (an agent restarted before its first
+         * attestation extends it twice): appraised as the current one, and
+         * the result's verdict is that appraisal's */
+        if (memcmp(d, r->md, 32) == 0)
+            continue;
         if (manifest_known(a, r->attester, d))
             continue;
         digest_str(ds, d);

@@ -2458,6 +2458,25 @@ Test(appraise, history_starts_over_after_a_restart_even_if_the_first_quote_stops
     env_close(&e);
 }
 
+/* An agent that extended its manifest twice before its first attestation
+ * (it restarted): [MA, MA] under strict is the current manifest twice, not
+ * a past manifest never appraised. (It used to stay not affirming for the
+ * whole boot: the current manifest was never marked known.) */
+Test(appraise, current_manifest_repeated_in_the_log_is_not_a_past_one)
+{
+    const char *twice[] = {SOFT_MA, SOFT_MA}, *then[] = {SOFT_MA, SOFT_MA, SOFT_MB};
+    const int bare2[] = {0, 0}, bare3[] = {0, 0, 0};
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-twice", "strict");
+    soft_expect(&e, &s, twice, bare2, 2, NULL, VFY_EAR_AFFIRMING, "[MA, MA] under strict");
+    soft_expect(&e, &s, then, bare3, 3, NULL, VFY_EAR_AFFIRMING, "[MA, MA, MB]: MA known now");
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* ---- group commit (vfy_committer) ------------------------------------------- */
 
 /* A committer over a second connection to e's database, and an appraiser using it. */
