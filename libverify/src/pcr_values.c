@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "json_util.h"
 
 static vfy_pcr_bank *bank_get(vfy_pcr_values *pv, vfy_hash_alg alg, int create)
 {
@@ -110,7 +111,6 @@ vfy_rc vfy_pcr_values_parse(vfy_pcr_values *out, const char *json, size_t len)
 {
     cJSON *root = NULL;
     const cJSON *jb;
-    const char *end = NULL;
     vfy_rc rc = VFY_OK;
 
     if (out == NULL || (json == NULL && len != 0))
@@ -118,17 +118,13 @@ vfy_rc vfy_pcr_values_parse(vfy_pcr_values *out, const char *json, size_t len)
     memset(out, 0, sizeof(*out));
     if (len > VFY_PCR_JSON_MAX)
         return VFY_E_TOO_LARGE;
-    root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    if (root == NULL || !cJSON_IsObject(root)) {
+    /* The strict parser every other evidence document goes through: UTF-8
+     * only (no BOM, no \u0000), integers only, no duplicate keys, at most
+     * VFY_JSON_MAX_DEPTH deep, only whitespace after the object. */
+    if (vfy_json_parse(&root, json, len, VFY_JSON_MAX_DEPTH) != VFY_JSON_OK ||
+        !cJSON_IsObject(root)) {
         rc = VFY_E_PCR_VALUES;
         goto out;
-    }
-    /* Nothing but whitespace may follow the object. */
-    for (; end != NULL && end < json + len; end++) {
-        if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
-            rc = VFY_E_PCR_VALUES;
-            goto out;
-        }
     }
     cJSON_ArrayForEach(jb, root) {
         if ((rc = parse_bank(out, jb)) != VFY_OK)

@@ -772,6 +772,11 @@ Test(pcr_values, parse_negatives)
         {"{\"sha256\":{\"0\":\"" H64 "\"}", "VFY_E_PCR_VALUES"},            /* unclosed */
         {"{\"sha256\":{\"0\":\"" H64 "\"}} x", "VFY_E_PCR_VALUES"},         /* trailing */
         {"", "VFY_E_PCR_VALUES"},
+        /* the strict parser of every other evidence document */
+        {"\xef\xbb\xbf{\"sha256\":{\"0\":\"" H64 "\"}}", "VFY_E_PCR_VALUES"},   /* BOM */
+        {"{\"sha256\":{\"0\":\"" H64 "\"},\"x\\u0000\":{}}", "VFY_E_PCR_VALUES"},
+        {"{\"sha256\":{\"0\":\"" H64 "\"},\"x\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}",
+         "VFY_E_PCR_VALUES"},                                                   /* 21 deep */
     };
 
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
