@@ -69,6 +69,10 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
         " WHERE attester = ?1 AND state = 'valid' AND exp > ?2",
     };
     char reason[VFY_STORE_NAME_MAX + 32];
+    /* one clock for both statements: the feed gets exactly the results the
+     * update revokes (a second ticking in between would leave a result fed
+     * but still valid) */
+    int64_t now = st_now(st);
     vfy_rc rc = VFY_OK;
 
     snprintf(reason, sizeof(reason), "%s revoked", obj);
@@ -79,7 +83,7 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
         if (src != SQLITE_OK)
             return st_db(st, src, "revoke attester results");
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, st_now(st));
+        sqlite3_bind_int64(s, 2, now);
         sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
         src = sqlite3_step(s);
         if (src != SQLITE_DONE)
