@@ -20,9 +20,11 @@
 
 struct vfy_committer {
     pthread_mutex_t mu;
+    pthread_cond_t opened; /* an opening ended (opening back to 0) */
     vfy_store *st;
     unsigned max_batch;
     int open;            /* a batch transaction is open */
+    int opening;         /* a thread is in BEGIN, without mu: see committer_enter */
     unsigned pending;    /* appraisals in it */
     uint64_t batch;      /* number of the open batch, or of the last one */
     uint64_t done;       /* every batch <= done has finished */
@@ -48,6 +50,11 @@ vfy_rc vfy_committer_new(vfy_committer **out, vfy_store *st, unsigned max_batch)
         free(c);
         return VFY_E_INTERNAL;
     }
+    if (pthread_cond_init(&c->opened, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return VFY_E_INTERNAL;
+    }
     c->st = st;
     c->max_batch = max_batch > 0 ? max_batch : 1;
     *out = c;
@@ -63,6 +70,7 @@ void vfy_committer_free(vfy_committer **pc)
     c = *pc;
     if (c->open)   /* never waited for: nothing of it may have been relied on */
         (void)vfy_store_end(c->st, VFY_E_INTERNAL);
+    pthread_cond_destroy(&c->opened);
     pthread_mutex_destroy(&c->mu);
     free(c);
     *pc = NULL;
@@ -120,8 +128,23 @@ vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
 
     pthread_mutex_lock(&c->mu);
     (void)batch_lost(c);
+    while (c->opening)   /* another thread is opening the batch: join it */
+        pthread_cond_wait(&c->opened, &c->mu);
     if (!c->open) {
-        if ((rc = vfy_store_begin(c->st)) != VFY_OK) {
+        /*
+         * BEGIN IMMEDIATE may wait up to the store's busy timeout for
+         * another process's write lock. It runs without the mutex, so that
+         * waits for batches already committed (and flushes, which find no
+         * batch open) are not held up behind it; nothing else touches the
+         * store while no batch is open.
+         */
+        c->opening = 1;
+        pthread_mutex_unlock(&c->mu);
+        rc = vfy_store_begin(c->st);
+        pthread_mutex_lock(&c->mu);
+        c->opening = 0;
+        pthread_cond_broadcast(&c->opened);
+        if (rc != VFY_OK) {
             pthread_mutex_unlock(&c->mu);
             return rc;
         }

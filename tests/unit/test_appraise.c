@@ -24,6 +24,8 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -2852,6 +2854,64 @@ Test(appraise, group_commit_batch_rolled_back_by_sqlite_fails_its_waiters)
     cr_expect_eq(recorded(&e, vfy_result_id(r2)), 1);
     vfy_result_free(&r1);
     vfy_result_free(&r2);
+    req_free(&q);
+    group_close(&g);
+    env_close(&e);
+}
+
+/* A thread opening a batch while another process holds the write lock. */
+struct opener {
+    vfy_committer *c;
+    atomic_int returned;
+    vfy_rc rc;
+};
+
+static void *open_batch(void *arg)
+{
+    struct opener *o = arg;
+    vfy_store *bst;
+    uint64_t f;
+
+    o->rc = committer_enter(o->c, &bst, &f);
+    atomic_store(&o->returned, 1);
+    if (o->rc == VFY_OK)
+        (void)committer_leave(o->c, 0);
+    return NULL;
+}
+
+/*
+ * Opening a batch waits for another process's write lock (up to the busy
+ * timeout) without holding the committer's lock: meanwhile a wait for a
+ * result of a batch already committed returns at once (verifierd's parked
+ * answers used to sit behind it).
+ */
+Test(appraise, group_commit_opening_does_not_hold_up_finished_waits)
+{
+    env e;
+    group g;
+    req q;
+    vfy_result *r1;
+    struct opener o = {NULL, 0, VFY_OK};
+    pthread_t th;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    req_from_scenario(&q, "affirming");
+    q.r.attester = "nobody-here";
+    r1 = group_appraise(&g, &q, "batch 1");
+    cr_assert_eq(vfy_committer_wait(g.c, r1), VFY_OK, "batch 1 committed");
+    cr_assert_eq(vfy_store_begin(e.st), VFY_OK, "another writer holds the lock");
+    o.c = g.c;
+    cr_assert_eq(pthread_create(&th, NULL, open_batch, &o), 0);
+    usleep(300000);   /* the opener is in BEGIN, waiting for the lock */
+    cr_expect_eq(vfy_committer_wait(g.c, r1), VFY_OK);
+    cr_expect_eq(vfy_committer_flush(g.c), VFY_OK, "no batch open: nothing to do");
+    cr_expect_eq(atomic_load(&o.returned), 0,
+                 "the wait and the flush returned while the opener still waits for the lock");
+    cr_assert_eq(vfy_store_end(e.st, VFY_OK), VFY_OK);   /* the lock is free */
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_expect_eq(o.rc, VFY_OK, "the batch opened once the lock was free");
+    vfy_result_free(&r1);
     req_free(&q);
     group_close(&g);
     env_close(&e);
