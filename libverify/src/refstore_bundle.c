@@ -336,6 +336,12 @@ static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import
             rc = st_attester_put(st, name, (const uint8_t *)pem, strlen(pem), scheme, refset,
                                  policy, revoked, &added);
         free(bin);
+        if (rc == VFY_OK && added == 2) {   /* revoked by this import: audited as such */
+            char obj[VFY_STORE_NAME_MAX + 16];
+
+            snprintf(obj, sizeof(obj), "attester %s", name);
+            rc = st_audit(st, "attester.revoke", obj, "by import");
+        }
         if (rc != VFY_OK)
             return rc;
         stats->attesters += (size_t)(added == 1);
@@ -382,6 +388,14 @@ static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stat
             }
         } else {
             rc = st_pcr_put(st, set, alg, index, d, dlen, &added);
+        }
+        if (rc == VFY_OK && changed && !added) {   /* revoked by this import */
+            char obj[VFY_STORE_NAME_MAX + 48], hx[2 * VFY_MAX_DIGEST + 16];
+
+            snprintf(obj, sizeof(obj), "pcr %s %s:%u", set, vfy_hash_name(alg), index);
+            st_hex(hx, d, dlen);
+            snprintf(hx + strlen(hx), sizeof(hx) - strlen(hx), " (by import)");
+            rc = st_audit(st, "pcr.revoke", obj, hx);
         }
         if (rc != VFY_OK)
             return rc;
@@ -430,6 +444,14 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
             }
         } else {
             rc = st_component_put(st, k, name, version, d, note, 0, &added);
+        }
+        if (rc == VFY_OK && nrev > 0 && !added) {   /* revoked by this import */
+            char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+            char detail[VFY_SHA256_STR_LEN + 64];
+
+            snprintf(obj, sizeof(obj), "%s %s", kind, name);
+            snprintf(detail, sizeof(detail), "%s; %zu results revoked (by import)", dstr, nres);
+            rc = st_audit(st, "component.revoke", obj, detail);
         }
         if (rc != VFY_OK)
             return rc;

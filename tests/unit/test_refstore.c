@@ -979,9 +979,13 @@ Test(refstore, import_revoking_an_attester_revokes_its_results)
     cr_assert_eq(n, 1);
     cr_expect_str_eq(feed[0].result_id, "live");
     vfy_free(feed);
+    /* the audit log names the revocation, not only the import's counts */
+    cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'"
+                       " AND object = 'attester a1' AND detail = 'by import'"), 1);
     /* importing it again changes nothing */
     cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_OK);
     cr_expect_eq(stats.revoked, 0);
+    cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'"), 1);
     free(bundle);
     free(pem);
     vfy_store_close(&st);
@@ -1561,6 +1565,13 @@ Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
              "\"state\":\"revoked\",\"note\":\"\"}]}", hex);
     cr_assert_eq(vfy_store_import(st, b, strlen(b), NULL), VFY_OK, "a revoked entry: %s",
                  vfy_store_errmsg(st));
+    /* a bundle revoking a stored value: audited as a revocation */
+    snprintf(b, sizeof(b), "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+             "{\"kind\":\"tool\",\"name\":\"t\",\"version\":\"1\",\"digest\":\"sha256:%s\","
+             "\"state\":\"revoked\",\"note\":\"\"}]}", hex);
+    cr_assert_eq(vfy_store_import(st, b, strlen(b), NULL), VFY_OK, "%s", vfy_store_errmsg(st));
+    cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'component.revoke'"
+                       " AND object = 'tool t' AND detail LIKE '%(by import)'"), 1);
     cr_assert_eq(count("SELECT count(*) FROM components WHERE state = 'approved' AND kind = 'model'"),
                  0);
     vfy_store_close(&st);
