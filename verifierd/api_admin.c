@@ -326,13 +326,20 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
         size_t n = strlen(sub);
 
         for (size_t i = 0; post && i < sizeof(get_only) / sizeof(get_only[0]); i++)
-            if (strcmp(sub, get_only[i]) == 0)
+            if (strcmp(sub, get_only[i]) == 0) {
+                r->allow = "GET, HEAD";
                 return vd_problem(c, r, 405, "this admin endpoint takes GET");
+            }
         for (size_t i = 0; get && i < sizeof(post_only) / sizeof(post_only[0]); i++)
-            if (strcmp(sub, post_only[i]) == 0)
+            if (strcmp(sub, post_only[i]) == 0) {
+                r->allow = "POST";
                 return vd_problem(c, r, 405, "this admin endpoint takes POST");
-        if (get && strncmp(sub, "attesters/", 10) == 0 && n > 17 && strcmp(sub + n - 7, "/revoke") == 0)
+            }
+        if (get && strncmp(sub, "attesters/", 10) == 0 && n > 17 &&
+            strcmp(sub + n - 7, "/revoke") == 0) {
+            r->allow = "POST";
             return vd_problem(c, r, 405, "this admin endpoint takes POST");
+        }
     }
     return vd_problem(c, r, 404, "no such admin endpoint");
 }

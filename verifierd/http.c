@@ -61,7 +61,8 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"verifierd\"");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                r->ep == VD_EP_ADMIN ? "GET, POST"
+                                r->allow != NULL ? r->allow
+                                : r->ep == VD_EP_ADMIN ? "GET, POST"
                                 : (r->ep == VD_EP_CHALLENGE || r->ep == VD_EP_ATTEST) ? "POST"
                                                                                       : "GET, HEAD");
     if (status == 429)

@@ -128,6 +128,7 @@ struct vd_req {
     char *body;
     size_t len, cap, limit;
     size_t discarded;          /* body bytes past the limit, read and dropped */
+    const char *allow;         /* Allow of a 405, when the endpoint knows better than its route */
     int too_large;
     unsigned status;
     char method[8];

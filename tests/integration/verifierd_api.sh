@@ -73,6 +73,10 @@ for x in attesters pcrs components policies results audit refvalues; do
 done
 call HEAD /v1/admin/components/revoke "$ADM"
 expect_status "HEAD on a POST-only admin endpoint" 405
+expect_eq "... its Allow names POST" "$(hdr Allow)" "POST"
+call POST /v1/admin/pcrs "$ADM" -H 'Content-Type: application/json' --data-binary '{}'
+expect_status "POST on a GET-only admin endpoint" 405
+expect_eq "... its Allow names GET, HEAD" "$(hdr Allow)" "GET, HEAD"
 
 # ---- attest with evidence that proves nothing ----
 vd_fake_evidence "$VD_TMP/ev.json"
