@@ -230,14 +230,31 @@ out:
     return ret;
 }
 
+/*
+ * How much of the evidence carried past manifests may take. Each entry may
+ * carry its manifest (DESIGN §4: optional), so that the verifier can
+ * appraise one it never saw; carried for every entry, ten changes of a
+ * large manifest would pass the verifier's 1 MiB evidence limit and the
+ * agent could never be attested again this boot. The newest entries carry
+ * theirs (those the verifier is least likely to know), the older ones
+ * their digest only (the verifier appraised them when they were current).
+ */
+#define CARRY_BUDGET (512 * 1024)
+
 /* The agent log as JSON (caller holds g.lock; result malloc'd). */
 static char *log_json(void)
 {
-    size_t cap = 3, off = 0;
+    size_t cap = 3, off = 0, carried = 0, first_carried = g.nlog;
     char *s;
 
+    /* the newest entries that fit the budget carry their manifest */
+    while (first_carried > 0 &&
+           carried + strlen(g.log[first_carried - 1].b64) <= CARRY_BUDGET) {
+        first_carried--;
+        carried += strlen(g.log[first_carried].b64);
+    }
     for (size_t i = 0; i < g.nlog; i++)
-        cap += strlen(g.log[i].b64) + VFY_SHA256_STR_LEN + 32;
+        cap += (i >= first_carried ? strlen(g.log[i].b64) : 0) + VFY_SHA256_STR_LEN + 32;
     s = malloc(cap);
     if (s == NULL)
         return NULL;
@@ -245,8 +262,13 @@ static char *log_json(void)
     for (size_t i = 0; i < g.nlog; i++) {
         char ds[VFY_SHA256_STR_LEN + 1];
         vfy_sha256_format(ds, sizeof(ds), g.log[i].md);
-        off += (size_t)snprintf(s + off, cap - off, "%s{\"digest\":\"%s\",\"manifest\":\"%s\"}",
-                                i ? "," : "", ds, g.log[i].b64);
+        if (i >= first_carried)
+            off += (size_t)snprintf(s + off, cap - off,
+                                    "%s{\"digest\":\"%s\",\"manifest\":\"%s\"}", i ? "," : "",
+                                    ds, g.log[i].b64);
+        else
+            off += (size_t)snprintf(s + off, cap - off, "%s{\"digest\":\"%s\"}", i ? "," : "",
+                                    ds);
     }
     s[off++] = ']';
     s[off] = 0;

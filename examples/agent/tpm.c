@@ -106,16 +106,18 @@ static void ak_template(TPM2B_PUBLIC *p)
     p->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
 }
 
-/* 0 if @p is the AK this agent expects (ECC P-256, restricted signing, ECDSA-SHA256). */
+/* 0 if @p is the AK this agent expects (ECC P-256, ECDSA-SHA256, a restricted
+ * signing key made in this TPM: what libverify's AK import requires too). */
 static int ak_check(const TPMT_PUBLIC *p)
 {
     const TPMS_ECC_PARMS *e = &p->parameters.eccDetail;
+    const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                             TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                             TPMA_OBJECT_SENSITIVEDATAORIGIN;
 
     if (p->type != TPM2_ALG_ECC || e->curveID != TPM2_ECC_NIST_P256)
         return -1;
-    if ((p->objectAttributes & (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-                                TPMA_OBJECT_DECRYPT)) !=
-        (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT))
+    if ((p->objectAttributes & (need | TPMA_OBJECT_DECRYPT)) != need)
         return -1;
     if (e->scheme.scheme != TPM2_ALG_ECDSA || e->scheme.details.ecdsa.hashAlg != TPM2_ALG_SHA256)
         return -1;
