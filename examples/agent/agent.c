@@ -70,6 +70,8 @@ struct conn {
     pthread_t th;
     int done;
     unsigned long seen_gen;
+    int attested;               /* evidence was sent on this connection */
+    unsigned long evidence_gen; /* the generation the last evidence described (at least) */
     struct conn *next;
 };
 
@@ -86,6 +88,7 @@ static struct {
     size_t nlog;
     unsigned long gen; /* bumped at every measured change */
     unsigned test_notices; /* --test-notice-after-evidence: extra notices left */
+    unsigned test_changes; /* --test-change-before-app: changes left to fake */
 
     pthread_mutex_t conns_lock;
     struct conn *conns;
@@ -447,29 +450,63 @@ static int handle_frame(struct conn *c)
     case FRAME_ATTEST_REQUEST: {
         uint8_t *ev;
         size_t evlen = 0;
+        unsigned long gen0;
 
         if (len != FRAME_NONCE_LEN) {
             send_error(c, FRAME_ERR_MALFORMED, "attest-request: the nonce must be 32 bytes");
             ret = -1;
             break;
         }
+        /* The generation before the evidence is made: the evidence
+         * describes it or a later one, never an earlier one. */
+        pthread_mutex_lock(&g.lock);
+        gen0 = g.gen;
+        pthread_mutex_unlock(&g.lock);
         ev = make_evidence(c->ssl, p, &evlen, err, sizeof(err));
         if (ev == NULL) {
             say("conn %d: attestation failed: %s", c->id, err);
             ret = send_error(c, FRAME_ERR_ATTEST, err);
             break;
         }
+        c->attested = 1;
+        c->evidence_gen = gen0;
         say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
             "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
         ret = send_evidence(c, ev, evlen);
         vfy_free(ev);
         break;
     }
-    case FRAME_APP_REQUEST:
+    case FRAME_APP_REQUEST: {
+        unsigned long now_gen;
+
+        /*
+         * The relying party decided on evidence from this connection; if
+         * the posture changed since (a notice it could not have read
+         * before sending the request), the request is not run: it attests
+         * again. This closes the window between its decision and the
+         * operation. (A peer that never attested is not gated here.)
+         */
+        pthread_mutex_lock(&g.lock);
+        if (g.test_changes > 0 && c->attested) {   /* test hook: a change lands now */
+            g.test_changes--;
+            g.gen++;
+        }
+        now_gen = g.gen;
+        pthread_mutex_unlock(&g.lock);
+        if (c->attested && now_gen != c->evidence_gen) {
+            say("conn %d: application request \"%.*s\" -> refused: the posture changed since "
+                "this connection's last evidence", c->id, (int)(len > 200 ? 200 : len),
+                (const char *)p);
+            ret = send_error(c, FRAME_ERR_POSTURE,
+                             "posture changed since this connection's last evidence: "
+                             "not run, attest again");
+            break;
+        }
         say("conn %d: application request \"%.*s\" -> ok", c->id, (int)(len > 200 ? 200 : len),
             (const char *)p);
         ret = frame_write(c->ssl, FRAME_APP_RESPONSE, "ok", 2);
         break;
+    }
     default:
         /* Known type, wrong direction (e.g. evidence sent to the agent). */
         ret = send_error(c, FRAME_ERR_UNKNOWN_TYPE, "frame type not accepted by the agent");
@@ -690,7 +727,10 @@ static void usage(FILE *f)
         "  --provision           create/load the AK, write --ak-public-out, exit\n"
         "  --test-notice-after-evidence N\n"
         "                        test hook: push a posture-changed notice right after each of\n"
-        "                        the first N evidence frames (0..1000; default 0)\n",
+        "                        the first N evidence frames (0..1000; default 0)\n"
+        "  --test-change-before-app N\n"
+        "                        test hook: count a posture change just before each of the\n"
+        "                        first N app requests on an attested connection (0..1000)\n",
         DEFAULT_AK_HANDLE);
 }
 
@@ -707,6 +747,7 @@ int main(int argc, char **argv)
         {"tcti", required_argument, NULL, 't'},
         {"provision", no_argument, NULL, 'R'},
         {"test-notice-after-evidence", required_argument, NULL, 'N'},
+        {"test-change-before-app", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -734,12 +775,14 @@ int main(int argc, char **argv)
         case 'k':
         case 'p':
         case 'N':
+        case 'C':
             errno = 0;
             v = strtoul(optarg, &end, 0);
             if (errno != 0 || end == optarg || *end != 0 || optarg[0] == '-' ||
-                (opt == 'p' ? v > 23 : opt == 'N' ? v > 1000 : v > UINT32_MAX)) {
+                (opt == 'p' ? v > 23 : (opt == 'N' || opt == 'C') ? v > 1000 : v > UINT32_MAX)) {
                 fprintf(stderr, "vfy-agent: bad value for --%s: %s\n",
-                        opt == 'p' ? "pcr" : opt == 'N' ? "test-notice-after-evidence" : "ak-handle",
+                        opt == 'p' ? "pcr" : opt == 'N' ? "test-notice-after-evidence"
+                        : opt == 'C' ? "test-change-before-app" : "ak-handle",
                         optarg);
                 return 2;
             }
@@ -747,6 +790,8 @@ int main(int argc, char **argv)
                 g.pcr = (unsigned)v;
             else if (opt == 'N')
                 g.test_notices = (unsigned)v;
+            else if (opt == 'C')
+                g.test_changes = (unsigned)v;
             else
                 ak_handle = (uint32_t)v;
             break;

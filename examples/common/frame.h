@@ -36,6 +36,8 @@ enum frame_error {
     FRAME_ERR_TOO_LARGE = 3,   /* length above the type's limit; connection closed */
     FRAME_ERR_ATTEST = 4,      /* the agent could not produce evidence (TPM failure) */
     FRAME_ERR_APP = 5,         /* the application refused the request */
+    FRAME_ERR_POSTURE = 6,     /* app-request not run: the posture changed since this
+                                * connection's last evidence (attest again); stays open */
 };
 
 /* Limits (payload bytes). */

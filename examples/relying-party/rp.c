@@ -74,6 +74,7 @@ struct rp {
     vclient *vc;
     const char *attester;
     unsigned max_ttl_s;
+    int last_agent_error;   /* code of the last error frame transact() read; 0: none */
     char *jwks;
     size_t jwks_len;
     time_t jwks_at;   /* CLOCK_MONOTONIC seconds when it was fetched */
@@ -307,11 +308,13 @@ static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len
 {
     uint8_t got = 0;
 
+    rp->last_agent_error = 0;
     if (frame_write(rp->ssl, type, req, req_len) != 0)
         return -1;
     if (next_frame(rp, 30000, 0, &got, p, len) != 1)
         return -1;
     if (got == FRAME_ERROR) {
+        rp->last_agent_error = *len ? (*p)[0] : 0;
         tl(rp, "<- agent: error %u: %.*s", *len ? (*p)[0] : 0, *len > 1 ? (int)(*len - 1) : 0,
            *len > 1 ? (const char *)*p + 1 : "");
         free(*p);
@@ -621,61 +624,79 @@ static int do_op(struct rp *rp, const char *op)
      * notice read then sends the operation back to attest, a few times at
      * most. The feed is asked about a held EAR, not about one just issued.
      */
-    for (int round = 0;; round++) {
-        if (round == 0 && rp->ear != NULL)
-            poll_feed(rp);
-        if (drain(rp) < 0)
+    for (int attempt = 0;; attempt++) {
+        for (int round = 0;; round++) {
+            if (round == 0 && rp->ear != NULL)
+                poll_feed(rp);
+            if (drain(rp) < 0)
+                return -1;
+            why = need_attestation(rp, whybuf, sizeof(whybuf));
+            if (why == NULL) {
+                if (round == 0)
+                    tl(rp, "op %u \"%s\": held EAR %s still valid for this connection (%lld s left, "
+                       "not revoked, no posture change)", rp->ops, op, rp->jti,
+                       (long long)(vfy_ear_get_exp(rp->ear) - (int64_t)time(NULL)));
+                break;
+            }
+            if (round == RP_ATTEST_ROUNDS) {
+                tl(rp, "op %u \"%s\": still no usable EAR after %d attestations (%s)", rp->ops, op,
+                   RP_ATTEST_ROUNDS, why);
+                drop_ear(rp);
+                break;
+            }
+            tl(rp, "op %u \"%s\": high-impact -> attesting first: %s", rp->ops, op, why);
+            if (attest(rp) != 0) {
+                tl(rp, "attestation failed: no usable EAR");
+                break;
+            }
+        }
+        st = rp->ear ? vfy_ear_get_status(rp->ear) : VFY_EAR_NONE;
+        /* Both parts appraised and affirming: an EAR without the agent's
+         * verdict says nothing about the agent this operation goes to. */
+        if (st == VFY_EAR_AFFIRMING &&
+            (!vfy_ear_has_submod(rp->ear, VFY_EAR_PLATFORM) ||
+             !vfy_ear_has_submod(rp->ear, VFY_EAR_AGENT) ||
+             vfy_ear_get_submod_status(rp->ear, VFY_EAR_PLATFORM) != VFY_EAR_AFFIRMING ||
+             vfy_ear_get_submod_status(rp->ear, VFY_EAR_AGENT) != VFY_EAR_AFFIRMING)) {
+            tl(rp, "op %u \"%s\": the EAR lacks an affirming platform and agent verdict", rp->ops, op);
+            st = VFY_EAR_CONTRAINDICATED;
+        }
+        rp->last_status = st;
+        if (st != VFY_EAR_AFFIRMING) {
+            rp->refused++;
+            rp->last_decision = 0;
+            tl(rp, "op %u \"%s\": REFUSED (status %s)", rp->ops, op,
+               rp->ear ? vfy_ear_status_name(st) : "no verified EAR");
+            return 0;
+        }
+        if (transact(rp, FRAME_APP_REQUEST, op, strlen(op), FRAME_APP_RESPONSE, &p, &len) != 0) {
+            if (rp->last_agent_error == FRAME_ERR_POSTURE && attempt + 1 < RP_ATTEST_ROUNDS) {
+                /* The posture changed between the decision and the request:
+                 * the agent did not run it. Attest the new posture. */
+                tl(rp, "op %u \"%s\": the agent did not run it (its posture changed after the "
+                   "decision) -> attesting again", rp->ops, op);
+                rp->posture_changed = 1;
+                snprintf(rp->posture_note, sizeof(rp->posture_note),
+                         "a change after the decision (the agent refused the request)");
+                continue;
+            }
+            if (rp->last_agent_error == FRAME_ERR_POSTURE) {
+                rp->refused++;
+                rp->last_decision = 0;
+                tl(rp, "op %u \"%s\": REFUSED (the agent kept changing its posture)", rp->ops, op);
+                return 0;
+            }
+            tl(rp, "op %u \"%s\": agent failed to answer", rp->ops, op);
+            rp->last_decision = -1;
             return -1;
-        why = need_attestation(rp, whybuf, sizeof(whybuf));
-        if (why == NULL) {
-            if (round == 0)
-                tl(rp, "op %u \"%s\": held EAR %s still valid for this connection (%lld s left, "
-                   "not revoked, no posture change)", rp->ops, op, rp->jti,
-                   (long long)(vfy_ear_get_exp(rp->ear) - (int64_t)time(NULL)));
-            break;
         }
-        if (round == RP_ATTEST_ROUNDS) {
-            tl(rp, "op %u \"%s\": still no usable EAR after %d attestations (%s)", rp->ops, op,
-               RP_ATTEST_ROUNDS, why);
-            drop_ear(rp);
-            break;
-        }
-        tl(rp, "op %u \"%s\": high-impact -> attesting first: %s", rp->ops, op, why);
-        if (attest(rp) != 0) {
-            tl(rp, "attestation failed: no usable EAR");
-            break;
-        }
-    }
-    st = rp->ear ? vfy_ear_get_status(rp->ear) : VFY_EAR_NONE;
-    /* Both parts appraised and affirming: an EAR without the agent's
-     * verdict says nothing about the agent this operation goes to. */
-    if (st == VFY_EAR_AFFIRMING &&
-        (!vfy_ear_has_submod(rp->ear, VFY_EAR_PLATFORM) ||
-         !vfy_ear_has_submod(rp->ear, VFY_EAR_AGENT) ||
-         vfy_ear_get_submod_status(rp->ear, VFY_EAR_PLATFORM) != VFY_EAR_AFFIRMING ||
-         vfy_ear_get_submod_status(rp->ear, VFY_EAR_AGENT) != VFY_EAR_AFFIRMING)) {
-        tl(rp, "op %u \"%s\": the EAR lacks an affirming platform and agent verdict", rp->ops, op);
-        st = VFY_EAR_CONTRAINDICATED;
-    }
-    rp->last_status = st;
-    if (st != VFY_EAR_AFFIRMING) {
-        rp->refused++;
-        rp->last_decision = 0;
-        tl(rp, "op %u \"%s\": REFUSED (status %s)", rp->ops, op,
-           rp->ear ? vfy_ear_status_name(st) : "no verified EAR");
+        rp->allowed++;
+        rp->last_decision = 1;
+        tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%.*s\"", rp->ops, op,
+           (int)(len > 100 ? 100 : len), (const char *)p);
+        free(p);
         return 0;
     }
-    if (transact(rp, FRAME_APP_REQUEST, op, strlen(op), FRAME_APP_RESPONSE, &p, &len) != 0) {
-        tl(rp, "op %u \"%s\": agent failed to answer", rp->ops, op);
-        rp->last_decision = -1;
-        return -1;
-    }
-    rp->allowed++;
-    rp->last_decision = 1;
-    tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%.*s\"", rp->ops, op,
-       (int)(len > 100 ? 100 : len), (const char *)p);
-    free(p);
-    return 0;
 }
 
 static int do_capture(struct rp *rp, const char *path)

@@ -87,8 +87,43 @@ for n in 1 5; do
     else pass "N=$n: no deviation reported"; fi
 done
 
+# ---- a change after the RP's decision, before the agent runs the request ----
+# The agent's hook --test-change-before-app M counts a posture change just
+# before each of the first M app requests: the agent must not run the
+# request (error 6) and the RP must attest the new posture and retry.
+cat >"$TMP/story2.txt" <<'STORY'
+op transfer 200 EUR to ACME Travel
+STORY
+OP2='op 1 "transfer 200 EUR to ACME Travel"'
+rc=$(demo_run "$TMP/out.c1" DEMO_TTL=30 DEMO_STORY="$TMP/story2.txt" \
+    DEMO_AGENT_ARGS="--test-change-before-app 1")
+if [ "$rc" = 0 ]; then pass "M=1: demo.sh exits 0"; else fail "M=1: demo.sh exit status $rc"; fi
+in_order "M=1: not run after the change, attested again, then run" "$TMP/out.c1" \
+    '^[0-9:.]+ agent conn 1: application request "transfer 200 EUR to ACME Travel" -> refused: the posture changed since this connection.s last evidence$' \
+    "^[0-9:.]+ rp +$OP2: the agent did not run it \\(its posture changed after the decision\\) -> attesting again$" \
+    "^[0-9:.]+ rp +$OP2: high-impact -> attesting first: posture changed" \
+    '^[0-9:.]+ agent conn 1: application request "transfer 200 EUR to ACME Travel" -> ok$' \
+    "^[0-9:.]+ rp +$OP2: ALLOWED \\(status affirming\\)"
+rc=$(demo_run "$TMP/out.c5" DEMO_TTL=30 DEMO_STORY="$TMP/story2.txt" \
+    DEMO_AGENT_ARGS="--test-change-before-app 5")
+if [ "$rc" = 0 ]; then pass "M=5: demo.sh exits 0"; else fail "M=5: demo.sh exit status $rc"; fi
+in_order "M=5: never run, refused after three attempts" "$TMP/out.c5" \
+    "^[0-9:.]+ rp +$OP2: the agent did not run it" \
+    "^[0-9:.]+ rp +$OP2: the agent did not run it" \
+    "^[0-9:.]+ rp +$OP2: REFUSED \\(the agent kept changing its posture\\)"
+if grep -q -- '-> ok$' "$TMP/out.c5"; then fail "M=5: the agent ran the request"
+else pass "M=5: the agent never ran the request"; fi
+"$VFY_BUILD_DIR/examples/vfy-agent" --manifest /dev/null --test-change-before-app 1001 \
+    >/dev/null 2>"$TMP/err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q 'bad value for --test-change-before-app' "$TMP/err"; then
+    pass "--test-change-before-app 1001 is a usage error"
+else
+    fail "--test-change-before-app 1001: exit $rc, $(cat "$TMP/err")"
+fi
+
 if [ "$FAIL" -ne 0 ]; then
-    for n in 1 5; do echo "---- demo output, N=$n ----"; cat "$TMP/out.$n" 2>/dev/null; done
+    for n in 1 5 c1 c5; do echo "---- demo output, $n ----"; cat "$TMP/out.$n" 2>/dev/null; done
 fi
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
