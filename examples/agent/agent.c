@@ -432,7 +432,7 @@ static int handle_frame(struct conn *c)
     uint8_t type = 0, *p = NULL;
     size_t len = 0;
     char err[256];
-    int rc = frame_read(c->ssl, &type, &p, &len), ret = 0;
+    int rc = frame_read(c->ssl, FRAME_FROM_RP, &type, &p, &len), ret = 0;
 
     switch (rc) {
     case FRAME_OK: break;

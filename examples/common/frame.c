@@ -99,7 +99,21 @@ static int read_all(SSL *ssl, uint8_t *p, size_t len)
     return 0;
 }
 
-int frame_read(SSL *ssl, uint8_t *type, uint8_t **payload, size_t *len)
+/* 1 if @from sends frames of @type (docs/agent-protocol.md §2). */
+static int sent_by(enum frame_peer from, uint8_t type)
+{
+    switch (type) {
+    case FRAME_ATTEST_REQUEST:
+    case FRAME_APP_REQUEST: return from == FRAME_FROM_RP;
+    case FRAME_EVIDENCE:
+    case FRAME_POSTURE_CHANGED:
+    case FRAME_APP_RESPONSE:
+    case FRAME_ERROR: return from == FRAME_FROM_AGENT;
+    default: return 0;
+    }
+}
+
+int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len)
 {
     uint8_t hdr[FRAME_HDR_LEN];
     size_t n, max;
@@ -113,9 +127,10 @@ int frame_read(SSL *ssl, uint8_t *type, uint8_t **payload, size_t *len)
         return rc;
     *type = hdr[0];
     n = ((size_t)hdr[1] << 24) | ((size_t)hdr[2] << 16) | ((size_t)hdr[3] << 8) | hdr[4];
-    max = frame_max_payload(hdr[0]);
+    max = sent_by(from, hdr[0]) ? frame_max_payload(hdr[0]) : 0;
     if (max == 0) {
-        /* Unknown type: skip a bounded payload so the stream stays in sync. */
+        /* Unknown type, or one this peer does not send: skip a bounded
+         * payload so the stream stays in sync. */
         uint8_t skip[256];
         if (n > FRAME_APP_MAX)
             return FRAME_TOO_LARGE;

@@ -77,12 +77,18 @@ enum frame_rc {
     FRAME_NOMEM = -5,
 };
 
+/** Who sent the frame being read: its type must be one that peer sends. */
+enum frame_peer { FRAME_FROM_RP, FRAME_FROM_AGENT };
+
 /**
- * Read one frame. On FRAME_OK *@type is set and *@payload (owned by the
- * caller, free(); NUL-terminated for convenience, the NUL not counted in
- * *@len) holds *@len bytes. On FRAME_TOO_LARGE and FRAME_UNKNOWN *@type is
- * set; the stream is out of sync after FRAME_TOO_LARGE, so close.
+ * Read one frame sent by @from. On FRAME_OK *@type is set and *@payload
+ * (owned by the caller, free(); NUL-terminated for convenience, the NUL not
+ * counted in *@len) holds *@len bytes. A known type that @from does not send
+ * (say, evidence sent to the agent) is read like an unknown one: its payload,
+ * at most FRAME_APP_MAX, is skipped (FRAME_UNKNOWN) — never allocated at its
+ * type's own limit. On FRAME_TOO_LARGE and FRAME_UNKNOWN *@type is set; the
+ * stream is out of sync after FRAME_TOO_LARGE, so close.
  */
-int frame_read(SSL *ssl, uint8_t *type, uint8_t **payload, size_t *len);
+int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len);
 
 #endif

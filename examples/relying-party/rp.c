@@ -267,7 +267,7 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
             if (n == 0)
                 return 0;
         }
-        rc = frame_read(rp->ssl, type, p, len);
+        rc = frame_read(rp->ssl, FRAME_FROM_AGENT, type, p, len);
         frames++;
         if (rc == FRAME_UNKNOWN)
             continue;
