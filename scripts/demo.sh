@@ -23,7 +23,8 @@
 # work directory. For tests: DEMO_STORY=FILE runs that story (rp.c's script
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
 # (e.g. its --test-notice-after-evidence hook; a story's "run" lines see
-# DEMO_VD_DIR and DEMO_VD_PID, verifierd's state directory and pid),
+# DEMO_VD_DIR and DEMO_VD_PID, verifierd's state directory and pid, and
+# DEMO_AGENT_ADDR),
 # DEMO_RP_ARGS to the relying
 # party (e.g. --jwks-max-age). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
@@ -147,10 +148,15 @@ echo "provisioned: attester agent-1 (AK $AK_HANDLE), PCRs 0-7 as reference set '
 echo "             model $MODEL_A, tool payments.transfer, policy spend-limits, context travel"
 
 # ---- the agent ----
+# Mutual TLS: the relying parties' certificate (one for both of them here)
+# is the only client certificate the agent accepts (--client-ca).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj "/CN=demo relying party" -keyout "$WORK/rp-key.pem" -out "$WORK/rp-cert.pem" \
+    >/dev/null 2>&1 || { echo "demo: openssl could not make the RP's certificate" >&2; exit 1; }
 # shellcheck disable=SC2086  # DEMO_AGENT_ARGS is a list of options
 "$AGENT" --manifest "$WORK/agent-manifest.json" --ak-handle "$AK_HANDLE" \
     --listen 127.0.0.1:0 --port-file "$WORK/agent.port" --cert-out "$WORK/agent-cert.pem" \
-    ${DEMO_AGENT_ARGS:-} &
+    --client-ca "$WORK/rp-cert.pem" ${DEMO_AGENT_ARGS:-} &
 AGENT_PID=$!
 for _ in $(seq 1 100); do
     [ -s "$WORK/agent.port" ] && break
@@ -159,6 +165,7 @@ for _ in $(seq 1 100); do
 done
 [ -s "$WORK/agent.port" ] || { echo "demo: the agent did not start" >&2; exit 1; }
 AGENT_ADDR=127.0.0.1:$(cat "$WORK/agent.port")
+export DEMO_AGENT_ADDR="$AGENT_ADDR"
 echo "processes: swtpm $SWTPM_PID, verifierd $VD_PID, agent $AGENT_PID"
 
 # Narrator helpers the relying party's story runs.
@@ -171,7 +178,7 @@ SH
 chmod +x "$WORK/swap-manifest"
 RP_COMMON=(--agent "$AGENT_ADDR" --agent-ca "$WORK/agent-cert.pem" --verifier "$VFY"
            --verifier-ca "$WORK/vd/tls-cert.pem" --token-file "$WORK/vd/dev-tokens"
-           --attester agent-1)
+           --attester agent-1 --cert "$WORK/rp-cert.pem" --key "$WORK/rp-key.pem")
 [ "$TTL" = none ] || RP_COMMON+=(--max-ttl "$TTL")
 # shellcheck disable=SC2206  # DEMO_RP_ARGS is a list of options
 RP_COMMON+=(${DEMO_RP_ARGS:-})

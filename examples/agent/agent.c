@@ -720,7 +720,8 @@ static void usage(FILE *f)
         "  --listen ADDR:PORT    TLS 1.3 listener (default 127.0.0.1:0 = any free port)\n"
         "  --ak-handle H         persistent AK handle (default 0x%08x); created if empty\n"
         "  --ak-public-out FILE  write the AK's TPM2B_PUBLIC (for verifyctl attester add --ak-public)\n"
-        "  --cert-out FILE       write the TLS certificate (PEM) relying parties should trust\n"
+        "  --cert-out FILE       write the TLS certificate (PEM) relying parties should trust\n"        "  --client-ca PEM       mutual TLS: accept only clients whose certificate chains to\n"
+        "                        PEM (without it any client may connect and send requests)\n"
         "  --port-file FILE      write the listening port once ready\n"
         "  --pcr N               agent PCR (default 23)\n"
         "  --tcti CONF           TCTI (default: $TPM2TOOLS_TCTI, $TCTI or $TSS2_TCTI)\n"
@@ -748,11 +749,12 @@ int main(int argc, char **argv)
         {"provision", no_argument, NULL, 'R'},
         {"test-notice-after-evidence", required_argument, NULL, 'N'},
         {"test-change-before-app", required_argument, NULL, 'C'},
+        {"client-ca", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen_spec = "127.0.0.1:0", *ak_pub = NULL, *cert_out = NULL;
-    const char *port_file = NULL, *tcti = NULL;
+    const char *port_file = NULL, *tcti = NULL, *client_ca = NULL;
     uint32_t ak_handle = DEFAULT_AK_HANDLE;
     int provision = 0, created = 0, lfd = -1, port = 0, ret = 1, opt, stop = 0;
     SSL_CTX *ctx = NULL;
@@ -771,6 +773,7 @@ int main(int argc, char **argv)
         case 'c': cert_out = optarg; break;
         case 'P': port_file = optarg; break;
         case 't': tcti = optarg; break;
+        case 'Q': client_ca = optarg; break;
         case 'R': provision = 1; break;
         case 'k':
         case 'p':
@@ -850,7 +853,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    ctx = agent_tls_ctx(cert_out, "vfy-agent");
+    ctx = agent_tls_ctx(cert_out, "vfy-agent", client_ca);
     if (ctx == NULL)
         goto out;
     lfd = listen_on(listen_spec, &port);

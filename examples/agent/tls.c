@@ -67,7 +67,7 @@ out:
     return x;
 }
 
-SSL_CTX *agent_tls_ctx(const char *cert_out, const char *cn)
+SSL_CTX *agent_tls_ctx(const char *cert_out, const char *cn, const char *client_ca)
 {
     SSL_CTX *ctx = NULL;
     EVP_PKEY *key = NULL;
@@ -90,6 +90,17 @@ SSL_CTX *agent_tls_ctx(const char *cert_out, const char *cn)
     if (!SSL_CTX_set_num_tickets(ctx, 0))
         goto fail;
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (client_ca != NULL) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(client_ca);
+
+        if (names == NULL || SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            fprintf(stderr, "agent: --client-ca %s: not a PEM certificate file\n", client_ca);
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
     if (cert_out != NULL) {
         f = fopen(cert_out, "w");
         if (f == NULL || !PEM_write_X509(f, cert)) {

@@ -11,8 +11,11 @@
 
 /**
  * Make the server context. If @cert_out is not NULL the certificate (PEM)
- * is written there for relying parties to trust. NULL on failure (printed).
+ * is written there for relying parties to trust. With @client_ca (PEM) a
+ * client must present a certificate that chains to it (mutual TLS: only
+ * the relying parties it names can connect, hold a connection slot or send
+ * app requests). NULL on failure (printed).
  */
-SSL_CTX *agent_tls_ctx(const char *cert_out, const char *cn);
+SSL_CTX *agent_tls_ctx(const char *cert_out, const char *cn, const char *client_ca);
 
 #endif

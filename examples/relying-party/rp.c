@@ -75,6 +75,7 @@ struct rp {
     const char *attester;
     unsigned max_ttl_s;
     int last_agent_error;   /* code of the last error frame transact() read; 0: none */
+    const char *client_cert, *client_key; /* --cert/--key: mutual TLS with the agent */
     char *jwks;
     size_t jwks_len;
     time_t jwks_at;   /* CLOCK_MONOTONIC seconds when it was fetched */
@@ -177,6 +178,12 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
     SSL_CTX_set_verify(rp->ctx, SSL_VERIFY_PEER, NULL);
     if (ca != NULL ? SSL_CTX_load_verify_locations(rp->ctx, ca, NULL) != 1
                    : SSL_CTX_set_default_verify_paths(rp->ctx) != 1)
+        goto tls_fail;
+    /* mutual TLS: the certificate an agent started with --client-ca trusts */
+    if (rp->client_cert != NULL &&
+        (SSL_CTX_use_certificate_chain_file(rp->ctx, rp->client_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(rp->ctx, rp->client_key, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(rp->ctx) != 1))
         goto tls_fail;
     SSL_CTX_set_info_callback(rp->ctx, info_cb);
     rp->fd = tcp_connect(host, colon + 1);
@@ -875,6 +882,7 @@ static void usage(FILE *f)
         "usage: vfy-rp --agent HOST:PORT --agent-ca PEM --verifier URL --verifier-ca PEM\n"
         "              (--token TOKEN | --token-file FILE) --attester NAME\n"
         "              [--max-ttl S] [--jwks-max-age S] [--name LABEL] [--replay FILE]\n"
+        "              [--cert PEM --key PEM]\n"
         "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
         "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
         "  in-band before each high-impact operation whenever the held EAR is not usable.\n"
@@ -891,6 +899,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"agent", required_argument, NULL, 'a'},
         {"agent-ca", required_argument, NULL, 'A'},
+        {"cert", required_argument, NULL, 'E'},
+        {"key", required_argument, NULL, 'K'},
         {"verifier", required_argument, NULL, 'v'},
         {"verifier-ca", required_argument, NULL, 'V'},
         {"token", required_argument, NULL, 't'},
@@ -926,6 +936,8 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'a': agent = optarg; break;
         case 'A': agent_ca = optarg; break;
+        case 'E': rp.client_cert = optarg; break;
+        case 'K': rp.client_key = optarg; break;
         case 'v': vurl = optarg; break;
         case 'V': vca = optarg; break;
         case 't': free(token); token = strdup(optarg); break;
@@ -971,7 +983,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc || agent == NULL || vurl == NULL || token == NULL ||
-        (script == NULL) == (nops == 0)) {
+        (script == NULL) == (nops == 0) || (rp.client_cert == NULL) != (rp.client_key == NULL)) {
         usage(stderr);
         free(ops);
         free(token);
