@@ -24,6 +24,9 @@ echo "ok: --help everywhere, every option in verifyctl(1)"
 
 "$VCTL" --db "$DB" init | grep -qx "$DB: schema version [1-9][0-9]*"
 "$VCTL" --db "$DB" init >/dev/null     # again: fine
+"$VCTL" --db="$DB" init | grep -qx "$DB: schema version [1-9][0-9]*" || fail "--db=PATH"
+rc=0; "$VCTL" --db="$DB" --db "$DB" init >/dev/null 2>err || rc=$?
+[ "$rc" = 2 ] && grep -qx "verifyctl: db: given twice" err || fail "--db twice: $rc $(cat err)"
 new_ec_pem k1.pem
 "$VCTL" --db "$DB" policy load "$VFY_SOURCE_DIR/policies/default.json" | grep -qx "policy default@1: loaded"
 "$VCTL" --db "$DB" --actor ops attester add agent-1 --ak-pem k1.pem --policy default --refset lab \

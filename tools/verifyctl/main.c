@@ -109,15 +109,20 @@ int main(int argc, char **argv)
             printf("verifyctl %s\n", vfy_version());
             return VC_EXIT_OK;
         }
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--actor") == 0) {
-            const char **dst = a[2] == 'd' ? &c.db : &c.actor;
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--actor") == 0 ||
+            strncmp(a, "--db=", 5) == 0 || strncmp(a, "--actor=", 8) == 0) {
+            /* --db PATH or --db=PATH, as the commands' own options */
+            int is_db = a[2] == 'd';
+            const char **dst = is_db ? &c.db : &c.actor;
+            const char *eq = strchr(a, '=');
+            const char *name = is_db ? "db" : "actor";
 
-            if (i + 1 >= argc)
-                return vc_fail(VC_EXIT_USAGE, a + 2, "needs a value");
+            if (eq == NULL && i + 1 >= argc)
+                return vc_fail(VC_EXIT_USAGE, name, "needs a value");
             if (*dst != NULL)
-                return vc_fail(VC_EXIT_USAGE, a + 2, "given twice");
-            *dst = argv[i + 1];
-            i += 2;
+                return vc_fail(VC_EXIT_USAGE, name, "given twice");
+            *dst = eq != NULL ? eq + 1 : argv[i + 1];
+            i += eq != NULL ? 1 : 2;
             continue;
         }
         return vc_fail(VC_EXIT_USAGE, "usage", "unknown global option %s (see --help)", a);
