@@ -310,24 +310,50 @@ int vd_name_ok(const char *s)
     return 1;
 }
 
+/* The length of the valid UTF-8 sequence at @p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (p[0] == 0xe0)
+        lo = 0xa0;   /* overlong */
+    else if (p[0] == 0xed)
+        hi = 0x9f;   /* surrogates */
+    else if (p[0] == 0xf0)
+        lo = 0x90;   /* overlong */
+    else if (p[0] == 0xf4)
+        hi = 0x8f;   /* above U+10FFFF */
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
 void vd_utf8_scrub(char *s)
 {
     unsigned char *p = (unsigned char *)s;
 
     while (*p) {
-        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        size_t k = 1;
+        size_t n = utf8_len(p);
 
-        for (; n > 1 && k < n && (p[k] & 0xc0) == 0x80; k++)
-            ;
-        /* overlong two-byte forms (0xc0, 0xc1) and bytes above 0xf4 never
-         * start valid UTF-8 */
-        if (n == 0 || k != n || *p == 0xc0 || *p == 0xc1 || *p > 0xf4) {
+        if (n == 0)
             *p++ = '?';
-            continue;
-        }
-        p += n;
+        else
+            p += n;
     }
 }
 

@@ -554,6 +554,8 @@ static void refs_compact(vfy_result *r)
 
 static void add_ref(vfy_result *r, vfy_store_ref_kind kind, int64_t id)
 {
+    if (r->refs_overflow)   /* full of distinct ones already: no re-sorting */
+        return;
     if (r->nrefs >= MAX_REFS)
         refs_compact(r);
     if (r->nrefs >= MAX_REFS) {

@@ -95,7 +95,7 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
 
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, size_t ak_len,
                        const char *scheme, const char *refset, const char *policy,
-                       int revoked, int *added)
+                       int revoked, int check_key, int *added)
 {
     vfy_sig_scheme sch;
     vfy_ak *ak = NULL;
@@ -179,20 +179,24 @@ vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, si
     }
     /* A revoked attester's key stays revoked: it cannot come back under
      * another name (its TPM would attest again, and the revocation, which
-     * names the attester, would not reach the new name's results). */
-    rc = st_stmt(st, SL_ATT_BY_FP,
-                 "SELECT name FROM attesters WHERE ak_fingerprint = ?1 AND state = 'revoked'"
-                 " LIMIT 1", &s);
-    if (rc != VFY_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, fphex, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW)
-        rc = st_err(st, VFY_E_CONFLICT, "the attestation key of revoked attester %s cannot be "
-                    "registered again", (const char *)sqlite3_column_text(s, 0));
-    else if (src != SQLITE_DONE)
-        rc = st_db(st, src, "attester");
-    sqlite3_reset(s);
+     * names the attester, would not reach the new name's results). An
+     * import restores the rows it is given (an export of a store where the
+     * key was shared before the revocation must import again) and skips
+     * this. */
+    if (check_key)
+        rc = st_stmt(st, SL_ATT_BY_FP,
+                     "SELECT name FROM attesters WHERE ak_fingerprint = ?1 AND state = 'revoked'"
+                     " LIMIT 1", &s);
+    if (check_key && rc == VFY_OK) {
+        sqlite3_bind_text(s, 1, fphex, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW)
+            rc = st_err(st, VFY_E_CONFLICT, "the attestation key of revoked attester %s cannot "
+                        "be registered again", (const char *)sqlite3_column_text(s, 0));
+        else if (src != SQLITE_DONE)
+            rc = st_db(st, src, "attester");
+        sqlite3_reset(s);
+    }
     if (rc != VFY_OK)
         goto out;
     rc = st_stmt(st, SL_ATT_INSERT,
@@ -239,7 +243,7 @@ vfy_rc vfy_store_attester_add(vfy_store *st, const char *name, const uint8_t *ak
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    rc = st_attester_put(st, name, ak, ak_len, scheme, refset, policy, 0, &add);
+    rc = st_attester_put(st, name, ak, ak_len, scheme, refset, policy, 0, 1, &add);
     if (rc == VFY_OK && add) {
         snprintf(obj, sizeof(obj), "attester %s", name);
         snprintf(detail, sizeof(detail), "refset=%s policy=%s",

@@ -331,10 +331,10 @@ static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import
             return rc;
         }
         if (bin != NULL)
-            rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, &added);
+            rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, 0, &added);
         else
             rc = st_attester_put(st, name, (const uint8_t *)pem, strlen(pem), scheme, refset,
-                                 policy, revoked, &added);
+                                 policy, revoked, 0, &added);
         free(bin);
         if (rc == VFY_OK && added == 2) {   /* revoked by this import: audited as such */
             char obj[VFY_STORE_NAME_MAX + 16];
@@ -443,7 +443,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                     rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             }
         } else {
-            rc = st_component_put(st, k, name, version, d, note, 0, &added);
+            rc = st_component_put(st, k, name, version, d, note, 1, &added);
         }
         if (rc == VFY_OK && nrev > 0 && !added) {   /* revoked by this import */
             char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];

@@ -111,15 +111,19 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
                      unsigned *version_out, int *added);
 /* *@added: 0 nothing changed, 1 inserted, 2 an active attester revoked
  * (@revoked; its live results are revoked with it). */
+/* @check_key: refuse the key of a revoked attester (an add; an import
+ * restores what it is given). */
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,
                        const char *scheme, const char *refset, const char *policy,
-                       int revoked, int *added);
+                       int revoked, int check_key, int *added);
 vfy_rc st_pcr_put(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                   const uint8_t *digest, size_t len, int *added);
 vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                          const uint8_t *digest, size_t len, int *changed, size_t *results);
-/* @to_revoke: the row is added to be revoked at once (a bundle's revoked
- * entry); otherwise a digest revoked under any name or version is refused. */
+/* @to_revoke: not checked against revoked digests — a row added to be
+ * revoked at once, or any row of an import (which restores what it is
+ * given); otherwise (an add) a digest revoked under any name or version of
+ * the kind is refused. */
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
                         int to_revoke, int *added);

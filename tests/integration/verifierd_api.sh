@@ -185,7 +185,7 @@ expect_match "one of each, as a client sends them: 201" \
 
 # ---- 404, 405 ----
 for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex \
-         /healthz%00x /v1/keys%00 '/%ff%c0%af'; do
+         /healthz%00x /v1/keys%00 '/%ff%c0%af' '/x%ED%A0%80y%E0%80%AFz%F4%90%80%80'; do
     call GET "$p" "$A"
     expect_problem "GET $p" 404
 done
@@ -563,7 +563,9 @@ done <"$VD_LOG"
 expect_eq "log: every stderr line is a JSON object" "$nonjson" 0
 # ... and valid UTF-8, though a client asked for /%ff%c0%af (those bytes are logged as '?')
 check "log: valid UTF-8 throughout" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_LOG"
-expect_match "log: the non-UTF-8 path is logged with '?'" "$(cat "$VD_LOG")" '"path":"/[?][?][?]"' 
+expect_match "log: the non-UTF-8 path is logged with '?'" "$(cat "$VD_LOG")" '"path":"/[?][?][?]"'
+expect_match "log: a surrogate, an overlong form and a code point above U+10FFFF too" \
+    "$(cat "$VD_LOG")" '"path":"/x[?]{3}y[?]{3}z[?]{4}"' 
 for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
               "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
     [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }
