@@ -24,7 +24,7 @@
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
 # (e.g. its --test-notice-after-evidence hook; a story's "run" lines see
 # DEMO_VD_DIR and DEMO_VD_PID, verifierd's state directory and pid, and
-# DEMO_AGENT_ADDR),
+# DEMO_AGENT_ADDR), DEMO_RP_PRELOAD an LD_PRELOAD for the relying party only,
 # DEMO_RP_ARGS to the relying
 # party (e.g. --jwks-max-age). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
@@ -227,5 +227,9 @@ if [ -n "${DEMO_STORY:-}" ]; then
 fi
 
 banner "the story: one TLS connection, re-attested in-band before high-impact operations"
-"$RP" "${RP_COMMON[@]}" --name rp --script "$WORK/story.txt"
+if [ -n "${DEMO_RP_PRELOAD:-}" ]; then   # tests: e.g. a shim that moves its wall clock
+    env LD_PRELOAD="$DEMO_RP_PRELOAD" "$RP" "${RP_COMMON[@]}" --name rp --script "$WORK/story.txt"
+else
+    "$RP" "${RP_COMMON[@]}" --name rp --script "$WORK/story.txt"
+fi
 banner "demo complete: every step went as scripted"
