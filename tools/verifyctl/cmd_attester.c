@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "verifyctl.h"
 
 #define AK_FILE_MAX (64 * 1024)
@@ -81,6 +83,49 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
     return r;
 }
 
+/* Other active attesters registered with the key of attester @name. */
+struct sharing {
+    const char *name;
+    char fp[80];      /* @name's fingerprint, found in the listing */
+    size_t n;         /* active attesters with it, @name excluded */
+    char names[256];  /* the first few of them */
+};
+
+static int find_fp(void *ctx, const char *row_json)
+{
+    struct sharing *sh = ctx;
+    cJSON *row = cJSON_Parse(row_json);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+
+    if (cJSON_IsString(name) && cJSON_IsString(fp) && strcmp(name->valuestring, sh->name) == 0)
+        snprintf(sh->fp, sizeof(sh->fp), "%s", fp->valuestring);
+    cJSON_Delete(row);
+    return 0;
+}
+
+static int count_sharing(void *ctx, const char *row_json)
+{
+    struct sharing *sh = ctx;
+    cJSON *row = cJSON_Parse(row_json);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+
+    if (cJSON_IsString(name) && cJSON_IsString(fp) && cJSON_IsString(state) &&
+        strcmp(fp->valuestring, sh->fp) == 0 && strcmp(state->valuestring, "active") == 0 &&
+        strcmp(name->valuestring, sh->name) != 0) {
+        size_t used = strlen(sh->names);
+
+        if (sh->n < 5 && used + strlen(name->valuestring) + 3 < sizeof(sh->names))
+            snprintf(sh->names + used, sizeof(sh->names) - used, "%s%s", used ? ", " : "",
+                     name->valuestring);
+        sh->n++;
+    }
+    cJSON_Delete(row);
+    return 0;
+}
+
 static int attester_revoke(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
@@ -98,6 +143,21 @@ static int attester_revoke(const vc_ctx *c, int argc, char **argv)
         r = vc_fail_rc("attester revoke", st, rc);
     else
         printf("attester %s: revoked\n", pos[0]);
+    if (rc == VFY_OK) {
+        /* Revoking an attester does not revoke others registered with the
+         * same key: say so, since a compromised key needs them revoked too. */
+        struct sharing sh;
+
+        memset(&sh, 0, sizeof(sh));
+        sh.name = pos[0];
+        if (vfy_store_list_each(st, "attesters", 0, 0, find_fp, &sh, NULL) == VFY_OK &&
+            sh.fp[0] != '\0' &&
+            vfy_store_list_each(st, "attesters", 0, 0, count_sharing, &sh, NULL) == VFY_OK &&
+            sh.n > 0)
+            printf("note: %zu other active attester(s) share its attestation key (%s%s); "
+                   "revoke them too if the key is compromised\n", sh.n, sh.names,
+                   sh.n > 5 ? ", ..." : "");
+    }
     vfy_store_close(&st);
     return r;
 }
