@@ -302,58 +302,31 @@ int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON 
 
 int vd_name_ok(const char *s)
 {
-    if (s == NULL || *s == '\0' || strlen(s) > VFY_STORE_NAME_MAX)
+    size_t len, i = 0;
+
+    if (s == NULL || *s == '\0' || (len = strlen(s)) > VFY_STORE_NAME_MAX)
         return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+    while (i < len) {   /* as the store checks names: no control character, UTF-8 */
+        size_t n = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? 0 : vfy_utf8_seq(s + i, len - i);
+
+        if (n == 0)
             return 0;
+        i += n;
+    }
     return 1;
-}
-
-/* The length of the valid UTF-8 sequence at @p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        n = 2;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        n = 3;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (p[0] == 0xe0)
-        lo = 0xa0;   /* overlong */
-    else if (p[0] == 0xed)
-        hi = 0x9f;   /* surrogates */
-    else if (p[0] == 0xf0)
-        lo = 0x90;   /* overlong */
-    else if (p[0] == 0xf4)
-        hi = 0x8f;   /* above U+10FFFF */
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-    return n;
 }
 
 void vd_utf8_scrub(char *s)
 {
-    unsigned char *p = (unsigned char *)s;
+    size_t len = strlen(s), i = 0;
 
-    while (*p) {
-        size_t n = utf8_len(p);
+    while (i < len) {
+        size_t n = vfy_utf8_seq(s + i, len - i);   /* libverify's rule, the store's */
 
         if (n == 0)
-            *p++ = '?';
+            s[i++] = '?';
         else
-            p += n;
+            i += n;
     }
 }
 

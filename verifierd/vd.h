@@ -236,7 +236,8 @@ cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result 
  * else -1 with a 400 queued in *@ret. */
 int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
                         const char *const *allowed, enum MHD_Result *ret);
-/* 1 for a non-empty name of at most VFY_STORE_NAME_MAX bytes without control characters. */
+/* 1 for a name the store would take: non-empty, at most VFY_STORE_NAME_MAX
+ * bytes, UTF-8 (vfy_utf8_seq), no control character. */
 int vd_name_ok(const char *s);
 /* Replace each byte of @s that is not part of valid UTF-8 with '?', in place
  * (client strings bound for the JSON log). */

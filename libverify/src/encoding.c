@@ -214,3 +214,39 @@ vfy_rc vfy_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len,
     *out_len = len / 2;
     return VFY_OK;
 }
+
+/* encoding.h; the store checks names with it (st_check_opt) */
+size_t vfy_utf8_seq(const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    size_t len;
+    uint32_t cp;
+
+    if (p == NULL || n == 0)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}

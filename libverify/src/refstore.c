@@ -461,39 +461,6 @@ vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const cha
     return st_exec_stmt(st, s, "generation");
 }
 
-/* Length of the valid UTF-8 sequence at @p (at most @n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
 {
     size_t n, i = 0, k;
@@ -507,7 +474,7 @@ vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
     while (i < n) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return st_err(st, VFY_E_BAD_NAME, "%s contains a control character", what);
-        k = utf8_seq(p + i, n - i);
+        k = vfy_utf8_seq(p + i, n - i);
         if (k == 0)
             return st_err(st, VFY_E_BAD_NAME, "%s is not valid UTF-8", what);
         i += k;

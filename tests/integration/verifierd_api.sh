@@ -233,6 +233,7 @@ bad400 "challenge: trailing garbage" '{"policy":"default"} trailing' /v1/challen
 bad400 "challenge: policy twice (the first used to win)" '{"policy":"default","policy":"nope"}' /v1/challenge
 bad400 "challenge: unknown field" '{"policy":"default","zzz":[1,2]}' /v1/challenge
 bad400 "challenge: attester with a control character" '{"attester":"a\u0001b"}' /v1/challenge
+bad400 "challenge: attester that is not UTF-8 (a raw 0xff byte)" $'{"attester":"a\xffb"}' /v1/challenge
 post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"x"} }}garbage'
 expect_problem "admin: trailing garbage after the object" 400
 # A bad field must not burn a nonce: it is still good for a well-formed request.

@@ -172,3 +172,34 @@ Test(encoding, bad_input_reported_before_short_buffer)
     cr_assert_eq(vfy_hex_decode(dec, sizeof(dec), &n, "00fg", 4), VFY_E_ENCODING);
     cr_assert_eq(n, 0);
 }
+
+/* vfy_utf8_seq: the RFC 3629 rule the store applies to names (and verifierd
+ * to the names it logs and checks). */
+Test(encoding, utf8_seq)
+{
+    static const struct {
+        const char *b;
+        size_t n, want;
+    } v[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 2},          /* é */
+        {"\xe2\x82\xac", 3, 3},      /* € */
+        {"\xf0\x9f\x98\x80", 4, 4},  /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, 4},  /* U+10FFFF */
+        {"\xc3", 1, 0},              /* truncated */
+        {"\xe2\x82", 2, 0},
+        {"\xc0\xaf", 2, 0},          /* overlong */
+        {"\xe0\x80\xaf", 3, 0},
+        {"\xf0\x80\x80\xaf", 4, 0},
+        {"\xed\xa0\x80", 3, 0},      /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},  /* above U+10FFFF */
+        {"\xff", 1, 0},
+        {"\x80", 1, 0},              /* a continuation byte alone */
+        {"\xc3\x28", 2, 0},          /* not followed by a continuation byte */
+        {"a", 0, 0},                 /* nothing to read */
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        cr_expect_eq(vfy_utf8_seq(v[i].b, v[i].n), v[i].want, "case %zu", i);
+    cr_expect_eq(vfy_utf8_seq(NULL, 4), 0);
+}

@@ -52,6 +52,14 @@ VFY_EXPORT vfy_rc vfy_hex_encode(char *out, size_t out_cap,
 VFY_EXPORT vfy_rc vfy_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len,
                                  const char *in, size_t len) VFY_MUST_CHECK;
 
+/**
+ * Length (1..4) of the valid UTF-8 sequence at @p, of at most @n bytes, or 0
+ * if there is none (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence; @n 0 gives 0). The rule the store applies
+ * to names, for programs that must agree with it.
+ */
+VFY_EXPORT size_t vfy_utf8_seq(const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
