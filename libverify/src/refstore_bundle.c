@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_util.h"
 #include "refstore_int.h"
 
 #define BUNDLE_FORMAT "verifierd-refvalues"
@@ -484,17 +485,12 @@ vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
         return st_err(st, VFY_E_TOO_LARGE, "bundle larger than %zu bytes", VFY_STORE_BUNDLE_MAX);
     if ((rc = st_writable(st)) != VFY_OK)
         return rc;
-    {
-        const char *end = NULL;
-
-        doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-        while (doc != NULL && end != NULL && end < json + len &&
-               (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-            end++;
-        if (doc == NULL || !cJSON_IsObject(doc) || end != json + len) {
-            rc = st_err(st, VFY_E_BUNDLE, "bundle is not one JSON object");
-            goto out;
-        }
+    /* the library's strict parser: UTF-8, integers only, at most
+     * VFY_JSON_MAX_DEPTH deep, only whitespace after the object */
+    if (vfy_json_parse(&doc, json, len, VFY_JSON_MAX_DEPTH) != VFY_JSON_OK ||
+        !cJSON_IsObject(doc)) {
+        rc = st_err(st, VFY_E_BUNDLE, "bundle is not one JSON object");
+        goto out;
     }
     fmt = get_str(doc, "format");
     if (!keys_ok(doc, keys) || fmt == NULL || strcmp(fmt, BUNDLE_FORMAT) != 0 ||

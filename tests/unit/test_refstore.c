@@ -1647,6 +1647,15 @@ Test(refstore, bundle_roundtrip_and_bad_bundles)
         cr_assert_str_eq(vfy_store_errmsg(st2), "bundle is not one JSON object");
         cr_assert_eq(vfy_store_import(st2, ws, strlen(ws), NULL), VFY_OK);
     }
+    {   /* the library's strict JSON: no BOM, integers only */
+        static const char bom[] = "\xef\xbb\xbf{\"format\":\"verifierd-refvalues\",\"version\":1}";
+        static const char flt[] = "{\"format\":\"verifierd-refvalues\",\"version\":1.5}";
+
+        cr_assert_eq(vfy_store_import(st2, bom, strlen(bom), NULL), VFY_E_BUNDLE);
+        cr_assert_str_eq(vfy_store_errmsg(st2), "bundle is not one JSON object");
+        cr_assert_eq(vfy_store_import(st2, flt, strlen(flt), NULL), VFY_E_BUNDLE);
+        cr_assert_str_eq(vfy_store_errmsg(st2), "bundle is not one JSON object");
+    }
     cr_assert_eq(vfy_store_import(st2, "{\"format\":\"x\",\"version\":1}", 26, NULL), VFY_E_BUNDLE);
     {
         static const char extra[] =
