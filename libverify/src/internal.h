@@ -60,8 +60,18 @@ const EVP_MD *vfy_hash_md(vfy_hash_alg alg);
 /* OpenSSL name of a hash ("SHA256"), or NULL; used with EVP_MD_fetch. */
 const char *vfy_hash_ossl_name(vfy_hash_alg alg);
 
-/* The OpenSSL key inside an AK (borrowed; lives as long as @ak). */
+/* The OpenSSL key inside an AK (borrowed; lives as long as @ak), built on
+ * first use for an EC AK held as its point; NULL if it cannot be built. */
 EVP_PKEY *vfy_ak_pkey(const vfy_ak *ak);
+/*
+ * For an EC AK's first verify only: this thread's scratch verify context
+ * with the AK's point set and EVP_PKEY_verify_init run after the set. NULL
+ * when the AK is to use its own key: it verified on a scratch key before,
+ * it is not held as a point (RSA), or no scratch key can be had. Borrowed:
+ * not to be freed or kept past this thread's next AK call (tpm_ak.c,
+ * "Scratch keys").
+ */
+EVP_PKEY_CTX *vfy_ak_scratch_ctx(const vfy_ak *ak);
 /*
  * The AK's cached verify context slot, locked, or NULL when another thread
  * holds it (never blocks). The slot holds NULL or a context set up for the

@@ -4,7 +4,9 @@
  * Spec: DESIGN §3; TPM 2.0 Part 2 §12.2.4 (TPMT_PUBLIC). Keys come from PEM
  * SubjectPublicKeyInfo (OpenSSL decoder) or from a marshalled TPM2B_PUBLIC
  * (libtss2-mu). P-256/P-384 points (both sources) become an EVP_PKEY from a
- * per-process parameters-only key of their curve plus the encoded point;
+ * per-process parameters-only key of their curve plus the encoded point —
+ * built only when the AK verifies a second time: an AK's first verify runs
+ * on this thread's scratch key of its curve (see "Scratch keys" below);
  * RSA moduli go through EVP_PKEY_fromdata.
  * Caveats: a TPM2B_PUBLIC must describe a restricted signing key — an
  * unrestricted key could sign a forged TPMS_ATTEST with TPM2_Sign — that
@@ -28,9 +30,19 @@
 
 #include "internal.h"
 
+enum { AK_P256, AK_P384, AK_CURVES };
+
+#define AK_POINT_MAX 97 /* uncompressed P-384 point */
+
 struct vfy_ak {
+    /* The OpenSSL key. NULL for an EC key held as its point until it is
+     * first needed (vfy_ak_pkey); then published once, atomically. */
     EVP_PKEY *pkey;
     vfy_sig_scheme scheme;
+    int curve;                       /* AK_P256/AK_P384, or -1: no point kept */
+    uint8_t point[AK_POINT_MAX];     /* validated uncompressed point */
+    size_t point_len;
+    int scratch_used;                /* 1 once a verify ran on a scratch key (atomic) */
     /* A verify context kept set up for this key (vfy_sig_verify): making
      * one costs about as much as 15 % of the ECDSA verify itself. Used by
      * whichever thread takes the lock; others make their own. */
@@ -107,6 +119,28 @@ static vfy_rc check_rsa_public(const EVP_PKEY *pkey)
     return rc;
 }
 
+/* Pin @scheme (known, SHA-1 refused); the caller checked it fits the key. */
+static vfy_rc pin_scheme(const vfy_sig_scheme *scheme, vfy_sig_scheme *pinned)
+{
+    if (!scheme_known(scheme))
+        return scheme->hash == VFY_HASH_SHA1 ? VFY_E_SIG_HASH : VFY_E_UNSUPPORTED;
+    *pinned = *scheme;
+    return VFY_OK;
+}
+
+/* @scheme for an EC key (ECDSA only), or its default when NULL. */
+static vfy_rc check_ec_scheme(const vfy_sig_scheme *scheme, vfy_sig_scheme *pinned)
+{
+    if (scheme == NULL) {
+        pinned->sig = VFY_SIG_ECDSA;
+        pinned->hash = VFY_HASH_SHA256;
+        return VFY_OK;
+    }
+    if (scheme->sig != VFY_SIG_ECDSA)
+        return VFY_E_SIG_SCHEME;
+    return pin_scheme(scheme, pinned);
+}
+
 /*
  * Check the key is one we support and that @scheme fits it; fill the
  * default scheme when @scheme is NULL.
@@ -125,12 +159,7 @@ static vfy_rc check_key(EVP_PKEY *pkey, const vfy_sig_scheme *scheme, vfy_sig_sc
         if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0 &&
             strcmp(group, "secp384r1") != 0 && strcmp(group, "P-384") != 0)
             return VFY_E_AK_UNSUPPORTED;
-        if (scheme == NULL) {
-            pinned->sig = VFY_SIG_ECDSA;
-            pinned->hash = VFY_HASH_SHA256;
-        } else if (scheme->sig != VFY_SIG_ECDSA) {
-            return VFY_E_SIG_SCHEME;
-        }
+        return check_ec_scheme(scheme, pinned);
     } else if (id == EVP_PKEY_RSA) {
         int bits = EVP_PKEY_get_bits(pkey);
         vfy_rc rc;
@@ -148,12 +177,23 @@ static vfy_rc check_key(EVP_PKEY *pkey, const vfy_sig_scheme *scheme, vfy_sig_sc
     } else {
         return VFY_E_AK_UNSUPPORTED;
     }
-    if (scheme != NULL) {
-        if (!scheme_known(scheme))
-            return scheme->hash == VFY_HASH_SHA1 ? VFY_E_SIG_HASH : VFY_E_UNSUPPORTED;
-        *pinned = *scheme;
+    return scheme != NULL ? pin_scheme(scheme, pinned) : VFY_OK;
+}
+
+/* An AK without its key yet: the caller sets pkey or the point. */
+static vfy_ak *ak_alloc(const vfy_sig_scheme *pinned)
+{
+    vfy_ak *ak = calloc(1, sizeof(*ak));
+
+    if (ak == NULL)
+        return NULL;
+    if (pthread_mutex_init(&ak->vlock, NULL) != 0) {
+        free(ak);
+        return NULL;
     }
-    return VFY_OK;
+    ak->scheme = *pinned;
+    ak->curve = -1;
+    return ak;
 }
 
 static vfy_rc ak_new(vfy_ak **out, EVP_PKEY *pkey, const vfy_sig_scheme *scheme)
@@ -166,18 +206,11 @@ static vfy_rc ak_new(vfy_ak **out, EVP_PKEY *pkey, const vfy_sig_scheme *scheme)
         EVP_PKEY_free(pkey);
         return rc;
     }
-    ak = calloc(1, sizeof(*ak));
-    if (ak == NULL) {
+    if ((ak = ak_alloc(&pinned)) == NULL) {
         EVP_PKEY_free(pkey);
         return VFY_E_NOMEM;
     }
-    if (pthread_mutex_init(&ak->vlock, NULL) != 0) {
-        EVP_PKEY_free(pkey);
-        free(ak);
-        return VFY_E_INTERNAL;
-    }
     ak->pkey = pkey;
-    ak->scheme = pinned;
     *out = ak;
     return VFY_OK;
 }
@@ -203,8 +236,6 @@ static const uint8_t spki_p384[] = {
  * EVP_PKEY_fromdata with a group name does) is about half the cost of
  * an import, almost all of it Montgomery set-up that is the same every time.
  */
-enum { AK_P256, AK_P384, AK_CURVES };
-
 static const char *const curve_name[AK_CURVES] = {"P-256", "P-384"};
 static pthread_once_t curve_once = PTHREAD_ONCE_INIT;
 /* Written once under curve_once, never freed, then only read: copying
@@ -228,18 +259,21 @@ static void curve_params_make(void)
 }
 
 static vfy_rc ec_point_pkey(EVP_PKEY **out, int curve, const uint8_t *point, size_t len);
+static vfy_rc ec_point_ak(vfy_ak **out, int curve, const uint8_t *point, size_t len,
+                          const vfy_sig_scheme *scheme);
 
-static EVP_PKEY *spki_fast(const unsigned char *der, long n)
+/* VFY_E_AK_MALFORMED when @der is not a P-256/P-384 SPKI in the usual
+ * form (the caller then tries OpenSSL's decoder); else ec_point_ak's answer. */
+static vfy_rc spki_fast(vfy_ak **out, const unsigned char *der, long n,
+                        const vfy_sig_scheme *scheme)
 {
-    EVP_PKEY *pkey = NULL;
-
     if (n == (long)sizeof(spki_p256) + 65 && memcmp(der, spki_p256, sizeof(spki_p256)) == 0 &&
         der[sizeof(spki_p256)] == 0x04)
-        (void)ec_point_pkey(&pkey, AK_P256, der + sizeof(spki_p256), 65);
-    else if (n == (long)sizeof(spki_p384) + 97 &&
-             memcmp(der, spki_p384, sizeof(spki_p384)) == 0 && der[sizeof(spki_p384)] == 0x04)
-        (void)ec_point_pkey(&pkey, AK_P384, der + sizeof(spki_p384), 97);
-    return pkey;
+        return ec_point_ak(out, AK_P256, der + sizeof(spki_p256), 65, scheme);
+    if (n == (long)sizeof(spki_p384) + 97 && memcmp(der, spki_p384, sizeof(spki_p384)) == 0 &&
+        der[sizeof(spki_p384)] == 0x04)
+        return ec_point_ak(out, AK_P384, der + sizeof(spki_p384), 97, scheme);
+    return VFY_E_AK_MALFORMED;
 }
 
 vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_scheme *scheme)
@@ -250,6 +284,7 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
     unsigned char *der = NULL;
     const unsigned char *p;
     long n = 0;
+    vfy_rc rc = VFY_E_AK_MALFORMED;
 
     if (out == NULL)
         return VFY_E_INVALID_ARG;
@@ -262,23 +297,22 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
     /* PEM armour only (no decoder); then the DER. */
     if (PEM_read_bio(bio, &name, &header, &der, &n) == 1 && strcmp(name, "PUBLIC KEY") == 0 &&
         header[0] == '\0' && n > 0) {
-        pkey = spki_fast(der, n);
-        if (pkey == NULL) {
+        rc = spki_fast(out, der, n, scheme);
+        if (*out == NULL && rc == VFY_E_AK_MALFORMED) {
             p = der;
             pkey = d2i_PUBKEY(NULL, &p, n);
             if (pkey != NULL && p != der + n) {
                 EVP_PKEY_free(pkey); /* trailing bytes inside the PEM */
                 pkey = NULL;
             }
+            rc = pkey != NULL ? ak_new(out, pkey, scheme) : VFY_E_AK_MALFORMED;
         }
     }
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(der);
     BIO_free(bio);
-    if (pkey == NULL)
-        return VFY_E_AK_MALFORMED;
-    return ak_new(out, pkey, scheme);
+    return rc;
 }
 
 /*
@@ -291,28 +325,172 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
  * almost half of an import (a field inversion) for the same answer;
  * test_tpm_ak pins these refusals for both curves.
  */
-static vfy_rc ec_point_pkey(EVP_PKEY **out, int curve, const uint8_t *point, size_t len)
+/* A parameters-only key on @curve (its group copied), or NULL. */
+static EVP_PKEY *curve_key_new(int curve)
 {
-    EVP_PKEY *pkey = NULL;
-    vfy_rc rc = VFY_E_INTERNAL;
+    EVP_PKEY *pkey;
 
-    *out = NULL;
     if (pthread_once(&curve_once, curve_params_make) != 0 || curve_params[curve] == NULL ||
-        (pkey = EVP_PKEY_new()) == NULL ||
-        EVP_PKEY_copy_parameters(pkey, curve_params[curve]) != 1)
-        goto out;
-    rc = VFY_E_AK_MALFORMED;
-    if (EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1)
-        goto out;
-    *out = pkey;
-    pkey = NULL;
-    rc = VFY_OK;
-out:
-    EVP_PKEY_free(pkey);
-    return rc;
+        (pkey = EVP_PKEY_new()) == NULL)
+        return NULL;
+    if (EVP_PKEY_copy_parameters(pkey, curve_params[curve]) != 1) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    return pkey;
 }
 
-static vfy_rc ecc_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
+static vfy_rc ec_point_pkey(EVP_PKEY **out, int curve, const uint8_t *point, size_t len)
+{
+    EVP_PKEY *pkey = curve_key_new(curve);
+
+    *out = NULL;
+    if (pkey == NULL)
+        return VFY_E_INTERNAL;
+    if (EVP_PKEY_set1_encoded_public_key(pkey, point, len) != 1) {
+        EVP_PKEY_free(pkey);
+        return VFY_E_AK_MALFORMED;
+    }
+    *out = pkey;
+    return VFY_OK;
+}
+
+/*
+ * Scratch keys. Building an AK's own EVP_PKEY (a group copy, key-management
+ * look-ups) and a verify context for it, then freeing both, cost about as
+ * much as a third of the ECDSA verify — on every attester-cache miss, for a
+ * key that then verifies once (a fleet larger than the cache re-attesting
+ * in turn). So an EC AK keeps its validated point, and its first verify
+ * runs on its thread's scratch key of the curve: the point set into it
+ * with EVP_PKEY_set1_encoded_public_key and the context initialised for
+ * verification after the set, so the verify uses the key just set by the
+ * API's contract, not by how OpenSSL shares key data. A scratch key and its
+ * context never leave their thread. From its second verify on, an AK
+ * builds its own key and keeps a context (vfy_ak_pkey, vfy_ak_vctx_lock).
+ */
+struct ak_scratch {
+    EVP_PKEY *pkey[AK_CURVES];
+    EVP_PKEY_CTX *ctx[AK_CURVES];
+    uint8_t point[AK_CURVES][AK_POINT_MAX];  /* the point pkey[i] holds ... */
+    size_t point_len[AK_CURVES];             /* ... if not 0 */
+};
+
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t scratch_tls;
+static int scratch_tls_ok;
+
+static void scratch_free(void *p)
+{
+    struct ak_scratch *sc = p;
+
+    for (int i = 0; i < AK_CURVES; i++) {
+        EVP_PKEY_CTX_free(sc->ctx[i]);
+        EVP_PKEY_free(sc->pkey[i]);
+    }
+    free(sc);
+}
+
+static void scratch_tls_init(void)
+{
+    scratch_tls_ok = pthread_key_create(&scratch_tls, scratch_free) == 0;
+}
+
+/* This thread's scratch keys, made on first use; NULL if none can be had. */
+static struct ak_scratch *scratch_get(void)
+{
+    struct ak_scratch *sc;
+
+    if (pthread_once(&scratch_once, scratch_tls_init) != 0 || !scratch_tls_ok)
+        return NULL;
+    if ((sc = pthread_getspecific(scratch_tls)) != NULL)
+        return sc;
+    if ((sc = calloc(1, sizeof(*sc))) == NULL)
+        return NULL;
+    if (pthread_setspecific(scratch_tls, sc) != 0) {
+        free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/*
+ * Set @point into the thread's scratch key of @curve (kept if it is already
+ * there). VFY_E_AK_MALFORMED: OpenSSL refused the point (off the curve,
+ * coordinates out of range); the scratch key then holds nothing known.
+ */
+static vfy_rc scratch_set(struct ak_scratch *sc, int curve, const uint8_t *point, size_t len)
+{
+    if (sc->pkey[curve] == NULL && (sc->pkey[curve] = curve_key_new(curve)) == NULL)
+        return VFY_E_INTERNAL;
+    if (sc->point_len[curve] == len && memcmp(sc->point[curve], point, len) == 0)
+        return VFY_OK;
+    sc->point_len[curve] = 0; /* a refused point may be left half set */
+    if (EVP_PKEY_set1_encoded_public_key(sc->pkey[curve], point, len) != 1)
+        return VFY_E_AK_MALFORMED;
+    memcpy(sc->point[curve], point, len);
+    sc->point_len[curve] = len;
+    return VFY_OK;
+}
+
+/*
+ * An EC AK from an uncompressed point on @curve, held as the point. The
+ * point is validated now, by setting it into the thread's scratch key (the
+ * checks are OpenSSL's: see ec_point_pkey's callers); without a scratch key
+ * the AK's own key is built instead.
+ */
+static vfy_rc ec_point_ak(vfy_ak **out, int curve, const uint8_t *point, size_t len,
+                          const vfy_sig_scheme *scheme)
+{
+    struct ak_scratch *sc = scratch_get();
+    vfy_sig_scheme pinned;
+    EVP_PKEY *pkey = NULL;
+    vfy_ak *ak;
+    vfy_rc rc;
+
+    *out = NULL;
+    if (len > AK_POINT_MAX)
+        return VFY_E_INTERNAL;
+    rc = sc != NULL ? scratch_set(sc, curve, point, len) : VFY_E_INTERNAL;
+    if (rc == VFY_E_INTERNAL)
+        rc = ec_point_pkey(&pkey, curve, point, len);
+    if (rc == VFY_OK)
+        rc = check_ec_scheme(scheme, &pinned);
+    if (rc == VFY_OK && (ak = ak_alloc(&pinned)) == NULL)
+        rc = VFY_E_NOMEM;
+    if (rc != VFY_OK) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    ak->pkey = pkey;
+    ak->curve = curve;
+    memcpy(ak->point, point, len);
+    ak->point_len = len;
+    *out = ak;
+    return VFY_OK;
+}
+
+EVP_PKEY_CTX *vfy_ak_scratch_ctx(const vfy_ak *ak)
+{
+    vfy_ak *m = (vfy_ak *)ak; /* the flag is bookkeeping, not the key's value */
+    struct ak_scratch *sc;
+    int c = ak->curve;
+
+    if (c < 0 || __atomic_exchange_n(&m->scratch_used, 1, __ATOMIC_RELAXED) != 0)
+        return NULL;
+    if ((sc = scratch_get()) == NULL || scratch_set(sc, c, ak->point, ak->point_len) != VFY_OK)
+        return NULL;
+    if (sc->ctx[c] == NULL && (sc->ctx[c] = EVP_PKEY_CTX_new_from_pkey(NULL, sc->pkey[c], NULL)) == NULL)
+        return NULL;
+    /* again after every set: the context takes the key as it is now */
+    if (EVP_PKEY_verify_init(sc->ctx[c]) != 1) {
+        EVP_PKEY_CTX_free(sc->ctx[c]);
+        sc->ctx[c] = NULL;
+        return NULL;
+    }
+    return sc->ctx[c];
+}
+
+static vfy_rc ecc_ak(vfy_ak **out, const TPMT_PUBLIC *pub, const vfy_sig_scheme *scheme)
 {
     const TPMS_ECC_POINT *pt = &pub->unique.ecc;
     int curve;
@@ -331,7 +509,7 @@ static vfy_rc ecc_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
     point[0] = 0x04;
     memcpy(point + 1 + fsize - pt->x.size, pt->x.buffer, pt->x.size);
     memcpy(point + 1 + 2 * fsize - pt->y.size, pt->y.buffer, pt->y.size);
-    return ec_point_pkey(out, curve, point, 1 + 2 * fsize);
+    return ec_point_ak(out, curve, point, 1 + 2 * fsize, scheme);
 }
 
 static vfy_rc rsa_pkey(EVP_PKEY **out, const TPMT_PUBLIC *pub)
@@ -432,8 +610,9 @@ vfy_rc vfy_ak_from_tpm2b_public(vfy_ak **out, const uint8_t *buf, size_t len,
             return VFY_E_SIG_SCHEME;
         scheme = &ks;
     }
-    rc = pub->type == TPM2_ALG_ECC ? ecc_pkey(&pkey, pub) : rsa_pkey(&pkey, pub);
-    if (rc != VFY_OK)
+    if (pub->type == TPM2_ALG_ECC)
+        return ecc_ak(out, pub, scheme);
+    if ((rc = rsa_pkey(&pkey, pub)) != VFY_OK)
         return rc;
     return ak_new(out, pkey, scheme);
 }
@@ -469,7 +648,8 @@ vfy_rc vfy_ak_to_pem(const vfy_ak *ak, char **pem, size_t *len)
     *pem = NULL;
     if ((bio = BIO_new(BIO_s_mem())) == NULL)
         return VFY_E_NOMEM;
-    if (PEM_write_bio_PUBKEY(bio, ak->pkey) != 1 || BIO_get_mem_ptr(bio, &bm) != 1 ||
+    if (vfy_ak_pkey(ak) == NULL || PEM_write_bio_PUBKEY(bio, vfy_ak_pkey(ak)) != 1 ||
+        BIO_get_mem_ptr(bio, &bm) != 1 ||
         (s = malloc(bm->length + 1)) == NULL) {
         BIO_free(bio);
         return VFY_E_INTERNAL;
@@ -491,7 +671,9 @@ vfy_rc vfy_ak_fingerprint(const vfy_ak *ak, uint8_t out[32])
 
     if (ak == NULL || out == NULL)
         return VFY_E_INVALID_ARG;
-    n = i2d_PUBKEY(ak->pkey, &der);
+    if (vfy_ak_pkey(ak) == NULL)
+        return VFY_E_INTERNAL;
+    n = i2d_PUBKEY(vfy_ak_pkey(ak), &der);
     if (n <= 0)
         return VFY_E_INTERNAL;
     rc = vfy_sha256(der, (size_t)n, out);
@@ -524,5 +706,18 @@ void vfy_ak_vctx_unlock(const vfy_ak *ak)
 
 EVP_PKEY *vfy_ak_pkey(const vfy_ak *ak)
 {
-    return ak->pkey;
+    vfy_ak *m = (vfy_ak *)ak; /* building the key once is not a change of value */
+    EVP_PKEY *p = __atomic_load_n(&m->pkey, __ATOMIC_ACQUIRE), *none = NULL;
+
+    if (p != NULL || ak->curve < 0)
+        return p;
+    if (ec_point_pkey(&p, ak->curve, ak->point, ak->point_len) != VFY_OK)
+        return NULL;
+    /* Another thread may have built it meanwhile: keep the first. */
+    if (!__atomic_compare_exchange_n(&m->pkey, &none, p, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_PKEY_free(p);
+        p = none;
+    }
+    return p;
 }

@@ -8,10 +8,12 @@
  * use the digest size, some the maximum), MGF1 with the signature's hash.
  *
  * The attest bytes are hashed once with the pre-fetched digest
- * (vfy_digest) and the digest is verified with EVP_PKEY_verify on a fresh
- * EVP_PKEY_CTX — the same provider code EVP_DigestVerify ends in, without
- * its per-call digest fetch. RSA needs the hash named (DigestInfo, PSS);
- * ECDSA does not (the digest handed over always has the hash's size).
+ * (vfy_digest) and the digest is verified with EVP_PKEY_verify — the same
+ * provider code EVP_DigestVerify ends in, without its per-call digest
+ * fetch — on the AK's kept context, or for an EC AK's first verify on the
+ * thread's scratch key (tpm_ak.c), or on a fresh one. RSA needs the hash
+ * named (DigestInfo, PSS); ECDSA does not (the digest handed over always
+ * has the hash's size).
  */
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -49,7 +51,8 @@ static vfy_rc ecdsa_der(const TPMS_SIGNATURE_ECDSA *e, unsigned char **der, int 
 /* A verify context for @ak's scheme: @sig_alg with @md. */
 static EVP_PKEY_CTX *verify_ctx_new(const vfy_ak *ak, TPM2_ALG_ID sig_alg, const EVP_MD *md)
 {
-    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, vfy_ak_pkey(ak), NULL);
+    EVP_PKEY *pkey = vfy_ak_pkey(ak);
+    EVP_PKEY_CTX *pctx = pkey != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
 
     if (pctx == NULL || EVP_PKEY_verify_init(pctx) != 1)
         goto fail;
@@ -75,7 +78,7 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     vfy_sig_scheme want;
     TPM2_ALG_ID hash;
     const EVP_MD *md;
-    EVP_PKEY_CTX *pctx = NULL, **slot = NULL;
+    EVP_PKEY_CTX *pctx = NULL, *scratch = NULL, **slot = NULL;
     unsigned char *der = NULL;
     const unsigned char *sb;
     uint8_t digest[64];
@@ -133,6 +136,8 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
     slot = vfy_ak_vctx_lock(ak);
     if (slot != NULL && *slot != NULL) {
         pctx = *slot;
+    } else if ((scratch = vfy_ak_scratch_ctx(ak)) != NULL) {
+        pctx = scratch; /* the AK's first verify: no key of its own built */
     } else if ((pctx = verify_ctx_new(ak, ts.sigAlg, md)) == NULL) {
         goto out;
     }
@@ -141,9 +146,11 @@ vfy_rc vfy_sig_verify(const vfy_ak *ak, const uint8_t *attest, size_t attest_len
              : VFY_E_SIG_INVALID;
     if (rc == VFY_OK && hash_out != NULL)
         *hash_out = (vfy_hash_alg)hash;
-    /* Keep the context for the next verify only after a good one: a
-     * failed verify leaves OpenSSL's error queue and state unexamined. */
-    if (slot != NULL) {
+    if (pctx == scratch) {
+        pctx = NULL; /* the thread's; neither kept in the AK nor freed */
+    } else if (slot != NULL) {
+        /* Keep the context for the next verify only after a good one: a
+         * failed verify leaves OpenSSL's error queue and state unexamined. */
         if (rc == VFY_OK && *slot == NULL)
             *slot = pctx;
         else if (rc != VFY_OK && *slot == pctx)

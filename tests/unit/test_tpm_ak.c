@@ -331,3 +331,215 @@ Test(tpm_ak, rsa_pem_with_a_broken_exponent_is_refused)
     }
     EVP_PKEY_free(k);
 }
+
+/*
+ * An EC AK's first verify runs on its thread's scratch key of the curve
+ * (tpm_ak.c, "Scratch keys"), with the AK's point set into it; later
+ * verifies on the AK's own key. Whatever point the scratch key held before
+ * (another AK's, a refused one, another curve's), each verify must be
+ * judged against its own AK only.
+ */
+#include <pthread.h>
+#include <tss2/tss2_mu.h>
+
+static const uint8_t scratch_msg[] = "TPMS_ATTEST bytes, as far as vfy_sig_verify cares";
+
+/* A marshalled TPMT_SIGNATURE (ECDSA, SHA-256) of scratch_msg by @k. */
+static size_t ecdsa_tpmt(EVP_PKEY *k, uint8_t *out, size_t cap)
+{
+    uint8_t digest[32], der[160];
+    size_t der_len = sizeof(der), off = 0;
+    const unsigned char *p = der;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k, NULL);
+    ECDSA_SIG *es;
+    TPMT_SIGNATURE ts;
+
+    cr_assert_eq(vfy_sha256(scratch_msg, sizeof(scratch_msg), digest), VFY_OK);
+    cr_assert_eq(EVP_PKEY_sign_init(ctx), 1);
+    cr_assert_eq(EVP_PKEY_sign(ctx, der, &der_len, digest, sizeof(digest)), 1);
+    EVP_PKEY_CTX_free(ctx);
+    cr_assert_not_null(es = d2i_ECDSA_SIG(NULL, &p, (long)der_len));
+    memset(&ts, 0, sizeof(ts));
+    ts.sigAlg = TPM2_ALG_ECDSA;
+    ts.signature.ecdsa.hash = TPM2_ALG_SHA256;
+    ts.signature.ecdsa.signatureR.size =
+        (UINT16)BN_bn2bin(ECDSA_SIG_get0_r(es), ts.signature.ecdsa.signatureR.buffer);
+    ts.signature.ecdsa.signatureS.size =
+        (UINT16)BN_bn2bin(ECDSA_SIG_get0_s(es), ts.signature.ecdsa.signatureS.buffer);
+    ECDSA_SIG_free(es);
+    cr_assert_eq(Tss2_MU_TPMT_SIGNATURE_Marshal(&ts, out, cap, &off), TSS2_RC_SUCCESS);
+    return off;
+}
+
+enum { SK_KEYS = 4 }; /* two P-256, two P-384 */
+
+struct scratch_keys {
+    EVP_PKEY *k[SK_KEYS];
+    char *pem[SK_KEYS];
+    size_t pem_len[SK_KEYS];
+    uint8_t sig[SK_KEYS][200];
+    size_t sig_len[SK_KEYS];
+};
+
+static void scratch_keys_make(struct scratch_keys *s)
+{
+    static const char *const curve[SK_KEYS] = {"P-256", "P-256", "P-384", "P-384"};
+
+    for (int i = 0; i < SK_KEYS; i++) {
+        cr_assert_not_null(s->k[i] = EVP_EC_gen(curve[i]));
+        s->pem[i] = pem_of(s->k[i], &s->pem_len[i]);
+        s->sig_len[i] = ecdsa_tpmt(s->k[i], s->sig[i], sizeof(s->sig[i]));
+    }
+}
+
+static void scratch_keys_free(struct scratch_keys *s)
+{
+    for (int i = 0; i < SK_KEYS; i++) {
+        EVP_PKEY_free(s->k[i]);
+        free(s->pem[i]);
+    }
+}
+
+static vfy_ak *sk_load(const struct scratch_keys *s, int i)
+{
+    vfy_ak *ak = NULL;
+
+    cr_assert_eq(vfy_ak_from_pem(&ak, s->pem[i], s->pem_len[i], NULL), VFY_OK);
+    return ak;
+}
+
+/* The verdict of AK @ak on key @sig_of's signature, as a name. */
+static const char *sk_verify(const struct scratch_keys *s, const vfy_ak *ak, int sig_of)
+{
+    return vfy_rc_name(vfy_sig_verify(ak, scratch_msg, sizeof(scratch_msg), s->sig[sig_of],
+                                      s->sig_len[sig_of], NULL));
+}
+
+static const char *sk_want(int ak_of, int sig_of)
+{
+    return ak_of == sig_of ? "VFY_OK" : "VFY_E_SIG_INVALID";
+}
+
+Test(tpm_ak, first_verify_on_the_scratch_key_is_judged_against_its_own_ak)
+{
+    struct scratch_keys s;
+    vfy_ak *a, *b, *bad = (vfy_ak *)1;
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY(k, &der);
+    size_t bad_len;
+    char *bad_pem;
+
+    scratch_keys_make(&s);
+    /* The last load leaves its point in the scratch key: a's first verify
+     * must set a's, for a good signature and against a bad one. */
+    a = sk_load(&s, 0);
+    b = sk_load(&s, 1);
+    cr_assert_str_eq(sk_verify(&s, a, 0), "VFY_OK");
+    vfy_ak_free(&a);
+    a = sk_load(&s, 0);
+    b = (vfy_ak_free(&b), sk_load(&s, 1));
+    cr_assert_str_eq(sk_verify(&s, a, 1), "VFY_E_SIG_INVALID", "b's signature, a's key");
+    cr_assert_str_eq(sk_verify(&s, b, 0), "VFY_E_SIG_INVALID", "a's signature, b's key");
+    /* Second and later verifies (the AK's own key) agree. */
+    for (int i = 0; i < 3; i++) {
+        cr_assert_str_eq(sk_verify(&s, a, 0), "VFY_OK");
+        cr_assert_str_eq(sk_verify(&s, a, 1), "VFY_E_SIG_INVALID");
+        cr_assert_str_eq(sk_verify(&s, b, 1), "VFY_OK");
+        cr_assert_str_eq(sk_verify(&s, b, 0), "VFY_E_SIG_INVALID");
+    }
+    vfy_ak_free(&a);
+    vfy_ak_free(&b);
+
+    /* A refused point may be left half set in the scratch key: the next
+     * AK's first verify must not see it. */
+    cr_assert_eq(n, 91);
+    der[n - 1] ^= 0x01;
+    bad_pem = armour(der, n, &bad_len);
+    a = sk_load(&s, 0);
+    cr_assert_eq(vfy_ak_from_pem(&bad, bad_pem, bad_len, NULL), VFY_E_AK_MALFORMED);
+    cr_assert_null(bad);
+    cr_assert_str_eq(sk_verify(&s, a, 0), "VFY_OK");
+    vfy_ak_free(&a);
+    a = sk_load(&s, 0);
+    cr_assert_eq(vfy_ak_from_pem(&bad, bad_pem, bad_len, NULL), VFY_E_AK_MALFORMED);
+    cr_assert_str_eq(sk_verify(&s, a, 1), "VFY_E_SIG_INVALID");
+    vfy_ak_free(&a);
+
+    /* Both curves, fresh AKs in every order: each first verify and each
+     * later one gets the verdict of its own key. */
+    for (int round = 0; round < 64; round++) {
+        vfy_ak *ak[SK_KEYS];
+        int sig_of = (round * 7 + 3) % SK_KEYS;
+
+        for (int i = 0; i < SK_KEYS; i++)
+            ak[(i + round) % SK_KEYS] = sk_load(&s, (i + round) % SK_KEYS);
+        for (int i = 0; i < SK_KEYS; i++) {
+            int j = (i * 3 + round) % SK_KEYS;
+
+            cr_assert_str_eq(sk_verify(&s, ak[j], sig_of), sk_want(j, sig_of),
+                             "round %d: ak %d, signature of %d", round, j, sig_of);
+            cr_assert_str_eq(sk_verify(&s, ak[j], j), "VFY_OK", "round %d: ak %d", round, j);
+        }
+        for (int i = 0; i < SK_KEYS; i++)
+            vfy_ak_free(&ak[i]);
+    }
+    /* The key an AK exports is its own, whether or not it verified yet. */
+    a = sk_load(&s, 2);
+    b = sk_load(&s, 3);
+    {
+        uint8_t fa[32], fb[32], want[32];
+        unsigned char *d = NULL;
+        int dn = i2d_PUBKEY(s.k[2], &d);
+
+        cr_assert_eq(vfy_ak_fingerprint(a, fa), VFY_OK);
+        cr_assert_eq(vfy_sha256(d, (size_t)dn, want), VFY_OK);
+        cr_assert_eq(memcmp(fa, want, 32), 0);
+        cr_assert_str_eq(sk_verify(&s, b, 3), "VFY_OK");
+        cr_assert_eq(vfy_ak_fingerprint(b, fb), VFY_OK);
+        cr_assert_neq(memcmp(fa, fb, 32), 0);
+        OPENSSL_free(d);
+    }
+    vfy_ak_free(&a);
+    vfy_ak_free(&b);
+    free(bad_pem);
+    OPENSSL_free(der);
+    EVP_PKEY_free(k);
+    scratch_keys_free(&s);
+}
+
+struct sk_job {
+    const struct scratch_keys *s;
+    vfy_ak *ak[SK_KEYS];   /* loaded by the main thread, first verify here */
+    int wrong;
+};
+
+static void *sk_worker(void *arg)
+{
+    struct sk_job *j = arg;
+
+    for (int i = 0; i < SK_KEYS; i++)
+        for (int sig_of = 0; sig_of < SK_KEYS; sig_of++)
+            if (strcmp(sk_verify(j->s, j->ak[i], sig_of), sk_want(i, sig_of)) != 0)
+                j->wrong++;
+    return NULL;
+}
+
+/* AKs loaded on one thread verify first on another's (empty) scratch keys. */
+Test(tpm_ak, first_verify_on_another_thread)
+{
+    struct scratch_keys s;
+    struct sk_job j = {0};
+    pthread_t t;
+
+    scratch_keys_make(&s);
+    j.s = &s;
+    for (int i = 0; i < SK_KEYS; i++)
+        j.ak[i] = sk_load(&s, i);
+    cr_assert_eq(pthread_create(&t, NULL, sk_worker, &j), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(j.wrong, 0, "%d wrong verdicts", j.wrong);
+    for (int i = 0; i < SK_KEYS; i++)
+        vfy_ak_free(&j.ak[i]);
+    scratch_keys_free(&s);
+}
