@@ -68,7 +68,17 @@ struct known_entry {
     uint8_t digest[32];
     uint32_t att;    /* hash of the attester name; a hit also compares the name */
     char *name;
+    int64_t refset;  /* the mark's reference set; 0: none */
 };
+
+/* The rows of a reference set (refsets never change once made). */
+struct refset_entry {
+    int64_t id;      /* 0: empty slot */
+    vfy_store_ref *refs;
+    size_t n;
+};
+
+#define REFSET_SLOTS 64
 
 struct vfy_appraiser {
     vfy_store *st;
@@ -91,6 +101,7 @@ struct vfy_appraiser {
     struct comp_entry *comp;     /* REF_SLOTS */
     struct pcr_entry *pcr;       /* REF_SLOTS */
     struct known_entry *known;   /* REF_SLOTS */
+    struct refset_entry refset[REFSET_SLOTS];
 };
 
 struct vfy_result {
@@ -180,6 +191,10 @@ static void cache_clear(vfy_appraiser *a)
     if (a->pcr != NULL)
         memset(a->pcr, 0, REF_SLOTS * sizeof(*a->pcr));
     known_clear(a);
+    for (size_t i = 0; i < REFSET_SLOTS; i++) {
+        free(a->refset[i].refs);
+        memset(&a->refset[i], 0, sizeof(a->refset[i]));
+    }
 }
 
 static void known_clear(vfy_appraiser *a)
@@ -466,18 +481,24 @@ static struct known_entry *known_slot(vfy_appraiser *a, const char *attester,
     return &a->known[digest_slot(d, *h)];
 }
 
-/* 1 if the cache says @attester's manifest @d is known. */
-static int known_cached(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+/* 1 if the cache says @attester's manifest @d is known; its refset to *@refset. */
+static int known_cached(vfy_appraiser *a, const char *attester, const uint8_t d[32],
+                        int64_t *refset)
 {
     uint32_t h;
     struct known_entry *e = known_slot(a, attester, d, &h);
 
-    return e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
-           strcmp(e->name, attester) == 0;
+    if (e->name != NULL && e->att == h && memcmp(e->digest, d, 32) == 0 &&
+        strcmp(e->name, attester) == 0) {
+        *refset = e->refset;
+        return 1;
+    }
+    return 0;
 }
 
 /* Remember that @attester's manifest @d is in known_manifests (committed). */
-static void known_put(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+static void known_put(vfy_appraiser *a, const char *attester, const uint8_t d[32],
+                      int64_t refset)
 {
     uint32_t h;
     struct known_entry *e = known_slot(a, attester, d, &h);
@@ -486,19 +507,41 @@ static void known_put(vfy_appraiser *a, const char *attester, const uint8_t d[32
     if ((e->name = strdup(attester)) != NULL) {
         e->att = h;
         memcpy(e->digest, d, 32);
+        e->refset = refset;
     }
 }
 
-static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t d[32])
+/* Is @d known-good for @attester, and on which reference set (0: none)? */
+static int manifest_known(vfy_appraiser *a, const char *attester, const uint8_t d[32],
+                          int64_t *refset)
 {
     int known = 0;
 
-    if (known_cached(a, attester, d))
+    if (known_cached(a, attester, d, refset))
         return 1;
-    if (vfy_store_manifest_known(a->sst, attester, d, &known) != VFY_OK || !known)
+    if (vfy_store_manifest_known_refset(a->sst, attester, d, &known, refset) != VFY_OK ||
+        !known)
         return 0;
-    known_put(a, attester, d);
+    known_put(a, attester, d, *refset);
     return 1;
+}
+
+/* The rows of reference set @id, from the cache or the store; NULL if unreadable. */
+static const struct refset_entry *refset_rows(vfy_appraiser *a, int64_t id)
+{
+    struct refset_entry *e = &a->refset[(uint64_t)id % REFSET_SLOTS];
+    vfy_store_ref *refs;
+    size_t n;
+
+    if (e->id == id)
+        return e;
+    if (vfy_store_refset_rows(a->sst, id, &refs, &n) != VFY_OK)
+        return NULL;
+    free(e->refs);
+    e->id = id;
+    e->refs = refs;
+    e->n = n;
+    return e;
 }
 
 /* ---------------------------------------------------------------- */
@@ -694,6 +737,8 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
     for (size_t i = 0; i + 1 < n; i++) {
         const uint8_t *d = vfy_agent_log_digest(log, i);
         char ds[VFY_SHA256_STR_LEN + 1], when[64];
+        const struct refset_entry *rs;
+        int64_t refset = 0;
         size_t mlen = 0;
         const uint8_t *mbytes = vfy_agent_log_manifest(log, i, &mlen);
         /* the current manifest again (an agent restarted before its first
@@ -701,8 +746,17 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
          * the result's verdict is that appraisal's */
         if (memcmp(d, r->md, 32) == 0)
             continue;
-        if (manifest_known(a, r->attester, d))
+        /* A manifest appraised affirming before: the result relies on the
+         * reference rows that appraisal relied on, so that revoking one of
+         * them revokes this result as it forgets the mark. A mark without
+         * its rows (from before schema 4, or vfy_store_manifest_mark_known)
+         * cannot be relied on that way: the entry needs its manifest. */
+        if (manifest_known(a, r->attester, d, &refset) && refset > 0 &&
+            (rs = refset_rows(a, refset)) != NULL) {
+            for (size_t k = 0; k < rs->n; k++)
+                add_ref(r, rs->refs[k].kind, rs->refs[k].id);
             continue;
+        }
         digest_str(ds, d);
         if (mbytes != NULL) {
             vfy_manifest *m = NULL;
@@ -847,6 +901,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     size_t len, n_stored = 0;
     char inner[256] = "";
     int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0, mark = 0;
+    int64_t mark_refset = 0;
     uint64_t ticket = 0;
     vfy_rc rc, nonce_rc;
 
@@ -1131,7 +1186,7 @@ done:
              * policy may ignore that): no revocation could ever name what
              * its appraisal rested on, so it would stay known for good. */
             mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-                   !r->ctx_unknown && !known_cached(a, req->attester, r->md) &&
+                   !r->ctx_unknown && !known_cached(a, req->attester, r->md, &mark_refset) &&
                    own_policy(a, req, at, req_tier);
         }
         /* The nonce is kept only when the caller accepted it: it is there
@@ -1148,7 +1203,7 @@ done:
          * manifest again. */
         if (rc == VFY_OK && mark)
             rc = vfy_store_manifest_mark_known_refs(a->sst, req->attester, r->md, r->refs,
-                                                    r->nrefs);
+                                                    r->nrefs, &mark_refset);
         in_tx = 0;
         if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));
@@ -1157,7 +1212,7 @@ done:
         /* Cached once written (with a committer: its batch failing later
          * clears the cache at the next state phase, see state_begin). */
         if (mark)
-            known_put(a, req->attester, r->md);
+            known_put(a, req->attester, r->md, mark_refset);
     }
     rc = VFY_OK;
     r->ticket = ticket;

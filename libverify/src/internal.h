@@ -134,10 +134,22 @@ uint64_t vfy_nonce_expiry_of(const uint8_t nonce[32]);
  * an unknown attester) with the reference set of @refs, the rows the
  * affirming appraisal relied on, whether or not its result is recorded:
  * revoking one of those components forgets the mark (refstore_known.c, for
- * appraise.c). In the caller's transaction, as a savepoint.
+ * appraise.c). In the caller's transaction, as a savepoint. The mark's
+ * reference set (the existing mark's if it was known; 0: none) goes to
+ * *@mark_refset.
  */
 vfy_rc vfy_store_manifest_mark_known_refs(vfy_store *st, const char *attester,
                                           const uint8_t digest[32], const vfy_store_ref *refs,
-                                          size_t nrefs);
+                                          size_t nrefs, int64_t *mark_refset);
+
+/*
+ * vfy_store_manifest_known, and the reference set of the mark: *@refset 0
+ * when it has none (made before schema 4, or by vfy_store_manifest_mark_known).
+ */
+vfy_rc vfy_store_manifest_known_refset(vfy_store *st, const char *attester,
+                                       const uint8_t digest[32], int *known, int64_t *refset);
+
+/* The rows of reference set @refset (malloc'd; free()); VFY_E_NOT_FOUND if none. */
+vfy_rc vfy_store_refset_rows(vfy_store *st, int64_t refset, vfy_store_ref **out, size_t *n);
 
 #endif

@@ -4,10 +4,20 @@
  * "approved" and "strict" (DESIGN §4) accept a past log entry only if its
  * digest is here or its carried manifest passes now.
  */
+#include <stdlib.h>
+
 #include "refstore_int.h"
 
 vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester, const uint8_t digest[32],
                                 int *known)
+{
+    int64_t refset;
+
+    return vfy_store_manifest_known_refset(st, attester, digest, known, &refset);
+}
+
+vfy_rc vfy_store_manifest_known_refset(vfy_store *st, const char *attester,
+                                       const uint8_t digest[32], int *known, int64_t *refset)
 {
     sqlite3_stmt *s;
     vfy_rc rc;
@@ -15,22 +25,74 @@ vfy_rc vfy_store_manifest_known(vfy_store *st, const char *attester, const uint8
 
     if (known != NULL)
         *known = 0;
-    if (st == NULL || attester == NULL || digest == NULL || known == NULL)
+    if (refset != NULL)
+        *refset = 0;
+    if (st == NULL || attester == NULL || digest == NULL || known == NULL || refset == NULL)
         return VFY_E_INVALID_ARG;
-    rc = st_stmt(st, SL_KNOWN_GET,
-                 "SELECT 1 FROM known_manifests k JOIN attesters a ON a.id = k.attester_id"
+    rc = st_stmt(st, SL_KNOWN_GET_REFSET,
+                 "SELECT coalesce(k.refset_id, 0) FROM known_manifests k"
+                 " JOIN attesters a ON a.id = k.attester_id"
                  " WHERE a.name = ?1 AND k.digest = ?2", &s);
     if (rc != VFY_OK)
         return rc;
     sqlite3_bind_text(s, 1, attester, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, digest, 32, SQLITE_STATIC);
     src = sqlite3_step(s);
-    if (src == SQLITE_ROW)
+    if (src == SQLITE_ROW) {
         *known = 1;
-    else if (src != SQLITE_DONE)
+        *refset = sqlite3_column_int64(s, 0);
+    } else if (src != SQLITE_DONE) {
         rc = st_db(st, src, "known manifests");
+    }
     sqlite3_reset(s);
     return rc;
+}
+
+vfy_rc vfy_store_refset_rows(vfy_store *st, int64_t refset, vfy_store_ref **out, size_t *n)
+{
+    vfy_store_ref *v = NULL, *nv;
+    size_t k = 0, cap = 0;
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    if (st == NULL || out == NULL || n == NULL || refset <= 0)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_REFSET_ROWS,
+                 "SELECT 1, component_id FROM refset_components WHERE refset_id = ?1"
+                 " UNION ALL SELECT 2, pcr_id FROM refset_pcrs WHERE refset_id = ?1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, refset);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap != 0 ? 2 * cap : 16;
+            if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+                rc = VFY_E_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        v[k].kind = sqlite3_column_int(s, 0) == 1 ? VFY_STORE_REF_COMPONENT : VFY_STORE_REF_PCR;
+        v[k].id = sqlite3_column_int64(s, 1);
+        k++;
+    }
+    if (rc == VFY_OK && src != SQLITE_DONE)
+        rc = st_db(st, src, "reference set");
+    sqlite3_reset(s);
+    if (rc == VFY_OK && k == 0)
+        rc = st_err(st, VFY_E_NOT_FOUND, "reference set %lld has no rows", (long long)refset);
+    if (rc != VFY_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return VFY_OK;
 }
 
 vfy_rc vfy_store_manifest_mark_known(vfy_store *st, const char *attester,
@@ -62,20 +124,25 @@ static vfy_rc mark_exec(vfy_store *st, sqlite3_stmt *s, const char *attester,
 
 vfy_rc vfy_store_manifest_mark_known_refs(vfy_store *st, const char *attester,
                                           const uint8_t digest[32], const vfy_store_ref *refs,
-                                          size_t nrefs)
+                                          size_t nrefs, int64_t *mark_refset)
 {
     int64_t refset = 0;
     sqlite3_stmt *s;
     int known = 0;
     vfy_rc rc;
 
-    if (st == NULL || attester == NULL || digest == NULL || (refs == NULL && nrefs > 0))
+    if (mark_refset != NULL)
+        *mark_refset = 0;
+    if (st == NULL || attester == NULL || digest == NULL || (refs == NULL && nrefs > 0) ||
+        mark_refset == NULL)
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK)
         return rc;
     /* Known already (the usual case for a returning attester whose mark
      * is not in the appraiser's cache): one read, no reference set. */
-    if ((rc = vfy_store_manifest_known(st, attester, digest, &known)) != VFY_OK || known)
+    if ((rc = vfy_store_manifest_known_refset(st, attester, digest, &known, mark_refset)) !=
+            VFY_OK ||
+        known)
         return rc;
     if ((rc = st_tx_begin(st)) != VFY_OK)
         return rc;
@@ -92,6 +159,8 @@ vfy_rc vfy_store_manifest_mark_known_refs(vfy_store *st, const char *attester,
             sqlite3_bind_null(s, 4);
         rc = mark_exec(st, s, attester, digest);
     }
+    if (rc == VFY_OK)
+        *mark_refset = refset;
     return st_tx_end(st, rc);
 }
 

@@ -2168,11 +2168,14 @@ Test(appraise, carried_past_manifest_values_revoke_the_result)
 
 /* A manifest known-good because an affirming appraisal saw it stops being
  * known when a value it relied on is revoked: the same bare log that
- * passed under "strict" fails afterwards. */
+ * passed under "strict" fails afterwards, and the result that passed
+ * because MA was known relied on MA's values, so it is revoked too. */
 Test(appraise, revoked_value_forgets_known_manifests)
 {
     const char *one[] = {SOFT_MA}, *two[] = {SOFT_MA, SOFT_MB};
     const int bare1[] = {0}, bare2[] = {0, 0};
+    char id[VFY_RESULT_ID_LEN + 1];
+    vfy_store_result sr;
     vfy_result *r;
     env e;
     soft s;
@@ -2180,7 +2183,11 @@ Test(appraise, revoked_value_forgets_known_manifests)
     env_open(&e, 0);
     soft_open(&s, &e, "soft-2", "strict");
     soft_expect(&e, &s, one, bare1, 1, NULL, VFY_EAR_AFFIRMING, "[MA]");
-    soft_expect(&e, &s, two, bare2, 2, NULL, VFY_EAR_AFFIRMING, "[MA, MB] with MA known");
+    r = soft_appraise(&e, &s, two, bare2, 2, "[MA, MB] with MA known");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    snprintf(id, sizeof(id), "%s", vfy_result_id(r));
+    vfy_result_free(&r);
     {
         uint8_t md[32];
         int known = 0;
@@ -2188,7 +2195,10 @@ Test(appraise, revoked_value_forgets_known_manifests)
         sha256_of(SOFT_MA, strlen(SOFT_MA), md);
         cr_assert_eq(vfy_store_manifest_known(e.st, "soft-2", md, &known), VFY_OK);
         cr_assert_eq(known, 1);
-        revoke_calendar(&e, 1, "calendar.read (MA's first result)");
+        revoke_calendar(&e, 2, "calendar.read (MA's result and [MA, MB]'s)");
+        cr_assert_eq(vfy_store_result_get(e.st, id, &sr), VFY_OK);
+        cr_expect_eq(sr.revoked, 1, "the result that relied on MA being known");
+        cr_expect_not_null(strstr(sr.reason, "calendar.read"), "%s", sr.reason);
         cr_assert_eq(vfy_store_manifest_known(e.st, "soft-2", md, &known), VFY_OK);
         cr_expect_eq(known, 0, "MA is forgotten with the value it relied on");
     }
@@ -2236,6 +2246,40 @@ Test(appraise, revoked_value_forgets_known_manifests_not_recorded)
     revoke_calendar(&e, 0, "calendar.read (no recorded result to revoke)");
     cr_assert_eq(vfy_store_manifest_known(e.st, "soft-5", md, &known), VFY_OK);
     cr_expect_eq(known, 0, "MA is forgotten with the value it relied on");
+    soft_close(&s);
+    env_close(&e);
+}
+
+/* A mark without its reference set (vfy_store_manifest_mark_known, or one
+ * made before schema 4) cannot carry a later result: nothing a revocation
+ * names would reach that result. Its past entry needs the manifest. */
+Test(appraise, known_mark_without_reference_set_is_not_relied_on)
+{
+    const char *two[] = {SOFT_MA, SOFT_MB};
+    const int bare2[] = {0, 0}, carried[] = {1, 0};
+    uint8_t md[32];
+    vfy_result *r;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-6", "strict");
+    sha256_of(SOFT_MA, strlen(SOFT_MA), md);
+    cr_assert_eq(vfy_store_manifest_mark_known(e.st, "soft-6", md), VFY_OK);
+    r = soft_appraise(&e, &s, two, bare2, 2, "[MA, MB], MA marked without a set");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    cr_expect_eq(vfy_result_vector(r, VFY_EAR_AGENT).value[VFY_TV_EXECUTABLES], 96);
+    {
+        int found = 0;
+
+        for (size_t i = 0; i < vfy_result_reason_count(r); i++)
+            found |= strstr(vfy_result_reason(r, i), "agent log entry 1") != NULL;
+        cr_expect(found, "the reason names the past entry");
+    }
+    vfy_result_free(&r);
+    /* carried, it is appraised and relied on as any carried manifest */
+    soft_expect(&e, &s, two, carried, 2, NULL, VFY_EAR_AFFIRMING, "[MA carried, MB]");
+    revoke_calendar(&e, 1, "calendar.read (the carried appraisal)");
     soft_close(&s);
     env_close(&e);
 }

@@ -1431,19 +1431,50 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
         vfy_store_ref r2[] = {{VFY_STORE_REF_COMPONENT, c2}, {VFY_STORE_REF_COMPONENT, c1}};
         vfy_store_ref bad = {VFY_STORE_REF_COMPONENT, 4242};
 
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, r1, 2), VFY_OK);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2), VFY_OK);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2), VFY_OK, "again");
+        int64_t rs1 = 0, rs2 = 0, rs = -1;
+        vfy_store_ref *rows = NULL;
+        size_t nrows = 0;
+
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, r1, 2, &rs1), VFY_OK);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2, &rs2), VFY_OK);
+        cr_assert_gt(rs1, 0);
+        cr_assert_gt(rs2, 0);
+        cr_assert_neq(rs1, rs2);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md2, r2, 2, &rs), VFY_OK, "again");
+        cr_assert_eq(rs, rs2, "known already: the existing mark's set");
         cr_assert_eq(vfy_store_manifest_mark_known(st, "a", md3), VFY_OK);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, NULL, 0), VFY_OK);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "nobody", md1, r1, 2),
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, NULL, 0, &rs), VFY_OK);
+        cr_assert_eq(rs, 0, "no reference set");
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "nobody", md1, r1, 2, &rs),
                      VFY_E_NOT_FOUND);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, NULL, 1),
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, NULL, 1, &rs),
                      VFY_E_INVALID_ARG);
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md5, &bad, 1), VFY_E_NOT_FOUND,
-                     "a reference row that does not exist");
-        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, &bad, 1), VFY_OK,
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md1, r1, 2, NULL),
+                     VFY_E_INVALID_ARG);
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md5, &bad, 1, &rs),
+                     VFY_E_NOT_FOUND, "a reference row that does not exist");
+        cr_assert_eq(vfy_store_manifest_mark_known_refs(st, "a", md4, &bad, 1, &rs), VFY_OK,
                      "known already: nothing to do");
+        /* a mark's set and its rows, as the history check reads them */
+        cr_assert_eq(vfy_store_manifest_known_refset(st, "a", md2, &known, &rs), VFY_OK);
+        cr_assert_eq(known, 1);
+        cr_assert_eq(rs, rs2);
+        cr_assert_eq(vfy_store_manifest_known_refset(st, "a", md3, &known, &rs), VFY_OK);
+        cr_assert_eq(known, 1);
+        cr_assert_eq(rs, 0, "marked without a reference set");
+        cr_assert_eq(vfy_store_manifest_known_refset(st, "a", md5, &known, &rs), VFY_OK);
+        cr_assert_eq(known, 0);
+        cr_assert_eq(vfy_store_refset_rows(st, rs1, &rows, &nrows), VFY_OK);
+        cr_assert_eq(nrows, 2);
+        for (size_t i = 0; i < nrows; i++)
+            cr_assert((rows[i].kind == VFY_STORE_REF_PCR && rows[i].id == pcr_id) ||
+                          (rows[i].kind == VFY_STORE_REF_COMPONENT && rows[i].id == c1),
+                      "row %zu: kind %d id %lld", i, (int)rows[i].kind, (long long)rows[i].id);
+        cr_assert_neq(rows[0].kind, rows[1].kind);
+        free(rows);
+        cr_assert_eq(vfy_store_refset_rows(st, rs1 + rs2 + 100, &rows, &nrows), VFY_E_NOT_FOUND);
+        cr_assert_null(rows);
+        cr_assert_eq(vfy_store_refset_rows(st, 0, &rows, &nrows), VFY_E_INVALID_ARG);
     }
     cr_assert_eq(count("SELECT count(*) FROM known_manifests"), 4);
     cr_assert_eq(count("SELECT count(*) FROM known_manifests WHERE refset_id IS NULL"), 2);
