@@ -9,6 +9,7 @@
 #include "vd.h"
 
 #define FEED_PAGE_MAX 1000
+#define CURSOR_MAX 9007199254740991ULL /* 2^53 - 1 */
 
 enum MHD_Result vd_api_result(struct MHD_Connection *c, struct vd_req *r, const char *method,
                               const char *path)
@@ -63,14 +64,16 @@ enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
     vfy_store_revocation *rev = NULL;
     size_t n = 0;
     cJSON *o, *a;
-    char ts[32], *s;
+    char ts[32], num[24], *s;
     enum MHD_Result ret;
     vfy_rc rc;
 
     (void)method;
     (void)path;
-    if (vd_query_u64(c, "after", 0, INT64_MAX, &after) != 0)
-        return vd_problem(c, r, 400, "after must be a non-negative integer cursor");
+    /* At most 2^53 - 1: the cursor goes back as a JSON number, exact in
+     * every JSON parser only that far (store cursors never get near). */
+    if (vd_query_u64(c, "after", 0, CURSOR_MAX, &after) != 0)
+        return vd_problem(c, r, 400, "after must be an integer cursor 0..9007199254740991");
     if (vd_query_u64(c, "limit", FEED_PAGE_MAX, FEED_PAGE_MAX, &limit) != 0 || limit == 0)
         return vd_problem(c, r, 400, "limit must be an integer 1..1000");
     rc = vfy_store_revocations(vd_store(), after, (size_t)limit, &rev, &n, &cursor);
@@ -80,7 +83,9 @@ enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
         vfy_free(rev);
         return MHD_NO;
     }
-    cJSON_AddNumberToObject(o, "cursor", (double)cursor);
+    /* As an integer: cJSON prints a double past 2^31 with 15 digits. */
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)cursor);
+    cJSON_AddRawToObject(o, "cursor", num);
     a = cJSON_AddArrayToObject(o, "revoked");
     for (size_t i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject();

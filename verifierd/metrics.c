@@ -24,6 +24,7 @@ static const char *verdict_names[4] = {"affirming", "warning", "contraindicated"
 static atomic_ullong commits, commit_failures, committed_answers, commit_us;
 static atomic_ullong wal_restarts, wal_restarts_busy;
 static atomic_int wal_pages;
+static atomic_ullong reloads, reload_failures;
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
 {
@@ -53,6 +54,13 @@ void vd_metrics_verdict(const char *status)
     for (size_t i = 0; i < 4; i++)
         if (strcmp(status, verdict_names[i]) == 0)
             atomic_fetch_add_explicit(&verdicts[i], 1, memory_order_relaxed);
+}
+
+void vd_metrics_reload(int ok)
+{
+    atomic_fetch_add_explicit(&reloads, 1, memory_order_relaxed);
+    if (!ok)
+        atomic_fetch_add_explicit(&reload_failures, 1, memory_order_relaxed);
 }
 
 void vd_metrics_wal_restart(int ok)
@@ -177,6 +185,14 @@ char *vd_metrics_render(size_t *len)
                   "verifierd_wal_restarts_busy_total %llu\n",
               atomic_load(&wal_pages), (unsigned long long)atomic_load(&wal_restarts),
               (unsigned long long)atomic_load(&wal_restarts_busy));
+    sb_printf(&b, "# HELP verifierd_reloads_total SIGHUP reloads.\n"
+                  "# TYPE verifierd_reloads_total counter\n"
+                  "verifierd_reloads_total %llu\n"
+                  "# HELP verifierd_reload_failures_total SIGHUP reloads that kept a policy, the signing keys or the TLS certificate (see the log).\n"
+                  "# TYPE verifierd_reload_failures_total counter\n"
+                  "verifierd_reload_failures_total %llu\n",
+              (unsigned long long)atomic_load(&reloads),
+              (unsigned long long)atomic_load(&reload_failures));
     if (vd_srv != NULL && vd_srv->committer != NULL)
         sb_printf(&b, "# HELP verifierd_results_pruned_total Expired results deleted by --results-keep-days.\n"
                       "# TYPE verifierd_results_pruned_total counter\n"

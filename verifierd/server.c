@@ -1208,16 +1208,35 @@ static int tls_pair_ok(const char *cert, const char *key)
     return ok ? 0 : -1;
 }
 
+/* The closing line of a reload: what was reloaded and what was kept. */
+static int reload_done(int policies_ok, int keys_ok, int tls_ok)
+{
+    int ok = policies_ok && keys_ok && tls_ok;
+
+    vd_metrics_reload(ok);
+    if (ok)
+        vd_log("info", "reloaded policies, signing keys and TLS certificate");
+    else
+        vd_log("warn", "reload incomplete: policies %s, signing keys %s, TLS certificate %s "
+               "(see the lines above)", policies_ok ? "reloaded" : "partly kept",
+               keys_ok ? "reloaded" : "KEPT", tls_ok ? "reloaded" : "KEPT");
+    return ok ? 0 : -1;
+}
+
 int vd_server_reload(struct vd_server *s)
 {
     struct vd_keys nk, ok;
     char *cert, *key, *oc, *okey;
     struct vd_gen *old = cur_gen, *g;
+    int policies_ok = 1, keys_ok = 1;
 
-    if (vd_load_policies(s->cfg) != 0)
+    if (vd_load_policies(s->cfg) != 0) {
         vd_log("warn", "reload: some policies failed to load; keeping the stored ones");
+        policies_ok = 0;
+    }
     if (load_keys(s, &nk) != 0) {
         vd_log("error", "reload: keeping the old signing key");
+        keys_ok = 0;
     } else {
         pthread_rwlock_wrlock(&s->keys_lock);
         ok = s->keys;
@@ -1227,14 +1246,14 @@ int vd_server_reload(struct vd_server *s)
     }
     if (load_tls(s, &cert, &key) != 0) {
         vd_log("error", "reload: keeping the old TLS certificate");
-        return -1;
+        return reload_done(policies_ok, keys_ok, 0);
     }
     if (tls_pair_ok(cert, key) != 0) {
         vd_log("error", "reload: --tls-cert %s and --tls-key %s are not a valid certificate and "
                "matching key; keeping the old ones", s->cfg->tls_cert, s->cfg->tls_key);
         free(cert);
         vd_free_secret(key);
-        return -1;
+        return reload_done(policies_ok, keys_ok, 0);
     }
     oc = s->tls_cert_pem;
     okey = s->tls_key_pem;
@@ -1248,7 +1267,7 @@ int vd_server_reload(struct vd_server *s)
         s->tls_key_pem = okey;
         free(cert);
         vd_free_secret(key);
-        return -1;
+        return reload_done(policies_ok, keys_ok, 0);
     }
     vd_accept_set_daemon(g->d);
     pthread_mutex_lock(&track_mu);   /* vd_conn_per_worker() reads it */
@@ -1258,8 +1277,7 @@ int vd_server_reload(struct vd_server *s)
     retire_gen(old, (int)s->cfg->drain_s);
     free(oc);
     vd_free_secret(okey);
-    vd_log("info", "reloaded policies, signing keys and TLS certificate");
-    return 0;
+    return reload_done(policies_ok, keys_ok, 1);
 }
 
 void vd_server_stop(struct vd_server *s)

@@ -102,6 +102,10 @@ vd_call GET /v1/keys -
 cp "$VD_BODY" "$VD_TMP/jwks2.json"
 KID2=$(jget /keys/0/kid)
 check "after SIGHUP /v1/keys has the new signing key ($KID1 -> $KID2)" test -n "$KID2" -a "$KID2" != "$KID1"
+expect_match "a complete reload says so" "$(cat "$VD_LOG")" '"msg":"reloaded policies, signing keys and TLS certificate"'
+vd_call GET /metrics -
+expect_match "... and counts as a reload" "$(cat "$VD_BODY")" '^verifierd_reloads_total 1$'
+expect_match "... without failure" "$(cat "$VD_BODY")" '^verifierd_reload_failures_total 0$'
 vd_nonce "$A"
 vd_post_json /v1/attest "$A" "$(attest_body "$NONCE" "$(rand_b64url 32)" nobody "$(cat "$VD_TMP/ev.json")")"
 expect_eq "new EARs carry the new kid" "$(jws_part "$(jget /ear)" 1 | "$JSONGET" /kid)" "$KID2"
@@ -178,6 +182,26 @@ vd_call GET /healthz -
 expect_status "... and still serves" 200
 expect_match "the log says why the reload was refused" "$(cat "$VD_LOG")" 'keeping the old'
 cp "$VD_TMP/good-key.pem" "$P/key.pem"
+expect_match "a reload that kept the certificate ends with a warning naming it" "$(cat "$VD_LOG")" \
+    '"level":"warn".*"msg":"reload incomplete: policies reloaded, signing keys reloaded, TLS certificate KEPT'
+# A signing key that does not load (an emergency rotation gone wrong): the
+# old key keeps signing, and the reload must not read as a success.
+vd_call GET /v1/keys -
+KIDA=$(jget /keys/0/kid)
+cp "$P/sign.pem" "$VD_TMP/good-sign.pem"
+printf 'not a key\n' >"$P/sign.pem"
+kill -HUP "$VD_PID"
+sleep 1
+check "after a SIGHUP with a broken signing key the process runs" kill -0 "$VD_PID"
+vd_call GET /v1/keys -
+expect_eq "... and publishes the key it had" "$(jget /keys/0/kid)" "$KIDA"
+expect_match "... and the reload ends with a warning: signing keys KEPT" "$(tail -n 4 "$VD_LOG")" \
+    '"msg":"reload incomplete: policies reloaded, signing keys KEPT, TLS certificate reloaded'
+vd_call GET /metrics -
+expect_match "... and this process's three reloads are counted" "$(cat "$VD_BODY")" \
+    '^verifierd_reloads_total 3$'
+expect_match "... all three as failed" "$(cat "$VD_BODY")" '^verifierd_reload_failures_total 3$'
+cp "$VD_TMP/good-sign.pem" "$P/sign.pem"
 
 split_round TERM "SIGTERM"
 vd_stop
