@@ -1055,6 +1055,10 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
      * quote after it, whether or not its appraisal gets to the history (the
      * clock state it moves is what tells a restart). Quotes from before it
      * were already refused by the clock rule (restartCount went back).
+     * A Resume (Startup(STATE)) raises restartCount too but keeps the
+     * PCRs; a quote cannot tell it from a Restart, so root could suspend,
+     * reset PCR 23 and start over — as it could by rebooting
+     * (docs/threat-model.md).
      */
     restarted = have_last && q.clock.reset_count == last.reset_count &&
                 (int32_t)(q.clock.restart_count - last.restart_count) > 0;
