@@ -148,6 +148,23 @@ static int add_policy(struct vd_config *cfg, const char *file)
     return 0;
 }
 
+/* HOST:PORT or [IPv6]:PORT, a decimal port 0..65535; the host is checked by bind. */
+static int listen_ok(const char *v)
+{
+    const char *colon = v != NULL ? strrchr(v, ':') : NULL;
+    size_t digits;
+    unsigned long port = 0;
+
+    if (colon == NULL || colon == v)
+        return 0;
+    digits = strlen(colon + 1);
+    if (digits == 0 || digits > 5 || strspn(colon + 1, "0123456789") != digits)
+        return 0;
+    for (const char *p = colon + 1; *p; p++)
+        port = port * 10 + (unsigned long)(*p - '0');
+    return port <= 65535;
+}
+
 /* Apply one option by id; @flag names it in errors. */
 static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
 {
@@ -155,7 +172,13 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
 
     switch (id) {
     case OPT_DB: return set_str(&cfg->db_path, v);
-    case OPT_LISTEN: return set_str(&cfg->listen, v);
+    case OPT_LISTEN:
+        if (!listen_ok(v)) {
+            fprintf(stderr, "verifierd: %s: expected HOST:PORT (or [IPv6]:PORT) with a port "
+                            "0..65535 (0: any free port), got '%s'\n", flag, v != NULL ? v : "");
+            return -1;
+        }
+        return set_str(&cfg->listen, v);
     case OPT_PUBLIC_URL:
         /* https://, then a host[:port] of the Host-header character set */
         if (v == NULL || strncmp(v, "https://", 8) != 0 || strlen(v) > 8 + 255 ||

@@ -52,6 +52,26 @@ int vd_load_policies(struct vd_config *cfg)
     return failed ? -1 : 0;
 }
 
+/* 1 (and a message) if --default-policy names a policy the store lacks:
+ * only "default" has a built-in stand-in. */
+static int default_policy_missing(const struct vd_config *cfg)
+{
+    char *json = NULL;
+    vfy_rc rc;
+
+    if (strcmp(cfg->default_policy, "default") == 0)
+        return 0;
+    rc = vfy_store_policy_get(vd_store(), cfg->default_policy, &json, NULL);
+    vfy_free(json);
+    if (rc == VFY_OK)
+        return 0;
+    fprintf(stderr, "verifierd: --default-policy %s: %s (load it with --policy FILE or "
+                    "verifyctl policy load; only \"default\" has a built-in)\n",
+            cfg->default_policy,
+            rc == VFY_E_NOT_FOUND ? "no stored policy has this id" : vfy_strerror(rc));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct vd_config cfg;
@@ -97,6 +117,10 @@ int main(int argc, char **argv)
     if (vd_load_policies(&cfg) != 0) {
         vd_config_free(&cfg);
         return 1;
+    }
+    if (default_policy_missing(&cfg)) {
+        vd_config_free(&cfg);
+        return 2;
     }
     if (vd_server_start(&srv) != 0) {
         vd_server_stop(&srv);

@@ -1188,7 +1188,18 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     watchdog_running = 1;
-    vd_log("info", "verifierd %s listening on https://%s", VFY_VERSION_STRING, s->cfg->listen);
+    {   /* the port bound, which differs from the spec's with port 0 */
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        const char *colon = strrchr(s->cfg->listen, ':');
+        unsigned port = 0;
+
+        if (getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0)
+            port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                  : ((struct sockaddr_in *)&sa)->sin_port);
+        vd_log("info", "verifierd %s listening on https://%.*s:%u", VFY_VERSION_STRING,
+               (int)(colon - s->cfg->listen), s->cfg->listen, port);
+    }
     return 0;
 }
 

@@ -389,11 +389,16 @@ static vfy_rc resolve_policy(vfy_appraiser *a, const char *policy_id, const char
         rc = policy_by_id(a, attester_policy, &e);
     } else {
         rc = policy_by_id(a, a->default_policy, &e);
-        if (rc == VFY_E_NOT_FOUND) {
+        /* Only "default" has a built-in stand-in: a default policy the
+         * operator named and that is missing (a typo of "strict") must not
+         * quietly become the laxer built-in. */
+        if (rc == VFY_E_NOT_FOUND && strcmp(a->default_policy, "default") == 0) {
             *out = a->builtin;
             *label = a->builtin_label;
             return VFY_OK;
         }
+        if (rc == VFY_E_NOT_FOUND)
+            return VFY_E_APPRAISE_POLICY;
     }
     if (rc != VFY_OK)
         return rc;

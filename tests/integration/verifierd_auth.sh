@@ -140,6 +140,33 @@ for bad in http://x https:// "https://a/b" "https://a b" ftp://x; do
     expect_eq "--public-url '$bad': exit 2 with the error" "$rc $(printf '%s\n' "$out" | head -n 1)" \
         "2 verifierd: --public-url: expected https://HOST[:PORT], got '$bad'"
 done
+# --listen: a port beyond 65535 used to wrap (99999 bound 34463) while the
+# log named 99999; it is refused, and with port 0 the log names the port bound.
+for bad in 127.0.0.1:99999 127.0.0.1:65536 127.0.0.1: 127.0.0.1:x 127.0.0.1:-1 8443 :8443; do
+    out=$("$VD_BIN" --listen "$bad" 2>&1 </dev/null)
+    rc=$?
+    expect_eq "--listen '$bad': exit 2" "$rc" 2
+    expect_match "... with the error" "$out" "^verifierd: --listen: expected HOST:PORT"
+done
+# --default-policy naming no stored policy: refused at start (it used to fall
+# back to the built-in default, so a typo of "strict" ran the laxer policy).
+out=$("$VD_BIN" --dev --state-dir "$VD_TMP/dp" --listen 127.0.0.1:0 --default-policy strcit 2>&1 </dev/null)
+rc=$?
+expect_eq "--default-policy strcit (no such policy): exit 2" "$rc" 2
+expect_match "... naming it" "$out" '^verifierd: --default-policy strcit: no stored policy has this id'
+vd_start_dev port0 --default-policy default ||
+    die "cannot start verifierd"
+vd_stop
+P0=$(mktemp -d "$VD_TMP/p0.XXXX")
+"$VD_BIN" --dev --state-dir "$P0" --listen 127.0.0.1:0 >"$P0/out" 2>"$P0/err" </dev/null &
+P0PID=$!
+for _ in $(seq 50); do grep -q 'listening on' "$P0/err" && break; sleep 0.1; done
+line=$(grep -o '"msg":"verifierd [^"]* listening on https://127.0.0.1:[0-9]*"' "$P0/err")
+port=${line##*:}; port=${port%\"}
+check "--listen 127.0.0.1:0 logs the port it bound ($line)" test -n "$port" -a "$port" != 0
+check "... and that port answers" curl -sS -o /dev/null --cacert "$P0/tls-cert.pem" \
+    "https://127.0.0.1:$port/healthz"
+kill "$P0PID"; wait "$P0PID" 2>/dev/null
 vd_start_dev rate --rate 1 --burst 3 --public-url https://verifier.example:443 ||
     die "cannot start verifierd --rate 1 --burst 3"
 # --public-url: discovery names it whatever Host the request carries

@@ -1181,6 +1181,26 @@ Test(appraise, unknown_policy_in_request)
     env_close(&e);
 }
 
+/* A configured default policy that is not stored fails the appraisal: only
+ * "default" falls back to the built-in (a typo of "strict" must not run the
+ * laxer built-in policy). */
+Test(appraise, missing_configured_default_policy_is_an_error)
+{
+    vfy_appraiser_config cfg = {0};
+    env e;
+    req q;
+
+    env_open(&e, 0);
+    vfy_appraiser_free(&e.ap);
+    cfg.default_policy = "strcit";
+    cfg.record_results = 1;
+    cr_assert_eq(vfy_appraiser_new(&e.ap, e.st, &cfg), VFY_OK);
+    req_from_scenario(&q, "affirming");
+    appraise_err(&e, &q.r, VFY_E_APPRAISE_POLICY, "default policy strcit not stored");
+    req_free(&q);
+    env_close(&e);
+}
+
 /* The five record contents of fixture evidence (copies, owned by @pt->own). */
 typedef struct parts {
     vfy_cmw_parts p;

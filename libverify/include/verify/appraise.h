@@ -119,7 +119,10 @@ VFY_EXPORT vfy_rc vfy_committer_set_retention(vfy_committer *c, int64_t keep_s,
 VFY_EXPORT uint64_t vfy_committer_pruned(vfy_committer *c);
 
 typedef struct vfy_appraiser_config {
-    const char *default_policy;  /* when neither request nor attester names one; NULL: "default" */
+    /* When neither request nor attester names one; NULL: "default". A
+     * missing "default" is the built-in policy of DESIGN §6; any other
+     * missing id fails the appraisal (VFY_E_APPRAISE_POLICY). */
+    const char *default_policy;
     const char *verifier_build;  /* ear_verifier_id.build; NULL: "verifierd <version>" */
     vfy_ear_profile profile;     /* claim names of issued EARs */
     int record_results;          /* 1: every result is recorded in the store (revocation needs it) */
