@@ -838,6 +838,15 @@ static vfy_rc add_old_keys(vfy_jwks *set, const char *dir)
     return rc;
 }
 
+/* Why a key file did not load: the system's reason when it cannot be read
+ * ("Permission denied", "No such file or directory"), else libverify's. */
+static const char *file_error(const char *path, vfy_rc rc)
+{
+    if (rc == VFY_E_IO && access(path, R_OK) != 0)
+        return strerror(errno);
+    return vfy_strerror(rc);
+}
+
 static int load_keys(struct vd_server *s, struct vd_keys *out)
 {
     vfy_jwks *set = NULL;
@@ -846,7 +855,8 @@ static int load_keys(struct vd_server *s, struct vd_keys *out)
     memset(out, 0, sizeof(*out));
     rc = vfy_signing_key_load(&out->current, s->cfg->signing_key);
     if (rc != VFY_OK) {
-        vd_log("error", "--signing-key %s: %s", s->cfg->signing_key, vfy_strerror(rc));
+        vd_log("error", "--signing-key %s: %s", s->cfg->signing_key,
+               file_error(s->cfg->signing_key, rc));
         return -1;
     }
     rc = vfy_jwks_new(&set);
@@ -985,8 +995,10 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
     *cert = read_file(s->cfg->tls_cert, 1 << 20, NULL);
     *key = read_file(s->cfg->tls_key, 1 << 20, NULL);
     if (*cert == NULL || *key == NULL) {
-        vd_log("error", "cannot read --tls-cert %s or --tls-key %s", s->cfg->tls_cert,
-               s->cfg->tls_key);
+        const char *path = *cert == NULL ? s->cfg->tls_cert : s->cfg->tls_key;
+
+        vd_log("error", "cannot read %s %s: %s", *cert == NULL ? "--tls-cert" : "--tls-key",
+               path, access(path, R_OK) != 0 ? strerror(errno) : "too large (over 1 MiB)");
         free(*cert);
         if (*key != NULL)
             vd_free_secret(*key);
@@ -1122,7 +1134,7 @@ int vd_server_start(struct vd_server *s)
     }
     rc = vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key);
     if (rc != VFY_OK) {
-        vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
+        vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key, file_error(s->cfg->nonce_key, rc));
         return -1;
     }
     if ((rc = vfy_nonce_cache_new(&s->nonce_cache, s->cfg->nonce_cache)) != VFY_OK) {

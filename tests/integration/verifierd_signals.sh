@@ -229,6 +229,19 @@ out=$("$VD_BIN" --config "$VD_TMP/example.json" 2>&1 </dev/null)
 rc=$?
 expect_eq "the packaged example config parses: only its missing database is refused" "$rc $out" \
     "1 verifierd: --db $VD_TMP/none/verifierd.db: database missing, unreadable or not initialised"
+# Key files that cannot be read: the system's reason, not "I/O error".
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$VD_TMP/none/sign.pem" 2>&1 </dev/null)
+expect_match "a missing --signing-key says so" "$out" \
+    "--signing-key $VD_TMP/none/sign.pem: No such file or directory"
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" --nonce-key "$VD_TMP/none/nonce.key" 2>&1 </dev/null)
+expect_match "a missing --nonce-key says so" "$out" \
+    "--nonce-key $VD_TMP/none/nonce.key: No such file or directory"
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$VD_TMP/none/c.pem" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" 2>&1 </dev/null)
+expect_match "a missing --tls-cert is named" "$out" \
+    "cannot read --tls-cert $VD_TMP/none/c.pem: No such file or directory"
 vd_start prod3 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
     --drain-timeout 1 || die "cannot start verifierd --drain-timeout 1"
 vd_nonce "$A"

@@ -100,6 +100,15 @@ rc=0; "$VCTL" --db "$WORK/new.db" list attesters 2>err || rc=$?
 [ "$rc" -ne 0 ] && [ ! -e "$WORK/new.db" ] || fail "list created a database"
 grep -qx "verifyctl: list: $WORK/new.db: cannot open database or not initialised (run verifyctl --db $WORK/new.db init) (VFY_E_DB_OPEN)" err \
     || fail "uninitialised db: $(cat err)"
+# init in a directory that does not exist says so (it used to send the
+# operator to init, the command that had just failed).
+for cmd in "init" "list attesters"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$VCTL" --db "$WORK/nodir/x.db" $cmd 2>err || rc=$?
+    [ "$rc" = 1 ] && grep -qx "verifyctl: ${cmd%% *}: $WORK/nodir/x.db: its directory does not exist (create it first) (VFY_E_DB_OPEN)" err \
+        || fail "missing directory, $cmd: $rc $(cat err)"
+done
 # Another program's database is refused, left in its journal mode, and the
 # message does not send the operator to init (which would refuse it too).
 sqlite3 "$WORK/foreign.db" 'CREATE TABLE foo (x INTEGER)'

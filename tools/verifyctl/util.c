@@ -191,6 +191,24 @@ int vc_parse_uint(const char *s, unsigned long long max, unsigned long long *out
     return 0;
 }
 
+/* 1 if the directory @path would be created in exists. */
+static int parent_dir_exists(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    struct stat sb;
+
+    if (slash == NULL)
+        return 1;  /* the current directory */
+    if (slash == path)
+        return 1;  /* "/" */
+    if ((size_t)(slash - path) >= sizeof(dir))
+        return 0;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
 {
     vfy_rc rc = vfy_store_open(st, c->db, flags);
@@ -205,6 +223,15 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
             if (stat(c->db, &sb) == 0 && sb.st_size > 0)
                 return vc_fail(VC_EXIT_FAIL, what, "%s: not a verifierd database (another "
                                "program's, or not SQLite); it was not changed (%s)", c->db,
+                               vfy_rc_name(rc));
+            if (stat(c->db, &sb) != 0 && errno != ENOENT)
+                return vc_fail(VC_EXIT_FAIL, what, "%s: %s (%s)", c->db, strerror(errno),
+                               vfy_rc_name(rc));
+            if (stat(c->db, &sb) != 0 && !parent_dir_exists(c->db))
+                return vc_fail(VC_EXIT_FAIL, what, "%s: its directory does not exist (create "
+                               "it first) (%s)", c->db, vfy_rc_name(rc));
+            if (flags & VFY_STORE_CREATE)
+                return vc_fail(VC_EXIT_FAIL, what, "%s: cannot create the database (%s)", c->db,
                                vfy_rc_name(rc));
             return vc_fail(VC_EXIT_FAIL, what, "%s: cannot open database or not initialised "
                            "(run verifyctl --db %s init) (%s)", c->db, c->db, vfy_rc_name(rc));
