@@ -10,6 +10,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 STATE_DIR ?= $(CURDIR)/.verifierd-dev
+LISTEN ?= 127.0.0.1:8443
 
 .PHONY: all deps configure build run test clean
 
@@ -25,7 +26,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@./scripts/run-dev.sh $(BUILD) $(STATE_DIR)
+	@./scripts/run-dev.sh $(BUILD) $(STATE_DIR) $(LISTEN)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

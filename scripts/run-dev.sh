@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: start verifierd in quick-start mode on a local state directory.
+# `make run`: start verifierd in quick-start mode on a local state directory
+# (verifierd creates it, mode 0700). LISTEN overrides the address.
 set -euo pipefail
 build=${1:-build}
 state=${2:-.verifierd-dev}
-if [ -x "$build/verifierd/verifierd" ]; then
-  mkdir -p "$state"
-  exec "$build/verifierd/verifierd" --dev --state-dir "$state"
+listen=${3:-127.0.0.1:8443}
+if [ ! -x "$build/verifierd/verifierd" ]; then
+  echo "run-dev.sh: $build/verifierd/verifierd is not built (run 'make build')" >&2
+  exit 1
 fi
-cat <<MSG
-libverify, verifyctl and the tests are built in $build/.
-
-verifierd (the HTTPS service) is not part of this build yet. When it is,
-'make run' will start it with:
-
-  verifierd --dev --state-dir $state
-
-which creates an SQLite database, a self-signed TLS certificate and an ES256
-signing key in $state, loads policies/default.json, creates an attest token
-and an admin token, and prints curl commands to call it on
-https://127.0.0.1:8443.
-MSG
+exec "$build/verifierd/verifierd" --dev --state-dir "$state" --listen "$listen"

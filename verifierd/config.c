@@ -82,7 +82,8 @@ void vd_usage(FILE *out)
           "                         idle between requests (default 30)\n"
           "  --drain-timeout S      on SIGTERM or SIGHUP, seconds (1..3600) to let in-flight\n"
           "                         requests finish before they are cut (default 30)\n"
-          "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000; 0 = off)\n"
+          "  --rate N, --burst N    requests per second and burst per token (default 1000, 2000;\n"
+          "                         --rate 0 = no limit; --burst 0 = the rate)\n"
           "  --nonce-cache N        used-nonce set capacity, 1..16777216 (default 400000:\n"
           "                         rate x nonce TTL with headroom, about 40 bytes each)\n"
           "  --commit-batch N       appraisals that may share one database commit, 1..1024\n"
@@ -255,6 +256,21 @@ static int load_config_file(struct vd_config *cfg, const char *path)
         const struct option *o = NULL;
         char val[32];
 
+        for (const cJSON *prev = root->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0) {
+                fprintf(stderr, "verifierd: --config %s: \"%s\" given twice\n", path,
+                        it->string);
+                goto out;
+            }
+        if (strcmp(it->string, "quiet") == 0) {
+            if (!cJSON_IsBool(it)) {
+                fprintf(stderr, "verifierd: --config %s: \"quiet\" must be true or false\n",
+                        path);
+                goto out;
+            }
+            cfg->quiet = cJSON_IsTrue(it);
+            continue;
+        }
         snprintf(flag, sizeof(flag), "%s", it->string);
         for (char *p = flag; *p; p++)
             if (*p == '_')
@@ -263,13 +279,9 @@ static int load_config_file(struct vd_config *cfg, const char *path)
             if (x->has_arg == required_argument && strcmp(x->name, flag) == 0 &&
                 x->val != OPT_CONFIG && x->val != OPT_STATE_DIR)
                 o = x;
-        if (o == NULL && !(strcmp(it->string, "quiet") == 0 && cJSON_IsBool(it))) {
+        if (o == NULL) {
             fprintf(stderr, "verifierd: --config %s: unknown key \"%s\"\n", path, it->string);
             goto out;
-        }
-        if (o == NULL && strcmp(it->string, "quiet") == 0 && cJSON_IsBool(it)) {
-            cfg->quiet = cJSON_IsTrue(it);
-            continue;
         }
         if (o->val == OPT_POLICY && cJSON_IsArray(it)) {
             const cJSON *p;

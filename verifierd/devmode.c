@@ -170,19 +170,64 @@ out:
     return rc;
 }
 
+/* verifyctl as the user can run it: the build tree's next to this verifierd
+ * (build/verifierd/verifierd -> build/tools/verifyctl/verifyctl), else by name. */
+static const char *verifyctl_path(char *buf, size_t cap)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')) != NULL) {
+            *slash = '\0';
+            if (snprintf(buf, cap, "%s/../tools/verifyctl/verifyctl", self) < (int)cap &&
+                access(buf, X_OK) == 0) {
+                char *real = realpath(buf, NULL);
+
+                if (real != NULL && strlen(real) < cap) {
+                    memcpy(buf, real, strlen(real) + 1);
+                    free(real);
+                    return buf;
+                }
+                free(real);
+            }
+        }
+    }
+    return "verifyctl";
+}
+
 int vd_dev_prepare(struct vd_config *cfg)
 {
     const char *dir = cfg->state_dir;
     vfy_store *st = NULL;
     vfy_signing_key *sk = NULL;
     vfy_nonce_key *nk = NULL;
-    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF];
+    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF], vc[4096];
     static const char *shipped[] = {"default.json", "strict.json"};
     vfy_rc rc;
+
+    struct stat sb;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "verifierd: --state-dir %s: %s\n", dir, strerror(errno));
         return -1;
+    }
+    if (stat(dir, &sb) == 0 && (sb.st_mode & 077) != 0)
+        fprintf(stderr, "verifierd: warning: --state-dir %s is open to other users (mode %03o); "
+                        "it holds the signing key and the tokens: chmod 700 it\n",
+                dir, (unsigned)(sb.st_mode & 0777));
+    /* --dev uses the state directory's files: say so if others were given. */
+    {
+        const struct { const char *flag, *val; } given[] = {
+            {"--db", cfg->db_path}, {"--tls-cert", cfg->tls_cert}, {"--tls-key", cfg->tls_key},
+            {"--signing-key", cfg->signing_key}, {"--nonce-key", cfg->nonce_key}};
+
+        for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+            if (given[i].val != NULL)
+                fprintf(stderr, "verifierd: warning: --dev ignores %s %s (it uses the files in "
+                                "--state-dir %s)\n", given[i].flag, given[i].val, dir);
     }
     if (set_path(&cfg->db_path, dir, "verifierd.db") || set_path(&cfg->tls_cert, dir, "tls-cert.pem") ||
         set_path(&cfg->tls_key, dir, "tls-key.pem") || set_path(&cfg->signing_key, dir, "signing-key.pem") ||
@@ -249,10 +294,10 @@ int vd_dev_prepare(struct vd_config *cfg)
            "  curl --cacert $CA $VFY/v1/keys\n"
            "  curl --cacert $CA -X POST -H 'Authorization: Bearer %s' $VFY/v1/challenge\n"
            "  curl --cacert $CA -H 'Authorization: Bearer %s' $VFY/v1/admin/policies\n"
-           "  verifyctl --db %s list attesters\n"
+           "  %s --db %s list attesters\n"
            "Evidence goes to POST $VFY/v1/attest (docs/api.md). Ctrl-C stops.\n\n",
            dir, cfg->db_path, cfg->tls_cert, cfg->signing_key, attest, admin, cfg->listen,
-           cfg->tls_cert, attest, admin, cfg->db_path);
+           cfg->tls_cert, attest, admin, verifyctl_path(vc, sizeof(vc)), cfg->db_path);
     fflush(stdout);
     OPENSSL_cleanse(attest, sizeof(attest));
     OPENSSL_cleanse(admin, sizeof(admin));

@@ -22,13 +22,22 @@ nm -D --defined-only "$libdir/libverify.so" | awk '{print $3}' >"$tmp/syms"
 if grep -v '^vfy_' "$tmp/syms" | grep -v '^_' ; then
   echo "FAIL: non-vfy_ symbols exported"; exit 1
 fi
-for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_body_evidence; do
+for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_body_evidence \
+         vfy_ak_scratch_ctx vfy_store_refset_rows vfy_store_manifest_known_refset; do
   if grep -qx "$s" "$tmp/syms"; then
     echo "FAIL: internal symbol $s exported"; exit 1
   fi
 done
 for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at; do
   grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
+done
+# Both manual pages are installed, and carry the project's version.
+version=$(sed -n 's/^project(verify VERSION \([0-9.]*\).*/\1/p' "$VFY_SOURCE_DIR/CMakeLists.txt")
+for m in man1/verifyctl.1 man8/verifierd.8; do
+  f=$(find "$prefix" -path "*/$m" | head -n1)
+  [ -n "$f" ] || { echo "FAIL: $m not installed"; exit 1; }
+  head -n1 "$f" | grep -qF "\"verifierd $version\"" ||
+    { echo "FAIL: $m says $(head -n1 "$f"), the project is $version"; exit 1; }
 done
 echo "ok: install layout and exported symbols"
 

@@ -229,6 +229,23 @@ out=$("$VD_BIN" --config "$VD_TMP/example.json" 2>&1 </dev/null)
 rc=$?
 expect_eq "the packaged example config parses: only its missing database is refused" "$rc $out" \
     "1 verifierd: --db $VD_TMP/none/verifierd.db: database missing, unreadable or not initialised"
+# Config files: unknown, repeated and mistyped keys exit 2 naming the key.
+cfgcase() {   # cfgcase NAME JSON MESSAGE
+    printf '%s' "$2" >"$VD_TMP/case.json"
+    out=$("$VD_BIN" --config "$VD_TMP/case.json" 2>&1 </dev/null)
+    rc=$?
+    expect_eq "config $1: exit 2 with the error" "$rc $(printf '%s\n' "$out" | head -n 1)" \
+        "2 verifierd: --config $VD_TMP/case.json: $3"
+}
+cfgcase "unknown key" '{"listne":"127.0.0.1:1"}' 'unknown key "listne"'
+cfgcase "repeated key" '{"listen":"127.0.0.1:1","listen":"127.0.0.1:2"}' '"listen" given twice'
+cfgcase "quiet as a number" '{"quiet":1}' '"quiet" must be true or false'
+cfgcase "threads as text" '{"threads":[1]}' '"threads" has the wrong type'
+printf '{"quiet":true,"db":"%s","tls_cert":"c","tls_key":"k","signing_key":"s"}' \
+    "$VD_TMP/none/verifierd.db" >"$VD_TMP/case.json"
+out=$("$VD_BIN" --config "$VD_TMP/case.json" --listen 127.0.0.1:0 2>&1 </dev/null)
+expect_match "config: quiet true is accepted (only the missing database is refused)" "$out" \
+    'database missing, unreadable or not initialised'
 # Key files that cannot be read: the system's reason, not "I/O error".
 out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
     --signing-key "$VD_TMP/none/sign.pem" 2>&1 </dev/null)
