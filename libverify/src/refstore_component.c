@@ -149,33 +149,49 @@ vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind, const cha
 /*
  * A digest is revoked for appraisal once any row of its kind with it is
  * (vfy_store_component_lookup: a revoked row wins), whatever that row's
- * name or version. So the results that relied on the other rows of @kind
- * with digest @dg (row @id just revoked) are revoked with it; *@n grows.
+ * name or version. So the other rows of @kind with digest @dg (row @id just
+ * revoked) are revoked with it — listings and exports then say what
+ * appraisal does — and so are the results that relied on them; *@rows and
+ * *@n grow.
  */
 static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const char *dg,
-                                 int64_t id, const char *reason, size_t *n)
+                                 int64_t id, const char *reason, size_t *rows, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = NULL, *upd = NULL;
     vfy_rc rc = VFY_OK;
     int src = sqlite3_prepare_v2(st->db,
-                                 "SELECT id FROM components WHERE kind = ?1 AND digest = ?2"
+                                 "SELECT id, state FROM components WHERE kind = ?1 AND digest = ?2"
                                  " AND id != ?3 ORDER BY id", -1, &s, NULL);
 
-    if (src != SQLITE_OK)
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(st->db,
+                                 "UPDATE components SET state = 'revoked', updated_at = ?2"
+                                 " WHERE id = ?1", -1, &upd, NULL);
+    if (src != SQLITE_OK) {
+        sqlite3_finalize(s);
         return st_db(st, src, "prepare");
+    }
     sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, dg, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, id);
     while (rc == VFY_OK && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t twin = sqlite3_column_int64(s, 0);
         size_t k = 0;
 
-        rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, sqlite3_column_int64(s, 0),
-                                  reason, &k);
+        if (strcmp((const char *)sqlite3_column_text(s, 1), "approved") == 0) {
+            sqlite3_bind_int64(upd, 1, twin);
+            sqlite3_bind_int64(upd, 2, st_now(st));
+            if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
+                break;
+            (*rows)++;
+        }
+        rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, twin, reason, &k);
         *n += k;
     }
     if (rc == VFY_OK && src != SQLITE_DONE)
         rc = st_db(st, src, "component");
     sqlite3_finalize(s);
+    sqlite3_finalize(upd);
     return rc;
 }
 
@@ -237,10 +253,10 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
         sqlite3_bind_int64(upd, 2, st_now(st));
         if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
             goto out;
-        if ((rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, id, reason, &n)) != VFY_OK ||
-            (rc = revoke_same_digest(st, kind, dg, id, reason, &n)) != VFY_OK)
-            goto out;
         nrev++;
+        if ((rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, id, reason, &n)) != VFY_OK ||
+            (rc = revoke_same_digest(st, kind, dg, id, reason, &nrev, &n)) != VFY_OK)
+            goto out;
         nres += n;
     }
     if (src != SQLITE_DONE) {

@@ -510,8 +510,12 @@ Test(refstore, component_revoke_reaches_results_of_same_digest_rows)
     }
     cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "llama-mirror", NULL, &nrev,
                                             &nres), VFY_OK);
-    cr_expect_eq(nrev, 1);
+    cr_expect_eq(nrev, 2, "llama-mirror and the row of the same digest, llama 3.1");
     cr_expect_eq(nres, 1, "the result that relied on the same digest under another name");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE kind = 'model' AND state = 'revoked'"),
+                 2, "listings and exports say what appraisal does: both rows are revoked");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE name IN ('t', 'other')"
+                       " AND state = 'approved'"), 2, "another kind, another digest: untouched");
     cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);
     cr_expect_eq(c.state, VFY_REF_REVOKED, "the digest is revoked for appraisal");
     cr_assert_eq(vfy_store_result_get(st, "r1", &r), VFY_OK);

@@ -280,10 +280,11 @@ VFY_EXPORT vfy_rc vfy_store_component_add(vfy_store *st, vfy_component_kind kind
  * or only those with @digest if it is not NULL, and mark every unexpired
  * valid result that relied on one of them revoked (with feed entries).
  * A digest is revoked for appraisal once any row of its kind carrying it is
- * (vfy_store_component_lookup), so results that relied on another row of
- * the same kind and digest (another name, say a mirror) are revoked too.
- * VFY_E_NOT_FOUND if no component matches. Already revoked rows are left
- * alone. @revoked and @results (optional) count components and results.
+ * (vfy_store_component_lookup), so the other approved rows of the same kind
+ * and digest (another name, say a mirror) are revoked too, with the results
+ * that relied on them. VFY_E_NOT_FOUND if no component matches. Already
+ * revoked rows are left alone. @revoked and @results (optional) count the
+ * component rows revoked (those others included) and the results.
  */
 VFY_EXPORT vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind kind,
                                              const char *name, const uint8_t *digest,
