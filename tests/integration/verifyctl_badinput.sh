@@ -95,6 +95,18 @@ expect_fail "$DB" 'verifyctl: component revoke: no model named nosuch (VFY_E_NOT
     component revoke model nosuch
 expect_fail "$DB" 'verifyctl: attester add: give exactly one of --ak-pem FILE or --ak-public FILE' \
     attester add a3 --ak-pem k1.pem --ak-public k2.pem
+expect_fail "$DB" 'verifyctl: attester add: --scheme rsassa-sha256 does not fit this key (EC keys take ecdsa-*, RSA keys rsassa-* or rsapss-*; a TPM2B_PUBLIC that names its scheme takes only that one) (VFY_E_SIG_SCHEME)' \
+    attester add a-scheme --ak-pem k1.pem --scheme rsassa-sha256
+# An option value not of its form is a bad command line: exit 2, like an
+# unknown option (some were 1, as if the operation had failed).
+for args in "pcr add lab --index 24 --digest $D" "pcr add lab --bank sha1 --index 0 --digest $D" \
+            "token add t9 --role bogus" "attester add a9 --ak-pem k1.pem --scheme bogus" \
+            "component add widget w --digest $D" "list bogus" "token add t9 --role attest --expires-days 0"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$VCTL" --db "$DB" $args >/dev/null 2>err || rc=$?
+    [ "$rc" = 2 ] || fail "verifyctl $args: exit $rc, want 2 ($(cat err))"
+done
 # A database that was never initialised is not created by other commands.
 rc=0; "$VCTL" --db "$WORK/new.db" list attesters 2>err || rc=$?
 [ "$rc" -ne 0 ] && [ ! -e "$WORK/new.db" ] || fail "list created a database"

@@ -59,6 +59,14 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
     if ((pem == NULL) == (pub == NULL))
         return vc_fail(VC_EXIT_USAGE, "attester add", "give exactly one of --ak-pem FILE or "
                        "--ak-public FILE");
+    {
+        vfy_sig_scheme sch;
+
+        if (scheme != NULL && vfy_sig_scheme_parse(&sch, scheme) != VFY_OK)
+            return vc_fail(VC_EXIT_USAGE, "attester add", "--scheme must be ecdsa-sha256, "
+                           "ecdsa-sha384, rsassa-sha256, rsassa-sha384, rsapss-sha256 or "
+                           "rsapss-sha384, not \"%s\"", scheme);
+    }
     r = vc_read_file("attester add", pem != NULL ? pem : pub, AK_FILE_MAX, &buf, &len);
     if (r != 0)
         return r;
@@ -73,7 +81,11 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
     if (r == 0) {
         rc = vfy_store_attester_add(st, pos[0], (const uint8_t *)buf, len, scheme, refset,
                                     policy, &added);
-        if (rc != VFY_OK)
+        if (rc == VFY_E_SIG_SCHEME && scheme != NULL)   /* from loading the key */
+            r = vc_fail(VC_EXIT_FAIL, "attester add", "--scheme %s does not fit this key (EC "
+                        "keys take ecdsa-*, RSA keys rsassa-* or rsapss-*; a TPM2B_PUBLIC that "
+                        "names its scheme takes only that one) (%s)", scheme, vfy_rc_name(rc));
+        else if (rc != VFY_OK)
             r = vc_fail_rc("attester add", st, rc);
         else
             printf("attester %s: %s\n", pos[0], added ? "added" : "already present, unchanged");

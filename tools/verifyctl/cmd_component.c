@@ -32,7 +32,7 @@ static const char revoke_usage[] =
 static int parse_kind(const char *what, const char *s, vfy_component_kind *k)
 {
     if (vfy_component_kind_parse(k, s) != VFY_OK)
-        return vc_fail(VC_EXIT_FAIL, what, "unknown kind \"%s\" (expected model, tool, policy "
+        return vc_fail(VC_EXIT_USAGE, what, "unknown kind \"%s\" (expected model, tool, policy "
                        "or context)", s);
     return 0;
 }

@@ -49,11 +49,11 @@ static int parse_value(const char *what, const char *bank_s, const char *index_s
     *bank = VFY_HASH_SHA256;
     if (bank_s != NULL && (vfy_hash_from_name(bank, bank_s) != VFY_OK ||
                            (*bank != VFY_HASH_SHA256 && *bank != VFY_HASH_SHA384)))
-        return vc_fail(VC_EXIT_FAIL, what, "--bank must be sha256 or sha384, not \"%s\"", bank_s);
+        return vc_fail(VC_EXIT_USAGE, what, "--bank must be sha256 or sha384, not \"%s\"", bank_s);
     if (index_s == NULL || hex == NULL)
         return vc_fail(VC_EXIT_USAGE, what, "--index N and --digest HEX are required");
     if (vc_parse_uint(index_s, VFY_PCR_COUNT - 1, &v) != 0)
-        return vc_fail(VC_EXIT_FAIL, what, "--index must be a PCR index 0..23, not \"%s\"",
+        return vc_fail(VC_EXIT_USAGE, what, "--index must be a PCR index 0..23, not \"%s\"",
                        index_s);
     *index = (unsigned)v;
     if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))

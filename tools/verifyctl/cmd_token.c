@@ -48,7 +48,7 @@ static int token_add(const vc_ctx *c, int argc, char **argv)
     if (role_s == NULL)
         return vc_fail(VC_EXIT_USAGE, "token add", "--role (attest|admin) is required");
     if (vfy_token_role_parse(&role, role_s) != VFY_OK)
-        return vc_fail(VC_EXIT_FAIL, "token add", "unknown role \"%s\" (expected attest or "
+        return vc_fail(VC_EXIT_USAGE, "token add", "unknown role \"%s\" (expected attest or "
                        "admin)", role_s);
     if (days_s != NULL) {
         if (vc_parse_uint(days_s, 3650, &days) != 0 || days == 0)
