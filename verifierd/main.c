@@ -87,8 +87,10 @@ int main(int argc, char **argv)
      * TSS2_LOG. */
     (void)setenv("TSS2_LOG", "all+NONE", 0);
     rc = vd_config_parse(&cfg, argc, argv);
-    if (rc != 0)
+    if (rc != 0) {
+        vd_config_free(&cfg);
         return rc > 0 ? 0 : 2;
+    }
 
     /* Block the signals we handle before any thread starts. */
     sigemptyset(&set);
