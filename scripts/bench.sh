@@ -93,15 +93,26 @@ hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # the DB of a verifierd --dev state directory.
 prov() {  # NAME KEYNAME ATTESTERS REFS [--rsa]
   local dir=$WORK/$1
-  if [ ! -f "$dir/provisioned" ]; then
+  # (Work directories from before pristine.db are provisioned again once.)
+  if [ ! -f "$dir/provisioned" ] || [ ! -f "$dir/pristine.db" ]; then
     step "provisioning $1 ($3 attesters, $4 reference values)"
     rm -rf "$dir"; mkdir -p "$dir"
     "$VB" provision --db "$dir/verifierd.db" --key "$WORK/$2.pem" --attesters "$3" --refs "$4" ${5:-}
+    cp "$dir/verifierd.db" "$dir/pristine.db"
     touch "$dir/provisioned"
   fi
 }
+# The small databases take the writes of (2) on disk and of (3): each run
+# starts from the provisioned state, so that results of earlier runs (about
+# 100k per run) do not pile up and make runs incomparable.
+fresh() {  # NAME
+  rm -f "$WORK/$1/verifierd.db" "$WORK/$1/verifierd.db-wal" "$WORK/$1/verifierd.db-shm"
+  cp "$WORK/$1/pristine.db" "$WORK/$1/verifierd.db"
+}
 prov small-ecc ak-ecc 10 1000
 prov small-rsa ak-rsa 10 1000 --rsa
+fresh small-ecc
+fresh small-rsa
 prov "bigrefs-$BIG_REFS" ak-ecc 10 "$BIG_REFS"
 prov "bigatt-$BIG_ATT" ak-ecc "$BIG_ATT" 1000
 

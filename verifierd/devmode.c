@@ -128,6 +128,14 @@ static int set_path(char **dst, const char *dir, const char *name)
     return 0;
 }
 
+/* 1 if @token is a live token of @role in @st. */
+static int token_ok(vfy_store *st, const char *token, vfy_token_role role)
+{
+    vfy_token_role got;
+
+    return vfy_store_token_check(st, token, strlen(token), NULL, &got) == VFY_OK && got == role;
+}
+
 /* Create the two dev tokens once; read them back from DIR/dev-tokens. */
 static int dev_tokens(const char *dir, char attest[VFY_STORE_TOKEN_BUF], char admin[VFY_STORE_TOKEN_BUF])
 {
@@ -135,7 +143,7 @@ static int dev_tokens(const char *dir, char attest[VFY_STORE_TOKEN_BUF], char ad
     FILE *f;
     vfy_store *st = vd_store();
     char buf[2 * VFY_STORE_TOKEN_BUF + 4];
-    int rc = -1;
+    int rc = -1, stale = 0;
 
     if (path == NULL || st == NULL)
         goto out;
@@ -153,16 +161,26 @@ static int dev_tokens(const char *dir, char attest[VFY_STORE_TOKEN_BUF], char ad
         attest[nl - buf] = '\0';
         memcpy(admin, nl + 1, strcspn(nl + 1, "\n"));
         admin[strcspn(nl + 1, "\n")] = '\0';
-        rc = 0;
-        goto out;
+        if (token_ok(st, attest, VFY_ROLE_ATTEST) && token_ok(st, admin, VFY_ROLE_ADMIN)) {
+            rc = 0;
+            goto out;
+        }
+        /* The database was replaced (or the file is stale): the printed
+         * tokens would not work. Make new ones if the names are free. */
+        fprintf(stderr, "verifierd: %s holds tokens this database does not know; making new "
+                        "ones\n", path);
+        stale = 1;
     }
     vfy_store_set_actor(st, "verifierd --dev");
     if (vfy_store_token_add(st, "dev-attest", VFY_ROLE_ATTEST, attest) != VFY_OK ||
         vfy_store_token_add(st, "dev-admin", VFY_ROLE_ADMIN, admin) != VFY_OK) {
-        vd_log("error", "--dev: creating tokens: %s", vfy_store_errmsg(st));
+        vd_log("error", "--dev: creating tokens: %s (the database has dev tokens that %s does "
+               "not hold: remove --state-dir %s to start over)", vfy_store_errmsg(st), path, dir);
         goto out;
     }
     snprintf(buf, sizeof(buf), "%s\n%s\n", attest, admin);
+    if (stale)
+        (void)unlink(path);
     rc = write_private(path, buf, strlen(buf));
 out:
     OPENSSL_cleanse(buf, sizeof(buf));

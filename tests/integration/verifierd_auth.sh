@@ -157,6 +157,16 @@ expect_match "... naming it" "$out" '^verifierd: --default-policy strcit: no sto
 vd_start_dev port0 --default-policy default ||
     die "cannot start verifierd"
 vd_stop
+# --dev on a state directory whose database was removed: the dev-tokens
+# file's tokens are not in the new database, so new ones are made (the old
+# ones used to be printed, and were refused with 401).
+rm -f "$VD_STATE"/verifierd.db*
+vd_start_dev port0 || die "cannot start verifierd --dev on a fresh database"
+expect_match "--dev says the old dev tokens are unknown to the new database" "$(cat "$VD_LOG")" \
+    'dev-tokens holds tokens this database does not know; making new ones'
+vd_nonce "$VD_ATTEST"
+expect_eq "... and the token it now holds works" "$HTTP_CODE" 201
+vd_stop
 P0=$(mktemp -d "$VD_TMP/p0.XXXX")
 "$VD_BIN" --dev --state-dir "$P0" --listen 127.0.0.1:0 >"$P0/out" 2>"$P0/err" </dev/null &
 P0PID=$!
