@@ -111,8 +111,11 @@ vfy_rc vfy_agent_log_parse(vfy_agent_log **out, const void *data, size_t len,
     if (data == NULL)
         return VFY_E_INVALID_ARG;
     {
+        /* an entry is an object with at most a digest and a manifest: 5 tokens */
         static const vfy_json_codes codes = {"agent log", VFY_E_LOG_TOO_LARGE,
-                                             VFY_E_LOG_NESTING, VFY_E_LOG_MALFORMED};
+                                             VFY_E_LOG_NESTING, VFY_E_LOG_MALFORMED,
+                                             VFY_E_LOG_TOO_MANY,
+                                             6 * VFY_AGENT_LOG_MAX_ENTRIES + 1};
 
         if ((rc = vfy_json_intake(&root, data, len, VFY_AGENT_LOG_MAX, &codes, detail, cap)) !=
             VFY_OK)

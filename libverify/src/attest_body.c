@@ -64,9 +64,14 @@ vfy_rc vfy_attest_body_parse(vfy_attest_body **out, const char *body, size_t len
     if ((b = calloc(1, sizeof(*b))) == NULL)
         return VFY_E_NOMEM;
     b->body_len = len;
-    switch (vfy_json_parse(&b->root, body, len, VFY_CMW_MAX_DEPTH + 1)) {
+    /* the body's own fields and an inline collection: a few dozen values */
+    switch (vfy_json_parse_max(&b->root, body, len, VFY_CMW_MAX_DEPTH + 1, 128)) {
     case VFY_JSON_OK:
         break;
+    case VFY_JSON_TOO_MANY:
+        return fail(&b, VFY_E_JSON, detail, cap,
+                    "body holds more than 128 JSON values (an attest body and its "
+                    "evidence hold a few dozen)");
     case VFY_JSON_NESTING:
         vfy_detail_set(detail, cap, "body nesting deeper than %d (evidence deeper than %d)",
                        VFY_CMW_MAX_DEPTH + 1, VFY_CMW_MAX_DEPTH);

@@ -182,8 +182,9 @@ static vfy_rc parse_json_tree(vfy_cmw *c, const cJSON *root, char *detail, size_
                            labels[i]);
             return VFY_E_CMW_MALFORMED;
         }
-        if (vfy_json_str(mt, &s, &n) != VFY_JSON_OK ||
-            (rc = check_media_type(i, s, n, detail, cap)) != VFY_OK)
+        if (vfy_json_str(mt, &s, &n) != VFY_JSON_OK)
+            return VFY_E_CMW_MALFORMED;
+        if ((rc = check_media_type(i, s, n, detail, cap)) != VFY_OK)
             return rc;
         if (vfy_json_str(val, &s, &n) != VFY_JSON_OK)
             return VFY_E_CMW_MALFORMED;
@@ -205,17 +206,29 @@ static vfy_rc parse_json_tree(vfy_cmw *c, const cJSON *root, char *detail, size_
     return check_complete(seen, detail, cap);
 }
 
+/*
+ * A collection is a map of __cmwc_t and five [media type, content] records:
+ * 23 values, keys and containers. Anything far past that is refused before
+ * a tree is built (cJSON and libcbor spend ~64 bytes on each item, so a
+ * 1 MiB document of empty arrays would otherwise cost ~80 MB first).
+ */
+#define CMW_MAX_ITEMS 64
+
 static vfy_rc parse_json(vfy_cmw *c, const char *data, size_t len, char *detail, size_t cap)
 {
     cJSON *root = NULL;
     vfy_rc rc;
 
-    switch (vfy_json_parse(&root, data, len, VFY_CMW_MAX_DEPTH)) {
+    switch (vfy_json_parse_max(&root, data, len, VFY_CMW_MAX_DEPTH, CMW_MAX_ITEMS)) {
     case VFY_JSON_OK:
         break;
     case VFY_JSON_NESTING:
         vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_CMW_MAX_DEPTH);
         return VFY_E_CMW_NESTING;
+    case VFY_JSON_TOO_MANY:
+        vfy_detail_set(detail, cap, "more than %d JSON values: not a CMW collection",
+                       CMW_MAX_ITEMS);
+        return VFY_E_CMW_MALFORMED;
     default:
         vfy_detail_set(detail, cap, "not well-formed JSON");
         return VFY_E_CMW_MALFORMED;
@@ -273,7 +286,7 @@ static vfy_rc cbor_prescan(const uint8_t *p, size_t len, char *detail, size_t ca
 {
     struct cbor_callbacks cb = cbor_empty_callbacks;
     size_t rem[VFY_CMW_MAX_DEPTH + 1];
-    size_t depth = 0, off = 0;
+    size_t depth = 0, off = 0, items = 0;
 
     cb.array_start = sc_array;
     cb.map_start = sc_map;
@@ -294,6 +307,11 @@ static vfy_rc cbor_prescan(const uint8_t *p, size_t len, char *detail, size_t ca
             break;
         if (off >= len)
             goto malformed;
+        if (++items > CMW_MAX_ITEMS) {
+            vfy_detail_set(detail, cap, "more than %d CBOR items: not a CMW collection",
+                           CMW_MAX_ITEMS);
+            return VFY_E_CMW_MALFORMED;
+        }
         r = cbor_stream_decode(p + off, len - off, &cb, &ctx);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || r.read > len - off ||
             ctx.kind == SK_BAD || ctx.overflow)

@@ -134,16 +134,25 @@ static vfy_json_status scan_number(const unsigned char *p, size_t len, size_t *i
     return VFY_JSON_OK;
 }
 
-static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_depth)
+/*
+ * @max_tokens bounds the values, keys and containers: cJSON spends ~64
+ * bytes on each, so 1 MiB of "[0,0,..." would otherwise become a 30 MB
+ * tree before the caller could count its entries.
+ */
+static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_depth,
+                               size_t max_tokens)
 {
     static const char *const lits[] = {"true", "false", "null"};
     unsigned depth = 0;
-    size_t i = 0;
+    size_t i = 0, tokens = 0;
     vfy_json_status st;
 
     while (i < len) {
         unsigned char c = p[i];
 
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ':' && c != ',' &&
+            c != '}' && c != ']' && ++tokens > max_tokens)
+            return VFY_JSON_TOO_MANY;
         switch (c) {
         case '{':
         case '[':
@@ -192,6 +201,12 @@ static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_
 vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
                                unsigned max_depth)
 {
+    return vfy_json_parse_max(out, buf, len, max_depth, SIZE_MAX);
+}
+
+vfy_json_status vfy_json_parse_max(cJSON **out, const char *buf, size_t len,
+                                   unsigned max_depth, size_t max_tokens)
+{
     const char *end = NULL;
     cJSON *root;
     vfy_json_status st;
@@ -201,7 +216,7 @@ vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
     *out = NULL;
     if (buf == NULL || len == 0)
         return VFY_JSON_MALFORMED;
-    st = prescan((const unsigned char *)buf, len, max_depth);
+    st = prescan((const unsigned char *)buf, len, max_depth, max_tokens);
     if (st != VFY_JSON_OK)
         return st;
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -304,12 +319,16 @@ vfy_rc vfy_json_intake(cJSON **root, const void *data, size_t len, size_t max,
         vfy_detail_set(detail, cap, "%s is %zu bytes, the limit is %zu", c->what, len, max);
         return c->too_large;
     }
-    switch (vfy_json_parse(root, data, len, VFY_JSON_MAX_DEPTH)) {
+    switch (vfy_json_parse_max(root, data, len, VFY_JSON_MAX_DEPTH,
+                               c->max_tokens != 0 ? c->max_tokens : SIZE_MAX)) {
     case VFY_JSON_OK:
         return VFY_OK;
     case VFY_JSON_NESTING:
         vfy_detail_set(detail, cap, "nesting deeper than %d", VFY_JSON_MAX_DEPTH);
         return c->nesting;
+    case VFY_JSON_TOO_MANY:
+        vfy_detail_set(detail, cap, "more than %zu JSON values", c->max_tokens);
+        return c->too_many;
     default:
         vfy_detail_set(detail, cap, "not well-formed JSON (integers only)");
         return c->malformed;

@@ -32,6 +32,7 @@ typedef enum vfy_json_status {
     VFY_JSON_DUPLICATE,   /* a key repeated in one object */
     VFY_JSON_UNKNOWN,     /* a key outside the allowed list */
     VFY_JSON_NOMEM,
+    VFY_JSON_TOO_MANY,    /* more values, keys and containers than the limit */
 } vfy_json_status;
 
 /*
@@ -43,6 +44,10 @@ typedef enum vfy_json_status {
  */
 vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
                                unsigned max_depth);
+/* The same with at most @max_tokens values, keys and containers, counted
+ * before cJSON builds anything (VFY_JSON_TOO_MANY). */
+vfy_json_status vfy_json_parse_max(cJSON **out, const char *buf, size_t len,
+                                   unsigned max_depth, size_t max_tokens);
 
 /*
  * Walk the members of object @obj: each key must be one of the @n @names and
@@ -70,6 +75,8 @@ int vfy_json_printable(const char *s, size_t len);
 typedef struct vfy_json_codes {
     const char *what;       /* "manifest", "agent log", "policy" */
     vfy_rc too_large, nesting, malformed;
+    vfy_rc too_many;        /* more than max_tokens values, keys and containers */
+    size_t max_tokens;      /* 0: no limit but the byte size */
 } vfy_json_codes;
 
 /*

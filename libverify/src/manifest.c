@@ -155,8 +155,12 @@ vfy_rc vfy_manifest_parse(vfy_manifest **out, const void *data, size_t len,
     if (data == NULL)
         return VFY_E_INVALID_ARG;
     {
+        /* three lists of entries of at most three fields (7 tokens), and a
+         * few more: anything past it is more entries than a list may hold */
         static const vfy_json_codes codes = {"manifest", VFY_E_MANIFEST_TOO_LARGE,
-                                             VFY_E_MANIFEST_NESTING, VFY_E_MANIFEST_MALFORMED};
+                                             VFY_E_MANIFEST_NESTING, VFY_E_MANIFEST_MALFORMED,
+                                             VFY_E_MANIFEST_TOO_MANY,
+                                             3 * (8 * VFY_MANIFEST_MAX_ENTRIES + 1) + 64};
 
         if ((rc = vfy_json_intake(&root, data, len, VFY_MANIFEST_MAX, &codes, detail, cap)) !=
             VFY_OK)

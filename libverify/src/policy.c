@@ -236,7 +236,8 @@ vfy_rc vfy_policy_parse_detail(vfy_policy **out, const char *json, size_t len,
         return VFY_E_INVALID_ARG;
     {
         static const vfy_json_codes codes = {"policy", VFY_E_POLICY_TOO_LARGE,
-                                             VFY_E_POLICY_NESTING, VFY_E_POLICY_MALFORMED};
+                                             VFY_E_POLICY_NESTING, VFY_E_POLICY_MALFORMED,
+                                             VFY_E_POLICY_MALFORMED, 0};
 
         if ((rc = vfy_json_intake(&root, json, len, VFY_POLICY_MAX, &codes, detail, cap)) !=
             VFY_OK)

@@ -222,6 +222,24 @@ Test(agent_log, limit_entries)
     cr_assert_eq(vfy_agent_log_parse(&log, s, len, NULL, 0), VFY_E_LOG_TOO_MANY);
     cr_assert_null(log);
     free(s);
+    /* ~1 MiB of bare values is refused before cJSON builds a node for each
+     * (it used to build ~400k of them, ~30 MB, and then count entries). */
+    {
+        size_t n = VFY_AGENT_LOG_MAX - 8, k = 0;
+        char *b = malloc(n + 8), detail[128];
+
+        b[k++] = '[';
+        while (k + 3 < n) {
+            b[k++] = '0';
+            b[k++] = ',';
+        }
+        b[k++] = '0';
+        b[k++] = ']';
+        cr_assert_eq(vfy_agent_log_parse(&log, b, k, detail, sizeof(detail)), VFY_E_LOG_TOO_MANY);
+        cr_expect_str_eq(detail, "more than 24577 JSON values");
+        cr_assert_null(log);
+        free(b);
+    }
 }
 
 Test(agent_log, limit_size)

@@ -222,6 +222,27 @@ Test(attest_body, nesting_limit)
     free(t);
 }
 
+/* A body of thousands of values is refused before cJSON builds them. */
+Test(attest_body, value_limit)
+{
+    char detail[256], *t, *many = malloc(4 * 4000 + 16);
+    vfy_attest_body *b = NULL;
+    size_t k = 0;
+
+    many[k++] = '[';
+    for (int i = 0; i < 4000; i++)
+        k += (size_t)sprintf(many + k, "%s0", i ? "," : "");
+    many[k++] = ']';
+    many[k] = '\0';
+    t = body(N0, N0, "\"a\"", many, "");
+    cr_expect_eq(parse(t, &b, detail, sizeof(detail)), VFY_E_JSON);
+    cr_expect_null(b);
+    cr_expect_str_eq(detail, "body holds more than 128 JSON values (an attest body and its "
+                             "evidence hold a few dozen)");
+    free(t);
+    free(many);
+}
+
 /* The evidence member through vfy_cmw_parse_tree: the bytes path's codes,
  * and the 1 MiB limit measured on the compact form only when the body could
  * hold more. */

@@ -462,6 +462,47 @@ Test(cmw, limit_nesting)
     }
 }
 
+/*
+ * Far more items than a collection holds is refused before a tree is built:
+ * a 1 MiB document of empty arrays used to cost ~80 MB of libcbor items (or
+ * cJSON nodes) before the shape check refused it.
+ */
+Test(cmw, limit_items)
+{
+    char detail[128];
+    vfy_cmw *c = NULL;
+    size_t n = 700000, k = 0;
+    uint8_t *p = malloc(n + 64);
+
+    /* {"__cmwc_t": [[], [], ... 700000 - 20 of them]} */
+    p[k++] = 0xa1;
+    p[k++] = 0x68; /* text, 8 bytes */
+    memcpy(p + k, "__cmwc_t", 8);
+    k += 8;
+    p[k++] = 0x9a; /* array, 32-bit count */
+    {
+        uint32_t m = (uint32_t)(n - 20);
+
+        p[k++] = (uint8_t)(m >> 24);
+        p[k++] = (uint8_t)(m >> 16);
+        p[k++] = (uint8_t)(m >> 8);
+        p[k++] = (uint8_t)m;
+        memset(p + k, 0x80, m);
+        k += m;
+    }
+    cr_assert_eq(vfy_cmw_parse(&c, VFY_CMW_CBOR, p, k, detail, sizeof(detail)), VFY_E_CMW_MALFORMED);
+    cr_expect_str_eq(detail, "more than 64 CBOR items: not a CMW collection");
+    cr_assert_null(c);
+    k = 0;
+    k += (size_t)snprintf((char *)p, n, "{\"__cmwc_t\":[");
+    while (k + 4 < n)
+        k += (size_t)snprintf((char *)p + k, n - k, "[],");
+    k += (size_t)snprintf((char *)p + k, n + 64 - k, "[]]}");
+    cr_assert_eq(vfy_cmw_parse(&c, VFY_CMW_JSON, p, k, detail, sizeof(detail)), VFY_E_CMW_MALFORMED);
+    cr_expect_str_eq(detail, "more than 64 JSON values: not a CMW collection");
+    free(p);
+}
+
 Test(cmw, limit_size)
 {
     vfy_cmw_parts parts = sample_parts();

@@ -213,6 +213,23 @@ Test(manifest, limit_entries)
     cr_assert_eq(vfy_manifest_parse(&m, s, len, NULL, 0), VFY_E_MANIFEST_TOO_MANY);
     cr_assert_null(m);
     free(s);
+    /* 64 KiB of bare values: refused before cJSON builds them */
+    {
+        size_t n = VFY_MANIFEST_MAX - 8, k = 0;
+        char *b = malloc(n + 8), detail[128];
+
+        k += (size_t)snprintf(b, n, "{\"models\":[");
+        while (k + 4 < n) {
+            b[k++] = '0';
+            b[k++] = ',';
+        }
+        b[k++] = '0';
+        b[k++] = ']';
+        b[k++] = '}';
+        cr_assert_eq(vfy_manifest_parse(&m, b, k, detail, sizeof(detail)), VFY_E_MANIFEST_TOO_MANY);
+        cr_expect_str_eq(detail, "more than 6211 JSON values");
+        free(b);
+    }
 }
 
 Test(manifest, limit_name_length)
