@@ -227,6 +227,15 @@ static int apply(struct vd_config *cfg, int id, const char *flag, const char *v)
     return -1;
 }
 
+/* Config keys name the same option when equal with '_' and '-' alike. */
+static int same_key(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++)
+        if (*a != *b && !((*a == '_' || *a == '-') && (*b == '_' || *b == '-')))
+            return 0;
+    return *a == *b;
+}
+
 static int load_config_file(struct vd_config *cfg, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -257,7 +266,7 @@ static int load_config_file(struct vd_config *cfg, const char *path)
         char val[32];
 
         for (const cJSON *prev = root->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0) {
+            if (same_key(prev->string, it->string)) {
                 fprintf(stderr, "verifierd: --config %s: \"%s\" given twice\n", path,
                         it->string);
                 goto out;

@@ -222,7 +222,7 @@ int vd_dev_prepare(struct vd_config *cfg)
     vfy_store *st = NULL;
     vfy_signing_key *sk = NULL;
     vfy_nonce_key *nk = NULL;
-    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF], vc[4096];
+    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF];
     static const char *shipped[] = {"default.json", "strict.json"};
     vfy_rc rc;
 
@@ -299,6 +299,18 @@ int vd_dev_prepare(struct vd_config *cfg)
         fprintf(stderr, "verifierd: cannot create or read %s/dev-tokens\n", dir);
         return -1;
     }
+    OPENSSL_cleanse(attest, sizeof(attest));
+    OPENSSL_cleanse(admin, sizeof(admin));
+    return 0;
+}
+
+void vd_dev_announce(const struct vd_config *cfg)
+{
+    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF], vc[4096];
+    const char *dir = cfg->state_dir;
+
+    if (dev_tokens(dir, attest, admin) != 0)
+        return;   /* vd_dev_prepare made them: not reached */
     printf("verifierd --dev: state in %s\n"
            "  database      %s\n"
            "  TLS cert      %s (self-signed, localhost)\n"
@@ -319,5 +331,4 @@ int vd_dev_prepare(struct vd_config *cfg)
     fflush(stdout);
     OPENSSL_cleanse(attest, sizeof(attest));
     OPENSSL_cleanse(admin, sizeof(admin));
-    return 0;
 }

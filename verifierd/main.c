@@ -129,6 +129,8 @@ int main(int argc, char **argv)
         vd_config_free(&cfg);
         return 1;
     }
+    if (cfg.dev)
+        vd_dev_announce(&cfg);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;

@@ -1173,6 +1173,27 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
+    {   /* the port bound, which differs from the spec's with port 0 (no
+         * thread reads cfg->listen yet) */
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        const char *colon = strrchr(s->cfg->listen, ':');
+        unsigned port = 0;
+        char *bound;
+        size_t n;
+
+        if (getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0)
+            port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                  : ((struct sockaddr_in *)&sa)->sin_port);
+        /* With port 0, what the discovery fallback and --dev print is the
+         * port bound, not 0. */
+        n = (size_t)(colon - s->cfg->listen) + 8;
+        if (port != 0 && (bound = malloc(n)) != NULL) {
+            snprintf(bound, n, "%.*s:%u", (int)(colon - s->cfg->listen), s->cfg->listen, port);
+            free(s->cfg->listen);
+            s->cfg->listen = bound;
+        }
+    }
     {   /* one slot per descriptor verifierd may hold (raised above); 8 bytes each */
         struct rlimit rl;
         size_t nfds = 65536;
@@ -1200,18 +1221,7 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     watchdog_running = 1;
-    {   /* the port bound, which differs from the spec's with port 0 */
-        struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
-        const char *colon = strrchr(s->cfg->listen, ':');
-        unsigned port = 0;
-
-        if (getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0)
-            port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                                  : ((struct sockaddr_in *)&sa)->sin_port);
-        vd_log("info", "verifierd %s listening on https://%.*s:%u", VFY_VERSION_STRING,
-               (int)(colon - s->cfg->listen), s->cfg->listen, port);
-    }
+    vd_log("info", "verifierd %s listening on https://%s", VFY_VERSION_STRING, s->cfg->listen);
     return 0;
 }
 

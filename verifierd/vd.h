@@ -304,6 +304,8 @@ void vd_accept_forget(const struct MHD_Daemon *d);
 int vd_server_reload(struct vd_server *s);
 void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);
+/* The tokens and ready-to-paste commands, once the server listens. */
+void vd_dev_announce(const struct vd_config *cfg);
 int vd_load_policies(struct vd_config *cfg);
 
 #endif

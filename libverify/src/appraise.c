@@ -71,7 +71,8 @@ struct known_entry {
     int64_t refset;  /* the mark's reference set; 0: none */
 };
 
-/* The rows of a reference set (refsets never change once made). */
+/* The rows of a reference set (a committed refset never changes; see
+ * known_clear for one that was not). */
 struct refset_entry {
     int64_t id;      /* 0: empty slot */
     vfy_store_ref *refs;
@@ -191,18 +192,24 @@ static void cache_clear(vfy_appraiser *a)
     if (a->pcr != NULL)
         memset(a->pcr, 0, REF_SLOTS * sizeof(*a->pcr));
     known_clear(a);
-    for (size_t i = 0; i < REFSET_SLOTS; i++) {
-        free(a->refset[i].refs);
-        memset(&a->refset[i], 0, sizeof(a->refset[i]));
-    }
 }
 
+/*
+ * The known marks and the rows of their reference sets. Both go together:
+ * a batch rolled back takes its new reference sets with it, and SQLite
+ * hands their ids to the next new ones, so cached rows of a set are only
+ * as good as the batch that made it.
+ */
 static void known_clear(vfy_appraiser *a)
 {
     if (a->known != NULL) {
         for (size_t i = 0; i < REF_SLOTS; i++)
             free(a->known[i].name);
         memset(a->known, 0, REF_SLOTS * sizeof(*a->known));
+    }
+    for (size_t i = 0; i < REFSET_SLOTS; i++) {
+        free(a->refset[i].refs);
+        memset(&a->refset[i], 0, sizeof(a->refset[i]));
     }
 }
 

@@ -446,18 +446,24 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         } else {
             rc = st_component_put(st, k, name, version, d, note, 1, &added);
         }
-        if (rc == VFY_OK && nrev > 0 && !added) {   /* revoked by this import */
+        /* Stored rows this import revoked: the entry's own if it was stored,
+         * and any other row of its kind and digest (a new revoked entry
+         * revokes those too: st_component_revoke_rows). */
+        size_t stored = nrev - (added && nrev > 0 ? 1 : 0);
+
+        if (rc == VFY_OK && stored > 0) {   /* revoked by this import */
             char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
-            char detail[VFY_SHA256_STR_LEN + 64];
+            char detail[VFY_SHA256_STR_LEN + 80];
 
             snprintf(obj, sizeof(obj), "%s %s", kind, name);
-            snprintf(detail, sizeof(detail), "%s; %zu results revoked (by import)", dstr, nres);
+            snprintf(detail, sizeof(detail), "%s; %zu stored rows, %zu results revoked (by import)",
+                     dstr, stored, nres);
             rc = st_audit(st, "component.revoke", obj, detail);
         }
         if (rc != VFY_OK)
             return rc;
         stats->components += (size_t)added;
-        stats->revoked += (size_t)(nrev > 0 && !added);
+        stats->revoked += stored;
         i++;
     }
     return VFY_OK;

@@ -166,7 +166,7 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(st->db,
                                  "UPDATE components SET state = 'revoked', updated_at = ?2"
-                                 " WHERE id = ?1", -1, &upd, NULL);
+                                 " WHERE id = ?1 AND state = 'approved'", -1, &upd, NULL);
     if (src != SQLITE_OK) {
         sqlite3_finalize(s);
         return st_db(st, src, "prepare");
@@ -183,7 +183,7 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
             sqlite3_bind_int64(upd, 2, st_now(st));
             if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
                 break;
-            (*rows)++;
+            *rows += (size_t)sqlite3_changes(st->db);
         }
         rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, twin, reason, &k);
         *n += k;
@@ -225,7 +225,7 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(st->db,
                                  "UPDATE components SET state = 'revoked', updated_at = ?2"
-                                 " WHERE id = ?1", -1, &upd, NULL);
+                                 " WHERE id = ?1 AND state = 'approved'", -1, &upd, NULL);
     if (src != SQLITE_OK) {
         rc = st_db(st, src, "prepare");
         goto out;
@@ -237,7 +237,10 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
     if (digest != NULL)
         sqlite3_bind_text(sel, 4, dstr, -1, SQLITE_STATIC);
     /* Updating rows while stepping a SELECT over the same table is fine in
-     * SQLite as long as the updated column is not the one being scanned on. */
+     * SQLite as long as the updated column is not the one being scanned on.
+     * The SELECT may read a sorted snapshot (ORDER BY): a row revoked
+     * meanwhile as another's twin reads "approved" there, so the UPDATE
+     * only takes approved rows and what it changed is what counts. */
     while ((src = sqlite3_step(sel)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(sel, 0);
         const char *ver = (const char *)sqlite3_column_text(sel, 1);
@@ -253,6 +256,8 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
         sqlite3_bind_int64(upd, 2, st_now(st));
         if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
             goto out;
+        if (sqlite3_changes(st->db) == 0)
+            continue;   /* revoked a moment ago as a twin: counted there */
         nrev++;
         if ((rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, id, reason, &n)) != VFY_OK ||
             (rc = revoke_same_digest(st, kind, dg, id, reason, &nrev, &n)) != VFY_OK)

@@ -176,6 +176,12 @@ port=${line##*:}; port=${port%\"}
 check "--listen 127.0.0.1:0 logs the port it bound ($line)" test -n "$port" -a "$port" != 0
 check "... and that port answers" curl -sS -o /dev/null --cacert "$P0/tls-cert.pem" \
     "https://127.0.0.1:$port/healthz"
+expect_match "... and --dev prints commands for that port, not 0" "$(cat "$P0/out")" \
+    "export VFY=https://127.0.0.1:$port CA="
+curl -sS --cacert "$P0/tls-cert.pem" -o "$P0/disc.json" -H 'Host: bad host' \
+    "https://127.0.0.1:$port/.well-known/verifierd" || true
+expect_match "... and so does discovery when the Host header is unusable" "$(cat "$P0/disc.json")" \
+    "https://127.0.0.1:$port[\"/]"
 kill "$P0PID"; wait "$P0PID" 2>/dev/null
 vd_start_dev rate --rate 1 --burst 3 --public-url https://verifier.example:443 ||
     die "cannot start verifierd --rate 1 --burst 3"

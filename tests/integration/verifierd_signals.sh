@@ -239,6 +239,7 @@ cfgcase() {   # cfgcase NAME JSON MESSAGE
 }
 cfgcase "unknown key" '{"listne":"127.0.0.1:1"}' 'unknown key "listne"'
 cfgcase "repeated key" '{"listen":"127.0.0.1:1","listen":"127.0.0.1:2"}' '"listen" given twice'
+cfgcase "repeated key, spelt two ways" '{"tls_cert":"/a","tls-cert":"/b"}' '"tls-cert" given twice'
 cfgcase "quiet as a number" '{"quiet":1}' '"quiet" must be true or false'
 cfgcase "threads as text" '{"threads":[1]}' '"threads" has the wrong type'
 printf '{"quiet":true,"db":"%s","tls_cert":"c","tls_key":"k","signing_key":"s"}' \

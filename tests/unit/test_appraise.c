@@ -2923,6 +2923,56 @@ Test(appraise, group_commit_batch_rolled_back_by_sqlite_fails_its_waiters)
     env_close(&e);
 }
 
+/*
+ * Reference sets made in a batch that is rolled back are gone, and SQLite
+ * gives their ids to the next new ones: the appraiser must not keep their
+ * rows. Batch 1 makes MB known (refset R) and relies on it for [MB, MA],
+ * then is lost; batch 2 makes MA known with a new set that gets R's id
+ * again, and [MA, MB] relies on MA: revoking MA's tool must revoke it.
+ */
+Test(appraise, refset_rows_of_a_lost_batch_are_not_relied_on)
+{
+    const char *b[] = {SOFT_MB}, *ba[] = {SOFT_MB, SOFT_MA}, *a[] = {SOFT_MA},
+               *ab[] = {SOFT_MA, SOFT_MB};
+    const int bare1[] = {0}, bare2[] = {0, 0};
+    vfy_appraiser *own;
+    vfy_store *bst;
+    vfy_store_result sr;
+    vfy_result *r;
+    uint64_t failures = 0;
+    char id[VFY_RESULT_ID_LEN + 1];
+    env e;
+    group g;
+    soft s;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 64, 0);
+    soft_open(&s, &e, "soft-7", "strict");
+    own = e.ap;
+    e.ap = g.ap;   /* soft_* appraise through the batch */
+    soft_expect(&e, &s, b, bare1, 1, NULL, VFY_EAR_AFFIRMING, "batch 1: [MB]");
+    soft_expect(&e, &s, ba, bare2, 2, NULL, VFY_EAR_AFFIRMING, "batch 1: [MB, MA], MB known");
+    cr_assert_eq(committer_enter(g.c, &bst, &failures), VFY_OK);
+    cr_assert_eq(vfy_store_begin(bst), VFY_OK);
+    cr_assert_eq(sqlite3_exec(bst->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(vfy_store_end(bst, VFY_E_DB), VFY_E_DB);
+    cr_expect_eq(committer_leave(g.c, 0), 0u);
+    soft_expect(&e, &s, a, bare1, 1, NULL, VFY_EAR_AFFIRMING, "batch 2: [MA]");
+    r = soft_appraise(&e, &s, ab, bare2, 2, "batch 2: [MA, MB], MA known");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    snprintf(id, sizeof(id), "%s", vfy_result_id(r));
+    vfy_result_free(&r);
+    cr_assert_eq(vfy_committer_flush(g.c), VFY_OK);
+    e.ap = own;
+    revoke_calendar(&e, 2, "calendar.read: [MA]'s result and [MA, MB]'s");
+    cr_assert_eq(vfy_store_result_get(e.st, id, &sr), VFY_OK);
+    cr_expect_eq(sr.revoked, 1, "the result that relied on MA being known");
+    soft_close(&s);
+    group_close(&g);
+    env_close(&e);
+}
+
 /* A thread opening a batch while another process holds the write lock. */
 struct opener {
     vfy_committer *c;

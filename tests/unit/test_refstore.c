@@ -465,6 +465,54 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     vfy_store_close(&st);
 }
 
+/*
+ * Rows of one digest revoked together are counted once each (two versions
+ * of one name and a mirror: 3, not 4), and an import whose new entry is a
+ * revoked twin of a stored approved row revokes that row with an audit
+ * row of its own and counts it.
+ */
+Test(refstore, same_digest_rows_are_counted_once_and_imports_audit_them)
+{
+    vfy_store *st = open_new();
+    vfy_store_import_stats stats;
+    uint8_t d[32], d2[32];
+    size_t nrev = 0, nres = 0;
+    char bundle[512], hex[65];
+
+    fill(d, 32, 21);
+    fill(d2, 32, 22);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "1", d, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama", "2", d, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "llama-mirror", NULL, d, NULL,
+                                         NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "llama", NULL, &nrev, &nres),
+                 VFY_OK);
+    cr_expect_eq(nrev, 3, "three rows, each counted once");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE state = 'revoked'"), 3);
+    cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'component.revoke'"
+                       " AND detail LIKE '%; 3 rows, %'"), 1, "the audit says 3 rows");
+
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "zeta", NULL, d2, NULL, NULL),
+                 VFY_OK);
+    st_hex(hex, d2, 32);
+    snprintf(bundle, sizeof(bundle),
+             "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+             "{\"kind\":\"tool\",\"name\":\"alpha\",\"digest\":\"sha256:%s\","
+             "\"state\":\"revoked\"}]}", hex);
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_expect_eq(stats.components, 1, "alpha is new");
+    cr_expect_eq(stats.revoked, 1, "zeta, stored approved, revoked by the import");
+    cr_expect_eq(count("SELECT count(*) FROM components WHERE name = 'zeta' AND state = 'revoked'"),
+                 1);
+    cr_expect_eq(count("SELECT count(*) FROM audit_log WHERE action = 'component.revoke'"
+                       " AND object = 'tool alpha' AND detail LIKE '%1 stored rows%(by import)'"),
+                 1, "audited");
+    vfy_store_close(&st);
+}
+
 /* Revoking one row revokes its digest for appraisal (a revoked row wins the
  * lookup), so the results that relied on a sibling row with the same digest
  * under another name are revoked too — by admin revoke and by import. */
