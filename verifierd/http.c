@@ -306,8 +306,8 @@ int vd_name_ok(const char *s)
 
     if (s == NULL || *s == '\0' || (len = strlen(s)) > VFY_STORE_NAME_MAX)
         return 0;
-    while (i < len) {   /* as the store checks names: no control character, UTF-8 */
-        size_t n = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? 0 : vfy_utf8_seq(s + i, len - i);
+    while (i < len) {   /* as the store checks names (vfy_name_char) */
+        size_t n = vfy_name_char(s + i, len - i);
 
         if (n == 0)
             return 0;

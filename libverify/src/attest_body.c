@@ -129,6 +129,9 @@ vfy_rc vfy_attest_body_parse(vfy_attest_body **out, const char *body, size_t len
     if (cJSON_IsObject(f[F_EVIDENCE])) {
         b->evidence = f[F_EVIDENCE];
     } else if (vfy_json_str(f[F_EVIDENCE], &s, &n) == VFY_JSON_OK) {
+        if (n > VFY_B64URL_LEN(VFY_CMW_MAX))   /* before allocating for it */
+            return fail(&b, VFY_E_CMW_TOO_LARGE, detail, cap,
+                        "evidence string decodes to more than 1 MiB");
         if ((b->cbor = malloc(VFY_B64URL_DECODED_MAX(n) + 1)) == NULL) {
             vfy_attest_body_free(&b);
             return VFY_E_NOMEM;

@@ -250,3 +250,24 @@ size_t vfy_utf8_seq(const void *in, size_t n)
         return 0;
     return len;
 }
+
+size_t vfy_name_char(const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    size_t k = vfy_utf8_seq(p, n);
+    uint32_t cp;
+
+    if (k == 0)
+        return 0;
+    if (k == 1)
+        return p[0] < 0x20 || p[0] == 0x7f ? 0 : 1;
+    cp = k == 2 ? (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f)
+         : k == 3 ? (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f)
+                  : 0x10000; /* four bytes: nothing refused up there */
+    if (cp <= 0x9f ||                              /* C1 controls (CSI, NEL, ...) */
+        cp == 0x061c || cp == 0x200e || cp == 0x200f ||   /* bidi marks */
+        (cp >= 0x202a && cp <= 0x202e) ||          /* bidi embeddings, overrides */
+        (cp >= 0x2066 && cp <= 0x2069))            /* bidi isolates */
+        return 0;
+    return k;
+}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "verify/encoding.h"
 
 static int is_hex(unsigned char c)
 {
@@ -291,12 +292,9 @@ vfy_json_status vfy_json_str(const cJSON *item, const char **s, size_t *len)
 
 int vfy_json_printable(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c < 0x20 || c == 0x7f)
+    for (size_t i = 0, k; i < len; i += k)
+        if ((k = vfy_name_char(s + i, len - i)) == 0)
             return 0;
-    }
     return 1;
 }
 

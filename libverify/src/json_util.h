@@ -67,7 +67,7 @@ vfy_json_status vfy_json_int(const cJSON *item, long long min, long long max,
 /* @item as a string: *@s points into the tree, *@len is its byte length. */
 vfy_json_status vfy_json_str(const cJSON *item, const char **s, size_t *len);
 
-/* 1 if @s[0..len) has no C0 control character and no DEL. */
+/* 1 if @s[0..len) is UTF-8 of characters a name may hold (vfy_name_char). */
 int vfy_json_printable(const char *s, size_t len);
 
 /* Copy a detail string for a human (truncated to fit; NULL buffer is fine). */

@@ -474,9 +474,11 @@ vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
     while (i < n) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return st_err(st, VFY_E_BAD_NAME, "%s contains a control character", what);
-        k = vfy_utf8_seq(p + i, n - i);
-        if (k == 0)
+        if (vfy_utf8_seq(p + i, n - i) == 0)
             return st_err(st, VFY_E_BAD_NAME, "%s is not valid UTF-8", what);
+        if ((k = vfy_name_char(p + i, n - i)) == 0)
+            return st_err(st, VFY_E_BAD_NAME, "%s contains a control or bidirectional "
+                          "formatting character", what);
         i += k;
     }
     return VFY_OK;

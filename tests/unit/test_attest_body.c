@@ -222,6 +222,26 @@ Test(attest_body, nesting_limit)
     free(t);
 }
 
+/* A CBOR evidence string decoding to more than 1 MiB: refused before the
+ * decoded copy is allocated. */
+Test(attest_body, cbor_string_over_the_evidence_limit)
+{
+    size_t n = ((1024 * 1024 + 2) / 3) * 4 + 4;   /* past base64url of 1 MiB */
+    char detail[128], *ev = malloc(n + 3), *t;
+    vfy_attest_body *b = NULL;
+
+    ev[0] = '"';
+    memset(ev + 1, 'A', n);
+    ev[n + 1] = '"';
+    ev[n + 2] = '\0';
+    t = body(N0, N0, "\"a\"", ev, "");
+    cr_expect_eq(parse(t, &b, detail, sizeof(detail)), VFY_E_CMW_TOO_LARGE);
+    cr_expect_null(b);
+    cr_expect_str_eq(detail, "evidence string decodes to more than 1 MiB");
+    free(t);
+    free(ev);
+}
+
 /* A body of thousands of values is refused before cJSON builds them. */
 Test(attest_body, value_limit)
 {

@@ -203,3 +203,39 @@ Test(encoding, utf8_seq)
         cr_expect_eq(vfy_utf8_seq(v[i].b, v[i].n), v[i].want, "case %zu", i);
     cr_expect_eq(vfy_utf8_seq(NULL, 4), 0);
 }
+
+/* vfy_name_char: UTF-8 as above, minus the characters a name may not hold. */
+Test(encoding, name_char)
+{
+    static const struct {
+        const char *b;
+        size_t n, want;
+    } v[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 2},            /* é */
+        {"\xe2\x82\xac", 3, 3},        /* € */
+        {"\xf0\x9f\x98\x80", 4, 4},    /* U+1F600 */
+        {"\xc2\xa0", 2, 2},            /* U+00A0, first after C1 */
+        {"\xe2\x80\x8d", 3, 3},        /* U+200D, not refused */
+        {"\t", 1, 0},
+        {"\x7f", 1, 0},
+        {"\xc2\x80", 2, 0},            /* U+0080 */
+        {"\xc2\x85", 2, 0},            /* NEL */
+        {"\xc2\x9b", 2, 0},            /* CSI */
+        {"\xc2\x9f", 2, 0},            /* U+009F */
+        {"\xd8\x9c", 2, 0},            /* U+061C arabic letter mark */
+        {"\xe2\x80\x8e", 3, 0},        /* LRM */
+        {"\xe2\x80\x8f", 3, 0},        /* RLM */
+        {"\xe2\x80\xaa", 3, 0},        /* U+202A */
+        {"\xe2\x80\xae", 3, 0},        /* U+202E right-to-left override */
+        {"\xe2\x80\xaf", 3, 3},        /* U+202F, allowed */
+        {"\xe2\x81\xa6", 3, 0},        /* U+2066 */
+        {"\xe2\x81\xa9", 3, 0},        /* U+2069 */
+        {"\xe2\x81\xaa", 3, 3},        /* U+206A, allowed */
+        {"\xff", 1, 0},
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        cr_expect_eq(vfy_name_char(v[i].b, v[i].n), v[i].want, "case %zu", i);
+    cr_expect_eq(vfy_name_char(NULL, 4), 0);
+}

@@ -168,6 +168,13 @@ Test(manifest, names)
            POLICIES "," CONTEXT "}", VFY_E_MANIFEST_NAME);
     expect("{" HEAD "," MODELS ",\"tools\":[{\"name\":\"t\",\"version\":\"\",\"digest\":\"" HA
            "\"}]," POLICIES "," CONTEXT "}", VFY_E_MANIFEST_NAME);
+    /* C1 controls and bidirectional overrides, escaped or raw */
+    expect("{" HEAD ",\"models\":[{\"name\":\"x\\u009b31m\",\"digest\":\"" HA "\"}]," TOOLS ","
+           POLICIES "," CONTEXT "}", VFY_E_MANIFEST_NAME);
+    expect("{" HEAD ",\"models\":[{\"name\":\"a\xe2\x80\xaegnp.exe\",\"digest\":\"" HA
+           "\"}]," TOOLS "," POLICIES "," CONTEXT "}", VFY_E_MANIFEST_NAME);
+    expect("{\"agent_id\":\"a\\u202egnp\",\"manifest_version\":7," MODELS "," TOOLS ","
+           POLICIES "," CONTEXT "}", VFY_E_MANIFEST_NAME);
 }
 
 Test(manifest, digests)

@@ -377,6 +377,12 @@ Test(refstore, component_idempotent_conflict_lookup)
                  VFY_E_BAD_NAME);
     cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "\xc3\x28", NULL, d, NULL, NULL),
                  VFY_E_BAD_NAME);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "x\xc2\x9b31m", NULL, d, NULL,
+                                         NULL), VFY_E_BAD_NAME, "a C1 control (CSI)");
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "a\xe2\x80\xaegnp.exe", NULL, d,
+                                         NULL, NULL), VFY_E_BAD_NAME, "a right-to-left override");
+    cr_expect_str_eq(vfy_store_errmsg(st),
+                     "component name contains a control or bidirectional formatting character");
     cr_assert_eq(count("SELECT count(*) FROM components"), 1);
 
     cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_MODEL, d, &c), VFY_OK);

@@ -14,14 +14,17 @@
  *   - the body is strict JSON as for every document libverify reads: valid
  *     UTF-8, no control characters or \u0000 in strings, numbers canonical
  *     integers, nesting at most VFY_CMW_MAX_DEPTH + 1 (the evidence object
- *     is one level down), nothing but whitespace after the object;
+ *     is one level down), at most 128 values, keys and containers (the
+ *     body and an inline collection hold a few dozen), nothing but
+ *     whitespace after the object;
  *   - an object with exactly the members above, none repeated;
  *   - nonce and channel_binding 32 bytes of base64url without padding;
  *     attester 1..VFY_STORE_NAME_MAX bytes and policy a string of at most
  *     VFY_STORE_NAME_MAX bytes, neither with a control character (the
  *     store's name rule, also when escaped); max_ttl_s an integer 1..86400;
  *   - evidence a JSON object (the CMW collection) or a string (base64url of
- *     the CBOR collection, decoded here).
+ *     the CBOR collection, decoded here; a string longer than the base64url
+ *     of VFY_CMW_MAX bytes is VFY_E_CMW_TOO_LARGE, before decoding).
  * The collection itself is not checked here: vfy_appraise() reports what
  * vfy_cmw_parse() would (VFY_E_CMW_*), so a caller that consumes the nonce
  * before appraising consumes it for evidence that turns out malformed too.
@@ -49,7 +52,8 @@ typedef struct vfy_attest_body vfy_attest_body;
  * Parse @len bytes of @body (need not be NUL-terminated). On VFY_OK *@out
  * is owned by the caller (vfy_attest_body_free()); otherwise it is NULL and
  * @detail (optional, @detail_cap bytes) says what is wrong. Errors:
- * VFY_E_JSON (the rules above), VFY_E_NOMEM, VFY_E_INVALID_ARG.
+ * VFY_E_JSON (the rules above), VFY_E_CMW_TOO_LARGE, VFY_E_NOMEM,
+ * VFY_E_INVALID_ARG.
  */
 VFY_EXPORT vfy_rc vfy_attest_body_parse(vfy_attest_body **out, const char *body, size_t len,
                                         char *detail, size_t detail_cap) VFY_MUST_CHECK;

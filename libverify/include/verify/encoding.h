@@ -60,6 +60,15 @@ VFY_EXPORT vfy_rc vfy_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len,
  */
 VFY_EXPORT size_t vfy_utf8_seq(const void *p, size_t n);
 
+/**
+ * vfy_utf8_seq, but 0 also for a character a name may not hold: a C0 or
+ * C1 control (a terminal acts on CSI, U+009B), DEL, or a bidirectional
+ * mark, embedding, override or isolate (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069: they make a printed name read as
+ * another). The store's and the manifest's rule for names.
+ */
+VFY_EXPORT size_t vfy_name_char(const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
