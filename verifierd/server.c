@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -792,11 +793,12 @@ static char *read_file(const char *path, size_t max, size_t *len)
         return NULL;
     }
     n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
+    if (n > max || ferror(f)) {   /* too large, or unreadable (a directory) */
+        fclose(f);
         free(buf);
         return NULL;
     }
+    fclose(f);
     buf[n] = '\0';
     if (len != NULL)
         *len = n;
@@ -990,6 +992,20 @@ static void retire_gen(struct vd_gen *g, int secs)
     free(g);
 }
 
+/* Why read_file(@path, @max) failed, for the log. */
+static const char *unreadable_why(const char *path, size_t max)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
+        return strerror(errno);
+    if (S_ISDIR(sb.st_mode))
+        return "is a directory";
+    if ((size_t)sb.st_size > max)
+        return "larger than 1 MiB";
+    return "read error";
+}
+
 static int load_tls(struct vd_server *s, char **cert, char **key)
 {
     *cert = read_file(s->cfg->tls_cert, 1 << 20, NULL);
@@ -998,7 +1014,7 @@ static int load_tls(struct vd_server *s, char **cert, char **key)
         const char *path = *cert == NULL ? s->cfg->tls_cert : s->cfg->tls_key;
 
         vd_log("error", "cannot read %s %s: %s", *cert == NULL ? "--tls-cert" : "--tls-key",
-               path, access(path, R_OK) != 0 ? strerror(errno) : "too large (over 1 MiB)");
+               path, unreadable_why(path, 1 << 20));
         free(*cert);
         if (*key != NULL)
             vd_free_secret(*key);
@@ -1101,6 +1117,8 @@ static void mhd_panic(void *cls, const char *file, unsigned int line, const char
     abort();
 }
 
+static int tls_pair_ok(const char *cert, const char *key);
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
@@ -1113,6 +1131,11 @@ int vd_server_start(struct vd_server *s)
         return -1;
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
         return -1;
+    if (tls_pair_ok(s->tls_cert_pem, s->tls_key_pem) != 0) {
+        vd_log("error", "--tls-cert %s and --tls-key %s are not a valid certificate and "
+               "matching key", s->cfg->tls_cert, s->cfg->tls_key);
+        return -1;
+    }
     if (s->cfg->nonce_key == NULL) {
         /* Default: a key file next to the database, created on first start,
          * so nonces survive a restart. Replicas pass the same --nonce-key. */

@@ -260,6 +260,15 @@ out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$VD_TMP/none/c.pem
     --signing-key "$P/sign.pem" 2>&1 </dev/null)
 expect_match "a missing --tls-cert is named" "$out" \
     "cannot read --tls-cert $VD_TMP/none/c.pem: No such file or directory"
+mkdir -p "$VD_TMP/adir"
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$VD_TMP/adir" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" 2>&1 </dev/null)
+expect_match "a directory given as --tls-cert is named as one" "$out" \
+    "cannot read --tls-cert $VD_TMP/adir: is a directory"
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/sign.pem" \
+    --signing-key "$P/sign.pem" 2>&1 </dev/null)
+expect_match "a --tls-key that is not the certificate's is named at start" "$out" \
+    "--tls-cert $P/cert.pem and --tls-key $P/sign.pem are not a valid certificate and matching key"
 vd_start prod3 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
     --drain-timeout 1 || die "cannot start verifierd --drain-timeout 1"
 vd_nonce "$A"
