@@ -529,9 +529,13 @@ static void *conn_main(void *arg)
     pthread_mutex_lock(&g.lock);
     c->seen_gen = g.gen; /* the peer attests the current posture; notify later changes */
     pthread_mutex_unlock(&g.lock);
-    for (;;) {
+    for (int must_poll = 0;;) {
         struct pollfd pf[2] = {{c->fd, POLLIN, 0}, {c->wake[0], POLLIN, 0}};
-        int n = SSL_pending(c->ssl) > 0 ? 1 : poll(pf, 2, -1);
+        /* Poll unless OpenSSL holds data (decrypted, or a record not yet
+         * decrypted, which the socket no longer shows) that the last peek
+         * did not find to be only part of a record. */
+        int held = !must_poll && (SSL_pending(c->ssl) > 0 || SSL_has_pending(c->ssl));
+        int n = held ? 1 : poll(pf, 2, -1);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -544,7 +548,11 @@ static void *conn_main(void *arg)
             if (maybe_notify(c) != 0)
                 break;
         }
-        if (SSL_pending(c->ssl) > 0 || (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (held || (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            /* a KeyUpdate or ticket alone must not hold this thread in a
+             * blocking read (posture notices wait on it) */
+            if ((must_poll = frame_data_ready(c->ssl, c->fd) == 0))
+                continue;
             if (handle_frame(c) != 0)
                 break;
         }

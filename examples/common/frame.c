@@ -1,12 +1,16 @@
 /*
  * frame.c — the agent protocol's framing (docs/agent-protocol.md): a type
  * byte, a 4-byte big-endian length, the payload. Caveat: blocking I/O only;
- * the callers poll() before reading when they must not block.
+ * the callers poll() before reading when they must not block, and
+ * frame_data_ready() tells a frame from TLS housekeeping on the socket.
  */
 #include "frame.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
 
 size_t frame_max_payload(uint8_t type)
 {
@@ -97,6 +101,28 @@ static int read_all(SSL *ssl, uint8_t *p, size_t len)
         len -= n;
     }
     return 0;
+}
+
+int frame_data_ready(SSL *ssl, int fd)
+{
+    int flags = fcntl(fd, F_GETFL), ok, err;
+    uint8_t b;
+    size_t n = 0;
+
+    if (SSL_pending(ssl) > 0)
+        return 1;
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return 1;   /* cannot peek without blocking: read as before */
+    ok = SSL_peek_ex(ssl, &b, 1, &n);
+    err = ok == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, 0);
+    (void)fcntl(fd, F_SETFL, flags);
+    if (ok == 1 && n > 0)
+        return 1;
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        ERR_clear_error();
+        return 0;
+    }
+    return -1;
 }
 
 /* 1 if @from sends frames of @type (docs/agent-protocol.md §2). */

@@ -77,6 +77,17 @@ enum frame_rc {
     FRAME_NOMEM = -5,
 };
 
+/**
+ * After poll() said the connection's socket @fd is readable: 1 if
+ * application data (a frame) can be read now, 0 if the readable bytes were
+ * only TLS housekeeping — a TLS 1.3 KeyUpdate or session ticket, which
+ * OpenSSL has now processed — so the caller should poll again instead of
+ * blocking in frame_read() until the peer's next frame, and -1 on EOF or
+ * error (frame_read() then reports which). Peeks with @fd non-blocking for
+ * the call; the SSL must not be used by another thread meanwhile.
+ */
+int frame_data_ready(SSL *ssl, int fd);
+
 /** Who sent the frame being read: its type must be one that peer sends. */
 enum frame_peer { FRAME_FROM_RP, FRAME_FROM_AGENT };
 

@@ -245,6 +245,7 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
 {
     struct timespec start, now;
     unsigned frames = 0;
+    int must_poll = 0;   /* the last peek found no frame: wait for the socket */
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -264,7 +265,7 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
          * arrived right behind the last one can sit in its buffer as a
          * record not yet decrypted, which SSL_pending() does not count and
          * the socket no longer shows. */
-        if (SSL_pending(rp->ssl) == 0 && !SSL_has_pending(rp->ssl)) {
+        if (must_poll || (SSL_pending(rp->ssl) == 0 && !SSL_has_pending(rp->ssl))) {
             struct pollfd pf = {rp->fd, POLLIN, 0};
             int n = poll(&pf, 1, left);
             if (n < 0 && errno == EINTR)
@@ -274,6 +275,10 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
             if (n == 0)
                 return 0;
         }
+        /* a KeyUpdate or ticket alone (or part of a record): no frame to
+         * block for yet */
+        if ((must_poll = frame_data_ready(rp->ssl, rp->fd) == 0))
+            continue;
         rc = frame_read(rp->ssl, FRAME_FROM_AGENT, type, p, len);
         frames++;
         if (rc == FRAME_UNKNOWN)
