@@ -28,6 +28,17 @@ echo "ok: --help everywhere, every option in verifyctl(1)"
 rc=0; "$VCTL" --db="$DB" --db "$DB" init >/dev/null 2>err || rc=$?
 [ "$rc" = 2 ] && grep -qx "verifyctl: db: given twice" err || fail "--db twice: $rc $(cat err)"
 new_ec_pem k1.pem
+# An attester named with a reference set that has no PCR values (a typo, or
+# values still to come): added, with a warning; none once the set has one.
+"$VCTL" --db w.db init >/dev/null
+"$VCTL" --db w.db attester add agent-x --ak-pem k1.pem --refset lba >out 2>err
+grep -qx "attester agent-x: added" out || fail "attester add with an empty set: $(cat out)"
+grep -qx "verifyctl: attester add: warning: reference set lba has no approved PCR values: this attester's platform appraisal fails until it has (verifyctl pcr add lba ...)" err \
+    || fail "no warning for an empty reference set: $(cat err)"
+"$VCTL" --db w.db pcr add lba --index 0 --digest "$(hex a 64)" >/dev/null
+"$VCTL" --db w.db attester add agent-x --ak-pem k1.pem --refset lba >out 2>err
+[ ! -s err ] || fail "a warning for a set with values: $(cat err)"
+rm -f w.db*
 "$VCTL" --db "$DB" policy load "$VFY_SOURCE_DIR/policies/default.json" | grep -qx "policy default@1: loaded"
 "$VCTL" --db "$DB" --actor ops attester add agent-1 --ak-pem k1.pem --policy default --refset lab \
     | grep -qx "attester agent-1: added"

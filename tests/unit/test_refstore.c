@@ -471,6 +471,30 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     vfy_store_close(&st);
 }
 
+/* vfy_store_refset_pcr_count: approved values of one set only. */
+Test(refstore, refset_pcr_count)
+{
+    vfy_store *st = open_new();
+    uint8_t d1[32], d2[32];
+    size_t n = 99, nres = 0;
+    int added = 0;
+
+    fill(d1, 32, 31);
+    fill(d2, 32, 32);
+    cr_assert_eq(vfy_store_refset_pcr_count(st, "lab", &n), VFY_OK);
+    cr_expect_eq(n, 0, "a set no value names");
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA256, 0, d1, 32, &added), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA256, 1, d2, 32, &added), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "other", VFY_HASH_SHA256, 0, d1, 32, &added), VFY_OK);
+    cr_assert_eq(vfy_store_refset_pcr_count(st, "lab", &n), VFY_OK);
+    cr_expect_eq(n, 2);
+    cr_assert_eq(vfy_store_pcr_revoke(st, "lab", VFY_HASH_SHA256, 1, d2, 32, &nres), VFY_OK);
+    cr_assert_eq(vfy_store_refset_pcr_count(st, "lab", &n), VFY_OK);
+    cr_expect_eq(n, 1, "a revoked value does not count");
+    cr_expect_eq(vfy_store_refset_pcr_count(st, NULL, &n), VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
 /*
  * Rows of one digest revoked together are counted once each (two versions
  * of one name and a mirror: 3, not 4), and an import whose new entry is a

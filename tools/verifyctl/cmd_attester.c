@@ -89,6 +89,15 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
             r = vc_fail_rc("attester add", st, rc);
         else
             printf("attester %s: %s\n", pos[0], added ? "added" : "already present, unchanged");
+        if (rc == VFY_OK) {
+            const char *set = refset != NULL && refset[0] != '\0' ? refset : "default";
+            size_t npcr = 0;
+
+            if (vfy_store_refset_pcr_count(st, set, &npcr) == VFY_OK && npcr == 0)
+                fprintf(stderr, "verifyctl: attester add: warning: reference set %s has no "
+                                "approved PCR values: this attester's platform appraisal fails "
+                                "until it has (verifyctl pcr add %s ...)\n", set, set);
+        }
     }
     vfy_store_close(&st);
     free(buf);

@@ -330,6 +330,15 @@ VFY_EXPORT vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name) VFY_MU
 /* Hot-path lookups (prepared statements cached on the handle)          */
 
 /**
+ * How many approved PCR values reference set @set holds (*@n; 0 for a set
+ * no value names). An attester's set with none fails every platform
+ * appraisal: verifyctl warns when one is named (a typo, or values still
+ * to come).
+ */
+VFY_EXPORT vfy_rc vfy_store_refset_pcr_count(vfy_store *st, const char *set,
+                                             size_t *n) VFY_MUST_CHECK;
+
+/**
  * Is @digest allowed for (@set, @bank, @index)? VFY_OK with *@state
  * APPROVED or REVOKED and *@row_id (optional) the row to record as a
  * result reference; VFY_E_NOT_FOUND when the value is not in the set.
