@@ -44,6 +44,7 @@ struct vd_server *vd_srv;
 struct vd_gen {
     struct MHD_Daemon *d;
     atomic_int inflight;
+    atomic_int stopping;        /* retire_gen: requests that start now are refused unread */
     struct vd_park_gate gate;   /* its parked answers (commit.c) */
     /* Its worker threads' daemons in the order they got a first connection,
      * and each one's open connections (under track_mu): /metrics. */
@@ -232,6 +233,7 @@ enum conn_phase { PH_WAITING, PH_RECEIVING, PH_HANDLING };
 
 struct conn_track {
     int fd;
+    int cut;                    /* the watchdog shut it down (fd stays, for the close) */
     enum conn_phase phase;
     struct vd_gen *gen;         /* the daemon generation that accepted it */
     unsigned worker;            /* index in gen->worker */
@@ -441,9 +443,9 @@ static void *watchdog_main(void *arg)
             double age = (double)(now.tv_sec - t->since.tv_sec) +
                          (now.tv_nsec - t->since.tv_nsec) / 1e9;
 
-            if (t->phase != PH_HANDLING && age > limit && t->fd >= 0) {
+            if (t->phase != PH_HANDLING && age > limit && !t->cut) {
                 shutdown(t->fd, SHUT_RDWR);
-                t->fd = -1; /* once */
+                t->cut = 1; /* once */
             }
         }
         pthread_mutex_unlock(&track_mu);
@@ -593,6 +595,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         r->gate = &g->gate;
         atomic_fetch_add(&g->inflight, 1);
+        /* After inflight is raised (retire_gen reads them the other way
+         * round): a request starting on a stopping generation is closed
+         * before anything is read or consumed, and the client retries on
+         * a new connection, which the new generation gets. */
+        if (atomic_load(&g->stopping)) {
+            r->dropped = 1;
+            return MHD_NO;
+        }
         track_set(c, PH_RECEIVING);
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->path, sizeof(r->path), "%s", url);
@@ -697,7 +707,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct timespec now;
     double secs;
 
-    (void)toe;
     (void)ci;
     /* A header kept back with no body after it (not expected): sent now. */
     if (vd_tls_hold_flush(c) != 0)
@@ -708,10 +717,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     clock_gettime(CLOCK_MONOTONIC, &now);
     secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
-    if (r->status == 0)
-        r->status = 499; /* client went away before a response */
-    vd_metrics_request(r->ep, r->status, secs);
-    vd_log_request(r, r->method, r->path, secs);
+    if (r->dropped) {
+        vd_log("debug", "request %s refused unread: its server generation was stopping", r->id);
+    } else {
+        if (r->status == 0)
+            r->status = 499; /* client went away before a response */
+        else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            vd_log("warn", "request %s: the %u answer was not delivered (connection %s)", r->id,
+                   r->status, toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "cut by a stop"
+                              : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timed out"
+                                                                              : "closed");
+        vd_metrics_request(r->ep, r->status, secs);
+        vd_log_request(r, r->method, r->path, secs);
+    }
     vd_commit_release(r);
     free(r->body);
     free(r);
@@ -947,7 +965,7 @@ static int gen_busy(const struct vd_gen *g)
 
     pthread_mutex_lock(&track_mu);
     for (const struct conn_track *t = tracked; t != NULL; t = t->next)
-        if (t->gen == g && t->fd >= 0 && (t->phase != PH_WAITING || !t->served))
+        if (t->gen == g && !t->cut && (t->phase != PH_WAITING || !t->served))
             n++;
     pthread_mutex_unlock(&track_mu);
     return n;
@@ -964,6 +982,7 @@ static void retire_gen(struct vd_gen *g, int secs)
 {
     int busy = 0;
 
+    atomic_store(&g->gate.draining, 1);   /* answers from now on close their connection */
     for (int i = 0; i < secs * 100; i++) {
         /* Handed to @g just before the switch, not started yet: counted
          * first, as accept.c explains, then among the tracked ones. */
@@ -974,8 +993,11 @@ static void retire_gen(struct vd_gen *g, int secs)
         usleep(10000);
     }
     if (atomic_load(&g->inflight) > 0 || busy > 0)
-        vd_log("warn", "stopping with %d requests in flight and %d connections before their "
-                       "first request", atomic_load(&g->inflight), busy);
+        vd_log("warn", "drain timeout: %d requests in flight, %d connections busy (receiving, "
+                       "answering, or not yet started); stopping", atomic_load(&g->inflight), busy);
+    /* From here a request that starts on @g is refused unread (on_request);
+     * one that started before is answered (bounded below). */
+    atomic_store(&g->stopping, 1);
     /* libmicrohttpd aborts the process when a daemon stops with a suspended
      * connection: park no more answers of @g and let the parked ones be
      * resumed (their commit is bounded by the store's busy timeouts). Its
@@ -987,6 +1009,13 @@ static void retire_gen(struct vd_gen *g, int secs)
                    atomic_load(&g->gate.parked));
         usleep(10000);
     }
+    /* Answers ready (resumed ones, handlers that committed by themselves)
+     * go out before the stop closes their connections: 5 s more at most,
+     * for a client that does not read its answer. */
+    for (int i = 0; atomic_load(&g->inflight) > 0 && i < (secs < 5 ? secs : 5) * 100; i++)
+        usleep(10000);
+    if (atomic_load(&g->inflight) > 0)
+        vd_log("warn", "stopping with %d answers not yet delivered", atomic_load(&g->inflight));
     MHD_stop_daemon(g->d);
     vd_accept_forget(g->d);
     free(g);

@@ -120,6 +120,7 @@ extern struct vd_server *vd_srv;
 struct vd_park_gate {
     atomic_int parked;   /* parked answers not yet resumed */
     atomic_int closing;
+    atomic_int draining; /* the generation is retiring: answers say Connection: close */
 };
 
 struct vd_req {
@@ -139,6 +140,7 @@ struct vd_req {
     char token[VFY_STORE_NAME_MAX + 1]; /* token name, for the log */
     vfy_token_role role;
     int authed;
+    int dropped;               /* refused unread: its generation was stopping */
     /* an attest answer parked until its group commit (commit.c) */
     struct vd_park_gate *gate; /* its daemon generation's (server.c) */
     int parked;

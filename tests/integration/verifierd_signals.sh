@@ -285,7 +285,7 @@ expect_eq "... and exited 0" "$VD_STOP_RC" 0
 wait "$UP3"
 check "the upload still in flight was cut (status $(cat "$VD_TMP/slow3.out.code"))" \
     test "$(cat "$VD_TMP/slow3.out.code")" != 200
-expect_match "the log says a request was cut" "$(cat "$VD_LOG")" 'stopping with 1 requests in flight'
+expect_match "the log says a request was cut" "$(cat "$VD_LOG")" 'drain timeout: 1 requests in flight'
 
 # ---- a reload while an attest waits for the store's write lock ----
 # Another process holds the write lock for 3 s, so the attest's group
