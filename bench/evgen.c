@@ -99,7 +99,12 @@ static int set_pub_pem(bench_ak *ak)
 
     if (ok) {
         BIO_get_mem_ptr(b, &bm);
-        ak->pub_pem = strndup(bm->data, bm->length);
+        /* not strndup: the buffer has no NUL after its bytes, and ASan's
+         * strndup checks one byte past @n */
+        if ((ak->pub_pem = malloc(bm->length + 1)) != NULL) {
+            memcpy(ak->pub_pem, bm->data, bm->length);
+            ak->pub_pem[bm->length] = '\0';
+        }
         ok = ak->pub_pem != NULL;
     }
     BIO_free(b);
