@@ -72,6 +72,13 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
     vfy_attest_body_request(body, &req);
     snprintf(r->attester, sizeof(r->attester), "%s", req.attester);
 
+    /* From here the nonce is used and the result recorded: a stopping
+     * server generation waits for this answer (or this one is turned away
+     * with nothing used). */
+    if (vd_consume_enter(r) != 0) {
+        vfy_attest_body_free(&body);
+        return vd_problem(c, r, 503, "server restarting; retry (nothing was consumed)");
+    }
     /* The nonce: used once, whatever the outcome. */
     rc = vfy_nonce_consume(vd_srv->nonce_key, vd_srv->nonce_cache, req.nonce, VFY_NONCE_LEN,
                            vd_now(), &req.nonce_issued_at);

@@ -70,8 +70,11 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
     /* A retiring generation (SIGHUP, SIGTERM) sends its clients to the new
      * one: a keep-alive client would otherwise keep it busy to the end of
      * the drain, and its next request would be cut by the stop. */
-    if (r->gate != NULL && atomic_load(&r->gate->draining))
+    if (r->gate != NULL && atomic_load(&r->gate->draining)) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (status == 503)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
     /* libmicrohttpd sends the body after the header unless the request
      * was HEAD (204 and 304 have none; verifierd sends neither). */
     if (len > 0 && strcmp(r->method, "HEAD") != 0)
@@ -81,7 +84,32 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
     r->status = status;
     if (ret != MHD_YES)
         vd_tls_hold_flush(c);   /* disarm: nothing was queued */
+    else
+        r->queued = 1;
+    vd_consume_leave(r);        /* queued (or failed): the stop need not wait for it */
     return ret;
+}
+
+int vd_consume_enter(struct vd_req *r)
+{
+    if (r->gate == NULL || r->consuming)
+        return 0;
+    /* Raise, then look (retire_gen sets cutting, then reads consuming). */
+    atomic_fetch_add(&r->gate->consuming, 1);
+    if (atomic_load(&r->gate->cutting)) {
+        atomic_fetch_sub(&r->gate->consuming, 1);
+        return -1;
+    }
+    r->consuming = 1;
+    return 0;
+}
+
+void vd_consume_leave(struct vd_req *r)
+{
+    if (r->consuming) {
+        r->consuming = 0;
+        atomic_fetch_sub(&r->gate->consuming, 1);
+    }
 }
 
 enum MHD_Result vd_send_json(struct MHD_Connection *c, struct vd_req *r, unsigned status,

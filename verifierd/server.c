@@ -722,7 +722,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     } else {
         if (r->status == 0)
             r->status = 499; /* client went away before a response */
-        else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        else if (r->queued && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
             vd_log("warn", "request %s: the %u answer was not delivered (connection %s)", r->id,
                    r->status, toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "cut by a stop"
                               : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timed out"
@@ -730,6 +730,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         vd_metrics_request(r->ep, r->status, secs);
         vd_log_request(r, r->method, r->path, secs);
     }
+    vd_consume_leave(r);   /* one that consumed and never answered */
     vd_commit_release(r);
     free(r->body);
     free(r);
@@ -1009,13 +1010,25 @@ static void retire_gen(struct vd_gen *g, int secs)
                    atomic_load(&g->gate.parked));
         usleep(10000);
     }
-    /* Answers ready (resumed ones, handlers that committed by themselves)
-     * go out before the stop closes their connections: 5 s more at most,
-     * for a client that does not read its answer. */
+    /* Attests past their nonce (appraising, committing by themselves):
+     * their answers are queued before the stop, however long the store
+     * makes them wait (bounded by its busy timeouts, as the parked ones).
+     * An attest that reaches its nonce from now on is turned away with a
+     * 503 and nothing used (vd_consume_enter). */
+    atomic_store(&g->gate.cutting, 1);
+    for (int i = 1; atomic_load(&g->gate.consuming) > 0; i++) {
+        if (i % 500 == 0)
+            vd_log("warn", "stopping: %d attestations still being recorded",
+                   atomic_load(&g->gate.consuming));
+        usleep(10000);
+    }
+    /* Answers queued go out before the stop closes their connections: 5 s
+     * more at most (the drain at most), for a client that does not read. */
     for (int i = 0; atomic_load(&g->inflight) > 0 && i < (secs < 5 ? secs : 5) * 100; i++)
         usleep(10000);
     if (atomic_load(&g->inflight) > 0)
-        vd_log("warn", "stopping with %d answers not yet delivered", atomic_load(&g->inflight));
+        vd_log("warn", "stopping with %d requests unfinished (an answer not yet read by its "
+               "client, or a request still being received)", atomic_load(&g->inflight));
     MHD_stop_daemon(g->d);
     vd_accept_forget(g->d);
     free(g);

@@ -121,7 +121,20 @@ struct vd_park_gate {
     atomic_int parked;   /* parked answers not yet resumed */
     atomic_int closing;
     atomic_int draining; /* the generation is retiring: answers say Connection: close */
+    atomic_int consuming; /* attests past their nonce whose answer is not queued yet */
+    atomic_int cutting;   /* retire_gen: no attest may use its nonce any more */
 };
+
+struct vd_req;
+
+/*
+ * Before an attest uses its nonce: 0, and its generation's stop waits for
+ * its answer to be queued; -1 when the generation is being cut (nothing may
+ * be consumed: answer 503). vd_consume_leave when the answer is queued
+ * (vd_send_hdr) or the request ends (on_completed).
+ */
+int vd_consume_enter(struct vd_req *r);
+void vd_consume_leave(struct vd_req *r);
 
 struct vd_req {
     char id[VD_ID_LEN + 1];
@@ -141,6 +154,8 @@ struct vd_req {
     vfy_token_role role;
     int authed;
     int dropped;               /* refused unread: its generation was stopping */
+    int consuming;             /* counted in gate->consuming (vd_consume_enter) */
+    int queued;                /* an answer was queued for it */
     /* an attest answer parked until its group commit (commit.c) */
     struct vd_park_gate *gate; /* its daemon generation's (server.c) */
     int parked;

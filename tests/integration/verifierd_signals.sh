@@ -315,7 +315,12 @@ wait "$ATT4"
 sleep 0.5
 check "verifierd survives the reload (the attest was in appraisal past the drain)" kill -0 "$VD_PID"
 expect_nomatch "no libmicrohttpd panic in the log" "$(cat "$VD_LOG")" '[Ff]atal error|suspended connections'
-echo "# the attest caught by the reload: HTTP $(cat "$VD_TMP/att4.code")"
+# ... and its answer is delivered: its nonce is used and its result
+# recorded, so a cut answer would leave the client only a replayed nonce to
+# retry with (before session 9's fix: HTTP 000, and the retry
+# contraindicated).
+expect_eq "the attest caught by the reload gets its answer" "$(cat "$VD_TMP/att4.code")" 200
+expect_nomatch "no answer was cut by the reload" "$(cat "$VD_LOG")" 'not delivered|requests unfinished'
 vd_nonce "$A"
 expect_eq "the new generation answers" "$HTTP_CODE" 201
 vd_stop
