@@ -67,10 +67,11 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
                                                                                       : "GET, HEAD");
     if (status == 429)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    /* A retiring generation (SIGHUP, SIGTERM) sends its clients to the new
-     * one: a keep-alive client would otherwise keep it busy to the end of
-     * the drain, and its next request would be cut by the stop. */
-    if (r->gate != NULL && atomic_load(&r->gate->draining)) {
+    /* A generation retired by a reload sends its clients to the new one: a
+     * keep-alive client would otherwise keep it busy to the end of the
+     * drain. Past the drain (reload or stop) every answer closes. */
+    if (r->gate != NULL &&
+        (atomic_load(&r->gate->draining) || atomic_load(&r->gate->cutting))) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         if (status == 503)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");

@@ -979,11 +979,16 @@ static int gen_busy(const struct vd_gen *g)
  * cuts those that stall beyond --timeout), then stop it: only idle
  * keep-alive connections are closed.
  */
-static void retire_gen(struct vd_gen *g, int secs)
+static void retire_gen(struct vd_gen *g, int secs, int reload)
 {
     int busy = 0;
 
-    atomic_store(&g->gate.draining, 1);   /* answers from now on close their connection */
+    /* On a reload, answers from now on close their connection, so clients
+     * move to the new generation. On a stop there is none: keep-alive
+     * clients are served to the end of the drain rather than sent to a
+     * backlog nobody accepts any more. */
+    if (reload)
+        atomic_store(&g->gate.draining, 1);
     for (int i = 0; i < secs * 100; i++) {
         /* Handed to @g just before the switch, not started yet: counted
          * first, as accept.c explains, then among the tracked ones. */
@@ -1372,7 +1377,7 @@ int vd_server_reload(struct vd_server *s)
     cur_gen = g;
     pthread_mutex_unlock(&track_mu);
     s->daemon = g->d;
-    retire_gen(old, (int)s->cfg->drain_s);
+    retire_gen(old, (int)s->cfg->drain_s, 1);
     free(oc);
     vd_free_secret(okey);
     return reload_done(policies_ok, keys_ok, 1);
@@ -1387,7 +1392,7 @@ void vd_server_stop(struct vd_server *s)
         pthread_mutex_lock(&track_mu);
         cur_gen = NULL;
         pthread_mutex_unlock(&track_mu);
-        retire_gen(g, (int)s->cfg->drain_s);
+        retire_gen(g, (int)s->cfg->drain_s, 0);
     }
     if (watchdog_running) {
         atomic_store(&watchdog_stop, 1);
