@@ -248,27 +248,29 @@ out=$("$VD_BIN" --config "$VD_TMP/case.json" --listen 127.0.0.1:0 2>&1 </dev/nul
 expect_match "config: quiet true is accepted (only the missing database is refused)" "$out" \
     'database missing, unreadable or not initialised'
 # Key files that cannot be read: the system's reason, not "I/O error".
-out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
-    --signing-key "$VD_TMP/none/sign.pem" 2>&1 </dev/null)
-expect_match "a missing --signing-key says so" "$out" \
-    "--signing-key $VD_TMP/none/sign.pem: No such file or directory"
-out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
-    --signing-key "$P/sign.pem" --nonce-key "$VD_TMP/none/nonce.key" 2>&1 </dev/null)
-expect_match "a missing --nonce-key says so" "$out" \
-    "--nonce-key $VD_TMP/none/nonce.key: No such file or directory"
-out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$VD_TMP/none/c.pem" --tls-key "$P/key.pem" \
-    --signing-key "$P/sign.pem" 2>&1 </dev/null)
-expect_match "a missing --tls-cert is named" "$out" \
-    "cannot read --tls-cert $VD_TMP/none/c.pem: No such file or directory"
+start_fails() {   # start_fails NAME EXPECTED-TEXT ARGS...: verifierd refuses to start, saying so
+    local what=$1 want=$2 out
+    shift 2
+    out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 "$@" 2>&1 </dev/null)
+    expect_match "$what" "$out" "$want"
+}
+start_fails "a missing --signing-key says so" \
+    "--signing-key $VD_TMP/none/sign.pem: No such file or directory" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$VD_TMP/none/sign.pem"
+start_fails "a missing --nonce-key says so" \
+    "--nonce-key $VD_TMP/none/nonce.key: No such file or directory" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --nonce-key "$VD_TMP/none/nonce.key"
+start_fails "a missing --tls-cert is named" \
+    "cannot read --tls-cert $VD_TMP/none/c.pem: No such file or directory" \
+    --tls-cert "$VD_TMP/none/c.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem"
 mkdir -p "$VD_TMP/adir"
-out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$VD_TMP/adir" --tls-key "$P/key.pem" \
-    --signing-key "$P/sign.pem" 2>&1 </dev/null)
-expect_match "a directory given as --tls-cert is named as one" "$out" \
-    "cannot read --tls-cert $VD_TMP/adir: is a directory"
-out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/sign.pem" \
-    --signing-key "$P/sign.pem" 2>&1 </dev/null)
-expect_match "a --tls-key that is not the certificate's is named at start" "$out" \
-    "--tls-cert $P/cert.pem and --tls-key $P/sign.pem are not a valid certificate and matching key"
+start_fails "a directory given as --tls-cert is named as one" \
+    "cannot read --tls-cert $VD_TMP/adir: is a directory" \
+    --tls-cert "$VD_TMP/adir" --tls-key "$P/key.pem" --signing-key "$P/sign.pem"
+start_fails "a --tls-key that is not the certificate's is named at start" \
+    "--tls-cert $P/cert.pem and --tls-key $P/sign.pem are not a valid certificate and matching key" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/sign.pem" --signing-key "$P/sign.pem"
 vd_start prod3 --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
     --drain-timeout 1 || die "cannot start verifierd --drain-timeout 1"
 vd_nonce "$A"
