@@ -38,6 +38,13 @@
  *   answered 200 of the M opened. KINDS (default "thk") picks the groups:
  *   t TCP only, h half a request, k keep-alive. Exit 0.
  *   (hostilehttp split PORT N GO_FILE [KINDS])
+ * slowread: COUNT connections with a 4 KiB receive buffer, each sending
+ *   GET PATH (with TOKEN unless "-") and then reading RATE raw bytes every
+ *   250 ms (0: none) for HOLD_S seconds: slow readers, whose answer backs
+ *   up in the server's send buffer. Prints "slowread opened=O" once they
+ *   are all open (the caller watches verifierd's connection gauge
+ *   meanwhile) and "slowread read=B closed_by_server=C" at the end.
+ *   (hostilehttp slowread PORT COUNT PATH TOKEN RATE HOLD_S)
  * load: THREADS keep-alive connections, each looping POST /v1/challenge
  *   then POST /v1/attest (EVIDENCE_FILE for ATTESTER with the fresh nonce)
  *   for SECS seconds or until SIGTERM/SIGINT; reconnects when the server
@@ -87,6 +94,7 @@ static struct {
 
 static SSL_CTX *ctx;
 static in_port_t g_port;
+static int g_rcvbuf;   /* SO_RCVBUF for new connections; 0: the default */
 
 static int tls_load(void)
 {
@@ -141,6 +149,8 @@ static int tcp_open(int timeout_s)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (g_rcvbuf > 0)   /* before connect: it sets the window offered */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &g_rcvbuf, sizeof(g_rcvbuf));
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
         return -1;
@@ -914,6 +924,63 @@ static int cmd_slow(char **argv)
     return 0;
 }
 
+/* ---- slow readers ---- */
+
+static int cmd_slowread(char **argv)
+{
+    size_t count = strtoull(argv[0], NULL, 10), opened = 0, total = 0, closed = 0;
+    const char *path = argv[1], *tok = argv[2];
+    size_t rate = strtoull(argv[3], NULL, 10);
+    time_t end = time(NULL) + strtol(argv[4], NULL, 10);
+    struct conn *cs = calloc(count, sizeof(*cs));
+    char *tmp = malloc(rate + 1);
+    struct buf req = {0};
+
+    if (cs == NULL || tmp == NULL)
+        return 2;
+    bprintf(&req, "GET %s HTTP/1.1\r\nHost: x\r\n", path);
+    if (strcmp(tok, "-") != 0)
+        bprintf(&req, "Authorization: Bearer %s\r\n", tok);
+    bprintf(&req, "\r\n");
+    g_rcvbuf = 4096;
+    for (size_t i = 0; i < count; i++) {
+        if (conn_open(&cs[i], 5) == 0 && conn_write(&cs[i], req.p, req.n) == 0)
+            opened++;
+    }
+    printf("slowread opened=%zu\n", opened);
+    fflush(stdout);
+    while (time(NULL) < end) {
+        usleep(250000);
+        for (size_t i = 0; i < count && rate > 0; i++) {
+            ssize_t n;
+
+            if (cs[i].fd < 0)
+                continue;
+            /* the TCP stream, under TLS: only the pace matters here */
+            n = recv(cs[i].fd, tmp, rate, MSG_DONTWAIT);
+            if (n > 0)
+                total += (size_t)n;
+            else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                closed++;
+                tls.ssl_free(cs[i].ssl);
+                close(cs[i].fd);
+                cs[i].fd = -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        if (cs[i].fd >= 0) {
+            if (cs[i].ssl != NULL)
+                tls.ssl_free(cs[i].ssl);
+            close(cs[i].fd);
+        }
+    printf("slowread read=%zu closed_by_server=%zu\n", total, closed);
+    free(req.p);
+    free(tmp);
+    free(cs);
+    return 0;
+}
+
 /* ---- keep-alive load ---- */
 
 static volatile sig_atomic_t stop_load;
@@ -1116,7 +1183,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 3) {
-        fprintf(stderr, "usage: hostilehttp fuzz|idle|slow|split|load PORT ... (see the source)\n");
+        fprintf(stderr, "usage: hostilehttp fuzz|idle|slow|split|slowread|load PORT ... (see the source)\n");
         return 2;
     }
     g_port = (in_port_t)strtoul(argv[2], NULL, 10);
@@ -1130,6 +1197,8 @@ int main(int argc, char **argv)
         return cmd_slow(argv + 3);
     if (strcmp(argv[1], "split") == 0 && (argc == 5 || argc == 6))
         return cmd_split(argv + 3);
+    if (strcmp(argv[1], "slowread") == 0 && argc == 8)
+        return cmd_slowread(argv + 3);
     if (strcmp(argv[1], "load") == 0 && argc == 8)
         return cmd_load(argv + 3);
     fprintf(stderr, "hostilehttp: bad arguments\n");
