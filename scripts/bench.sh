@@ -19,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VB=$BUILD/bench/vfy-bench
 VD=$BUILD/verifierd/verifierd
+VCTL=$BUILD/tools/verifyctl/verifyctl
 WORK=$BUILD/bench-work
 SHM=/dev/shm/vfy-bench.$$
 SECONDS_HTTP=${BENCH_SECONDS:-10}
@@ -100,6 +101,9 @@ prov() {  # NAME KEYNAME ATTESTERS REFS [--rsa]
     "$VB" provision --db "$dir/verifierd.db" --key "$WORK/$2.pem" --attesters "$3" --refs "$4" ${5:-}
     cp "$dir/verifierd.db" "$dir/pristine.db"
     touch "$dir/provisioned"
+  else
+    # a copy made by an older build: brought to the current schema once
+    "$VCTL" --db "$dir/pristine.db" init >/dev/null
   fi
 }
 # The small databases take the writes of (2) on disk and of (3): each run

@@ -208,6 +208,16 @@ static const char schema_v5[] =
 static const char schema_v6[] =
     "CREATE INDEX attesters_by_fingerprint ON attesters (ak_fingerprint);";
 
+/*
+ * v7: AK fingerprints of the key, not of its encoding. An EC AK registered
+ * with a compressed point or explicit curve parameters had the fingerprint
+ * of that encoding, so the same key in the usual form passed for another
+ * (a revoked attester's key could register again). The step is C code
+ * (st_attesters_rekey, run by migrate()): every key is read again, and a
+ * fingerprint that differs is rewritten, with the PEM in the usual form.
+ */
+static const char schema_v7[] = "-- attester keys: st_attesters_rekey";
+
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
     schema_v1,
@@ -216,6 +226,7 @@ static const char *const migrations[] = {
     schema_v4,
     schema_v5,
     schema_v6,
+    schema_v7,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == VFY_STORE_SCHEMA_VERSION,
@@ -555,7 +566,18 @@ static vfy_rc migrate(vfy_store *st, int target)
         return rc;
     rc = read_int(st, "PRAGMA user_version", &v);   /* again, under the write lock */
     for (; rc == VFY_OK && v < target; v++) {
+        size_t n = 0;
+
         rc = st_exec(st, migrations[v]);
+        if (rc == VFY_OK && v + 1 == 7)
+            rc = st_attesters_rekey(st, &n);
+        if (rc == VFY_OK && n > 0) {
+            char detail[96];
+
+            snprintf(detail, sizeof(detail), "schema 7: %zu keys stored again in the usual form",
+                     n);
+            rc = st_audit(st, "store.migrate", "attesters", detail);
+        }
         if (rc != VFY_OK)
             break;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", (int)(v + 1));

@@ -93,6 +93,67 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
     return rc;
 }
 
+vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    vfy_rc rc = VFY_OK;
+    int src;
+
+    *changed = 0;
+    src = sqlite3_prepare_v2(st->db, "SELECT name, ak_pem, ak_tpm2b, ak_fingerprint FROM attesters",
+                             -1, &sel, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(st->db, "UPDATE attesters SET ak_pem = ?2, ak_fingerprint = ?3"
+                                         " WHERE name = ?1", -1, &upd, NULL);
+    if (src != SQLITE_OK) {
+        rc = st_db(st, src, "prepare");
+        goto out;
+    }
+    /* The UPDATE changes no column the SELECT's scan (the table) orders by. */
+    while ((src = sqlite3_step(sel)) == SQLITE_ROW) {
+        const uint8_t *buf = sqlite3_column_blob(sel, 2);
+        size_t len = (size_t)sqlite3_column_bytes(sel, 2);
+        const char *ofp = (const char *)sqlite3_column_text(sel, 3);
+        vfy_ak *ak = NULL;
+        uint8_t fp[32];
+        char fphex[65], *pem = NULL;
+
+        if (buf == NULL) {
+            buf = sqlite3_column_text(sel, 1);
+            len = (size_t)sqlite3_column_bytes(sel, 1);
+        }
+        /* a key this build cannot load cannot be appraised either: left */
+        if (buf == NULL || vfy_ak_load(&ak, buf, len, NULL) != VFY_OK)
+            continue;
+        rc = vfy_ak_fingerprint(ak, fp);
+        if (rc == VFY_OK)
+            st_hex(fphex, fp, sizeof(fp));
+        if (rc == VFY_OK && (ofp == NULL || strcmp(ofp, fphex) != 0)) {
+            rc = vfy_ak_to_pem(ak, &pem, NULL);
+            if (rc == VFY_OK) {
+                sqlite3_bind_text(upd, 1, (const char *)sqlite3_column_text(sel, 0), -1,
+                                  SQLITE_TRANSIENT);
+                sqlite3_bind_text(upd, 2, pem, -1, SQLITE_STATIC);
+                sqlite3_bind_text(upd, 3, fphex, -1, SQLITE_STATIC);
+                src = sqlite3_step(upd);
+                sqlite3_reset(upd);
+                rc = src == SQLITE_DONE ? VFY_OK : st_db(st, src, "attester key");
+                *changed += rc == VFY_OK;
+            }
+        }
+        free(pem);
+        vfy_ak_free(&ak);
+        if (rc != VFY_OK)
+            goto out;
+    }
+    if (src != SQLITE_DONE)
+        rc = st_db(st, src, "attesters");
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, size_t ak_len,
                        const char *scheme, const char *refset, const char *policy,
                        int revoked, int check_key, int *added)

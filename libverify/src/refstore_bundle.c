@@ -293,61 +293,89 @@ static vfy_rc same_key(vfy_store *st, size_t i, const uint8_t *bin, size_t blen,
     return rc;
 }
 
-static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+/* One attester entry, @i in the bundle. */
+static vfy_rc import_attester(vfy_store *st, const cJSON *it, size_t i,
+                              vfy_store_import_stats *stats)
 {
     static const char *const keys[] = {"name", "ak_pem", "ak_public", "scheme", "refset",
                                        "policy", "state", NULL};
-    size_t i = 0;
-    const cJSON *it;
+    const char *name = get_str(it, "name"), *pem = get_str(it, "ak_pem");
+    const char *pub = get_str(it, "ak_public"), *scheme = get_str(it, "scheme");
+    const char *refset = get_str(it, "refset"), *policy = get_str(it, "policy");
+    int revoked = parse_state(get_str(it, "state"), "active");
+    uint8_t *bin = NULL;
+    size_t blen = 0;
+    int added = 0;
+    vfy_rc rc;
 
-    cJSON_ArrayForEach(it, arr) {
-        const char *name = get_str(it, "name"), *pem = get_str(it, "ak_pem");
-        const char *pub = get_str(it, "ak_public"), *scheme = get_str(it, "scheme");
-        const char *refset = get_str(it, "refset"), *policy = get_str(it, "policy");
-        int revoked = parse_state(get_str(it, "state"), "active");
-        uint8_t *bin = NULL;
-        size_t blen = 0;
-        int added = 0;
-        vfy_rc rc;
+    if (!cJSON_IsObject(it) || !keys_ok(it, keys) || name == NULL || pem == NULL ||
+        scheme == NULL || refset == NULL || revoked < 0 ||
+        (cJSON_HasObjectItem(it, "ak_public") && pub == NULL) ||
+        (cJSON_HasObjectItem(it, "policy") && policy == NULL))
+        return bad(st, "attesters", i, "needs name, ak_pem, scheme, refset, state "
+                                       "(active|revoked) as strings");
+    if (pub != NULL) {
+        size_t cap = VFY_B64URL_DECODED_MAX(strlen(pub)) + 1;
 
-        if (!cJSON_IsObject(it) || !keys_ok(it, keys) || name == NULL || pem == NULL ||
-            scheme == NULL || refset == NULL || revoked < 0 ||
-            (cJSON_HasObjectItem(it, "ak_public") && pub == NULL) ||
-            (cJSON_HasObjectItem(it, "policy") && policy == NULL))
-            return bad(st, "attesters", i, "needs name, ak_pem, scheme, refset, state "
-                                           "(active|revoked) as strings");
-        if (pub != NULL) {
-            size_t cap = VFY_B64URL_DECODED_MAX(strlen(pub)) + 1;
-
-            bin = malloc(cap);
-            if (bin == NULL)
-                return VFY_E_NOMEM;
-            if (vfy_b64url_decode(bin, cap, &blen, pub, strlen(pub)) != VFY_OK) {
-                free(bin);
-                return bad(st, "attesters", i, "ak_public is not base64url");
-            }
-        }
-        if (bin != NULL && (rc = same_key(st, i, bin, blen, pem)) != VFY_OK) {
+        bin = malloc(cap);
+        if (bin == NULL)
+            return VFY_E_NOMEM;
+        if (vfy_b64url_decode(bin, cap, &blen, pub, strlen(pub)) != VFY_OK) {
             free(bin);
-            return rc;
+            return bad(st, "attesters", i, "ak_public is not base64url");
         }
-        if (bin != NULL)
-            rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, 0, &added);
-        else
-            rc = st_attester_put(st, name, (const uint8_t *)pem, strlen(pem), scheme, refset,
-                                 policy, revoked, 0, &added);
+    }
+    if (bin != NULL && (rc = same_key(st, i, bin, blen, pem)) != VFY_OK) {
         free(bin);
-        if (rc == VFY_OK && added == 2) {   /* revoked by this import: audited as such */
-            char obj[VFY_STORE_NAME_MAX + 16];
+        return rc;
+    }
+    /* A new active attester may not take the key of an attester revoked
+     * before this import (as an add may not); import_attesters stores a
+     * bundle's active entries before its revoked ones, so a key shared
+     * before its revocation (an export of such a store) imports again. */
+    if (bin != NULL)
+        rc = st_attester_put(st, name, bin, blen, scheme, refset, policy, revoked, !revoked,
+                             &added);
+    else
+        rc = st_attester_put(st, name, (const uint8_t *)pem, strlen(pem), scheme, refset,
+                             policy, revoked, !revoked, &added);
+    free(bin);
+    if (rc == VFY_E_CONFLICT) {
+        char why[sizeof(st->err)];
 
-            snprintf(obj, sizeof(obj), "attester %s", name);
-            rc = st_audit(st, "attester.revoke", obj, "by import");
+        snprintf(why, sizeof(why), "%s", vfy_store_errmsg(st));
+        return st_err(st, rc, "bundle attesters[%zu]: %s", i, why);
+    }
+    if (rc == VFY_OK && added == 2) {   /* revoked by this import: audited as such */
+        char obj[VFY_STORE_NAME_MAX + 16];
+
+        snprintf(obj, sizeof(obj), "attester %s", name);
+        rc = st_audit(st, "attester.revoke", obj, "by import");
+    }
+    if (rc != VFY_OK)
+        return rc;
+    stats->attesters += (size_t)(added == 1);
+    stats->revoked += (size_t)(added == 2);
+    return VFY_OK;
+}
+
+/* The active entries first, then the revoked ones (see import_attester). */
+static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i = 0;
+        const cJSON *it;
+
+        cJSON_ArrayForEach(it, arr) {
+            /* anything not a revoked entry in the first pass: its errors
+             * are reported in bundle order */
+            int revoked = parse_state(get_str(it, "state"), "active") == 1;
+            vfy_rc rc;
+
+            if (revoked == pass && (rc = import_attester(st, it, i, stats)) != VFY_OK)
+                return rc;
+            i++;
         }
-        if (rc != VFY_OK)
-            return rc;
-        stats->attesters += (size_t)(added == 1);
-        stats->revoked += (size_t)(added == 2);
-        i++;
     }
     return VFY_OK;
 }
@@ -444,7 +472,17 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                     rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             }
         } else {
+            int twin = 0;
+
+            /* Stored as given; then, if its digest is revoked as another row
+             * of its kind (stored, or earlier in this bundle), revoked with
+             * it: appraisal treats the digest as revoked, and the listing
+             * and the next export must say so. */
             rc = st_component_put(st, k, name, version, d, note, 1, &added);
+            if (rc == VFY_OK)
+                rc = st_component_revoked_as(st, k, d, &twin, NULL, 0);
+            if (rc == VFY_OK && twin)
+                rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
         }
         /* Stored rows this import revoked: the entry's own if it was stored,
          * and any other row of its kind and digest (a new revoked entry

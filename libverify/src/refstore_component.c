@@ -27,6 +27,38 @@ static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
     return VFY_OK;
 }
 
+vfy_rc st_component_revoked_as(vfy_store *st, vfy_component_kind kind, const uint8_t digest[32],
+                               int *found, char *as, size_t cap)
+{
+    char dstr[VFY_SHA256_STR_LEN + 1];
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    *found = 0;
+    if ((rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_COMP_REVOKED_DIGEST,
+                 "SELECT name, version FROM components"
+                 " WHERE kind = ?1 AND digest = ?2 AND state = 'revoked' LIMIT 1", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *found = 1;
+        if (as != NULL)
+            snprintf(as, cap, "%s%s%s", (const char *)sqlite3_column_text(s, 0),
+                     sqlite3_column_bytes(s, 1) > 0 ? " " : "",
+                     (const char *)sqlite3_column_text(s, 1));
+    } else if (src != SQLITE_DONE) {
+        rc = st_db(st, src, "component");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
                         int to_revoke, int *added)
@@ -79,25 +111,15 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
      * revoked, and the listing and the export must not say otherwise. A
      * row added only to be revoked (a bundle's revoked entry) may be. */
     if (!to_revoke) {
-        rc = st_stmt(st, SL_COMP_REVOKED_DIGEST,
-                     "SELECT name, version FROM components"
-                     " WHERE kind = ?1 AND digest = ?2 AND state = 'revoked' LIMIT 1", &s);
-        if (rc != VFY_OK)
+        char as[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 2];
+        int found = 0;
+
+        if ((rc = st_component_revoked_as(st, kind, digest, &found, as, sizeof(as))) != VFY_OK)
             return rc;
-        sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
-        src = sqlite3_step(s);
-        if (src == SQLITE_ROW)
-            rc = st_err(st, VFY_E_CONFLICT, "%s %s: digest %s is revoked (as %s %s%s%s)",
-                        vfy_component_kind_name(kind), name, dstr,
-                        vfy_component_kind_name(kind), (const char *)sqlite3_column_text(s, 0),
-                        sqlite3_column_bytes(s, 1) > 0 ? " " : "",
-                        (const char *)sqlite3_column_text(s, 1));
-        else if (src != SQLITE_DONE)
-            rc = st_db(st, src, "component");
-        sqlite3_reset(s);
-        if (rc != VFY_OK)
-            return rc;
+        if (found)
+            return st_err(st, VFY_E_CONFLICT, "%s %s: digest %s is revoked (as %s %s)",
+                          vfy_component_kind_name(kind), name, dstr,
+                          vfy_component_kind_name(kind), as);
     }
     rc = st_stmt(st, SL_COMP_INSERT,
                  "INSERT INTO components (kind, name, version, digest, note, created_at, updated_at)"

@@ -111,6 +111,10 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
                      unsigned *version_out, int *added);
 /* *@added: 0 nothing changed, 1 inserted, 2 an active attester revoked
  * (@revoked; its live results are revoked with it). */
+/* Schema 7: every attester's fingerprint and PEM from its key in the usual
+ * form (a P-256/P-384 key registered with a compressed point or explicit
+ * parameters had the fingerprint of that encoding); *changed rows. */
+vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed);
 /* @check_key: refuse the key of a revoked attester (an add; an import
  * restores what it is given). */
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,
@@ -120,10 +124,14 @@ vfy_rc st_pcr_put(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned in
                   const uint8_t *digest, size_t len, int *added);
 vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                          const uint8_t *digest, size_t len, int *changed, size_t *results);
+/* Whether a row of @kind with @digest is revoked (*found), and as what
+ * ("name version", into @as when not NULL). */
+vfy_rc st_component_revoked_as(vfy_store *st, vfy_component_kind kind, const uint8_t digest[32],
+                               int *found, char *as, size_t cap);
 /* @to_revoke: not checked against revoked digests — a row added to be
- * revoked at once, or any row of an import (which restores what it is
- * given); otherwise (an add) a digest revoked under any name or version of
- * the kind is refused. */
+ * revoked at once, or an import's approved row (which the import then
+ * revokes if its digest is revoked: import_components); otherwise (an add)
+ * a digest revoked under any name or version of the kind is refused. */
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
                         int to_revoke, int *added);

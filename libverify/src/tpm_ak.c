@@ -141,6 +141,22 @@ static vfy_rc check_ec_scheme(const vfy_sig_scheme *scheme, vfy_sig_scheme *pinn
     return pin_scheme(scheme, pinned);
 }
 
+/* AK_P256 or AK_P384 for an EC key on that curve, else -1. */
+static int ec_curve_of(const EVP_PKEY *pkey)
+{
+    char group[32];
+    size_t glen = 0;
+
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        &glen))
+        return -1;
+    if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+        return AK_P256;
+    if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+        return AK_P384;
+    return -1;
+}
+
 /*
  * Check the key is one we support and that @scheme fits it; fill the
  * default scheme when @scheme is NULL.
@@ -150,14 +166,7 @@ static vfy_rc check_key(EVP_PKEY *pkey, const vfy_sig_scheme *scheme, vfy_sig_sc
     int id = EVP_PKEY_get_base_id(pkey);
 
     if (id == EVP_PKEY_EC) {
-        char group[32];
-        size_t glen = 0;
-
-        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                            group, sizeof(group), &glen))
-            return VFY_E_AK_UNSUPPORTED;
-        if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0 &&
-            strcmp(group, "secp384r1") != 0 && strcmp(group, "P-384") != 0)
+        if (ec_curve_of(pkey) < 0)
             return VFY_E_AK_UNSUPPORTED;
         return check_ec_scheme(scheme, pinned);
     } else if (id == EVP_PKEY_RSA) {
@@ -276,6 +285,41 @@ static vfy_rc spki_fast(vfy_ak **out, const unsigned char *der, long n,
     return VFY_E_AK_MALFORMED;
 }
 
+/*
+ * An EC key in another SPKI form than the usual one — a compressed point,
+ * explicit curve parameters — becomes its curve and uncompressed point,
+ * like every other EC AK: one key, one form, so one fingerprint (a revoked
+ * attester's key re-encoded must not register again as a new key) and one
+ * PEM. Takes @pkey.
+ */
+static vfy_rc ec_canonical_ak(vfy_ak **out, EVP_PKEY *pkey, const vfy_sig_scheme *scheme)
+{
+    vfy_sig_scheme pinned;
+    BIGNUM *x = NULL, *y = NULL;
+    uint8_t point[AK_POINT_MAX];
+    int curve = ec_curve_of(pkey);
+    size_t fsize = curve == AK_P256 ? 32 : 48;
+    vfy_rc rc = check_key(pkey, scheme, &pinned);   /* the curve and the scheme */
+
+    if (rc != VFY_OK)
+        goto out;
+    rc = VFY_E_AK_MALFORMED;
+    if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
+        !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y))
+        goto out;
+    point[0] = 0x04;
+    if (BN_bn2binpad(x, point + 1, (int)fsize) != (int)fsize ||
+        BN_bn2binpad(y, point + 1 + fsize, (int)fsize) != (int)fsize)
+        goto out;
+    /* the point is checked again, as any other, on its named curve */
+    rc = ec_point_ak(out, curve, point, 1 + 2 * fsize, scheme);
+out:
+    BN_free(x);
+    BN_free(y);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
 vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_scheme *scheme)
 {
     EVP_PKEY *pkey = NULL;
@@ -305,7 +349,9 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
                 EVP_PKEY_free(pkey); /* trailing bytes inside the PEM */
                 pkey = NULL;
             }
-            rc = pkey != NULL ? ak_new(out, pkey, scheme) : VFY_E_AK_MALFORMED;
+            rc = pkey == NULL ? VFY_E_AK_MALFORMED
+                 : EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC ? ec_canonical_ak(out, pkey, scheme)
+                                                             : ak_new(out, pkey, scheme);
         }
     }
     OPENSSL_free(name);
@@ -671,6 +717,17 @@ vfy_rc vfy_ak_fingerprint(const vfy_ak *ak, uint8_t out[32])
 
     if (ak == NULL || out == NULL)
         return VFY_E_INVALID_ARG;
+    /* An EC AK: the SPKI of its named curve and uncompressed point, the
+     * DER i2d_PUBKEY writes for it (without building its key). */
+    if (ak->curve == AK_P256 || ak->curve == AK_P384) {
+        const uint8_t *pre = ak->curve == AK_P256 ? spki_p256 : spki_p384;
+        size_t plen = ak->curve == AK_P256 ? sizeof(spki_p256) : sizeof(spki_p384);
+        uint8_t spki[sizeof(spki_p384) + AK_POINT_MAX];
+
+        memcpy(spki, pre, plen);
+        memcpy(spki + plen, ak->point, ak->point_len);
+        return vfy_sha256(spki, plen + ak->point_len, out);
+    }
     if (vfy_ak_pkey(ak) == NULL)
         return VFY_E_INTERNAL;
     n = i2d_PUBKEY(vfy_ak_pkey(ak), &der);

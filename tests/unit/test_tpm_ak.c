@@ -80,6 +80,71 @@ Test(tpm_ak, p256_and_p384_import_the_same_key)
     fingerprint_matches_openssl("P-384");
 }
 
+/* @k's PEM with @param set to @value on a copy (point format, encoding). */
+static char *pem_with(EVP_PKEY *k, const char *param, const char *value, const char *param2,
+                      const char *value2, size_t *len)
+{
+    EVP_PKEY *c = EVP_PKEY_dup(k);
+    char *pem;
+
+    cr_assert_not_null(c);
+    cr_assert_eq(EVP_PKEY_set_utf8_string_param(c, param, value), 1, "%s=%s", param, value);
+    if (param2 != NULL)
+        cr_assert_eq(EVP_PKEY_set_utf8_string_param(c, param2, value2), 1);
+    pem = pem_of(c, len);
+    EVP_PKEY_free(c);
+    return pem;
+}
+
+/* One key in four SPKI forms: one AK, one fingerprint, one PEM, and it
+ * verifies what the key signs. A revoked attester's key re-encoded (a
+ * compressed point, explicit curve parameters) must not pass for a new key. */
+static void one_key_one_fingerprint(const char *curve)
+{
+    EVP_PKEY *k = EVP_EC_gen(curve);
+    size_t len, l2;
+    char *plain = pem_of(k, &len), *want_pem = NULL;
+    vfy_ak *ak = NULL;
+    uint8_t want[32];
+    char *forms[3];
+
+    cr_assert_eq(vfy_ak_from_pem(&ak, plain, len, NULL), VFY_OK);
+    cr_assert_eq(vfy_ak_fingerprint(ak, want), VFY_OK);
+    cr_assert_eq(vfy_ak_to_pem(ak, &want_pem, NULL), VFY_OK);
+    cr_assert_str_eq(want_pem, plain, "%s: the usual form is written back as it came", curve);
+    vfy_ak_free(&ak);
+    forms[0] = pem_with(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed", NULL, NULL,
+                        &l2);
+    forms[1] = pem_with(k, OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_EXPLICIT, NULL,
+                        NULL, &l2);
+    forms[2] = pem_with(k, OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_EXPLICIT,
+                        OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed", &l2);
+    for (int i = 0; i < 3; i++) {
+        uint8_t fp[32];
+        char *pem = NULL;
+
+        cr_assert_str_neq(forms[i], plain, "%s form %d: another encoding", curve, i);
+        cr_assert_eq(vfy_ak_from_pem(&ak, forms[i], strlen(forms[i]), NULL), VFY_OK,
+                     "%s form %d", curve, i);
+        cr_assert_eq(vfy_ak_fingerprint(ak, fp), VFY_OK);
+        cr_assert_eq(memcmp(fp, want, 32), 0, "%s form %d: the key's one fingerprint", curve, i);
+        cr_assert_eq(vfy_ak_to_pem(ak, &pem, NULL), VFY_OK);
+        cr_assert_str_eq(pem, plain, "%s form %d: written in the usual form", curve, i);
+        free(pem);
+        vfy_ak_free(&ak);
+        free(forms[i]);
+    }
+    free(want_pem);
+    free(plain);
+    EVP_PKEY_free(k);
+}
+
+Test(tpm_ak, a_key_re_encoded_keeps_its_fingerprint)
+{
+    one_key_one_fingerprint("P-256");
+    one_key_one_fingerprint("P-384");
+}
+
 Test(tpm_ak, point_off_the_curve_is_refused)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
