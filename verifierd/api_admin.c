@@ -274,11 +274,18 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
     /* HEAD works wherever GET does (docs/api.md); MHD sends no body for it. */
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
-    char actor[VFY_STORE_NAME_MAX + 8];
+    char actor[VFY_STORE_ACTOR_MAX + 1];
     static const char *lists[] = {"attesters", "pcrs", "components", "policies", "results", "audit"};
 
-    snprintf(actor, sizeof(actor), "token:%.*s", VFY_STORE_NAME_MAX - 6, r->token);
-    vfy_store_set_actor(vd_store(), actor);
+    /* Every change is audited under its token: a token's whole name (up to
+     * VFY_STORE_NAME_MAX), or no change at all (the handle would otherwise
+     * keep the actor of this thread's previous admin request). */
+    if (snprintf(actor, sizeof(actor), "token:%s", r->token) >= (int)sizeof(actor) ||
+        vfy_store_set_actor(vd_store(), actor) != VFY_OK) {
+        vd_log("error", "request %s: cannot audit under token %s: %s", r->id, r->token,
+               vfy_store_errmsg(vd_store()));
+        return vd_problem(c, r, 500, "cannot record the audit actor");
+    }
     if (get) {
         for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
             if (strcmp(sub, lists[i]) == 0)

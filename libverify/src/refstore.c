@@ -748,7 +748,7 @@ vfy_rc vfy_store_set_actor(vfy_store *st, const char *actor)
 
     if (st == NULL)
         return VFY_E_INVALID_ARG;
-    rc = st_check_name(st, actor, VFY_STORE_NAME_MAX, "actor");
+    rc = st_check_name(st, actor, VFY_STORE_ACTOR_MAX, "actor");
     if (rc != VFY_OK)
         return rc;
     snprintf(st->actor, sizeof(st->actor), "%s", actor);

@@ -44,7 +44,7 @@ struct vfy_store {
     int gen_valid;
     uint64_t gen;                    /* cached generation counter */
     int64_t data_version;            /* PRAGMA data_version when gen was cached */
-    char actor[VFY_STORE_NAME_MAX + 1];
+    char actor[VFY_STORE_ACTOR_MAX + 1];
     char err[512];
     sqlite3_stmt *stmt[SL_COUNT];
     const char *stmt_sql[SL_COUNT];  /* the SQL each slot was prepared from */

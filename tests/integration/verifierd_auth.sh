@@ -85,6 +85,24 @@ req GET /v1/admin/attesters "$T3"
 expect_status "an admin token added by verifyctl works at once" 200
 req GET /v1/revocations "$T3"
 expect_problem "that admin token on an attest endpoint" 403
+# A change is audited under its token's whole name, up to the longest
+# (128 bytes, here with a two-byte character at byte 122): it used to be
+# cut to 122 bytes mid-character, the actor refused, and the change
+# audited under the thread's previous admin token.
+LONGNAME="$(printf 'a%.0s' $(seq 1 121))é$(printf 'b%.0s' $(seq 1 5))"
+expect_eq "the long token name is 128 bytes" "$(printf '%s' "$LONGNAME" | wc -c)" 128
+TL=$("$VCTL" --db "$VD_DB" token add "$LONGNAME" --role admin) || die "verifyctl token add (long)"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl ec -pubout 2>/dev/null \
+    >"$VD_TMP/long-ak.pem" || die "openssl ec"
+for t in "$T3" "$TL" "$T3" "$TL"; do   # both tokens, on whichever threads
+    req GET /v1/admin/attesters "$t"
+done
+vd_call POST /v1/admin/attesters "$TL" -H 'Content-Type: application/json' --data-binary \
+    "$(jq -n --rawfile pem "$VD_TMP/long-ak.pem" '{name:"long-1", ak_pem:$pem}')"
+expect_status "an attester added with the long-named token" 201
+vd_call GET "/v1/admin/audit?limit=10000" "$T3"
+expect_eq "its audit row names the whole token name" \
+    "$(jq -r '.[] | select(.object == "attester long-1") | .actor' "$VD_BODY")" "token:$LONGNAME"
 "$VCTL" --db "$VD_DB" token revoke rp-2 >/dev/null || die "verifyctl token revoke"
 # Another process's change reaches verifierd's token caches when its
 # housekeeping thread next reads the store generation (every 100 ms;

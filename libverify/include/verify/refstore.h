@@ -106,9 +106,15 @@ VFY_EXPORT int vfy_store_schema_version(const vfy_store *st);
  */
 VFY_EXPORT const char *vfy_store_errmsg(const vfy_store *st);
 
+/** Longest audit actor, in bytes: room for a prefix such as "token:" before
+ * a name of VFY_STORE_NAME_MAX bytes. */
+#define VFY_STORE_ACTOR_MAX (VFY_STORE_NAME_MAX + 16)
+
 /**
- * The actor recorded in audit rows of later admin changes (copied; at most
- * VFY_STORE_NAME_MAX bytes; default "libverify").
+ * The actor recorded in audit rows of later admin changes (copied; a name
+ * of at most VFY_STORE_ACTOR_MAX bytes; default "libverify"). On an error
+ * the actor is left as it was: a caller acting for someone else must not
+ * go on (its changes would be audited under the previous actor).
  */
 VFY_EXPORT vfy_rc vfy_store_set_actor(vfy_store *st, const char *actor);
 
