@@ -89,6 +89,13 @@ expect_fail "$DB" 'verifyctl: token add: token t1 already exists (VFY_E_CONFLICT
 # Command-line errors.
 expect_fail "$DB" 'verifyctl: list: cannot list "secrets" (expected attesters, pcrs, components, policies, tokens, results or audit)' \
     list secrets
+# --help after "--" is an argument, not a request for help (it exited 0
+# with the usage on stdout, and `T=$(verifyctl token add ...)` took that
+# for the token).
+expect_fail "$DB" 'verifyctl: token add: unexpected argument "--role" (see --help)' \
+    token add -- --help --role admin
+expect_fail "$DB" 'verifyctl: token add: unexpected argument "--help" (see --help)' \
+    token add t9 --role admin -- --help
 expect_fail "$DB" 'verifyctl: component add: unknown option --digets (see --help)' \
     component add model x --digets "$D"
 expect_fail "$DB" 'verifyctl: component revoke: no model named nosuch (VFY_E_NOT_FOUND)' \

@@ -21,6 +21,22 @@ for c in "" init "attester" "attester add" "attester revoke" "pcr" "pcr add" "pc
     done
 done
 echo "ok: --help everywhere, every option in verifyctl(1)"
+# ... but as an option's value it is that value: the note "--help" is stored
+# (it used to print the usage and exit 0 with nothing done), and without a
+# database the command fails.
+rc=0; "$VCTL" component add tool helpnote --digest "sha256:$(printf 'c%.0s' $(seq 1 64))" \
+    --note --help >/dev/null 2>"$WORK/err" || rc=$?
+[ "$rc" -eq 2 ] || fail "component add without --db, --note --help: exit $rc, want 2"
+grep -qx 'verifyctl: component add: --db PATH is required (before the command)' "$WORK/err" ||
+    fail "component add without --db: $(cat "$WORK/err")"
+"$VCTL" --db "$WORK/help.db" init >/dev/null
+"$VCTL" --db "$WORK/help.db" component add tool helpnote \
+    --digest "sha256:$(printf 'c%.0s' $(seq 1 64))" --note --help >"$WORK/out" ||
+    fail "component add --note --help exited non-zero"
+grep -q 'usage' "$WORK/out" && fail "component add --note --help printed the usage"
+"$VCTL" --db "$WORK/help.db" list components --json | jq -e '.[] | select(.name == "helpnote" and .note == "--help")' >/dev/null ||
+    fail "the note \"--help\" was not stored"
+echo "ok: --help as an option's value is the value"
 
 "$VCTL" --db "$DB" init | grep -qx "$DB: schema version [1-9][0-9]*"
 "$VCTL" --db "$DB" init >/dev/null     # again: fine

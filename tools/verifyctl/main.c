@@ -134,12 +134,8 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
         if (strcmp(argv[i], commands[k].name) != 0)
             continue;
-        /* --help needs no database. */
-        for (int j = i + 1; j < argc; j++)
-            if (strcmp(argv[j], "--help") == 0)
-                return commands[k].run(&c, argc - i - 1, argv + i + 1);
-        if (c.db == NULL || c.db[0] == '\0')
-            return vc_fail(VC_EXIT_USAGE, argv[i], "--db PATH is required (before the command)");
+        /* --db is checked when the command opens it (vc_open): its --help
+         * needs none. */
         if (c.actor == NULL || c.actor[0] == '\0')
             c.actor = getenv("USER");
         if (c.actor == NULL || c.actor[0] == '\0')

@@ -47,11 +47,18 @@ int vc_parse(const char *cmd, const char *usage, int argc, char **argv, const vc
     size_t np = 0;
 
     *npos = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!only_pos && strcmp(argv[i], "--help") == 0) {
+    /* --help in an option's place only: not as an option's value (--note
+     * --help) nor after "--", where it is an argument like any other. */
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const vc_opt *o;
+
+        if (strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
             return VC_HELP_SHOWN;
         }
+        if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=') == NULL &&
+            (o = find_opt(opts, argv[i] + 2, strlen(argv[i] + 2))) != NULL && o->takes_value)
+            i++;   /* its value */
     }
     for (const vc_opt *o = opts; o != NULL && o->name != NULL; o++) {
         if (o->value != NULL)
@@ -211,7 +218,12 @@ static int parent_dir_exists(const char *path)
 
 int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
 {
-    vfy_rc rc = vfy_store_open(st, c->db, flags);
+    vfy_rc rc;
+
+    *st = NULL;
+    if (c->db == NULL || c->db[0] == '\0')
+        return vc_fail(VC_EXIT_USAGE, what, "--db PATH is required (before the command)");
+    rc = vfy_store_open(st, c->db, flags);
 
     if (rc != VFY_OK) {
         /* The handle is gone; the message names the path and the cause. */
