@@ -81,10 +81,11 @@ struct rp {
     time_t jwks_at;   /* CLOCK_MONOTONIC seconds when it was fetched */
     unsigned jwks_max_age_s; /* refetch at least this often (--jwks-max-age) */
     uint64_t cursor;
+    unsigned feed_page, feed_pages; /* --feed-page-size, --feed-pages (per decision) */
     /* the EAR held for this connection */
     vfy_ear *ear;
     struct timespec ear_received;   /* CLOCK_MONOTONIC */
-    int64_t ear_life_s;             /* exp - now when it was received */
+    int64_t ear_life_s;             /* how long it may be relied on from then */
     char jti[VFY_EAR_JTI_MAX + 1];
     int posture_changed;
     char posture_note[256];
@@ -220,16 +221,33 @@ tls_fail:
     return -1;
 }
 
+/* @len bytes of text from the agent, fit for one timeline line: control
+ * characters (a newline would forge a line of its own) become '?'. */
+static const char *clean(const void *in, size_t len, char *out, size_t cap)
+{
+    const unsigned char *p = in;
+    size_t n = len < cap - 1 ? len : cap - 1;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+    out[n] = '\0';
+    return out;
+}
+
 static void on_notice(struct rp *rp, const uint8_t *p, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength((const char *)p, len);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "manifest_version");
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "manifest_digest");
 
+    char digest[81];
+
     rp->posture_changed = 1;
-    snprintf(rp->posture_note, sizeof(rp->posture_note), "manifest version %.0f, %.80s",
+    snprintf(rp->posture_note, sizeof(rp->posture_note), "manifest version %.0f, %s",
              cJSON_IsNumber(v) ? v->valuedouble : -1.0,
-             cJSON_IsString(d) ? d->valuestring : "?");
+             cJSON_IsString(d) ? clean(d->valuestring, strlen(d->valuestring), digest,
+                                       sizeof(digest))
+                               : "?");
     cJSON_Delete(j);
     tl(rp, "<- agent: posture-changed notice (%s): the EAR held for this connection no longer "
        "describes the agent", rp->posture_note);
@@ -326,9 +344,11 @@ static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len
     if (next_frame(rp, 30000, 0, &got, p, len) != 1)
         return -1;
     if (got == FRAME_ERROR) {
+        char text[512];
+
         rp->last_agent_error = *len ? (*p)[0] : 0;
-        tl(rp, "<- agent: error %u: %.*s", *len ? (*p)[0] : 0, *len > 1 ? (int)(*len - 1) : 0,
-           *len > 1 ? (const char *)*p + 1 : "");
+        tl(rp, "<- agent: error %u: %s", *len ? (*p)[0] : 0,
+           clean(*len > 1 ? *p + 1 : *p, *len > 1 ? *len - 1 : 0, text, sizeof(text)));
         free(*p);
         *p = NULL;
         return -1;
@@ -356,11 +376,35 @@ static void on_revoked(void *arg, const char *result_id, const char *reason)
     }
 }
 
+/*
+ * Whether the held EAR was revoked: the feed, at most --feed-pages pages a
+ * decision. A feed read to its end that does not name the EAR's result
+ * says it is not revoked; one that could not be read to its end (the RP
+ * started far behind, or a revocation listed many results) says nothing,
+ * so the result is asked about directly (GET /v1/results/{id}) and the
+ * feed catches up over the next decisions.
+ */
 static int poll_feed(struct rp *rp)
 {
-    char err[512];
+    char err[512], state[16], reason[512];
+    int rc = vc_revocations(rp->vc, &rp->cursor, rp->feed_page, rp->feed_pages, on_revoked, rp,
+                            err, sizeof(err));
 
-    if (vc_revocations(rp->vc, &rp->cursor, on_revoked, rp, err, sizeof(err)) != 0) {
+    if (rc == 1 && rp->ear != NULL && !rp->revoked) {
+        tl(rp, "revocation feed: more than %u pages to its end (cursor %llu); asking verifierd "
+           "about result %s directly", rp->feed_pages, (unsigned long long)rp->cursor, rp->jti);
+        rc = vc_result_state(rp->vc, rp->jti, state, sizeof(state), reason, sizeof(reason), err,
+                             sizeof(err));
+        if (rc == 0 && strcmp(state, "valid") != 0) {
+            rp->revoked = 1;
+            snprintf(rp->revoked_reason, sizeof(rp->revoked_reason), "%s",
+                     reason[0] != '\0' ? reason : state);
+            tl(rp, "<- verifierd: result %s %s (%s)", rp->jti, state, rp->revoked_reason);
+        } else if (rc == 0) {
+            tl(rp, "<- verifierd: result %s valid", rp->jti);
+        }
+    }
+    if (rc < 0) {
         tl(rp, "revocation feed unavailable: %s (treating the held EAR as unusable)", err);
         rp->revoked = 1;
         snprintf(rp->revoked_reason, sizeof(rp->revoked_reason), "revocation feed unavailable");
@@ -435,6 +479,10 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
  * the verifier's policy says (DESIGN: a verdict is relied on only for a
  * bounded time). */
 #define RP_MAX_TTL_DEFAULT_S 300
+/* The revocation feed: the largest page verifierd gives, and how many pages
+ * one decision reads at most (a million entries). */
+#define RP_FEED_PAGE_MAX 1000
+#define RP_FEED_PAGES_DEFAULT 1000
 
 /*
  * The key set, fetched again when @force or when older than --jwks-max-age:
@@ -517,7 +565,12 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
     drop_ear(rp);
     rp->ear = ear;
     clock_gettime(CLOCK_MONOTONIC, &rp->ear_received);
+    /* From now, as long as its own lifetime at most: an RP clock behind
+     * verifierd's (which vfy_ear_verify allows by up to 60 s of iat) must
+     * not stretch it. */
     rp->ear_life_s = vfy_ear_get_exp(ear) - (int64_t)time(NULL);
+    if (rp->ear_life_s > vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear))
+        rp->ear_life_s = vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear);
     snprintf(rp->jti, sizeof(rp->jti), "%s", vfy_ear_get_jti(ear));
     if (strcmp(rp->jti, result_id) != 0)
         tl(rp, "note: response result_id %s differs from the EAR's jti %s", result_id, rp->jti);
@@ -638,8 +691,12 @@ static int do_op(struct rp *rp, const char *op)
      */
     for (int attempt = 0;; attempt++) {
         for (int round = 0;; round++) {
-            if (round == 0 && rp->ear != NULL)
+            /* verifierd is asked before the frames are read, never between
+             * them and the decision (a stale key set is fetched now too) */
+            if (round == 0 && rp->ear != NULL) {
                 poll_feed(rp);
+                (void)jwks_fresh(rp, 0);
+            }
             if (drain(rp) < 0)
                 return -1;
             why = need_attestation(rp, whybuf, sizeof(whybuf));
@@ -704,8 +761,10 @@ static int do_op(struct rp *rp, const char *op)
         }
         rp->allowed++;
         rp->last_decision = 1;
-        tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%.*s\"", rp->ops, op,
-           (int)(len > 100 ? 100 : len), (const char *)p);
+        char answer[101];
+
+        tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%s\"", rp->ops, op,
+           clean(p, len, answer, sizeof(answer)));
         free(p);
         return 0;
     }
@@ -887,6 +946,7 @@ static void usage(FILE *f)
         "usage: vfy-rp --agent HOST:PORT --agent-ca PEM --verifier URL --verifier-ca PEM\n"
         "              (--token TOKEN | --token-file FILE) --attester NAME\n"
         "              [--max-ttl S] [--jwks-max-age S] [--name LABEL] [--replay FILE]\n"
+        "              [--feed-page-size N] [--feed-pages N]\n"
         "              [--cert PEM --key PEM]\n"
         "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
         "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
@@ -895,8 +955,11 @@ static void usage(FILE *f)
         "  TLS handshake; 1 otherwise; 2 usage. --jwks-max-age: refetch verifierd's key\n"
         "  set at least this often (default %d s), and whenever an EAR names an unknown kid.\n"
         "  --max-ttl: the longest an EAR is relied on, asked of verifierd and checked\n"
-        "  (default %d s).\n",
-        RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S);
+        "  (default %d s).\n"
+        "  --feed-page-size, --feed-pages: read the revocation feed N entries a page\n"
+        "  (default %d, the most verifierd gives), at most N pages a decision (default %d);\n"
+        "  past that the held result is asked about directly (GET /v1/results/{id}).\n",
+        RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S, RP_FEED_PAGE_MAX, RP_FEED_PAGES_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -913,6 +976,8 @@ int main(int argc, char **argv)
         {"attester", required_argument, NULL, 'n'},
         {"max-ttl", required_argument, NULL, 'x'},
         {"jwks-max-age", required_argument, NULL, 'J'},
+        {"feed-page-size", required_argument, NULL, 'P'},
+        {"feed-pages", required_argument, NULL, 'G'},
         {"name", required_argument, NULL, 'N'},
         {"script", required_argument, NULL, 's'},
         {"op", required_argument, NULL, 'o'},
@@ -936,6 +1001,8 @@ int main(int argc, char **argv)
     rp.attester = "agent-1";
     rp.jwks_max_age_s = RP_JWKS_MAX_AGE_S;
     rp.max_ttl_s = RP_MAX_TTL_DEFAULT_S;
+    rp.feed_page = RP_FEED_PAGE_MAX;
+    rp.feed_pages = RP_FEED_PAGES_DEFAULT;
     clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -975,6 +1042,23 @@ int main(int argc, char **argv)
                 rp.jwks_max_age_s = (unsigned)v;
             break;
         }
+        case 'P':
+        case 'G': {
+            char *end = NULL;
+            unsigned long v, max = opt == 'P' ? RP_FEED_PAGE_MAX : 1000000;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > max) {
+                fprintf(stderr, "vfy-rp: --%s must be 1..%lu\n",
+                        opt == 'P' ? "feed-page-size" : "feed-pages", max);
+                return 2;
+            }
+            if (opt == 'P')
+                rp.feed_page = (unsigned)v;
+            else
+                rp.feed_pages = (unsigned)v;
+            break;
+        }
         case 'o': {
             const char **n = realloc(ops, (nops + 1) * sizeof(*ops));
             if (n == NULL)
@@ -1005,13 +1089,23 @@ int main(int argc, char **argv)
     }
     if (agent_connect(&rp, agent, agent_ca) != 0)
         goto out;
-    /* Start the revocation feed at its current end: older entries are not ours. */
-    if (vc_revocations(rp.vc, &rp.cursor, on_revoked, &rp, err, sizeof(err)) != 0) {
+    /* Start the revocation feed at its current end: older entries are not
+     * ours. A feed longer than --feed-pages is caught up decision by
+     * decision (poll_feed). */
+    switch (vc_revocations(rp.vc, &rp.cursor, rp.feed_page, rp.feed_pages, on_revoked, &rp, err,
+                           sizeof(err))) {
+    case 0:
+        tl(&rp, "verifierd %s reachable; revocation feed cursor %llu", vurl,
+           (unsigned long long)rp.cursor);
+        break;
+    case 1:
+        tl(&rp, "verifierd %s reachable; revocation feed cursor %llu, more than %u pages from "
+           "its end", vurl, (unsigned long long)rp.cursor, rp.feed_pages);
+        break;
+    default:
         tl(&rp, "revocation feed: %s", err);
         goto out;
     }
-    tl(&rp, "verifierd %s reachable; revocation feed cursor %llu", vurl,
-       (unsigned long long)rp.cursor);
 
     if (script != NULL) {
         FILE *f = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");

@@ -295,12 +295,12 @@ int vc_keys(vclient *vc, char **jwks, size_t *len, char *err, size_t err_cap)
     return 0;
 }
 
-int vc_revocations(vclient *vc, uint64_t *cursor,
+int vc_revocations(vclient *vc, uint64_t *cursor, unsigned page_size, unsigned max_pages,
                    void (*fn)(void *arg, const char *result_id, const char *reason), void *arg,
                    char *err, size_t err_cap)
 {
-    for (int page = 0; page < 1000; page++) {
-        char path[128];
+    for (unsigned page = 0; page < max_pages; page++) {
+        char path[160];
         struct buf b;
         long code;
         cJSON *j;
@@ -308,7 +308,8 @@ int vc_revocations(vclient *vc, uint64_t *cursor,
         int n = 0;
         uint64_t next;
 
-        snprintf(path, sizeof(path), "/v1/revocations?after=%llu", (unsigned long long)*cursor);
+        snprintf(path, sizeof(path), "/v1/revocations?after=%llu&limit=%u",
+                 (unsigned long long)*cursor, page_size);
         if (request(vc, "GET", path, NULL, 1, &code, &b, err, err_cap) != 0)
             return -1;
         if (code != 200) {
@@ -340,5 +341,42 @@ int vc_revocations(vclient *vc, uint64_t *cursor,
         }
         *cursor = next;
     }
+    return 1;   /* not at the end: the caller must not take silence for "not revoked" */
+}
+
+int vc_result_state(vclient *vc, const char *result_id, char *state, size_t state_cap,
+                    char *reason, size_t reason_cap, char *err, size_t err_cap)
+{
+    char path[200], *esc;
+    struct buf b;
+    long code;
+    cJSON *j;
+    const cJSON *st, *why;
+
+    if (strlen(result_id) > 64 || (esc = curl_easy_escape(NULL, result_id, 0)) == NULL) {
+        snprintf(err, err_cap, "result id unusable in a URL");
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/v1/results/%s", esc);
+    curl_free(esc);
+    if (request(vc, "GET", path, NULL, 1, &code, &b, err, err_cap) != 0)
+        return -1;
+    if (code != 200) {
+        http_error("GET /v1/results", code, &b, err, err_cap);
+        free(b.p);
+        return -1;
+    }
+    j = cJSON_Parse(b.p);
+    free(b.p);
+    st = cJSON_GetObjectItemCaseSensitive(j, "state");
+    why = cJSON_GetObjectItemCaseSensitive(j, "reason");
+    if (!cJSON_IsString(st)) {
+        cJSON_Delete(j);
+        snprintf(err, err_cap, "GET /v1/results: unexpected answer");
+        return -1;
+    }
+    snprintf(state, state_cap, "%s", st->valuestring);
+    snprintf(reason, reason_cap, "%s", cJSON_IsString(why) ? why->valuestring : "");
+    cJSON_Delete(j);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * verifier.h — the relying party's client for verifierd's HTTPS API
- * (DESIGN §8, docs/api.md) on libcurl: challenge, attest, keys, and the
- * revocation feed. One keep-alive connection, verified against a CA file.
+ * (DESIGN §8, docs/api.md) on libcurl: challenge, attest, keys, the
+ * revocation feed and a result's state. One keep-alive connection, verified against a CA file.
  */
 #ifndef EXAMPLES_RP_VERIFIER_H
 #define EXAMPLES_RP_VERIFIER_H
@@ -43,11 +43,20 @@ void vc_result_clear(vc_result *res);
 int vc_keys(vclient *vc, char **jwks, size_t *len, char *err, size_t err_cap);
 
 /**
- * GET /v1/revocations?after=*@cursor, paging to the end; @fn is called for
- * every revoked result; *@cursor advances.
+ * GET /v1/revocations?after=*@cursor&limit=@page_size, at most @max_pages
+ * pages; @fn is called for every revoked result; *@cursor advances.
+ * 0: the end of the feed was reached; 1: @max_pages were read and more may
+ * follow (a result not named yet may still be revoked); -1: error.
  */
-int vc_revocations(vclient *vc, uint64_t *cursor,
+int vc_revocations(vclient *vc, uint64_t *cursor, unsigned page_size, unsigned max_pages,
                    void (*fn)(void *arg, const char *result_id, const char *reason), void *arg,
                    char *err, size_t err_cap);
+
+/**
+ * GET /v1/results/{id}: the result's state ("valid", "expired", "revoked")
+ * and, when revoked, the reason. 0, or -1 (an unknown id is an error).
+ */
+int vc_result_state(vclient *vc, const char *result_id, char *state, size_t state_cap,
+                    char *reason, size_t reason_cap, char *err, size_t err_cap);
 
 #endif

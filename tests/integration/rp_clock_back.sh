@@ -6,8 +6,10 @@
 # again once 3 s have passed ("EAR expired (N s since it was received)").
 # The new EAR's iat is then an hour in the RP's future: refused
 # (VFY_E_EAR_NOT_YET_VALID) — a verdict is never stretched by a clock set
-# back. Real parts: scripts/demo.sh's swtpm, verifierd --dev, vfy-agent,
-# vfy-rp; only the RP's wall clock is moved.
+# back. Then an RP clock 30 s behind from the start: an EAR of 3 s is
+# relied on for 3 s, not until its exp by the RP's clock. Real parts:
+# scripts/demo.sh's swtpm, verifierd --dev, vfy-agent, vfy-rp; only the
+# RP's wall clock is moved.
 set -u
 : "${VFY_BUILD_DIR:?VFY_BUILD_DIR must point at the build root}"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,6 +46,26 @@ in_order "an hour back on the wall clock: the held EAR still expires after its 3
     '^[0-9:.]+ rp +op 3 .*: high-impact -> attesting first: EAR expired \([0-9]+ s since it was received\)$' \
     '^[0-9:.]+ rp +EAR REJECTED by vfy_ear_verify: VFY_E_EAR_NOT_YET_VALID' \
     '^[0-9:.]+ rp +op 3 .*: REFUSED'
-if [ "$FAIL" -ne 0 ]; then echo "---- demo output ----"; cat "$TMP/out"; fi
+
+# An RP clock behind verifierd's when the EAR arrives: its iat is 30 s in
+# the RP's future (vfy_ear_verify allows up to 60 s), and exp - now is 33 s
+# for an EAR of 3 s. The RP relies on it for its own lifetime, 3 s, from
+# receipt: it used to take exp - now, 33 s.
+echo -30 >"$TMP/shift"
+cat >"$TMP/story2.txt" <<STORY
+op transfer 1 EUR to ACME Travel
+expect allowed affirming
+sleep 4
+op transfer 2 EUR to ACME Travel
+expect allowed affirming
+STORY
+rc=$(demo_run "$TMP/out2" DEMO_TTL=3 DEMO_STORY="$TMP/story2.txt" DEMO_RP_PRELOAD="$SHIM" \
+    TIMESHIFT_FILE="$TMP/shift")
+if [ "$rc" = 0 ]; then pass "30 s behind: demo.sh exits 0"; else fail "30 s behind: exit status $rc"; fi
+in_order "30 s behind: an EAR of 3 s is relied on for 3 s, not the 33 s to its exp" "$TMP/out2" \
+    '^[0-9:.]+ rp +op 1 .*: ALLOWED \(status affirming\)' \
+    '^[0-9:.]+ rp +op 2 .*: high-impact -> attesting first: EAR expired \([0-9]+ s since it was received\)$' \
+    '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)'
+if [ "$FAIL" -ne 0 ]; then echo "---- demo output ----"; cat "$TMP/out" "$TMP/out2"; fi
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
