@@ -79,6 +79,22 @@ enum MHD_Result vd_api_revocations(struct MHD_Connection *c, struct vd_req *r,
     rc = vfy_store_revocations(vd_store(), after, (size_t)limit, &rev, &n, &cursor);
     if (rc != VFY_OK)
         return vd_problem(c, r, 503, "result store unavailable");
+    /* Nothing after a cursor this database never gave: the feed was reset
+     * (a database replaced or restored), and an empty page would tell the
+     * client "nothing revoked" until the feed grows past its cursor. */
+    if (n == 0 && after > 0) {
+        uint64_t head = 0;
+        char detail[160];
+
+        if (vfy_store_feed_head(vd_store(), &head) != VFY_OK)
+            return vd_problem(c, r, 503, "result store unavailable");
+        if (after > head) {
+            snprintf(detail, sizeof(detail), "cursor %llu is past the feed's end (%llu): the feed "
+                     "was reset; read it again from 0 and stop relying on results held",
+                     (unsigned long long)after, (unsigned long long)head);
+            return vd_problem(c, r, 409, detail);
+        }
+    }
     if ((o = cJSON_CreateObject()) == NULL) {
         vfy_free(rev);
         return MHD_NO;

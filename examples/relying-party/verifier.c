@@ -315,6 +315,8 @@ int vc_revocations(vclient *vc, uint64_t *cursor, unsigned page_size, unsigned m
         if (code != 200) {
             http_error("GET /v1/revocations", code, &b, err, err_cap);
             free(b.p);
+            if (code == 409)   /* the feed was reset: read it again from 0 */
+                *cursor = 0;
             return -1;
         }
         j = cJSON_Parse(b.p);

@@ -46,7 +46,9 @@ int vc_keys(vclient *vc, char **jwks, size_t *len, char *err, size_t err_cap);
  * GET /v1/revocations?after=*@cursor&limit=@page_size, at most @max_pages
  * pages; @fn is called for every revoked result; *@cursor advances.
  * 0: the end of the feed was reached; 1: @max_pages were read and more may
- * follow (a result not named yet may still be revoked); -1: error.
+ * follow (a result not named yet may still be revoked); -1: error (a 409,
+ * a cursor past the feed's end, also sets *@cursor to 0: the feed was
+ * reset, and the results held must not be relied on).
  */
 int vc_revocations(vclient *vc, uint64_t *cursor, unsigned page_size, unsigned max_pages,
                    void (*fn)(void *arg, const char *result_id, const char *reason), void *arg,

@@ -490,3 +490,29 @@ vfy_rc vfy_store_revocations(vfy_store *st, uint64_t after, size_t max,
         *cursor = v[k - 1].cursor;
     return VFY_OK;
 }
+
+vfy_rc vfy_store_feed_head(vfy_store *st, uint64_t *head)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (head != NULL)
+        *head = 0;
+    if (st == NULL || head == NULL)
+        return VFY_E_INVALID_ARG;
+    /* AUTOINCREMENT keeps the largest cursor ever given in sqlite_sequence,
+     * which a prune does not lower (max(cursor) would). */
+    rc = st_stmt(st, SL_FEED_HEAD,
+                 "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0)",
+                 &s);
+    if (rc != VFY_OK)
+        return rc;
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        *head = (uint64_t)sqlite3_column_int64(s, 0);
+    else
+        rc = st_db(st, src, "revocations");
+    sqlite3_reset(s);
+    return rc;
+}

@@ -3,8 +3,10 @@
 # /v1/keys) once and then again when it is older than --jwks-max-age, so
 # that a key verifierd stops publishing is not trusted for the RP's whole
 # run (docs/rp-guide.md). A story of two operations 4 s apart with EARs of
-# 2 s (each operation attests): with --jwks-max-age 3 the second
-# attestation fetches the keys again; with the default (300 s) it uses the
+# 2 s (each operation attests): with --jwks-max-age 3 the keys are fetched
+# again before the second operation's decision (before the agent's frames
+# are read, so that no round trip to verifierd falls between them and the
+# decision); with the default (300 s) it uses the
 # set fetched for the first. When verifierd withdraws the key that signed
 # the held EAR, the next operation attests again though the EAR has not
 # expired. Without --max-ttl the RP asks for 300 s. Real parts: scripts/demo.sh's swtpm,
@@ -39,8 +41,8 @@ if [ "$rc" = 0 ]; then pass "--jwks-max-age 3: demo.sh exits 0"; else fail "--jw
 in_order "--jwks-max-age 3: keys fetched for each of the two attestations" "$TMP/out.short" \
     '^[0-9:.]+ rp +<- verifierd: key set fetched' \
     '^[0-9:.]+ rp +op 1 .*: ALLOWED \(status affirming\)' \
-    '^[0-9:.]+ rp +op 2 .*: high-impact -> attesting first: EAR expired' \
     '^[0-9:.]+ rp +<- verifierd: key set fetched' \
+    '^[0-9:.]+ rp +op 2 .*: high-impact -> attesting first: EAR expired' \
     '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)'
 n=$(fetches "$TMP/out.short")
 if [ "$n" = 2 ]; then pass "--jwks-max-age 3: two fetches"; else fail "--jwks-max-age 3: $n fetches, want 2"; fi

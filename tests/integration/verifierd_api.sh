@@ -159,9 +159,16 @@ expect_eq "revocations cursor is a number" "$(jget -t /cursor)" number
 expect_eq "revocations list empty (nothing revoked yet)" "$(jget /revoked)" '[]'
 call GET /v1/revocations "$A"
 expect_status "GET /v1/revocations (no cursor)" 200
+call GET /v1/revocations?after=1 "$A"
+expect_problem "a cursor past the (empty) feed's end: 409 (the feed was reset)" 409
+# The largest cursor, once the feed has given it (its head set in the
+# database by hand, and put back after), is echoed exactly.
+sqlite3 "$VD_DB" "INSERT INTO sqlite_sequence (name, seq) VALUES ('revocations', 9007199254740991)" ||
+    die "setting the feed's head"
 call GET /v1/revocations?after=9007199254740991 "$A"
 expect_eq "the largest cursor (2^53 - 1) is echoed exactly" "$HTTP_CODE $(tr -d ' ' <"$VD_BODY")" \
     '200 {"cursor":9007199254740991,"revoked":[]}'
+sqlite3 "$VD_DB" "DELETE FROM sqlite_sequence WHERE name = 'revocations'" || die "putting the head back"
 for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0' 'limit=1001' \
          'after=%095' 'after=%205' 'after=+5' 'after=9007199254740992' 'after=9223372036854775807'; do
     call GET "/v1/revocations?$q" "$A"

@@ -140,6 +140,18 @@ feed 0
 check "the whole feed lists R1, R2, R3" bash -c "case ' $FEED_IDS ' in *' $R1 '*) ;; *) exit 1;; esac; case ' $FEED_IDS ' in *' $R2 '*) ;; *) exit 1;; esac; case ' $FEED_IDS ' in *' $R3 '*) ;; *) exit 1;; esac"
 vd_call GET "/v1/revocations?after=0&limit=1" "$A"
 expect_eq "limit=1 gives one entry" "$(jget -l /revoked)" 1
+# A cursor this database never gave (the feed was reset: a database
+# replaced or restored from a backup) is 409, not an empty page that would
+# read "nothing revoked" until the feed grew past it; its end is 200.
+feed 0
+HEAD=$CURSOR
+vd_call GET "/v1/revocations?after=$HEAD" "$A"
+expect_status "the feed's end: 200" 200
+expect_eq "... and nothing after it" "$(jget -l /revoked)" 0
+vd_call GET "/v1/revocations?after=$((HEAD + 1))" "$A"
+expect_problem "one past the feed's end: 409" 409
+expect_eq "... saying so" "$(jget /detail)" \
+    "cursor $((HEAD + 1)) is past the feed's end ($HEAD): the feed was reset; read it again from 0 and stop relying on results held"
 
 vd_stop
 expect_eq "verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0

@@ -53,6 +53,17 @@ static vfy_store *open_new(void)
 }
 
 /* A fresh P-256 public key as PEM (caller frees). */
+/* @n bytes of @p (no NUL among them: a BIO's data), NUL-terminated. */
+static char *bytes_dup(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    cr_assert_not_null(s);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
 static char *new_ec_pem(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -459,6 +470,16 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     cr_assert_eq(vfy_store_revocations(st, cur, 10, &feed, &n, &cur), VFY_OK);
     cr_assert_eq(n, 0);
     cr_assert_null(feed);
+    {   /* the feed's head: the last cursor given, kept when entries go */
+        uint64_t head = 99;
+
+        cr_assert_eq(vfy_store_feed_head(NULL, &head), VFY_E_INVALID_ARG);
+        cr_assert_eq(vfy_store_feed_head(st, &head), VFY_OK);
+        cr_assert_eq(head, cur);
+        cr_assert_eq(raw_exec("DELETE FROM revocations"), SQLITE_OK);
+        cr_assert_eq(vfy_store_feed_head(st, &head), VFY_OK);
+        cr_assert_eq(head, cur, "a pruned feed keeps its head");
+    }
 
     /* Re-approving a revoked value is refused; revoking again is a no-op. */
     cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d, NULL, NULL),
@@ -1671,9 +1692,9 @@ Test(refstore, revoked_key_re_encoded_is_the_same_key)
         cr_assert_eq(PEM_write_bio_PUBKEY(b, c), 1);
         n = BIO_get_mem_data(b, &data);
         if (i == 0)
-            plain = strndup(data, (size_t)n);
+            plain = bytes_dup(data, (size_t)n);
         else
-            odd[i - 1] = strndup(data, (size_t)n);
+            odd[i - 1] = bytes_dup(data, (size_t)n);
         BIO_free(b);
         EVP_PKEY_free(c);
     }
@@ -1744,7 +1765,7 @@ Test(refstore, schema_7_rekeys_attesters_stored_re_encoded)
     b = BIO_new(BIO_s_mem());
     cr_assert_eq(PEM_write_bio_PUBKEY(b, k), 1);
     n = BIO_get_mem_data(b, &data);
-    plain = strndup(data, (size_t)n);
+    plain = bytes_dup(data, (size_t)n);
     BIO_free(b);
     cr_assert_eq(vfy_store_attester_add(st, "new-1", (const uint8_t *)plain, strlen(plain), NULL,
                                         NULL, NULL, NULL), VFY_E_CONFLICT);

@@ -632,6 +632,14 @@ VFY_EXPORT vfy_rc vfy_store_revocations(vfy_store *st, uint64_t after, size_t ma
                                         vfy_store_revocation **out, size_t *n,
                                         uint64_t *cursor) VFY_MUST_CHECK;
 
+/**
+ * The last cursor the feed has given (*@head; 0 for a feed never written),
+ * also when its entries were pruned since. A client's cursor above it was
+ * not given by this database: the feed was reset (a database replaced or
+ * restored from a backup) and the client must read it again from 0.
+ */
+VFY_EXPORT vfy_rc vfy_store_feed_head(vfy_store *st, uint64_t *head) VFY_MUST_CHECK;
+
 /* ------------------------------------------------------------------ */
 /* Bundles, listings, parsing                                           */
 
