@@ -25,8 +25,14 @@ static enum MHD_Result store_error(struct MHD_Connection *c, struct vd_req *r, v
 {
     char detail[600];
 
-    snprintf(detail, sizeof(detail), "%s%s%s", vfy_strerror(rc),
-             vfy_store_errmsg(vd_store())[0] ? ": " : "", vfy_store_errmsg(vd_store()));
+    /* A conflict's own message says what conflicts ("... is revoked", "...
+     * already exists with a different key"): the generic text of
+     * VFY_E_CONFLICT in front would call each a difference of contents. */
+    if (rc == VFY_E_CONFLICT && vfy_store_errmsg(vd_store())[0] != '\0')
+        snprintf(detail, sizeof(detail), "%s", vfy_store_errmsg(vd_store()));
+    else
+        snprintf(detail, sizeof(detail), "%s%s%s", vfy_strerror(rc),
+                 vfy_store_errmsg(vd_store())[0] ? ": " : "", vfy_store_errmsg(vd_store()));
     switch (rc) {
     case VFY_E_NOT_FOUND: return vd_problem(c, r, 404, detail);
     case VFY_E_CONFLICT: return vd_problem(c, r, 409, detail);

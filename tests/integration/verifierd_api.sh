@@ -316,6 +316,17 @@ expect_status "admin: add the same attester again (no-op)" 200
 expect_eq "admin: re-add says added false" "$(jget /added)" false
 post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
 expect_problem "admin: same name, another key" 409
+expect_eq "admin: ... its detail is the conflict itself" "$(jget /detail)" \
+    "attester agent-x already exists with a different attestation key"
+# the key of a revoked attester under a new name: 409 saying so
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-gone\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
+expect_status "admin: add an attester to revoke" 201
+post /v1/admin/attesters/agent-x-gone/revoke "$ADM" ''
+expect_status "admin: revoke it" 200
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-back\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
+expect_problem "admin: its key under a new name" 409
+expect_eq "admin: ... named as a revoked attester's key" "$(jget /detail)" \
+    "the attestation key of revoked attester agent-x-gone cannot be registered again"
 post /v1/admin/attesters "$ADM" '{"name":"agent-y"}'
 expect_problem "admin: attester without a key" 400
 post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
