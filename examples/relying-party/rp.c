@@ -221,15 +221,16 @@ tls_fail:
     return -1;
 }
 
-/* @len bytes of text from the agent, fit for one timeline line: control
- * characters (a newline would forge a line of its own) become '?'. */
+/* @len bytes of text from the agent, fit for one timeline line: every byte
+ * but printable ASCII becomes '?' (a newline, a C1 control, a Unicode line
+ * separator or a bidirectional override could forge or disguise a line). */
 static const char *clean(const void *in, size_t len, char *out, size_t cap)
 {
     const unsigned char *p = in;
     size_t n = len < cap - 1 ? len : cap - 1;
 
     for (size_t i = 0; i < n; i++)
-        out[i] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+        out[i] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
     out[n] = '\0';
     return out;
 }
@@ -510,16 +511,18 @@ static int jwks_fresh(struct rp *rp, int force)
     return 0;
 }
 
-/* 1 if the key that signed the held EAR is still in verifierd's key set
- * (fetched again when older than --jwks-max-age); 0 if it is gone or the
- * set cannot be had: the EAR is not relied on then. */
+/* 1 if the key that signed the held EAR is in verifierd's key set as
+ * last fetched (do_op fetches a set older than --jwks-max-age before it
+ * reads the agent's frames, so that nothing is asked of verifierd between
+ * them and the decision); 0 if it is gone or there is no set: the EAR is
+ * not relied on then. */
 static int ear_key_published(struct rp *rp)
 {
     const char *kid = vfy_ear_get_kid(rp->ear);
     vfy_jwks *set = NULL;
     int found = 0;
 
-    if (kid == NULL || jwks_fresh(rp, 0) != 0 ||
+    if (kid == NULL || rp->jwks == NULL ||
         vfy_jwks_parse(&set, rp->jwks, rp->jwks_len) != VFY_OK)
         return 0;
     for (size_t i = 0; i < vfy_jwks_count(set); i++)

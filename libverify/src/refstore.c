@@ -566,16 +566,18 @@ static vfy_rc migrate(vfy_store *st, int target)
         return rc;
     rc = read_int(st, "PRAGMA user_version", &v);   /* again, under the write lock */
     for (; rc == VFY_OK && v < target; v++) {
-        size_t n = 0;
+        size_t n = 0, unread = 0, shared = 0;
 
         rc = st_exec(st, migrations[v]);
         if (rc == VFY_OK && v + 1 == 7)
-            rc = st_attesters_rekey(st, &n);
-        if (rc == VFY_OK && n > 0) {
-            char detail[96];
+            rc = st_attesters_rekey(st, &n, &unread, &shared);
+        if (rc == VFY_OK && (n > 0 || unread > 0)) {
+            char detail[256];
 
-            snprintf(detail, sizeof(detail), "schema 7: %zu keys stored again in the usual form",
-                     n);
+            snprintf(detail, sizeof(detail),
+                     "schema 7: %zu keys stored again in the usual form; %zu keys unreadable, "
+                     "left as they were; %zu active attesters have a revoked attester's key "
+                     "(verifyctl init names them)", n, unread, shared);
             rc = st_audit(st, "store.migrate", "attesters", detail);
         }
         if (rc != VFY_OK)

@@ -64,7 +64,7 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
     static const char *const sql[2] = {
         "INSERT INTO revocations (result_id, at, reason)"
         " SELECT id, ?2, ?3 FROM results WHERE attester = ?1 AND state = 'valid' AND exp > ?2"
-        " ORDER BY id",
+        " ORDER BY rowid",
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE attester = ?1 AND state = 'valid' AND exp > ?2",
     };
@@ -93,13 +93,15 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
     return rc;
 }
 
-vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed)
+vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed, size_t *unread, size_t *shared)
 {
     sqlite3_stmt *sel = NULL, *upd = NULL;
     vfy_rc rc = VFY_OK;
     int src;
 
     *changed = 0;
+    *unread = 0;
+    *shared = 0;
     src = sqlite3_prepare_v2(st->db, "SELECT name, ak_pem, ak_tpm2b, ak_fingerprint FROM attesters",
                              -1, &sel, NULL);
     if (src == SQLITE_OK)
@@ -122,9 +124,12 @@ vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed)
             buf = sqlite3_column_text(sel, 1);
             len = (size_t)sqlite3_column_bytes(sel, 1);
         }
-        /* a key this build cannot load cannot be appraised either: left */
-        if (buf == NULL || vfy_ak_load(&ak, buf, len, NULL) != VFY_OK)
+        /* a key this build cannot load cannot be appraised either: left
+         * as it was, and counted */
+        if (buf == NULL || vfy_ak_load(&ak, buf, len, NULL) != VFY_OK) {
+            (*unread)++;
             continue;
+        }
         rc = vfy_ak_fingerprint(ak, fp);
         if (rc == VFY_OK)
             st_hex(fphex, fp, sizeof(fp));
@@ -146,7 +151,21 @@ vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed)
         if (rc != VFY_OK)
             goto out;
     }
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_DONE) {
+        rc = st_db(st, src, "attesters");
+        goto out;
+    }
+    /* Active attesters with the key of a revoked one: shared before the
+     * revocation, or registered again in another encoding, which only now
+     * compares equal. Counted for the audit row; verifyctl init names them. */
+    sqlite3_finalize(sel);
+    src = sqlite3_prepare_v2(st->db,
+                             "SELECT count(*) FROM attesters a WHERE a.state = 'active' AND"
+                             " EXISTS (SELECT 1 FROM attesters b WHERE b.state = 'revoked'"
+                             " AND b.ak_fingerprint = a.ak_fingerprint)", -1, &sel, NULL);
+    if (src == SQLITE_OK && (src = sqlite3_step(sel)) == SQLITE_ROW)
+        *shared = (size_t)sqlite3_column_int64(sel, 0);
+    else
         rc = st_db(st, src, "attesters");
 out:
     sqlite3_finalize(sel);

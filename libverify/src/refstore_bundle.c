@@ -450,7 +450,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         vfy_component_kind k;
         uint8_t d[32];
         size_t nrev = 0, nres = 0;
-        int added = 0;
+        int added = 0, twin = 0;
         vfy_rc rc;
 
         if (!cJSON_IsObject(it) || !keys_ok(it, keys) || kind == NULL || name == NULL ||
@@ -472,7 +472,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                     rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             }
         } else {
-            int twin = 0;
+            char as[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 2];
 
             /* Stored as given; then, if its digest is revoked as another row
              * of its kind (stored, or earlier in this bundle), revoked with
@@ -480,9 +480,19 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
              * and the next export must say so. */
             rc = st_component_put(st, k, name, version, d, note, 1, &added);
             if (rc == VFY_OK)
-                rc = st_component_revoked_as(st, k, d, &twin, NULL, 0);
+                rc = st_component_revoked_as(st, k, d, &twin, as, sizeof(as));
             if (rc == VFY_OK && twin)
                 rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
+            if (rc == VFY_OK && twin && added) {   /* new, and stored revoked: said so */
+                char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+                char detail[VFY_SHA256_STR_LEN + sizeof(as) + 80];
+
+                snprintf(obj, sizeof(obj), "%s %s", kind, name);
+                snprintf(detail, sizeof(detail), "%s; approved in the bundle, stored revoked: "
+                         "the digest is revoked as %s %s (by import)", dstr, kind, as);
+                rc = st_audit(st, "component.revoke", obj, detail);
+                stats->revoked++;
+            }
         }
         /* Stored rows this import revoked: the entry's own if it was stored,
          * and any other row of its kind and digest (a new revoked entry

@@ -114,8 +114,10 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
  * (@revoked; its live results are revoked with it). */
 /* Schema 7: every attester's fingerprint and PEM from its key in the usual
  * form (a P-256/P-384 key registered with a compressed point or explicit
- * parameters had the fingerprint of that encoding); *changed rows. */
-vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed);
+ * parameters had the fingerprint of that encoding); *changed rows, *unread
+ * rows whose key could not be read (left as they were), *shared active
+ * attesters with the key of a revoked one afterwards. */
+vfy_rc st_attesters_rekey(vfy_store *st, size_t *changed, size_t *unread, size_t *shared);
 /* @check_key: refuse the key of a revoked attester (an add; an import
  * restores what it is given). */
 vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *ak, size_t ak_len,

@@ -379,7 +379,7 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
         " AND (r.refset_id IN (SELECT refset_id FROM refset_components WHERE component_id = ?1)"
         " OR r.id IN (SELECT result_id FROM result_components WHERE component_id = ?1))"
-        " ORDER BY r.id";
+        " ORDER BY r.rowid";
     static const char mark_comp[] =
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE state = 'valid' AND exp > ?2"
@@ -390,7 +390,7 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
         " AND (r.refset_id IN (SELECT refset_id FROM refset_pcrs WHERE pcr_id = ?1)"
         " OR r.id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1))"
-        " ORDER BY r.id";
+        " ORDER BY r.rowid";
     static const char mark_pcr[] =
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE state = 'valid' AND exp > ?2"

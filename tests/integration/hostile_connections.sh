@@ -220,6 +220,9 @@ open_now=$(awk '/^verifierd_connections_open /{print $2}' "$VD_BODY")
 check "6 s in, no slow reader holds a connection (gauge ${open_now:-none}, this call included)" \
     test "${open_now:-99}" -le 1
 wait "$hpid"
+got=$(num "$(cat "$VD_TMP/slowread.out")" read)
+check "the slow readers were reading the export, not a short error (read ${got:-0} bytes)" \
+    test "${got:-0}" -gt 65536 -a "${got:-0}" -lt $((4 * size))
 vd_stop
 expect_eq "the trickle verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG

@@ -1715,6 +1715,28 @@ Test(refstore, revoked_key_re_encoded_is_the_same_key)
         cr_assert_str_eq(vfy_store_errmsg(st), "the attestation key of revoked attester agent-1 "
                                                "cannot be registered again");
     }
+    {   /* by import too */
+        char esc[2048], bundle[4096];
+        size_t o = 0;
+
+        for (size_t i = 0; odd[1][i] != '\0' && o + 3 < sizeof(esc); i++) {
+            if (odd[1][i] == '\n') {
+                esc[o++] = '\\';
+                esc[o++] = 'n';
+            } else {
+                esc[o++] = odd[1][i];
+            }
+        }
+        esc[o] = '\0';
+        snprintf(bundle, sizeof(bundle),
+                 "{\"format\":\"verifierd-refvalues\",\"version\":1,\"attesters\":[{\"name\":"
+                 "\"agent-3\",\"ak_pem\":\"%s\",\"scheme\":\"ecdsa-sha256\",\"refset\":"
+                 "\"default\",\"state\":\"active\"}]}", esc);
+        cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_E_CONFLICT);
+        cr_assert_str_eq(vfy_store_errmsg(st), "bundle attesters[0]: the attestation key of "
+                                               "revoked attester agent-1 cannot be registered "
+                                               "again");
+    }
     cr_assert_eq(count("SELECT count(*) FROM attesters"), 2);
     free(plain);
     free(odd[0]);
@@ -1755,18 +1777,43 @@ Test(refstore, schema_7_rekeys_attesters_stored_re_encoded)
              " 1)", (int)n, data, fphex);
     cr_assert_eq(raw_exec(sql), SQLITE_OK);
     BIO_free(b);
-    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_MIGRATE), VFY_OK, "%s",
-                 st != NULL ? vfy_store_errmsg(st) : "");
-    cr_assert_eq(count("SELECT count(*) FROM attesters WHERE name = 'old-1' AND ak_fingerprint = "
-                       "(SELECT ak_fingerprint FROM attesters) AND instr(ak_pem,"
-                       " 'MFkwEwYHKoZIzj0CAQYI') > 0"), 1, "stored in the usual form");
-    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'store.migrate' AND detail ="
-                       " 'schema 7: 1 keys stored again in the usual form'"), 1);
+    /* the same key in the usual form, registered again under schema 6 (its
+     * fingerprint differed), and a row whose key cannot be read */
     b = BIO_new(BIO_s_mem());
     cr_assert_eq(PEM_write_bio_PUBKEY(b, k), 1);
     n = BIO_get_mem_data(b, &data);
     plain = bytes_dup(data, (size_t)n);
     BIO_free(b);
+    {
+        vfy_ak *ak = NULL;
+        uint8_t pfp[32];
+        char pfphex[65];
+
+        cr_assert_eq(vfy_ak_from_pem(&ak, plain, strlen(plain), NULL), VFY_OK);
+        cr_assert_eq(vfy_ak_fingerprint(ak, pfp), VFY_OK);
+        vfy_ak_free(&ak);
+        for (int i = 0; i < 32; i++)
+            snprintf(pfphex + 2 * i, 3, "%02x", pfp[i]);
+        cr_assert_str_neq(pfphex, fphex, "schema 6 told the two forms apart");
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO attesters (name, ak_pem, ak_fingerprint, scheme, refset, state,"
+                 " created_at) VALUES ('back-1', '%s', '%s', 'ecdsa-sha256', 'default', 'active',"
+                 " 2), ('junk-1', 'not a key', 'ff', 'ecdsa-sha256', 'default', 'active', 3)",
+                 plain, pfphex);
+        cr_assert_eq(raw_exec(sql), SQLITE_OK);
+    }
+    cr_assert_eq(vfy_store_open(&st, path, VFY_STORE_MIGRATE), VFY_OK, "%s",
+                 st != NULL ? vfy_store_errmsg(st) : "");
+    cr_assert_eq(count("SELECT count(*) FROM attesters WHERE name = 'old-1' AND ak_fingerprint = "
+                       "(SELECT ak_fingerprint FROM attesters WHERE name = 'back-1') AND"
+                       " instr(ak_pem, 'MFkwEwYHKoZIzj0CAQYI') > 0"), 1,
+                 "stored in the usual form: one key, one fingerprint");
+    cr_assert_eq(count("SELECT count(*) FROM attesters WHERE name = 'junk-1' AND"
+                       " ak_fingerprint = 'ff'"), 1, "an unreadable key is left as it was");
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'store.migrate' AND detail ="
+                       " 'schema 7: 1 keys stored again in the usual form; 1 keys unreadable,"
+                       " left as they were; 1 active attesters have a revoked attester''s key"
+                       " (verifyctl init names them)'"), 1);
     cr_assert_eq(vfy_store_attester_add(st, "new-1", (const uint8_t *)plain, strlen(plain), NULL,
                                         NULL, NULL, NULL), VFY_E_CONFLICT);
     cr_assert_str_eq(vfy_store_errmsg(st), "the attestation key of revoked attester old-1 cannot "
@@ -1848,6 +1895,10 @@ Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
                  vfy_store_errmsg(st));
     cr_assert_eq(count("SELECT count(*) FROM components WHERE name = 'llama3' AND state = 'revoked'"),
                  1, "llama3, stored revoked by the import");
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'component.revoke' AND"
+                       " object = 'model llama3' AND detail LIKE '%; approved in the bundle,"
+                       " stored revoked: the digest is revoked as model llama 3.1 (by import)'"),
+                 1, "and audited as such");
     snprintf(b, sizeof(b), "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
              "{\"kind\":\"model\",\"name\":\"llama3\",\"version\":\"\",\"digest\":\"sha256:%s\","
              "\"state\":\"revoked\",\"note\":\"\"}]}", hex);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "verifyctl.h"
 
 static const char usage[] =
@@ -56,6 +58,72 @@ static const char init_usage[] =
     "Create the database file and its schema, or migrate an existing database\n"
     "forward to the current schema version. Safe to run again.\n";
 
+/* Active attesters with the attestation key of a revoked one: init names
+ * them (schema 7 made keys in other encodings compare equal, so an attester
+ * registered again with a revoked key re-encoded shows up here; so does one
+ * that shared the key before the revocation). */
+struct revoked_keys {
+    char (*fp)[65];   /* fingerprints of revoked attesters */
+    size_t n, cap;
+    size_t warned;
+    int failed;
+};
+
+static int fp_cmp(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static int collect_revoked(void *ctx, const char *row_json)
+{
+    struct revoked_keys *rk = ctx;
+    cJSON *row = cJSON_Parse(row_json);
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+
+    if (cJSON_IsString(fp) && cJSON_IsString(state) && strcmp(state->valuestring, "revoked") == 0 &&
+        strlen(fp->valuestring) < sizeof(rk->fp[0])) {
+        if (rk->n == rk->cap) {
+            size_t cap = rk->cap ? rk->cap * 2 : 64;
+            char (*n)[65] = realloc(rk->fp, cap * sizeof(*n));
+
+            if (n == NULL) {
+                rk->failed = 1;
+                cJSON_Delete(row);
+                return 1;
+            }
+            rk->fp = n;
+            rk->cap = cap;
+        }
+        snprintf(rk->fp[rk->n++], sizeof(rk->fp[0]), "%s", fp->valuestring);
+    }
+    cJSON_Delete(row);
+    return 0;
+}
+
+static int warn_shared(void *ctx, const char *row_json)
+{
+    struct revoked_keys *rk = ctx;
+    cJSON *row = cJSON_Parse(row_json);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+
+    if (cJSON_IsString(name) && cJSON_IsString(fp) && cJSON_IsString(state) &&
+        strcmp(state->valuestring, "active") == 0 &&
+        bsearch(fp->valuestring, rk->fp, rk->n, sizeof(rk->fp[0]), fp_cmp) != NULL) {
+        if (rk->warned < 20)
+            fprintf(stderr, "verifyctl: init: warning: attester %s is active with the "
+                    "attestation key of a revoked attester (shared before the revocation, or "
+                    "registered again with the key in another encoding before schema 7): "
+                    "revoke it unless it should stay (verifyctl attester revoke %s)\n",
+                    name->valuestring, name->valuestring);
+        rk->warned++;
+    }
+    cJSON_Delete(row);
+    return 0;
+}
+
 int vc_cmd_init(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
@@ -69,6 +137,20 @@ int vc_cmd_init(const vc_ctx *c, int argc, char **argv)
     if (r != 0)
         return r;
     printf("%s: schema version %d\n", c->db, vfy_store_schema_version(st));
+    {
+        struct revoked_keys rk;
+
+        memset(&rk, 0, sizeof(rk));
+        if (vfy_store_list_each(st, "attesters", 0, 0, collect_revoked, &rk, NULL) == VFY_OK &&
+            !rk.failed && rk.n > 0) {
+            qsort(rk.fp, rk.n, sizeof(rk.fp[0]), fp_cmp);
+            if (vfy_store_list_each(st, "attesters", 0, 0, warn_shared, &rk, NULL) == VFY_OK &&
+                rk.warned > 20)
+                fprintf(stderr, "verifyctl: init: warning: ... and %zu more (verifyctl list "
+                        "attesters --json: compare ak_fingerprint)\n", rk.warned - 20);
+        }
+        free(rk.fp);
+    }
     vfy_store_close(&st);
     return VC_EXIT_OK;
 }

@@ -81,7 +81,9 @@ VFY_EXPORT vfy_sig_scheme vfy_ak_scheme(const vfy_ak *ak);
  */
 VFY_EXPORT vfy_rc vfy_ak_to_pem(const vfy_ak *ak, char **pem, size_t *len);
 
-/** SHA-256 of the DER SubjectPublicKeyInfo: a stable identity for the key. */
+/** SHA-256 of the DER SubjectPublicKeyInfo in the usual form (an EC key:
+ * named curve, uncompressed point, whatever form it came in): a stable
+ * identity for the key, not for its encoding. */
 VFY_EXPORT vfy_rc vfy_ak_fingerprint(const vfy_ak *ak, uint8_t out[32]);
 
 /** Free @*ak and set it to NULL; NULL and *NULL are fine. */
