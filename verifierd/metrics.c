@@ -24,7 +24,7 @@ static const char *verdict_names[4] = {"affirming", "warning", "contraindicated"
 static atomic_ullong commits, commit_failures, committed_answers, commit_us;
 static atomic_ullong wal_restarts, wal_restarts_busy;
 static atomic_int wal_pages;
-static atomic_ullong reloads, reload_failures;
+static atomic_ullong reloads, reload_failures, dropped;
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
 {
@@ -61,6 +61,11 @@ void vd_metrics_reload(int ok)
     atomic_fetch_add_explicit(&reloads, 1, memory_order_relaxed);
     if (!ok)
         atomic_fetch_add_explicit(&reload_failures, 1, memory_order_relaxed);
+}
+
+void vd_metrics_dropped(void)
+{
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
 
 void vd_metrics_wal_restart(int ok)
@@ -190,9 +195,13 @@ char *vd_metrics_render(size_t *len)
                   "verifierd_reloads_total %llu\n"
                   "# HELP verifierd_reload_failures_total SIGHUP reloads that kept a policy, the signing keys or the TLS certificate (see the log).\n"
                   "# TYPE verifierd_reload_failures_total counter\n"
-                  "verifierd_reload_failures_total %llu\n",
+                  "verifierd_reload_failures_total %llu\n"
+                  "# HELP verifierd_requests_dropped_total Requests closed unread because they started on a server generation past its drain (the client retries on a new connection).\n"
+                  "# TYPE verifierd_requests_dropped_total counter\n"
+                  "verifierd_requests_dropped_total %llu\n",
               (unsigned long long)atomic_load(&reloads),
-              (unsigned long long)atomic_load(&reload_failures));
+              (unsigned long long)atomic_load(&reload_failures),
+              (unsigned long long)atomic_load(&dropped));
     if (vd_srv != NULL && vd_srv->committer != NULL)
         sb_printf(&b, "# HELP verifierd_results_pruned_total Expired results deleted by --results-keep-days.\n"
                       "# TYPE verifierd_results_pruned_total counter\n"

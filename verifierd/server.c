@@ -718,6 +718,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     clock_gettime(CLOCK_MONOTONIC, &now);
     secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->dropped) {
+        vd_metrics_dropped();
         vd_log("debug", "request %s refused unread: its server generation was stopping", r->id);
     } else {
         if (r->status == 0)

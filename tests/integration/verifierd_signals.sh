@@ -106,6 +106,8 @@ expect_match "a complete reload says so" "$(cat "$VD_LOG")" '"msg":"reloaded pol
 vd_call GET /metrics -
 expect_match "... and counts as a reload" "$(cat "$VD_BODY")" '^verifierd_reloads_total 1$'
 expect_match "... without failure" "$(cat "$VD_BODY")" '^verifierd_reload_failures_total 0$'
+expect_match "requests closed unread past a drain are counted" "$(cat "$VD_BODY")" \
+    '^verifierd_requests_dropped_total [0-9]+$'
 vd_nonce "$A"
 vd_post_json /v1/attest "$A" "$(attest_body "$NONCE" "$(rand_b64url 32)" nobody "$(cat "$VD_TMP/ev.json")")"
 expect_eq "new EARs carry the new kid" "$(jws_part "$(jget /ear)" 1 | "$JSONGET" /kid)" "$KID2"
