@@ -737,6 +737,34 @@ static int own_policy(vfy_appraiser *a, const vfy_appraisal_request *req,
 }
 
 /* Past manifests in the log (history modes "approved" and "strict"). */
+/*
+ * A late prefix (the log of a quote made before the verifier saw the next
+ * entry): the agent has moved on since. Each entry the stored history has
+ * beyond the quoted log — what the agent ran after this quote — must be a
+ * manifest this verifier appraised as affirming, or the verdict would be
+ * about a posture the verifier knows is gone (AR4SI executables 33, 96
+ * under a strict history). Only digests are stored, so a later entry is
+ * known-good or it is not; it cannot be appraised here.
+ */
+static void appraise_later_entries(vfy_appraiser *a, vfy_result *r, const vfy_agent_history *prev,
+                                   size_t quoted, const vfy_policy *pol)
+{
+    int bad = vfy_policy_history(pol) == VFY_HISTORY_STRICT ? 96 : 33;
+
+    for (size_t k = quoted; k < prev->n; k++) {
+        const uint8_t *d = prev->entries[k].digest;
+        char ds[VFY_SHA256_STR_LEN + 1];
+        int64_t refset = 0;
+
+        if (memcmp(d, r->md, 32) == 0 || manifest_known(a, r->attester, d, &refset))
+            continue;
+        digest_str(ds, d);
+        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
+        reason(r, "this quote is out of date: the agent has since run manifest %s (agent log "
+                  "entry %zu), which this verifier has not appraised as affirming", ds, k + 1);
+    }
+}
+
 static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_log *log,
                              const vfy_policy *pol)
 {
@@ -1160,6 +1188,8 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         goto out;
     appraise_manifest(a, r, man, pol, "");
     appraise_history(a, r, log, pol);
+    if (outcome == VFY_LOG_LATE_PREFIX)
+        appraise_later_entries(a, r, &prev, vfy_agent_log_count(log), pol);
 
 done:
     /* The manifest digest is vouched for only by a verified quote (binder). */

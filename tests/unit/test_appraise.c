@@ -578,7 +578,7 @@ static const char *const scenarios[] = {
     "hist-approved-carried", "hist-strict-carried",
     "hist-current-bad", "hist-approved-bad", "hist-strict-bad",
     "hist-current-bad-bare", "hist-approved-bad-bare", "hist-strict-bad-bare",
-    "late-prefix", "rollback-reset", "rollback-shorter", "reboot",
+    "late-prefix", "late-prefix-bad", "late-prefix-bad-strict", "rollback-reset", "rollback-shorter", "reboot",
     "clock-back", "clock-within",
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
