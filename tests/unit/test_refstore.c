@@ -64,6 +64,27 @@ static char *bytes_dup(const char *p, size_t n)
     return s;
 }
 
+/* A bundle with one active attester @name registered with @pem. */
+static void attester_bundle(char *out, size_t cap, const char *name, const char *pem)
+{
+    char esc[2048];
+    size_t o = 0;
+
+    for (size_t i = 0; pem[i] != '\0' && o + 3 < sizeof(esc); i++) {
+        if (pem[i] == '\n') {
+            esc[o++] = '\\';
+            esc[o++] = 'n';
+        } else {
+            esc[o++] = pem[i];
+        }
+    }
+    esc[o] = '\0';
+    snprintf(out, cap,
+             "{\"format\":\"verifierd-refvalues\",\"version\":1,\"attesters\":[{\"name\":"
+             "\"%s\",\"ak_pem\":\"%s\",\"scheme\":\"ecdsa-sha256\",\"refset\":\"default\","
+             "\"state\":\"active\"}]}", name, esc);
+}
+
 static char *new_ec_pem(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -1625,8 +1646,7 @@ Test(refstore, known_marks_follow_the_revocations_they_rest_on)
 Test(refstore, revoked_attesters_key_cannot_be_registered_again)
 {
     vfy_store *st = open_new();
-    char *pem = new_ec_pem(), *other = new_ec_pem(), bundle[4096], esc[2048];
-    size_t o = 0;
+    char *pem = new_ec_pem(), *other = new_ec_pem(), bundle[4096];
 
     cr_assert_eq(vfy_store_attester_add(st, "agent-1", (const uint8_t *)pem, strlen(pem), NULL,
                                         NULL, NULL, NULL), VFY_OK);
@@ -1643,22 +1663,9 @@ Test(refstore, revoked_attesters_key_cannot_be_registered_again)
                                         NULL, NULL, NULL), VFY_E_CONFLICT);
     cr_assert_eq(vfy_store_attester_add(st, "agent-3", (const uint8_t *)other, strlen(other),
                                         NULL, NULL, NULL, NULL), VFY_OK, "another key");
-    /* by import: the whole bundle is refused */
-    for (size_t i = 0; pem[i] != '\0' && o + 3 < sizeof(esc); i++) {
-        if (pem[i] == '\n') {
-            esc[o++] = '\\';
-            esc[o++] = 'n';
-        } else {
-            esc[o++] = pem[i];
-        }
-    }
-    esc[o] = '\0';
-    snprintf(bundle, sizeof(bundle),
-             "{\"format\":\"verifierd-refvalues\",\"version\":1,\"attesters\":[{\"name\":"
-             "\"agent-4\",\"ak_pem\":\"%s\",\"scheme\":\"ecdsa-sha256\",\"refset\":\"default\","
-             "\"state\":\"active\"}]}", esc);
     /* nor by import: a new active attester with the key of one revoked
      * before the import */
+    attester_bundle(bundle, sizeof(bundle), "agent-4", pem);
     cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_E_CONFLICT);
     cr_assert_str_eq(vfy_store_errmsg(st), "bundle attesters[0]: the attestation key of revoked "
                                            "attester agent-1 cannot be registered again");
@@ -1716,22 +1723,9 @@ Test(refstore, revoked_key_re_encoded_is_the_same_key)
                                                "cannot be registered again");
     }
     {   /* by import too */
-        char esc[2048], bundle[4096];
-        size_t o = 0;
+        char bundle[4096];
 
-        for (size_t i = 0; odd[1][i] != '\0' && o + 3 < sizeof(esc); i++) {
-            if (odd[1][i] == '\n') {
-                esc[o++] = '\\';
-                esc[o++] = 'n';
-            } else {
-                esc[o++] = odd[1][i];
-            }
-        }
-        esc[o] = '\0';
-        snprintf(bundle, sizeof(bundle),
-                 "{\"format\":\"verifierd-refvalues\",\"version\":1,\"attesters\":[{\"name\":"
-                 "\"agent-3\",\"ak_pem\":\"%s\",\"scheme\":\"ecdsa-sha256\",\"refset\":"
-                 "\"default\",\"state\":\"active\"}]}", esc);
+        attester_bundle(bundle, sizeof(bundle), "agent-3", odd[1]);
         cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_E_CONFLICT);
         cr_assert_str_eq(vfy_store_errmsg(st), "bundle attesters[0]: the attestation key of "
                                                "revoked attester agent-1 cannot be registered "
