@@ -196,7 +196,7 @@ char *vd_metrics_render(size_t *len)
                   "# HELP verifierd_reload_failures_total SIGHUP reloads that kept a policy, the signing keys or the TLS certificate (see the log).\n"
                   "# TYPE verifierd_reload_failures_total counter\n"
                   "verifierd_reload_failures_total %llu\n"
-                  "# HELP verifierd_requests_dropped_total Requests closed unread because they started on a server generation past its drain (the client retries on a new connection).\n"
+                  "# HELP verifierd_requests_dropped_total Requests closed unread because they started on a server generation past its drain (a client that retries goes to the new generation).\n"
                   "# TYPE verifierd_requests_dropped_total counter\n"
                   "verifierd_requests_dropped_total %llu\n",
               (unsigned long long)atomic_load(&reloads),

@@ -739,30 +739,40 @@ static int own_policy(vfy_appraiser *a, const vfy_appraisal_request *req,
 /* Past manifests in the log (history modes "approved" and "strict"). */
 /*
  * A late prefix (the log of a quote made before the verifier saw the next
- * entry): the agent has moved on since. Each entry the stored history has
- * beyond the quoted log — what the agent ran after this quote — must be a
- * manifest this verifier appraised as affirming, or the verdict would be
- * about a posture the verifier knows is gone (AR4SI executables 33, 96
- * under a strict history). Only digests are stored, so a later entry is
- * known-good or it is not; it cannot be appraised here.
+ * entry): the agent has moved on since. The last entry the stored history
+ * holds — the agent's posture as this verifier last saw it — must be a
+ * manifest it appraised as affirming (marked known-good, with the
+ * reference rows that appraisal relied on, which this result then relies
+ * on too: revoking one revokes it), or the verdict would be about a
+ * posture the verifier knows is gone (AR4SI executables 33, 96 under a
+ * strict history). Entries in between do not matter: the agent has left
+ * them as well. Only digests are stored, so the last entry is known-good
+ * or it is not; it cannot be appraised here.
  */
 static void appraise_later_entries(vfy_appraiser *a, vfy_result *r, const vfy_agent_history *prev,
                                    size_t quoted, const vfy_policy *pol)
 {
     int bad = vfy_policy_history(pol) == VFY_HISTORY_STRICT ? 96 : 33;
+    const uint8_t *d;
+    const struct refset_entry *rs;
+    char ds[VFY_SHA256_STR_LEN + 1];
+    int64_t refset = 0;
 
-    for (size_t k = quoted; k < prev->n; k++) {
-        const uint8_t *d = prev->entries[k].digest;
-        char ds[VFY_SHA256_STR_LEN + 1];
-        int64_t refset = 0;
-
-        if (memcmp(d, r->md, 32) == 0 || manifest_known(a, r->attester, d, &refset))
-            continue;
-        digest_str(ds, d);
-        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
-        reason(r, "this quote is out of date: the agent has since run manifest %s (agent log "
-                  "entry %zu), which this verifier has not appraised as affirming", ds, k + 1);
+    if (prev->n <= quoted)
+        return;
+    d = prev->entries[prev->n - 1].digest;
+    if (memcmp(d, r->md, 32) == 0)
+        return;   /* back to the quoted manifest: appraised as the current one */
+    if (manifest_known(a, r->attester, d, &refset) && refset > 0 &&
+        (rs = refset_rows(a, refset)) != NULL) {
+        for (size_t k = 0; k < rs->n; k++)
+            add_ref(r, rs->refs[k].kind, rs->refs[k].id);
+        return;
     }
+    digest_str(ds, d);
+    raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
+    reason(r, "this quote is out of date: the agent has since run manifest %s (agent log entry "
+              "%zu), which is not a manifest this verifier appraised as affirming", ds, prev->n);
 }
 
 static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_log *log,

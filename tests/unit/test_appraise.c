@@ -2457,6 +2457,109 @@ Test(appraise, known_good_only_under_the_attesters_own_policy)
     env_close(&e);
 }
 
+/* Appraise evidence made earlier (a quote held back) for @s. */
+static vfy_result *soft_appraise_held(env *e, soft *s, const buf *ev, const uint8_t nonce[32],
+                                      const char *what)
+{
+    uint8_t cb[32];
+    vfy_appraisal_request rq;
+    vfy_result *r = NULL;
+    char detail[256] = "";
+    vfy_rc rc;
+
+    memset(cb, 0xcb, sizeof(cb));
+    memset(&rq, 0, sizeof(rq));
+    rq.evidence = ev->p;
+    rq.evidence_len = ev->len;
+    rq.format = VFY_CMW_JSON;
+    rq.nonce = nonce;
+    rq.channel_binding = cb;
+    rq.attester = s->name;
+    rq.nonce_status = VFY_OK;
+    rq.nonce_issued_at = (uint64_t)time(NULL);
+    rc = vfy_appraise(e->ap, &rq, &r, detail, sizeof(detail));
+    cr_assert_eq(rc, VFY_OK, "%s: vfy_appraise %s (%s)", what, vfy_rc_name(rc), detail);
+    return r;
+}
+
+/* A late prefix (a quote held back while the agent moved on) is judged by
+ * the agent's posture as the verifier last saw it, the last stored entry:
+ * an unapproved manifest the agent passed through on the way does not make
+ * it out of date (it has left that one too). */
+Test(appraise, late_prefix_is_judged_by_the_last_entry)
+{
+    static const char MU[] = SOFT_MANIFEST("3",
+        "{\"name\":\"shell.exec\",\"version\":\"0.1\",\"digest\":\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000077\"}");
+    const char *held[] = {SOFT_MA}, *later[] = {SOFT_MA, MU, SOFT_MB}, *bad[] = {SOFT_MA, MU};
+    const int c1[] = {0}, c3[] = {0, 0, 0}, c2[] = {0, 0};
+    uint8_t nonce[32], cb[32];
+    vfy_result *r;
+    buf ev;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-late", "hist-current");
+    memset(nonce, 0x11, sizeof(nonce));
+    memset(cb, 0xcb, sizeof(cb));   /* the binding soft_appraise_held gives */
+    ev = soft_evidence(&s, nonce, cb, held, c1, 1);
+    soft_expect(&e, &s, later, c3, 3, NULL, VFY_EAR_AFFIRMING,
+                "[MA, MU, MB] under history current (MU passed through)");
+    r = soft_appraise_held(&e, &s, &ev, nonce, "the held [MA] quote, after MB");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    vfy_result_free(&r);
+    buf_free(&ev);
+    soft_close(&s);
+    /* ... and out of date when the last entry is the unapproved one */
+    soft_open(&s, &e, "soft-late-2", "hist-current");
+    ev = soft_evidence(&s, nonce, cb, held, c1, 1);
+    soft_expect(&e, &s, bad, c2, 2, NULL, VFY_EAR_WARNING, "[MA, MU]: MU is unapproved");
+    r = soft_appraise_held(&e, &s, &ev, nonce, "the held [MA] quote, after MU");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_WARNING);
+    cr_expect(vfy_result_reason_count(r) > 0 &&
+                  strstr(vfy_result_reason(r, 0), "this quote is out of date") != NULL,
+              "%s", vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+    vfy_result_free(&r);
+    buf_free(&ev);
+    soft_close(&s);
+    env_close(&e);
+}
+
+/* A late prefix affirmed because the agent's later manifest is known-good
+ * relies on that manifest's values: revoking one revokes it too. */
+Test(appraise, late_prefix_relies_on_the_later_manifest)
+{
+    const char *held[] = {SOFT_MB}, *later[] = {SOFT_MB, SOFT_MA};
+    const int c1[] = {0}, c2[] = {1, 0};   /* MB carried: the held quote is not seen yet */
+    uint8_t nonce[32], cb[32];
+    char id[VFY_RESULT_ID_LEN + 1];
+    vfy_store_result sr;
+    vfy_result *r;
+    buf ev;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-late-3", NULL);
+    memset(nonce, 0x22, sizeof(nonce));
+    memset(cb, 0xcb, sizeof(cb));
+    ev = soft_evidence(&s, nonce, cb, held, c1, 1);
+    soft_expect(&e, &s, later, c2, 2, NULL, VFY_EAR_AFFIRMING, "[MB, MA]: MA known-good");
+    r = soft_appraise_held(&e, &s, &ev, nonce, "the held [MB] quote, after MA");
+    cr_assert_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "");
+    snprintf(id, sizeof(id), "%s", vfy_result_id(r));
+    vfy_result_free(&r);
+    buf_free(&ev);
+    revoke_calendar(&e, 2, "calendar.read: MA's result and the late prefix's");
+    cr_assert_eq(vfy_store_result_get(e.st, id, &sr), VFY_OK);
+    cr_expect_eq(sr.revoked, 1, "the late prefix relied on MA's values");
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* A manifest whose context has no reference value is not made known-good,
  * even under the attester's own policy ignoring unknown contexts: no
  * revocation could ever name that context, so the mark would outlive a
