@@ -215,8 +215,15 @@ static const char schema_v6[] =
  * (a revoked attester's key could register again). The step is C code
  * (st_attesters_rekey, run by migrate()): every key is read again, and a
  * fingerprint that differs is rewritten, with the PEM in the usual form.
+ * Also an index of revoked attesters by key, for the revoked-key check.
  */
-static const char schema_v7[] = "-- attester keys: st_attesters_rekey";
+static const char schema_v7[] =
+    /* The revoked-key check of every add and import looks up revoked rows
+     * by key: through attesters_by_fingerprint it walked every attester
+     * sharing the key (a fleet on one key: quadratic registration). */
+    "CREATE INDEX attesters_revoked_by_fingerprint ON attesters (ak_fingerprint)"
+    "  WHERE state = 'revoked';"
+    /* then the keys themselves: st_attesters_rekey, run by migrate() */;
 
 /* migrations[i] takes user_version i to i + 1. */
 static const char *const migrations[] = {
