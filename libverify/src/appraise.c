@@ -736,7 +736,6 @@ static int own_policy(vfy_appraiser *a, const vfy_appraisal_request *req,
            req_tier >= vfy_policy_unknown_context(own);
 }
 
-/* Past manifests in the log (history modes "approved" and "strict"). */
 /*
  * A late prefix (the log of a quote made before the verifier saw the next
  * entry): the agent has moved on since. The last entry the stored history
@@ -775,6 +774,7 @@ static void appraise_later_entries(vfy_appraiser *a, vfy_result *r, const vfy_ag
               "%zu), which is not a manifest this verifier appraised as affirming", ds, prev->n);
 }
 
+/* Past manifests in the log (history modes "approved" and "strict"). */
 static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_log *log,
                              const vfy_policy *pol)
 {
