@@ -388,24 +388,24 @@ static vfy_rc resolve_policy(vfy_appraiser *a, const char *policy_id, const char
     const struct pol_entry *e;
     vfy_rc rc;
 
-    if (policy_id != NULL) {
-        rc = policy_by_id(a, policy_id, &e);
-        if (rc == VFY_E_NOT_FOUND)
-            return VFY_E_APPRAISE_POLICY;
-    } else if (attester_policy != NULL && attester_policy[0] != '\0') {
-        rc = policy_by_id(a, attester_policy, &e);
-    } else {
-        rc = policy_by_id(a, a->default_policy, &e);
-        /* Only "default" has a built-in stand-in: a default policy the
-         * operator named and that is missing (a typo of "strict") must not
-         * quietly become the laxer built-in. */
-        if (rc == VFY_E_NOT_FOUND && strcmp(a->default_policy, "default") == 0) {
+    if (policy_id != NULL || attester_policy == NULL || attester_policy[0] == '\0') {
+        /* a policy the request names, or the verifier's default */
+        const char *id = policy_id != NULL ? policy_id : a->default_policy;
+
+        rc = policy_by_id(a, id, &e);
+        /* Only "default" has a built-in stand-in (named by the request or
+         * not: results under it say "default@1" either way): a policy the
+         * operator or the request named that is missing (a typo of
+         * "strict") must not quietly become the laxer built-in. */
+        if (rc == VFY_E_NOT_FOUND && strcmp(id, "default") == 0) {
             *out = a->builtin;
             *label = a->builtin_label;
             return VFY_OK;
         }
         if (rc == VFY_E_NOT_FOUND)
             return VFY_E_APPRAISE_POLICY;
+    } else {
+        rc = policy_by_id(a, attester_policy, &e);
     }
     if (rc != VFY_OK)
         return rc;

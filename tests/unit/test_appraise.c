@@ -1181,6 +1181,32 @@ Test(appraise, unknown_policy_in_request)
     env_close(&e);
 }
 
+/* With no policy stored, "default" is the built-in whether a request names
+ * it or not (results say "default@1" either way; a request naming it was
+ * refused as unknown, after its nonce was spent); any other name is not. */
+Test(appraise, default_named_or_not_is_the_builtin_when_not_stored)
+{
+    char dir[] = "/tmp/vfy_builtin.XXXXXX", db[64];
+    vfy_appraiser_config cfg = {0};
+    const vfy_policy *p = NULL, *q = NULL;
+    vfy_appraiser *ap = NULL;
+    vfy_store *st = NULL;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/ref.db", dir);
+    cr_assert_eq(vfy_store_open(&st, db, VFY_STORE_CREATE | VFY_STORE_MIGRATE), VFY_OK);
+    cr_assert_eq(vfy_appraiser_new(&ap, st, &cfg), VFY_OK);
+    cr_assert_eq(vfy_appraiser_policy(ap, NULL, NULL, &p), VFY_OK);
+    cr_assert_str_eq(vfy_policy_id(p), "default");
+    cr_assert_eq(vfy_appraiser_policy(ap, "default", NULL, &q), VFY_OK, "named");
+    cr_assert_eq(q, p, "the same built-in policy");
+    cr_assert_eq(vfy_appraiser_policy(ap, "strict", NULL, &q), VFY_E_APPRAISE_POLICY);
+    vfy_appraiser_free(&ap);
+    vfy_store_close(&st);
+    unlink(db);
+    rmdir(dir);
+}
+
 /* A configured default policy that is not stored fails the appraisal: only
  * "default" falls back to the built-in (a typo of "strict" must not run the
  * laxer built-in policy). */
