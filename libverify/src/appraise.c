@@ -737,6 +737,26 @@ static int own_policy(vfy_appraiser *a, const vfy_appraisal_request *req,
 }
 
 /*
+ * 1 if @d is a manifest appraised affirming before for @r's attester: @r
+ * then relies on the reference rows that appraisal relied on, so that
+ * revoking one of them revokes @r as it forgets the mark. A mark without
+ * its rows (from before schema 4, or vfy_store_manifest_mark_known)
+ * cannot be relied on that way: 0.
+ */
+static int rely_on_mark(vfy_appraiser *a, vfy_result *r, const uint8_t d[32])
+{
+    const struct refset_entry *rs;
+    int64_t refset = 0;
+
+    if (!manifest_known(a, r->attester, d, &refset) || refset <= 0 ||
+        (rs = refset_rows(a, refset)) == NULL)
+        return 0;
+    for (size_t k = 0; k < rs->n; k++)
+        add_ref(r, rs->refs[k].kind, rs->refs[k].id);
+    return 1;
+}
+
+/*
  * A late prefix (the log of a quote made before the verifier saw the next
  * entry): the agent has moved on since. The last entry the stored history
  * holds — the agent's posture as this verifier last saw it — must be a
@@ -753,21 +773,15 @@ static void appraise_later_entries(vfy_appraiser *a, vfy_result *r, const vfy_ag
 {
     int bad = vfy_policy_history(pol) == VFY_HISTORY_STRICT ? 96 : 33;
     const uint8_t *d;
-    const struct refset_entry *rs;
     char ds[VFY_SHA256_STR_LEN + 1];
-    int64_t refset = 0;
 
     if (prev->n <= quoted)
         return;
     d = prev->entries[prev->n - 1].digest;
     if (memcmp(d, r->md, 32) == 0)
         return;   /* back to the quoted manifest: appraised as the current one */
-    if (manifest_known(a, r->attester, d, &refset) && refset > 0 &&
-        (rs = refset_rows(a, refset)) != NULL) {
-        for (size_t k = 0; k < rs->n; k++)
-            add_ref(r, rs->refs[k].kind, rs->refs[k].id);
+    if (rely_on_mark(a, r, d))
         return;
-    }
     digest_str(ds, d);
     raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
     reason(r, "this quote is out of date: the agent has since run manifest %s (agent log entry "
@@ -787,8 +801,6 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
     for (size_t i = 0; i + 1 < n; i++) {
         const uint8_t *d = vfy_agent_log_digest(log, i);
         char ds[VFY_SHA256_STR_LEN + 1], when[64];
-        const struct refset_entry *rs;
-        int64_t refset = 0;
         size_t mlen = 0;
         const uint8_t *mbytes = vfy_agent_log_manifest(log, i, &mlen);
         /* the current manifest again (an agent restarted before its first
@@ -796,17 +808,8 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
          * the result's verdict is that appraisal's */
         if (memcmp(d, r->md, 32) == 0)
             continue;
-        /* A manifest appraised affirming before: the result relies on the
-         * reference rows that appraisal relied on, so that revoking one of
-         * them revokes this result as it forgets the mark. A mark without
-         * its rows (from before schema 4, or vfy_store_manifest_mark_known)
-         * cannot be relied on that way: the entry needs its manifest. */
-        if (manifest_known(a, r->attester, d, &refset) && refset > 0 &&
-            (rs = refset_rows(a, refset)) != NULL) {
-            for (size_t k = 0; k < rs->n; k++)
-                add_ref(r, rs->refs[k].kind, rs->refs[k].id);
+        if (rely_on_mark(a, r, d))
             continue;
-        }
         digest_str(ds, d);
         if (mbytes != NULL) {
             vfy_manifest *m = NULL;
