@@ -30,33 +30,20 @@ static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
 vfy_rc st_component_revoked_as(vfy_store *st, vfy_component_kind kind, const uint8_t digest[32],
                                int *found, char *as, size_t cap)
 {
-    char dstr[VFY_SHA256_STR_LEN + 1];
-    sqlite3_stmt *s;
-    vfy_rc rc;
-    int src;
+    vfy_store_component c;
+    vfy_rc rc = vfy_store_component_lookup(st, kind, digest, &c);   /* a revoked row wins */
 
     *found = 0;
-    if ((rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
-        return rc;
-    rc = st_stmt(st, SL_COMP_REVOKED_DIGEST,
-                 "SELECT name, version FROM components"
-                 " WHERE kind = ?1 AND digest = ?2 AND state = 'revoked' LIMIT 1", &s);
+    if (rc == VFY_E_NOT_FOUND)
+        return VFY_OK;
     if (rc != VFY_OK)
         return rc;
-    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
+    if (c.state == VFY_REF_REVOKED) {
         *found = 1;
         if (as != NULL)
-            snprintf(as, cap, "%s%s%s", (const char *)sqlite3_column_text(s, 0),
-                     sqlite3_column_bytes(s, 1) > 0 ? " " : "",
-                     (const char *)sqlite3_column_text(s, 1));
-    } else if (src != SQLITE_DONE) {
-        rc = st_db(st, src, "component");
+            snprintf(as, cap, "%s%s%s", c.name, c.version[0] != '\0' ? " " : "", c.version);
     }
-    sqlite3_reset(s);
-    return rc;
+    return VFY_OK;
 }
 
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
