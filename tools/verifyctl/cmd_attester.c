@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "verifyctl.h"
 
@@ -115,35 +114,27 @@ struct sharing {
 static int find_fp(void *ctx, const char *row_json)
 {
     struct sharing *sh = ctx;
-    cJSON *row = cJSON_Parse(row_json);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
-    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+    vc_attester_row row;
 
-    if (cJSON_IsString(name) && cJSON_IsString(fp) && strcmp(name->valuestring, sh->name) == 0)
-        snprintf(sh->fp, sizeof(sh->fp), "%s", fp->valuestring);
-    cJSON_Delete(row);
+    if (vc_attester_row_parse(row_json, &row) == 0 && strcmp(row.name, sh->name) == 0)
+        snprintf(sh->fp, sizeof(sh->fp), "%s", row.fp);
     return 0;
 }
 
 static int count_sharing(void *ctx, const char *row_json)
 {
     struct sharing *sh = ctx;
-    cJSON *row = cJSON_Parse(row_json);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
-    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+    vc_attester_row row;
 
-    if (cJSON_IsString(name) && cJSON_IsString(fp) && cJSON_IsString(state) &&
-        strcmp(fp->valuestring, sh->fp) == 0 && strcmp(state->valuestring, "active") == 0 &&
-        strcmp(name->valuestring, sh->name) != 0) {
+    if (vc_attester_row_parse(row_json, &row) == 0 && row.active &&
+        strcmp(row.fp, sh->fp) == 0 && strcmp(row.name, sh->name) != 0) {
         size_t used = strlen(sh->names);
 
-        if (sh->n < 5 && used + strlen(name->valuestring) + 3 < sizeof(sh->names))
+        if (sh->n < 5 && used + strlen(row.name) + 3 < sizeof(sh->names))
             snprintf(sh->names + used, sizeof(sh->names) - used, "%s%s", used ? ", " : "",
-                     name->valuestring);
+                     row.name);
         sh->n++;
     }
-    cJSON_Delete(row);
     return 0;
 }
 

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "verifyctl.h"
 
 static const char usage[] =
@@ -77,50 +75,41 @@ static int fp_cmp(const void *a, const void *b)
 static int collect_revoked(void *ctx, const char *row_json)
 {
     struct revoked_keys *rk = ctx;
-    cJSON *row = cJSON_Parse(row_json);
-    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+    vc_attester_row row;
 
-    if (cJSON_IsString(fp) && cJSON_IsString(state) && strcmp(state->valuestring, "revoked") == 0 &&
-        strlen(fp->valuestring) < sizeof(rk->fp[0])) {
-        if (rk->n == rk->cap) {
-            size_t cap = rk->cap ? rk->cap * 2 : 64;
-            char (*n)[65] = realloc(rk->fp, cap * sizeof(*n));
+    if (vc_attester_row_parse(row_json, &row) != 0 || row.active ||
+        strlen(row.fp) >= sizeof(rk->fp[0]))
+        return 0;
+    if (rk->n == rk->cap) {
+        size_t cap = rk->cap ? rk->cap * 2 : 64;
+        char (*n)[65] = realloc(rk->fp, cap * sizeof(*n));
 
-            if (n == NULL) {
-                rk->failed = 1;
-                cJSON_Delete(row);
-                return 1;
-            }
-            rk->fp = n;
-            rk->cap = cap;
+        if (n == NULL) {
+            rk->failed = 1;
+            return 1;
         }
-        snprintf(rk->fp[rk->n++], sizeof(rk->fp[0]), "%s", fp->valuestring);
+        rk->fp = n;
+        rk->cap = cap;
     }
-    cJSON_Delete(row);
+    snprintf(rk->fp[rk->n++], sizeof(rk->fp[0]), "%s", row.fp);
     return 0;
 }
 
 static int warn_shared(void *ctx, const char *row_json)
 {
     struct revoked_keys *rk = ctx;
-    cJSON *row = cJSON_Parse(row_json);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
-    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+    vc_attester_row row;
 
-    if (cJSON_IsString(name) && cJSON_IsString(fp) && cJSON_IsString(state) &&
-        strcmp(state->valuestring, "active") == 0 &&
-        bsearch(fp->valuestring, rk->fp, rk->n, sizeof(rk->fp[0]), fp_cmp) != NULL) {
-        if (rk->warned < 20)
-            fprintf(stderr, "verifyctl: init: warning: attester %s is active with the "
-                    "attestation key of a revoked attester (shared before the revocation, or "
-                    "registered again with the key in another encoding before schema 7): "
-                    "revoke it unless it should stay (verifyctl attester revoke %s)\n",
-                    name->valuestring, name->valuestring);
-        rk->warned++;
-    }
-    cJSON_Delete(row);
+    if (vc_attester_row_parse(row_json, &row) != 0 || !row.active ||
+        bsearch(row.fp, rk->fp, rk->n, sizeof(rk->fp[0]), fp_cmp) == NULL)
+        return 0;
+    if (rk->warned < 20)
+        fprintf(stderr, "verifyctl: init: warning: attester %s is active with the "
+                "attestation key of a revoked attester (shared before the revocation, or "
+                "registered again with the key in another encoding before schema 7): "
+                "revoke it unless it should stay (verifyctl attester revoke %s)\n",
+                row.name, row.name);
+    rk->warned++;
     return 0;
 }
 

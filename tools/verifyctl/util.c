@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "verifyctl.h"
 
 int vc_fail(int status, const char *what, const char *fmt, ...)
@@ -257,4 +259,21 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
         return vc_fail(VC_EXIT_FAIL, what, "--actor: %s", vfy_strerror(rc));
     }
     return 0;
+}
+
+int vc_attester_row_parse(const char *row_json, vc_attester_row *out)
+{
+    cJSON *row = cJSON_Parse(row_json);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(row, "ak_fingerprint");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(row, "state");
+    int ok = cJSON_IsString(name) && cJSON_IsString(fp) && cJSON_IsString(state);
+
+    if (ok) {
+        snprintf(out->name, sizeof(out->name), "%s", name->valuestring);
+        snprintf(out->fp, sizeof(out->fp), "%s", fp->valuestring);
+        out->active = strcmp(state->valuestring, "active") == 0;
+    }
+    cJSON_Delete(row);
+    return ok ? 0 : -1;
 }

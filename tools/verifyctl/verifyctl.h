@@ -64,6 +64,15 @@ int vc_parse_uint(const char *s, unsigned long long max, unsigned long long *out
 /* Open the store for @what with @flags, setting the actor. Returns 0 or VC_EXIT_FAIL. */
 int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st);
 
+/* One row of the attester listing (vfy_store_list_each), the fields the
+ * shared-key checks read. 0, or -1 if the row lacks one of them. */
+typedef struct vc_attester_row {
+    char name[VFY_STORE_NAME_MAX + 1];
+    char fp[80];      /* ak_fingerprint */
+    int active;       /* state "active" */
+} vc_attester_row;
+int vc_attester_row_parse(const char *row_json, vc_attester_row *out);
+
 /* Commands: argv[0] is the first word after the command name(s). */
 int vc_cmd_init(const vc_ctx *c, int argc, char **argv);
 int vc_cmd_attester(const vc_ctx *c, int argc, char **argv);
