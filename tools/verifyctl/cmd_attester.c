@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "verifyctl.h"
 
 #define AK_FILE_MAX (64 * 1024)
