@@ -83,6 +83,8 @@ static enum MHD_Result list(struct MHD_Connection *c, struct vd_req *r, const ch
     return ret;
 }
 
+/* A string member of @o, or NULL when absent (vd_json_strings has refused
+ * any other type before this is asked). */
 static const char *opt_str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -105,7 +107,8 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 
     if (o == NULL)
         return ret;
-    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0 ||
+        vd_json_strings(c, r, o, fields, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }
@@ -150,7 +153,8 @@ static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req 
 
     if (o == NULL)
         return ret;
-    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0 ||
+        vd_json_strings(c, r, o, fields, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }
@@ -189,10 +193,12 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
     vfy_rc rc;
 
     static const char *const fields[] = {"set", "bank", "index", "digest", NULL};
+    static const char *const strings[] = {"set", "bank", "digest", NULL};
 
     if (o == NULL)
         return ret;
-    if (vd_json_only_fields(c, r, o, fields, &ret) != 0) {
+    if (vd_json_only_fields(c, r, o, fields, &ret) != 0 ||
+        vd_json_strings(c, r, o, strings, &ret) != 0) {
         cJSON_Delete(o);
         return ret;
     }

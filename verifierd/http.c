@@ -334,6 +334,23 @@ int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON 
     return 0;
 }
 
+int vd_json_strings(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
+                    const char *const *names, enum MHD_Result *ret)
+{
+    char msg[128];
+
+    for (size_t i = 0; names[i] != NULL; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, names[i]);
+
+        if (v != NULL && !cJSON_IsString(v)) {
+            snprintf(msg, sizeof(msg), "field \"%s\" must be a string", names[i]);
+            *ret = vd_problem(c, r, 400, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int vd_name_ok(const char *s)
 {
     size_t len, i = 0;

@@ -255,6 +255,11 @@ cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result 
  * else -1 with a 400 queued in *@ret. */
 int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
                         const char *const *allowed, enum MHD_Result *ret);
+/* 0 if each member of @o named in @names (NULL-terminated) is a string;
+ * else -1 with a 400 naming the first that is not (null included: a field
+ * that is not meant is left out, never sent as null). */
+int vd_json_strings(struct MHD_Connection *c, struct vd_req *r, const cJSON *o,
+                    const char *const *names, enum MHD_Result *ret);
 /* 1 for a name the store would take: non-empty, at most VFY_STORE_NAME_MAX
  * bytes, UTF-8 (vfy_utf8_seq), no control character. */
 int vd_name_ok(const char *s);

@@ -303,6 +303,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/ak.
 openssl pkey -in "$VD_TMP/ak.key" -pubout -out "$VD_TMP/ak.pem" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/ak2.key" 2>/dev/null
 openssl pkey -in "$VD_TMP/ak2.key" -pubout -out "$VD_TMP/ak2.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/ak3.key" 2>/dev/null
+openssl pkey -in "$VD_TMP/ak3.key" -pubout -out "$VD_TMP/ak3.pem" 2>/dev/null
 jstr() { sed -e ':a;N;$!ba' -e 's/\n/\\n/g' "$1"; }   # file -> JSON string body
 AKJ=$(jstr "$VD_TMP/ak.pem")
 call GET /v1/admin/attesters "$ADM"
@@ -397,6 +399,26 @@ expect_eq "admin export = verifyctl export of the same DB" \
 "$VCTL" --db "$VD_TMP/dst.db" init >/dev/null
 check "verifyctl imports the admin export" bash -c "\"$VCTL\" --db \"$VD_TMP/dst.db\" import \"$VD_TMP/export.json\" >/dev/null"
 expect_match "the copy has the tool" "$("$VCTL" --db "$VD_TMP/dst.db" list components --json)" "$H1"
+
+# A field of the wrong type is refused, never taken as left out: a client
+# writing an unset digest as null must not revoke every digest of the name.
+post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"llama","digest":null}'
+expect_problem "admin: revoke with digest null" 400
+expect_eq "admin: ... naming the field" "$(jget /detail)" 'field "digest" must be a string'
+post /v1/admin/components/revoke "$ADM" "{\"kind\":\"model\",\"name\":\"llama\",\"digest\":[\"sha256:$H2\"]}"
+expect_problem "admin: revoke with digest an array" 400
+expect_match "admin: ... llama is still approved" \
+    "$("$VCTL" --db "$VD_DB" list components --json | tr -d ' \t\n')" '"name":"llama"[^}]*"state":"approved"'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-z\",\"ak_pem\":\"$(jstr "$VD_TMP/ak3.pem")\",\"policy\":[\"strict\"]}"
+expect_problem "admin: attester with policy an array" 400
+expect_eq "admin: ... naming the field" "$(jget /detail)" 'field "policy" must be a string'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-z\",\"ak_pem\":\"$(jstr "$VD_TMP/ak3.pem")\",\"refset\":null}"
+expect_eq "admin: attester with refset null: 400 naming it" "$HTTP_CODE $(jget /detail)" \
+    '400 field "refset" must be a string'
+expect_eq "admin: ... and not added" "$("$VCTL" --db "$VD_DB" list attesters --json | grep -c '"agent-z"')" 0
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"bank\":5,\"index\":0,\"digest\":\"$P0\"}"
+expect_eq "admin: PCR revoke with bank a number: 400 naming it" "$HTTP_CODE $(jget /detail)" \
+    '400 field "bank" must be a string'
 
 post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
 expect_status "admin: revoke a component" 200
