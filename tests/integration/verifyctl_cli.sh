@@ -37,6 +37,19 @@ grep -q 'usage' "$WORK/out" && fail "component add --note --help printed the usa
 "$VCTL" --db "$WORK/help.db" list components --json | jq -e '.[] | select(.name == "helpnote" and .note == "--help")' >/dev/null ||
     fail "the note \"--help\" was not stored"
 echo "ok: --help as an option's value is the value"
+# No command, or a group without its subcommand: exit 2 and one line on
+# stderr (DESIGN §9), not the usage text.
+for c in "" attester pcr component policy token results; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$VCTL" --db "$WORK/help.db" $c >"$WORK/out" 2>"$WORK/err" || rc=$?
+    [ "$rc" -eq 2 ] || fail "verifyctl $c (nothing more): exit $rc, want 2"
+    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "verifyctl $c (nothing more): stderr is not one line: $(cat "$WORK/err")"
+    [ -s "$WORK/out" ] && fail "verifyctl $c (nothing more): wrote to stdout"
+    want="verifyctl: ${c:-usage}: no ${c:+sub}command given (see --help)"
+    grep -qxF "$want" "$WORK/err" || fail "verifyctl $c (nothing more): $(cat "$WORK/err"), want $want"
+done
+echo "ok: a missing command or subcommand is one line on stderr"
 
 "$VCTL" --db "$DB" init | grep -qx "$DB: schema version [1-9][0-9]*"
 "$VCTL" --db "$DB" init >/dev/null     # again: fine

@@ -198,10 +198,8 @@ int main(int argc, char **argv)
         }
         return vc_fail(VC_EXIT_USAGE, "usage", "unknown global option %s (see --help)", a);
     }
-    if (i >= argc) {
-        fputs(usage, stderr);
-        return VC_EXIT_USAGE;
-    }
+    if (i >= argc)   /* DESIGN §9: one line on stderr, even for this */
+        return vc_fail(VC_EXIT_USAGE, "usage", "no command given (see --help)");
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
         if (strcmp(argv[i], commands[k].name) != 0)
             continue;

@@ -120,9 +120,11 @@ int vc_parse(const char *cmd, const char *usage, int argc, char **argv, const vc
 int vc_dispatch(const vc_ctx *c, const char *group, const char *usage, const vc_sub *subs,
                 int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0) {
-        fputs(usage, argc < 1 ? stderr : stdout);
-        return argc < 1 ? VC_EXIT_USAGE : VC_EXIT_OK;
+    if (argc < 1)   /* DESIGN §9: one line on stderr, even for this */
+        return vc_fail(VC_EXIT_USAGE, group, "no subcommand given (see --help)");
+    if (strcmp(argv[0], "--help") == 0) {
+        fputs(usage, stdout);
+        return VC_EXIT_OK;
     }
     for (const vc_sub *s = subs; s->name != NULL; s++)
         if (strcmp(argv[0], s->name) == 0)
