@@ -37,6 +37,7 @@ static enum MHD_Result store_error(struct MHD_Connection *c, struct vd_req *r, v
     case VFY_E_NOT_FOUND: return vd_problem(c, r, 404, detail);
     case VFY_E_CONFLICT: return vd_problem(c, r, 409, detail);
     case VFY_E_DB: case VFY_E_DB_BUSY: case VFY_E_NOMEM: case VFY_E_INTERNAL: case VFY_E_IO:
+    case VFY_E_DB_OPEN: case VFY_E_DB_SCHEMA: case VFY_E_DB_OLD:   /* the server's, not the request's */
         vd_log("error", "admin: %s", detail);
         return vd_problem(c, r, 503, "reference-value store unavailable");
     case VFY_E_TOO_LARGE: return vd_problem(c, r, 413, detail);

@@ -20,7 +20,7 @@ static unsigned status_for(vfy_rc rc)
 {
     switch (rc) {
     case VFY_E_DB: case VFY_E_DB_BUSY: case VFY_E_NOMEM: case VFY_E_INTERNAL: case VFY_E_IO:
-    case VFY_E_DB_OPEN:
+    case VFY_E_DB_OPEN: case VFY_E_DB_SCHEMA: case VFY_E_DB_OLD:
     case VFY_E_CONFLICT: /* a concurrent appraisal of the same attester moved its state */
         return 503;
     case VFY_E_CMW_TOO_LARGE:

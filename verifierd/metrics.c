@@ -21,7 +21,7 @@ static atomic_ullong lat_count[VD_EP_COUNT];
 static atomic_ullong lat_sum_us[VD_EP_COUNT];
 static atomic_ullong verdicts[4];                      /* affirming, warning, contraindicated, none */
 static const char *verdict_names[4] = {"affirming", "warning", "contraindicated", "none"};
-static atomic_ullong commits, commit_failures, committed_answers, commit_us;
+static atomic_ullong commits, committed_answers, commit_us;
 static atomic_ullong wal_restarts, wal_restarts_busy;
 static atomic_int wal_pages;
 static atomic_ullong reloads, reload_failures, dropped;
@@ -79,11 +79,9 @@ void vd_metrics_wal_pages(int pages)
     atomic_store_explicit(&wal_pages, pages, memory_order_relaxed);
 }
 
-void vd_metrics_commit(size_t answers, int ok, double seconds)
+void vd_metrics_commit(size_t answers, double seconds)
 {
     atomic_fetch_add_explicit(&commits, 1, memory_order_relaxed);
-    if (!ok)
-        atomic_fetch_add_explicit(&commit_failures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&committed_answers, answers, memory_order_relaxed);
     atomic_fetch_add_explicit(&commit_us, (unsigned long long)(seconds * 1e6),
                               memory_order_relaxed);
@@ -166,7 +164,7 @@ char *vd_metrics_render(size_t *len)
     sb_printf(&b, "# HELP verifierd_group_commits_total Group commits of parked attest answers.\n"
                   "# TYPE verifierd_group_commits_total counter\n"
                   "verifierd_group_commits_total %llu\n"
-                  "# HELP verifierd_group_commit_failures_total Group commits that failed (their answers were 503).\n"
+                  "# HELP verifierd_group_commit_failures_total Batches of results lost: commits that failed, by any thread, and batches rolled back under an appraisal (their answers were 503).\n"
                   "# TYPE verifierd_group_commit_failures_total counter\n"
                   "verifierd_group_commit_failures_total %llu\n"
                   "# HELP verifierd_group_commit_answers_total Attest answers released by group commits (divide by commits: batch size).\n"
@@ -176,7 +174,8 @@ char *vd_metrics_render(size_t *len)
                   "# TYPE verifierd_group_commit_seconds_total counter\n"
                   "verifierd_group_commit_seconds_total %.6f\n",
               (unsigned long long)atomic_load(&commits),
-              (unsigned long long)atomic_load(&commit_failures),
+              (unsigned long long)(vd_srv != NULL && vd_srv->committer != NULL
+                                       ? vfy_committer_failures(vd_srv->committer) : 0),
               (unsigned long long)atomic_load(&committed_answers),
               (double)atomic_load(&commit_us) / 1e6);
     sb_printf(&b, "# HELP verifierd_wal_pages Write-ahead log size after the last checkpoint, in 4 KiB pages.\n"

@@ -614,6 +614,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return vd_problem(c, r, 405, rt->method != NULL && strcmp(rt->method, "GET") == 0
                                              ? "allowed: GET, HEAD" : "allowed: POST");
         r->limit = rt->body_limit;
+        /* The admin routes share one entry: their GET and HEAD (listings,
+         * export) take no body, like every other GET. */
+        if (rt->method == NULL && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+            r->limit = 0;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* One framing only (RFC 9112 §6.3): a proxy in front that read the
          * other one would see a different request (smuggling). */

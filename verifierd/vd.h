@@ -69,7 +69,7 @@ const char *vd_endpoint_name(enum vd_endpoint ep);
 void vd_metrics_request(enum vd_endpoint ep, unsigned status, double seconds);
 void vd_metrics_verdict(const char *status);
 /* One group commit of @answers parked answers (commit.c). */
-void vd_metrics_commit(size_t answers, int ok, double seconds);
+void vd_metrics_commit(size_t answers, double seconds);
 void vd_metrics_wal_restart(int ok);   /* a restarting checkpoint ran (ok: it finished) */
 void vd_metrics_wal_pages(int pages);   /* WAL size after the last checkpoint */
 void vd_metrics_reload(int ok);         /* a SIGHUP reload ended (ok: nothing was kept) */

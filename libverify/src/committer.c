@@ -219,6 +219,18 @@ uint64_t vfy_committer_pruned(vfy_committer *c)
     return n;
 }
 
+uint64_t vfy_committer_failures(vfy_committer *c)
+{
+    uint64_t n;
+
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    n = c->failures;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 vfy_rc vfy_committer_flush(vfy_committer *c)
 {
     vfy_rc rc = VFY_OK;

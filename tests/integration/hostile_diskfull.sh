@@ -108,55 +108,65 @@ expect_eq "the same import succeeds without the limit" "$?" 0
 # limit a group commit fails. Attest must then answer 503 problem+json —
 # never an EAR whose result was not recorded — and every EAR it did send
 # must have its result in the database.
-D3="$VD_TMP/ulimit-vd"
-vd_make_prod "$D3" || die "vd_make_prod (ulimit)"
-vd_fake_evidence "$VD_TMP/ev3.json"
-EV3=$(cat "$VD_TMP/ev3.json")
-lim=$(( $(stat -c %s "$VD_DB") / 1024 + 16 ))
 REAL_VD=$VD_BIN
-cat >"$VD_TMP/vd-limited" <<EOS
+# full_run LABEL [VERIFIERD ARGS...]: the run above on a fresh database.
+full_run() {
+    local label=$1 D3="$VD_TMP/ulimit-vd-$1" lim ok=0 unavailable=0 other=0 ids=() missing=0
+    shift
+    vd_make_prod "$D3" || die "vd_make_prod (ulimit, $label)"
+    vd_fake_evidence "$VD_TMP/ev3.json"
+    EV3=$(cat "$VD_TMP/ev3.json")
+    lim=$(( $(stat -c %s "$VD_DB") / 1024 + 16 ))
+    cat >"$VD_TMP/vd-limited" <<EOS
 #!/usr/bin/env bash
 trap '' XFSZ
 ulimit -f $lim
 exec "$REAL_VD" "\$@"
 EOS
-chmod +x "$VD_TMP/vd-limited"
-VD_BIN="$VD_TMP/vd-limited" vd_start limited --db "$VD_DB" --tls-cert "$D3/cert.pem" \
-    --tls-key "$D3/key.pem" --signing-key "$D3/sign.pem" --rate 0 --quiet ||
-    die "verifierd under ulimit -f did not start"
-ok=0 unavailable=0 other=0 ids=()
-for i in $(seq 1 300); do
-    vd_nonce "$VD_ATTEST" || { other=$((other + 1)); continue; }
-    CB3=$(head -c 32 /dev/urandom | b64url_enc)
-    vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$NONCE" "$CB3" nobody "$EV3")"
-    case $HTTP_CODE in
-        200) ok=$((ok + 1)); ids+=("$(jget /result_id)") ;;
-        503) unavailable=$((unavailable + 1))
-             [ "$unavailable" = 1 ] && { P503_CTYPE=$HTTP_CTYPE; P503_DETAIL=$(jget /detail); }
-             [ "$unavailable" -ge 3 ] && break ;;
-        *) other=$((other + 1)); echo "# attest $i: $HTTP_CODE $(head -c 200 "$VD_BODY")" ;;
-    esac
-done
-echo "# attest under ulimit -f $lim KiB: $ok x 200, $unavailable x 503, $other other"
-check "some attestations were answered before the WAL filled up ($ok)" test "$ok" -ge 1
-check "attest answers 503 once its group commit fails ($unavailable)" test "$unavailable" -ge 1
-expect_eq "no other status while the disk is full" "$other" 0
-expect_eq "the 503 is problem+json" "${P503_CTYPE:-}" application/problem+json
-expect_eq "the 503 detail" "${P503_DETAIL:-}" "appraisal unavailable"
-check "verifierd still running after failed commits" kill -0 "$VD_PID"
-vd_call GET /metrics -
-expect_match "the failed group commits are counted in /metrics" "$(cat "$VD_BODY")" \
-    'verifierd_group_commit_failures_total [1-9]'
-expect_match "the failed group commit is logged" "$(cat "$VD_LOG")" 'group commit failed: [0-9]+ of [0-9]+ parked answers get 503'
-
-vd_call GET /healthz -
-expect_status "healthz after failed commits" 200
-vd_stop
-missing=0
-for id in "${ids[@]}"; do
-    [ "$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE id = '$id'")" = 1 ] || missing=$((missing + 1))
-done
-expect_eq "every EAR sent has its result in the database (${#ids[@]} checked)" "$missing" 0
-expect_eq "integrity_check after failed group commits" "$(sqlite3 "$VD_DB" 'PRAGMA integrity_check')" ok
+    chmod +x "$VD_TMP/vd-limited"
+    VD_BIN="$VD_TMP/vd-limited" vd_start "limited-$label" --db "$VD_DB" --tls-cert "$D3/cert.pem" \
+        --tls-key "$D3/key.pem" --signing-key "$D3/sign.pem" --rate 0 --quiet "$@" ||
+        die "verifierd under ulimit -f did not start ($label)"
+    P503_CTYPE= P503_DETAIL=
+    for i in $(seq 1 300); do
+        vd_nonce "$VD_ATTEST" || { other=$((other + 1)); continue; }
+        CB3=$(head -c 32 /dev/urandom | b64url_enc)
+        vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$NONCE" "$CB3" nobody "$EV3")"
+        case $HTTP_CODE in
+            200) ok=$((ok + 1)); ids+=("$(jget /result_id)") ;;
+            503) unavailable=$((unavailable + 1))
+                 [ "$unavailable" = 1 ] && { P503_CTYPE=$HTTP_CTYPE; P503_DETAIL=$(jget /detail); }
+                 [ "$unavailable" -ge 3 ] && break ;;
+            *) other=$((other + 1)); echo "# attest $i: $HTTP_CODE $(head -c 200 "$VD_BODY")" ;;
+        esac
+    done
+    echo "# $label: attest under ulimit -f $lim KiB: $ok x 200, $unavailable x 503, $other other"
+    check "$label: some attestations were answered before the WAL filled up ($ok)" test "$ok" -ge 1
+    check "$label: attest answers 503 once its group commit fails ($unavailable)" test "$unavailable" -ge 1
+    expect_eq "$label: no other status while the disk is full" "$other" 0
+    expect_eq "$label: the 503 is problem+json" "${P503_CTYPE:-}" application/problem+json
+    expect_eq "$label: the 503 detail" "${P503_DETAIL:-}" "appraisal unavailable"
+    check "$label: verifierd still running after failed commits" kill -0 "$VD_PID"
+    vd_call GET /metrics -
+    expect_match "$label: the failed group commits are counted in /metrics" "$(cat "$VD_BODY")" \
+        'verifierd_group_commit_failures_total [1-9]'
+    if [ "$label" = parked ]; then
+        expect_match "$label: the failed group commit is logged" "$(cat "$VD_LOG")" \
+            'group commit failed: [0-9]+ of [0-9]+ parked answers get 503'
+    fi
+    vd_call GET /healthz -
+    expect_status "$label: healthz after failed commits" 200
+    vd_stop
+    for id in "${ids[@]}"; do
+        [ "$(sqlite3 "$VD_DB" "SELECT count(*) FROM results WHERE id = '$id'")" = 1 ] || missing=$((missing + 1))
+    done
+    expect_eq "$label: every EAR sent has its result in the database (${#ids[@]} checked)" "$missing" 0
+    expect_eq "$label: integrity_check after failed group commits" "$(sqlite3 "$VD_DB" 'PRAGMA integrity_check')" ok
+}
+full_run parked
+# Batches that commit themselves (a full batch of one; no parking at all)
+# are counted too: the metric is the committer's, not the commit thread's.
+full_run batch-of-one --commit-batch 1
+full_run unparked --commit-delay-us 0
 VD_BIN=$REAL_VD
 vd_done

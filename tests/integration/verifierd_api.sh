@@ -294,6 +294,12 @@ call POST /v1/challenge "$A" -H 'Content-Type: application/json' --data-binary "
 expect_problem "challenge body above its 4 KiB cap" 413
 call POST /v1/attest - -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
 expect_problem "1 MiB + 1 without a token is refused before the body" 413
+# GET takes no body, the admin listings and export included
+call GET /v1/admin/results "$ADM" --data-binary 'ten bytes!'
+expect_problem "admin GET with a 10-byte body" 413
+expect_eq "... this endpoint takes no body" "$(jget /detail)" "this endpoint takes no body"
+call GET /v1/admin/refvalues "$ADM" -H 'Transfer-Encoding: chunked' --data-binary 'x'
+expect_problem "admin export with a chunked body" 413
 # The server is still fine after all that.
 call GET /healthz -
 expect_status "healthz after the oversized requests" 200

@@ -117,6 +117,13 @@ VFY_EXPORT vfy_rc vfy_committer_set_retention(vfy_committer *c, int64_t keep_s,
 
 /** Results deleted by the committer's retention so far. */
 VFY_EXPORT uint64_t vfy_committer_pruned(vfy_committer *c);
+/**
+ * Batches lost so far: commits that failed, and batches whose transaction
+ * SQLite rolled back under an appraisal (disk full, I/O error), whichever
+ * thread committed or found them. Every result of such a batch got a
+ * failed vfy_committer_wait().
+ */
+VFY_EXPORT uint64_t vfy_committer_failures(vfy_committer *c);
 
 typedef struct vfy_appraiser_config {
     /* When neither request nor attester names one; NULL: "default". A
