@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -46,6 +47,7 @@
 #include <verify/verify.h>
 
 #include "../common/frame.h"
+#include "agent_log.h"
 #include "tls.h"
 #include "tpm.h"
 
@@ -56,11 +58,6 @@
 #define MAX_CONNS 64    /* open connections (one thread each) */
 #define IO_TIMEOUT_S 10 /* a handshake or a started frame must progress within this */
 
-/* One measured manifest (an agent log entry). */
-struct log_entry {
-    uint8_t md[32];
-    char *b64; /* base64url of the manifest bytes */
-};
 
 struct conn {
     int id;
@@ -84,11 +81,16 @@ static struct {
     size_t manifest_len;
     uint64_t manifest_version;
     struct stat manifest_st;
-    struct log_entry *log;
+    int read_failing;         /* the manifest could not be read (said once) */
+    int unmeasured;           /* a valid manifest is in force but not measured */
+    char unmeasured_why[256];
+    uint8_t unmeasured_md[32];
+    struct agent_log_entry *log;
     size_t nlog;
     unsigned long gen; /* bumped at every measured change */
     unsigned test_notices; /* --test-notice-after-evidence: extra notices left */
     unsigned test_changes; /* --test-change-before-app: changes left to fake */
+    unsigned test_fail_extends; /* --test-fail-extends: extends after start left to fail */
 
     pthread_mutex_t conns_lock;
     struct conn *conns;
@@ -160,8 +162,17 @@ static int read_file(const char *path, uint8_t **out, size_t *len, size_t max, s
 
 /*
  * Load the manifest; if its digest differs from the current one, extend the
- * agent PCR with it and append it to the log. Returns 1 if measured, 0 if
- * unchanged, -1 on error (the previous manifest stays in force).
+ * agent PCR with it and append it to the log. Returns 1 if measured, 2 if it
+ * changed but could not be measured, 0 if unchanged, -1 if it cannot be
+ * read or is not a valid manifest (the previous manifest stays in force).
+ *
+ * A valid manifest that cannot be measured (the extend failed, no memory,
+ * the log is full) is what the agent now runs, so the previous one is not
+ * attested any more: until it is measured, attestation requests get an
+ * error (g.unmeasured) and the relying parties a notice. The file is read
+ * again at every poll until it is measured (its stat is recorded only once
+ * it was measured, found unchanged or refused as invalid), and each
+ * complaint is said once, not at every poll.
  */
 static int manifest_reload(const char *why)
 {
@@ -170,47 +181,73 @@ static int manifest_reload(const char *why)
     struct stat st;
     vfy_manifest *m = NULL;
     char detail[256] = "", err[256] = "", ds[VFY_SHA256_STR_LEN + 1];
-    struct log_entry e = {{0}, NULL};
+    struct agent_log_entry e = {{0}, NULL};
     size_t b64cap;
     vfy_rc rc;
     int ret = -1;
 
     if (read_file(g.manifest_path, &bytes, &len, VFY_MANIFEST_MAX, &st) != 0) {
-        say("cannot read manifest %s (missing, unreadable or over 64 KiB); keeping the "
-            "current one", g.manifest_path);
+        if (!g.read_failing)
+            say("cannot read manifest %s (missing, unreadable or over 64 KiB); keeping the "
+                "current one (said once until it can be read)", g.manifest_path);
+        g.read_failing = 1;
         return -1;
     }
+    g.read_failing = 0;
     pthread_mutex_lock(&g.lock);
-    g.manifest_st = st;
     rc = vfy_manifest_parse(&m, bytes, len, detail, sizeof(detail));
     if (rc != VFY_OK) {
+        g.manifest_st = st;
         say("manifest %s rejected (%s: %s); keeping the current one", g.manifest_path,
             vfy_strerror(rc), detail);
         goto out;
     }
     memcpy(e.md, vfy_manifest_digest(m), 32);
     if (g.nlog > 0 && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
-        ret = 0;
+        g.manifest_st = st;
+        if (g.unmeasured) {   /* back to the measured manifest */
+            g.unmeasured = 0;
+            g.gen++;
+            say("%s: manifest back to the one measured last; attesting again", why);
+            ret = 1;
+        } else {
+            ret = 0;
+        }
         goto out;
     }
+    vfy_sha256_format(ds, sizeof(ds), e.md);
     if (g.nlog >= MAX_LOG) {
-        say("agent log full (%d entries); restart the platform to measure more", MAX_LOG);
-        goto out;
+        g.manifest_st = st;   /* nothing to retry before a platform reset */
+        snprintf(err, sizeof(err), "agent log full (%d entries); restart the platform to "
+                 "measure more", MAX_LOG);
+        goto unmeasured;
     }
     b64cap = VFY_B64URL_LEN(len) + 1;
     e.b64 = malloc(b64cap);
-    if (e.b64 == NULL || vfy_b64url_encode(e.b64, b64cap, bytes, len) != VFY_OK)
-        goto out;
-    /* Measure first: the log only ever records what the PCR holds. */
-    if (agent_tpm_extend(g.tpm, g.pcr, e.md, err, sizeof(err)) != 0) {
-        say("extending PCR %u failed: %s", g.pcr, err);
-        goto out;
+    if (e.b64 == NULL || vfy_b64url_encode(e.b64, b64cap, bytes, len) != VFY_OK) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto unmeasured;
     }
-    {
-        struct log_entry *nl = realloc(g.log, (g.nlog + 1) * sizeof(*nl));
-        if (nl == NULL)
-            goto out; /* PCR extended but not logged: evidence will not replay (fail closed) */
+    {   /* room in the log first: a measured manifest is always logged */
+        struct agent_log_entry *nl = realloc(g.log, (g.nlog + 1) * sizeof(*nl));
+        if (nl == NULL) {
+            snprintf(err, sizeof(err), "out of memory");
+            goto unmeasured;
+        }
         g.log = nl;
+    }
+    /* Measure first: the log only ever records what the PCR holds. */
+    if (g.nlog > 0 && g.test_fail_extends > 0) {   /* test hook: a TPM error */
+        g.test_fail_extends--;
+        snprintf(err, sizeof(err), "extending PCR %u failed: test hook", g.pcr);
+        goto unmeasured;
+    }
+    if (agent_tpm_extend(g.tpm, g.pcr, e.md, err, sizeof(err)) != 0) {
+        char inner[sizeof(err)];
+
+        memcpy(inner, err, sizeof(inner));
+        snprintf(err, sizeof(err), "extending PCR %u failed: %.200s", g.pcr, inner);
+        goto unmeasured;
     }
     g.log[g.nlog++] = e;
     e.b64 = NULL;
@@ -219,63 +256,32 @@ static int manifest_reload(const char *why)
     g.manifest_len = len;
     bytes = NULL;
     g.manifest_version = vfy_manifest_version(m);
+    g.manifest_st = st;
+    g.unmeasured = 0;
     g.gen++;
-    vfy_sha256_format(ds, sizeof(ds), g.log[g.nlog - 1].md);
     say("%s: manifest %s version %llu (%s) measured into PCR %u; agent log has %zu entr%s",
         why, vfy_manifest_agent_id(m), (unsigned long long)g.manifest_version, ds, g.pcr,
         g.nlog, g.nlog == 1 ? "y" : "ies");
     ret = 1;
+    goto out;
+unmeasured:
+    if (!g.unmeasured || strcmp(g.unmeasured_why, err) != 0 ||
+        memcmp(g.unmeasured_md, e.md, 32) != 0)
+        say("%s: manifest %s (%s) not measured: %s; attestation requests get an error until "
+            "it is (retrying)", why, vfy_manifest_agent_id(m), ds, err);
+    if (!g.unmeasured) {
+        g.unmeasured = 1;
+        g.gen++;   /* the posture changed: relying parties are told */
+        ret = 2;
+    }
+    snprintf(g.unmeasured_why, sizeof(g.unmeasured_why), "%s", err);
+    memcpy(g.unmeasured_md, e.md, 32);
 out:
     pthread_mutex_unlock(&g.lock);
     vfy_manifest_free(&m);
     free(e.b64);
     free(bytes);
     return ret;
-}
-
-/*
- * How much of the evidence carried past manifests may take. Each entry may
- * carry its manifest (DESIGN §4: optional), so that the verifier can
- * appraise one it never saw; carried for every entry, ten changes of a
- * large manifest would pass the verifier's 1 MiB evidence limit and the
- * agent could never be attested again this boot. The newest entries carry
- * theirs (those the verifier is least likely to know), the older ones
- * their digest only (the verifier appraised them when they were current).
- */
-#define CARRY_BUDGET (512 * 1024)
-
-/* The agent log as JSON (caller holds g.lock; result malloc'd). */
-static char *log_json(void)
-{
-    size_t cap = 3, off = 0, carried = 0, first_carried = g.nlog;
-    char *s;
-
-    /* the newest entries that fit the budget carry their manifest */
-    while (first_carried > 0 &&
-           carried + strlen(g.log[first_carried - 1].b64) <= CARRY_BUDGET) {
-        first_carried--;
-        carried += strlen(g.log[first_carried].b64);
-    }
-    for (size_t i = 0; i < g.nlog; i++)
-        cap += (i >= first_carried ? strlen(g.log[i].b64) : 0) + VFY_SHA256_STR_LEN + 32;
-    s = malloc(cap);
-    if (s == NULL)
-        return NULL;
-    s[off++] = '[';
-    for (size_t i = 0; i < g.nlog; i++) {
-        char ds[VFY_SHA256_STR_LEN + 1];
-        vfy_sha256_format(ds, sizeof(ds), g.log[i].md);
-        if (i >= first_carried)
-            off += (size_t)snprintf(s + off, cap - off,
-                                    "%s{\"digest\":\"%s\",\"manifest\":\"%s\"}", i ? "," : "",
-                                    ds, g.log[i].b64);
-        else
-            off += (size_t)snprintf(s + off, cap - off, "%s{\"digest\":\"%s\"}", i ? "," : "",
-                                    ds);
-    }
-    s[off++] = ']';
-    s[off] = 0;
-    return s;
 }
 
 /* ---------- evidence (DESIGN §3, §5) ---------- */
@@ -303,6 +309,10 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         return NULL;
     }
     pthread_mutex_lock(&g.lock);
+    if (g.unmeasured) {   /* never the previous manifest's evidence */
+        snprintf(err, err_cap, "the manifest in force is not measured (%.160s)", g.unmeasured_why);
+        goto out;
+    }
     rc = vfy_binder_manifest(binder, nonce, cb, g.manifest, g.manifest_len);
     if (rc != VFY_OK) {
         snprintf(err, err_cap, "binder: %s", vfy_strerror(rc));
@@ -313,7 +323,8 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
     for (unsigned i = 0; i < 24; i++)
         if (q.mask & (1u << i))
             (void)vfy_pcr_values_set(&pv, VFY_HASH_SHA256, i, q.values[i]);
-    if (vfy_pcr_values_to_json(&pv, &pcrs) != VFY_OK || (log = log_json()) == NULL) {
+    if (vfy_pcr_values_to_json(&pv, &pcrs) != VFY_OK ||
+        (log = agent_log_json(g.log, g.nlog, AGENT_LOG_JSON_MAX, NULL)) == NULL) {
         snprintf(err, err_cap, "out of memory");
         goto out;
     }
@@ -338,7 +349,7 @@ out:
     OPENSSL_cleanse(cb, sizeof(cb));
     agent_quote_clear(&q);
     vfy_free(pcrs);
-    free(log);
+    cJSON_free(log);
     return ev;
 }
 
@@ -478,6 +489,7 @@ static int handle_frame(struct conn *c)
     }
     case FRAME_APP_REQUEST: {
         unsigned long now_gen;
+        char text[201];   /* the request as logged: 200 printable bytes at most */
 
         /*
          * The relying party decided on evidence from this connection; if
@@ -494,16 +506,15 @@ static int handle_frame(struct conn *c)
         now_gen = g.gen;
         pthread_mutex_unlock(&g.lock);
         if (c->attested && now_gen != c->evidence_gen) {
-            say("conn %d: application request \"%.*s\" -> refused: the posture changed since "
-                "this connection's last evidence", c->id, (int)(len > 200 ? 200 : len),
-                (const char *)p);
+            say("conn %d: application request \"%s\" -> refused: the posture changed since "
+                "this connection's last evidence", c->id, frame_printable(p, len, text, sizeof(text)));
             ret = send_error(c, FRAME_ERR_POSTURE,
                              "posture changed since this connection's last evidence: "
                              "not run, attest again");
             break;
         }
-        say("conn %d: application request \"%.*s\" -> ok", c->id, (int)(len > 200 ? 200 : len),
-            (const char *)p);
+        say("conn %d: application request \"%s\" -> ok", c->id,
+            frame_printable(p, len, text, sizeof(text)));
         ret = frame_write(c->ssl, FRAME_APP_RESPONSE, "ok", 2);
         break;
     }
@@ -739,7 +750,9 @@ static void usage(FILE *f)
         "                        the first N evidence frames (0..1000; default 0)\n"
         "  --test-change-before-app N\n"
         "                        test hook: count a posture change just before each of the\n"
-        "                        first N app requests on an attested connection (0..1000)\n",
+        "                        first N app requests on an attested connection (0..1000)\n"
+        "  --test-fail-extends N test hook: the first N PCR extends after the start fail,\n"
+        "                        as a TPM error would (0..1000)\n",
         DEFAULT_AK_HANDLE);
 }
 
@@ -757,6 +770,7 @@ int main(int argc, char **argv)
         {"provision", no_argument, NULL, 'R'},
         {"test-notice-after-evidence", required_argument, NULL, 'N'},
         {"test-change-before-app", required_argument, NULL, 'C'},
+        {"test-fail-extends", required_argument, NULL, 'F'},
         {"client-ca", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -787,13 +801,16 @@ int main(int argc, char **argv)
         case 'p':
         case 'N':
         case 'C':
+        case 'F':
             errno = 0;
             v = strtoul(optarg, &end, 0);
             if (errno != 0 || end == optarg || *end != 0 || optarg[0] == '-' ||
-                (opt == 'p' ? v > 23 : (opt == 'N' || opt == 'C') ? v > 1000 : v > UINT32_MAX)) {
+                (opt == 'p' ? v > 23 : (opt == 'N' || opt == 'C' || opt == 'F') ? v > 1000
+                              : v > UINT32_MAX)) {
                 fprintf(stderr, "vfy-agent: bad value for --%s: %s\n",
                         opt == 'p' ? "pcr" : opt == 'N' ? "test-notice-after-evidence"
-                        : opt == 'C' ? "test-change-before-app" : "ak-handle",
+                        : opt == 'C' ? "test-change-before-app"
+                        : opt == 'F' ? "test-fail-extends" : "ak-handle",
                         optarg);
                 return 2;
             }
@@ -803,6 +820,8 @@ int main(int argc, char **argv)
                 g.test_notices = (unsigned)v;
             else if (opt == 'C')
                 g.test_changes = (unsigned)v;
+            else if (opt == 'F')
+                g.test_fail_extends = (unsigned)v;
             else
                 ak_handle = (uint32_t)v;
             break;
@@ -892,7 +911,7 @@ int main(int argc, char **argv)
             unsigned char sig;
             while (read(g.sigpipe[0], &sig, 1) == 1) {
                 if (sig == SIGHUP) {
-                    if (manifest_reload("SIGHUP") == 1)
+                    if (manifest_reload("SIGHUP") > 0)
                         notify_all();
                 } else {
                     stop = 1;
@@ -914,7 +933,7 @@ int main(int argc, char **argv)
                 start_conn(ctx, fd);
             }
         }
-        if (!stop && manifest_file_changed() && manifest_reload("file changed") == 1)
+        if (!stop && manifest_file_changed() && manifest_reload("file changed") > 0)
             notify_all();
         reap(0);
     }

@@ -184,3 +184,14 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
     *len = n;
     return FRAME_OK;
 }
+
+const char *frame_printable(const void *in, size_t len, char *out, size_t cap)
+{
+    const unsigned char *p = in;
+    size_t n = len < cap - 1 ? len : cap - 1;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
+    out[n] = '\0';
+    return out;
+}

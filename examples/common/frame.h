@@ -102,4 +102,12 @@ enum frame_peer { FRAME_FROM_RP, FRAME_FROM_AGENT };
  */
 int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len);
 
+/**
+ * Peer text for a log line: the first @cap - 1 bytes of @in (@len bytes)
+ * with every byte that is not printable ASCII replaced by '?', so that a
+ * peer cannot forge or split log lines (newlines, escape sequences). @cap
+ * must be at least 1. Returns @out.
+ */
+const char *frame_printable(const void *in, size_t len, char *out, size_t cap);
+
 #endif

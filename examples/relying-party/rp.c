@@ -74,6 +74,7 @@ struct rp {
     vclient *vc;
     const char *attester;
     unsigned max_ttl_s;
+    unsigned answer_ms;
     int last_agent_error;   /* code of the last error frame transact() read; 0: none */
     const char *client_cert, *client_key; /* --cert/--key: mutual TLS with the agent */
     char *jwks;
@@ -194,7 +195,7 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
     }
     {
         /* An agent that stalls inside a frame must not hang the relying party. */
-        struct timeval tv = {30, 0};
+        struct timeval tv = {rp->answer_ms / 1000, (rp->answer_ms % 1000) * 1000};
         setsockopt(rp->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(rp->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
@@ -342,7 +343,7 @@ static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len
     rp->last_agent_error = 0;
     if (frame_write(rp->ssl, type, req, req_len) != 0)
         return -1;
-    if (next_frame(rp, 30000, 0, &got, p, len) != 1)
+    if (next_frame(rp, (int)rp->answer_ms, 0, &got, p, len) != 1)
         return -1;
     if (got == FRAME_ERROR) {
         char text[512];
@@ -985,6 +986,8 @@ int main(int argc, char **argv)
         {"script", required_argument, NULL, 's'},
         {"op", required_argument, NULL, 'o'},
         {"replay", required_argument, NULL, 'r'},
+        {"answer-timeout-ms", required_argument, NULL, 'W'},
+        {"test-keep-connection-on-timeout", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1006,6 +1009,7 @@ int main(int argc, char **argv)
     rp.max_ttl_s = RP_MAX_TTL_DEFAULT_S;
     rp.feed_page = RP_FEED_PAGE_MAX;
     rp.feed_pages = RP_FEED_PAGES_DEFAULT;
+    rp.answer_ms = 30000;
     clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -1070,6 +1074,8 @@ int main(int argc, char **argv)
             ops[nops++] = optarg;
             break;
         }
+        case 'W': rp.answer_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'k': break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

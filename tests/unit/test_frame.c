@@ -179,3 +179,18 @@ Test(frame, key_update_is_not_a_frame)
     cr_expect_eq(frame_read(p.cli, FRAME_FROM_AGENT, &type, &got, &len), FRAME_EOF);
     pair_close(&p);
 }
+
+/* Peer text bound for a log line: printable ASCII only, cut at the buffer. */
+Test(frame, printable_text_for_logs)
+{
+    char out[16];
+    const char forged[] = "x\n12:00:00.000 agent conn 1: \x1b[2Kok\xc3\xa9";
+
+    cr_assert_str_eq(frame_printable("transfer 1 EUR", 14, out, sizeof(out)), "transfer 1 EUR");
+    cr_assert_str_eq(frame_printable(forged, sizeof(forged) - 1, out, sizeof(out)),
+                     "x?12:00:00.000 ");
+    cr_assert_str_eq(frame_printable("\r\n\t\x7f", 4, out, sizeof(out)), "????");
+    cr_assert_str_eq(frame_printable("a\0b", 3, out, sizeof(out)), "a?b");
+    cr_assert_str_eq(frame_printable("abc", 3, out, 1), "");
+    cr_assert_str_eq(frame_printable("abc", 0, out, sizeof(out)), "");
+}
