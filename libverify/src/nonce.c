@@ -435,11 +435,12 @@ struct cache_stripe {
     size_t cap;       /* entries allowed */
     size_t count;     /* entries held */
     uint64_t min_exp; /* earliest expiry held (UINT64_MAX when empty) */
+    uint64_t swept;   /* highest now a sweep of this stripe used: every nonce
+                         of the stripe it may have dropped expires by then */
 };
 
 struct vfy_nonce_cache {
     size_t nstripes;
-    uint64_t high_now; /* highest "now" seen; guarded by the atomic builtins */
     struct cache_stripe stripe[];
 };
 
@@ -485,6 +486,8 @@ static void stripe_sweep(struct cache_stripe *s, uint64_t now)
     free(keep);
     s->count = live;
     s->min_exp = min_exp;
+    if (now > s->swept)
+        s->swept = now;
 }
 
 vfy_rc vfy_nonce_cache_new(vfy_nonce_cache **out, size_t capacity)
@@ -555,19 +558,6 @@ size_t vfy_nonce_cache_size(vfy_nonce_cache *cache)
     return n;
 }
 
-/* Raise high_now to at least @now and return the result. */
-static uint64_t advance_now(vfy_nonce_cache *c, uint64_t now)
-{
-    uint64_t cur = __atomic_load_n(&c->high_now, __ATOMIC_ACQUIRE);
-
-    while (cur < now) {
-        if (__atomic_compare_exchange_n(&c->high_now, &cur, now, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE))
-            return now;
-    }
-    return cur;
-}
-
 vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
                          const uint8_t *nonce, size_t len, uint64_t now, uint64_t *issued_at)
 {
@@ -584,18 +574,20 @@ vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
     rc = nonce_authentic(key, nonce, len, &exp, &issued);
     if (rc != VFY_OK)
         return rc;
-    advance_now(cache, now);
     tag = nonce + NONCE_TAG_OFF;
     s = &cache->stripe[tag[NONCE_TAG_LEN - 1] % cache->nstripes];
     pthread_mutex_lock(&s->lock);
     /*
-     * Judge expiry under the stripe lock against the highest now published
-     * so far: a sweep that dropped this nonce ran under this lock with a now
-     * no higher than what we read here, so we reject it as expired instead
-     * of re-admitting it.
+     * Expired at @now, or possibly dropped: a sweep of this stripe (under
+     * this lock) dropped only nonces expiring by s->swept, so one of those
+     * is refused even by a caller whose clock is behind the sweep's (a
+     * clock stepped back, replicas whose clocks differ) rather than
+     * re-admitted. A nonce expiring after s->swept is in the stripe if it
+     * was used: the clock going back does not make every fresh nonce look
+     * expired (it did while the cache judged by the highest now it had
+     * ever seen).
      */
-    now = __atomic_load_n(&cache->high_now, __ATOMIC_ACQUIRE);
-    if (now >= exp) {
+    if (now >= exp || exp <= s->swept) {
         rc = VFY_E_NONCE_EXPIRED;
         goto out;
     }

@@ -329,6 +329,52 @@ Test(nonce, cache_full_refuses_then_frees_on_expiry)
     vfy_nonce_key_free(&k);
 }
 
+/*
+ * A wall clock that ran ahead and was corrected: fresh nonces are judged at
+ * the corrected clock (the cache used to judge every nonce against the
+ * highest now it had seen, so every attestation failed as "nonce expired"
+ * until the clock caught up), a used one is still a replay, and one a sweep
+ * dropped stays expired whatever the caller's clock.
+ */
+Test(nonce, clock_stepped_back)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *c = NULL;
+    uint8_t ahead[32], fresh[32], n[3][32], after[32];
+    uint64_t issued = 0;
+
+    cr_assert_eq(vfy_nonce_cache_new(&c, 3), VFY_OK);
+    /* at 5000 (ten minutes ahead): one nonce used */
+    cr_assert_eq(vfy_nonce_issue(k, 5000, 60, ahead, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, ahead, 32, 5000, NULL), VFY_OK);
+    /* back at 4400: a nonce issued now is good, and used once */
+    cr_assert_eq(vfy_nonce_issue(k, 4400, 60, fresh, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, fresh, 32, 4400, &issued), VFY_OK);
+    cr_assert_eq(issued, 4400);
+    cr_assert_eq(vfy_nonce_consume(k, c, fresh, 32, 4401, NULL), VFY_E_NONCE_REPLAY);
+    /* the nonce used while ahead is still remembered */
+    cr_assert_eq(vfy_nonce_consume(k, c, ahead, 32, 4401, NULL), VFY_E_NONCE_REPLAY);
+    vfy_nonce_cache_free(&c);
+
+    /* A sweep while ahead drops what expires by then: those stay expired
+     * for a caller behind it; a nonce expiring later is judged as usual. */
+    cr_assert_eq(vfy_nonce_cache_new(&c, 3), VFY_OK);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(vfy_nonce_issue(k, 1000, 10, n[i], NULL), VFY_OK);
+        cr_assert_eq(vfy_nonce_consume(k, c, n[i], 32, 1000, NULL), VFY_OK);
+    }
+    cr_assert_eq(vfy_nonce_issue(k, 1100, 60, after, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, c, after, 32, 1100, NULL), VFY_OK);   /* sweeps at 1100 */
+    cr_assert_eq(vfy_nonce_cache_size(c), 1);
+    cr_assert_eq(vfy_nonce_consume(k, c, n[1], 32, 1001, NULL), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_issue(k, 1001, 60, fresh, NULL), VFY_OK);   /* expires 1061 < 1100 */
+    cr_assert_eq(vfy_nonce_consume(k, c, fresh, 32, 1001, NULL), VFY_E_NONCE_EXPIRED);
+    cr_assert_eq(vfy_nonce_issue(k, 1050, 60, fresh, NULL), VFY_OK);   /* expires 1110 */
+    cr_assert_eq(vfy_nonce_consume(k, c, fresh, 32, 1050, NULL), VFY_OK);
+    vfy_nonce_cache_free(&c);
+    vfy_nonce_key_free(&k);
+}
+
 Test(nonce, cache_args)
 {
     vfy_nonce_cache *c = (vfy_nonce_cache *)1;

@@ -148,9 +148,11 @@ VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
  * VFY_E_NONCE_REPLAY. Entries are dropped once expired (swept lazily when a
  * stripe fills up). If the stripe is full of unexpired nonces the call returns
  * VFY_E_NONCE_CACHE_FULL and does not record the nonce.
- * The cache keeps the highest @now it has seen and judges expiry against
- * max(now, that), so callers with slightly different clocks cannot re-admit a
- * nonce the cache already dropped as expired.
+ * A nonce the cache may have dropped as expired (a sweep ran at a time at or
+ * after its expiry) stays expired for any later caller, whatever its @now,
+ * so callers with different clocks, or a clock stepped back, cannot re-admit
+ * it; other nonces are judged at @now (a clock that ran ahead for a while
+ * does not make fresh nonces expire early once it is corrected).
  * Errors: those of vfy_nonce_check(), VFY_E_NONCE_REPLAY, VFY_E_NONCE_CACHE_FULL.
  */
 VFY_EXPORT vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
