@@ -17,6 +17,20 @@
  * step is a timeline line on stdout. The number of TLS handshakes on the
  * connection (SSL_CB_HANDSHAKE_START) is counted and reported; it must stay 1.
  *
+ * Answers carry no request id: the agent answers requests in order, and the
+ * RP takes the next answer frame as the answer to its request. So a
+ * connection on which that pairing may be off is never read for answers
+ * again (agent_close): no answer within --answer-timeout-ms (a late one may
+ * still come and would be taken for the next request's), a stalled or
+ * malformed frame, an answer of the wrong type or one nothing was waiting
+ * for, or evidence whose quote is not bound to the nonce just sent on this
+ * connection (checked before anything is submitted: evidence_answers). The
+ * EAR held goes with the connection; the next operation opens a new one and
+ * attests it afresh. A connection the agent closed is lost, as before: the
+ * operations after it are refused and the story stops. Caveat: an
+ * app-request left unanswered has an unknown outcome and stops the story
+ * too (the agent may have run it).
+ *
  * Story scripts (--script FILE, "-" for stdin), one command per line:
  *   op TEXT             a high-impact operation, gated as above
  *   expect allowed|refused [STATUS]   fail unless the last op matched
@@ -31,6 +45,9 @@
  * --replay FILE makes the first attestation submit evidence captured on
  * another connection (with this connection's exporter value): what a relay
  * attacker would do. verifierd must answer contraindicated.
+ * --test-keep-connection-on-timeout (tests only) keeps the connection after
+ * an answer timeout, as the RP once did, so that a test can show the
+ * binder check catching the late answer.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -64,17 +81,25 @@
 
 struct rp {
     const char *name;
-    /* the agent connection */
+    /* the agent connection: ssl NULL and fd -1 while there is none */
+    const char *agent_addr, *agent_ca;  /* --agent, --agent-ca: also for a reconnect */
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
-    int handshakes;
+    int handshakes;         /* on the current (or last) connection */
     uint8_t cb[VFY_CB_LEN];
+    unsigned answer_ms;     /* --answer-timeout-ms */
+    unsigned conns;         /* connections opened; the current one is number conns */
+    unsigned closed;        /* connections closed before the end (agent_close) */
+    unsigned bad_conns;     /* closed connections that did not see exactly one handshake */
+    int may_reconnect;      /* no connection: 1 the next operation opens one, 0 refuse */
+    char drop_why[320];     /* "agent connection N dropped|lost: why" of the last close */
+    int ssl_failed;         /* a fatal TLS error on the current connection: no close_notify */
+    int test_keep_on_timeout; /* --test-keep-connection-on-timeout */
     /* verifierd */
     vclient *vc;
     const char *attester;
     unsigned max_ttl_s;
-    unsigned answer_ms;
     int last_agent_error;   /* code of the last error frame transact() read; 0: none */
     const char *client_cert, *client_key; /* --cert/--key: mutual TLS with the agent */
     char *jwks;
@@ -132,9 +157,12 @@ static void info_cb(const SSL *ssl, int where, int ret)
         rp->handshakes++;
 }
 
-static int tcp_connect(const char *host, const char *port)
+/* A TCP connection to @host:@port; -1 if none. Each read and write (and,
+ * on Linux, the connect itself) must make progress within @timeout_ms. */
+static int tcp_connect(const char *host, const char *port, unsigned timeout_ms)
 {
     struct addrinfo hints, *res = NULL, *ai;
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     int fd = -1;
 
     memset(&hints, 0, sizeof(hints));
@@ -145,6 +173,8 @@ static int tcp_connect(const char *host, const char *port)
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (fd < 0)
             continue;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             int one = 1;
 
@@ -159,11 +189,18 @@ static int tcp_connect(const char *host, const char *port)
     return fd;
 }
 
-static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
+/*
+ * Open a TLS connection to the agent at --agent (the first one, or a new one
+ * after agent_close). 0, or -1 with nothing left open. Every connection
+ * gets its own exporter value; nothing held for an earlier one carries over.
+ */
+static int agent_connect(struct rp *rp)
 {
+    const char *hostport = rp->agent_addr, *ca = rp->agent_ca;
     char host[256];
     const char *colon = strrchr(hostport, ':');
     X509_VERIFY_PARAM *vp;
+    int prev_handshakes = rp->handshakes; /* kept if no new connection is made */
 
     if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host)) {
         fprintf(stderr, "%s: --agent must be HOST:PORT\n", rp->name);
@@ -171,6 +208,10 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
     }
     memcpy(host, hostport, (size_t)(colon - hostport));
     host[colon - hostport] = 0;
+    rp->handshakes = 0;
+    rp->ssl_failed = 0;
+    if (rp->ctx != NULL)
+        goto connect;
     rp->ctx = SSL_CTX_new(TLS_client_method());
     if (rp->ctx == NULL || !SSL_CTX_set_min_proto_version(rp->ctx, TLS1_3_VERSION))
         goto tls_fail;
@@ -188,16 +229,15 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
          SSL_CTX_check_private_key(rp->ctx) != 1))
         goto tls_fail;
     SSL_CTX_set_info_callback(rp->ctx, info_cb);
-    rp->fd = tcp_connect(host, colon + 1);
+connect:
+    /* An agent that stalls in the handshake or inside a frame must not hang
+     * the relying party: each read and write must make progress within the
+     * answer timeout. */
+    rp->fd = tcp_connect(host, colon + 1, rp->answer_ms);
     if (rp->fd < 0) {
         fprintf(stderr, "%s: cannot connect to the agent at %s\n", rp->name, hostport);
+        rp->handshakes = prev_handshakes;
         return -1;
-    }
-    {
-        /* An agent that stalls inside a frame must not hang the relying party. */
-        struct timeval tv = {rp->answer_ms / 1000, (rp->answer_ms % 1000) * 1000};
-        setsockopt(rp->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(rp->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
     rp->ssl = SSL_new(rp->ctx);
     if (rp->ssl == NULL || SSL_set_fd(rp->ssl, rp->fd) != 1)
@@ -213,13 +253,95 @@ static int agent_connect(struct rp *rp, const char *hostport, const char *ca)
     if (SSL_export_keying_material(rp->ssl, rp->cb, sizeof(rp->cb), VFY_CB_EXPORTER_LABEL,
                                    strlen(VFY_CB_EXPORTER_LABEL), NULL, 0, 0) != 1)
         goto tls_fail;
-    tl(rp, "connected to the agent at %s: %s %s, certificate verified; handshakes so far: %d",
-       hostport, SSL_get_version(rp->ssl), SSL_get_cipher_name(rp->ssl), rp->handshakes);
+    rp->conns++;
+    if (rp->conns == 1)
+        tl(rp, "connected to the agent at %s: %s %s, certificate verified; handshakes so far: %d",
+           hostport, SSL_get_version(rp->ssl), SSL_get_cipher_name(rp->ssl), rp->handshakes);
+    else
+        tl(rp, "connected to the agent at %s (connection %u, a new channel: its own exporter "
+           "value, attested afresh): %s %s, certificate verified; handshakes on it: %d", hostport,
+           rp->conns, SSL_get_version(rp->ssl), SSL_get_cipher_name(rp->ssl), rp->handshakes);
     return 0;
 tls_fail:
     fprintf(stderr, "%s: TLS to the agent failed:\n", rp->name);
     ERR_print_errors_fp(stderr);
+    SSL_free(rp->ssl);   /* no shutdown: the handshake did not complete */
+    rp->ssl = NULL;
+    if (rp->fd >= 0)
+        close(rp->fd);
+    rp->fd = -1;
+    OPENSSL_cleanse(rp->cb, sizeof(rp->cb));
+    rp->handshakes = prev_handshakes;
     return -1;
+}
+
+static void drop_ear(struct rp *rp);
+
+/*
+ * Close the connection to the agent: it is not read again, so no answer
+ * still on its way can be taken for a later request's. The EAR held goes
+ * with it (an EAR speaks for one connection only). @reconnect 1: the RP
+ * gave up on a live connection; the next operation opens a new one. 0: the
+ * connection is lost (the agent closed it, or a write failed); operations
+ * are refused from now on. One timeline line says which and why.
+ */
+static void agent_close(struct rp *rp, int reconnect, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void agent_close(struct rp *rp, int reconnect, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    snprintf(rp->drop_why, sizeof(rp->drop_why), "agent connection %u %s: %s", rp->conns,
+             reconnect ? "dropped" : "lost", why);
+    tl(rp, "%s; %s", rp->drop_why,
+       reconnect ? "it is not read again: the next operation opens a new connection"
+                 : "refusing further operations");
+    if (rp->ear != NULL)
+        tl(rp, "the EAR %s held for connection %u is dropped with it", rp->jti, rp->conns);
+    drop_ear(rp);
+    rp->posture_changed = 0;
+    if (rp->handshakes != 1)
+        rp->bad_conns++;
+    /* close_notify only on a connection that did not fail (SSL_shutdown
+     * must not follow a fatal error); it does not wait for the agent's */
+    if (reconnect && !rp->ssl_failed)
+        (void)SSL_shutdown(rp->ssl);
+    ERR_clear_error();
+    SSL_free(rp->ssl);
+    rp->ssl = NULL;
+    close(rp->fd);
+    rp->fd = -1;
+    OPENSSL_cleanse(rp->cb, sizeof(rp->cb));
+    rp->closed++;
+    rp->may_reconnect = reconnect;
+}
+
+/*
+ * A connection to use: the open one, or a new one when the last was
+ * dropped. 0, or -1 (with a timeline line) when operations must be refused:
+ * the connection was lost, or a new one could not be opened.
+ */
+static int agent_ready(struct rp *rp)
+{
+    if (rp->ssl != NULL)
+        return 0;
+    if (!rp->may_reconnect) {
+        tl(rp, "no connection to the agent (%s)", rp->drop_why);
+        return -1;
+    }
+    tl(rp, "opening a new connection to the agent (connection %u was dropped)", rp->conns);
+    if (agent_connect(rp) != 0) {
+        rp->may_reconnect = 0;
+        snprintf(rp->drop_why, sizeof(rp->drop_why), "cannot reconnect to the agent at %s",
+                 rp->agent_addr);
+        tl(rp, "%s: refusing further operations", rp->drop_why);
+        return -1;
+    }
+    return 0;
 }
 
 /* @len bytes of text from the agent, fit for one timeline line: every byte
@@ -267,6 +389,8 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
     unsigned frames = 0;
     int must_poll = 0;   /* the last peek found no frame: wait for the socket */
 
+    if (rp->ssl == NULL)
+        return -1;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         int rc, left = -1;
@@ -303,8 +427,20 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
         frames++;
         if (rc == FRAME_UNKNOWN)
             continue;
+        if (rc == FRAME_EOF) {
+            agent_close(rp, 0, "the agent closed it");
+            return -1;
+        }
         if (rc != FRAME_OK) {
-            tl(rp, "agent connection lost (%s)", rc == FRAME_EOF ? "closed" : "error");
+            /* part of a frame may be read: the stream is out of step */
+            if (rc == FRAME_TOO_LARGE) {
+                agent_close(rp, 1, "a %s frame over its type's limit", frame_type_name(*type));
+            } else {
+                rp->ssl_failed = rc == FRAME_IO;
+                agent_close(rp, 1, "reading a frame failed (%s)",
+                            rc == FRAME_NOMEM ? "out of memory"
+                                              : "a TLS error, or no progress within the answer timeout");
+            }
             return -1;
         }
         if (*type == FRAME_POSTURE_CHANGED) {
@@ -329,22 +465,53 @@ static int drain(struct rp *rp)
 
         if (rc <= 0)
             return rc;
-        tl(rp, "unexpected %s frame from the agent ignored", frame_type_name(type));
         free(p);
+        /* an answer with no request waiting for it: the agent's count of
+         * requests and the RP's disagree, and the next answer could be
+         * this one's neighbour */
+        agent_close(rp, 1, "an unexpected %s frame, with no request waiting for an answer",
+                    frame_type_name(type));
+        return -1;
     }
 }
 
-/* Send a request frame and wait for the answer of type @want. */
+/*
+ * Send a request frame and wait for the answer of type @want, at most
+ * --answer-timeout-ms for it to start. The answer is the next frame that is
+ * not a notice: on a timeout, or on a frame that cannot be that answer, the
+ * connection is closed (agent_close), since a late answer would otherwise be
+ * taken for the next request's. -1 then, with rp->ssl NULL; -1 with the
+ * connection open after an error frame (rp->last_agent_error), a proper
+ * answer.
+ */
 static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len, uint8_t want,
                     uint8_t **p, size_t *len)
 {
     uint8_t got = 0;
+    int rc;
 
     rp->last_agent_error = 0;
-    if (frame_write(rp->ssl, type, req, req_len) != 0)
+    if (rp->ssl == NULL)
         return -1;
-    if (next_frame(rp, (int)rp->answer_ms, 0, &got, p, len) != 1)
+    if (frame_write(rp->ssl, type, req, req_len) != 0) {
+        rp->ssl_failed = 1;
+        agent_close(rp, 0, "sending the %s failed", frame_type_name(type));
         return -1;
+    }
+    rc = next_frame(rp, (int)rp->answer_ms, 0, &got, p, len);
+    if (rc < 0)
+        return -1;   /* closed, and said why */
+    if (rc == 0) {
+        if (rp->test_keep_on_timeout) {
+            tl(rp, "test hook: connection %u kept after no answer to the %s within %u ms",
+               rp->conns, frame_type_name(type), rp->answer_ms);
+            return -1;
+        }
+        agent_close(rp, 1, "no answer to the %s within %u ms (--answer-timeout-ms); it may still "
+                    "come, and answers are matched to requests by order only",
+                    frame_type_name(type), rp->answer_ms);
+        return -1;
+    }
     if (got == FRAME_ERROR) {
         char text[512];
 
@@ -356,10 +523,11 @@ static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len
         return -1;
     }
     if (got != want) {
-        tl(rp, "<- agent: %s frame where %s was expected", frame_type_name(got),
-           frame_type_name(want));
         free(*p);
         *p = NULL;
+        agent_close(rp, 1, "a %s frame where the answer to the %s (%s) was due: answers and "
+                    "requests are out of step", frame_type_name(got), frame_type_name(type),
+                    frame_type_name(want));
         return -1;
     }
     return 0;
@@ -453,6 +621,55 @@ out:
     return ret;
 }
 
+/*
+ * 0 if the evidence @ev answers the attest-request with @nonce sent on this
+ * connection: the quote's extraData is the binder rebuilt from that nonce,
+ * this connection's exporter value and the manifest the evidence carries
+ * (DESIGN §3). Not a verification (the signature is verifierd's to check):
+ * it keeps the RP from submitting evidence made for another request — a
+ * late answer taken by order — which verifierd would take for a relay.
+ * -1 with a reason in @why otherwise.
+ */
+static int evidence_answers(struct rp *rp, const uint8_t nonce[32], const uint8_t *ev,
+                            size_t evlen, char *why, size_t cap)
+{
+    vfy_cmw *cmw = NULL;
+    vfy_attest att;
+    const uint8_t *a, *m;
+    size_t alen = 0, mlen = 0;
+    uint8_t binder[VFY_BINDER_LEN];
+    char detail[256] = "";
+    vfy_rc rc;
+    int ret = -1;
+
+    rc = vfy_cmw_parse(&cmw, VFY_CMW_JSON, ev, evlen, detail, sizeof(detail));
+    if (rc != VFY_OK) {
+        snprintf(why, cap, "unreadable evidence: %s, %s", vfy_rc_name(rc), detail);
+        goto out;
+    }
+    a = vfy_cmw_get(cmw, VFY_CMW_TPM_ATTEST, &alen);
+    m = vfy_cmw_get(cmw, VFY_CMW_AGENT_MANIFEST, &mlen);
+    if ((rc = vfy_attest_parse(&att, a, alen)) != VFY_OK) {
+        snprintf(why, cap, "unreadable quote: %s", vfy_rc_name(rc));
+        goto out;
+    }
+    if ((rc = vfy_binder_manifest(binder, nonce, rp->cb, m, mlen)) != VFY_OK) {
+        snprintf(why, cap, "cannot compute the binder: %s", vfy_rc_name(rc));
+        goto out;
+    }
+    if (att.extra_data_len != sizeof(binder) ||
+        CRYPTO_memcmp(att.extra_data, binder, sizeof(binder)) != 0) {
+        snprintf(why, cap, "its quote is not bound to the binder of this nonce, this connection "
+                 "and its manifest: made for another request");
+        goto out;
+    }
+    ret = 0;
+out:
+    vfy_cmw_free(&cmw);
+    OPENSSL_cleanse(binder, sizeof(binder));
+    return ret;
+}
+
 /* Challenge the agent in-band: nonce from verifierd, evidence from the agent. */
 static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_t *evlen)
 {
@@ -472,6 +689,13 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
     }
     tl(rp, "<- agent: evidence, %zu bytes of CMW JSON (TPM quote bound to its view of the "
        "channel)", *evlen);
+    if (evidence_answers(rp, nonce, *ev, *evlen, err, sizeof(err)) != 0) {
+        free(*ev);
+        *ev = NULL;
+        agent_close(rp, 1, "the evidence received does not answer this attest-request (%s); "
+                    "not submitted", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -485,6 +709,9 @@ static int challenge_agent(struct rp *rp, uint8_t nonce[32], uint8_t **ev, size_
  * one decision reads at most (a million entries). */
 #define RP_FEED_PAGE_MAX 1000
 #define RP_FEED_PAGES_DEFAULT 1000
+/* How long the agent has to start an answer (and to make progress inside a
+ * frame or the handshake) when --answer-timeout-ms is not given. */
+#define RP_ANSWER_TIMEOUT_MS_DEFAULT 30000
 
 /*
  * The key set, fetched again when @force or when older than --jwks-max-age:
@@ -676,6 +903,18 @@ static const char *need_attestation(struct rp *rp, char *why, size_t cap)
  * announcing posture changes while it was being attested. */
 #define RP_ATTEST_ROUNDS 3
 
+/* The operation cannot be decided: no connection to the agent. Refused;
+ * 0 if the next operation may open a new connection, -1 (the story stops)
+ * if not. */
+static int op_no_connection(struct rp *rp, const char *op)
+{
+    rp->refused++;
+    rp->last_decision = 0;
+    rp->last_status = VFY_EAR_NONE;
+    tl(rp, "op %u \"%s\": REFUSED (no connection to the agent: %s)", rp->ops, op, rp->drop_why);
+    return rp->may_reconnect ? 0 : -1;
+}
+
 static int do_op(struct rp *rp, const char *op)
 {
     char whybuf[600];
@@ -683,8 +922,14 @@ static int do_op(struct rp *rp, const char *op)
     vfy_ear_status st;
     uint8_t *p = NULL;
     size_t len = 0;
+    unsigned closed;
 
     rp->ops++;
+    /* A connection found unusable now, before anything of this operation
+     * went out on it, is replaced at once (once). */
+    if (agent_ready(rp) != 0 || (drain(rp) < 0 && agent_ready(rp) != 0))
+        return op_no_connection(rp, op);
+    closed = rp->closed;
     /*
      * The verdict must describe the agent as it is when the request goes
      * out. Notices that arrive while verifierd is asked (the revocation
@@ -702,7 +947,7 @@ static int do_op(struct rp *rp, const char *op)
                 (void)jwks_fresh(rp, 0);
             }
             if (drain(rp) < 0)
-                return -1;
+                return op_no_connection(rp, op);
             why = need_attestation(rp, whybuf, sizeof(whybuf));
             if (why == NULL) {
                 if (round == 0)
@@ -738,8 +983,10 @@ static int do_op(struct rp *rp, const char *op)
         if (st != VFY_EAR_AFFIRMING) {
             rp->refused++;
             rp->last_decision = 0;
-            tl(rp, "op %u \"%s\": REFUSED (status %s)", rp->ops, op,
-               rp->ear ? vfy_ear_status_name(st) : "no verified EAR");
+            /* the connection closed during this operation: say why */
+            tl(rp, "op %u \"%s\": REFUSED (status %s%s%s)", rp->ops, op,
+               rp->ear ? vfy_ear_status_name(st) : "no verified EAR",
+               rp->closed != closed ? "; " : "", rp->closed != closed ? rp->drop_why : "");
             return 0;
         }
         if (transact(rp, FRAME_APP_REQUEST, op, strlen(op), FRAME_APP_RESPONSE, &p, &len) != 0) {
@@ -759,7 +1006,11 @@ static int do_op(struct rp *rp, const char *op)
                 tl(rp, "op %u \"%s\": REFUSED (the agent kept changing its posture)", rp->ops, op);
                 return 0;
             }
-            tl(rp, "op %u \"%s\": agent failed to answer", rp->ops, op);
+            /* sent, and not answered: the agent may or may not have run it */
+            tl(rp, "op %u \"%s\": agent failed to answer%s%s; the outcome is unknown", rp->ops, op,
+               rp->ssl == NULL ? " (" : "", rp->ssl == NULL ? rp->drop_why : "");
+            if (rp->ssl == NULL)
+                tl(rp, "the RP stops here: an operation of unknown outcome is not retried");
             rp->last_decision = -1;
             return -1;
         }
@@ -784,6 +1035,8 @@ static int do_capture(struct rp *rp, const char *path)
     FILE *f;
     int ret = -1;
 
+    if (agent_ready(rp) != 0)
+        return -1;
     tl(rp, "capture: challenging the agent on this connection, keeping the evidence unsubmitted");
     if (challenge_agent(rp, nonce, &ev, &evlen) != 0)
         return -1;
@@ -865,6 +1118,8 @@ static int run_line(struct rp *rp, char *line)
     }
     if (strcmp(line, "wait-notice") == 0 && parse_secs(arg, &secs) == 0) {
         struct timespec a, b;
+        if (agent_ready(rp) != 0)
+            return -1;
         clock_gettime(CLOCK_MONOTONIC, &a);
         while (!rp->posture_changed) {
             uint8_t type = 0, *p = NULL;
@@ -950,20 +1205,25 @@ static void usage(FILE *f)
         "usage: vfy-rp --agent HOST:PORT --agent-ca PEM --verifier URL --verifier-ca PEM\n"
         "              (--token TOKEN | --token-file FILE) --attester NAME\n"
         "              [--max-ttl S] [--jwks-max-age S] [--name LABEL] [--replay FILE]\n"
-        "              [--feed-page-size N] [--feed-pages N]\n"
+        "              [--feed-page-size N] [--feed-pages N] [--answer-timeout-ms MS]\n"
         "              [--cert PEM --key PEM]\n"
         "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
         "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
         "  in-band before each high-impact operation whenever the held EAR is not usable.\n"
-        "  Exit status: 0 if the story ran as scripted and the connection saw exactly one\n"
+        "  Exit status: 0 if the story ran as scripted and each connection saw exactly one\n"
         "  TLS handshake; 1 otherwise; 2 usage. --jwks-max-age: refetch verifierd's key\n"
         "  set at least this often (default %d s), and whenever an EAR names an unknown kid.\n"
         "  --max-ttl: the longest an EAR is relied on, asked of verifierd and checked\n"
         "  (default %d s).\n"
         "  --feed-page-size, --feed-pages: read the revocation feed N entries a page\n"
         "  (default %d, the most verifierd gives), at most N pages a decision (default %d);\n"
-        "  past that the held result is asked about directly (GET /v1/results/{id}).\n",
-        RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S, RP_FEED_PAGE_MAX, RP_FEED_PAGES_DEFAULT);
+        "  past that the held result is asked about directly (GET /v1/results/{id}).\n"
+        "  --answer-timeout-ms: how long the agent has to start an answer, and for each\n"
+        "  read or write inside a frame or the TLS handshake (100..600000, default %d).\n"
+        "  A connection left without an answer in time is closed with its EAR, and the\n"
+        "  next operation opens a new one: answers are matched to requests by order only.\n",
+        RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S, RP_FEED_PAGE_MAX, RP_FEED_PAGES_DEFAULT,
+        RP_ANSWER_TIMEOUT_MS_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -1009,7 +1269,7 @@ int main(int argc, char **argv)
     rp.max_ttl_s = RP_MAX_TTL_DEFAULT_S;
     rp.feed_page = RP_FEED_PAGE_MAX;
     rp.feed_pages = RP_FEED_PAGES_DEFAULT;
-    rp.answer_ms = 30000;
+    rp.answer_ms = RP_ANSWER_TIMEOUT_MS_DEFAULT;
     clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
@@ -1066,6 +1326,21 @@ int main(int argc, char **argv)
                 rp.feed_pages = (unsigned)v;
             break;
         }
+        case 'W': {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v < 100 || v > 600000) {
+                fprintf(stderr, "vfy-rp: --answer-timeout-ms must be 100..600000\n");
+                free(ops);
+                free(token);
+                return 2;
+            }
+            rp.answer_ms = (unsigned)v;
+            break;
+        }
+        case 'k': rp.test_keep_on_timeout = 1; break;
         case 'o': {
             const char **n = realloc(ops, (nops + 1) * sizeof(*ops));
             if (n == NULL)
@@ -1074,8 +1349,6 @@ int main(int argc, char **argv)
             ops[nops++] = optarg;
             break;
         }
-        case 'W': rp.answer_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'k': break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1096,7 +1369,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "vfy-rp: cannot load captured evidence from %s\n", replay);
         goto out;
     }
-    if (agent_connect(&rp, agent, agent_ca) != 0)
+    rp.agent_addr = agent;
+    rp.agent_ca = agent_ca;
+    if (agent_connect(&rp) != 0)
         goto out;
     /* Start the revocation feed at its current end: older entries are not
      * ours. A feed longer than --feed-pages is caught up decision by
@@ -1131,11 +1406,22 @@ int main(int argc, char **argv)
         for (size_t i = 0; ok && i < nops; i++)
             ok = do_op(&rp, ops[i]) == 0;
     }
-    drain(&rp);
-    tl(&rp, "summary: %u operation(s): %u allowed, %u refused; %u attestation(s); TLS "
-       "handshakes on this connection: %d%s", rp.ops, rp.allowed, rp.refused, rp.attestations,
-       rp.handshakes, rp.handshakes == 1 ? "" : "  <-- MUST BE 1");
-    ret = ok && rp.handshakes == 1 ? 0 : 1;
+    if (rp.ssl != NULL)
+        drain(&rp);
+    {
+        char conns[160] = "";
+
+        /* a closed connection's count was checked when it closed; the
+         * current (or last) connection's is the one printed */
+        if (rp.conns > 1)
+            snprintf(conns, sizeof(conns), "; %u connections to the agent (%u dropped), %s",
+                     rp.conns, rp.closed, rp.bad_conns == 0 ? "one handshake each"
+                                                            : "NOT one handshake each  <-- MUST BE 1");
+        tl(&rp, "summary: %u operation(s): %u allowed, %u refused; %u attestation(s); TLS "
+           "handshakes on this connection: %d%s%s", rp.ops, rp.allowed, rp.refused,
+           rp.attestations, rp.handshakes, rp.handshakes == 1 ? "" : "  <-- MUST BE 1", conns);
+    }
+    ret = ok && rp.handshakes == 1 && rp.bad_conns == 0 ? 0 : 1;
     if (!ok)
         tl(&rp, "story stopped: a step did not go as scripted");
 out:
