@@ -344,20 +344,6 @@ static int agent_ready(struct rp *rp)
     return 0;
 }
 
-/* @len bytes of text from the agent, fit for one timeline line: every byte
- * but printable ASCII becomes '?' (a newline, a C1 control, a Unicode line
- * separator or a bidirectional override could forge or disguise a line). */
-static const char *clean(const void *in, size_t len, char *out, size_t cap)
-{
-    const unsigned char *p = in;
-    size_t n = len < cap - 1 ? len : cap - 1;
-
-    for (size_t i = 0; i < n; i++)
-        out[i] = p[i] < 0x20 || p[i] > 0x7e ? '?' : (char)p[i];
-    out[n] = '\0';
-    return out;
-}
-
 static void on_notice(struct rp *rp, const uint8_t *p, size_t len)
 {
     cJSON *j = cJSON_ParseWithLength((const char *)p, len);
@@ -369,9 +355,9 @@ static void on_notice(struct rp *rp, const uint8_t *p, size_t len)
     rp->posture_changed = 1;
     snprintf(rp->posture_note, sizeof(rp->posture_note), "manifest version %.0f, %s",
              cJSON_IsNumber(v) ? v->valuedouble : -1.0,
-             cJSON_IsString(d) ? clean(d->valuestring, strlen(d->valuestring), digest,
-                                       sizeof(digest))
-                               : "?");
+             cJSON_IsString(d)
+                 ? frame_printable(d->valuestring, strlen(d->valuestring), digest, sizeof(digest))
+                 : "?");
     cJSON_Delete(j);
     tl(rp, "<- agent: posture-changed notice (%s): the EAR held for this connection no longer "
        "describes the agent", rp->posture_note);
@@ -517,7 +503,7 @@ static int transact(struct rp *rp, uint8_t type, const void *req, size_t req_len
 
         rp->last_agent_error = *len ? (*p)[0] : 0;
         tl(rp, "<- agent: error %u: %s", *len ? (*p)[0] : 0,
-           clean(*len > 1 ? *p + 1 : *p, *len > 1 ? *len - 1 : 0, text, sizeof(text)));
+           frame_printable(*len > 1 ? *p + 1 : *p, *len > 1 ? *len - 1 : 0, text, sizeof(text)));
         free(*p);
         *p = NULL;
         return -1;
@@ -1019,7 +1005,7 @@ static int do_op(struct rp *rp, const char *op)
         char answer[101];
 
         tl(rp, "op %u \"%s\": ALLOWED (status affirming) -> agent answered \"%s\"", rp->ops, op,
-           clean(p, len, answer, sizeof(answer)));
+           frame_printable(p, len, answer, sizeof(answer)));
         free(p);
         return 0;
     }
