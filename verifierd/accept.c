@@ -23,12 +23,16 @@
  * backlog instead of being accepted and closed. The daemon's own limit is
  * set so high that no worker reaches it (libmicrohttpd 0.9.75 leaves
  * connections handed to a worker at its limit neither served nor closed).
- * --max-connections-per-ip stays libmicrohttpd's: MHD_add_connection()
- * closes a connection over it.
+ * --max-connections-per-ip is enforced here too, over the connections of
+ * every daemon generation: libmicrohttpd counts them per daemon, so while
+ * a SIGHUP reload drains the old generation, an address could hold its
+ * limit there and its limit again in the new one. (The daemon keeps its
+ * own limit as well, which can only be the lower count.)
  */
 #define _GNU_SOURCE   /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -48,6 +52,7 @@ static int acc_running;
 static int acc_listen = -1;
 static int acc_wake = -1;               /* eventfd: stop */
 static unsigned acc_max;
+static unsigned acc_per_ip;             /* 0: no per-address limit */
 
 /* Connections handed to a daemon that its worker has not started yet
  * (under acc_mu). A worker starts them as soon as it is back in its event
@@ -64,6 +69,7 @@ static unsigned acc_max;
 static struct pending {
     int fd;
     const struct MHD_Daemon *d;
+    uint8_t ip[17];   /* vd_peer_ip */
     struct timespec at;
 } acc_pending[PENDING_MAX];
 static unsigned acc_npending;
@@ -123,6 +129,53 @@ void vd_accept_forget(const struct MHD_Daemon *d)
     pthread_mutex_unlock(&acc_mu);
 }
 
+int vd_peer_ip(const struct sockaddr *sa, uint8_t ip[17])
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    memset(ip, 0, 17);
+    if (sa->sa_family == AF_INET) {
+        ip[0] = 4;
+        memcpy(ip + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+
+        if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
+            ip[0] = 4;
+            memcpy(ip + 1, a + 12, 4);
+        } else {
+            ip[0] = 6;
+            memcpy(ip + 1, a, 16);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* 1 if a connection from @ip would pass --max-connections-per-ip: those
+ * open in any generation and those on their way into one. acc_mu is held
+ * across both reads (server.c's track_mu inside it, never the other way
+ * round), so a connection cannot leave this list unseen; one a worker has
+ * started but not yet taken off it is in both, and counted once. */
+static int ip_at_limit(const uint8_t ip[17])
+{
+    static int fds[PENDING_MAX];   /* the accept thread's own */
+    unsigned n = 0, open;
+
+    if (acc_per_ip == 0 || ip[0] == 0)
+        return 0;
+    pthread_mutex_lock(&acc_mu);
+    pending_sweep(NULL);
+    for (unsigned i = 0; i < acc_npending; i++)
+        if (memcmp(acc_pending[i].ip, ip, 17) == 0)
+            fds[n++] = acc_pending[i].fd;
+    open = vd_conn_from(ip, fds, n);
+    pthread_mutex_unlock(&acc_mu);
+    return open >= acc_per_ip;
+}
+
 /* 1 if another connection would pass --max-connections. */
 static int at_limit(void)
 {
@@ -163,6 +216,7 @@ static void *acc_main(void *arg)
             struct sockaddr_storage ss;
             socklen_t sl = sizeof(ss);
             int fd = accept4(acc_listen, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            uint8_t ip[17];
 
             if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -177,12 +231,20 @@ static void *acc_main(void *arg)
                 }
                 break;   /* EAGAIN, or a connection that failed on its way in */
             }
+            if (vd_peer_ip((const struct sockaddr *)&ss, ip) != 0)
+                memset(ip, 0, sizeof(ip));
+            if (ip_at_limit(ip)) {
+                close(fd);
+                vd_log("debug", "connection closed at once: over --max-connections-per-ip");
+                continue;
+            }
             pthread_mutex_lock(&acc_mu);
             /* Pending before the worker can start it; MHD_add_connection()
-             * closes @fd itself when over the per-address limit. */
+             * closes @fd itself when over its own limits. */
             pending_del(fd);
             acc_pending[acc_npending].fd = fd;
             acc_pending[acc_npending].d = acc_daemon;
+            memcpy(acc_pending[acc_npending].ip, ip, sizeof(ip));
             clock_gettime(CLOCK_MONOTONIC, &acc_pending[acc_npending++].at);
             if (MHD_add_connection(acc_daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
                 int e = errno;
@@ -198,7 +260,8 @@ static void *acc_main(void *arg)
     return NULL;
 }
 
-int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connections)
+int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connections,
+                    unsigned max_per_ip)
 {
     int fl = fcntl(listen_fd, F_GETFL);
 
@@ -209,6 +272,7 @@ int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connection
     acc_listen = listen_fd;
     acc_daemon = d;
     acc_max = max_connections;
+    acc_per_ip = max_per_ip;
     if (pthread_create(&acc_thread, NULL, acc_main, NULL) != 0) {
         close(acc_wake);
         acc_wake = -1;

@@ -238,6 +238,7 @@ struct conn_track {
     struct vd_gen *gen;         /* the daemon generation that accepted it */
     unsigned worker;            /* index in gen->worker */
     int served;                 /* a request on it has completed */
+    uint8_t ip[17];             /* the peer's address (vd_peer_ip); family 0: unknown */
     struct timespec since;
     struct conn_track *prev, *next;
 };
@@ -290,6 +291,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return;
         }
         t->fd = ci->connect_fd;
+        {
+            const union MHD_ConnectionInfo *ai =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+            if (ai == NULL || ai->client_addr == NULL || vd_peer_ip(ai->client_addr, t->ip) != 0)
+                memset(t->ip, 0, sizeof(t->ip));
+        }
         t->phase = PH_WAITING;
         t->gen = g;
         clock_gettime(CLOCK_MONOTONIC, &t->since);
@@ -327,6 +335,25 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         free(t);
         *socket_context = NULL;
     }
+}
+
+unsigned vd_conn_from(const uint8_t ip[17], const int *pending, unsigned npending)
+{
+    unsigned n = npending;
+
+    pthread_mutex_lock(&track_mu);
+    for (const struct conn_track *t = tracked; t != NULL; t = t->next) {
+        if (memcmp(t->ip, ip, sizeof(t->ip)) != 0)
+            continue;
+        n++;
+        for (unsigned i = 0; i < npending; i++)
+            if (pending[i] == t->fd) {   /* started, not yet off the list: once */
+                n--;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&track_mu);
+    return n;
 }
 
 unsigned vd_conn_open(void)
@@ -1286,7 +1313,8 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     s->daemon = cur_gen->d;
-    if (vd_accept_start(listen_fd, cur_gen->d, s->cfg->max_connections) != 0) {
+    if (vd_accept_start(listen_fd, cur_gen->d, s->cfg->max_connections,
+                        s->cfg->max_conn_per_ip) != 0) {
         vd_log("error", "cannot start the accept thread");
         return -1;
     }

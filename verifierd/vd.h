@@ -311,10 +311,21 @@ unsigned vd_conn_open(void);
  * had one, at most @max; returns how many workers were written. */
 size_t vd_conn_per_worker(unsigned *out, size_t max);
 
+/* Connections open from the address @ip (vd_peer_ip), every generation,
+ * plus those of @pending (descriptors handed to a daemon and not yet off
+ * the accept thread's list), each counted once. */
+unsigned vd_conn_from(const uint8_t ip[17], const int *pending, unsigned npending);
+
 /* ---- the accept thread (accept.c) ----
  * Accepts on @listen_fd (made non-blocking) and hands each connection to
- * the daemon last set; stops accepting while @max_connections are open. */
-int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connections);
+ * the daemon last set; stops accepting while @max_connections are open and
+ * closes at once a connection from an address that has @max_per_ip open
+ * (0: no limit), counting the connections of every daemon generation. */
+int vd_accept_start(int listen_fd, struct MHD_Daemon *d, unsigned max_connections,
+                    unsigned max_per_ip);
+/* The IP address of @sa into @ip: its family byte (4 or 6) then the address
+ * (an IPv4-mapped IPv6 address as IPv4), zero-padded; 0 on success. */
+int vd_peer_ip(const struct sockaddr *sa, uint8_t ip[17]);
 /* New connections go to @d from the return on. */
 void vd_accept_set_daemon(struct MHD_Daemon *d);
 void vd_accept_stop(void);   /* joins the thread; no-op if not started */

@@ -248,6 +248,28 @@ expect_eq "verifierd closed the 5 over --max-connections-per-ip 5 (and kept 5 op
 sleep 0.5
 vd_call GET /healthz -
 expect_status "the address is served again once its connections closed" 200
+# Across a SIGHUP reload: the old generation keeps its connections while it
+# drains (one of them is still sending a request), and the limit counts
+# them. (libmicrohttpd counts per daemon: the new generation took 5 more.)
+"$HH" slow "$VD_PORT" 1 6 "$VD_ATTEST" >"$VD_TMP/perip-slow.out" 2>&1 &
+spid=$!
+"$HH" idle "$VD_PORT" 4 6 tls >"$VD_TMP/perip-old.out" 2>&1 &
+opid=$!
+VD_PIDS+=("$spid" "$opid")
+sleep 1
+kill -HUP "$VD_PID"
+sleep 1
+"$HH" idle "$VD_PORT" 5 2 tls >"$VD_TMP/perip-new.out" 2>&1
+wait "$spid" "$opid"
+out=$(cat "$VD_TMP/perip-old.out"); echo "# before the reload: $out"
+expect_eq "5 connections from the address before the reload (4 idle, 1 slow)" \
+    "$(num "$out" opened)" 4
+out=$(cat "$VD_TMP/perip-new.out"); echo "# after the reload, while the old generation drains: $out"
+expect_eq "5 more after the reload: all closed before their handshake (5 still open in the draining generation)" \
+    "$(num "$out" opened) $(num "$out" refused)" "0 5"
+sleep 0.5
+vd_call GET /healthz -
+expect_status "the address is served again once the old generation is gone" 200
 vd_stop
 expect_eq "the per-ip verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 VD_PID=$MAIN_PID VD_URL=$MAIN_URL VD_CA=$MAIN_CA VD_LOG=$MAIN_LOG
