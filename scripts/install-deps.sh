@@ -9,6 +9,7 @@ PKGS=(
   libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libcbor-dev libcjson-dev libsqlite3-dev sqlite3
   libtss2-dev libcriterion-dev
   swtpm swtpm-tools tpm2-tools curl jq
+  python3-jsonschema python3-yaml
   libcurl4-openssl-dev
 )
 if [ "${VFY_WITH_CLANG:-0}" = 1 ]; then

@@ -54,6 +54,7 @@ expect_match "discovery result media types include eat+jwt" "$(jget /result_medi
 expect_eq "discovery alg" "$(jget /result_signing_alg_values_supported/0)" ES256
 call GET /.well-known/verifierd - -H 'Host: evil"host/<x>'
 expect_eq "discovery does not echo a hostile Host header" "$(jget /issuer)" "https://127.0.0.1:$VD_PORT"
+expect_schema "discovery document matches openapi.yaml" "openapi.yaml#/components/schemas/Discovery" "$VD_BODY"
 
 call GET /v1/keys -
 expect_status "GET /v1/keys (no token)" 200
@@ -63,6 +64,7 @@ expect_eq "JWKS has one key" "$(jget -l /keys)" 1
 expect_eq "JWKS key is EC P-256 ES256" "$(jget /keys/0/kty) $(jget /keys/0/crv) $(jget /keys/0/alg)" "EC P-256 ES256"
 check "JWKS key has no private part (d)" test -z "$(jget /keys/0/d)"
 KID=$(jget /keys/0/kid)
+expect_schema "JWKS matches openapi.yaml" "openapi.yaml#/components/schemas/JWKS" "$VD_TMP/jwks.json"
 
 call HEAD /healthz -
 expect_status "HEAD /healthz" 200
@@ -84,6 +86,8 @@ EV=$(cat "$VD_TMP/ev.json")
 CB=$(rand_b64url 32)
 nonce
 expect_status "POST /v1/challenge" 201
+expect_schema "challenge answer matches openapi.yaml" "openapi.yaml#/components/schemas/Challenge" "$VD_BODY"
+expect_schema "the test evidence matches evidence.schema.json" evidence.schema.json "$VD_TMP/ev.json"
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
 expect_status "POST /v1/attest (unregistered attester)" 200
 expect_eq "attest content type" "$HTTP_CTYPE" application/json
@@ -91,6 +95,9 @@ expect_eq "attest status" "$(jget /status)" contraindicated
 RID=$(jget /result_id)
 EAR=$(jget /ear)
 RID_NOBODY=$RID
+expect_schema "attest answer matches openapi.yaml" "openapi.yaml#/components/schemas/AttestResponse" "$VD_BODY"
+expect_schema "EAR claims (contraindicated) match ear-claims.schema.json" ear-claims.schema.json \
+    <(jws_part "$EAR" 2)
 expect_match "attest expires_at is RFC 3339" "$(jget /expires_at)" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 expect_eq "EAR jti is the result id" "$(jws_claim "$EAR" /jti)" "$RID"
 expect_eq "EAR ear_status" "$(jws_claim "$EAR" /ear_status)" contraindicated
@@ -146,17 +153,20 @@ expect_nomatch "no libtss2 log line in verifierd's stderr" "$(cat "$VD_LOG")" 'E
 call GET "/v1/results/$RID" "$A"
 expect_status "GET /v1/results/{id}" 200
 expect_eq "result fields" "$(jget /result_id) $(jget /status) $(jget /state)" "$RID contraindicated valid"
+expect_schema "result state matches openapi.yaml" "openapi.yaml#/components/schemas/ResultState" "$VD_BODY"
 expect_match "result expires_at" "$(jget /expires_at)" '^[0-9-]{10}T[0-9:]{8}Z$'
 call GET "/v1/results/$RID_NOBODY" "$A"
 expect_eq "the result for an unregistered attester is recorded too" "$HTTP_CODE $(jget /state)" "200 valid"
 call GET /v1/results/AAAAAAAAAAAAAAAAAAAAAA "$A"
 expect_problem "GET /v1/results/{unknown id}" 404
+expect_schema "a problem document matches openapi.yaml" "openapi.yaml#/components/schemas/Problem" "$VD_BODY"
 call GET "/v1/results/$(printf 'x%.0s' $(seq 1 300))" "$A"
 expect_problem "GET /v1/results/{300-char id}" 404
 call GET /v1/revocations?after=0 "$A"
 expect_status "GET /v1/revocations?after=0" 200
 expect_eq "revocations cursor is a number" "$(jget -t /cursor)" number
 expect_eq "revocations list empty (nothing revoked yet)" "$(jget /revoked)" '[]'
+expect_schema "revocation page matches openapi.yaml" "openapi.yaml#/components/schemas/RevocationFeed" "$VD_BODY"
 call GET /v1/revocations "$A"
 expect_status "GET /v1/revocations (no cursor)" 200
 call GET /v1/revocations?after=1 "$A"
@@ -345,6 +355,8 @@ post /v1/admin/attesters "$ADM" '{'
 expect_problem "admin: attester body not JSON" 400
 call GET /v1/admin/attesters "$ADM"
 expect_match "admin: list shows agent-x" "$(body)" '"agent-x"'
+expect_schema "admin: attester listing matches openapi.yaml" \
+    'openapi.yaml#/paths/~1v1~1admin~1attesters/get/responses/200/content/application~1json/schema' "$VD_BODY"
 VL=$("$VCTL" --db "$VD_DB" list attesters --json)
 expect_match "verifyctl sees the attester added over HTTPS" "$VL" '"agent-x"'
 post /v1/admin/attesters/agent-x/revoke "$ADM" '{}'
@@ -364,6 +376,8 @@ cat >"$VD_TMP/pol.json" <<'EOF'
 EOF
 post /v1/admin/policies "$ADM" "$(cat "$VD_TMP/pol.json")"
 expect_status "admin: load a policy" 201
+expect_schema "the shipped policies and this one match policy.schema.json" policy.schema.json \
+    "$VFY_SOURCE_DIR"/policies/*.json "$VD_TMP/pol.json"
 expect_eq "admin: policy id and version" "$(jget /id)@$(jget /version) $(jget /added)" "api-test@3 true"
 post /v1/admin/policies "$ADM" "$(cat "$VD_TMP/pol.json")"
 expect_eq "admin: same policy again is a no-op" "$HTTP_CODE $(jget /added)" "200 false"
@@ -400,6 +414,7 @@ expect_match "admin: pcrs list has the imported value" "$(body)" "$P0"
 call GET /v1/admin/refvalues "$ADM"
 expect_status "admin: export bundle" 200
 cp "$VD_BODY" "$VD_TMP/export.json"
+expect_schema "admin export matches refvalues.schema.json" refvalues.schema.json "$VD_TMP/export.json"
 expect_eq "admin export = verifyctl export of the same DB" \
     "$(cat "$VD_TMP/export.json")" "$("$VCTL" --db "$VD_DB" export)"
 "$VCTL" --db "$VD_TMP/dst.db" init >/dev/null

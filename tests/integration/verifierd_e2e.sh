@@ -32,6 +32,10 @@ expect_eq "JSON evidence: affirming" "$(jget /status) $STATUS" "affirming affirm
 [ "$STATUS" = affirming ] || echo "  reasons: $REASONS"
 N1=$NONCE CB1=$CB RID1=$RID EAR1=$EAR
 cp "$EVFILE" "$VD_TMP/ev1.json"
+expect_schema "real evidence (swtpm quote) matches evidence.schema.json" evidence.schema.json "$VD_TMP/ev1.json"
+expect_schema "its manifest matches agent-manifest.schema.json" agent-manifest.schema.json "$VD_TMP/m1.json"
+expect_schema "EAR claims (affirming, both submodules) match ear-claims.schema.json" \
+    ear-claims.schema.json <(jws_part "$EAR1" 2)
 check "EAR signature verifies with openssl against /v1/keys" jws_verify_openssl "$EAR1" "$VD_TMP/jwks.json"
 IFS=. read -r h p s <<<"$EAR1"
 if jws_verify_openssl "$h.$p.$(printf '%s' "$s" | rev | cut -c2- | rev)A" "$VD_TMP/jwks.json" &&

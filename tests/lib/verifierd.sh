@@ -55,6 +55,20 @@ check() {
     if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
+# expect_schema NAME SCHEMA[#POINTER] FILE...: the JSON documents validate
+# against schemas/SCHEMA (tests/tools/schema_check.py; "-" is stdin), e.g.
+# expect_schema "challenge" 'openapi.yaml#/components/schemas/Challenge' "$VD_BODY".
+expect_schema() {
+    local name=$1 spec=$2 out
+    shift 2
+    if out=$(/usr/bin/python3 "$VFY_SOURCE_DIR/tests/tools/schema_check.py" \
+                 "$VFY_SOURCE_DIR/schemas/$spec" "$@" 2>&1); then
+        pass "$name"
+    else
+        fail "$name: $(printf '%s' "$out" | head -5 | tr '\n' ';')"
+    fi
+}
+
 # expect_eq NAME GOT WANT
 expect_eq() {
     if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
