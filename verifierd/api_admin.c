@@ -207,6 +207,10 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
     bank_s = opt_str(o, "bank");
     dig_s = opt_str(o, "digest");
     idx = cJSON_GetObjectItemCaseSensitive(o, "index");
+    if (idx != NULL && !cJSON_IsNumber(idx)) {
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, "field \"index\" must be a number");
+    }
     if (set == NULL || dig_s == NULL || !cJSON_IsNumber(idx) || idx->valuedouble < 0 ||
         idx->valuedouble > 23 || (double)(int)idx->valuedouble != idx->valuedouble ||
         (bank_s != NULL && vfy_hash_from_name(&bank, bank_s) != VFY_OK) ||

@@ -1139,6 +1139,10 @@ static int remember_used_nonces(struct vd_server *s)
         vd_log("error", "reading recently used nonces: %s", vfy_strerror(rc));
         return -1;
     }
+    /* The nonces expired by now are not reloaded: each counts as swept, so a
+     * clock stepped back after the start does not make one of them look
+     * unused (the restart dropped them as a sweep would). */
+    vfy_nonce_cache_mark_swept(s->nonce_cache, now);
     for (size_t i = 0; i < n; i++) {
         /* Not reloaded: another key's (forged) nonces, and repeats of one nonce. */
         rc = vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now, NULL);

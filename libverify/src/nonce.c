@@ -8,7 +8,8 @@
  *
  * Caveats: single use holds per cache, i.e. per replica; a nonce presented to
  * two replicas is accepted by both (each at most once). Time is whatever the
- * caller passes as "now"; the cache only ever moves its notion of now forward.
+ * caller passes as "now"; a nonce that a sweep (or vfy_nonce_cache_mark_swept)
+ * may have dropped stays expired whatever "now" a later caller passes.
  * A thread's HMAC context holds the keyed state of the last key it used, so
  * after vfy_nonce_key_free() that state stays in memory until the thread
  * uses another key or exits (the freeing thread drops its own at once).
@@ -542,6 +543,18 @@ void vfy_nonce_cache_free(vfy_nonce_cache **cache)
     }
     free(*cache);
     *cache = NULL;
+}
+
+void vfy_nonce_cache_mark_swept(vfy_nonce_cache *cache, uint64_t t)
+{
+    if (cache == NULL)
+        return;
+    for (size_t i = 0; i < cache->nstripes; i++) {
+        pthread_mutex_lock(&cache->stripe[i].lock);
+        if (t > cache->stripe[i].swept)
+            cache->stripe[i].swept = t;
+        pthread_mutex_unlock(&cache->stripe[i].lock);
+    }
 }
 
 size_t vfy_nonce_cache_size(vfy_nonce_cache *cache)

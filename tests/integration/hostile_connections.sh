@@ -258,7 +258,19 @@ opid=$!
 VD_PIDS+=("$spid" "$opid")
 sleep 1
 kill -HUP "$VD_PID"
-sleep 1
+# The new generation serves once /metrics (asked from another loopback
+# address, which the limit does not count) shows the current generation's
+# workers without the 5 connections of the old one, which drains: the slow
+# request keeps it. Not switched within 5 s: the check below cannot tell.
+cur=
+for _ in $(seq 50); do
+    cur=$(curl -s --max-time 2 --interface 127.0.0.2 --cacert "$VD_CA" "$VD_URL/metrics" |
+          awk '/^verifierd_worker_connections\{/{n += $2} END {print n + 0}')
+    [ "${cur:-9}" -lt 5 ] && break
+    sleep 0.1
+done
+check "the reload switched to a new server generation (its workers hold ${cur:-?} connections)" \
+    test "${cur:-9}" -lt 5
 "$HH" idle "$VD_PORT" 5 2 tls >"$VD_TMP/perip-new.out" 2>&1
 wait "$spid" "$opid"
 out=$(cat "$VD_TMP/perip-old.out"); echo "# before the reload: $out"

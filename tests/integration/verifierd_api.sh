@@ -440,6 +440,9 @@ expect_eq "admin: ... and not added" "$("$VCTL" --db "$VD_DB" list attesters --j
 post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"bank\":5,\"index\":0,\"digest\":\"$P0\"}"
 expect_eq "admin: PCR revoke with bank a number: 400 naming it" "$HTTP_CODE $(jget /detail)" \
     '400 field "bank" must be a string'
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":\"0\",\"digest\":\"$P0\"}"
+expect_eq "admin: PCR revoke with index a string: 400 naming it" "$HTTP_CODE $(jget /detail)" \
+    '400 field "index" must be a number'
 
 post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
 expect_status "admin: revoke a component" 200

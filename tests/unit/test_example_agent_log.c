@@ -240,6 +240,23 @@ Test(example_agent_log, a_full_log_of_the_largest_manifests_fits_the_evidence_li
     cr_assert_eq(vfy_cmw_parse(&cmw, VFY_CMW_JSON, ev, evlen, NULL, 0), VFY_OK);
     vfy_cmw_free(&cmw);
     vfy_free(ev);
+
+    /* The budget itself: a log of exactly AGENT_LOG_JSON_MAX bytes (more
+     * than these manifests fill) beside the same records still fits. */
+    {
+        char *full = malloc(AGENT_LOG_JSON_MAX + 1);
+
+        cr_assert_not_null(full);
+        memset(full, 'A', AGENT_LOG_JSON_MAX);
+        memcpy(full, "[{\"digest\":\"", 12);
+        full[AGENT_LOG_JSON_MAX] = '\0';
+        parts.data[VFY_CMW_AGENT_LOG] = (const uint8_t *)full;
+        parts.len[VFY_CMW_AGENT_LOG] = AGENT_LOG_JSON_MAX;
+        cr_assert_eq(vfy_cmw_encode(VFY_CMW_JSON, &parts, &ev, &evlen), VFY_OK);
+        cr_assert_leq(evlen + 1024, VFY_CMW_MAX, "evidence of %zu bytes at the budget", evlen);
+        vfy_free(ev);
+        free(full);
+    }
     vfy_free(pcrs);
     cJSON_free(s);
     fixture_free(&f);

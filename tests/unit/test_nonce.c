@@ -375,6 +375,39 @@ Test(nonce, clock_stepped_back)
     vfy_nonce_key_free(&k);
 }
 
+/*
+ * A restart, then the clock stepped back: the nonces the new cache did not
+ * reload because they had expired by its start stay expired (the restart
+ * marked them swept). Without the mark, one used before the restart was
+ * accepted again: 1035 < its expiry 1060, and nothing remembered it.
+ */
+Test(nonce, restart_then_clock_back)
+{
+    vfy_nonce_key *k = key_a();
+    vfy_nonce_cache *before = NULL, *after = NULL;
+    uint8_t used[32], fresh[32];
+
+    cr_assert_eq(vfy_nonce_cache_new(&before, 100), VFY_OK);
+    cr_assert_eq(vfy_nonce_issue(k, 1000, 60, used, NULL), VFY_OK);   /* expires 1060 */
+    cr_assert_eq(vfy_nonce_consume(k, before, used, 32, 1010, NULL), VFY_OK);
+    vfy_nonce_cache_free(&before);
+    /* restart at 1065: nothing expiring by then is reloaded */
+    cr_assert_eq(vfy_nonce_cache_new(&after, 100), VFY_OK);
+    vfy_nonce_cache_mark_swept(after, 1065);
+    /* the clock is stepped back to 1035 */
+    cr_assert_eq(vfy_nonce_consume(k, after, used, 32, 1035, NULL), VFY_E_NONCE_EXPIRED);
+    /* one that expires after the start is judged as usual */
+    cr_assert_eq(vfy_nonce_issue(k, 1035, 60, fresh, NULL), VFY_OK);   /* expires 1095 */
+    cr_assert_eq(vfy_nonce_consume(k, after, fresh, 32, 1035, NULL), VFY_OK);
+    cr_assert_eq(vfy_nonce_consume(k, after, fresh, 32, 1036, NULL), VFY_E_NONCE_REPLAY);
+    /* marking is never lowered, and NULL is fine */
+    vfy_nonce_cache_mark_swept(after, 10);
+    cr_assert_eq(vfy_nonce_consume(k, after, used, 32, 1035, NULL), VFY_E_NONCE_EXPIRED);
+    vfy_nonce_cache_mark_swept(NULL, 10);
+    vfy_nonce_cache_free(&after);
+    vfy_nonce_key_free(&k);
+}
+
 Test(nonce, cache_args)
 {
     vfy_nonce_cache *c = (vfy_nonce_cache *)1;

@@ -136,6 +136,16 @@ VFY_EXPORT vfy_rc vfy_nonce_cache_new(vfy_nonce_cache **out, size_t capacity);
 /** Free *@cache and set it to NULL. NULL and *NULL are fine. */
 VFY_EXPORT void vfy_nonce_cache_free(vfy_nonce_cache **cache);
 
+/**
+ * Count every nonce expiring at or before @t as possibly dropped: from now
+ * on vfy_nonce_consume() refuses it as expired whatever its @now, as if a
+ * sweep had run at @t. Call it after creating a cache that is to carry on
+ * from an earlier one (a restart), with the time up to which used nonces
+ * were not carried over: those it did not restore because they had expired
+ * must not be taken as unused if the clock is later stepped back.
+ */
+VFY_EXPORT void vfy_nonce_cache_mark_swept(vfy_nonce_cache *cache, uint64_t t);
+
 /** Number of entries currently held (live or not yet swept). */
 VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
 
@@ -148,11 +158,14 @@ VFY_EXPORT size_t vfy_nonce_cache_size(vfy_nonce_cache *cache);
  * VFY_E_NONCE_REPLAY. Entries are dropped once expired (swept lazily when a
  * stripe fills up). If the stripe is full of unexpired nonces the call returns
  * VFY_E_NONCE_CACHE_FULL and does not record the nonce.
- * A nonce the cache may have dropped as expired (a sweep ran at a time at or
- * after its expiry) stays expired for any later caller, whatever its @now,
- * so callers with different clocks, or a clock stepped back, cannot re-admit
- * it; other nonces are judged at @now (a clock that ran ahead for a while
- * does not make fresh nonces expire early once it is corrected).
+ * A nonce the cache may have dropped as expired (its stripe was swept, or
+ * marked with vfy_nonce_cache_mark_swept(), at a time at or after its
+ * expiry) stays expired for any later caller, whatever its @now, so callers
+ * with different clocks, or a clock stepped back, cannot re-admit it; other
+ * nonces are judged at @now. So a clock that ran ahead for a while and was
+ * corrected does not make fresh nonces expire early, except in a stripe
+ * swept while it was ahead (a cache that filled up then): there a nonce
+ * expiring before that sweep's time is refused until the clock passes it.
  * Errors: those of vfy_nonce_check(), VFY_E_NONCE_REPLAY, VFY_E_NONCE_CACHE_FULL.
  */
 VFY_EXPORT vfy_rc vfy_nonce_consume(const vfy_nonce_key *key, vfy_nonce_cache *cache,
