@@ -12,44 +12,121 @@
 
 #include "vd.h"
 
-int vd_load_policies(struct vd_config *cfg)
+/* A --policy file, read and checked. */
+struct pol_file {
+    char *buf;
+    size_t len;
+    char id[VFY_STORE_NAME_MAX + 1];
+};
+
+static void pol_files_free(struct pol_file *pf, size_t n)
 {
+    for (size_t i = 0; pf != NULL && i < n; i++)
+        free(pf[i].buf);
+    free(pf);
+}
+
+/* Read and check every --policy file; nothing is stored. NULL (each failure
+ * logged) if one cannot be read or is not a valid policy. */
+static struct pol_file *pol_files_read(const struct vd_config *cfg)
+{
+    struct pol_file *pf = calloc(cfg->npolicy_files + 1, sizeof(*pf));
     int failed = 0;
 
+    if (pf == NULL) {
+        vd_log("error", "policies: out of memory");
+        return NULL;
+    }
     for (size_t i = 0; i < cfg->npolicy_files; i++) {
         const char *path = cfg->policy_files[i];
         FILE *f = fopen(path, "rb");
-        char *buf = NULL, detail[256] = "", id[VFY_STORE_NAME_MAX + 1];
-        size_t len;
-        unsigned version = 0;
-        int added = 0;
+        char detail[256] = "";
         vfy_policy *p = NULL;
         vfy_rc rc;
 
-        if (f == NULL || (buf = malloc(VFY_STORE_POLICY_MAX + 1)) == NULL) {
+        if (f == NULL || (pf[i].buf = malloc(VFY_STORE_POLICY_MAX + 1)) == NULL) {
             vd_log("error", "policy %s: cannot read", path);
             failed = 1;
             if (f != NULL)
                 fclose(f);
             continue;
         }
-        len = fread(buf, 1, VFY_STORE_POLICY_MAX + 1, f);
+        pf[i].len = fread(pf[i].buf, 1, VFY_STORE_POLICY_MAX + 1, f);
         fclose(f);
-        rc = len > VFY_STORE_POLICY_MAX ? VFY_E_TOO_LARGE
-                                        : vfy_policy_parse_detail(&p, buf, len, detail, sizeof(detail));
-        vfy_policy_free(&p);
+        rc = pf[i].len > VFY_STORE_POLICY_MAX
+                 ? VFY_E_TOO_LARGE
+                 : vfy_policy_parse_detail(&p, pf[i].buf, pf[i].len, detail, sizeof(detail));
         if (rc == VFY_OK)
-            rc = vfy_store_policy_load(vd_store(), buf, len, id, &version, &added);
+            snprintf(pf[i].id, sizeof(pf[i].id), "%s", vfy_policy_id(p));
+        vfy_policy_free(&p);
         if (rc != VFY_OK) {
             vd_log("error", "policy %s: %s%s%s", path, vfy_strerror(rc), detail[0] ? ": " : "",
-                   detail[0] ? detail : vfy_store_errmsg(vd_store()));
+                   detail);
             failed = 1;
-        } else {
-            vd_log("info", "policy %s@%u %s from %s", id, version, added ? "loaded" : "unchanged", path);
         }
-        free(buf);
     }
-    return failed ? -1 : 0;
+    if (failed) {
+        pol_files_free(pf, cfg->npolicy_files);
+        return NULL;
+    }
+    return pf;
+}
+
+int vd_check_policies(const struct vd_config *cfg, const char *id, int *has_id)
+{
+    struct pol_file *pf = pol_files_read(cfg);
+
+    if (pf == NULL)
+        return -1;
+    *has_id = 0;
+    for (size_t i = 0; i < cfg->npolicy_files; i++)
+        if (strcmp(pf[i].id, id) == 0)
+            *has_id = 1;
+    pol_files_free(pf, cfg->npolicy_files);
+    return 0;
+}
+
+int vd_load_policies(struct vd_config *cfg)
+{
+    struct pol_file *pf;
+    unsigned *version;
+    int *added;
+    size_t n = cfg->npolicy_files, i = 0;
+    vfy_rc rc;
+
+    if ((pf = pol_files_read(cfg)) == NULL)
+        return -1;
+    version = calloc(n + 1, sizeof(*version));
+    added = calloc(n + 1, sizeof(*added));
+    if (version == NULL || added == NULL) {
+        vd_log("error", "policies: out of memory");
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    /* All or none: one transaction. */
+    if ((rc = vfy_store_begin(vd_store())) != VFY_OK) {
+        vd_log("error", "policies: %s", vfy_strerror(rc));
+        goto out;
+    }
+    for (i = 0; i < n && rc == VFY_OK; i++) {
+        char id[VFY_STORE_NAME_MAX + 1];
+
+        rc = vfy_store_policy_load(vd_store(), pf[i].buf, pf[i].len, id, &version[i], &added[i]);
+        if (rc != VFY_OK)
+            vd_log("error", "policy %s: %s%s%s; no --policy file stored", cfg->policy_files[i],
+                   vfy_strerror(rc), vfy_store_errmsg(vd_store())[0] ? ": " : "",
+                   vfy_store_errmsg(vd_store()));
+    }
+    rc = vfy_store_end(vd_store(), rc);
+    if (rc == VFY_OK)
+        for (i = 0; i < n; i++)
+            vd_log("info", "policy %s@%u %s from %s", pf[i].id, version[i],
+                   added[i] ? "loaded" : "unchanged", cfg->policy_files[i]);
+out:
+    free(version);
+    free(added);
+    pol_files_free(pf, n);
+    return rc == VFY_OK ? 0 : -1;
 }
 
 /* 1 (and a message) if --default-policy names a policy the store lacks:
@@ -77,7 +154,7 @@ int main(int argc, char **argv)
     struct vd_config cfg;
     struct vd_server srv;
     sigset_t set;
-    int rc, sig;
+    int rc, sig, has_default = 0;
     vfy_store *st = NULL;
     vfy_rc vrc;
 
@@ -116,11 +193,14 @@ int main(int argc, char **argv)
         return 1;
     }
     vfy_store_close(&st);
-    if (vd_load_policies(&cfg) != 0) {
+    /* The --policy files are checked now and stored only once the server
+     * has what it needs to start (vd_server_start): a start that fails
+     * changes nothing another verifierd on this database would see. */
+    if (vd_check_policies(&cfg, cfg.default_policy, &has_default) != 0) {
         vd_config_free(&cfg);
         return 1;
     }
-    if (default_policy_missing(&cfg)) {
+    if (!has_default && default_policy_missing(&cfg)) {
         vd_config_free(&cfg);
         return 2;
     }

@@ -1279,6 +1279,11 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
+    /* Keys, certificate, database and port are in hand: only now are the
+     * --policy files stored (main checked them), so that a start that
+     * fails on any of those changes no policy another verifierd uses. */
+    if (vd_load_policies(s->cfg) != 0)
+        return -1;
     {   /* the port bound, which differs from the spec's with port 0 (no
          * thread reads cfg->listen yet) */
         struct sockaddr_storage sa;
@@ -1371,7 +1376,7 @@ int vd_server_reload(struct vd_server *s)
     int policies_ok = 1, keys_ok = 1;
 
     if (vd_load_policies(s->cfg) != 0) {
-        vd_log("warn", "reload: some policies failed to load; keeping the stored ones");
+        vd_log("warn", "reload: a --policy file failed (see above); none of them stored, the stored policies stay");
         policies_ok = 0;
     }
     if (load_keys(s, &nk) != 0) {

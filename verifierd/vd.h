@@ -340,6 +340,11 @@ void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);
 /* The tokens and ready-to-paste commands, once the server listens. */
 void vd_dev_announce(const struct vd_config *cfg);
+/* Store every --policy file, all or none (one transaction); 0, or -1 with
+ * each failure logged. */
 int vd_load_policies(struct vd_config *cfg);
+/* Read and check every --policy file without storing any; *@has_id: one of
+ * them has the id @id. 0, or -1 with each failure logged. */
+int vd_check_policies(const struct vd_config *cfg, const char *id, int *has_id);
 
 #endif

@@ -1,0 +1,67 @@
+#!/bin/bash
+# verifierd_startup_nochange.sh — a verifierd that fails to start changes
+# nothing another verifierd on the same database uses, and a SIGHUP that
+# cannot load every --policy file stores none of them.
+#   A runs with --policy x.json (x@1, nonce_ttl_s 11). B, on A's database
+#   with x@2 (nonce_ttl_s 22) in its --policy files, fails to start: a
+#   signing key that is no key, A's port, an invalid second policy file.
+#   A's challenges under x keep ttl_s 11, and x@2 is not stored. (B used
+#   to store its policies before checking the rest: A then used x@2.)
+#   A is then reloaded with x.json at version 2 beside a broken y.json:
+#   neither is stored; with y.json fixed, both are.
+set -uo pipefail
+# shellcheck source=../lib/verifierd.sh
+. "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
+
+P="$VD_TMP/prod"
+vd_make_prod "$P" || die "production set-up with verifyctl and openssl"
+A=$VD_ATTEST
+pol() { printf '{"id":"%s","version":%s,"freshness":{"nonce_ttl_s":%s}}' "$1" "$2" "$3"; }
+pol x 1 11 >"$P/x.json"
+pol y 1 33 >"$P/y.json"
+pol x 2 22 >"$P/x2.json"
+printf '{"id":"broken","version":1,"agent":{"history":"sometimes"}}' >"$P/bad.json"
+printf 'not a key\n' >"$P/junk.pem"
+vd_start a --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" --policy "$P/x.json" --policy "$P/y.json" || die "verifierd A did not start"
+ttl_x() { vd_nonce "$A" '{"policy":"x"}'; echo "$HTTP_CODE $(jget /ttl_s)"; }
+stored_x() { "$VCTL" --db "$P/db" list policies --json | jq -r '[.[] | select(.id == "x") | .version] | sort | map(tostring) | join(",")'; }
+expect_eq "A: x@1, ttl_s 11" "$(ttl_x)" "201 11"
+
+# B: run to its exit (it must not start), on A's database
+b_fails() {   # NAME ARGS...: B exits non-zero within 10 s
+    local name=$1 rc=0; shift
+    timeout 10 "$VD_BIN" --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" "$@" \
+        >"$VD_TMP/b-$name.out" 2>&1 || rc=$?
+    check "B ($name) fails to start (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+}
+b_fails badkey --listen 127.0.0.1:0 --signing-key "$P/junk.pem" --policy "$P/x2.json"
+expect_match "... naming the signing key" "$(cat "$VD_TMP/b-badkey.out")" 'signing key'
+expect_eq "... x@2 not stored" "$(stored_x)" 1
+expect_eq "... A still appraises under x@1 (ttl_s 11)" "$(ttl_x)" "201 11"
+b_fails port --listen "127.0.0.1:$VD_PORT" --signing-key "$P/sign.pem" --policy "$P/x2.json"
+expect_match "... on A's port" "$(cat "$VD_TMP/b-port.out")" 'in use'
+expect_eq "... x@2 not stored" "$(stored_x)" 1
+b_fails badpolicy --listen 127.0.0.1:0 --signing-key "$P/sign.pem" --policy "$P/x2.json" \
+    --policy "$P/bad.json"
+expect_match "... naming the invalid policy" "$(cat "$VD_TMP/b-badpolicy.out")" 'bad.json'
+expect_eq "... x@2 not stored" "$(stored_x)" 1
+expect_eq "A: still ttl_s 11" "$(ttl_x)" "201 11"
+
+# SIGHUP: x.json now x@2, y.json broken: none stored
+cp "$P/x2.json" "$P/x.json"
+cp "$P/bad.json" "$P/y.json"
+kill -HUP "$VD_PID"
+for _ in $(seq 50); do grep -q 'reload incomplete' "$VD_LOG" && break; sleep 0.1; done
+expect_match "SIGHUP with a broken y.json: the reload says the policies were kept" "$(cat "$VD_LOG")" \
+    'none of them stored'
+expect_eq "... x@2 not stored" "$(stored_x)" 1
+expect_eq "... A still ttl_s 11" "$(ttl_x)" "201 11"
+pol y 1 33 >"$P/y.json"
+kill -HUP "$VD_PID"
+for _ in $(seq 50); do [ "$(stored_x)" = "1,2" ] && break; sleep 0.1; done
+expect_eq "SIGHUP with both files valid: x@2 stored" "$(stored_x)" "1,2"
+expect_eq "... and applies (ttl_s 22)" "$(ttl_x)" "201 22"
+vd_stop
+expect_eq "A exits 0 on SIGTERM" "$VD_STOP_RC" 0
+vd_done
