@@ -1205,6 +1205,7 @@ static int tls_pair_ok(const char *cert, const char *key);
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
+    int pair;
 
     vd_srv = s;
     MHD_set_panic_func(mhd_panic, NULL);
@@ -1214,9 +1215,13 @@ int vd_server_start(struct vd_server *s)
         return -1;
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
         return -1;
-    if (tls_pair_ok(s->tls_cert_pem, s->tls_key_pem) != 0) {
-        vd_log("error", "--tls-cert %s and --tls-key %s are not a valid certificate and "
-               "matching key", s->cfg->tls_cert, s->cfg->tls_key);
+    if ((pair = tls_pair_ok(s->tls_cert_pem, s->tls_key_pem)) != 0) {
+        if (pair == -2)
+            vd_log("error", "--tls-key %s is encrypted: verifierd needs it unencrypted (its "
+                   "file permissions protect it)", s->cfg->tls_key);
+        else
+            vd_log("error", "--tls-cert %s and --tls-key %s are not a valid certificate and "
+                   "matching key", s->cfg->tls_cert, s->cfg->tls_key);
         return -1;
     }
     if (s->cfg->nonce_key == NULL) {
@@ -1337,13 +1342,32 @@ int vd_server_start(struct vd_server *s)
     return 0;
 }
 
-/* 0 if the PEM certificate and key parse and belong together. A reload checks
- * this before it starts a daemon with them, so that the log names the files. */
+/* OpenSSL's default would ask for a passphrase on the terminal (and a
+ * reload would wait for it): an encrypted key is refused instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+/* 0 if the PEM certificate and key parse and belong together; -2 if the key
+ * is encrypted. A reload checks this before it starts a daemon with them, so
+ * that the log names the files. */
 static int tls_pair_ok(const char *cert, const char *key)
 {
-    BIO *bc = BIO_new_mem_buf(cert, -1), *bk = BIO_new_mem_buf(key, -1);
-    X509 *x = bc != NULL ? PEM_read_bio_X509(bc, NULL, NULL, NULL) : NULL;
-    EVP_PKEY *k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, NULL, NULL) : NULL;
+    BIO *bc, *bk;
+    X509 *x;
+    EVP_PKEY *k;
+
+    if (strstr(key, "ENCRYPTED") != NULL)   /* PKCS#8 or a legacy Proc-Type header */
+        return -2;
+    bc = BIO_new_mem_buf(cert, -1);
+    bk = BIO_new_mem_buf(key, -1);
+    x = bc != NULL ? PEM_read_bio_X509(bc, NULL, no_passphrase, NULL) : NULL;
+    k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, no_passphrase, NULL) : NULL;
     int ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1;
 
     X509_free(x);
@@ -1373,7 +1397,7 @@ int vd_server_reload(struct vd_server *s)
     struct vd_keys nk, ok;
     char *cert, *key, *oc, *okey;
     struct vd_gen *old = cur_gen, *g;
-    int policies_ok = 1, keys_ok = 1;
+    int policies_ok = 1, keys_ok = 1, pair;
 
     if (vd_load_policies(s->cfg) != 0) {
         vd_log("warn", "reload: a --policy file failed (see above); none of them stored, the stored policies stay");
@@ -1393,9 +1417,12 @@ int vd_server_reload(struct vd_server *s)
         vd_log("error", "reload: keeping the old TLS certificate");
         return reload_done(policies_ok, keys_ok, 0);
     }
-    if (tls_pair_ok(cert, key) != 0) {
-        vd_log("error", "reload: --tls-cert %s and --tls-key %s are not a valid certificate and "
-               "matching key; keeping the old ones", s->cfg->tls_cert, s->cfg->tls_key);
+    if ((pair = tls_pair_ok(cert, key)) != 0) {
+        vd_log("error", "reload: %s%s%s%s%s; keeping the old ones",
+               pair == -2 ? "--tls-key " : "--tls-cert ", pair == -2 ? s->cfg->tls_key : s->cfg->tls_cert,
+               pair == -2 ? " is encrypted (verifierd needs it unencrypted)" : " and --tls-key ",
+               pair == -2 ? "" : s->cfg->tls_key,
+               pair == -2 ? "" : " are not a valid certificate and matching key");
         free(cert);
         vd_free_secret(key);
         return reload_done(policies_ok, keys_ok, 0);

@@ -9,6 +9,9 @@
 #   to store its policies before checking the rest: A then used x@2.)
 #   A is then reloaded with x.json at version 2 beside a broken y.json:
 #   neither is stored; with y.json fixed, both are.
+# An encrypted --tls-key is refused in one line, at start and on SIGHUP,
+# without asking for a passphrase (OpenSSL's default prompt hung a start
+# on a terminal and a foreground reload).
 set -uo pipefail
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
@@ -47,6 +50,17 @@ b_fails badpolicy --listen 127.0.0.1:0 --signing-key "$P/sign.pem" --policy "$P/
 expect_match "... naming the invalid policy" "$(cat "$VD_TMP/b-badpolicy.out")" 'bad.json'
 expect_eq "... x@2 not stored" "$(stored_x)" 1
 expect_eq "A: still ttl_s 11" "$(ttl_x)" "201 11"
+openssl pkcs8 -topk8 -in "$P/key.pem" -passout pass:secret -out "$P/key-enc.pem" 2>/dev/null ||
+    die "encrypting the TLS key"
+rc=0
+# on a terminal (script gives it one), where OpenSSL would have prompted
+timeout 10 script -qec "'$VD_BIN' --db '$P/db' --listen 127.0.0.1:0 --tls-cert '$P/cert.pem' \
+    --tls-key '$P/key-enc.pem' --signing-key '$P/sign.pem'" /dev/null </dev/null \
+    >"$VD_TMP/b-enc.out" 2>&1 || rc=$?
+check "B with an encrypted --tls-key exits non-zero at once on a terminal (exit $rc)" \
+    test "$rc" -ne 0 -a "$rc" -ne 124
+expect_match "... saying the key is encrypted" "$(cat "$VD_TMP/b-enc.out")" 'key-enc.pem is encrypted'
+expect_nomatch "... without asking for a passphrase" "$(cat "$VD_TMP/b-enc.out")" 'pass phrase'
 
 # SIGHUP: x.json now x@2, y.json broken: none stored
 cp "$P/x2.json" "$P/x.json"
@@ -62,6 +76,16 @@ kill -HUP "$VD_PID"
 for _ in $(seq 50); do [ "$(stored_x)" = "1,2" ] && break; sleep 0.1; done
 expect_eq "SIGHUP with both files valid: x@2 stored" "$(stored_x)" "1,2"
 expect_eq "... and applies (ttl_s 22)" "$(ttl_x)" "201 22"
+# an encrypted key on SIGHUP: refused, the old one keeps serving
+cp "$P/key.pem" "$P/key-plain.pem"
+cp "$P/key-enc.pem" "$P/key.pem"
+kill -HUP "$VD_PID"
+for _ in $(seq 50); do grep -q 'is encrypted (verifierd needs it unencrypted); keeping' "$VD_LOG" && break; sleep 0.1; done
+expect_match "SIGHUP with an encrypted --tls-key: refused in the log" "$(cat "$VD_LOG")" \
+    'key.pem is encrypted \(verifierd needs it unencrypted\); keeping the old ones'
+vd_call GET /healthz -
+expect_status "... and the old certificate and key keep serving" 200
+cp "$P/key-plain.pem" "$P/key.pem"
 vd_stop
 expect_eq "A exits 0 on SIGTERM" "$VD_STOP_RC" 0
 vd_done
