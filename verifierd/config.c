@@ -255,13 +255,30 @@ static int load_config_file(struct vd_config *cfg, const char *path)
         fprintf(stderr, "verifierd: --config %s: larger than 256 KiB\n", path);
         goto out;
     }
-    root = cJSON_ParseWithLength(buf, len);
-    if (root == NULL || !cJSON_IsObject(root)) {
-        fprintf(stderr, "verifierd: --config %s: not a JSON object\n", path);
-        goto out;
+    buf[len] = '\0';
+    {   /* one JSON object and nothing after it: a second object pasted
+         * below the first (or anything else) is a typo, never ignored */
+        const char *end = NULL;
+
+        root = cJSON_ParseWithOpts(buf, &end, 0);
+        if (root == NULL) {
+            const char *at = cJSON_GetErrorPtr();
+
+            fprintf(stderr, "verifierd: --config %s: JSON syntax error near byte %zu\n", path,
+                    at != NULL && at >= buf && at <= buf + len ? (size_t)(at - buf) : len);
+            goto out;
+        }
+        if (end != NULL)
+            end += strspn(end, " \t\r\n");
+        if (!cJSON_IsObject(root) || end == NULL || end != buf + len) {
+            fprintf(stderr, "verifierd: --config %s: %s\n", path,
+                    !cJSON_IsObject(root) ? "not a JSON object"
+                                          : "something follows the JSON object");
+            goto out;
+        }
     }
     cJSON_ArrayForEach(it, root) {
-        char flag[64];
+        char flag[64], label[600];
         const struct option *o = NULL;
         char val[32];
 
@@ -302,13 +319,15 @@ static int load_config_file(struct vd_config *cfg, const char *path)
             }
             continue;
         }
+        /* its errors name the file and the key */
+        snprintf(label, sizeof(label), "--config %.400s: %.64s", path, it->string);
         if (cJSON_IsString(it)) {
-            if (apply(cfg, o->val, it->string, it->valuestring) != 0)
+            if (apply(cfg, o->val, label, it->valuestring) != 0)
                 goto out;
         } else if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 1e9 &&
                    (double)(unsigned long)it->valuedouble == it->valuedouble) {
             snprintf(val, sizeof(val), "%lu", (unsigned long)it->valuedouble);
-            if (apply(cfg, o->val, it->string, val) != 0)
+            if (apply(cfg, o->val, label, val) != 0)
                 goto out;
         } else {
             fprintf(stderr, "verifierd: --config %s: \"%s\" has the wrong type\n", path, it->string);

@@ -244,6 +244,11 @@ cfgcase "repeated key" '{"listen":"127.0.0.1:1","listen":"127.0.0.1:2"}' '"liste
 cfgcase "repeated key, spelt two ways" '{"tls_cert":"/a","tls-cert":"/b"}' '"tls-cert" given twice'
 cfgcase "quiet as a number" '{"quiet":1}' '"quiet" must be true or false'
 cfgcase "threads as text" '{"threads":[1]}' '"threads" has the wrong type'
+cfgcase "a second object after the first" '{"threads":2}
+{"max_conections":5,"rate":"fast"}' 'something follows the JSON object'
+cfgcase "a trailing comma" '{"threads":2,}' 'JSON syntax error near byte 14'
+cfgcase "a bad value names the file and the key" '{"threads":"many"}' \
+    'threads: expected an integer 0..256, got '"'"'many'"'"''
 printf '{"quiet":true,"db":"%s","tls_cert":"c","tls_key":"k","signing_key":"s"}' \
     "$VD_TMP/none/verifierd.db" >"$VD_TMP/case.json"
 out=$("$VD_BIN" --config "$VD_TMP/case.json" --listen 127.0.0.1:0 2>&1 </dev/null)
