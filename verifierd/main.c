@@ -187,8 +187,12 @@ int main(int argc, char **argv)
     /* The database must exist: verifyctl init (or --dev) creates it. */
     vrc = vfy_store_open(&st, cfg.db_path, 0);
     if (vrc != VFY_OK) {
-        fprintf(stderr, "verifierd: --db %s: %s%s\n", cfg.db_path, vfy_strerror(vrc),
-                vrc == VFY_E_DB_OLD ? " (run verifyctl init to migrate)" : "");
+        char why[512] = "";
+
+        if (vrc == VFY_E_DB_OPEN)
+            vfy_store_open_why(cfg.db_path, 0, why, sizeof(why));
+        fprintf(stderr, "verifierd: --db %s: %s%s%s\n", cfg.db_path, vfy_strerror(vrc),
+                why[0] != '\0' ? ": " : "", why);
         vd_config_free(&cfg);
         return 1;
     }

@@ -10,9 +10,12 @@
  * Caveats: the handle is not thread-safe (one per thread); SQLite is opened
  * with SQLITE_OPEN_NOMUTEX accordingly.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -649,6 +652,85 @@ static vfy_rc set_journal(vfy_store *st, unsigned flags)
      * dominated an appraisal's cost (docs/performance.md).
      */
     return st_exec(st, "PRAGMA synchronous = NORMAL");
+}
+
+/* The directory of @path into @dir ("." without a slash). */
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(dir, cap, ".");
+    else if (slash == path)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size_t cap)
+{
+    static const char magic[16] = "SQLite format 3";   /* with its NUL */
+    char dir[4096], head[16], side[4200];
+    struct stat sb, db;
+    int fd;
+    ssize_t n;
+
+    if (out == NULL || cap == 0)
+        return out;
+    if (path == NULL) {
+        snprintf(out, cap, "no path");
+        return out;
+    }
+    dir_of(path, dir, sizeof(dir));
+    if (stat(path, &sb) != 0) {
+        int e = errno;
+
+        if (e != ENOENT)
+            snprintf(out, cap, "%s", strerror(e));
+        else if (stat(dir, &db) != 0 || !S_ISDIR(db.st_mode))
+            snprintf(out, cap, "its directory does not exist");
+        else if (!(flags & VFY_STORE_CREATE))
+            snprintf(out, cap, "no such file: not initialised (verifyctl --db PATH init)");
+        else if (access(dir, W_OK | X_OK) != 0)
+            snprintf(out, cap, "cannot create it in %s: %s", dir, strerror(errno));
+        else
+            snprintf(out, cap, "cannot create it");
+        return out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(out, cap, "not a regular file");
+        return out;
+    }
+    if (sb.st_size == 0) {
+        snprintf(out, cap, "an empty file: not initialised (verifyctl --db PATH init)");
+        return out;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(out, cap, "%s", strerror(errno));
+        return out;
+    }
+    n = read(fd, head, sizeof(head));
+    close(fd);
+    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0) {
+        snprintf(out, cap, "not an SQLite database");
+        return out;
+    }
+    if (!(flags & VFY_STORE_READONLY) && access(path, W_OK) != 0) {
+        snprintf(out, cap, "cannot write it: %s", strerror(errno));
+        return out;
+    }
+    snprintf(side, sizeof(side), "%s-shm", path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        int e = errno;
+
+        if (access(side, F_OK) != 0) {
+            snprintf(out, cap, "its directory %s is not writable (%s): SQLite's write-ahead log "
+                     "creates PATH-wal and PATH-shm beside it", dir, strerror(e));
+            return out;
+        }
+    }
+    snprintf(out, cap, "an SQLite database without verifierd's tables (another program's)");
+    return out;
 }
 
 vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags)

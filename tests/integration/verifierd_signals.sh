@@ -230,7 +230,7 @@ sed "s#/var/lib/verifierd/verifierd.db#$VD_TMP/none/verifierd.db#" \
 out=$("$VD_BIN" --config "$VD_TMP/example.json" 2>&1 </dev/null)
 rc=$?
 expect_eq "the packaged example config parses: only its missing database is refused" "$rc $out" \
-    "1 verifierd: --db $VD_TMP/none/verifierd.db: database missing, unreadable or not initialised"
+    "1 verifierd: --db $VD_TMP/none/verifierd.db: database missing, unreadable or not initialised: its directory does not exist"
 # Config files: unknown, repeated and mistyped keys exit 2 naming the key.
 cfgcase() {   # cfgcase NAME JSON MESSAGE
     printf '%s' "$2" >"$VD_TMP/case.json"

@@ -50,6 +50,12 @@ b_fails badpolicy --listen 127.0.0.1:0 --signing-key "$P/sign.pem" --policy "$P/
 expect_match "... naming the invalid policy" "$(cat "$VD_TMP/b-badpolicy.out")" 'bad.json'
 expect_eq "... x@2 not stored" "$(stored_x)" 1
 expect_eq "A: still ttl_s 11" "$(ttl_x)" "201 11"
+# a database file that is not SQLite: the reason, not just "missing or unreadable"
+printf 'text, not SQLite\n' >"$VD_TMP/text.db"
+out=$("$VD_BIN" --db "$VD_TMP/text.db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" \
+    --tls-key "$P/key.pem" --signing-key "$P/sign.pem" 2>&1 </dev/null)
+expect_eq "B on a text file as --db: one line with the reason" "$out" \
+    "verifierd: --db $VD_TMP/text.db: database missing, unreadable or not initialised: not an SQLite database"
 openssl pkcs8 -topk8 -in "$P/key.pem" -passout pass:secret -out "$P/key-enc.pem" 2>/dev/null ||
     die "encrypting the TLS key"
 rc=0

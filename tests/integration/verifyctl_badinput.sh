@@ -136,8 +136,32 @@ for cmd in "init" "list attesters" "component add model m --digest $D"; do
     # shellcheck disable=SC2086
     "$VCTL" --db "$WORK/foreign.db" $cmd 2>err || rc=$?
     [ "$rc" = 1 ] || fail "foreign db, $cmd: exit $rc"
-    grep -q "foreign.db: not a verifierd database (another program's, or not SQLite); it was not changed (VFY_E_DB_OPEN)$" err \
+    grep -q "foreign.db: not a verifierd database (an SQLite database without verifierd's tables (another program's)); it was not changed (VFY_E_DB_OPEN)$" err \
         || fail "foreign db, $cmd: $(cat err)"
 done
 [ "$(sqlite3 "$WORK/foreign.db" 'PRAGMA journal_mode')" = delete ] || fail "the foreign db was switched to WAL"
+# A file that is not SQLite, and (as root, through another user) one that
+# cannot be read or whose directory cannot take the write-ahead log: each
+# says why (they all used to say "not a verifierd database").
+printf 'not a database at all, just text\n' >"$WORK/text.db"
+rc=0; "$VCTL" --db "$WORK/text.db" list attesters 2>err || rc=$?
+[ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/text.db: not a verifierd database (not an SQLite database); it was not changed (VFY_E_DB_OPEN)" err \
+    || fail "text file as db: $rc $(cat err)"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    chmod 0711 "$WORK"   # the other user may pass through (mktemp made it 0700)
+    mkdir -m 0755 "$WORK/perm"
+    "$VCTL" --db "$WORK/perm/root.db" init >/dev/null
+    chmod 0600 "$WORK/perm/root.db"
+    rc=0; as_nobody "$VCTL" --db "$WORK/perm/root.db" list attesters 2>err || rc=$?
+    [ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/perm/root.db: cannot open it: Permission denied (VFY_E_DB_OPEN)" err \
+        || fail "unreadable db: $rc $(cat err)"
+    chmod 0666 "$WORK/perm/root.db"
+    rm -f "$WORK/perm/root.db-wal" "$WORK/perm/root.db-shm"
+    rc=0; as_nobody "$VCTL" --db "$WORK/perm/root.db" list attesters 2>err || rc=$?
+    [ "$rc" = 1 ] && grep -q "root.db: cannot open it: its directory $WORK/perm is not writable (Permission denied): SQLite's write-ahead log creates PATH-wal and PATH-shm beside it (VFY_E_DB_OPEN)$" err \
+        || fail "db in a read-only directory: $rc $(cat err)"
+else
+    echo "# not root (or no setpriv): permission cases skipped"
+fi
 echo "PASS verifyctl_badinput"

@@ -236,10 +236,19 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
 
             /* init only helps a missing or empty file: another program's
              * database (or a file that is not SQLite) stays refused */
-            if (stat(c->db, &sb) == 0 && sb.st_size > 0)
-                return vc_fail(VC_EXIT_FAIL, what, "%s: not a verifierd database (another "
-                               "program's, or not SQLite); it was not changed (%s)", c->db,
+            if (stat(c->db, &sb) == 0 && sb.st_size > 0) {
+                char why[512];
+
+                /* say why: another program's database, not SQLite, no
+                 * permission, a directory the WAL cannot be created in */
+                vfy_store_open_why(c->db, flags, why, sizeof(why));
+                if (strncmp(why, "an SQLite database", 18) == 0 ||
+                    strncmp(why, "not an SQLite", 13) == 0)
+                    return vc_fail(VC_EXIT_FAIL, what, "%s: not a verifierd database (%s); it was "
+                                   "not changed (%s)", c->db, why, vfy_rc_name(rc));
+                return vc_fail(VC_EXIT_FAIL, what, "%s: cannot open it: %s (%s)", c->db, why,
                                vfy_rc_name(rc));
+            }
             if (stat(c->db, &sb) != 0 && errno != ENOENT)
                 return vc_fail(VC_EXIT_FAIL, what, "%s: %s (%s)", c->db, strerror(errno),
                                vfy_rc_name(rc));

@@ -94,6 +94,16 @@ enum {
  */
 VFY_EXPORT vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags) VFY_MUST_CHECK;
 
+/**
+ * Why vfy_store_open(@path, @flags) gave VFY_E_DB_OPEN, as one line for an
+ * operator, into @out (@cap bytes; returns @out): "No such file or
+ * directory", "its directory does not exist", "Permission denied", "not an
+ * SQLite database", "its directory is not writable (...)", "an SQLite
+ * database without verifierd's tables (another program's)", ... Looks at
+ * the file and its directory only; changes nothing.
+ */
+VFY_EXPORT const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size_t cap);
+
 /** Close @*st and set it to NULL; NULL and *NULL are fine. */
 VFY_EXPORT void vfy_store_close(vfy_store **st);
 
