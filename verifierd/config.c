@@ -367,7 +367,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
     if (cfg->config_file != NULL && load_config_file(cfg, cfg->config_file) != 0)
         return -1;
 
-    opterr = 1;
+    opterr = 0;   /* one line of our own below, not getopt's and the usage */
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -376,7 +376,12 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
         case OPT_QUIET: cfg->quiet = 1; break;
         case OPT_HELP: vd_usage(stdout); return 1;
         case OPT_VERSION: printf("verifierd %s (libverify %s)\n", VFY_VERSION_STRING, vfy_version()); return 1;
-        case '?': vd_usage(stderr); return -1;
+        case '?':
+            if (optopt != 0)
+                fprintf(stderr, "verifierd: %s needs a value (see --help)\n", argv[optind - 1]);
+            else
+                fprintf(stderr, "verifierd: unknown option %s (see --help)\n", argv[optind - 1]);
+            return -1;
         default: {
             char flag[64];
             for (const struct option *x = longopts; x->name != NULL; x++)
@@ -395,6 +400,11 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
         return -1;
     if (cfg->default_policy == NULL && set_str(&cfg->default_policy, "default") != 0)
         return -1;
+    if (!cfg->dev && cfg->state_dir != NULL) {
+        fprintf(stderr, "verifierd: --state-dir is for --dev only (a production verifierd "
+                        "takes --db, --tls-cert, --tls-key and --signing-key)\n");
+        return -1;
+    }
     if (cfg->dev) {
         if (cfg->state_dir == NULL) {
             fprintf(stderr, "verifierd: --dev needs --state-dir DIR\n");

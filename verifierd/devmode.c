@@ -117,6 +117,32 @@ out:
     return rc;
 }
 
+/* 1 if the dev certificate and its key are both there and the
+ * certificate has not expired: else they are made again, together (the key
+ * is written first, exclusively, so one left alone used to stop every
+ * start, and a certificate past its year was served as it was). */
+static int dev_tls_usable(const char *cert_path, const char *key_path, const char **why)
+{
+    FILE *f;
+    X509 *x = NULL;
+    int ok;
+
+    *why = NULL;
+    if (!exists(cert_path) || !exists(key_path)) {
+        *why = exists(cert_path) || exists(key_path) ? "half of it was missing" : NULL;
+        return 0;
+    }
+    if ((f = fopen(cert_path, "r")) != NULL) {
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    ok = x != NULL && X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+    if (!ok)
+        *why = x == NULL ? "the certificate was unreadable" : "the certificate had expired";
+    X509_free(x);
+    return ok;
+}
+
 static int set_path(char **dst, const char *dir, const char *name)
 {
     char *p = path_in(dir, name);
@@ -232,7 +258,15 @@ int vd_dev_prepare(struct vd_config *cfg)
         fprintf(stderr, "verifierd: --state-dir %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    if (stat(dir, &sb) == 0 && (sb.st_mode & 077) != 0)
+    if (stat(dir, &sb) != 0) {
+        fprintf(stderr, "verifierd: --state-dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "verifierd: --state-dir %s: not a directory\n", dir);
+        return -1;
+    }
+    if ((sb.st_mode & 077) != 0)
         fprintf(stderr, "verifierd: warning: --state-dir %s is open to other users (mode %03o); "
                         "it holds the signing key and the tokens: chmod 700 it\n",
                 dir, (unsigned)(sb.st_mode & 0777));
@@ -257,9 +291,21 @@ int vd_dev_prepare(struct vd_config *cfg)
         return -1;
     }
     vfy_store_close(&st);
-    if (!exists(cfg->tls_cert) && make_tls(cfg->tls_cert, cfg->tls_key) != 0) {
-        fprintf(stderr, "verifierd: cannot create %s\n", cfg->tls_cert);
-        return -1;
+    {
+        const char *why = NULL;
+
+        if (!dev_tls_usable(cfg->tls_cert, cfg->tls_key, &why)) {
+            if (why != NULL) {
+                fprintf(stderr, "verifierd: --dev: a new TLS certificate and key (%s); relying "
+                                "parties need the new %s\n", why, cfg->tls_cert);
+                unlink(cfg->tls_cert);
+                unlink(cfg->tls_key);
+            }
+            if (make_tls(cfg->tls_cert, cfg->tls_key) != 0) {
+                fprintf(stderr, "verifierd: cannot create %s\n", cfg->tls_cert);
+                return -1;
+            }
+        }
     }
     if (!exists(cfg->signing_key)) {
         if ((rc = vfy_signing_key_generate(&sk)) == VFY_OK)
@@ -306,8 +352,16 @@ int vd_dev_prepare(struct vd_config *cfg)
 
 void vd_dev_announce(const struct vd_config *cfg)
 {
-    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF], vc[4096];
-    const char *dir = cfg->state_dir;
+    char attest[VFY_STORE_TOKEN_BUF], admin[VFY_STORE_TOKEN_BUF], vc[4096], where[300];
+    const char *dir = cfg->state_dir, *port = strrchr(cfg->listen, ':');
+
+    /* A wildcard address is no place to send a request to, and the dev
+     * certificate names localhost: the commands printed use that. */
+    if (port != NULL && (strncmp(cfg->listen, "0.0.0.0:", 8) == 0 ||
+                         strncmp(cfg->listen, "[::]:", 5) == 0))
+        snprintf(where, sizeof(where), "localhost%s", port);
+    else
+        snprintf(where, sizeof(where), "%s", cfg->listen);
 
     if (dev_tokens(dir, attest, admin) != 0)
         return;   /* vd_dev_prepare made them: not reached */
@@ -326,7 +380,7 @@ void vd_dev_announce(const struct vd_config *cfg)
            "  curl --cacert $CA -H 'Authorization: Bearer %s' $VFY/v1/admin/policies\n"
            "  %s --db %s list attesters\n"
            "Evidence goes to POST $VFY/v1/attest (docs/api.md). Ctrl-C stops.\n\n",
-           dir, cfg->db_path, cfg->tls_cert, cfg->signing_key, attest, admin, cfg->listen,
+           dir, cfg->db_path, cfg->tls_cert, cfg->signing_key, attest, admin, where,
            cfg->tls_cert, attest, admin, verifyctl_path(vc, sizeof(vc)), cfg->db_path);
     fflush(stdout);
     OPENSSL_cleanse(attest, sizeof(attest));

@@ -201,6 +201,35 @@ curl -sS --cacert "$P0/tls-cert.pem" -o "$P0/disc.json" -H 'Host: bad host' \
 expect_match "... and so does discovery when the Host header is unusable" "$(cat "$P0/disc.json")" \
     "https://127.0.0.1:$port[\"/]"
 kill "$P0PID"; wait "$P0PID" 2>/dev/null
+# On a wildcard address the printed commands name localhost (the dev
+# certificate's name), not 0.0.0.0 (curl refused those: no such name).
+P1=$(mktemp -d "$VD_TMP/p1.XXXX")
+"$VD_BIN" --dev --state-dir "$P1" --listen 0.0.0.0:0 >"$P1/out" 2>"$P1/err" </dev/null &
+P1PID=$!
+for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out" && break; sleep 0.1; done
+expect_match "--dev on 0.0.0.0 prints commands for localhost" "$(cat "$P1/out")" \
+    'export VFY=https://localhost:[1-9][0-9]* CA='
+vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out")
+check "... and its printed healthz command works" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
+kill "$P1PID"; wait "$P1PID" 2>/dev/null
+# The dev certificate removed (its key left): made again with a new key, said
+# on stderr (a key left alone used to stop every start: "cannot create").
+old_fp=$(openssl x509 -in "$P1/tls-cert.pem" -noout -fingerprint -sha256)
+rm "$P1/tls-cert.pem"
+"$VD_BIN" --dev --state-dir "$P1" --listen 127.0.0.1:0 >"$P1/out2" 2>"$P1/err2" </dev/null &
+P1PID=$!
+for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out2" && break; sleep 0.1; done
+expect_match "--dev with its certificate gone makes a new one and says so" "$(cat "$P1/err2")" \
+    'a new TLS certificate and key \(half of it was missing\)'
+vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out2")
+check "... served and trusted with the new file" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
+check "... a new certificate" test "$(openssl x509 -in "$P1/tls-cert.pem" -noout -fingerprint -sha256)" != "$old_fp"
+kill "$P1PID"; wait "$P1PID" 2>/dev/null
+# --state-dir naming a file: one line
+: >"$VD_TMP/a-file"
+out=$("$VD_BIN" --dev --state-dir "$VD_TMP/a-file" --listen 127.0.0.1:0 2>&1 </dev/null); rc=$?
+expect_eq "--dev with --state-dir a file: exit 1, one line" "$rc $out" \
+    "1 verifierd: --state-dir $VD_TMP/a-file: not a directory"
 vd_start_dev rate --rate 1 --burst 3 --public-url https://verifier.example:443 ||
     die "cannot start verifierd --rate 1 --burst 3"
 # --public-url: discovery names it whatever Host the request carries

@@ -244,6 +244,19 @@ cfgcase "repeated key" '{"listen":"127.0.0.1:1","listen":"127.0.0.1:2"}' '"liste
 cfgcase "repeated key, spelt two ways" '{"tls_cert":"/a","tls-cert":"/b"}' '"tls-cert" given twice'
 cfgcase "quiet as a number" '{"quiet":1}' '"quiet" must be true or false'
 cfgcase "threads as text" '{"threads":[1]}' '"threads" has the wrong type'
+# Command-line mistakes: one line and exit 2 (the whole usage text used to
+# follow getopt's line: 45 lines in the journal).
+clcase() {   # clcase NAME WANT ARGS...
+    local name=$1 want=$2 out rc
+    shift 2
+    out=$("$VD_BIN" "$@" 2>&1 </dev/null); rc=$?
+    expect_eq "command line, $name: exit 2 and one line" "$rc $out" "2 verifierd: $want"
+}
+clcase "unknown option" "unknown option --bogus (see --help)" --bogus
+clcase "missing value" "--db needs a value (see --help)" --db
+clcase "--state-dir without --dev" \
+    "--state-dir is for --dev only (a production verifierd takes --db, --tls-cert, --tls-key and --signing-key)" \
+    --state-dir "$VD_TMP/x" --db "$VD_TMP/none.db"
 cfgcase "a second object after the first" '{"threads":2}
 {"max_conections":5,"rate":"fast"}' 'something follows the JSON object'
 cfgcase "a trailing comma" '{"threads":2,}' 'JSON syntax error near byte 14'

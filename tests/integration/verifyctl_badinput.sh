@@ -114,6 +114,10 @@ for args in "pcr add lab --index 24 --digest $D" "pcr add lab --bank sha1 --inde
     "$VCTL" --db "$DB" $args >/dev/null 2>err || rc=$?
     [ "$rc" = 2 ] || fail "verifyctl $args: exit $rc, want 2 ($(cat err))"
 done
+# --db (or --actor) after the command: said so, exit 2
+rc=0; "$VCTL" init --db "$WORK/late.db" 2>err || rc=$?
+[ "$rc" = 2 ] && grep -qx "verifyctl: init: --db goes before the command (verifyctl --db ... init ...)" err &&
+    [ ! -e "$WORK/late.db" ] || fail "--db after init: $rc $(cat err)"
 # A database that was never initialised is not created by other commands.
 rc=0; "$VCTL" --db "$WORK/new.db" list attesters 2>err || rc=$?
 [ "$rc" -ne 0 ] && [ ! -e "$WORK/new.db" ] || fail "list created a database"

@@ -85,6 +85,10 @@ int vc_parse(const char *cmd, const char *usage, int argc, char **argv, const vc
             eq = strchr(name, '=');
             n = eq != NULL ? (size_t)(eq - name) : strlen(name);
             o = find_opt(opts, name, n);
+            if (o == NULL && ((n == 2 && strncmp(name, "db", 2) == 0) ||
+                              (n == 5 && strncmp(name, "actor", 5) == 0)))
+                return vc_fail(VC_EXIT_USAGE, cmd, "--%.*s goes before the command "
+                               "(verifyctl --%.*s ... %s ...)", (int)n, name, (int)n, name, cmd);
             if (o == NULL)
                 return vc_fail(VC_EXIT_USAGE, cmd, "unknown option --%.*s (see --help)",
                                (int)n, name);
