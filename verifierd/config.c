@@ -369,16 +369,20 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
 
     opterr = 0;   /* one line of our own below, not getopt's and the usage */
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    /* ":": a missing value is ':', an unknown option '?' */
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONFIG: break;
         case OPT_DEV: cfg->dev = 1; break;
         case OPT_QUIET: cfg->quiet = 1; break;
         case OPT_HELP: vd_usage(stdout); return 1;
         case OPT_VERSION: printf("verifierd %s (libverify %s)\n", VFY_VERSION_STRING, vfy_version()); return 1;
+        case ':':
+            fprintf(stderr, "verifierd: %s needs a value (see --help)\n", argv[optind - 1]);
+            return -1;
         case '?':
-            if (optopt != 0)
-                fprintf(stderr, "verifierd: %s needs a value (see --help)\n", argv[optind - 1]);
+            if (optopt != 0 && optopt < 256)   /* a short option; there are none */
+                fprintf(stderr, "verifierd: unknown option -%c (see --help)\n", optopt);
             else
                 fprintf(stderr, "verifierd: unknown option %s (see --help)\n", argv[optind - 1]);
             return -1;

@@ -94,6 +94,8 @@ int vd_load_policies(struct vd_config *cfg)
     size_t n = cfg->npolicy_files, i = 0;
     vfy_rc rc;
 
+    if (n == 0)   /* nothing to store: no write lock to wait for */
+        return 0;
     if ((pf = pol_files_read(cfg)) == NULL)
         return -1;
     version = calloc(n + 1, sizeof(*version));

@@ -1141,8 +1141,23 @@ static int remember_used_nonces(struct vd_server *s)
     }
     /* The nonces expired by now are not reloaded: each counts as swept, so a
      * clock stepped back after the start does not make one of them look
-     * unused (the restart dropped them as a sweep would). */
-    vfy_nonce_cache_mark_swept(s->nonce_cache, now);
+     * unused (the restart dropped them as a sweep would). No used nonce
+     * expires after the newest result's issue time plus the longest lead:
+     * marking no further, a start while the clock ran ahead does not refuse
+     * fresh nonces once it is corrected. */
+    {
+        int64_t last = 0;
+        uint64_t mark = now;
+
+        if ((rc = vfy_store_results_last_iat(st, &last)) != VFY_OK) {
+            vd_log("error", "reading the newest result: %s", vfy_strerror(rc));
+            vfy_free(v);
+            return -1;
+        }
+        if (last >= 0 && (uint64_t)last + (now - (uint64_t)since) < mark)
+            mark = (uint64_t)last + (now - (uint64_t)since);
+        vfy_nonce_cache_mark_swept(s->nonce_cache, mark);
+    }
     for (size_t i = 0; i < n; i++) {
         /* Not reloaded: another key's (forged) nonces, and repeats of one nonce. */
         rc = vfy_nonce_consume(s->nonce_key, s->nonce_cache, v[i], 32, now, NULL);
@@ -1284,11 +1299,6 @@ int vd_server_start(struct vd_server *s)
     pthread_rwlock_init(&s->keys_lock, NULL);
     if ((listen_fd = open_listener(s->cfg->listen)) < 0)
         return -1;
-    /* Keys, certificate, database and port are in hand: only now are the
-     * --policy files stored (main checked them), so that a start that
-     * fails on any of those changes no policy another verifierd uses. */
-    if (vd_load_policies(s->cfg) != 0)
-        return -1;
     {   /* the port bound, which differs from the spec's with port 0 (no
          * thread reads cfg->listen yet) */
         struct sockaddr_storage sa;
@@ -1327,6 +1337,13 @@ int vd_server_start(struct vd_server *s)
         return -1;
     }
     s->daemon = cur_gen->d;
+    /* Keys, certificate, database, port and daemon are in hand: only now
+     * are the --policy files stored (main checked them), so that a start
+     * that fails on any of those changes no policy another verifierd on
+     * the database uses. Nothing is served yet: connections reach the
+     * daemon through the accept thread, started below. */
+    if (vd_load_policies(s->cfg) != 0)
+        return -1;
     if (vd_accept_start(listen_fd, cur_gen->d, s->cfg->max_connections,
                         s->cfg->max_conn_per_ip) != 0) {
         vd_log("error", "cannot start the accept thread");
@@ -1387,7 +1404,7 @@ static int reload_done(int policies_ok, int keys_ok, int tls_ok)
         vd_log("info", "reloaded policies, signing keys and TLS certificate");
     else
         vd_log("warn", "reload incomplete: policies %s, signing keys %s, TLS certificate %s "
-               "(see the lines above)", policies_ok ? "reloaded" : "partly kept",
+               "(see the lines above)", policies_ok ? "reloaded" : "kept",
                keys_ok ? "reloaded" : "KEPT", tls_ok ? "reloaded" : "KEPT");
     return ok ? 0 : -1;
 }

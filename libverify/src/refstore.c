@@ -719,7 +719,13 @@ const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size
         snprintf(out, cap, "cannot write it: %s", strerror(errno));
         return out;
     }
-    snprintf(side, sizeof(side), "%s-shm", path);
+    for (int i = 0; i < 2; i++) {   /* leftovers another user made, say root */
+        snprintf(side, sizeof(side), "%s%s", path, i == 0 ? "-wal" : "-shm");
+        if (access(side, F_OK) == 0 && access(side, R_OK | W_OK) != 0) {
+            snprintf(out, cap, "%s: %s", side, strerror(errno));
+            return out;
+        }
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         int e = errno;
 
@@ -729,7 +735,26 @@ const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size
             return out;
         }
     }
-    snprintf(out, cap, "an SQLite database without verifierd's tables (another program's)");
+    {   /* SQLite's own view, read-only: no tables at all is not initialised */
+        sqlite3 *sq = NULL;
+        sqlite3_stmt *s = NULL;
+        int src = sqlite3_open_v2(path, &sq, SQLITE_OPEN_READONLY, NULL), ntab = -1;
+
+        if (src == SQLITE_OK &&
+            (src = sqlite3_prepare_v2(sq, "SELECT count(*) FROM sqlite_master", -1, &s, NULL)) ==
+                SQLITE_OK &&
+            (src = sqlite3_step(s)) == SQLITE_ROW)
+            ntab = sqlite3_column_int(s, 0);
+        if (ntab == 0)
+            snprintf(out, cap, "an SQLite database with no tables: not initialised "
+                     "(verifyctl --db PATH init)");
+        else if (ntab > 0)
+            snprintf(out, cap, "an SQLite database without verifierd's tables (another program's)");
+        else
+            snprintf(out, cap, "SQLite: %s", sq != NULL ? sqlite3_errmsg(sq) : sqlite3_errstr(src));
+        sqlite3_finalize(s);
+        sqlite3_close(sq);
+    }
     return out;
 }
 

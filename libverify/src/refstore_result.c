@@ -281,6 +281,28 @@ vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now, int64_t *since)
     return VFY_OK;
 }
 
+vfy_rc vfy_store_results_last_iat(vfy_store *st, int64_t *iat)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    if (iat != NULL)
+        *iat = 0;
+    if (st == NULL || iat == NULL)
+        return VFY_E_INVALID_ARG;
+    rc = st_stmt(st, SL_RES_LAST_IAT, "SELECT max(iat) FROM results", &s);
+    if (rc != VFY_OK)
+        return rc;
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        *iat = sqlite3_column_int64(s, 0);   /* NULL (no result): 0 */
+    else
+        rc = st_db(st, src, "latest result");
+    sqlite3_reset(s);
+    return rc;
+}
+
 vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out)
 {
     sqlite3_stmt *s;

@@ -254,6 +254,8 @@ clcase() {   # clcase NAME WANT ARGS...
 }
 clcase "unknown option" "unknown option --bogus (see --help)" --bogus
 clcase "missing value" "--db needs a value (see --help)" --db
+clcase "a short option" "unknown option -h (see --help)" -h
+clcase "short options after a value" "unknown option -q (see --help)" --db /x -qv
 clcase "--state-dir without --dev" \
     "--state-dir is for --dev only (a production verifierd takes --db, --tls-cert, --tls-key and --signing-key)" \
     --state-dir "$VD_TMP/x" --db "$VD_TMP/none.db"

@@ -49,6 +49,17 @@ b_fails badpolicy --listen 127.0.0.1:0 --signing-key "$P/sign.pem" --policy "$P/
     --policy "$P/bad.json"
 expect_match "... naming the invalid policy" "$(cat "$VD_TMP/b-badpolicy.out")" 'bad.json'
 expect_eq "... x@2 not stored" "$(stored_x)" 1
+# a certificate OpenSSL takes and GnuTLS does not (secp256k1): the HTTPS
+# daemon is the last thing to fail, after the key, database and port checks
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:secp256k1 -nodes -subj /CN=localhost \
+    -keyout "$P/k1-key.pem" -out "$P/k1-cert.pem" -days 1 2>/dev/null || die "secp256k1 certificate"
+rc=0
+timeout 10 "$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/k1-cert.pem" \
+    --tls-key "$P/k1-key.pem" --signing-key "$P/sign.pem" --policy "$P/x2.json" \
+    >"$VD_TMP/b-k1.out" 2>&1 || rc=$?
+check "B with a certificate the HTTPS daemon refuses fails to start (exit $rc)" \
+    test "$rc" -ne 0 -a "$rc" -ne 124
+expect_eq "... x@2 not stored" "$(stored_x)" 1
 expect_eq "A: still ttl_s 11" "$(ttl_x)" "201 11"
 # a database file that is not SQLite: the reason, not just "missing or unreadable"
 printf 'text, not SQLite\n' >"$VD_TMP/text.db"

@@ -147,6 +147,13 @@ done
 # A file that is not SQLite, and (as root, through another user) one that
 # cannot be read or whose directory cannot take the write-ahead log: each
 # says why (they all used to say "not a verifierd database").
+# An SQLite file with no tables (an init cut short after the WAL switch) is
+# not "another program's": init it.
+sqlite3 "$WORK/bare.db" 'PRAGMA journal_mode=WAL' >/dev/null
+rc=0; "$VCTL" --db "$WORK/bare.db" list attesters 2>err || rc=$?
+[ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/bare.db: cannot open it: an SQLite database with no tables: not initialised (verifyctl --db PATH init) (VFY_E_DB_OPEN)" err \
+    || fail "bare SQLite db: $rc $(cat err)"
+"$VCTL" --db "$WORK/bare.db" init >/dev/null || fail "init of the bare SQLite db"
 printf 'not a database at all, just text\n' >"$WORK/text.db"
 rc=0; "$VCTL" --db "$WORK/text.db" list attesters 2>err || rc=$?
 [ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/text.db: not a verifierd database (not an SQLite database); it was not changed (VFY_E_DB_OPEN)" err \

@@ -946,6 +946,25 @@ Test(refstore, nonce_window_follows_the_longest_lead)
     vfy_store_close(&st);
 }
 
+/* The newest result's issue time: with the lead, the bound a restart marks
+ * its used-nonce cache swept to. */
+Test(refstore, results_last_iat)
+{
+    vfy_store *st = open_new();
+    int64_t iat = 7;
+
+    cr_assert_eq(vfy_store_results_last_iat(st, &iat), VFY_OK);
+    cr_assert_eq(iat, 0, "no result yet");
+    record_lead(st, "a", T + 9000, T + 9060);
+    record_lead(st, "b", T + 9300, T + 9310);
+    record_lead(st, "c", T + 9100, T + 9400);
+    cr_assert_eq(vfy_store_results_last_iat(st, &iat), VFY_OK);
+    cr_assert_eq(iat, T + 9300);
+    cr_assert_eq(vfy_store_results_last_iat(NULL, &iat), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_results_last_iat(st, NULL), VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
 /*
  * Results recorded before schema 3 carry no lead: until the newest of them
  * is a day old the window stays a day, then it is the lead again.

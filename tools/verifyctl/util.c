@@ -246,7 +246,7 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
                 /* say why: another program's database, not SQLite, no
                  * permission, a directory the WAL cannot be created in */
                 vfy_store_open_why(c->db, flags, why, sizeof(why));
-                if (strncmp(why, "an SQLite database", 18) == 0 ||
+                if (strncmp(why, "an SQLite database without", 26) == 0 ||
                     strncmp(why, "not an SQLite", 13) == 0)
                     return vc_fail(VC_EXIT_FAIL, what, "%s: not a verifierd database (%s); it was "
                                    "not changed (%s)", c->db, why, vfy_rc_name(rc));

@@ -591,6 +591,14 @@ VFY_EXPORT vfy_rc vfy_store_recent_nonces_from(vfy_store *st, int64_t since, con
 VFY_EXPORT vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now,
                                          int64_t *since) VFY_MUST_CHECK;
 
+/**
+ * The issue time of the newest result (0 when there is none) into *@iat:
+ * with the lead of vfy_store_nonce_window(), a bound on the expiry of every
+ * nonce any result used (a restart marks its used-nonce cache swept up to
+ * there, vfy_nonce_cache_mark_swept). Errors: VFY_E_INVALID_ARG, VFY_E_DB.
+ */
+VFY_EXPORT vfy_rc vfy_store_results_last_iat(vfy_store *st, int64_t *iat) VFY_MUST_CHECK;
+
 /** Largest @max_rows of one vfy_store_results_prune() call. */
 #define VFY_STORE_PRUNE_MAX 100000
 
