@@ -217,14 +217,17 @@ int main(int argc, char **argv)
     }
     if (cfg.dev)
         vd_dev_announce(&cfg);
+    vd_notify("READY=1\nSTATUS=serving");   /* systemd Type=notify: started */
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
             vd_log("info", "SIGHUP: reloading");
+            vd_notify("RELOADING=1\nSTATUS=reloading");
             (void)vd_server_reload(&srv); /* on failure the old settings stay in force */
             continue;
         }
+        vd_notify("STOPPING=1\nSTATUS=stopping: finishing in-flight requests");
         vd_log("info", "%s: stopping (finishing in-flight requests)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         rc = 0;
         break;

@@ -1399,6 +1399,8 @@ static int reload_done(int policies_ok, int keys_ok, int tls_ok)
 {
     int ok = policies_ok && keys_ok && tls_ok;
 
+    char status[200];
+
     vd_metrics_reload(ok);
     if (ok)
         vd_log("info", "reloaded policies, signing keys and TLS certificate");
@@ -1406,6 +1408,11 @@ static int reload_done(int policies_ok, int keys_ok, int tls_ok)
         vd_log("warn", "reload incomplete: policies %s, signing keys %s, TLS certificate %s "
                "(see the lines above)", policies_ok ? "reloaded" : "kept",
                keys_ok ? "reloaded" : "KEPT", tls_ok ? "reloaded" : "KEPT");
+    /* systemctl status shows whether the last reload took */
+    snprintf(status, sizeof(status), "READY=1\nSTATUS=%s",
+             ok ? "serving; last reload complete"
+                : "serving; last reload INCOMPLETE (see the log: something kept its old value)");
+    vd_notify(status);
     return ok ? 0 : -1;
 }
 

@@ -336,6 +336,9 @@ unsigned vd_accept_pending(const struct MHD_Daemon *d);
 /* @d is stopped: whatever was handed to it and not started is gone. */
 void vd_accept_forget(const struct MHD_Daemon *d);
 int vd_server_reload(struct vd_server *s);
+/* systemd's sd_notify protocol: @msg ("READY=1\nSTATUS=...") to
+ * $NOTIFY_SOCKET; nothing without it (notify.c). */
+void vd_notify(const char *msg);
 void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);
 /* The tokens and ready-to-paste commands, once the server listens. */
