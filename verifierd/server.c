@@ -1248,14 +1248,33 @@ int vd_server_start(struct vd_server *s)
             return -1;
         snprintf(s->cfg->nonce_key, n, "%s.nonce-key", s->cfg->db_path);
         if (access(s->cfg->nonce_key, F_OK) != 0) {
+            /* Written aside, then linked into place, which never replaces a
+             * key another verifierd starting on this database made in the
+             * meantime (a rename would: each would hold its own key, and
+             * the nonces of one would be forged at the other). Both then
+             * load the one on disk. */
+            size_t tn = strlen(s->cfg->nonce_key) + 32;
+            char *tmp = malloc(tn);
+            int linked = 0;
+
+            if (tmp == NULL)
+                return -1;
+            snprintf(tmp, tn, "%s.new.%ld", s->cfg->nonce_key, (long)getpid());
             if ((rc = vfy_nonce_key_generate(&s->nonce_key)) == VFY_OK)
-                rc = vfy_nonce_key_save(s->nonce_key, s->cfg->nonce_key);
+                rc = vfy_nonce_key_save(s->nonce_key, tmp);
             vfy_nonce_key_free(&s->nonce_key);
+            if (rc == VFY_OK && link(tmp, s->cfg->nonce_key) == 0)
+                linked = 1;
+            else if (rc == VFY_OK && errno != EEXIST)
+                rc = VFY_E_IO;
+            unlink(tmp);
+            free(tmp);
             if (rc != VFY_OK) {
                 vd_log("error", "creating nonce key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
                 return -1;
             }
-            vd_log("info", "created nonce key %s", s->cfg->nonce_key);
+            if (linked)
+                vd_log("info", "created nonce key %s", s->cfg->nonce_key);
         }
     }
     rc = vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key);

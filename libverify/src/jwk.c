@@ -12,6 +12,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -464,25 +465,60 @@ vfy_rc vfy_jwks_add(vfy_jwks *set, const vfy_signing_key *key)
     return jwks_append(set, key->pkey, NULL, VFY_E_CONFLICT);
 }
 
+#define PEM_MAX_BLOCKS 16
+
 vfy_rc vfy_jwks_add_public_pem(vfy_jwks *set, const char *pem, size_t len)
 {
-    EVP_PKEY *pkey;
+    EVP_PKEY *keys[PEM_MAX_BLOCKS];
+    size_t n = 0;
     BIO *bio;
-    vfy_rc rc;
+    vfy_rc rc = VFY_OK;
 
     if (set == NULL || pem == NULL || len == 0 || len > PEM_MAX)
         return VFY_E_INVALID_ARG;
     bio = BIO_new_mem_buf(pem, (int)len);
     if (bio == NULL)
         return VFY_E_NOMEM;
-    pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    if (!is_p256(pkey)) {
-        EVP_PKEY_free(pkey);
-        return VFY_E_JWK;
+    /* Every PEM block must be a public key: one appended after another is
+     * published too (OpenSSL's PUBKEY reader took the first and skipped the
+     * rest silently), and a private key in the file is refused, not
+     * skipped. */
+    for (;;) {
+        char *name = NULL, *header = NULL;
+        unsigned char *der = NULL;
+        const unsigned char *p;
+        long dlen = 0;
+        EVP_PKEY *k;
+
+        if (PEM_read_bio(bio, &name, &header, &der, &dlen) != 1) {
+            ERR_clear_error();   /* no more blocks */
+            break;
+        }
+        p = der;
+        k = strcmp(name, "PUBLIC KEY") == 0 && header[0] == '\0' && n < PEM_MAX_BLOCKS
+                ? d2i_PUBKEY(NULL, &p, dlen) : NULL;
+        if (k != NULL && p != der + dlen) {   /* trailing bytes inside the block */
+            EVP_PKEY_free(k);
+            k = NULL;
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
+        if (!is_p256(k)) {
+            EVP_PKEY_free(k);
+            rc = VFY_E_JWK;
+            break;
+        }
+        keys[n++] = k;
     }
-    rc = jwks_append(set, pkey, NULL, VFY_E_CONFLICT);
-    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    if (n == 0 && rc == VFY_OK)
+        rc = VFY_E_JWK;   /* no PEM block at all */
+    for (size_t i = 0; i < n; i++) {
+        if (rc == VFY_OK)
+            rc = jwks_append(set, keys[i], NULL, VFY_E_CONFLICT);
+        EVP_PKEY_free(keys[i]);
+    }
     return rc;
 }
 

@@ -196,6 +196,46 @@ A=$VD_ATTEST
 attest "$NR2"
 expect_match "a verifierd with another nonce key calls the nonce forged" "$REASONS" 'nonce was not issued'
 
+# Four verifierd started at once on one fresh database with the default
+# nonce key (the file beside it): one key for all, so each accepts the
+# nonces of the others. (Each used to write its own key over the file, and
+# one could keep a key that was on disk nowhere: its nonces were forged at
+# the others.)
+vd_make_prod "$VD_TMP/race" || die "race set-up"
+RA=$VD_ATTEST
+ports=()
+for i in 1 2 3 4; do
+    while :; do p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 )); _vd_port_free "$p" && break; done
+    ports+=("$p")
+done
+for i in 0 1 2 3; do
+    "$VD_BIN" --db "$VD_TMP/race/db" --listen "127.0.0.1:${ports[$i]}" --tls-cert "$VD_TMP/race/cert.pem" \
+        --tls-key "$VD_TMP/race/key.pem" --signing-key "$VD_TMP/race/sign.pem" --quiet \
+        >"$VD_TMP/race/out.$i" 2>&1 &
+    VD_PIDS+=("$!")
+done
+up=0
+for _ in $(seq 100); do
+    up=0
+    for p in "${ports[@]}"; do
+        curl -sf --cacert "$VD_TMP/race/cert.pem" "https://127.0.0.1:$p/healthz" >/dev/null 2>&1 && up=$((up + 1))
+    done
+    [ "$up" = 4 ] && break
+    sleep 0.1
+done
+expect_eq "four verifierd started at once on a fresh database" "$up" 4
+bad=0
+A=$RA VD_CA="$VD_TMP/race/cert.pem"
+for i in 0 1 2 3; do
+    VD_URL="https://127.0.0.1:${ports[$i]}"
+    vd_nonce "$A"; NX=$NONCE
+    VD_URL="https://127.0.0.1:${ports[$(( (i + 1) % 4 ))]}"
+    attest "$NX"
+    case $REASONS in *'not issued'*) bad=$((bad + 1)); echo "# nonce of instance $i forged at $(( (i + 1) % 4 ))" ;; esac
+done
+expect_eq "each accepts the nonces of the next (one nonce key for all)" "$bad" 0
+expect_eq "one key file, none left aside" "$(ls "$VD_TMP/race/" | grep -c 'nonce-key')" 1
+
 vd_stop "$PID1"
 expect_eq "first verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 if grep -qF -- "$(tr -d '\n' <"$STATE1/nonce.key")" "$VD_TMP"/*/stderr.log; then

@@ -142,6 +142,47 @@ Test(jwk, jwks_roundtrip_rotation_two_keys)
     vfy_signing_key_free(&b);
 }
 
+/*
+ * Old keys kept in one file: every public key block is published (the
+ * PUBKEY reader took the first and skipped the rest silently), and a file
+ * holding a private key is refused as a whole (it was skipped past).
+ */
+Test(jwk, public_pem_every_block_or_none)
+{
+    vfy_signing_key *a = NULL, *b = NULL, *c = NULL;
+    vfy_jwks *set = NULL;
+    char *pa = NULL, *pb = NULL, *pc = NULL, two[2048], mixed[4096];
+
+    cr_assert_eq(vfy_signing_key_generate(&a), VFY_OK);
+    cr_assert_eq(vfy_signing_key_generate(&b), VFY_OK);
+    cr_assert_eq(vfy_signing_key_generate(&c), VFY_OK);
+    cr_assert_eq(vfy_signing_key_public_pem(a, &pa), VFY_OK);
+    cr_assert_eq(vfy_signing_key_public_pem(b, &pb), VFY_OK);
+    cr_assert_eq(vfy_signing_key_public_pem(c, &pc), VFY_OK);
+    cr_assert_eq(vfy_jwks_new(&set), VFY_OK);
+    snprintf(two, sizeof(two), "%s%s", pa, pb);
+    cr_assert_eq(vfy_jwks_add_public_pem(set, two, strlen(two)), VFY_OK);
+    cr_assert_eq(vfy_jwks_count(set), 2, "both keys of one file");
+    /* a private key before a public one: refused, nothing added */
+    snprintf(mixed, sizeof(mixed), "%s%s", FIXED_PEM, pc);
+    cr_assert_eq(vfy_jwks_add_public_pem(set, mixed, strlen(mixed)), VFY_E_JWK);
+    cr_assert_eq(vfy_jwks_count(set), 2, "no key of a refused file");
+    /* ... and after one */
+    snprintf(mixed, sizeof(mixed), "%s%s", pc, FIXED_PEM);
+    cr_assert_eq(vfy_jwks_add_public_pem(set, mixed, strlen(mixed)), VFY_E_JWK);
+    cr_assert_eq(vfy_jwks_count(set), 2);
+    cr_assert_eq(vfy_jwks_add_public_pem(set, "no PEM here", 11), VFY_E_JWK);
+    cr_assert_eq(vfy_jwks_add_public_pem(set, pc, strlen(pc)), VFY_OK);
+    cr_assert_eq(vfy_jwks_count(set), 3);
+    vfy_free(pa);
+    vfy_free(pb);
+    vfy_free(pc);
+    vfy_jwks_free(&set);
+    vfy_signing_key_free(&a);
+    vfy_signing_key_free(&b);
+    vfy_signing_key_free(&c);
+}
+
 static vfy_rc parse(const char *json)
 {
     vfy_jwks *s = NULL;

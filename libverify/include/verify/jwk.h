@@ -85,9 +85,12 @@ VFY_EXPORT vfy_rc vfy_jwks_new(vfy_jwks **out);
 VFY_EXPORT vfy_rc vfy_jwks_add(vfy_jwks *set, const vfy_signing_key *key);
 
 /**
- * Add a PEM SubjectPublicKeyInfo EC P-256 public key (e.g. a retired signing
- * key kept for rotation) with its thumbprint as kid. Same key twice: no-op.
- * Errors: VFY_E_JWK (not an EC P-256 public key), VFY_E_TOO_LARGE, VFY_E_NOMEM.
+ * Add the PEM SubjectPublicKeyInfo EC P-256 public keys in @pem (e.g. retired
+ * signing keys kept for rotation; one block or several, each "PUBLIC KEY")
+ * with their thumbprints as kids. Same key twice: no-op.
+ * Errors: VFY_E_JWK (no block, or a block that is not an EC P-256 public key:
+ * a private key, another curve or type; then none is added), VFY_E_TOO_LARGE,
+ * VFY_E_NOMEM.
  */
 VFY_EXPORT vfy_rc vfy_jwks_add_public_pem(vfy_jwks *set, const char *pem, size_t len);
 
