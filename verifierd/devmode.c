@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -117,6 +118,16 @@ out:
     return rc;
 }
 
+/* No passphrase: a dev key is never encrypted (and never prompts). */
+static int no_prompt(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 /* 1 if the dev certificate and its key are both there and the
  * certificate has not expired: else they are made again, together (the key
  * is written first, exclusively, so one left alone used to stop every
@@ -125,6 +136,7 @@ static int dev_tls_usable(const char *cert_path, const char *key_path, const cha
 {
     FILE *f;
     X509 *x = NULL;
+    EVP_PKEY *k = NULL;
     int ok;
 
     *why = NULL;
@@ -136,10 +148,20 @@ static int dev_tls_usable(const char *cert_path, const char *key_path, const cha
         x = PEM_read_X509(f, NULL, NULL, NULL);
         fclose(f);
     }
-    ok = x != NULL && X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+    if ((f = fopen(key_path, "r")) != NULL) {
+        k = PEM_read_PrivateKey(f, NULL, no_prompt, NULL);
+        fclose(f);
+    }
+    ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1 &&
+         X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
     if (!ok)
-        *why = x == NULL ? "the certificate was unreadable" : "the certificate had expired";
+        *why = x == NULL   ? "the certificate was unreadable"
+               : k == NULL ? "the key was unreadable"
+               : X509_check_private_key(x, k) != 1 ? "the key did not match the certificate"
+                                                    : "the certificate had expired";
+    ERR_clear_error();
     X509_free(x);
+    EVP_PKEY_free(k);
     return ok;
 }
 

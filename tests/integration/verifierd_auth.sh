@@ -225,6 +225,17 @@ vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out2")
 check "... served and trusted with the new file" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
 check "... a new certificate" test "$(openssl x509 -in "$P1/tls-cert.pem" -noout -fingerprint -sha256)" != "$old_fp"
 kill "$P1PID"; wait "$P1PID" 2>/dev/null
+# A key file cut short (a crash while it was written): made again too (it
+# stopped every later --dev start with "not a valid certificate and key").
+: >"$P1/tls-key.pem"
+"$VD_BIN" --dev --state-dir "$P1" --listen 127.0.0.1:0 >"$P1/out3" 2>"$P1/err3" </dev/null &
+P1PID=$!
+for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out3" && break; sleep 0.1; done
+expect_match "--dev with an empty TLS key makes the pair again" "$(cat "$P1/err3")" \
+    'a new TLS certificate and key \(the key was unreadable\)'
+vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out3")
+check "... and serves" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
+kill "$P1PID"; wait "$P1PID" 2>/dev/null
 # --state-dir naming a file: one line
 : >"$VD_TMP/a-file"
 out=$("$VD_BIN" --dev --state-dir "$VD_TMP/a-file" --listen 127.0.0.1:0 2>&1 </dev/null); rc=$?
