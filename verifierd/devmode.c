@@ -118,16 +118,6 @@ out:
     return rc;
 }
 
-/* No passphrase: a dev key is never encrypted (and never prompts). */
-static int no_prompt(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 /* 1 if the dev certificate and its key are both there and the
  * certificate has not expired: else they are made again, together (the key
  * is written first, exclusively, so one left alone used to stop every
@@ -149,7 +139,7 @@ static int dev_tls_usable(const char *cert_path, const char *key_path, const cha
         fclose(f);
     }
     if ((f = fopen(key_path, "r")) != NULL) {
-        k = PEM_read_PrivateKey(f, NULL, no_prompt, NULL);
+        k = PEM_read_PrivateKey(f, NULL, vd_no_passphrase, NULL);
         fclose(f);
     }
     ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1 &&

@@ -1378,9 +1378,7 @@ int vd_server_start(struct vd_server *s)
     return 0;
 }
 
-/* OpenSSL's default would ask for a passphrase on the terminal (and a
- * reload would wait for it): an encrypted key is refused instead. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+int vd_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
     (void)size;
@@ -1402,8 +1400,8 @@ static int tls_pair_ok(const char *cert, const char *key)
         return -2;
     bc = BIO_new_mem_buf(cert, -1);
     bk = BIO_new_mem_buf(key, -1);
-    x = bc != NULL ? PEM_read_bio_X509(bc, NULL, no_passphrase, NULL) : NULL;
-    k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, no_passphrase, NULL) : NULL;
+    x = bc != NULL ? PEM_read_bio_X509(bc, NULL, vd_no_passphrase, NULL) : NULL;
+    k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, vd_no_passphrase, NULL) : NULL;
     int ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1;
 
     X509_free(x);

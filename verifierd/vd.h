@@ -339,6 +339,10 @@ int vd_server_reload(struct vd_server *s);
 /* systemd's sd_notify protocol: @msg ("READY=1\nSTATUS=...") to
  * $NOTIFY_SOCKET; nothing without it (notify.c). */
 void vd_notify(const char *msg);
+/* OpenSSL's passphrase callback that gives none: OpenSSL's default would
+ * ask on the terminal (and a reload would wait for it); an encrypted key is
+ * refused instead (server.c). */
+int vd_no_passphrase(char *buf, int size, int rwflag, void *u);
 void vd_server_stop(struct vd_server *s);
 int vd_dev_prepare(struct vd_config *cfg);
 /* The tokens and ready-to-paste commands, once the server listens. */

@@ -201,41 +201,42 @@ curl -sS --cacert "$P0/tls-cert.pem" -o "$P0/disc.json" -H 'Host: bad host' \
 expect_match "... and so does discovery when the Host header is unusable" "$(cat "$P0/disc.json")" \
     "https://127.0.0.1:$port[\"/]"
 kill "$P0PID"; wait "$P0PID" 2>/dev/null
+# dev_run TAG LISTEN: verifierd --dev on the state dir $P1 until it prints
+# its commands; stdout in $P1/out.TAG, stderr in $P1/err.TAG, the printed
+# URL in $vfy. dev_end stops it.
+dev_run() {
+    "$VD_BIN" --dev --state-dir "$P1" --listen "$2" >"$P1/out.$1" 2>"$P1/err.$1" </dev/null &
+    P1PID=$!
+    for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out.$1" && break; sleep 0.1; done
+    vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out.$1")
+}
+dev_end() { kill "$P1PID"; wait "$P1PID" 2>/dev/null; }
+P1=$(mktemp -d "$VD_TMP/p1.XXXX")
 # On a wildcard address the printed commands name localhost (the dev
 # certificate's name), not 0.0.0.0 (curl refused those: no such name).
-P1=$(mktemp -d "$VD_TMP/p1.XXXX")
-"$VD_BIN" --dev --state-dir "$P1" --listen 0.0.0.0:0 >"$P1/out" 2>"$P1/err" </dev/null &
-P1PID=$!
-for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out" && break; sleep 0.1; done
-expect_match "--dev on 0.0.0.0 prints commands for localhost" "$(cat "$P1/out")" \
+dev_run wild 0.0.0.0:0
+expect_match "--dev on 0.0.0.0 prints commands for localhost" "$(cat "$P1/out.wild")" \
     'export VFY=https://localhost:[1-9][0-9]* CA='
-vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out")
 check "... and its printed healthz command works" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
-kill "$P1PID"; wait "$P1PID" 2>/dev/null
+dev_end
 # The dev certificate removed (its key left): made again with a new key, said
 # on stderr (a key left alone used to stop every start: "cannot create").
 old_fp=$(openssl x509 -in "$P1/tls-cert.pem" -noout -fingerprint -sha256)
 rm "$P1/tls-cert.pem"
-"$VD_BIN" --dev --state-dir "$P1" --listen 127.0.0.1:0 >"$P1/out2" 2>"$P1/err2" </dev/null &
-P1PID=$!
-for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out2" && break; sleep 0.1; done
-expect_match "--dev with its certificate gone makes a new one and says so" "$(cat "$P1/err2")" \
+dev_run nocert 127.0.0.1:0
+expect_match "--dev with its certificate gone makes a new one and says so" "$(cat "$P1/err.nocert")" \
     'a new TLS certificate and key \(half of it was missing\)'
-vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out2")
 check "... served and trusted with the new file" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
 check "... a new certificate" test "$(openssl x509 -in "$P1/tls-cert.pem" -noout -fingerprint -sha256)" != "$old_fp"
-kill "$P1PID"; wait "$P1PID" 2>/dev/null
+dev_end
 # A key file cut short (a crash while it was written): made again too (it
 # stopped every later --dev start with "not a valid certificate and key").
 : >"$P1/tls-key.pem"
-"$VD_BIN" --dev --state-dir "$P1" --listen 127.0.0.1:0 >"$P1/out3" 2>"$P1/err3" </dev/null &
-P1PID=$!
-for _ in $(seq 50); do grep -q 'export VFY=' "$P1/out3" && break; sleep 0.1; done
-expect_match "--dev with an empty TLS key makes the pair again" "$(cat "$P1/err3")" \
+dev_run emptykey 127.0.0.1:0
+expect_match "--dev with an empty TLS key makes the pair again" "$(cat "$P1/err.emptykey")" \
     'a new TLS certificate and key \(the key was unreadable\)'
-vfy=$(sed -n 's/.*export VFY=\([^ ]*\) CA=.*/\1/p' "$P1/out3")
 check "... and serves" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
-kill "$P1PID"; wait "$P1PID" 2>/dev/null
+dev_end
 # --state-dir naming a file: one line
 : >"$VD_TMP/a-file"
 out=$("$VD_BIN" --dev --state-dir "$VD_TMP/a-file" --listen 127.0.0.1:0 2>&1 </dev/null); rc=$?
