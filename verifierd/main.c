@@ -119,7 +119,12 @@ int vd_load_policies(struct vd_config *cfg)
                    vfy_strerror(rc), vfy_store_errmsg(vd_store())[0] ? ": " : "",
                    vfy_store_errmsg(vd_store()));
     }
-    rc = vfy_store_end(vd_store(), rc);
+    {
+        vfy_rc loaded = rc;
+
+        if ((rc = vfy_store_end(vd_store(), rc)) != VFY_OK && loaded == VFY_OK)   /* the commit */
+            vd_log("error", "policies: %s; no --policy file stored", vfy_strerror(rc));
+    }
     if (rc == VFY_OK)
         for (i = 0; i < n; i++)
             vd_log("info", "policy %s@%u %s from %s", pf[i].id, version[i],
