@@ -204,26 +204,40 @@ expect_match "a verifierd with another nonce key calls the nonce forged" "$REASO
 vd_make_prod "$VD_TMP/race" || die "race set-up"
 RA=$VD_ATTEST
 ports=()
-for i in 1 2 3 4; do
+race_start() {   # race_start I: instance I on a free port, in the background
+    local p
     while :; do p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 )); _vd_port_free "$p" && break; done
-    ports+=("$p")
-done
-for i in 0 1 2 3; do
-    "$VD_BIN" --db "$VD_TMP/race/db" --listen "127.0.0.1:${ports[$i]}" --tls-cert "$VD_TMP/race/cert.pem" \
+    ports[$1]=$p
+    "$VD_BIN" --db "$VD_TMP/race/db" --listen "127.0.0.1:$p" --tls-cert "$VD_TMP/race/cert.pem" \
         --tls-key "$VD_TMP/race/key.pem" --signing-key "$VD_TMP/race/sign.pem" --quiet \
-        >"$VD_TMP/race/out.$i" 2>&1 &
+        >>"$VD_TMP/race/out.$1" 2>&1 &
     VD_PIDS+=("$!")
-done
-up=0
-for _ in $(seq 100); do
-    up=0
-    for p in "${ports[@]}"; do
-        curl -sf --cacert "$VD_TMP/race/cert.pem" "https://127.0.0.1:$p/healthz" >/dev/null 2>&1 && up=$((up + 1))
+}
+race_up() {   # how many answer within 20 s
+    local n=0
+    for _ in $(seq 200); do
+        n=0
+        for p in "${ports[@]}"; do
+            curl -sf --cacert "$VD_TMP/race/cert.pem" "https://127.0.0.1:$p/healthz" >/dev/null 2>&1 && n=$((n + 1))
+        done
+        [ "$n" = 4 ] && break
+        sleep 0.1
     done
-    [ "$up" = 4 ] && break
-    sleep 0.1
-done
+    echo "$n"
+}
+for i in 0 1 2 3; do race_start "$i"; done
+up=$(race_up)
+# A port taken between the check and the bind (ephemeral ports of other
+# tests' clients): that instance again on another port, as vd_start does.
+if [ "$up" != 4 ]; then
+    for i in 0 1 2 3; do
+        curl -sf --cacert "$VD_TMP/race/cert.pem" "https://127.0.0.1:${ports[$i]}/healthz" >/dev/null 2>&1 ||
+            { grep -q 'Address already in use' "$VD_TMP/race/out.$i" && race_start "$i"; }
+    done
+    up=$(race_up)
+fi
 expect_eq "four verifierd started at once on a fresh database" "$up" 4
+[ "$up" = 4 ] || for i in 0 1 2 3; do echo "# instance $i:"; sed 's/^/#   /' "$VD_TMP/race/out.$i"; done
 bad=0
 A=$RA VD_CA="$VD_TMP/race/cert.pem"
 for i in 0 1 2 3; do
