@@ -89,6 +89,7 @@ struct rp {
     int handshakes;         /* on the current (or last) connection */
     uint8_t cb[VFY_CB_LEN];
     unsigned answer_ms;     /* --answer-timeout-ms */
+    const char *require_policy; /* --require-policy ID or ID@VERSION; NULL: any */
     unsigned conns;         /* connections opened; the current one is number conns */
     unsigned closed;        /* connections closed before the end (agent_close) */
     unsigned bad_conns;     /* closed connections that did not see exactly one handshake */
@@ -745,6 +746,36 @@ static int ear_key_published(struct rp *rp)
     return found;
 }
 
+/*
+ * 1 (and a timeline line) if a submodule of @ear was appraised under a policy
+ * other than --require-policy (ID matches any version, ID@VERSION that one).
+ * Any attest token may name any stored policy, a laxer one included, and
+ * an operator may move the attester to another: the EAR says which applied.
+ */
+static int policy_mismatch(struct rp *rp, const vfy_ear *ear)
+{
+    static const vfy_ear_submod_id subs[] = {VFY_EAR_PLATFORM, VFY_EAR_AGENT};
+    size_t want = strlen(rp->require_policy);
+    int exact = strchr(rp->require_policy, '@') != NULL;
+
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        const char *got;
+
+        if (!vfy_ear_has_submod(ear, subs[i]))
+            continue;
+        got = vfy_ear_get_policy_id_count(ear, subs[i]) == 1 ? vfy_ear_get_policy_id(ear, subs[i], 0)
+                                                             : NULL;
+        if (got != NULL && strncmp(got, rp->require_policy, want) == 0 &&
+            (exact ? got[want] == '\0' : got[want] == '@'))
+            continue;
+        tl(rp, "EAR REJECTED: its %s submodule was appraised under %s; this relying party "
+           "requires %s (--require-policy)", subs[i] == VFY_EAR_PLATFORM ? "platform" : "agent",
+           got != NULL ? got : "no single policy", rp->require_policy);
+        return 1;
+    }
+    return 0;
+}
+
 static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
                            const char *result_id)
 {
@@ -776,6 +807,10 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
         tl(rp, "EAR REJECTED by vfy_ear_check_scope: %s (%s; jti %s, attester %s, valid %lld s)",
            vfy_rc_name(rc), vfy_strerror(rc), jti ? jti : "-", att ? att : "-",
            (long long)(vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear)));
+        vfy_ear_free(&ear);
+        return -1;
+    }
+    if (rp->require_policy != NULL && policy_mismatch(rp, ear)) {
         vfy_ear_free(&ear);
         return -1;
     }
@@ -1192,6 +1227,7 @@ static void usage(FILE *f)
         "              (--token TOKEN | --token-file FILE) --attester NAME\n"
         "              [--max-ttl S] [--jwks-max-age S] [--name LABEL] [--replay FILE]\n"
         "              [--feed-page-size N] [--feed-pages N] [--answer-timeout-ms MS]\n"
+        "              [--require-policy ID[@VERSION]]\n"
         "              [--cert PEM --key PEM]\n"
         "              (--script FILE|- | --op TEXT [--op TEXT ...])\n"
         "  runs the operations over one TLS 1.3 connection to the agent, attesting it\n"
@@ -1207,7 +1243,9 @@ static void usage(FILE *f)
         "  --answer-timeout-ms: how long the agent has to start an answer, and for each\n"
         "  read or write inside a frame or the TLS handshake (100..600000, default %d).\n"
         "  A connection left without an answer in time is closed with its EAR, and the\n"
-        "  next operation opens a new one: answers are matched to requests by order only.\n",
+        "  next operation opens a new one: answers are matched to requests by order only.\n"
+        "  --require-policy: an EAR whose platform or agent verdict was appraised under\n"
+        "  another policy (any version of ID, or exactly ID@VERSION) is rejected.\n",
         RP_JWKS_MAX_AGE_S, RP_MAX_TTL_DEFAULT_S, RP_FEED_PAGE_MAX, RP_FEED_PAGES_DEFAULT,
         RP_ANSWER_TIMEOUT_MS_DEFAULT);
 }
@@ -1233,6 +1271,7 @@ int main(int argc, char **argv)
         {"op", required_argument, NULL, 'o'},
         {"replay", required_argument, NULL, 'r'},
         {"answer-timeout-ms", required_argument, NULL, 'W'},
+        {"require-policy", required_argument, NULL, 'Y'},
         {"test-keep-connection-on-timeout", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1327,6 +1366,15 @@ int main(int argc, char **argv)
             break;
         }
         case 'k': rp.test_keep_on_timeout = 1; break;
+        case 'Y':
+            if (optarg[0] == '\0' || optarg[0] == '@') {
+                fprintf(stderr, "vfy-rp: --require-policy needs ID or ID@VERSION\n");
+                free(ops);
+                free(token);
+                return 2;
+            }
+            rp.require_policy = optarg;
+            break;
         case 'o': {
             const char **n = realloc(ops, (nops + 1) * sizeof(*ops));
             if (n == NULL)
