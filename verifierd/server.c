@@ -1217,6 +1217,18 @@ static void mhd_panic(void *cls, const char *file, unsigned int line, const char
 
 static int tls_pair_ok(const char *cert, const char *key);
 
+/* The log line for what tls_pair_ok() returned (@pair, not 0). */
+static void tls_pair_error(const struct vd_config *cfg, int pair, const char *prefix,
+                           const char *suffix)
+{
+    if (pair == -2)
+        vd_log("error", "%s--tls-key %s is encrypted (verifierd needs it unencrypted: its file "
+               "permissions protect it)%s", prefix, cfg->tls_key, suffix);
+    else
+        vd_log("error", "%s--tls-cert %s and --tls-key %s are not a valid certificate and "
+               "matching key%s", prefix, cfg->tls_cert, cfg->tls_key, suffix);
+}
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
@@ -1231,12 +1243,7 @@ int vd_server_start(struct vd_server *s)
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
         return -1;
     if ((pair = tls_pair_ok(s->tls_cert_pem, s->tls_key_pem)) != 0) {
-        if (pair == -2)
-            vd_log("error", "--tls-key %s is encrypted: verifierd needs it unencrypted (its "
-                   "file permissions protect it)", s->cfg->tls_key);
-        else
-            vd_log("error", "--tls-cert %s and --tls-key %s are not a valid certificate and "
-                   "matching key", s->cfg->tls_cert, s->cfg->tls_key);
+        tls_pair_error(s->cfg, pair, "", "");
         return -1;
     }
     if (s->cfg->nonce_key == NULL) {
@@ -1459,11 +1466,7 @@ int vd_server_reload(struct vd_server *s)
         return reload_done(policies_ok, keys_ok, 0);
     }
     if ((pair = tls_pair_ok(cert, key)) != 0) {
-        vd_log("error", "reload: %s%s%s%s%s; keeping the old ones",
-               pair == -2 ? "--tls-key " : "--tls-cert ", pair == -2 ? s->cfg->tls_key : s->cfg->tls_cert,
-               pair == -2 ? " is encrypted (verifierd needs it unencrypted)" : " and --tls-key ",
-               pair == -2 ? "" : s->cfg->tls_key,
-               pair == -2 ? "" : " are not a valid certificate and matching key");
+        tls_pair_error(s->cfg, pair, "reload: ", "; keeping the old ones");
         free(cert);
         vd_free_secret(key);
         return reload_done(policies_ok, keys_ok, 0);

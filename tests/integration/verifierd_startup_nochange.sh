@@ -97,9 +97,9 @@ expect_eq "... and applies (ttl_s 22)" "$(ttl_x)" "201 22"
 cp "$P/key.pem" "$P/key-plain.pem"
 cp "$P/key-enc.pem" "$P/key.pem"
 kill -HUP "$VD_PID"
-for _ in $(seq 50); do grep -q 'is encrypted (verifierd needs it unencrypted); keeping' "$VD_LOG" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q 'is encrypted (verifierd needs it unencrypted: its file permissions protect it); keeping' "$VD_LOG" && break; sleep 0.1; done
 expect_match "SIGHUP with an encrypted --tls-key: refused in the log" "$(cat "$VD_LOG")" \
-    'key.pem is encrypted \(verifierd needs it unencrypted\); keeping the old ones'
+    'key.pem is encrypted \(verifierd needs it unencrypted: its file permissions protect it\); keeping the old ones'
 vd_call GET /healthz -
 expect_status "... and the old certificate and key keep serving" 200
 cp "$P/key-plain.pem" "$P/key.pem"
