@@ -72,6 +72,13 @@ static struct pol_file *pol_files_read(const struct vd_config *cfg)
     return pf;
 }
 
+/* What vd_check_policies read at start, stored by the first
+ * vd_load_policies as read: a file rewritten between the check and the
+ * store cannot change what was checked (say, drop the --default-policy
+ * id). Later loads (SIGHUP) read the files again. Only the main thread
+ * touches it, before the accept thread starts. */
+static struct pol_file *checked_files;
+
 int vd_check_policies(const struct vd_config *cfg, const char *id, int *has_id)
 {
     struct pol_file *pf = pol_files_read(cfg);
@@ -82,8 +89,16 @@ int vd_check_policies(const struct vd_config *cfg, const char *id, int *has_id)
     for (size_t i = 0; i < cfg->npolicy_files; i++)
         if (strcmp(pf[i].id, id) == 0)
             *has_id = 1;
-    pol_files_free(pf, cfg->npolicy_files);
+    pol_files_free(checked_files, cfg->npolicy_files);
+    checked_files = pf;
     return 0;
+}
+
+/* A start that ends before the store: drop what the check read. */
+static void checked_files_drop(const struct vd_config *cfg)
+{
+    pol_files_free(checked_files, cfg->npolicy_files);
+    checked_files = NULL;
 }
 
 int vd_load_policies(struct vd_config *cfg)
@@ -96,7 +111,9 @@ int vd_load_policies(struct vd_config *cfg)
 
     if (n == 0)   /* nothing to store: no write lock to wait for */
         return 0;
-    if ((pf = pol_files_read(cfg)) == NULL)
+    if ((pf = checked_files) != NULL)
+        checked_files = NULL;   /* the start's: stored as checked */
+    else if ((pf = pol_files_read(cfg)) == NULL)
         return -1;
     version = calloc(n + 1, sizeof(*version));
     added = calloc(n + 1, sizeof(*added));
@@ -212,11 +229,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!has_default && default_policy_missing(&cfg)) {
+        checked_files_drop(&cfg);
         vd_config_free(&cfg);
         return 2;
     }
     if (vd_server_start(&srv) != 0) {
         vd_server_stop(&srv);
+        checked_files_drop(&cfg);
         vd_config_free(&cfg);
         return 1;
     }

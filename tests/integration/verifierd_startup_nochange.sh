@@ -11,7 +11,8 @@
 #   neither is stored; with y.json fixed, both are.
 # An encrypted --tls-key is refused in one line, at start and on SIGHUP,
 # without asking for a passphrase (OpenSSL's default prompt hung a start
-# on a terminal and a foreground reload).
+# on a terminal and a foreground reload). A --policy file is read once at
+# start: a pipe works, and what is stored is what was checked.
 set -uo pipefail
 # shellcheck source=../lib/verifierd.sh
 . "${VFY_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/verifierd.sh"
@@ -105,4 +106,18 @@ expect_status "... and the old certificate and key keep serving" 200
 cp "$P/key-plain.pem" "$P/key.pem"
 vd_stop
 expect_eq "A exits 0 on SIGTERM" "$VD_STOP_RC" 0
+
+# A --policy file that can be read only once (a pipe: bash's <(...)) is
+# stored as it was checked. verifierd used to read each file twice, once
+# to check and once to store, so the store read nothing and the start
+# failed; a file rewritten in between could also drop the checked
+# --default-policy id.
+vd_start pipe --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" --policy <(pol z 1 44) --default-policy z ||
+    die "verifierd with --policy <(...) did not start: $(tail -n 3 "$VD_TMP/pipe/stderr.log")"
+expect_eq "--policy <(...): z@1 stored" \
+    "$("$VCTL" --db "$P/db" list policies --json | jq -c '[.[] | select(.id == "z") | .version]')" "[1]"
+vd_nonce "$A" '{}'
+expect_eq "... and it is the default policy (ttl_s 44)" "$HTTP_CODE $(jget /ttl_s)" "201 44"
+vd_stop
 vd_done
