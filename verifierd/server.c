@@ -1229,6 +1229,40 @@ static void tls_pair_error(const struct vd_config *cfg, int pair, const char *pr
                "matching key%s", prefix, cfg->tls_cert, cfg->tls_key, suffix);
 }
 
+/* errno of a link() that failed because the file system has no hard links. */
+static int no_hard_links(int e)
+{
+    return e == EPERM || e == EOPNOTSUPP || e == ENOTSUP || e == ENOSYS || e == EMLINK;
+}
+
+/* Copy the small file @from to @to, which must not exist (O_EXCL), mode
+ * 0600, synced. 0 or an errno (EEXIST: another made @to first). */
+static int copy_new_file(const char *from, const char *to)
+{
+    char buf[256];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC), out, e = 0;
+
+    if (in < 0)
+        return errno;
+    n = read(in, buf, sizeof(buf));
+    e = n < 0 ? errno : 0;
+    close(in);
+    if (n < 0 || (size_t)n == sizeof(buf))
+        return e != 0 ? e : EFBIG;
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        return errno;
+    errno = 0;
+    if (write(out, buf, (size_t)n) != n || fsync(out) != 0)
+        e = errno != 0 ? errno : EIO;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (close(out) != 0 && e == 0)
+        e = errno;
+    if (e != 0)
+        unlink(to);
+    return e;
+}
+
 int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
@@ -1272,12 +1306,28 @@ int vd_server_start(struct vd_server *s)
             vfy_nonce_key_free(&s->nonce_key);
             if (rc == VFY_OK && link(tmp, s->cfg->nonce_key) == 0)
                 linked = 1;
-            else if (rc == VFY_OK && errno != EEXIST)
-                rc = VFY_E_IO;
+            else if (rc == VFY_OK && errno != EEXIST) {
+                int e = errno;
+
+                /* A file system without hard links: the key is copied into
+                 * place with O_EXCL, which still never replaces another's
+                 * (one that loads it half-written fails to start). */
+                if (no_hard_links(e) && (e = copy_new_file(tmp, s->cfg->nonce_key)) == 0)
+                    linked = 1;
+                else if (e == EEXIST)
+                    e = 0;   /* another verifierd made it first: load that */
+                if (e != 0) {
+                    vd_log("error", "creating nonce key %s: %s (create one with `openssl rand "
+                           "-hex 32 > FILE`, mode 0600, and pass --nonce-key FILE)",
+                           s->cfg->nonce_key, strerror(e));
+                    rc = VFY_E_IO;
+                }
+            }
             unlink(tmp);
             free(tmp);
             if (rc != VFY_OK) {
-                vd_log("error", "creating nonce key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
+                if (rc != VFY_E_IO)
+                    vd_log("error", "creating nonce key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
                 return -1;
             }
             if (linked)

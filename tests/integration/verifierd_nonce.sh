@@ -250,6 +250,30 @@ done
 expect_eq "each accepts the nonces of the next (one nonce key for all)" "$bad" 0
 expect_eq "one key file, none left aside" "$(ls "$VD_TMP/race/" | grep -c 'nonce-key')" 1
 
+# A file system without hard links (tests/shim/nolink.so: link() fails
+# with EPERM): the default key is copied into place instead (O_EXCL), and
+# verifierd starts. It used to stop with "creating nonce key: I/O error".
+if [ "${VFY_SANITIZE:-0}" = 1 ]; then
+    echo "# sanitizer build: no-hard-link case skipped (an uninstrumented LD_PRELOAD shim)"
+else
+    vd_make_prod "$VD_TMP/nolink" || die "nolink set-up"
+    NL=$VD_TMP/nolink
+    LD_PRELOAD="$VFY_BUILD_DIR/tests/nolink.so" vd_start nolink --db "$NL/db" \
+        --tls-cert "$NL/cert.pem" --tls-key "$NL/key.pem" --signing-key "$NL/sign.pem" ||
+        die "verifierd did not start where link() fails: $(tail -n 2 "$VD_TMP/nolink/stderr.log")"
+    expect_match "no hard links: the default nonce key is created" "$(cat "$VD_LOG")" "created nonce key $NL/db.nonce-key"
+    expect_eq "... 64 hex digits and a newline, mode 0600, none left aside" \
+        "$(stat -c '%a %s' "$NL/db.nonce-key") $(grep -cE '^[0-9a-f]{64}$' "$NL/db.nonce-key") $(ls "$NL" | grep -c 'nonce-key')" \
+        "600 65 1 1"
+    A=$VD_ATTEST VD_CA="$NL/cert.pem"
+    vd_nonce "$A"
+    attest "$NONCE"
+    expect_status "... an attest there gets an EAR" 200
+    expect_eq "... for this nonce" "$(jws_claim "$EAR" /eat_nonce)" "$NONCE"
+    expect_nomatch "... and its nonces check" "$REASONS" '[Nn]once'
+    vd_stop
+fi
+
 vd_stop "$PID1"
 expect_eq "first verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 if grep -qF -- "$(tr -d '\n' <"$STATE1/nonce.key")" "$VD_TMP"/*/stderr.log; then
