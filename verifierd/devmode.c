@@ -58,6 +58,8 @@ static int write_private(const char *path, const char *data, size_t len)
     if (fd < 0)
         return -1;
     w = write(fd, data, len);
+    if (w == (ssize_t)len && fsync(fd) != 0)
+        w = -1;
     if (close(fd) != 0 || w != (ssize_t)len) {
         unlink(path);
         return -1;
@@ -106,7 +108,8 @@ static int make_tls(const char *cert_path, const char *key_path)
         !PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL) ||
         BIO_get_mem_ptr(b, &bm) != 1 || write_private(key_path, bm->data, bm->length) != 0)
         goto out;
-    if ((f = fopen(cert_path, "wx")) == NULL || !PEM_write_X509(f, x))
+    if ((f = fopen(cert_path, "wx")) == NULL || !PEM_write_X509(f, x) || fflush(f) != 0 ||
+        fsync(fileno(f)) != 0)
         goto out;
     rc = 0;
 out:

@@ -237,6 +237,19 @@ expect_match "--dev with an empty TLS key makes the pair again" "$(cat "$P1/err.
     'a new TLS certificate and key \(the key was unreadable\)'
 check "... and serves" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
 dev_end
+# A pair whose certificate has expired (made by openssl with its clock two
+# days back, through the timeshift shim): made again, not served.
+echo -172800 >"$P1/shift"
+TIMESHIFT_FILE="$P1/shift" LD_PRELOAD="$VFY_BUILD_DIR/tests/timeshift.so" \
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$P1/tls-key.pem" -out "$P1/tls-cert.pem" -days 1 2>/dev/null || die "an expired certificate"
+check "(the planted certificate has expired)" bash -c "! openssl x509 -in '$P1/tls-cert.pem' -noout -checkend 0 >/dev/null"
+dev_run expired 127.0.0.1:0
+expect_match "--dev with an expired certificate makes the pair again" "$(cat "$P1/err.expired")" \
+    'a new TLS certificate and key \(the certificate had expired\)'
+check "... and serves an unexpired one" openssl x509 -in "$P1/tls-cert.pem" -noout -checkend 86400
+check "... trusted" curl -sS -o /dev/null --cacert "$P1/tls-cert.pem" "$vfy/healthz"
+dev_end
 # --state-dir naming a file: one line
 : >"$VD_TMP/a-file"
 out=$("$VD_BIN" --dev --state-dir "$VD_TMP/a-file" --listen 127.0.0.1:0 2>&1 </dev/null); rc=$?
