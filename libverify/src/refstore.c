@@ -281,6 +281,9 @@ vfy_rc st_db(vfy_store *st, int src, const char *what)
         rc = VFY_E_NOMEM;
         break;
     case SQLITE_NOTADB:
+        if (st != NULL)
+            st->drop_cache = 1;
+        /* fall through */
     case SQLITE_CANTOPEN:
         rc = VFY_E_DB_OPEN;
         break;
@@ -298,6 +301,15 @@ vfy_rc st_stmt(vfy_store *st, enum st_slot slot, const char *sql, sqlite3_stmt *
     int src;
 
     *out = NULL;
+    /* A page read while the file was not a database (its header damaged,
+     * or replaced under us) stays in SQLite's page cache: in WAL mode the
+     * cache is dropped only when the log changes, so every later read
+     * failed the same way, after the file was good again, until another
+     * connection wrote. The next statement drops the cache instead. */
+    if (st->drop_cache && st->depth == 0) {
+        st->drop_cache = 0;
+        sqlite3_db_release_memory(st->db);
+    }
     if (st->stmt[slot] == NULL) {
         src = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                  &st->stmt[slot], NULL);

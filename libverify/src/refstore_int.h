@@ -46,6 +46,7 @@ struct vfy_store {
     int gen_valid;
     uint64_t gen;                    /* cached generation counter */
     int64_t data_version;            /* PRAGMA data_version when gen was cached */
+    int drop_cache;                  /* a read saw "not a database": see st_stmt() */
     char actor[VFY_STORE_ACTOR_MAX + 1];
     char err[512];
     sqlite3_stmt *stmt[SL_COUNT];
