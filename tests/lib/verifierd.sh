@@ -297,19 +297,23 @@ expect_status() {
     else fail "$1: status $HTTP_CODE, want $2; body: $(head -c 300 "$VD_BODY")"; fi
 }
 
-# expect_problem NAME STATUS: an RFC 9457 problem with that status: the media
-# type, "type", "title", "status" equal to the HTTP status, a "detail", and
-# "instance" equal to the X-Request-Id header.
+# expect_problem NAME STATUS [DETAIL]: an RFC 9457 problem with that status:
+# the media type, "type", "title", "status" equal to the HTTP status, a
+# "detail" (exactly DETAIL when given), and "instance" equal to the
+# X-Request-Id header. ("type" is about:blank for every problem, so the
+# detail is what tells one 400 from another.)
 expect_problem() {
-    local name=$1 want=$2 why=""
+    local name=$1 want=$2 detail=${3-} why=""
     [ "$HTTP_CODE" = "$want" ] || why="status $HTTP_CODE"
     [ "$HTTP_CTYPE" = application/problem+json ] || why="$why content-type '$HTTP_CTYPE'"
     [ "$(jget /status)" = "$want" ] || why="$why .status '$(jget /status)'"
     [ -n "$(jget /title)" ] || why="$why no title"
     [ -n "$(jget /type)" ] || why="$why no type"
     [ -n "$(jget /detail)" ] || why="$why no detail"
+    [ $# -lt 3 ] || [ "$(jget /detail)" = "$detail" ] ||
+        why="$why detail '$(jget /detail)', want '$detail'"
     [ -n "$HTTP_REQID" ] && [ "$(jget /instance)" = "$HTTP_REQID" ] || why="$why instance != X-Request-Id"
-    if [ -z "$why" ]; then pass "$name -> $want problem+json"
+    if [ -z "$why" ]; then pass "$name -> $want problem+json${3+ '$detail'}"
     else fail "$name: want a $want problem:$why; body: $(head -c 300 "$VD_BODY")"; fi
 }
 
