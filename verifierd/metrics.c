@@ -25,6 +25,7 @@ static atomic_ullong commits, committed_answers, commit_us;
 static atomic_ullong wal_restarts, wal_restarts_busy;
 static atomic_int wal_pages;
 static atomic_ullong reloads, reload_failures, dropped;
+static atomic_llong tls_not_after;   /* the served certificate's expiry; 0 unknown */
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
 {
@@ -61,6 +62,11 @@ void vd_metrics_reload(int ok)
     atomic_fetch_add_explicit(&reloads, 1, memory_order_relaxed);
     if (!ok)
         atomic_fetch_add_explicit(&reload_failures, 1, memory_order_relaxed);
+}
+
+void vd_metrics_tls_expiry(int64_t not_after)
+{
+    atomic_store_explicit(&tls_not_after, (long long)not_after, memory_order_relaxed);
 }
 
 void vd_metrics_dropped(void)
@@ -197,10 +203,13 @@ char *vd_metrics_render(size_t *len)
                   "verifierd_reload_failures_total %llu\n"
                   "# HELP verifierd_requests_dropped_total Requests closed unread because they started on a server generation past its drain (a client that retries goes to the new generation).\n"
                   "# TYPE verifierd_requests_dropped_total counter\n"
-                  "verifierd_requests_dropped_total %llu\n",
+                  "verifierd_requests_dropped_total %llu\n"
+                  "# HELP verifierd_tls_cert_expiry_timestamp_seconds When the TLS certificate being served expires (Unix time).\n"
+                  "# TYPE verifierd_tls_cert_expiry_timestamp_seconds gauge\n"
+                  "verifierd_tls_cert_expiry_timestamp_seconds %lld\n",
               (unsigned long long)atomic_load(&reloads),
               (unsigned long long)atomic_load(&reload_failures),
-              (unsigned long long)atomic_load(&dropped));
+              (unsigned long long)atomic_load(&dropped), (long long)atomic_load(&tls_not_after));
     if (vd_srv != NULL && vd_srv->committer != NULL)
         sb_printf(&b, "# HELP verifierd_results_pruned_total Expired results deleted by --results-keep-days.\n"
                       "# TYPE verifierd_results_pruned_total counter\n"

@@ -1215,7 +1215,30 @@ static void mhd_panic(void *cls, const char *file, unsigned int line, const char
     abort();
 }
 
-static int tls_pair_ok(const char *cert, const char *key);
+static int tls_pair_ok(const char *cert, const char *key, int64_t *not_after);
+
+/* Days before its expiry from which the served certificate is warned about. */
+#define TLS_EXPIRY_WARN_DAYS 30
+
+/* Say when the certificate just taken into service expires: an error if it
+ * has (relying parties refuse it), a warning within TLS_EXPIRY_WARN_DAYS;
+ * and publish its expiry as a metric, for alerts. */
+static void tls_expiry_say(const struct vd_config *cfg, int64_t not_after)
+{
+    int64_t left = not_after - (int64_t)time(NULL);
+    char when[32];
+
+    vd_metrics_tls_expiry(not_after);
+    if (not_after == 0)
+        return;
+    vd_rfc3339(when, (uint64_t)not_after);
+    if (left <= 0)
+        vd_log("error", "--tls-cert %s expired at %s: clients refuse it; install a new "
+               "certificate and send SIGHUP", cfg->tls_cert, when);
+    else if (left < (int64_t)TLS_EXPIRY_WARN_DAYS * 86400)
+        vd_log("warn", "--tls-cert %s expires in %lld day(s), at %s: renew it and send SIGHUP",
+               cfg->tls_cert, (long long)((left + 86399) / 86400), when);
+}
 
 /* The log line for what tls_pair_ok() returned (@pair, not 0). */
 static void tls_pair_error(const struct vd_config *cfg, int pair, const char *prefix,
@@ -1267,6 +1290,7 @@ int vd_server_start(struct vd_server *s)
 {
     vfy_rc rc;
     int pair;
+    int64_t not_after;
 
     vd_srv = s;
     MHD_set_panic_func(mhd_panic, NULL);
@@ -1276,10 +1300,11 @@ int vd_server_start(struct vd_server *s)
         return -1;
     if (load_tls(s, &s->tls_cert_pem, &s->tls_key_pem) != 0)
         return -1;
-    if ((pair = tls_pair_ok(s->tls_cert_pem, s->tls_key_pem)) != 0) {
+    if ((pair = tls_pair_ok(s->tls_cert_pem, s->tls_key_pem, &not_after)) != 0) {
         tls_pair_error(s->cfg, pair, "", "");
         return -1;
     }
+    tls_expiry_say(s->cfg, not_after);
     if (s->cfg->nonce_key == NULL) {
         /* Default: a key file next to the database, created on first start,
          * so nonces survive a restart. Replicas pass the same --nonce-key. */
@@ -1446,12 +1471,16 @@ int vd_no_passphrase(char *buf, int size, int rwflag, void *u)
 
 /* 0 if the PEM certificate and key parse and belong together; -2 if the key
  * is encrypted. A reload checks this before it starts a daemon with them, so
- * that the log names the files. */
-static int tls_pair_ok(const char *cert, const char *key)
+ * that the log names the files. *@not_after: the certificate's expiry (Unix
+ * seconds; 0 if unknown). */
+static int tls_pair_ok(const char *cert, const char *key, int64_t *not_after)
 {
     BIO *bc, *bk;
     X509 *x;
     EVP_PKEY *k;
+    struct tm tm;
+
+    *not_after = 0;
 
     if (strstr(key, "ENCRYPTED") != NULL)   /* PKCS#8 or a legacy Proc-Type header */
         return -2;
@@ -1461,6 +1490,8 @@ static int tls_pair_ok(const char *cert, const char *key)
     k = bk != NULL ? PEM_read_bio_PrivateKey(bk, NULL, vd_no_passphrase, NULL) : NULL;
     int ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1;
 
+    if (ok && ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+        *not_after = (int64_t)timegm(&tm);
     X509_free(x);
     EVP_PKEY_free(k);
     BIO_free(bc);
@@ -1496,6 +1527,7 @@ int vd_server_reload(struct vd_server *s)
     char *cert, *key, *oc, *okey;
     struct vd_gen *old = cur_gen, *g;
     int policies_ok = 1, keys_ok = 1, pair;
+    int64_t not_after;
 
     if (vd_load_policies(s->cfg) != 0) {
         vd_log("warn", "reload: a --policy file failed (see above); none of them stored, the stored policies stay");
@@ -1515,7 +1547,7 @@ int vd_server_reload(struct vd_server *s)
         vd_log("error", "reload: keeping the old TLS certificate");
         return reload_done(policies_ok, keys_ok, 0);
     }
-    if ((pair = tls_pair_ok(cert, key)) != 0) {
+    if ((pair = tls_pair_ok(cert, key, &not_after)) != 0) {
         tls_pair_error(s->cfg, pair, "reload: ", "; keeping the old ones");
         free(cert);
         vd_free_secret(key);
@@ -1540,6 +1572,7 @@ int vd_server_reload(struct vd_server *s)
     cur_gen = g;
     pthread_mutex_unlock(&track_mu);
     s->daemon = g->d;
+    tls_expiry_say(s->cfg, not_after);   /* served from now on */
     retire_gen(old, (int)s->cfg->drain_s, 1);
     free(oc);
     vd_free_secret(okey);

@@ -73,6 +73,7 @@ void vd_metrics_commit(size_t answers, double seconds);
 void vd_metrics_wal_restart(int ok);   /* a restarting checkpoint ran (ok: it finished) */
 void vd_metrics_wal_pages(int pages);   /* WAL size after the last checkpoint */
 void vd_metrics_reload(int ok);         /* a SIGHUP reload ended (ok: nothing was kept) */
+void vd_metrics_tls_expiry(int64_t not_after);   /* the served certificate's expiry */
 void vd_metrics_dropped(void);          /* a request closed unread (its generation stopping) */
 char *vd_metrics_render(size_t *len);
 

@@ -34,6 +34,14 @@ file_fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
 
 OLD_FP=$(file_fp "$P/cert.pem")
 expect_eq "served certificate is --tls-cert" "$(served_fp)" "$OLD_FP"
+# The certificate's expiry: a warning within 30 days (vd_make_cert's is
+# valid 2 days), and a gauge for alerts.
+not_after() { date -u -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s; }
+expect_match "a certificate valid 2 more days: a warning at start" "$(cat "$VD_LOG")" \
+    "\"level\":\"warn\",\"msg\":\"--tls-cert $P/cert.pem expires in 2 day\\(s\\), at [0-9TZ:-]+: renew it and send SIGHUP\""
+vd_call GET /metrics -
+expect_match "... and its expiry in /metrics" "$(cat "$VD_BODY")" \
+    "^verifierd_tls_cert_expiry_timestamp_seconds $(not_after "$P/cert.pem")\$"
 vd_nonce "$A" '{"policy":"hup"}'
 expect_eq "policy from --policy FILE: hup@1 ttl_s 11" "$HTTP_CODE $(jget /ttl_s)" "201 11"
 vd_call GET /v1/keys -
@@ -54,7 +62,9 @@ slow_upload() {   # slow_upload BODY OUT: background curl; writes "CODE" to OUT.
 }
 
 # ---- SIGHUP: new certificate, new policy version, new signing key ----
-vd_make_cert "$P/cert.new" "$P/key.new" "verifierd test rotated" || die "openssl new cert"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
+    -subj "/CN=verifierd test rotated" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$P/key.new" -out "$P/cert.new" 2>/dev/null || die "openssl new cert"
 NEW_FP=$(file_fp "$P/cert.new")
 check "the new certificate differs" test "$NEW_FP" != "$OLD_FP"
 vd_nonce "$A"
@@ -80,6 +90,11 @@ kill -HUP "$PID"
 fp=""
 for _ in $(seq 1 50); do fp=$(served_fp); [ "$fp" = "$NEW_FP" ] && break; sleep 0.1; done
 expect_eq "after SIGHUP the new certificate is served" "$fp" "$NEW_FP"
+vd_call GET /metrics -
+expect_match "... /metrics gives its expiry (90 days)" "$(cat "$VD_BODY")" \
+    "^verifierd_tls_cert_expiry_timestamp_seconds $(not_after "$P/cert.pem")\$"
+expect_eq "... and no expiry warning was logged for it" \
+    "$(grep -c 'expires in' "$VD_LOG")" 1
 check "the same process is still running" kill -0 "$PID"
 wait "$LOOP"
 read -r lok lbad <"$VD_TMP/loop.out"

@@ -120,4 +120,19 @@ expect_eq "--policy <(...): z@1 stored" \
 vd_nonce "$A" '{}'
 expect_eq "... and it is the default policy (ttl_s 44)" "$HTTP_CODE $(jget /ttl_s)" "201 44"
 vd_stop
+
+# An expired certificate (made by openssl with its clock two days back,
+# through the timeshift shim): the start says so at error level.
+echo -172800 >"$VD_TMP/shift"
+TIMESHIFT_FILE="$VD_TMP/shift" LD_PRELOAD="$VFY_BUILD_DIR/tests/timeshift.so" \
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$P/old-key.pem" -out "$P/old-cert.pem" -days 1 2>/dev/null || die "an expired certificate"
+"$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/old-cert.pem" --tls-key "$P/old-key.pem" \
+    --signing-key "$P/sign.pem" >"$VD_TMP/expired.out" 2>&1 &
+EXP_PID=$!
+VD_PIDS+=("$EXP_PID")
+for _ in $(seq 50); do grep -q 'expired at' "$VD_TMP/expired.out" && break; sleep 0.1; done
+expect_match "an expired --tls-cert: an error line at start" "$(cat "$VD_TMP/expired.out")" \
+    "\"level\":\"error\",\"msg\":\"--tls-cert $P/old-cert.pem expired at [0-9TZ:-]+: clients refuse it; install a new certificate and send SIGHUP\""
+kill "$EXP_PID" 2>/dev/null; wait "$EXP_PID" 2>/dev/null
 vd_done
