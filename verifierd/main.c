@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     if (vrc != VFY_OK) {
         char why[512] = "";
 
-        if (vrc == VFY_E_DB_OPEN)
+        if (vrc == VFY_E_DB_OPEN || vrc == VFY_E_DB_SCHEMA)   /* the cause; the versions */
             vfy_store_open_why(cfg.db_path, 0, why, sizeof(why));
         fprintf(stderr, "verifierd: --db %s: %s%s%s\n", cfg.db_path, vfy_strerror(vrc),
                 why[0] != '\0' ? ": " : "", why);

@@ -751,13 +751,29 @@ const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size
         sqlite3 *sq = NULL;
         sqlite3_stmt *s = NULL;
         int src = sqlite3_open_v2(path, &sq, SQLITE_OPEN_READONLY, NULL), ntab = -1;
+        sqlite3_int64 ver = 0;
 
         if (src == SQLITE_OK &&
+            (src = sqlite3_prepare_v2(sq, "PRAGMA user_version", -1, &s, NULL)) == SQLITE_OK &&
+            (src = sqlite3_step(s)) == SQLITE_ROW)
+            ver = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        s = NULL;
+        if (src == SQLITE_ROW &&
             (src = sqlite3_prepare_v2(sq, "SELECT count(*) FROM sqlite_master", -1, &s, NULL)) ==
                 SQLITE_OK &&
             (src = sqlite3_step(s)) == SQLITE_ROW)
             ntab = sqlite3_column_int(s, 0);
-        if (ntab == 0)
+        if (ntab > 0 && (ver > VFY_STORE_SCHEMA_VERSION || ver < 0))
+            snprintf(out, cap, "schema version %lld, this build knows up to %d (a newer verifierd "
+                     "or verifyctl made or migrated it: run that version)", (long long)ver,
+                     VFY_STORE_SCHEMA_VERSION);
+        else if (ntab > 0 && ver > 0 && ver < VFY_STORE_SCHEMA_VERSION)
+            snprintf(out, cap, "schema version %lld, this build needs %d (verifyctl --db PATH "
+                     "init migrates it)", (long long)ver, VFY_STORE_SCHEMA_VERSION);
+        else if (ntab > 0 && ver == VFY_STORE_SCHEMA_VERSION)
+            snprintf(out, cap, "schema version %d, as this build", VFY_STORE_SCHEMA_VERSION);
+        else if (ntab == 0)
             snprintf(out, cap, "an SQLite database with no tables: not initialised "
                      "(verifyctl --db PATH init)");
         else if (ntab > 0)

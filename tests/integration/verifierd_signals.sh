@@ -291,6 +291,12 @@ start_fails() {   # start_fails NAME EXPECTED-TEXT ARGS...: verifierd refuses to
     out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 "$@" 2>&1 </dev/null)
     expect_match "$what" "$out" "$want"
 }
+cp "$P/db" "$VD_TMP/newer.db"
+sqlite3 "$VD_TMP/newer.db" 'PRAGMA user_version = 99'
+out=$("$VD_BIN" --db "$VD_TMP/newer.db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" \
+    --tls-key "$P/key.pem" --signing-key "$P/sign.pem" 2>&1 </dev/null)
+expect_match "a database of a newer schema: both versions in one line" "$out" \
+    "^verifierd: --db $VD_TMP/newer.db: database schema is newer than this program: schema version 99, this build knows up to [0-9]+ \\(a newer verifierd or verifyctl made or migrated it: run that version\\)\$"
 start_fails "a missing --signing-key says so" \
     "--signing-key $VD_TMP/none/sign.pem: No such file or directory" \
     --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$VD_TMP/none/sign.pem"

@@ -158,6 +158,13 @@ printf 'not a database at all, just text\n' >"$WORK/text.db"
 rc=0; "$VCTL" --db "$WORK/text.db" list attesters 2>err || rc=$?
 [ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/text.db: not a verifierd database (not an SQLite database); it was not changed (VFY_E_DB_OPEN)" err \
     || fail "text file as db: $rc $(cat err)"
+# A database a newer build made: both schema versions in the one line
+# (it used to say only "database schema is newer than this program").
+"$VCTL" --db "$WORK/newer.db" init >/dev/null || fail "init newer.db"
+sqlite3 "$WORK/newer.db" 'PRAGMA user_version = 99'
+rc=0; "$VCTL" --db "$WORK/newer.db" list attesters 2>err || rc=$?
+[ "$rc" = 1 ] && grep -qx "verifyctl: list: $WORK/newer.db: database schema is newer than this program: schema version 99, this build knows up to [0-9]* (a newer verifierd or verifyctl made or migrated it: run that version) (VFY_E_DB_SCHEMA)" err \
+    || fail "newer schema: $rc $(cat err)"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
     chmod 0711 "$WORK"   # the other user may pass through (mktemp made it 0700)

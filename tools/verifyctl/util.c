@@ -265,6 +265,12 @@ int vc_open(const vc_ctx *c, const char *what, unsigned flags, vfy_store **st)
             return vc_fail(VC_EXIT_FAIL, what, "%s: cannot open database or not initialised "
                            "(run verifyctl --db %s init) (%s)", c->db, c->db, vfy_rc_name(rc));
         }
+        if (rc == VFY_E_DB_SCHEMA) {   /* which versions: the file's and this build's */
+            char why[512];
+
+            return vc_fail(VC_EXIT_FAIL, what, "%s: %s: %s (%s)", c->db, vfy_strerror(rc),
+                           vfy_store_open_why(c->db, flags, why, sizeof(why)), vfy_rc_name(rc));
+        }
         return vc_fail(VC_EXIT_FAIL, what, "%s: %s (%s)", c->db, vfy_strerror(rc),
                        vfy_rc_name(rc));
     }

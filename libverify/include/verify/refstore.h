@@ -95,12 +95,14 @@ enum {
 VFY_EXPORT vfy_rc vfy_store_open(vfy_store **out, const char *path, unsigned flags) VFY_MUST_CHECK;
 
 /**
- * Why vfy_store_open(@path, @flags) gave VFY_E_DB_OPEN, as one line for an
- * operator, into @out (@cap bytes; returns @out): "No such file or
- * directory", "its directory does not exist", "Permission denied", "not an
- * SQLite database", "its directory is not writable (...)", "an SQLite
- * database without verifierd's tables (another program's)", ... Looks at
- * the file and its directory only; changes nothing.
+ * Why vfy_store_open(@path, @flags) gave VFY_E_DB_OPEN (or VFY_E_DB_SCHEMA,
+ * VFY_E_DB_OLD), as one line for an operator, into @out (@cap bytes;
+ * returns @out): "No such file or directory", "its directory does not
+ * exist", "Permission denied", "not an SQLite database", "its directory is
+ * not writable (...)", "an SQLite database without verifierd's tables
+ * (another program's)", "schema version 9, this build knows up to 8 (...)",
+ * "schema version 5, this build needs 8 (...)", ... Looks at the file and
+ * its directory only; changes nothing.
  */
 VFY_EXPORT const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size_t cap);
 
