@@ -182,7 +182,10 @@ sqlite3 "$VD_DB" "DELETE FROM sqlite_sequence WHERE name = 'revocations'" || die
 for q in 'after=abc' 'after=-1' 'after=1x' 'after=99999999999999999999' 'limit=0' 'limit=1001' \
          'after=%095' 'after=%205' 'after=+5' 'after=9007199254740992' 'after=9223372036854775807'; do
     call GET "/v1/revocations?$q" "$A"
-    expect_problem "GET /v1/revocations?$q" 400
+    case $q in
+        after=*) expect_problem "GET /v1/revocations?$q" 400 'after must be an integer cursor 0..9007199254740991' ;;
+        *) expect_problem "GET /v1/revocations?$q" 400 'limit must be an integer 1..1000' ;;
+    esac
 done
 
 # ---- framing and headers a proxy could read differently ----
@@ -219,50 +222,81 @@ for mp in "GET /v1/challenge" "GET /v1/attest" "PUT /v1/attest" "POST /v1/keys" 
 done
 
 # ---- 400: malformed attest and challenge requests ----
+# Each with the exact detail: "type" is about:blank for all of them, so the
+# detail is what shows the request failed the check it was written for.
 Z=$(rand_b64url 32)
-bad400() {   # bad400 NAME BODY [PATH]
-    post "${3:-/v1/attest}" "$A" "$2"
-    expect_problem "$1" 400
+bad400() {   # bad400 NAME DETAIL BODY [PATH]
+    post "${4:-/v1/attest}" "$A" "$3"
+    expect_problem "$1" 400 "$2"
 }
-bad400 "attest: not JSON" '{"nonce":'
-bad400 "attest: JSON array" '[]'
-bad400 "attest: empty body" ''
-bad400 "attest: missing nonce" "{\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
-bad400 "attest: nonce 31 bytes" "$(attest_body "$(rand_b64url 31)" "$Z" a "$EV")"
-bad400 "attest: nonce with padding" "$(attest_body "$Z=" "$Z" a "$EV")"
-bad400 "attest: nonce not a string" "{\"nonce\":1,\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
-bad400 "attest: channel_binding 33 bytes" "$(attest_body "$Z" "$(rand_b64url 33)" a "$EV")"
-bad400 "attest: channel_binding standard base64" "$(attest_body "$Z" "${Z:0:42}+/" a "$EV")"
-bad400 "attest: attester empty" "$(attest_body "$Z" "$Z" '' "$EV")"
-bad400 "attest: attester 129 bytes" "$(attest_body "$Z" "$Z" "$(printf 'a%.0s' $(seq 1 129))" "$EV")"
-bad400 "attest: unknown field" "$(attest_body "$Z" "$Z" a "$EV" '"extra":1')"
-bad400 "attest: duplicate field" "$(attest_body "$Z" "$Z" a "$EV" "\"nonce\":\"$Z\"")"
-bad400 "attest: max_ttl_s 0" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":0')"
-bad400 "attest: max_ttl_s 1.5" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":1.5')"
-bad400 "attest: max_ttl_s string" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":"60"')"
-bad400 "attest: policy not a string" "$(attest_body "$Z" "$Z" a "$EV" '"policy":7')"
-bad400 "attest: evidence a number" "$(attest_body "$Z" "$Z" a 42)"
-bad400 "attest: evidence string not base64url" "$(attest_body "$Z" "$Z" a '"not*base64"')"
-bad400 "attest: evidence base64url of junk CBOR" "$(attest_body "$Z" "$Z" a "\"$(printf 'junk' | b64url_enc)\"")"
-bad400 "attest: evidence CMW without records" "$(attest_body "$Z" "$Z" a '{"__cmwc_t":"tag:github.com,2026:verifierd/agent-evidence/v1"}')"
-bad400 "attest: evidence CMW with a wrong collection type" "$(attest_body "$Z" "$Z" a "${EV/agent-evidence\/v1/other}")"
-bad400 "challenge: not JSON" '{' /v1/challenge
-bad400 "challenge: policy not a string" '{"policy":1}' /v1/challenge
-bad400 "challenge: unknown policy" '{"policy":"no-such-policy"}' /v1/challenge
-bad400 "challenge: trailing garbage" '{"policy":"default"} trailing' /v1/challenge
-bad400 "challenge: policy twice (the first used to win)" '{"policy":"default","policy":"nope"}' /v1/challenge
-bad400 "challenge: unknown field" '{"policy":"default","zzz":[1,2]}' /v1/challenge
-bad400 "challenge: attester with a control character" '{"attester":"a\u0001b"}' /v1/challenge
-bad400 "challenge: attester that is not UTF-8 (a raw 0xff byte)" $'{"attester":"a\xffb"}' /v1/challenge
+STRICT='body must be a JSON object (strict JSON: UTF-8, integers only)'
+NONCE='nonce must be 32 bytes, base64url without padding'
+CBD='channel_binding must be 32 bytes (tls-exporter), base64url without padding'
+ATT='attester must be a name of 1..128 bytes without control characters'
+TTL='max_ttl_s must be an integer 1..86400'
+ONE='body must be one JSON object'
+bad400 "attest: not JSON" "$STRICT" '{"nonce":'
+bad400 "attest: JSON array" 'body must be a JSON object' '[]'
+bad400 "attest: empty body" "$STRICT" ''
+bad400 "attest: missing nonce" "$NONCE" "{\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
+bad400 "attest: nonce 31 bytes" "$NONCE" "$(attest_body "$(rand_b64url 31)" "$Z" a "$EV")"
+# The alphabet and padding cases are 43 characters, the length of 32 bytes
+# in base64url, so they fail on the character and not on the length; the
+# same strings with a base64url character there are accepted (below).
+bad400 "attest: nonce with padding (43 characters)" "$NONCE" "$(attest_body "${Z:0:42}=" "$Z" a "$EV")"
+bad400 "attest: nonce standard base64 '/' (43 characters)" "$NONCE" "$(attest_body "/${Z:1}" "$Z" a "$EV")"
+bad400 "attest: nonce not a string" "$NONCE" "{\"nonce\":1,\"channel_binding\":\"$Z\",\"attester\":\"a\",\"evidence\":$EV}"
+bad400 "attest: channel_binding 33 bytes" "$CBD" "$(attest_body "$Z" "$(rand_b64url 33)" a "$EV")"
+bad400 "attest: channel_binding standard base64 '+' (43 characters)" "$CBD" "$(attest_body "$Z" "+${Z:1}" a "$EV")"
+bad400 "attest: channel_binding standard base64 '/' (43 characters)" "$CBD" "$(attest_body "$Z" "/${Z:1}" a "$EV")"
+post /v1/attest "$A" "$(attest_body "_${Z:1}" "-${Z:1}" a "$EV")"
+expect_status "attest: the same 43 characters with '_' and '-' there pass the body checks" 200
+bad400 "attest: attester empty" "$ATT" "$(attest_body "$Z" "$Z" '' "$EV")"
+bad400 "attest: attester 129 bytes" "$ATT" "$(attest_body "$Z" "$Z" "$(printf 'a%.0s' $(seq 1 129))" "$EV")"
+bad400 "attest: unknown field" 'unknown field "extra"' "$(attest_body "$Z" "$Z" a "$EV" '"extra":1')"
+bad400 "attest: duplicate field" 'duplicate field "nonce"' "$(attest_body "$Z" "$Z" a "$EV" "\"nonce\":\"$Z\"")"
+bad400 "attest: max_ttl_s 0" "$TTL" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":0')"
+bad400 "attest: max_ttl_s 1.5" "$STRICT" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":1.5')"
+bad400 "attest: max_ttl_s string" "$TTL" "$(attest_body "$Z" "$Z" a "$EV" '"max_ttl_s":"60"')"
+bad400 "attest: policy not a string" \
+    'policy must be a string of at most 128 bytes without control characters' \
+    "$(attest_body "$Z" "$Z" a "$EV" '"policy":7')"
+bad400 "attest: evidence a number" 'evidence must be a CMW JSON object or a base64url CMW CBOR string' \
+    "$(attest_body "$Z" "$Z" a 42)"
+bad400 "attest: evidence string not base64url" 'evidence string must be base64url CMW CBOR' \
+    "$(attest_body "$Z" "$Z" a '"not*base64"')"
+bad400 "attest: evidence base64url of junk CBOR" \
+    'evidence is not a well-formed CMW collection: evidence: not well-formed definite-length CBOR without tags' \
+    "$(attest_body "$Z" "$Z" a "\"$(printf 'junk' | b64url_enc)\"")"
+bad400 "attest: evidence CMW without records" \
+    'evidence lacks a required record: evidence: record "tpm-attest" is missing' \
+    "$(attest_body "$Z" "$Z" a '{"__cmwc_t":"tag:github.com,2026:verifierd/agent-evidence/v1"}')"
+bad400 "attest: evidence CMW with a wrong collection type" \
+    'evidence __cmwc_t is missing or not the verifierd agent-evidence tag: evidence: __cmwc_t must be "tag:github.com,2026:verifierd/agent-evidence/v1"' \
+    "$(attest_body "$Z" "$Z" a "${EV/agent-evidence\/v1/other}")"
+bad400 "challenge: not JSON" "$ONE" '{' /v1/challenge
+bad400 "challenge: policy not a string" 'policy must be a name (a string without control characters)' \
+    '{"policy":1}' /v1/challenge
+bad400 "challenge: unknown policy" 'unknown policy' '{"policy":"no-such-policy"}' /v1/challenge
+bad400 "challenge: trailing garbage" "$ONE" '{"policy":"default"} trailing' /v1/challenge
+bad400 "challenge: policy twice (the first used to win)" 'unknown or repeated field "policy"' \
+    '{"policy":"default","policy":"nope"}' /v1/challenge
+bad400 "challenge: unknown field" 'unknown or repeated field "zzz"' '{"policy":"default","zzz":[1,2]}' /v1/challenge
+bad400 "challenge: attester with a control character" \
+    'attester must be a name (a string without control characters)' '{"attester":"a\u0001b"}' /v1/challenge
+bad400 "challenge: attester that is not UTF-8 (a raw 0xff byte)" \
+    'attester must be a name (a string without control characters)' $'{"attester":"a\xffb"}' /v1/challenge
 post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"x"} }}garbage'
-expect_problem "admin: trailing garbage after the object" 400
+expect_problem "admin: trailing garbage after the object" 400 "$ONE"
 # A bad field must not burn a nonce: it is still good for a well-formed request.
 nonce
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV" '"max_ttl_s":0')"
-expect_problem "attest with a bad field and a live nonce" 400
+expect_problem "attest with a bad field and a live nonce" 400 "$TTL"
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
+expect_status "the same nonce in a well-formed request gets an EAR" 200
+expect_eq "... for that nonce" "$(jws_claim "$(jget /ear)" /eat_nonce)" "$N"
 expect_nomatch "the nonce of a rejected (400) request is still unused" \
-    "$(jws_claim "$(jget /ear)" /verifierd.reasons)" 'nonce'
+    "$(jws_claim "$(jget /ear)" /verifierd.reasons)" '[Nn]once'
 
 # ---- 415 ----
 printf '%s' "$(attest_body "$Z" "$Z" a "$EV")" >"$VD_TMP/att.json"
