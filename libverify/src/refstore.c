@@ -639,6 +639,11 @@ static vfy_rc open_db(vfy_store *st, const char *path, unsigned flags)
     rc = read_int(st, "SELECT count(*) FROM sqlite_master", &ignored);
     if (rc != VFY_OK)
         return rc == VFY_E_DB_BUSY ? rc : st_err(st, VFY_E_DB_OPEN, "%s: %s", path, st->err);
+    /* SQLite opens a file it may not write read-only without a word: every
+     * write (a result, a used nonce, an admin change) would fail later,
+     * while reads and /healthz went on working. */
+    if (!(flags & VFY_STORE_READONLY) && sqlite3_db_readonly(st->db, "main") == 1)
+        return st_err(st, VFY_E_DB_OPEN, "%s: opened read-only (the file cannot be written)", path);
     return VFY_OK;
 }
 

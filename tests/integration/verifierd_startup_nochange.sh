@@ -135,4 +135,22 @@ for _ in $(seq 50); do grep -q 'expired at' "$VD_TMP/expired.out" && break; slee
 expect_match "an expired --tls-cert: an error line at start" "$(cat "$VD_TMP/expired.out")" \
     "\"level\":\"error\",\"msg\":\"--tls-cert $P/old-cert.pem expired at [0-9TZ:-]+: clients refuse it; install a new certificate and send SIGHUP\""
 kill "$EXP_PID" 2>/dev/null; wait "$EXP_PID" 2>/dev/null
+
+# A database the service user can read but not write (made by root with
+# umask 022): refused at start in one line. SQLite opened it read-only
+# without a word, so verifierd used to start, answer /healthz, and then
+# fail every attestation with 503.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    mkdir -m 0755 "$VD_TMP/ro"
+    "$VCTL" --db "$VD_TMP/ro/db" init >/dev/null || die "init ro/db"
+    chmod 0644 "$VD_TMP/ro/db"; chmod 0711 "$VD_TMP"
+    rc=0
+    out=$(timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups "$VD_BIN" --db "$VD_TMP/ro/db" \
+        --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+        --signing-key "$P/sign.pem" 2>&1 </dev/null) || rc=$?
+    expect_eq "a database the service user cannot write: exit 1, one line saying so" "$rc $out" \
+        "1 verifierd: --db $VD_TMP/ro/db: database missing, unreadable or not initialised: cannot write it: Permission denied"
+else
+    echo "# not root (or no setpriv): the read-only database case is skipped"
+fi
 vd_done
