@@ -87,13 +87,24 @@ expect_problem "attest body nested 100000 deep" 400
     >"$VD_TMP/nest2.json"
 vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/nest2.json"
 expect_problem "evidence object nested 20000 deep" 400
-# nesting of 17 inside the manifest (limit 16) in an otherwise valid collection
-man=$(printf '{"agent_id":"a","manifest_version":1,"models":%s1%s}' \
-    "$(printf '%17s' '' | tr ' ' '[')" "$(printf '%17s' '' | tr ' ' ']')")
-ev=$(printf '{"__cmwc_t":"tag:github.com,2026:verifierd/agent-evidence/v1","agent-manifest":["application/vnd.verifierd.agent-manifest+json","%s"]}' \
-    "$(printf '%s' "$man" | b64url_enc)")
-vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$(rand_b64url 32)" "$cb" x "$ev")"
-expect_problem "manifest nested 17 deep in the evidence" 400
+# A manifest nested 17 deep (limit 16: the object and 16 arrays) in an
+# otherwise valid collection (every record there, a fresh nonce): refused for
+# its nesting. 16 deep (15 arrays) passes the nesting limit and is refused
+# for what a valid manifest needs (no valid manifest is 16 deep).
+ev_manifest() {   # ev_manifest ARRAYS: the test evidence with a manifest that deep
+    local man
+    man=$(printf '{"agent_id":"a","manifest_version":1,"models":%s1%s}' \
+        "$(printf "%${1}s" '' | tr ' ' '[')" "$(printf "%${1}s" '' | tr ' ' ']')")
+    jq -c --arg m "$(printf '%s' "$man" | b64url_enc)" '."agent-manifest"[1] = $m' "$VD_TMP/ev.json"
+}
+vd_nonce "$VD_ATTEST" || fail "challenge for the manifest nesting case: $HTTP_CODE"
+vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$NONCE" "$cb" fake-agent "$(ev_manifest 16)")"
+expect_problem "manifest nested 17 deep in the evidence" 400 \
+    "agent manifest nesting exceeds 16 levels: agent-manifest: nesting deeper than 16"
+vd_nonce "$VD_ATTEST" || fail "challenge for the manifest nesting case: $HTTP_CODE"
+vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$NONCE" "$cb" fake-agent "$(ev_manifest 15)")"
+expect_problem "manifest nested 16 deep in the evidence: within the limit, refused for its fields" 400 \
+    'agent manifest lacks a required field: agent-manifest: the manifest lacks "tools"'
 # CBOR evidence: 100000 nested arrays
 printf '%100000s' '' | sed 's/ /\x81/g' >"$VD_TMP/nest.cbor"; printf '\x00' >>"$VD_TMP/nest.cbor"
 vd_post_json /v1/attest "$VD_ATTEST" \
@@ -128,14 +139,28 @@ check "Content-Length beyond 2^64 -> 400 or 413 (got $HTTP_CODE)" \
 vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/bigev.json"
 check "evidence with a 1 MB label value -> 400 or 413 (got $HTTP_CODE)" \
     test "$HTTP_CODE" = 400 -o "$HTTP_CODE" = 413
-# NUL bytes and invalid UTF-8 inside JSON strings
-printf '{"nonce":"%s","channel_binding":"%s","attester":"a\x00b","evidence":{}}' "$n" "$cb" >"$VD_TMP/nul.json"
+# NUL bytes and invalid UTF-8 inside JSON strings. A raw NUL byte in the
+# attester name of an otherwise valid body (fresh nonce, the test evidence):
+# not strict JSON. The same body without the NUL gets its EAR.
+vd_nonce "$VD_ATTEST" || fail "challenge for the raw NUL case: $HTTP_CODE"
+nul_body() {   # nul_body SEP: the body with attester "a${SEP}b"
+    { printf '{"nonce":"%s","channel_binding":"%s","attester":"a' "$NONCE" "$cb"
+      printf '%b' "$1"; printf 'b","evidence":'; cat "$VD_TMP/ev.json"; printf '}'; }
+}
+nul_body '\000' >"$VD_TMP/nul.json"
+check "the raw NUL body holds one NUL byte" test "$(tr -cd '\000' <"$VD_TMP/nul.json" | wc -c)" = 1
 vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/nul.json"
-expect_problem "raw NUL inside a JSON string" 400
+expect_problem "raw NUL inside the attester name" 400 \
+    "body must be a JSON object (strict JSON: UTF-8, integers only)"
+nul_body '' >"$VD_TMP/nonul.json"
+vd_call POST /v1/attest "$VD_ATTEST" "${attest_hdr[@]}" --data-binary "@$VD_TMP/nonul.json"
+expect_status "the same body without the NUL (attester ab)" 200
 vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$(rand_b64url 32)" "$cb" 'a\u0000b' "$(cat "$VD_TMP/ev.json")")"
-expect_problem "escaped NUL in the attester name (strict JSON body)" 400
+expect_problem "escaped NUL in the attester name (strict JSON body)" 400 \
+    "body must be a JSON object (strict JSON: UTF-8, integers only)"
 vd_post_json /v1/attest "$VD_ATTEST" "$(attest_body "$(rand_b64url 32)" "$cb" $'\xc3\x28\xff' "$(cat "$VD_TMP/ev.json")")"
-expect_problem "invalid UTF-8 attester name (strict JSON body)" 400
+expect_problem "invalid UTF-8 attester name (strict JSON body)" 400 \
+    "body must be a JSON object (strict JSON: UTF-8, integers only)"
 # headers: 8 KiB always fit the 16 KiB connection pool; 20 and 70 KiB get
 # 431 from libmicrohttpd (documented), not a crash. libmicrohttpd answers
 # and closes while the client may still be sending the rest of the header,
