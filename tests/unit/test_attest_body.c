@@ -17,6 +17,8 @@
 /* 32 bytes of 0x00 and of 0xff, base64url without padding */
 #define N0 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 #define NF "__________________________________________8"
+/* 42 characters: one short of 32 bytes, for the 43-character cases below */
+#define N42 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 #define EV "{\"__cmwc_t\":\"" VFY_CMW_TAG "\"}"
 
 static vfy_rc parse(const char *body, vfy_attest_body **b, char *detail, size_t cap)
@@ -126,11 +128,18 @@ Test(attest_body, refusals_exact)
     const struct {
         const char *what, *nonce, *cb, *att, *ev, *extra, *detail;
     } f[] = {
-        {"nonce 31 bytes", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", N0, "\"a\"", EV, "", NONCE},
-        {"nonce padded", N0 "=", N0, "\"a\"", EV, "", NONCE},
-        {"nonce standard base64", "+/" N0, N0, "\"a\"", EV, "", NONCE},
+        {"nonce 31 bytes", N42, N0, "\"a\"", EV, "", NONCE},
+        {"nonce 33 bytes", N0 "AA", N0, "\"a\"", EV, "", NONCE},
+        /* 43 characters, so the character is refused, not the length
+         * (alphabet_at_the_right_length shows these are the ones) */
+        {"nonce padded", N42 "=", N0, "\"a\"", EV, "", NONCE},
+        {"nonce standard base64 +", "+" N42, N0, "\"a\"", EV, "", NONCE},
+        {"nonce standard base64 /", "/" N42, N0, "\"a\"", EV, "", NONCE},
         {"cb 33 bytes", N0, N0 "AA", "\"a\"", EV, "", CB},
-        {"cb not base64url", N0, "*" N0, "\"a\"", EV, "", CB},
+        {"cb padded", N0, N42 "=", "\"a\"", EV, "", CB},
+        {"cb standard base64 +", N0, "+" N42, "\"a\"", EV, "", CB},
+        {"cb standard base64 /", N0, "/" N42, "\"a\"", EV, "", CB},
+        {"cb not base64url", N0, "*" N42, "\"a\"", EV, "", CB},
         {"attester empty", N0, N0, "\"\"", EV, "", ATT},
         {"attester 129 bytes", N0, N0, A129, EV, "", ATT},
         {"attester a number", N0, N0, "7", EV, "", ATT},
@@ -175,7 +184,13 @@ Test(attest_body, refusals_exact)
         {"nonce a number", "{\"nonce\":1,\"channel_binding\":\"" N0 "\",\"attester\":\"a\","
                            "\"evidence\":" EV "}", NONCE},
     };
-    char detail[256];
+    /* a raw NUL byte inside a JSON string (not \u0000): only an explicit
+     * length gets it to the parser */
+    static const char raw_nul[] = "{\"nonce\":\"" N0 "\",\"channel_binding\":\"" N0
+                                  "\",\"attester\":\"a\0b\",\"evidence\":" EV "}";
+    char detail[256], nul_body[sizeof(raw_nul)], *x;
+    vfy_attest_body *nb = (vfy_attest_body *)(uintptr_t)1;
+    vfy_rc nrc;
 
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         char *t = body(f[i].nonce, f[i].cb, f[i].att, f[i].ev, f[i].extra);
@@ -194,6 +209,50 @@ Test(attest_body, refusals_exact)
         cr_expect_eq(rc, VFY_E_JSON, "%s: %s", whole[i].what, vfy_rc_name(rc));
         cr_expect_null(b, "%s", whole[i].what);
         cr_expect_str_eq(detail, whole[i].detail, "%s", whole[i].what);
+    }
+    memcpy(nul_body, raw_nul, sizeof(raw_nul));
+    x = memchr(nul_body, '\0', sizeof(nul_body) - 1);
+    cr_assert_not_null(x, "the body holds a raw NUL");
+    nrc = vfy_attest_body_parse(&nb, nul_body, sizeof(nul_body) - 1, detail, sizeof(detail));
+    cr_expect_eq(nrc, VFY_E_JSON, "raw NUL in the attester: %s", vfy_rc_name(nrc));
+    cr_expect_null(nb, "raw NUL in the attester");
+    cr_expect_str_eq(detail, STRICT, "raw NUL in the attester");
+    /* the same bytes with a printable character there: a good body */
+    *x = 'x';
+    cr_expect_eq(vfy_attest_body_parse(&nb, nul_body, sizeof(nul_body) - 1, detail, sizeof(detail)),
+                 VFY_OK, "%s", detail);
+    vfy_attest_body_free(&nb);
+}
+
+/* The padding and alphabet refusals above are 43 characters long, the
+ * length of 32 bytes in base64url: with a base64url character in place of
+ * the bad one they are accepted, so the refusal is the character's. */
+Test(attest_body, alphabet_at_the_right_length)
+{
+    const struct {
+        const char *bad, *good;
+        int in_cb;
+    } c[] = {
+        {N42 "=", N42 "A", 0}, {"+" N42, "-" N42, 0}, {"/" N42, "_" N42, 0},
+        {N42 "=", N42 "A", 1}, {"+" N42, "-" N42, 1}, {"/" N42, "_" N42, 1},
+        {"*" N42, "A" N42, 1},
+    };
+    char detail[256];
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        char *t;
+        vfy_attest_body *b = NULL;
+
+        cr_assert_eq(strlen(c[i].bad), 43u, "%s", c[i].bad);
+        cr_assert_eq(strlen(c[i].good), 43u, "%s", c[i].good);
+        t = c[i].in_cb ? body(N0, c[i].bad, "\"a\"", EV, "") : body(c[i].bad, N0, "\"a\"", EV, "");
+        cr_expect_eq(parse(t, &b, detail, sizeof(detail)), VFY_E_JSON, "%s", c[i].bad);
+        cr_expect_str_eq(detail, c[i].in_cb ? CB : NONCE, "%s", c[i].bad);
+        free(t);
+        t = c[i].in_cb ? body(N0, c[i].good, "\"a\"", EV, "") : body(c[i].good, N0, "\"a\"", EV, "");
+        cr_expect_eq(parse(t, &b, detail, sizeof(detail)), VFY_OK, "%s: %s", c[i].good, detail);
+        vfy_attest_body_free(&b);
+        free(t);
     }
 }
 
