@@ -5,6 +5,7 @@
  * sigwait(): SIGHUP reloads, SIGTERM/SIGINT stop gracefully (stop
  * accepting, finish in-flight requests, exit 0).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,8 @@ static struct pol_file *pol_files_read(const struct vd_config *cfg)
         vfy_rc rc;
 
         if (f == NULL || (pf[i].buf = malloc(VFY_STORE_POLICY_MAX + 1)) == NULL) {
-            vd_log("error", "policy %s: cannot read", path);
+            vd_log("error", "policy %s: cannot read it: %s", path,
+                   f == NULL ? strerror(errno) : "out of memory");
             failed = 1;
             if (f != NULL)
                 fclose(f);

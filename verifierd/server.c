@@ -878,7 +878,8 @@ static vfy_rc add_old_keys(vfy_jwks *set, const char *dir)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         if ((pem = read_file(path, 64 * 1024, &len)) == NULL) {
-            vd_log("error", "--old-keys-dir: cannot read %s", path);
+            vd_log("error", "--old-keys-dir: cannot read %s: %s", path,
+                   access(path, R_OK) != 0 ? strerror(errno) : "not a file of at most 64 KiB");
             rc = VFY_E_IO;
             break;
         }
@@ -908,20 +909,28 @@ static int load_keys(struct vd_server *s, struct vd_keys *out)
     memset(out, 0, sizeof(*out));
     rc = vfy_signing_key_load(&out->current, s->cfg->signing_key);
     if (rc != VFY_OK) {
-        vd_log("error", "--signing-key %s: %s", s->cfg->signing_key,
-               file_error(s->cfg->signing_key, rc));
+        char *pem = rc == VFY_E_SIGNING_KEY ? read_file(s->cfg->signing_key, 64 * 1024, NULL) : NULL;
+
+        if (pem != NULL && strstr(pem, "ENCRYPTED") != NULL)
+            vd_log("error", "--signing-key %s is encrypted (verifierd needs it unencrypted: its "
+                   "file permissions protect it)", s->cfg->signing_key);
+        else
+            vd_log("error", "--signing-key %s: %s", s->cfg->signing_key,
+                   file_error(s->cfg->signing_key, rc));
+        vd_free_secret(pem);
         return -1;
     }
     rc = vfy_jwks_new(&set);
     if (rc == VFY_OK)
         rc = vfy_jwks_add(set, out->current);
     if (rc == VFY_OK && s->cfg->old_keys_dir != NULL)
-        rc = add_old_keys(set, s->cfg->old_keys_dir);
-    if (rc == VFY_OK)
-        rc = vfy_jwks_to_json(set, &out->jwks);
+        rc = add_old_keys(set, s->cfg->old_keys_dir);   /* says what failed */
+    else if (rc != VFY_OK)
+        vd_log("error", "building the JWKS: %s", vfy_strerror(rc));
+    if (rc == VFY_OK && (rc = vfy_jwks_to_json(set, &out->jwks)) != VFY_OK)
+        vd_log("error", "building the JWKS: %s", vfy_strerror(rc));
     vfy_jwks_free(&set);
     if (rc != VFY_OK) {
-        vd_log("error", "building the JWKS: %s", vfy_strerror(rc));
         vfy_signing_key_free(&out->current);
         return -1;
     }

@@ -143,7 +143,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_NONCE_EXPIRED, "nonce expired"),
     ROW(VFY_E_NONCE_REPLAY, "nonce already used"),
     ROW(VFY_E_NONCE_CACHE_FULL, "used-nonce cache full"),
-    ROW(VFY_E_NONCE_KEY, "nonce key malformed"),
+    ROW(VFY_E_NONCE_KEY, "nonce key malformed (want 64 hex digits, optionally followed by a newline)"),
     ROW(VFY_E_NONCE_STALE, "nonce issued nonce_ttl_s or more ago"),
     ROW(VFY_E_NONCE_UNCHECKED, "nonce not checked by the caller"),
     ROW(VFY_E_NONCE_FUTURE, "nonce issued in the future (clocks apart?)"),

@@ -304,6 +304,30 @@ start_fails "a missing --nonce-key says so" \
     "--nonce-key $VD_TMP/none/nonce.key: No such file or directory" \
     --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
     --nonce-key "$VD_TMP/none/nonce.key"
+# Each of these in one line that gives the cause (the docs walkthrough met
+# "policy X: cannot read", "signing key is not a readable EC P-256 private
+# key" for an encrypted one, a second "building the JWKS: I/O error" line,
+# and "nonce key malformed" with no hint).
+start_fails "a --policy file that cannot be read: the cause" \
+    "\"msg\":\"policy $VD_TMP/none/p.json: cannot read it: No such file or directory\"" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --policy "$VD_TMP/none/p.json"
+openssl pkcs8 -topk8 -in "$P/sign.pem" -passout pass:secret -out "$VD_TMP/sign-enc.pem" 2>/dev/null ||
+    die "encrypting the signing key"
+start_fails "an encrypted --signing-key is called encrypted" \
+    "\"msg\":\"--signing-key $VD_TMP/sign-enc.pem is encrypted \\(verifierd needs it unencrypted: its file permissions protect it\\)\"" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$VD_TMP/sign-enc.pem"
+mkdir -p "$VD_TMP/oldkeys/d.pem"
+out=$("$VD_BIN" --db "$P/db" --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$P/sign.pem" --old-keys-dir "$VD_TMP/oldkeys" 2>&1 </dev/null)
+expect_eq "an --old-keys-dir entry that cannot be read: one error line, naming it" \
+    "$(printf '%s\n' "$out" | grep '"level":"error"' | sed 's/.*"msg":"\([^"]*\)".*/\1/')" \
+    "--old-keys-dir: cannot read $VD_TMP/oldkeys/d.pem: not a file of at most 64 KiB"
+printf 'abcd\n' >"$VD_TMP/short.key"
+start_fails "a malformed --nonce-key says what it should be" \
+    "--nonce-key $VD_TMP/short.key: nonce key malformed \\(want 64 hex digits, optionally followed by a newline\\)" \
+    --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem" \
+    --nonce-key "$VD_TMP/short.key"
 start_fails "a missing --tls-cert is named" \
     "cannot read --tls-cert $VD_TMP/none/c.pem: No such file or directory" \
     --tls-cert "$VD_TMP/none/c.pem" --tls-key "$P/key.pem" --signing-key "$P/sign.pem"
