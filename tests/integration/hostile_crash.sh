@@ -44,9 +44,10 @@ expect_eq "A: affirming before the crash" "$STATUS" affirming
 RID_A=$RID
 cp "$VD_TMP/req.json" "$VD_TMP/req-A.json"
 vd_post_json /v1/attest "$VD_ATTEST" "$(cat "$VD_TMP/req-A.json")"
+expect_status "A: replay before the crash gets an EAR" 200
 vd_parse_attest
 expect_eq "A: replay before the crash is contraindicated" "$STATUS" contraindicated
-expect_match "A: replay before the crash names the nonce" "$REASONS" 'nonce'
+expect_match "A: replay before the crash: the nonce was used" "$REASONS" 'nonce rejected: nonce already used'
 # B: issued before the crash, evidence made, not sent.
 vd_nonce "$VD_ATTEST" || die "challenge B"
 NONCE_B=$NONCE CB_B=$(rand_b64url 32)
@@ -98,16 +99,17 @@ expect_status "A replayed after the restart" 200
 vd_parse_attest
 expect_eq "A replayed after the restart is contraindicated (not accepted twice) [bug if affirming: used-nonce set lost on crash]" \
     "$STATUS" contraindicated
-expect_match "A replayed after the restart: the reason names the nonce" "$REASONS" 'nonce'
+expect_match "A replayed after the restart: the nonce was used" "$REASONS" 'nonce rejected: nonce already used'
 
 # B: issued before the crash, never used: accepted once, then refused.
 vd_post_json /v1/attest "$VD_ATTEST" "$(cat "$VD_TMP/req-B.json")"
 vd_parse_attest
 expect_eq "B (issued before the crash, unused) accepted after the restart" "$STATUS" affirming
 vd_post_json /v1/attest "$VD_ATTEST" "$(cat "$VD_TMP/req-B.json")"
+expect_status "B replayed gets an EAR" 200
 vd_parse_attest
 expect_eq "B replayed after its first use is contraindicated" "$STATUS" contraindicated
-expect_match "B replay: the reason names the nonce" "$REASONS" 'nonce'
+expect_match "B replay: the nonce was used" "$REASONS" 'nonce rejected: nonce already used'
 
 # The daemon works normally after the crash.
 vd_ev_attest "$VD_ATTEST" agent-1 "$VD_TMP/m1.json" json || die "evidence C"
