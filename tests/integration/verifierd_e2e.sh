@@ -38,8 +38,14 @@ expect_schema "EAR claims (affirming, both submodules) match ear-claims.schema.j
     ear-claims.schema.json <(jws_part "$EAR1" 2)
 check "EAR signature verifies with openssl against /v1/keys" jws_verify_openssl "$EAR1" "$VD_TMP/jwks.json"
 IFS=. read -r h p s <<<"$EAR1"
-if jws_verify_openssl "$h.$p.$(printf '%s' "$s" | rev | cut -c2- | rev)A" "$VD_TMP/jwks.json" &&
-   [ "${s: -1}" != A ]; then
+# One character in the middle of the signature (r's last bits and s's first
+# ones), always changed: 'A' unless it is 'A' already.
+mid=$(( ${#s} / 2 ))
+[ "${s:$mid:1}" = A ] && c=B || c=A
+s2="${s:0:$mid}$c${s:$((mid + 1))}"
+check "the changed signature differs from the original in one character, same length" \
+    test "$s2" != "$s" -a "${#s2}" = "${#s}"
+if jws_verify_openssl "$h.$p.$s2" "$VD_TMP/jwks.json"; then
     fail "a JWS with a changed signature verified"
 else pass "a JWS with a changed signature fails the openssl check"; fi
 OTHERP=$(jws_part "$EAR1" 2 | sed 's/"agent-1"/"agent-2"/' | b64url_enc)
@@ -101,9 +107,26 @@ vd_parse_attest
 expect_eq "old evidence with a fresh nonce: contraindicated" "$STATUS" contraindicated
 expect_match "old evidence with a fresh nonce: binder" "$REASONS" 'binder mismatch'
 
-# The CMW JSON evidence is accepted with the records in another order.
-vd_ev_attest "$A" agent-1 "$VD_TMP/m1.json" json || die "evidence"
-expect_eq "a third fresh attestation is still affirming (clock and log state advanced)" "$STATUS" affirming
+# The CMW JSON evidence is accepted with the records in another order: the
+# collection's members reversed (__cmwc_t last), appraised as affirming.
+vd_nonce "$A" || die "challenge (records reordered)"
+CB4=$(rand_b64url 32)
+ev_evidence "$NONCE" "$CB4" "$VD_TMP/m1.json" "$VD_TMP/ev4.json" json || die "ev_evidence (records reordered)"
+jq -c 'to_entries | reverse | from_entries' "$VD_TMP/ev4.json" >"$VD_TMP/ev4r.json" ||
+    die "reordering the records"
+expect_eq "the reordered evidence has the same members" "$(jq -cS . "$VD_TMP/ev4r.json")" \
+    "$(jq -cS . "$VD_TMP/ev4.json")"
+expect_eq "... in the reverse order" "$(jq -c 'keys_unsorted' "$VD_TMP/ev4r.json")" \
+    "$(jq -c 'keys_unsorted | reverse' "$VD_TMP/ev4.json")"
+expect_eq "... __cmwc_t last, no longer first" \
+    "$(jq -r 'keys_unsorted | first' "$VD_TMP/ev4.json") $(jq -r 'keys_unsorted | last' "$VD_TMP/ev4r.json")" \
+    "__cmwc_t __cmwc_t"
+vd_post_json /v1/attest "$A" "$(attest_body "$NONCE" "$CB4" agent-1 "$(cat "$VD_TMP/ev4r.json")")"
+vd_parse_attest
+expect_status "CMW JSON with the records in reverse order" 200
+expect_eq "... is affirming, like the original order" "$STATUS" affirming
+[ "$STATUS" = affirming ] || echo "  reasons: $REASONS"
+expect_eq "... for this nonce" "$(jws_claim "$EAR" /eat_nonce)" "$NONCE"
 
 # ---- an unapproved tool ----
 vd_manifest "$VD_TMP/m2.json" 8 llama-3.1-8b-instruct payments.refund
