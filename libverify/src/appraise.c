@@ -764,19 +764,36 @@ static int rely_on_mark(vfy_appraiser *a, vfy_result *r, const uint8_t d[32])
  * reference rows that appraisal relied on, which this result then relies
  * on too: revoking one revokes it), or the verdict would be about a
  * posture the verifier knows is gone (AR4SI executables 33, 96 under a
- * strict history). Entries in between do not matter: the agent has left
- * them as well. Only digests are stored, so the last entry is known-good
- * or it is not; it cannot be appraised here.
+ * strict history). Under history "current" the entries in between do not
+ * matter: the agent has left them as well. Under "approved" and "strict"
+ * they do, as every past entry of a fresh log does: the verifier has seen
+ * the agent run them in this epoch, and a quote made before them must not
+ * be affirmed when the log that showed them was not. Only digests are
+ * stored, so each such entry is known-good or it is not; it cannot be
+ * appraised here.
  */
 static void appraise_later_entries(vfy_appraiser *a, vfy_result *r, const vfy_agent_history *prev,
                                    size_t quoted, const vfy_policy *pol)
 {
-    int bad = vfy_policy_history(pol) == VFY_HISTORY_STRICT ? 96 : 33;
+    vfy_history_mode mode = vfy_policy_history(pol);
+    int bad = mode == VFY_HISTORY_STRICT ? 96 : 33;
     const uint8_t *d;
     char ds[VFY_SHA256_STR_LEN + 1];
 
     if (prev->n <= quoted)
         return;
+    for (size_t i = quoted; mode != VFY_HISTORY_CURRENT && i + 1 < prev->n; i++) {
+        d = prev->entries[i].digest;
+        if (memcmp(d, r->md, 32) == 0 || rely_on_mark(a, r, d))
+            continue;
+        digest_str(ds, d);
+        raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, bad);
+        reason(r, "this quote is out of date: since it was made the agent ran manifest %s "
+                  "(agent log entry %zu), which is not a manifest this verifier appraised as "
+                  "affirming (history: %s)", ds, i + 1,
+               mode == VFY_HISTORY_STRICT ? "strict" : "approved");
+        break;   /* one reason: the first such entry */
+    }
     d = prev->entries[prev->n - 1].digest;
     if (memcmp(d, r->md, 32) == 0)
         return;   /* back to the quoted manifest: appraised as the current one */

@@ -2553,6 +2553,59 @@ Test(appraise, late_prefix_is_judged_by_the_last_entry)
     env_close(&e);
 }
 
+/* Under history "approved" and "strict" an entry the agent passed through
+ * after the quote was made does count: the verifier has seen it in this
+ * epoch. A held [MB] quote, after [MB, MU, MB] was refused, used to be
+ * affirmed (only the last stored entry, MB again, was looked at). */
+Test(appraise, late_prefix_under_a_history_policy_sees_entries_in_between)
+{
+    static const char MU[] = SOFT_MANIFEST("3",
+        "{\"name\":\"shell.exec\",\"version\":\"0.1\",\"digest\":\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000077\"}");
+    static const struct {
+        const char *policy;
+        vfy_ear_status want;
+        const char *mode;
+    } cases[] = {{"strict", VFY_EAR_CONTRAINDICATED, "strict"},
+                 {"default", VFY_EAR_WARNING, "approved"}};
+    const char *held[] = {SOFT_MB}, *later[] = {SOFT_MB, MU, SOFT_MB};
+    const int c1[] = {0}, c3[] = {0, 1, 0};
+    uint8_t nonce[32], cb[32];
+    env e;
+
+    env_open(&e, 0);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char name[32], want[256];
+        vfy_result *r;
+        buf ev;
+        soft s;
+
+        snprintf(name, sizeof(name), "soft-late-hist-%zu", k);
+        soft_open(&s, &e, name, cases[k].policy);
+        soft_expect(&e, &s, held, c1, 1, NULL, VFY_EAR_AFFIRMING, "[MB]");
+        memset(nonce, 0x12, sizeof(nonce));
+        memset(cb, 0xcb, sizeof(cb));   /* the binding soft_appraise_held gives */
+        ev = soft_evidence(&s, nonce, cb, held, c1, 1);
+        soft_expect(&e, &s, later, c3, 3, NULL, cases[k].want, "[MB, MU, MB]: MU is unapproved");
+        r = soft_appraise_held(&e, &s, &ev, nonce, "the held [MB] quote, after MU");
+        cr_expect_eq(vfy_result_status(r), cases[k].want, "%s: the held quote: %s (%s)",
+                     cases[k].policy, vfy_ear_status_name(vfy_result_status(r)),
+                     vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+        snprintf(want, sizeof(want), "(agent log entry 2), which is not a manifest this verifier "
+                 "appraised as affirming (history: %s)", cases[k].mode);
+        cr_expect(vfy_result_reason_count(r) == 1 &&
+                      strstr(vfy_result_reason(r, 0), "this quote is out of date: since it was "
+                                                      "made the agent ran manifest sha256:") != NULL &&
+                      strstr(vfy_result_reason(r, 0), want) != NULL,
+                  "%s: %s", cases[k].policy,
+                  vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+        vfy_result_free(&r);
+        buf_free(&ev);
+        soft_close(&s);
+    }
+    env_close(&e);
+}
+
 /* A late prefix affirmed because the agent's later manifest is known-good
  * relies on that manifest's values: revoking one revokes it too. */
 Test(appraise, late_prefix_relies_on_the_later_manifest)
