@@ -313,7 +313,7 @@ expect_problem() {
     [ $# -lt 3 ] || [ "$(jget /detail)" = "$detail" ] ||
         why="$why detail '$(jget /detail)', want '$detail'"
     [ -n "$HTTP_REQID" ] && [ "$(jget /instance)" = "$HTTP_REQID" ] || why="$why instance != X-Request-Id"
-    if [ -z "$why" ]; then pass "$name -> $want problem+json${3+ '$detail'}"
+    if [ -z "$why" ]; then pass "$name -> $want problem+json${3+ \"$detail\"}"
     else fail "$name: want a $want problem:$why; body: $(head -c 300 "$VD_BODY")"; fi
 }
 
