@@ -7,6 +7,7 @@
  *   GET  /v1/admin/attesters              list
  *   POST /v1/admin/attesters              {"name","ak_pem"|"ak_public","scheme"?,"refset"?,"policy"?}
  *   POST /v1/admin/attesters/{name}/revoke
+ *   POST /v1/admin/attesters/{name}/reset  forget its TPM clock and agent-log state
  *   GET  /v1/admin/refvalues              export bundle (schemas/refvalues.schema.json)
  *   POST /v1/admin/refvalues              import bundle
  *   GET  /v1/admin/components | /pcrs     list
@@ -137,6 +138,14 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
     if (rc != VFY_OK)
         return store_error(c, r, rc);
     return vd_send_json(c, r, added ? 201 : 200, added ? "{\"added\":true}" : "{\"added\":false}");
+}
+
+/* 1 if @sub is "attesters/NAME" + @action ("/revoke", "/reset"), NAME not empty. */
+static int attester_action(const char *sub, const char *action)
+{
+    size_t n = strlen(sub), a = strlen(action);
+
+    return strncmp(sub, "attesters/", 10) == 0 && n > 10 + a && strcmp(sub + n - a, action) == 0;
 }
 
 static enum MHD_Result component_revoke(struct MHD_Connection *c, struct vd_req *r)
@@ -317,17 +326,23 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
 
         if (strcmp(sub, "attesters") == 0)
             return attester_add(c, r);
-        if (strncmp(sub, "attesters/", 10) == 0 && n > 17 && strcmp(sub + n - 7, "/revoke") == 0) {
+        if (attester_action(sub, "/revoke") != 0 || attester_action(sub, "/reset") != 0) {
+            int reset = attester_action(sub, "/reset") != 0, had = 0;
+            size_t nl = n - 10 - (reset ? 6 : 7);
             char name[VFY_STORE_NAME_MAX + 1];
-            size_t nl = n - 10 - 7;
             vfy_rc rc;
 
             if (nl == 0 || nl > VFY_STORE_NAME_MAX)
                 return vd_problem(c, r, 404, "no such attester");
             memcpy(name, sub + 10, nl);
             name[nl] = '\0';
-            if ((rc = vfy_store_attester_revoke(vd_store(), name)) != VFY_OK)
+            rc = reset ? vfy_store_attester_reset(vd_store(), name, &had)
+                       : vfy_store_attester_revoke(vd_store(), name);
+            if (rc != VFY_OK)
                 return store_error(c, r, rc);
+            if (reset)
+                return vd_send_json(c, r, 200, had ? "{\"reset\":true,\"had_state\":true}"
+                                                   : "{\"reset\":true,\"had_state\":false}");
             return vd_send_json(c, r, 200, "{\"revoked\":true}");
         }
         if (strcmp(sub, "refvalues") == 0)
@@ -347,7 +362,6 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
                                                "results", "audit", "refvalues"};
         static const char *const post_only[] = {"attesters", "refvalues", "components/revoke",
                                                 "pcrs/revoke", "policies"};
-        size_t n = strlen(sub);
 
         for (size_t i = 0; post && i < sizeof(get_only) / sizeof(get_only[0]); i++)
             if (strcmp(sub, get_only[i]) == 0) {
@@ -359,8 +373,7 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
                 r->allow = "POST";
                 return vd_problem(c, r, 405, "this admin endpoint takes POST");
             }
-        if (get && strncmp(sub, "attesters/", 10) == 0 && n > 17 &&
-            strcmp(sub + n - 7, "/revoke") == 0) {
+        if (get && (attester_action(sub, "/revoke") != 0 || attester_action(sub, "/reset") != 0)) {
             r->allow = "POST";
             return vd_problem(c, r, 405, "this admin endpoint takes POST");
         }

@@ -374,6 +374,57 @@ vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
     return st_tx_end(st, rc);
 }
 
+vfy_rc vfy_store_attester_reset(vfy_store *st, const char *name, int *had_state)
+{
+    static const struct {
+        enum st_slot slot;
+        const char *sql;
+    } del[] = {
+        {SL_ATT_RESET_CLOCK, "DELETE FROM clock_state WHERE attester_id = ?1"},
+        {SL_ATT_RESET_LOG, "DELETE FROM agent_log_head WHERE attester_id = ?1"},   /* entries cascade */
+    };
+    char obj[VFY_STORE_NAME_MAX + 16];
+    sqlite3_stmt *s;
+    sqlite3_int64 id = 0;
+    vfy_rc rc;
+    int src, changed = 0;
+
+    if (had_state != NULL)
+        *had_state = 0;
+    if (st == NULL || name == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    rc = st_stmt(st, SL_ATT_ID, "SELECT id FROM attesters WHERE name = ?1", &s);
+    if (rc == VFY_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW)
+            id = sqlite3_column_int64(s, 0);
+        else if (src == SQLITE_DONE)
+            rc = st_err(st, VFY_E_NOT_FOUND, "attester %s not found", name);
+        else
+            rc = st_db(st, src, "attester");
+        sqlite3_reset(s);
+    }
+    for (size_t i = 0; rc == VFY_OK && i < sizeof(del) / sizeof(del[0]); i++) {
+        if ((rc = st_stmt(st, del[i].slot, del[i].sql, &s)) != VFY_OK)
+            break;
+        sqlite3_bind_int64(s, 1, id);
+        if ((rc = st_exec_stmt(st, s, "attester state")) == VFY_OK)
+            changed += sqlite3_changes(st->db);
+    }
+    if (rc == VFY_OK) {
+        snprintf(obj, sizeof(obj), "attester %s", name);
+        rc = st_audit(st, "attester.reset", obj,
+                      changed > 0 ? "TPM clock and agent-log state cleared" : "no state to clear");
+    }
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && had_state != NULL)
+        *had_state = changed > 0;
+    return rc;
+}
+
 void vfy_store_attester_clear(vfy_store_attester *a)
 {
     if (a == NULL)

@@ -127,6 +127,25 @@ ev_manifest_apply "$VD_TMP/m3.json" || die "ev_manifest_apply m3"
 "$VCTL" --db "$VD_DB" component add model llama-b --digest "$("$JSONGET" -f "$VD_TMP/m3.json" /models/0/digest)" >/dev/null
 affirm "$VD_TMP/m3.json"
 R3=$RID
+# Resetting an attester's TPM clock and agent-log state (after a TPM clear
+# or a restored vTPM snapshot): the admin API and verifyctl; the next quote
+# starts the state again and is appraised as before.
+vd_post_json /v1/admin/attesters/agent-1/reset "$ADM" ''
+expect_eq "admin: reset agent-1's state" "$HTTP_CODE $(body)" '200 {"reset":true,"had_state":true}'
+vd_call GET /v1/admin/attesters/agent-1/reset "$ADM"
+expect_eq "... GET on it: 405, Allow: POST" "$HTTP_CODE $(hdr Allow)" "405 POST"
+vd_post_json /v1/admin/attesters/no-such/reset "$ADM" ''
+expect_problem "... an unknown attester" 404
+vd_ev_attest "$A" agent-1 "$VD_TMP/m3.json" json || die "evidence after the reset"
+expect_eq "after the reset the next quote is appraised as a first one" "$STATUS" affirming
+expect_eq "verifyctl attester reset: the state the quote made is cleared" \
+    "$("$VCTL" --db "$VD_DB" attester reset agent-1)" \
+    "attester agent-1: TPM clock and agent-log state cleared; its next quote starts them again"
+expect_eq "... again: nothing left to clear" "$("$VCTL" --db "$VD_DB" attester reset agent-1)" \
+    "attester agent-1: no TPM clock or agent-log state stored; nothing to clear"
+expect_eq "... each reset audited" \
+    "$("$VCTL" --db "$VD_DB" list audit --json | jq -c '[.[] | select(.action == "attester.reset") | .detail]')" \
+    '["TPM clock and agent-log state cleared","TPM clock and agent-log state cleared","no state to clear"]'
 PCR0=$(awk '/^  sha256:/ {b = 1; next} b && /^ *0 *:/ {gsub(/.*0x/, ""); print tolower($0); exit}' "$EV_DIR/pcrs.yaml")
 expect_match "PCR 0 value read from the tpm2_pcrread YAML" "$PCR0" '^[0-9a-f]{64}$'
 vd_post_json /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"$PCR0\"}"

@@ -8,7 +8,7 @@ DB="$WORK/a.db"
 cd "$WORK"
 
 # --help works for every command and subcommand, without a database.
-for c in "" init "attester" "attester add" "attester revoke" "pcr" "pcr add" "pcr import" \
+for c in "" init "attester" "attester add" "attester revoke" "attester reset" "pcr" "pcr add" "pcr import" \
          "pcr revoke" "component" "component add" "component revoke" "policy" "policy load" \
          "token" "token add" "token revoke" export import list "results" "results prune"; do
     # shellcheck disable=SC2086

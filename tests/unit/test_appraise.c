@@ -2606,6 +2606,57 @@ Test(appraise, late_prefix_under_a_history_policy_sees_entries_in_between)
     env_close(&e);
 }
 
+/* After its TPM was cleared (its clock and counters start again) an
+ * attester's quotes are refused for good, until vfy_store_attester_reset
+ * forgets its stored clock and agent-log state: the next quote is then a
+ * first quote. The reset is audited; a name not registered is NOT_FOUND. */
+Test(appraise, attester_reset_after_a_tpm_clear)
+{
+    const char *man[] = {SOFT_MB};
+    const int c1[] = {0};
+    vfy_result *r;
+    int had = -1;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-cleared", NULL);
+    cr_expect_eq(vfy_store_attester_reset(e.st, "soft-cleared", &had), VFY_OK);
+    cr_expect_eq(had, 0, "nothing stored before its first quote");
+    s.clock = 86400000;   /* a day of TPM clock (ms) */
+    soft_expect(&e, &s, man, c1, 1, NULL, VFY_EAR_AFFIRMING, "[MB] before the clear");
+    s.clock = 5;   /* the TPM cleared: its clock starts again */
+    r = soft_appraise_policy(&e, &s, man, c1, 1, NULL, "[MB] after the clear");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    cr_expect(vfy_result_reason_count(r) > 0 &&
+                  strstr(vfy_result_reason(r, 0), "TPM clock state rejected") != NULL,
+              "%s", vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+    vfy_result_free(&r);
+    cr_expect_eq(vfy_store_attester_reset(e.st, "soft-cleared", &had), VFY_OK, "%s",
+                 vfy_store_errmsg(e.st));
+    cr_expect_eq(had, 1);
+    soft_expect(&e, &s, man, c1, 1, NULL, VFY_EAR_AFFIRMING, "[MB] after the reset");
+    soft_expect(&e, &s, man, c1, 1, NULL, VFY_EAR_AFFIRMING, "[MB] again: the state moves on");
+    cr_expect_eq(vfy_store_attester_reset(e.st, "no-such-attester", &had), VFY_E_NOT_FOUND);
+    {
+        sqlite3 *db;
+        sqlite3_stmt *q;
+        int64_t n = -1;
+
+        cr_assert_eq(sqlite3_open_v2(e.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_log WHERE action ="
+                                            " 'attester.reset' AND object = 'attester soft-cleared'",
+                                        -1, &q, NULL), SQLITE_OK);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        cr_expect_eq(n, 2, "both resets audited");
+    }
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* A late prefix affirmed because the agent's later manifest is known-good
  * relies on that manifest's values: revoking one revokes it too. */
 Test(appraise, late_prefix_relies_on_the_later_manifest)

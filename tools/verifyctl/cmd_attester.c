@@ -1,7 +1,8 @@
 /*
- * cmd_attester.c — `verifyctl attester add|revoke`: register an attester
- * with its AK (PEM SubjectPublicKeyInfo or TPM2B_PUBLIC as written by
- * `tpm2_createak -u`), signing scheme, PCR reference set and policy.
+ * cmd_attester.c — `verifyctl attester add|revoke|reset`: register an
+ * attester with its AK (PEM SubjectPublicKeyInfo or TPM2B_PUBLIC as written
+ * by `tpm2_createak -u`), signing scheme, PCR reference set and policy;
+ * revoke it; forget its TPM clock and agent-log state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
 static const char usage[] =
     "usage: verifyctl --db PATH attester add NAME (--ak-pem FILE | --ak-public FILE)\n"
     "                 [--refset SET] [--policy ID] [--scheme S]\n"
-    "       verifyctl --db PATH attester revoke NAME\n";
+    "       verifyctl --db PATH attester revoke NAME\n"
+    "       verifyctl --db PATH attester reset NAME\n";
 
 static const char add_usage[] =
     "usage: verifyctl --db PATH attester add NAME (--ak-pem FILE | --ak-public FILE)\n"
@@ -36,6 +38,15 @@ static const char revoke_usage[] =
     "usage: verifyctl --db PATH attester revoke NAME\n"
     "\n"
     "Mark attester NAME revoked: its quotes are no longer trusted.\n";
+
+static const char reset_usage[] =
+    "usage: verifyctl --db PATH attester reset NAME\n"
+    "\n"
+    "Forget the TPM clock state and agent-log history stored for attester NAME,\n"
+    "after its TPM was cleared or re-provisioned with the same attestation key\n"
+    "(its quotes are refused with \"resetCount went back\" until then). Its next\n"
+    "quote starts both again, as a first quote does. Known-good manifests,\n"
+    "results and the attester itself are kept. Audited.\n";
 
 static int attester_add(const vc_ctx *c, int argc, char **argv)
 {
@@ -173,10 +184,34 @@ static int attester_revoke(const vc_ctx *c, int argc, char **argv)
     return r;
 }
 
+static int attester_reset(const vc_ctx *c, int argc, char **argv)
+{
+    const char *pos[1];
+    size_t np;
+    vfy_store *st = NULL;
+    vfy_rc rc;
+    int had = 0, r = vc_parse("attester reset", reset_usage, argc, argv, NULL, pos, 1, 1, &np);
+
+    if (r != 0)
+        return VC_STOP(r);
+    if ((r = vc_open(c, "attester reset", 0, &st)) != 0)
+        return r;
+    rc = vfy_store_attester_reset(st, pos[0], &had);
+    if (rc != VFY_OK)
+        r = vc_fail_rc("attester reset", st, rc);
+    else
+        printf("attester %s: %s\n", pos[0],
+               had ? "TPM clock and agent-log state cleared; its next quote starts them again"
+                   : "no TPM clock or agent-log state stored; nothing to clear");
+    vfy_store_close(&st);
+    return r;
+}
+
 int vc_cmd_attester(const vc_ctx *c, int argc, char **argv)
 {
     static const vc_sub subs[] = {
-        {"add", attester_add}, {"revoke", attester_revoke}, {NULL, NULL},
+        {"add", attester_add}, {"revoke", attester_revoke}, {"reset", attester_reset},
+        {NULL, NULL},
     };
 
     return vc_dispatch(c, "attester", usage, subs, argc, argv);

@@ -24,6 +24,7 @@ static const char usage[] =
     "  attester add NAME (--ak-pem FILE | --ak-public FILE) [--refset SET]\n"
     "               [--policy ID] [--scheme S] register an attester and its AK\n"
     "  attester revoke NAME                    mark an attester revoked\n"
+    "  attester reset NAME                     forget its TPM clock and agent-log state\n"
     "  pcr add SET --index N --digest HEX [--bank sha256|sha384]\n"
     "  pcr import SET FILE                     values from `tpm2_pcrread` output\n"
     "  pcr revoke SET --index N --digest HEX [--bank sha256|sha384]\n"

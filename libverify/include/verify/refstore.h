@@ -256,6 +256,18 @@ VFY_EXPORT vfy_rc vfy_store_attester_add(vfy_store *st, const char *name,
 VFY_EXPORT vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
 /**
+ * Admin change: forget the TPM clock state and the agent-log history
+ * stored for attester @name (after a TPM2_Clear or a re-provisioned TPM
+ * whose AK survived: its quotes are otherwise refused with "resetCount went
+ * back" for good). Its next verified quote starts both again, as a first
+ * quote does; known-good manifest marks, results and the attester's state
+ * are kept. Audited ("attester.reset"). *@had_state (may be NULL): there
+ * was state to clear. VFY_E_NOT_FOUND.
+ */
+VFY_EXPORT vfy_rc vfy_store_attester_reset(vfy_store *st, const char *name,
+                                           int *had_state) VFY_MUST_CHECK;
+
+/**
  * Admin change: allow @digest (vfy_hash_size(@bank) bytes) for PCR @index
  * (0..23) of bank @bank (sha256 or sha384) in reference set @set.
  * Errors: VFY_E_BAD_NAME, VFY_E_PCR_BANK (bank or index), VFY_E_CONFLICT
