@@ -24,7 +24,8 @@
 # language) instead of this one, DEMO_AGENT_ARGS adds options to the agent
 # (e.g. its --test-notice-after-evidence hook; a story's "run" lines see
 # DEMO_VD_DIR and DEMO_VD_PID, verifierd's state directory and pid, and
-# DEMO_AGENT_ADDR), DEMO_RP_PRELOAD an LD_PRELOAD for the relying party only,
+# DEMO_AGENT_ADDR, and DEMO_RP_OP, a relying party with the demo's settings
+# to which they add options), DEMO_RP_PRELOAD an LD_PRELOAD for the relying party only,
 # DEMO_RP_ARGS to the relying
 # party (e.g. --jwks-max-age). Exit status 0 only if every step went as scripted. Every
 # process started here (swtpm, verifierd, agent) is stopped by PID on exit,
@@ -189,6 +190,14 @@ RP_COMMON+=(${DEMO_RP_ARGS:-})
   printf '%q ' "$RP" "${RP_COMMON[@]}" --name rp2 --replay "$WORK/captured.json" --script -
   echo; } >"$WORK/relay-rp2"
 chmod +x "$WORK/relay-rp2"
+# rp-op ARGS...: another relying party with the same settings, for a story's
+# "run" lines (tests): e.g. "$DEMO_RP_OP --name rp3 --op TEXT".
+{ echo '#!/bin/sh'
+  printf 'exec '
+  printf '%q ' "$RP" "${RP_COMMON[@]}"
+  echo '"$@"'; } >"$WORK/rp-op"
+chmod +x "$WORK/rp-op"
+export DEMO_RP_OP="$WORK/rp-op"
 
 cat >"$WORK/story.txt" <<STORY
 say 1. the agent runs its approved manifest (model $MODEL_A)

@@ -532,7 +532,7 @@ static void *conn_main(void *arg)
     struct conn *c = arg;
 
     if (SSL_accept(c->ssl) != 1) {
-        say("conn %d: TLS handshake failed", c->id);
+        say("conn %d: TLS handshake failed: %s", c->id, frame_tls_reason());
         goto out;
     }
     say("conn %d: TLS %s established (%s)", c->id, SSL_get_version(c->ssl),

@@ -103,6 +103,15 @@ static int read_all(SSL *ssl, uint8_t *p, size_t len)
     return 0;
 }
 
+const char *frame_tls_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+    ERR_clear_error();
+    return why != NULL ? why : "no TLS detail";
+}
+
 int frame_data_ready(SSL *ssl, int fd)
 {
     int flags = fcntl(fd, F_GETFL), ok, err;

@@ -103,6 +103,14 @@ enum frame_peer { FRAME_FROM_RP, FRAME_FROM_AGENT };
 int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len);
 
 /**
+ * OpenSSL's reason for the last TLS failure on this thread ("tlsv13 alert
+ * certificate required", "peer did not return a certificate", ...), or
+ * "no TLS detail" when it gave none (a timeout, a reset). Clears the
+ * thread's error queue. For one-line log messages.
+ */
+const char *frame_tls_reason(void);
+
+/**
  * Peer text for a log line: the first @cap - 1 bytes of @in (@len bytes)
  * with every byte that is not printable ASCII replaced by '?', so that a
  * peer cannot forge or split log lines (newlines, escape sequences). @cap

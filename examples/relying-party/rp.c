@@ -424,9 +424,11 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
                 agent_close(rp, 1, "a %s frame over its type's limit", frame_type_name(*type));
             } else {
                 rp->ssl_failed = rc == FRAME_IO;
-                agent_close(rp, 1, "reading a frame failed (%s)",
+                agent_close(rp, 1, "reading a frame failed (%s%s)",
                             rc == FRAME_NOMEM ? "out of memory"
-                                              : "a TLS error, or no progress within the answer timeout");
+                                              : "a TLS error, or no progress within the answer "
+                                                "timeout: ",
+                            rc == FRAME_NOMEM ? "" : frame_tls_reason());
             }
             return -1;
         }
@@ -1394,6 +1396,21 @@ int main(int argc, char **argv)
         free(token);
         return 2;
     }
+    {   /* a file that cannot be read: one line now, not OpenSSL's error stack later */
+        const struct { const char *opt, *path; } files[] = {
+            {"--cert", rp.client_cert}, {"--key", rp.client_key},
+            {"--agent-ca", agent_ca}, {"--verifier-ca", vca},
+        };
+
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+            if (files[i].path != NULL && access(files[i].path, R_OK) != 0) {
+                fprintf(stderr, "vfy-rp: %s %s: %s\n", files[i].opt, files[i].path,
+                        strerror(errno));
+                free(ops);
+                free(token);
+                return 2;
+            }
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return 1;
     signal(SIGPIPE, SIG_IGN);
@@ -1455,8 +1472,14 @@ int main(int argc, char **argv)
            "handshakes on this connection: %d%s%s", rp.ops, rp.allowed, rp.refused,
            rp.attestations, rp.handshakes, rp.handshakes == 1 ? "" : "  <-- MUST BE 1", conns);
     }
+    /* With --op (no script to say what to expect) each operation is expected
+     * to be allowed: a refused one is exit 1, so that a shell can gate on it. */
+    if (ok && script == NULL && rp.refused > 0) {
+        tl(&rp, "%u of %u operation(s) refused", rp.refused, rp.ops);
+        ok = 0;
+    }
     ret = ok && rp.handshakes == 1 && rp.bad_conns == 0 ? 0 : 1;
-    if (!ok)
+    if (!ok && script != NULL)
         tl(&rp, "story stopped: a step did not go as scripted");
 out:
     if (rp.ssl != NULL) {

@@ -22,13 +22,30 @@ run (cat $TMP/app.frame; sleep 1) | openssl s_client -connect "\$DEMO_AGENT_ADDR
 run (cat $TMP/app.frame; sleep 1) | openssl s_client -connect "\$DEMO_AGENT_ADDR" -quiet -cert $TMP/x-cert.pem -key $TMP/x-key.pem >$TMP/stranger.out 2>&1; true
 op transfer 1 EUR to ACME Travel
 expect allowed affirming
+run \$DEMO_RP_OP --name rp3 --op "transfer 2 EUR" >$TMP/op-ok.out 2>&1; echo \$? >$TMP/op-ok.rc
+run \$DEMO_RP_OP --name rp4 --op "transfer 3 EUR" --require-policy no-such-policy >$TMP/op-refused.out 2>&1; echo \$? >$TMP/op-refused.rc; true
 STORY
 rc=$(demo_run "$TMP/out" DEMO_TTL=30 DEMO_STORY="$TMP/story.txt")
 if [ "$rc" = 0 ]; then pass "demo.sh exits 0 (the RP with its certificate was allowed)"
 else fail "exit status $rc"; fi
-n=$(grep -cE '^[0-9:.]+ agent conn [0-9]+: TLS handshake failed$' "$TMP/out")
+n=$(grep -cE '^[0-9:.]+ agent conn [0-9]+: TLS handshake failed: ' "$TMP/out")
 if [ "$n" -ge 2 ]; then pass "the agent refused both handshakes ($n)"
 else fail "the agent refused $n handshakes, want 2: $(grep -E 'agent conn' "$TMP/out" | head -5)"; fi
+# ... each saying why (it used to say only "TLS handshake failed")
+if grep -qE '^[0-9:.]+ agent conn [0-9]+: TLS handshake failed: peer did not return a certificate$' "$TMP/out"; then
+    pass "... the client without a certificate: 'peer did not return a certificate'"
+else fail "no 'peer did not return a certificate': $(grep -E 'handshake failed' "$TMP/out" | head -3)"; fi
+if grep -qE '^[0-9:.]+ agent conn [0-9]+: TLS handshake failed: certificate verify failed$' "$TMP/out"; then
+    pass "... the stranger's certificate: 'certificate verify failed'"
+else fail "no 'certificate verify failed': $(grep -E 'handshake failed' "$TMP/out" | head -3)"; fi
+# vfy-rp --op: exit 0 when every operation is allowed, 1 when one is refused
+# (it used to exit 0 with every operation refused)
+if [ "$(cat "$TMP/op-ok.rc" 2>/dev/null)" = 0 ] && grep -q 'ALLOWED' "$TMP/op-ok.out"; then
+    pass "vfy-rp --op, allowed: exit 0"
+else fail "vfy-rp --op, allowed: exit $(cat "$TMP/op-ok.rc" 2>/dev/null): $(tail -n 3 "$TMP/op-ok.out")"; fi
+if [ "$(cat "$TMP/op-refused.rc" 2>/dev/null)" = 1 ] && grep -q '1 of 1 operation(s) refused' "$TMP/op-refused.out"; then
+    pass "vfy-rp --op, refused: exit 1, saying so"
+else fail "vfy-rp --op, refused: exit $(cat "$TMP/op-refused.rc" 2>/dev/null): $(tail -n 3 "$TMP/op-refused.out")"; fi
 if grep -q 'application request "hi"' "$TMP/out"; then fail "a stranger's app request was run"
 else pass "no app request from a client without a trusted certificate"; fi
 in_order "the RP, with its certificate, attested and was allowed" "$TMP/out" \
@@ -39,6 +56,12 @@ in_order "the RP, with its certificate, attested and was allowed" "$TMP/out" \
 rc=$?
 if [ "$rc" = 2 ]; then pass "vfy-rp --cert without --key is a usage error"
 else fail "vfy-rp --cert without --key: exit $rc"; fi
+out=$("$VFY_BUILD_DIR/examples/vfy-rp" --agent 127.0.0.1:1 --verifier https://127.0.0.1:1 --token t \
+    --attester a --op x --cert "$TMP/none.pem" --key "$TMP/x-key.pem" 2>&1 >/dev/null)
+rc=$?
+if [ "$rc $out" = "2 vfy-rp: --cert $TMP/none.pem: No such file or directory" ]; then
+    pass "vfy-rp with a missing --cert file: one line, exit 2"
+else fail "vfy-rp with a missing --cert file: exit $rc: $out"; fi
 if [ "$FAIL" -ne 0 ]; then echo "---- demo output ----"; cat "$TMP/out"; fi
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
