@@ -81,15 +81,25 @@ static vfy_rc shared_generation(void *ctx, uint64_t *gen)
     return VFY_OK;
 }
 
+/* Read and publish under one lock: two readers (the checkpointer, a worker
+ * after its admin change) publish in the order they read, so an older value
+ * read first and stored last cannot undo a newer one for ~100 ms (and keep a
+ * revoked token cached that long). Not a maximum: a restored database's
+ * generation may go back. */
+static pthread_mutex_t generation_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static vfy_rc generation_read(vfy_store *st)
 {
     uint64_t gen;
-    vfy_rc rc = vfy_store_generation(st, &gen);
+    vfy_rc rc;
 
+    pthread_mutex_lock(&generation_mu);
+    rc = vfy_store_generation(st, &gen);
     if (rc == VFY_OK) {
         atomic_store(&generation_now, gen);
         atomic_store(&generation_valid, 1);
     }
+    pthread_mutex_unlock(&generation_mu);
     return rc;
 }
 

@@ -25,6 +25,8 @@ struct vfy_committer {
     unsigned max_batch;
     int open;            /* a batch transaction is open */
     int opening;         /* a thread is in BEGIN, without mu: see committer_enter */
+    uint64_t opens;      /* openings ended so far */
+    vfy_rc open_rc;      /* how the last one ended */
     unsigned pending;    /* appraisals in it */
     uint64_t batch;      /* number of the open batch, or of the last one */
     uint64_t done;       /* every batch <= done has finished */
@@ -128,8 +130,21 @@ vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
 
     pthread_mutex_lock(&c->mu);
     (void)batch_lost(c);
-    while (c->opening)   /* another thread is opening the batch: join it */
-        pthread_cond_wait(&c->opened, &c->mu);
+    if (c->opening) {   /* another thread is opening the batch: join it */
+        uint64_t seen = c->opens;
+
+        while (c->opening)
+            pthread_cond_wait(&c->opened, &c->mu);
+        /* ... and share its failure (another process held the write lock
+         * for the whole busy timeout): each waiter trying BEGIN again in
+         * turn made the waits add up, one busy timeout per appraisal in
+         * flight, which held a stop past systemd's limit. */
+        if (c->opens != seen && c->open_rc != VFY_OK) {
+            rc = c->open_rc;
+            pthread_mutex_unlock(&c->mu);
+            return rc;
+        }
+    }
     if (!c->open) {
         /*
          * BEGIN IMMEDIATE may wait up to the store's busy timeout for
@@ -143,6 +158,8 @@ vfy_rc committer_enter(vfy_committer *c, vfy_store **st, uint64_t *failures)
         rc = vfy_store_begin(c->st);
         pthread_mutex_lock(&c->mu);
         c->opening = 0;
+        c->opens++;
+        c->open_rc = rc;
         pthread_cond_broadcast(&c->opened);
         if (rc != VFY_OK) {
             pthread_mutex_unlock(&c->mu);

@@ -3264,6 +3264,50 @@ Test(appraise, group_commit_opening_does_not_hold_up_finished_waits)
     env_close(&e);
 }
 
+/* Appraisals that wait while another thread opens the batch share its
+ * failure when another process holds the write lock for the whole busy
+ * timeout: they used to try BEGIN again one after another, one busy timeout
+ * each, which held a verifierd stop past systemd's limit. Here the lock is
+ * released as soon as the first opening fails: a waiter that tried again
+ * would then succeed, so each waiter's VFY_E_DB_BUSY shows it did not. */
+Test(appraise, committer_waiters_share_a_failed_opening)
+{
+    struct opener first = {NULL, 0, VFY_OK}, rest[3];
+    pthread_t t0, t[3];
+    sqlite3 *holder;
+    group g;
+    env e;
+
+    env_open(&e, 0);
+    group_open(&g, &e, 32, 0);
+    g.cst->busy_ms = 3000;
+    cr_assert_eq(sqlite3_open_v2(e.db, &holder, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    first.c = g.c;
+    cr_assert_eq(pthread_create(&t0, NULL, open_batch, &first), 0);
+    usleep(300 * 1000);   /* the first is in BEGIN, waiting for the lock */
+    memset(rest, 0, sizeof(rest));
+    for (int i = 0; i < 3; i++) {
+        rest[i].c = g.c;
+        cr_assert_eq(pthread_create(&t[i], NULL, open_batch, &rest[i]), 0);
+    }
+    pthread_join(t0, NULL);
+    cr_expect_eq(first.rc, VFY_E_DB_BUSY, "the first opening: %s", vfy_rc_name(first.rc));
+    cr_assert_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(rest[i].rc, VFY_E_DB_BUSY, "waiter %d: %s (it tried BEGIN again)", i,
+                     vfy_rc_name(rest[i].rc));
+    }
+    /* the next appraisal opens a batch of its own */
+    first.rc = VFY_E_INTERNAL;
+    open_batch(&first);
+    cr_expect_eq(first.rc, VFY_OK, "after the lock is free: %s", vfy_rc_name(first.rc));
+    sqlite3_close(holder);
+    group_close(&g);
+    env_close(&e);
+}
+
 Test(appraise, group_commit_store_errors_are_errors)
 {
     env e;
