@@ -240,6 +240,8 @@ enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_ro
     h += 7;
     while (*h == ' ')
         h++;
+    if (*h == '\0')   /* "Bearer" and spaces: no token either */
+        return vd_problem(c, r, 401, "a bearer token is required");
     if (strlen(h) > 256)
         return vd_problem(c, r, 401, "unknown token");
     if (vfy_sha256(h, strlen(h), sha) != VFY_OK)
