@@ -1248,7 +1248,7 @@ static void tls_expiry_say(const struct vd_config *cfg, int64_t not_after)
     char when[32];
 
     vd_metrics_tls_expiry(not_after);
-    if (not_after == 0)
+    if (not_after <= 0)   /* unknown, or before 1970: nothing sensible to print */
         return;
     vd_rfc3339(when, (uint64_t)not_after);
     if (left <= 0)
@@ -1290,10 +1290,15 @@ static int copy_new_file(const char *from, const char *to)
     n = read(in, buf, sizeof(buf));
     e = n < 0 ? errno : 0;
     close(in);
-    if (n < 0 || (size_t)n == sizeof(buf))
+    if (n < 0 || (size_t)n == sizeof(buf)) {
+        OPENSSL_cleanse(buf, sizeof(buf));
         return e != 0 ? e : EFBIG;
-    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-        return errno;
+    }
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        e = errno;
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return e;
+    }
     errno = 0;
     if (write(out, buf, (size_t)n) != n || fsync(out) != 0)
         e = errno != 0 ? errno : EIO;
@@ -1340,7 +1345,7 @@ int vd_server_start(struct vd_server *s)
              * load the one on disk. */
             size_t tn = strlen(s->cfg->nonce_key) + 32;
             char *tmp = malloc(tn);
-            int linked = 0;
+            int linked = 0, said = 0;
 
             if (tmp == NULL)
                 return -1;
@@ -1365,13 +1370,18 @@ int vd_server_start(struct vd_server *s)
                            "-hex 32 > FILE`, mode 0600, and pass --nonce-key FILE)",
                            s->cfg->nonce_key, strerror(e));
                     rc = VFY_E_IO;
+                    said = 1;
                 }
             }
             unlink(tmp);
             free(tmp);
             if (rc != VFY_OK) {
-                if (rc != VFY_E_IO)
-                    vd_log("error", "creating nonce key %s: %s", s->cfg->nonce_key, vfy_strerror(rc));
+                /* the key could not be written beside the database (its
+                 * directory not writable, the disk full, ...) */
+                if (!said)
+                    vd_log("error", "creating nonce key %s: %s (is its directory writable? or "
+                           "create one with `openssl rand -hex 32 > FILE`, mode 0600, and pass "
+                           "--nonce-key FILE)", s->cfg->nonce_key, vfy_strerror(rc));
                 return -1;
             }
             if (linked)

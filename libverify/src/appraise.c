@@ -970,7 +970,7 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
     const uint8_t *p;
     size_t len, n_stored = 0;
     char inner[256] = "";
-    int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0, mark = 0;
+    int have_last = 0, quote_ok = 0, restarted = 0, in_tx = 0, mark = 0, mark_past = 0;
     int64_t mark_refset = 0;
     uint64_t ticket = 0;
     vfy_rc rc, nonce_rc;
@@ -1261,6 +1261,10 @@ done:
             /* Not for a manifest whose context had no reference value (a
              * policy may ignore that): no revocation could ever name what
              * its appraisal rested on, so it would stay known for good. */
+            mark_past = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
+                        !r->ctx_unknown && own_policy(a, req, at, req_tier) &&
+                        vfy_policy_history(pol) != VFY_HISTORY_CURRENT &&
+                        vfy_agent_log_count(log) > 1;
             mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
                    !r->ctx_unknown && !known_cached(a, req->attester, r->md, &mark_refset) &&
                    own_policy(a, req, at, req_tier);
@@ -1280,6 +1284,21 @@ done:
         if (rc == VFY_OK && mark)
             rc = vfy_store_manifest_mark_known_refs(a->sst, req->attester, r->md, r->refs,
                                                     r->nrefs, &mark_refset);
+        /* Under a history policy an affirming verdict found every past entry
+         * of the log acceptable too (from its carried manifest, or from its
+         * own mark): mark those as well, with the same rows, so that a late
+         * prefix judged by the entries after it (appraise_later_entries)
+         * does not take them for manifests never appraised as affirming. */
+        if (rc == VFY_OK && mark_past) {
+            for (size_t i = 0; rc == VFY_OK && i + 1 < vfy_agent_log_count(log); i++) {
+                const uint8_t *d = vfy_agent_log_digest(log, i);
+                int64_t rs = 0;
+
+                if (memcmp(d, r->md, 32) != 0 && !manifest_known(a, req->attester, d, &rs))
+                    rc = vfy_store_manifest_mark_known_refs(a->sst, req->attester, d, r->refs,
+                                                            r->nrefs, &rs);
+            }
+        }
         in_tx = 0;
         if ((rc = state_end(a, rc, &ticket)) != VFY_OK) {
             set_detail(detail, detail_cap, "recording the result", vfy_strerror(rc));

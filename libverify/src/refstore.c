@@ -281,7 +281,12 @@ vfy_rc st_db(vfy_store *st, int src, const char *what)
         rc = VFY_E_NOMEM;
         break;
     case SQLITE_NOTADB:
-        if (st != NULL)
+        /* The page that said so may stay in the page cache (see st_stmt):
+         * drop it now when no transaction of ours holds pages, else at the
+         * next statement. */
+        if (st != NULL && st->db != NULL && st->depth == 0)
+            sqlite3_db_release_memory(st->db);
+        else if (st != NULL)
             st->drop_cache = 1;
         /* fall through */
     case SQLITE_CANTOPEN:

@@ -141,15 +141,34 @@ kill "$EXP_PID" 2>/dev/null; wait "$EXP_PID" 2>/dev/null
 # without a word, so verifierd used to start, answer /healthz, and then
 # fail every attestation with 503.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    # the directory is the service user's (it can create the -wal and -shm
+    # files; SQLite then opens the database read-only without a word)
     mkdir -m 0755 "$VD_TMP/ro"
     "$VCTL" --db "$VD_TMP/ro/db" init >/dev/null || die "init ro/db"
-    chmod 0644 "$VD_TMP/ro/db"; chmod 0711 "$VD_TMP"
+    rm -f "$VD_TMP/ro/db-wal" "$VD_TMP/ro/db-shm"
+    chown 65534 "$VD_TMP/ro"; chmod 0644 "$VD_TMP/ro/db"; chmod 0711 "$VD_TMP"
     rc=0
     out=$(timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups "$VD_BIN" --db "$VD_TMP/ro/db" \
         --listen 127.0.0.1:0 --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
         --signing-key "$P/sign.pem" 2>&1 </dev/null) || rc=$?
     expect_eq "a database the service user cannot write: exit 1, one line saying so" "$rc $out" \
         "1 verifierd: --db $VD_TMP/ro/db: database missing, unreadable or not initialised: cannot write it: Permission denied"
+    # A database the service user may write, in a directory it may not
+    # (its -wal and -shm made beforehand): the default nonce key cannot be
+    # created beside it. That exit used to log nothing at all.
+    mkdir -m 0755 "$VD_TMP/nodir"
+    "$VCTL" --db "$VD_TMP/nodir/db" init >/dev/null || die "init nodir/db"
+    sqlite3 "$VD_TMP/nodir/db" 'PRAGMA user_version' >/dev/null
+    : >>"$VD_TMP/nodir/db-wal"; : >>"$VD_TMP/nodir/db-shm"
+    chown 65534 "$VD_TMP/nodir/db" "$VD_TMP/nodir/db-wal" "$VD_TMP/nodir/db-shm"
+    for f in cert key sign; do install -m 0644 "$P/$f.pem" "$VD_TMP/nodir/$f.pem"; done
+    rc=0
+    out=$(timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups "$VD_BIN" --db "$VD_TMP/nodir/db" \
+        --listen 127.0.0.1:0 --tls-cert "$VD_TMP/nodir/cert.pem" --tls-key "$VD_TMP/nodir/key.pem" \
+        --signing-key "$VD_TMP/nodir/sign.pem" 2>&1 </dev/null) || rc=$?
+    expect_eq "the default nonce key cannot be created: exit 1" "$rc" 1
+    expect_match "... and an error line says so" "$out" \
+        "\"level\":\"error\",\"msg\":\"creating nonce key $VD_TMP/nodir/db.nonce-key: I/O error \\(is its directory writable\\?"
 else
     echo "# not root (or no setpriv): the read-only database case is skipped"
 fi

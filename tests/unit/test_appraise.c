@@ -2657,6 +2657,35 @@ Test(appraise, attester_reset_after_a_tpm_clear)
     env_close(&e);
 }
 
+/* ... while an entry in between that the verifier did appraise as
+ * affirming (a past manifest carried in an affirmed log) does not make the
+ * held quote out of date: an affirming log marks its past entries too. */
+Test(appraise, late_prefix_after_an_affirmed_log_with_a_carried_past_entry)
+{
+    const char *held[] = {SOFT_MB}, *later[] = {SOFT_MB, SOFT_MA, SOFT_MB};
+    const int c1[] = {0}, c3[] = {0, 1, 0};
+    uint8_t nonce[32], cb[32];
+    vfy_result *r;
+    buf ev;
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-late-carried", "default");
+    soft_expect(&e, &s, held, c1, 1, NULL, VFY_EAR_AFFIRMING, "[MB]");
+    memset(nonce, 0x13, sizeof(nonce));
+    memset(cb, 0xcb, sizeof(cb));   /* the binding soft_appraise_held gives */
+    ev = soft_evidence(&s, nonce, cb, held, c1, 1);
+    soft_expect(&e, &s, later, c3, 3, NULL, VFY_EAR_AFFIRMING, "[MB, MA carried, MB]");
+    r = soft_appraise_held(&e, &s, &ev, nonce, "the held [MB] quote, after MA");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_AFFIRMING, "%s",
+                 vfy_result_reason_count(r) ? vfy_result_reason(r, 0) : "no reason");
+    vfy_result_free(&r);
+    buf_free(&ev);
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* A late prefix affirmed because the agent's later manifest is known-good
  * relies on that manifest's values: revoking one revokes it too. */
 Test(appraise, late_prefix_relies_on_the_later_manifest)
