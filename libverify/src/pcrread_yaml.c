@@ -41,7 +41,8 @@ vfy_rc vfy_store_pcrread_parse(vfy_pcr_values *out, const char *text, size_t len
 {
     const char *p = text, *end = text + len;
     vfy_pcr_bank *bank = NULL;
-    int in_sha1 = 0;
+    int in_sha1 = 0, sha1_seen = 0;
+    uint32_t sha1_mask = 0;   /* sha1 indices seen (dropped, but checked) */
     size_t line = 0, nskip = 0;
     vfy_rc rc = VFY_OK;
 
@@ -88,7 +89,11 @@ vfy_rc vfy_store_pcrread_parse(vfy_pcr_values *out, const char *text, size_t len
             bank = NULL;
             in_sha1 = 0;
             if (strcmp(name, "sha1") == 0) {
-                in_sha1 = 1;
+                if (sha1_seen) {
+                    rc = VFY_E_PCR_VALUES;            /* bank twice */
+                    break;
+                }
+                in_sha1 = sha1_seen = 1;
                 continue;
             }
             if (vfy_hash_from_name(&alg, name) != VFY_OK ||
@@ -139,6 +144,17 @@ vfy_rc vfy_store_pcrread_parse(vfy_pcr_values *out, const char *text, size_t len
             if (ve - vb >= 2 && vb[0] == '0' && (vb[1] == 'x' || vb[1] == 'X'))
                 vb += 2;
             if (in_sha1) {
+                /* checked as any bank's (20 bytes, once per index), then
+                 * dropped: a malformed line fails the import here too */
+                uint8_t scratch[VFY_MAX_DIGEST];
+
+                if ((size_t)(ve - vb) != 40 || (sha1_mask & (1u << idx)) ||
+                    vfy_hex_decode(scratch, sizeof(scratch), &got, vb, (size_t)(ve - vb)) !=
+                        VFY_OK || got != 20) {
+                    rc = VFY_E_PCR_VALUES;
+                    break;
+                }
+                sha1_mask |= 1u << idx;
                 nskip++;
                 continue;
             }

@@ -266,6 +266,13 @@ static vfy_rc import_policies(vfy_store *st, const cJSON *arr, vfy_store_import_
             return rc;
         if (strcmp(pid, id) != 0 || pver != ver)
             return bad(st, "policies", i, "id or version differs from the policy's own");
+        if (added) {   /* each item an import adds is audited, as an add is */
+            char obj[VFY_STORE_NAME_MAX + 24];
+
+            snprintf(obj, sizeof(obj), "policy %s@%u", pid, pver);
+            if ((rc = st_audit(st, "policy.load", obj, "by import")) != VFY_OK)
+                return rc;
+        }
         stats->policies += (size_t)added;
         i++;
     }
@@ -314,6 +321,9 @@ static vfy_rc import_attester(vfy_store *st, const cJSON *it, size_t i,
         (cJSON_HasObjectItem(it, "policy") && policy == NULL))
         return bad(st, "attesters", i, "needs name, ak_pem, scheme, refset, state "
                                        "(active|revoked) as strings");
+    if (refset[0] == '\0' || (policy != NULL && policy[0] == '\0'))
+        return bad(st, "attesters", i, "refset and policy may not be empty (leave policy out "
+                                       "for the verifier's default)");
     if (pub != NULL) {
         size_t cap = VFY_B64URL_DECODED_MAX(strlen(pub)) + 1;
 
@@ -346,11 +356,16 @@ static vfy_rc import_attester(vfy_store *st, const cJSON *it, size_t i,
         snprintf(why, sizeof(why), "%s", vfy_store_errmsg(st));
         return st_err(st, rc, "bundle attesters[%zu]: %s", i, why);
     }
-    if (rc == VFY_OK && added == 2) {   /* revoked by this import: audited as such */
+    if (rc == VFY_OK && added != 0) {   /* added, or revoked, by this import: audited */
         char obj[VFY_STORE_NAME_MAX + 16];
+        char detail[2 * VFY_STORE_NAME_MAX + 64];
 
         snprintf(obj, sizeof(obj), "attester %s", name);
-        rc = st_audit(st, "attester.revoke", obj, "by import");
+        snprintf(detail, sizeof(detail), "refset=%s policy=%s%s (by import)", refset,
+                 policy != NULL && policy[0] != '\0' ? policy : "(default)",
+                 revoked ? ", revoked" : "");
+        rc = st_audit(st, added == 2 ? "attester.revoke" : "attester.add", obj,
+                      added == 2 ? "by import" : detail);
     }
     if (rc != VFY_OK)
         return rc;
@@ -418,6 +433,15 @@ static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stat
         } else {
             rc = st_pcr_put(st, set, alg, index, d, dlen, &added);
         }
+        if (rc == VFY_OK && added) {   /* a new row: audited, as an add is */
+            char obj[VFY_STORE_NAME_MAX + 48], hx[2 * VFY_MAX_DIGEST + 32];
+
+            snprintf(obj, sizeof(obj), "pcr %s %s:%u", set, vfy_hash_name(alg), index);
+            st_hex(hx, d, dlen);
+            snprintf(hx + strlen(hx), sizeof(hx) - strlen(hx), "%s (by import)",
+                     revoked ? ", revoked" : "");
+            rc = st_audit(st, "pcr.add", obj, hx);
+        }
         if (rc == VFY_OK && changed && !added) {   /* revoked by this import */
             char obj[VFY_STORE_NAME_MAX + 48], hx[2 * VFY_MAX_DIGEST + 16];
 
@@ -433,6 +457,60 @@ static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stat
         i++;
     }
     return VFY_OK;
+}
+
+/* The stored row (@kind, @name, @version, @dstr): *@exists, *@revoked and,
+ * when it exists, whether its note is @note (*@same_note). */
+static vfy_rc stored_component(vfy_store *st, const char *kind, const char *name,
+                               const char *version, const char *dstr, const char *note,
+                               int *exists, int *revoked, int *same_note)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    *exists = *revoked = *same_note = 0;
+    rc = st_stmt(st, SL_COMP_FIND,
+                 "SELECT state, note FROM components"
+                 " WHERE kind = ?1 AND name = ?2 AND version = ?3 AND digest = ?4", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *exists = 1;
+        *revoked = strcmp((const char *)sqlite3_column_text(s, 0), "revoked") == 0;
+        *same_note = strcmp((const char *)sqlite3_column_text(s, 1), note != NULL ? note : "") == 0;
+    }
+    sqlite3_reset(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? VFY_OK : st_db(st, src, "component");
+}
+
+/* 1 if a row of @kind with digest @dstr other than (@name, @version) is
+ * revoked: what made an import store an approved entry revoked. */
+static vfy_rc revoked_twin(vfy_store *st, const char *kind, const char *name, const char *version,
+                           const char *dstr, int *twin)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(st->db,
+                                 "SELECT 1 FROM components WHERE kind = ?1 AND digest = ?2 AND"
+                                 " state = 'revoked' AND NOT (name = ?3 AND version = ?4) LIMIT 1",
+                                 -1, &s, NULL);
+
+    *twin = 0;
+    if (src != SQLITE_OK)
+        return st_db(st, src, "component");
+    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, dstr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, version, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    *twin = src == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? VFY_OK : st_db(st, src, "component");
 }
 
 static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
@@ -464,6 +542,25 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
             return st_err(st, VFY_E_BAD_DIGEST, "bundle components[%zu]: bad digest", i);
         if (version == NULL)
             version = "";
+        {
+            int exists, was_revoked, same_note, other;
+
+            rc = stored_component(st, kind, name, version, dstr, note, &exists, &was_revoked,
+                                  &same_note);
+            if (rc == VFY_OK && exists && !same_note)
+                return st_err(st, VFY_E_CONFLICT, "bundle components[%zu]: %s %s %s exists "
+                              "with a different note", i, kind, name, dstr);
+            /* Stored revoked by an earlier import of this entry because its
+             * digest is revoked as another row: the same again, no change
+             * (a second import of one bundle used to fail here). */
+            if (rc == VFY_OK && exists && was_revoked && !revoked &&
+                (rc = revoked_twin(st, kind, name, version, dstr, &other)) == VFY_OK && other) {
+                i++;
+                continue;
+            }
+            if (rc != VFY_OK)
+                return rc;
+        }
         if (revoked) {
             rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             if (rc == VFY_E_NOT_FOUND) {
@@ -494,6 +591,16 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                 stats->revoked++;
             }
         }
+        if (rc == VFY_OK && added) {   /* a new row: audited, as an add is */
+            char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+            char detail[VFY_SHA256_STR_LEN + 40];
+
+            snprintf(obj, sizeof(obj), "%s %s%s%s", kind, name, version[0] != '\0' ? " " : "",
+                     version);
+            snprintf(detail, sizeof(detail), "%s%s (by import)", dstr,
+                     revoked || twin ? ", revoked" : "");
+            rc = st_audit(st, "component.add", obj, detail);
+        }
         /* Stored rows this import revoked: the entry's own if it was stored,
          * and any other row of its kind and digest (a new revoked entry
          * revokes those too: st_component_revoke_rows). */
@@ -515,6 +622,92 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         i++;
     }
     return VFY_OK;
+}
+
+/* ---- duplicate entries ----
+ * Two entries of one part with the same unique key (an attester's name; a
+ * PCR value's set, bank, index and digest; a component's kind, name,
+ * version and digest; a policy's id and version) are refused before
+ * anything is stored: otherwise the outcome depended on their order (an
+ * approved and a revoked copy of one PCR value imported one way round and
+ * failed the other) and a second copy's content was silently dropped. */
+
+struct dup_key {
+    char *key;
+    size_t i;
+};
+
+static int dup_cmp(const void *a, const void *b)
+{
+    const struct dup_key *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+
+    return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The unique key of entry @it of part @part as one string (fields joined by
+ * '\n', which no valid field holds), or NULL if the entry lacks a field:
+ * its own check reports that. */
+static char *dup_key_of(const char *part, const cJSON *it)
+{
+    static const char *const fields[][5] = {
+        {"id", "version", NULL},
+        {"name", NULL},
+        {"set", "bank", "index", "digest", NULL},
+        {"kind", "name", "version", "digest", NULL},
+    };
+    static const char *const parts[] = {"policies", "attesters", "pcrs", "components"};
+    char buf[1024];
+    size_t used = 0, p = 0;
+
+    while (p < 4 && strcmp(parts[p], part) != 0)
+        p++;
+    if (p == 4 || !cJSON_IsObject(it))
+        return NULL;
+    for (size_t f = 0; fields[p][f] != NULL; f++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, fields[p][f]);
+        int n;
+
+        if (cJSON_IsString(v))
+            n = snprintf(buf + used, sizeof(buf) - used, "%s\n", v->valuestring);
+        else if (cJSON_IsNumber(v))
+            n = snprintf(buf + used, sizeof(buf) - used, "%.0f\n", v->valuedouble);
+        else if (v == NULL && p == 3 && strcmp(fields[p][f], "version") == 0)
+            n = snprintf(buf + used, sizeof(buf) - used, "\n");   /* no version: "" */
+        else
+            return NULL;
+        if (n < 0 || (size_t)n >= sizeof(buf) - used)
+            return NULL;   /* over every field's limit: refused by its check */
+        used += (size_t)n;
+    }
+    return strdup(buf);
+}
+
+static vfy_rc refuse_duplicates(vfy_store *st, const char *part, const cJSON *arr)
+{
+    size_t n = (size_t)cJSON_GetArraySize(arr), k = 0, i = 0;
+    struct dup_key *keys;
+    const cJSON *it;
+    vfy_rc rc = VFY_OK;
+
+    if (n < 2)
+        return VFY_OK;
+    if ((keys = calloc(n, sizeof(*keys))) == NULL)
+        return VFY_E_NOMEM;
+    cJSON_ArrayForEach(it, arr) {
+        if ((keys[k].key = dup_key_of(part, it)) != NULL)
+            keys[k++].i = i;
+        i++;
+    }
+    qsort(keys, k, sizeof(*keys), dup_cmp);
+    for (size_t j = 1; j < k && rc == VFY_OK; j++)
+        if (strcmp(keys[j - 1].key, keys[j].key) == 0)
+            rc = st_err(st, VFY_E_BUNDLE, "bundle %s[%zu] and %s[%zu] are the same entry "
+                        "(each may appear once)", part, keys[j - 1].i, part, keys[j].i);
+    for (size_t j = 0; j < k; j++)
+        free(keys[j].key);
+    free(keys);
+    return rc;
 }
 
 vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
@@ -541,8 +734,21 @@ vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
         return rc;
     /* the library's strict parser: UTF-8, integers only, at most
      * VFY_JSON_MAX_DEPTH deep, only whitespace after the object */
-    if (vfy_json_parse(&doc, json, len, VFY_JSON_MAX_DEPTH) != VFY_JSON_OK ||
-        !cJSON_IsObject(doc)) {
+    /* A real bundle spends ~10 bytes per JSON value; a cap of one value per
+     * 4 bytes refuses a file of bare small values (a 4 MiB array of zeros
+     * took 170 MB) before cJSON builds anything. */
+    switch (vfy_json_parse_max(&doc, json, len, VFY_JSON_MAX_DEPTH, len / 4 + 4096)) {
+    case VFY_JSON_OK:
+        break;
+    case VFY_JSON_TOO_MANY:
+        rc = st_err(st, VFY_E_BUNDLE, "bundle has more JSON values than a bundle of its size "
+                    "can (one per 4 bytes)");
+        goto out;
+    default:
+        rc = st_err(st, VFY_E_BUNDLE, "bundle is not one JSON object");
+        goto out;
+    }
+    if (!cJSON_IsObject(doc)) {
         rc = st_err(st, VFY_E_BUNDLE, "bundle is not one JSON object");
         goto out;
     }
@@ -560,6 +766,8 @@ vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
             rc = st_err(st, VFY_E_BUNDLE, "bundle %s is not an array", parts[i]);
             goto out;
         }
+        if (arr[i] != NULL && (rc = refuse_duplicates(st, parts[i], arr[i])) != VFY_OK)
+            goto out;
     }
     if ((rc = st_tx_begin(st)) != VFY_OK)
         goto out;

@@ -169,8 +169,8 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
     sqlite3_stmt *s = NULL, *upd = NULL;
     vfy_rc rc = VFY_OK;
     int src = sqlite3_prepare_v2(st->db,
-                                 "SELECT id, state FROM components WHERE kind = ?1 AND digest = ?2"
-                                 " AND id != ?3 ORDER BY id", -1, &s, NULL);
+                                 "SELECT id, state, name, version FROM components WHERE kind = ?1"
+                                 " AND digest = ?2 AND id != ?3 ORDER BY id", -1, &s, NULL);
 
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(st->db,
@@ -192,7 +192,22 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
             sqlite3_bind_int64(upd, 2, st_now(st));
             if ((rc = st_exec_stmt(st, upd, "revoke component")) != VFY_OK)
                 break;
-            *rows += (size_t)sqlite3_changes(st->db);
+            if (sqlite3_changes(st->db) > 0) {
+                /* audited under its own name: the row the operator named is
+                 * not the only one this revocation took */
+                char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+                char detail[VFY_SHA256_STR_LEN + VFY_STORE_REASON_MAX + 48];
+                const char *tn = (const char *)sqlite3_column_text(s, 2);
+                const char *tv = (const char *)sqlite3_column_text(s, 3);
+
+                snprintf(obj, sizeof(obj), "%s %s%s%s", vfy_component_kind_name(kind), tn,
+                         tv[0] != '\0' ? " " : "", tv);
+                snprintf(detail, sizeof(detail), "%s; the same digest as revoked: %s", dg,
+                         reason);
+                if ((rc = st_audit(st, "component.revoke", obj, detail)) != VFY_OK)
+                    break;
+                *rows += 1;
+            }
         }
         rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, twin, reason, &k);
         *n += k;

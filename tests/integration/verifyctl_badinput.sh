@@ -70,8 +70,36 @@ expect_fail "$DB" "verifyctl: import: bundle is not one JSON object (VFY_E_BUNDL
 "$VCTL" --db "$DB" export > good.json
 sed 's/"note":	"n1"/"note":	"changed"/' good.json > conflict.json
 cmp -s good.json conflict.json && fail "test bundle not modified"
-expect_fail "$DB" "verifyctl: import: model m sha256:$(hex a 64) exists with a different note (VFY_E_CONFLICT)" \
+expect_fail "$DB" "verifyctl: import: bundle components[0]: model m sha256:$(hex a 64) exists with a different note (VFY_E_CONFLICT)" \
     import conflict.json
+# One entry twice in a bundle (here an approved and a revoked copy of one PCR
+# value): refused before anything is stored. It used to depend on their
+# order: imported one way round, a conflict the other.
+jq -n --arg d "$(hex c 64)" '{format:"verifierd-refvalues", version:1, pcrs:[
+    {set:"s", bank:"sha256", index:0, digest:$d, state:"approved"},
+    {set:"s", bank:"sha256", index:0, digest:$d, state:"revoked"}]}' >dup.json
+expect_fail "$DB" "verifyctl: import: bundle pcrs[0] and pcrs[1] are the same entry (each may appear once) (VFY_E_BUNDLE)" \
+    import dup.json
+# An empty refset or policy (the schema refuses them; the importer took them
+# for the defaults)
+jq -n --rawfile pem k2.pem '{format:"verifierd-refvalues", version:1, attesters:[
+    {name:"e1", ak_pem:$pem, scheme:"ecdsa-sha256", refset:"", state:"active"}]}' >emptyref.json
+expect_fail "$DB" "verifyctl: import: bundle attesters[0]: refset and policy may not be empty (leave policy out for the verifier's default) (VFY_E_BUNDLE)" \
+    import emptyref.json
+# A file of bare values: refused before cJSON builds them (a 4 MiB array of
+# zeros took 170 MB)
+python3 -c 'import json; print(json.dumps({"format": "verifierd-refvalues", "version": 1, "pcrs": [0] * 300000}))' >many.json
+expect_fail "$DB" "verifyctl: import: bundle has more JSON values than a bundle of its size can (one per 4 bytes) (VFY_E_BUNDLE)" \
+    import many.json
+# A malformed sha1 line fails the import like any other (sha1 values used
+# to be skipped unchecked); a sha1-only file fails in one line (the
+# "skipped" note came first)
+printf '  sha1:\n    0 : zz\n  sha256:\n    0 : 0x%s\n' "$(hex a 64)" >sha1bad.yaml
+expect_fail "$DB" "verifyctl: pcr import: sha1bad.yaml:2: not tpm2_pcrread output (VFY_E_PCR_VALUES)" \
+    pcr import s sha1bad.yaml
+printf '  sha1:\n    0 : 0x%s\n' "$(hex b 40)" >sha1only.yaml
+expect_fail "$DB" "verifyctl: pcr import: no PCR values to import (VFY_E_PCR_VALUES)" \
+    pcr import s sha1only.yaml
 # Bad PCR index, bank and digest.
 for idx in 24 -1 1x "" 99999999999999999999; do
     expect_fail "$DB" "verifyctl: pcr add: --index must be a PCR index 0..23, not \"$idx\"" \

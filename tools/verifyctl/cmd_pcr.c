@@ -121,16 +121,17 @@ static int pcr_import(const vc_ctx *c, int argc, char **argv)
                                               "sha384; indices 0..23)"
                                             : "not tpm2_pcrread output",
                        vfy_rc_name(rc));
-    if (skipped > 0)
-        fprintf(stderr, "verifyctl: pcr import: note: skipped %zu sha1 values "
-                "(SHA-1 is never a reference value)\n", skipped);
     if ((r = vc_open(c, "pcr import", 0, &st)) != 0)
         return r;
     rc = vfy_store_pcr_import(st, pos[0], &pv, &added);
-    if (rc != VFY_OK)
-        r = vc_fail_rc("pcr import", st, rc);
-    else
+    if (rc != VFY_OK) {
+        r = vc_fail_rc("pcr import", st, rc);   /* one line: no note before it */
+    } else {
+        if (skipped > 0)
+            fprintf(stderr, "verifyctl: pcr import: note: skipped %zu sha1 values "
+                    "(SHA-1 is never a reference value)\n", skipped);
         printf("pcr %s: %zu values added\n", pos[0], added);
+    }
     vfy_store_close(&st);
     return r;
 }
