@@ -42,6 +42,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <verify/verify.h>
@@ -57,6 +58,7 @@
 #define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
 #define MAX_CONNS 64    /* open connections (one thread each) */
 #define IO_TIMEOUT_S 10 /* a handshake or a started frame must progress within this */
+#define MAX_HANDSHAKES 16 /* of MAX_CONNS, at most this many still in their TLS handshake */
 
 
 struct conn {
@@ -83,6 +85,9 @@ static struct {
     struct stat manifest_st;
     int read_failing;         /* the manifest could not be read (said once) */
     int unmeasured;           /* a valid manifest is in force but not measured */
+    int pcr_mismatch_said;    /* "PCR does not match the agent log" logged once */
+    int remeasure;            /* the TPM was reset: g.log[0] is to be extended again */
+    unsigned reconnects;      /* agent_tpm_reconnects() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
     struct agent_log_entry *log;
@@ -95,6 +100,7 @@ static struct {
     pthread_mutex_t conns_lock;
     struct conn *conns;
     int nconns;
+    int nhandshakes;          /* of nconns, still in the TLS handshake */
     int next_id;
 
     int sigpipe[2];
@@ -174,6 +180,95 @@ static int read_file(const char *path, uint8_t **out, size_t *len, size_t max, s
  * it was measured, found unchanged or refused as invalid), and each
  * complaint is said once, not at every poll.
  */
+/* The agent PCR value the first @n log entries replay to: each entry's
+ * digest extended into 32 zero bytes, in order (DESIGN §4). */
+static void log_replay(uint8_t out[32], size_t n)
+{
+    uint8_t buf[64];
+
+    memset(out, 0, 32);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, out, 32);
+        memcpy(buf + 32, g.log[i].md, 32);
+        (void)EVP_Digest(buf, sizeof(buf), out, NULL, EVP_sha256(), NULL);
+    }
+}
+
+/* Whether extending the agent PCR with @md is still to be done: 1 yes, 0 it
+ * was done already (its answer lost with the TPM connection: extending
+ * again would put the PCR out of step with the log for good), -1 the PCR
+ * holds neither value (reset with the TPM, or extended by another program;
+ * *@reset: it is all zeros). g.lock held. */
+static int extend_needed(const uint8_t md[32], int *reset, char *err, size_t err_cap)
+{
+    uint8_t cur[32], want[32], after[32], buf[64], zero[32] = {0};
+
+    *reset = 0;
+    if (agent_tpm_pcr_read1(g.tpm, g.pcr, cur, err, err_cap) != 0)
+        return -2;
+    log_replay(want, g.nlog);
+    memcpy(buf, want, 32);
+    memcpy(buf + 32, md, 32);
+    (void)EVP_Digest(buf, sizeof(buf), after, NULL, EVP_sha256(), NULL);
+    if (memcmp(cur, want, 32) == 0)
+        return 1;
+    if (memcmp(cur, after, 32) == 0)
+        return 0;
+    *reset = memcmp(cur, zero, 32) == 0;
+    return -1;
+}
+
+/* After a TPM reset (PCR back to zeros while the log is not empty) the log
+ * starts again: every entry but the last dropped, that one (the manifest in
+ * force, @md when not NULL its replacement) to be extended first. g.lock
+ * held. */
+static void log_restart(void)
+{
+    for (size_t i = 0; i + 1 < g.nlog; i++)
+        free(g.log[i].b64);
+    if (g.nlog > 1)
+        g.log[0] = g.log[g.nlog - 1];
+    g.nlog = g.nlog > 0 ? 1 : 0;
+}
+
+/* After a TPM reset seen in a quote (log_restart), the manifest in force
+ * is extended again before any evidence: 0 once done (or if not needed),
+ * -1 with @err while the TPM refuses. g.lock held. */
+static int remeasure(char *err, size_t err_cap)
+{
+    char inner[200] = "";
+    size_t n = g.nlog;
+    int reset, need;
+
+    if (!g.remeasure)
+        return 0;
+    g.nlog = 0;   /* from zeros: was it extended already (an answer lost)? */
+    need = extend_needed(g.log[0].md, &reset, inner, sizeof(inner));
+    g.nlog = n;
+    if (need == -1)
+        snprintf(inner, sizeof(inner), "PCR %u holds neither zeros nor this manifest's extend",
+                 g.pcr);
+    if (need < 0 || (need == 1 && agent_tpm_extend(g.tpm, g.pcr, g.log[0].md, inner,
+                                                   sizeof(inner)) != 0)) {
+        snprintf(err, err_cap, "measuring the manifest again after a TPM reset failed: %s",
+                 inner);
+        return -1;
+    }
+    g.remeasure = 0;
+    return 0;
+}
+
+/* Say when the TPM connection was opened again since last time. g.lock held. */
+static void say_reconnects(void)
+{
+    unsigned n = agent_tpm_reconnects(g.tpm);
+
+    if (n != g.reconnects)
+        say("the connection to the TPM was lost and opened again (%u time%s so far)", n,
+            n == 1 ? "" : "s");
+    g.reconnects = n;
+}
+
 static int manifest_reload(const char *why)
 {
     uint8_t *bytes = NULL;
@@ -242,12 +337,37 @@ static int manifest_reload(const char *why)
         snprintf(err, sizeof(err), "extending PCR %u failed: test hook", g.pcr);
         goto unmeasured;
     }
-    if (agent_tpm_extend(g.tpm, g.pcr, e.md, err, sizeof(err)) != 0) {
-        char inner[sizeof(err)];
+    {
+        int reset, need = g.nlog > 0 ? extend_needed(e.md, &reset, err, sizeof(err)) : 1;
 
-        memcpy(inner, err, sizeof(inner));
-        snprintf(err, sizeof(err), "extending PCR %u failed: %.200s", g.pcr, inner);
-        goto unmeasured;
+        if (need == -1 && reset) {
+            /* the TPM was reset under the agent: the log starts again from
+             * the new manifest, as after a reboot */
+            say("PCR %u is back to zeros (the TPM was reset): the agent log starts again",
+                g.pcr);
+            for (size_t i = 0; i < g.nlog; i++)
+                free(g.log[i].b64);
+            g.nlog = 0;
+            g.remeasure = 0;
+            need = 1;
+        }
+        if (need == -1) {
+            snprintf(err, sizeof(err), "PCR %u holds neither the agent log's value nor that "
+                     "value extended by this manifest (extended by another program?): restart "
+                     "the platform", g.pcr);
+            goto unmeasured;
+        }
+        if (need == -2 || (need == 1 && agent_tpm_extend(g.tpm, g.pcr, e.md, err,
+                                                         sizeof(err)) != 0)) {
+            char inner[sizeof(err)];
+
+            memcpy(inner, err, sizeof(inner));
+            snprintf(err, sizeof(err), "extending PCR %u failed: %.200s", g.pcr, inner);
+            goto unmeasured;
+        }
+        if (need == 0)
+            say("PCR %u already holds this manifest's extend (its answer was lost with the TPM "
+                "connection): not extended again", g.pcr);
     }
     g.log[g.nlog++] = e;
     e.b64 = NULL;
@@ -313,13 +433,47 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         snprintf(err, err_cap, "the manifest in force is not measured (%.160s)", g.unmeasured_why);
         goto out;
     }
+    if (remeasure(err, err_cap) != 0)   /* after a TPM reset, until it works */
+        goto out;
     rc = vfy_binder_manifest(binder, nonce, cb, g.manifest, g.manifest_len);
     if (rc != VFY_OK) {
         snprintf(err, err_cap, "binder: %s", vfy_strerror(rc));
         goto out;
     }
-    if (agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err, err_cap) != 0)
+    if (agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err, err_cap) != 0) {
+        say_reconnects();
         goto out;
+    }
+    say_reconnects();
+    {   /* the log must replay to the quoted agent PCR, or the evidence is void */
+        uint8_t want[32], zero[32] = {0};
+
+        log_replay(want, g.nlog);
+        if (memcmp(q.values[g.pcr], want, 32) != 0 && memcmp(q.values[g.pcr], zero, 32) == 0 &&
+            g.nlog > 0) {
+            /* reset with the TPM (unseen: the TCTI reconnected by itself):
+             * the manifest in force is measured again, the log starts over */
+            say("PCR %u is back to zeros (the TPM was reset): measuring the manifest in force "
+                "again; the agent log starts again", g.pcr);
+            log_restart();
+            g.remeasure = 1;
+            g.gen++;
+            agent_quote_clear(&q);
+            if (remeasure(err, err_cap) != 0 ||
+                agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err,
+                                err_cap) != 0)
+                goto out;
+            log_replay(want, g.nlog);
+        }
+        if (memcmp(q.values[g.pcr], want, 32) != 0) {
+            snprintf(err, err_cap, "PCR %u does not match the agent log (extended by another "
+                     "program?): restart the platform", g.pcr);
+            if (!g.pcr_mismatch_said)
+                say("%s", err);
+            g.pcr_mismatch_said = 1;
+            goto out;
+        }
+    }
     for (unsigned i = 0; i < 24; i++)
         if (q.mask & (1u << i))
             (void)vfy_pcr_values_set(&pv, VFY_HASH_SHA256, i, q.values[i]);
@@ -527,14 +681,54 @@ static int handle_frame(struct conn *c)
     return ret;
 }
 
+/* The TLS handshake within IO_TIMEOUT_S in all: a client that sends a byte
+ * now and then (each read made progress) used to hold its slot for as long
+ * as it liked, before any certificate was checked. 1 if done. */
+static int handshake(struct conn *c)
+{
+    struct timespec t0, now;
+    int flags = fcntl(c->fd, F_GETFL), r = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (flags < 0 || fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return SSL_accept(c->ssl) == 1;   /* cannot bound it: as before */
+    for (;;) {
+        int err, left_ms;
+        struct pollfd pf = {c->fd, 0, 0};
+
+        if ((r = SSL_accept(c->ssl)) == 1)
+            break;
+        err = SSL_get_error(c->ssl, r);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            say("conn %d: TLS handshake failed: %s", c->id, frame_tls_reason());
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left_ms = IO_TIMEOUT_S * 1000 - (int)((now.tv_sec - t0.tv_sec) * 1000 +
+                                              (now.tv_nsec - t0.tv_nsec) / 1000000);
+        pf.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if (left_ms <= 0 || poll(&pf, 1, left_ms) <= 0) {
+            ERR_clear_error();
+            say("conn %d: TLS handshake failed: not finished within %d s", c->id, IO_TIMEOUT_S);
+            r = -1;
+            break;
+        }
+    }
+    (void)fcntl(c->fd, F_SETFL, flags);   /* blocking again, with its per-read timeouts */
+    return r == 1;
+}
+
 static void *conn_main(void *arg)
 {
     struct conn *c = arg;
 
-    if (SSL_accept(c->ssl) != 1) {
-        say("conn %d: TLS handshake failed: %s", c->id, frame_tls_reason());
+    int ok = handshake(c);
+
+    pthread_mutex_lock(&g.conns_lock);
+    g.nhandshakes--;
+    pthread_mutex_unlock(&g.conns_lock);
+    if (!ok)
         goto out;
-    }
     say("conn %d: TLS %s established (%s)", c->id, SSL_get_version(c->ssl),
         SSL_get_cipher_name(c->ssl));
     pthread_mutex_lock(&g.lock);
@@ -651,13 +845,19 @@ static int start_conn(SSL_CTX *ctx, int fd)
         return -1;
     }
     pthread_mutex_lock(&g.conns_lock);
-    if (g.nconns >= MAX_CONNS) {
+    if (g.nconns >= MAX_CONNS || g.nhandshakes >= MAX_HANDSHAKES) {
+        int hs = g.nhandshakes >= MAX_HANDSHAKES;
+
         pthread_mutex_unlock(&g.conns_lock);
-        say("connection refused: %d connections open", MAX_CONNS);
+        if (hs)
+            say("connection refused: %d connections still in their TLS handshake", MAX_HANDSHAKES);
+        else
+            say("connection refused: %d connections open", MAX_CONNS);
         conn_free(c);
         return -1;
     }
     g.nconns++;
+    g.nhandshakes++;
     c->id = ++g.next_id;
     c->next = g.conns;
     g.conns = c;
@@ -668,6 +868,7 @@ static int start_conn(SSL_CTX *ctx, int fd)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         g.nconns--;
+        g.nhandshakes--;
         g.conns = c->next;
         pthread_mutex_unlock(&g.conns_lock);
         conn_free(c);
@@ -839,6 +1040,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* Signals first: a SIGHUP or SIGTERM while the TPM is opened or the
+     * manifest first measured is taken after the start (the default action
+     * used to kill the agent, after it had extended the PCR: a log that
+     * cannot be replayed until the platform restarts). */
+    if (pipe(g.sigpipe) != 0) {
+        fprintf(stderr, "vfy-agent: pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    fcntl(g.sigpipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(g.sigpipe[1], F_SETFL, O_NONBLOCK);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (agent_tpm_open(&g.tpm, tcti, err, sizeof(err)) != 0) {
         fprintf(stderr, "vfy-agent: TPM: %s\n", err);
         return 1;
@@ -867,18 +1086,6 @@ int main(int argc, char **argv)
     }
     if (manifest_reload("start") != 1)
         goto out;
-
-    if (pipe(g.sigpipe) != 0)
-        goto out;
-    fcntl(g.sigpipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(g.sigpipe[1], F_SETFL, O_NONBLOCK);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     ctx = agent_tls_ctx(cert_out, "vfy-agent", client_ca);
     if (ctx == NULL)
@@ -909,14 +1116,19 @@ int main(int argc, char **argv)
             break;
         if (n > 0 && (pf[1].revents & POLLIN)) {
             unsigned char sig;
+            int hup = 0;
+
+            /* every queued signal first, then one reload for any number of
+             * SIGHUPs (a storm of them used to stall the loop), none once
+             * a stop is asked for */
             while (read(g.sigpipe[0], &sig, 1) == 1) {
-                if (sig == SIGHUP) {
-                    if (manifest_reload("SIGHUP") > 0)
-                        notify_all();
-                } else {
+                if (sig == SIGHUP)
+                    hup = 1;
+                else
                     stop = 1;
-                }
             }
+            if (hup && !stop && manifest_reload("SIGHUP") > 0)
+                notify_all();
         }
         if (n > 0 && (pf[0].revents & POLLIN)) {
             int fd = accept(lfd, NULL, NULL);

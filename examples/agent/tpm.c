@@ -20,8 +20,12 @@
 
 struct agent_tpm {
     TSS2_TCTI_CONTEXT *tcti;
-    ESYS_CONTEXT *esys;
+    ESYS_CONTEXT *esys;   /* NULL after a re-open that failed: the next call tries again */
     ESYS_TR ak;
+    char *tcti_conf;      /* what it was opened with (NULL: tpm2-tss's default) */
+    uint32_t ak_handle;   /* the AK's persistent handle, once loaded */
+    TSS2_RC last_rc;      /* of the last ESAPI call that failed */
+    unsigned reconnects;  /* connections opened again after one was lost */
 };
 
 static int fail(char *err, size_t cap, const char *what, TSS2_RC rc)
@@ -38,11 +42,91 @@ static int failmsg(char *err, size_t cap, const char *msg)
     return -1;
 }
 
+static void disconnect(agent_tpm *t)
+{
+    if (t->esys != NULL)
+        Esys_Finalize(&t->esys);
+    if (t->tcti != NULL)
+        Tss2_TctiLdr_Finalize(&t->tcti);
+    t->esys = NULL;
+    t->tcti = NULL;
+    t->ak = ESYS_TR_NONE;
+}
+
+/* The TCTI and the ESAPI context, and a TPM started if it was not. */
+static int connect_tpm(agent_tpm *t, char *err, size_t err_cap)
+{
+    TSS2_RC rc = Tss2_TctiLdr_Initialize(t->tcti_conf, &t->tcti);
+
+    if (rc != TSS2_RC_SUCCESS) {
+        t->tcti = NULL;
+        return fail(err, err_cap, "Tss2_TctiLdr_Initialize", rc);
+    }
+    rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        t->esys = NULL;
+        disconnect(t);
+        return fail(err, err_cap, "Esys_Initialize", rc);
+    }
+    /* A TPM that is not started yet (a plain swtpm without startup-clear). */
+    rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
+    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE) {
+        disconnect(t);
+        return fail(err, err_cap, "Esys_Startup", rc);
+    }
+    return 0;
+}
+
+/* 1 if @rc says the connection to the TPM was lost: an I/O error of the
+ * TCTI, or the ESAPI context left out of step by one (every later call then
+ * failed with "function called in the wrong order", for good). */
+static int lost_connection(TSS2_RC rc)
+{
+    return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER || rc == TSS2_ESYS_RC_BAD_SEQUENCE ||
+           ((rc & TSS2_RC_LAYER_MASK) == TSS2_ESAPI_RC_LAYER &&
+            (rc & 0xffff) == TSS2_BASE_RC_IO_ERROR);
+}
+
+/* Open the TPM again after a lost connection, and its AK. */
+static int reconnect(agent_tpm *t, char *err, size_t err_cap)
+{
+    TSS2_RC rc;
+
+    disconnect(t);
+    if (connect_tpm(t, err, err_cap) != 0)
+        return -1;
+    t->reconnects++;
+    if (t->ak_handle != 0) {
+        rc = Esys_TR_FromTPMPublic(t->esys, t->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, &t->ak);
+        if (rc != TSS2_RC_SUCCESS) {
+            t->ak = ESYS_TR_NONE;
+            return fail(err, err_cap, "reloading the AK", rc);
+        }
+    }
+    return 0;
+}
+
+/* Before a call: a context a failed re-open left closed is opened again. */
+static int ready(agent_tpm *t, char *err, size_t err_cap)
+{
+    if (t->esys != NULL)
+        return 0;
+    if (reconnect(t, err, err_cap) != 0) {
+        char inner[200];
+
+        snprintf(inner, sizeof(inner), "%s", err != NULL ? err : "");
+        if (err != NULL && err_cap > 0)
+            snprintf(err, err_cap, "TPM not reachable (%s)", inner);
+        return -1;
+    }
+    return 0;
+}
+
 int agent_tpm_open(agent_tpm **out, const char *tcti, char *err, size_t err_cap)
 {
     static const char *const vars[] = {"TPM2TOOLS_TCTI", "TCTI", "TSS2_TCTI"};
     agent_tpm *t;
-    TSS2_RC rc;
 
     *out = NULL;
     for (size_t i = 0; tcti == NULL && i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -51,28 +135,22 @@ int agent_tpm_open(agent_tpm **out, const char *tcti, char *err, size_t err_cap)
             tcti = v;
     }
     t = calloc(1, sizeof(*t));
-    if (t == NULL)
+    if (t == NULL || (tcti != NULL && (t->tcti_conf = strdup(tcti)) == NULL)) {
+        free(t);
         return failmsg(err, err_cap, "out of memory");
+    }
     t->ak = ESYS_TR_NONE;
-    rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
-    if (rc != TSS2_RC_SUCCESS) {
-        free(t);
-        return fail(err, err_cap, "Tss2_TctiLdr_Initialize", rc);
-    }
-    rc = Esys_Initialize(&t->esys, t->tcti, NULL);
-    if (rc != TSS2_RC_SUCCESS) {
-        Tss2_TctiLdr_Finalize(&t->tcti);
-        free(t);
-        return fail(err, err_cap, "Esys_Initialize", rc);
-    }
-    /* A TPM that is not started yet (a plain swtpm without startup-clear). */
-    rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
-    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE) {
+    if (connect_tpm(t, err, err_cap) != 0) {
         agent_tpm_close(&t);
-        return fail(err, err_cap, "Esys_Startup", rc);
+        return -1;
     }
     *out = t;
     return 0;
+}
+
+unsigned agent_tpm_reconnects(const agent_tpm *t)
+{
+    return t != NULL ? t->reconnects : 0;
 }
 
 void agent_tpm_close(agent_tpm **tp)
@@ -81,17 +159,20 @@ void agent_tpm_close(agent_tpm **tp)
 
     if (t == NULL)
         return;
-    if (t->esys != NULL)
-        Esys_Finalize(&t->esys);
-    if (t->tcti != NULL)
-        Tss2_TctiLdr_Finalize(&t->tcti);
+    disconnect(t);
+    free(t->tcti_conf);
     free(t);
     *tp = NULL;
 }
 
+/* NODA: the AK's auth is empty, so dictionary-attack protection guards
+ * nothing, while each unclean TPM shutdown counts as a failed try: after a
+ * few (vTPMs of VMs reset hard) every quote failed with "DA lockout" for
+ * ~1000 s per try. An AK made before this keeps its attributes. */
 static const TPMA_OBJECT AK_ATTRS = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                                    TPMA_OBJECT_NODA;
 
 static void ak_template(TPM2B_PUBLIC *p)
 {
@@ -231,6 +312,7 @@ int agent_tpm_ak(agent_tpm *t, uint32_t handle, const char *pub_out, int *create
                  "signing key", (unsigned)handle);
         goto out;
     }
+    t->ak_handle = handle;   /* reloaded from there after a lost connection */
     if (pub_out != NULL) {
         rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
         if (rc != TSS2_RC_SUCCESS) {
@@ -262,10 +344,22 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32], char 
     d.count = 1;
     d.digests[0].hashAlg = TPM2_ALG_SHA256;
     memcpy(d.digests[0].digest.sha256, digest, 32);
+    if (ready(t, err, err_cap) != 0)
+        return -1;
     rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                          ESYS_TR_NONE, &d);
-    if (rc != TSS2_RC_SUCCESS)
-        return fail(err, err_cap, "Esys_PCR_Extend", rc);
+    if (rc != TSS2_RC_SUCCESS) {
+        fail(err, err_cap, "Esys_PCR_Extend", rc);
+        /* Not retried here: the TPM may have done it before the connection
+         * failed (the caller reads the PCR before it extends again). The
+         * context is opened again for the next call. */
+        if (lost_connection(rc)) {
+            char why[200];
+
+            (void)reconnect(t, why, sizeof(why));
+        }
+        return -1;
+    }
     return 0;
 }
 
@@ -296,8 +390,10 @@ static int pcr_read(agent_tpm *t, uint32_t mask, uint8_t values[][32], char *err
         selection(&sel, left);
         rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
                            &out_sel, &vals);
-        if (rc != TSS2_RC_SUCCESS)
+        if (rc != TSS2_RC_SUCCESS) {
+            t->last_rc = rc;
             return fail(err, err_cap, "Esys_PCR_Read", rc);
+        }
         for (unsigned i = 0; i < 24 && out_sel->count == 1; i++) {
             if (!(out_sel->pcrSelections[0].pcrSelect[i / 8] & (1u << (i % 8))))
                 continue;
@@ -322,8 +418,15 @@ int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, 
 
     if (pcr > 23)
         return failmsg(err, err_cap, "PCR index out of range");
-    if (pcr_read(t, 1u << pcr, values, err, err_cap) != 0)
+    if (ready(t, err, err_cap) != 0)
         return -1;
+    t->last_rc = TSS2_RC_SUCCESS;
+    if (pcr_read(t, 1u << pcr, values, err, err_cap) != 0) {
+        /* a read changes nothing: once more on a fresh connection */
+        if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0 ||
+            pcr_read(t, 1u << pcr, values, err, err_cap) != 0)
+            return -1;
+    }
     memcpy(out, values[pcr], 32);
     return 0;
 }
@@ -337,8 +440,27 @@ void agent_quote_clear(agent_quote *q)
     memset(q, 0, sizeof(*q));
 }
 
+static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], agent_quote *q,
+                      char *err, size_t err_cap);
+
 int agent_tpm_quote(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], agent_quote *q,
                     char *err, size_t err_cap)
+{
+    if (ready(t, err, err_cap) != 0)
+        return -1;
+    t->last_rc = TSS2_RC_SUCCESS;
+    if (quote_once(t, mask, qualifying, q, err, err_cap) == 0)
+        return 0;
+    /* A quote changes nothing in the TPM: after a lost connection, once
+     * more on a fresh one (the context was otherwise broken for good). */
+    if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0)
+        return -1;
+    t->last_rc = TSS2_RC_SUCCESS;
+    return quote_once(t, mask, qualifying, q, err, err_cap);
+}
+
+static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], agent_quote *q,
+                      char *err, size_t err_cap)
 {
     TPM2B_DATA qd;
     TPMT_SIG_SCHEME scheme;
@@ -362,6 +484,7 @@ int agent_tpm_quote(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], a
     rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd, &scheme,
                     &sel, &quoted, &sig);
     if (rc != TSS2_RC_SUCCESS) {
+        t->last_rc = rc;
         fail(err, err_cap, "Esys_Quote", rc);
         goto out;
     }

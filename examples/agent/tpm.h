@@ -27,6 +27,11 @@ typedef struct agent_tpm agent_tpm;
  */
 int agent_tpm_open(agent_tpm **out, const char *tcti, char *err, size_t err_cap);
 
+/* How many times a lost connection to the TPM (a TCTI I/O error, an ESAPI
+ * context out of step) was opened again: quotes and PCR reads are then
+ * retried once; an extend is not (the caller reads the PCR first). */
+unsigned agent_tpm_reconnects(const agent_tpm *t);
+
 /** Close and free *@t, set it NULL. */
 void agent_tpm_close(agent_tpm **t);
 

@@ -17,12 +17,36 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -subj "/CN=stranger" -keyout "$TMP/x-key.pem" -out "$TMP/x-cert.pem" >/dev/null 2>&1
 # An app-request frame (type 0x10, length 2, "hi"), sent after the handshake.
 printf '\020\000\000\000\002hi' >"$TMP/app.frame"
+# A slow handshake flood: 70 connections that send a TLS record header and
+# then a byte a second, for 13 s (each read makes progress).
+cat >"$TMP/drip.py" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+conns = []
+for _ in range(70):
+    try:
+        s = socket.create_connection((host, int(port)), timeout=2)
+        s.send(b"\x16\x03\x01\x02\x00")
+        conns.append(s)
+    except OSError:
+        pass
+end = time.time() + 13
+while time.time() < end:
+    for s in conns:
+        try:
+            s.send(b"\x00")
+        except OSError:
+            pass
+    time.sleep(1)
+PY
 cat >"$TMP/story.txt" <<STORY
 run (cat $TMP/app.frame; sleep 1) | openssl s_client -connect "\$DEMO_AGENT_ADDR" -quiet >$TMP/anon.out 2>&1; true
 run (cat $TMP/app.frame; sleep 1) | openssl s_client -connect "\$DEMO_AGENT_ADDR" -quiet -cert $TMP/x-cert.pem -key $TMP/x-key.pem >$TMP/stranger.out 2>&1; true
 op transfer 1 EUR to ACME Travel
 expect allowed affirming
 run \$DEMO_RP_OP --name rp3 --op "transfer 2 EUR" >$TMP/op-ok.out 2>&1; echo \$? >$TMP/op-ok.rc
+run python3 $TMP/drip.py "\$DEMO_AGENT_ADDR" >$TMP/drip.out 2>&1 & sleep 11
+run \$DEMO_RP_OP --name rp5 --op "transfer 5 EUR" >$TMP/op-drip.out 2>&1; echo \$? >$TMP/op-drip.rc
 run \$DEMO_RP_OP --name rp4 --op "transfer 3 EUR" --require-policy no-such-policy >$TMP/op-refused.out 2>&1; echo \$? >$TMP/op-refused.rc; true
 STORY
 rc=$(demo_run "$TMP/out" DEMO_TTL=30 DEMO_STORY="$TMP/story.txt")
@@ -43,6 +67,19 @@ else fail "no 'certificate verify failed': $(grep -E 'handshake failed' "$TMP/ou
 if [ "$(cat "$TMP/op-ok.rc" 2>/dev/null)" = 0 ] && grep -q 'ALLOWED' "$TMP/op-ok.out"; then
     pass "vfy-rp --op, allowed: exit 0"
 else fail "vfy-rp --op, allowed: exit $(cat "$TMP/op-ok.rc" 2>/dev/null): $(tail -n 3 "$TMP/op-ok.out")"; fi
+# The flood holds at most 16 handshake slots (the relying party already
+# connected keeps working), each for at most 10 s: 11 s in, while the flood
+# still drips, a new relying party connects and is allowed (all 64 slots
+# used to be held for as long as the bytes kept coming)
+if [ "$(cat "$TMP/op-drip.rc" 2>/dev/null)" = 0 ] && grep -q 'ALLOWED' "$TMP/op-drip.out"; then
+    pass "11 s into a slow-handshake flood a new relying party connects and is allowed"
+else fail "during the flood: exit $(cat "$TMP/op-drip.rc" 2>/dev/null): $(tail -n 3 "$TMP/op-drip.out")"; fi
+if grep -qE '^[0-9:.]+ agent connection refused: 16 connections still in their TLS handshake$' "$TMP/out"; then
+    pass "... the flood's connections past 16 refused at once"
+else fail "no 'connection refused: 16 connections still in their TLS handshake'"; fi
+n=$(grep -cE '^[0-9:.]+ agent conn [0-9]+: TLS handshake failed: not finished within 10 s$' "$TMP/out")
+if [ "$n" -ge 16 ]; then pass "... and those in the handshake closed after 10 s ($n)"
+else fail "handshakes cut at 10 s: $n, want 16 or more"; fi
 if [ "$(cat "$TMP/op-refused.rc" 2>/dev/null)" = 1 ] && grep -q '1 of 1 operation(s) refused' "$TMP/op-refused.out"; then
     pass "vfy-rp --op, refused: exit 1, saying so"
 else fail "vfy-rp --op, refused: exit $(cat "$TMP/op-refused.rc" 2>/dev/null): $(tail -n 3 "$TMP/op-refused.out")"; fi
