@@ -459,36 +459,6 @@ static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stat
     return VFY_OK;
 }
 
-/* The stored row (@kind, @name, @version, @dstr): *@exists, *@revoked and,
- * when it exists, whether its note is @note (*@same_note). */
-static vfy_rc stored_component(vfy_store *st, const char *kind, const char *name,
-                               const char *version, const char *dstr, const char *note,
-                               int *exists, int *revoked, int *same_note)
-{
-    sqlite3_stmt *s;
-    vfy_rc rc;
-    int src;
-
-    *exists = *revoked = *same_note = 0;
-    rc = st_stmt(st, SL_COMP_FIND,
-                 "SELECT state, note FROM components"
-                 " WHERE kind = ?1 AND name = ?2 AND version = ?3 AND digest = ?4", &s);
-    if (rc != VFY_OK)
-        return rc;
-    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *exists = 1;
-        *revoked = strcmp((const char *)sqlite3_column_text(s, 0), "revoked") == 0;
-        *same_note = strcmp((const char *)sqlite3_column_text(s, 1), note != NULL ? note : "") == 0;
-    }
-    sqlite3_reset(s);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? VFY_OK : st_db(st, src, "component");
-}
-
 /* 1 if a row of @kind with digest @dstr other than (@name, @version) is
  * revoked: what made an import store an approved entry revoked. */
 static vfy_rc revoked_twin(vfy_store *st, const char *kind, const char *name, const char *version,
@@ -545,7 +515,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         {
             int exists, was_revoked, same_note, other;
 
-            rc = stored_component(st, kind, name, version, dstr, note, &exists, &was_revoked,
+            rc = st_component_row(st, kind, name, version, dstr, note, &exists, &was_revoked,
                                   &same_note);
             if (rc == VFY_OK && exists && !same_note)
                 return st_err(st, VFY_E_CONFLICT, "bundle components[%zu]: %s %s %s exists "

@@ -46,6 +46,36 @@ vfy_rc st_component_revoked_as(vfy_store *st, vfy_component_kind kind, const uin
     return VFY_OK;
 }
 
+/* The stored row (@kind, @name, @version, @dstr): *@exists, *@revoked and,
+ * when it exists, whether its note is @note (*@same_note). */
+vfy_rc st_component_row(vfy_store *st, const char *kind, const char *name, const char *version,
+                        const char *dstr, const char *note, int *exists, int *revoked,
+                        int *same_note)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    int src;
+
+    *exists = *revoked = *same_note = 0;
+    rc = st_stmt(st, SL_COMP_FIND,
+                 "SELECT state, note FROM components"
+                 " WHERE kind = ?1 AND name = ?2 AND version = ?3 AND digest = ?4", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *exists = 1;
+        *revoked = strcmp((const char *)sqlite3_column_text(s, 0), "revoked") == 0;
+        *same_note = strcmp((const char *)sqlite3_column_text(s, 1), note != NULL ? note : "") == 0;
+    }
+    sqlite3_reset(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? VFY_OK : st_db(st, src, "component");
+}
+
 vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name,
                         const char *version, const uint8_t digest[32], const char *note,
                         int to_revoke, int *added)
@@ -53,7 +83,6 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
     char dstr[VFY_SHA256_STR_LEN + 1];
     sqlite3_stmt *s;
     vfy_rc rc;
-    int src;
 
     if (added != NULL)
         *added = 0;
@@ -67,32 +96,22 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
         return st_err(st, VFY_E_BAD_DIGEST, "component digest missing");
     if ((rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
         return rc;
-    rc = st_stmt(st, SL_COMP_FIND,
-                 "SELECT state, note FROM components"
-                 " WHERE kind = ?1 AND name = ?2 AND version = ?3 AND digest = ?4", &s);
-    if (rc != VFY_OK)
-        return rc;
-    sqlite3_bind_text(s, 1, vfy_component_kind_name(kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, dstr, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        int revoked = strcmp((const char *)sqlite3_column_text(s, 0), "revoked") == 0;
-        int same_note = strcmp((const char *)sqlite3_column_text(s, 1), note) == 0;
+    {
+        int exists, revoked, same_note;
 
-        sqlite3_reset(s);
-        if (revoked)
+        rc = st_component_row(st, vfy_component_kind_name(kind), name, version, dstr, note,
+                              &exists, &revoked, &same_note);
+        if (rc != VFY_OK)
+            return rc;
+        if (exists && revoked)
             return st_err(st, VFY_E_CONFLICT, "%s %s %s is revoked",
                           vfy_component_kind_name(kind), name, dstr);
-        if (!same_note)
+        if (exists && !same_note)
             return st_err(st, VFY_E_CONFLICT, "%s %s %s exists with a different note",
                           vfy_component_kind_name(kind), name, dstr);
-        return VFY_OK;
+        if (exists)
+            return VFY_OK;
     }
-    sqlite3_reset(s);
-    if (src != SQLITE_DONE)
-        return st_db(st, src, "component");
     /* A revoked value cannot be approved again (DESIGN §6) — under another
      * name or version either: appraisal already treats the digest as
      * revoked, and the listing and the export must not say otherwise. A

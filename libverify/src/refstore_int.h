@@ -133,6 +133,11 @@ vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsi
  * ("name version", into @as when not NULL). */
 vfy_rc st_component_revoked_as(vfy_store *st, vfy_component_kind kind, const uint8_t digest[32],
                                int *found, char *as, size_t cap);
+/* The stored component row (@kind, @name, @version, @dstr): *@exists,
+ * *@revoked, and whether its note is @note (NULL: "") in *@same_note. */
+vfy_rc st_component_row(vfy_store *st, const char *kind, const char *name, const char *version,
+                        const char *dstr, const char *note, int *exists, int *revoked,
+                        int *same_note);
 /* @to_revoke: not checked against revoked digests — a row added to be
  * revoked at once, or an import's approved row (which the import then
  * revokes if its digest is revoked: import_components); otherwise (an add)
