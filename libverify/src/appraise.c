@@ -1261,13 +1261,14 @@ done:
             /* Not for a manifest whose context had no reference value (a
              * policy may ignore that): no revocation could ever name what
              * its appraisal rested on, so it would stay known for good. */
-            mark_past = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-                        !r->ctx_unknown && own_policy(a, req, at, req_tier) &&
-                        vfy_policy_history(pol) != VFY_HISTORY_CURRENT &&
-                        vfy_agent_log_count(log) > 1;
-            mark = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
-                   !r->ctx_unknown && !known_cached(a, req->attester, r->md, &mark_refset) &&
-                   own_policy(a, req, at, req_tier);
+            /* @pol first: own_policy() may evict it from the policy cache */
+            int past = vfy_policy_history(pol) != VFY_HISTORY_CURRENT &&
+                       vfy_agent_log_count(log) > 1;
+            int own = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
+                      !r->ctx_unknown && own_policy(a, req, at, req_tier);
+
+            mark_past = own && past;
+            mark = own && !known_cached(a, req->attester, r->md, &mark_refset);
         }
         /* The nonce is kept only when the caller accepted it: it is there
          * so that a restarted verifier refuses nonces used before (a
