@@ -58,7 +58,7 @@
 #define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
 #define MAX_CONNS 64    /* open connections (one thread each) */
 #define IO_TIMEOUT_S 10 /* a handshake or a started frame must progress within this */
-#define MAX_HANDSHAKES 16 /* of MAX_CONNS, at most this many still in their TLS handshake */
+#define MAX_HANDSHAKES 16 /* in their TLS handshake; a newer one cuts the oldest */
 
 
 struct conn {
@@ -71,6 +71,9 @@ struct conn {
     unsigned long seen_gen;
     int attested;               /* evidence was sent on this connection */
     unsigned long evidence_gen; /* the generation the last evidence described (at least) */
+    int in_handshake;           /* under g.conns_lock */
+    int cut;                    /* its handshake shut down to make room (g.conns_lock) */
+    struct timespec accepted;
     struct conn *next;
 };
 
@@ -87,6 +90,7 @@ static struct {
     int unmeasured;           /* a valid manifest is in force but not measured */
     int pcr_mismatch_said;    /* "PCR does not match the agent log" logged once */
     int remeasure;            /* the TPM was reset: g.log[0] is to be extended again */
+    int started;              /* a manifest was measured once: the PCR is read before extends */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
@@ -338,7 +342,11 @@ static int manifest_reload(const char *why)
         goto unmeasured;
     }
     {
-        int reset, need = g.nlog > 0 ? extend_needed(e.md, &reset, err, sizeof(err)) : 1;
+        /* the PCR is read first unless nothing was ever measured: also after a
+         * reset emptied the log (a lost answer then reads as done, not as a
+         * second extend to make) */
+        int reset, need = g.nlog > 0 || g.started ? extend_needed(e.md, &reset, err, sizeof(err))
+                                                  : 1;
 
         if (need == -1 && reset) {
             /* the TPM was reset under the agent: the log starts again from
@@ -368,6 +376,8 @@ static int manifest_reload(const char *why)
         if (need == 0)
             say("PCR %u already holds this manifest's extend (its answer was lost with the TPM "
                 "connection): not extended again", g.pcr);
+        g.remeasure = 0;   /* the PCR holds the whole log: nothing left to extend again */
+        g.started = 1;
     }
     g.log[g.nlog++] = e;
     e.b64 = NULL;
@@ -713,6 +723,11 @@ static int handshake(struct conn *c)
             r = -1;
             break;
         }
+        if (pf.revents & (POLLHUP | POLLERR)) {   /* shut down to make room, or gone */
+            ERR_clear_error();
+            r = -1;
+            break;
+        }
     }
     (void)fcntl(c->fd, F_SETFL, flags);   /* blocking again, with its per-read timeouts */
     return r == 1;
@@ -722,11 +737,19 @@ static void *conn_main(void *arg)
 {
     struct conn *c = arg;
 
-    int ok = handshake(c);
+    int ok = handshake(c), cut;
 
     pthread_mutex_lock(&g.conns_lock);
-    g.nhandshakes--;
+    if (!c->cut)
+        g.nhandshakes--;   /* a cut one was uncounted when it was cut */
+    c->in_handshake = 0;
+    cut = c->cut;
     pthread_mutex_unlock(&g.conns_lock);
+    if (cut) {
+        say("conn %d: TLS handshake cut: the oldest of %d in progress, to make room for a "
+            "newer one", c->id, MAX_HANDSHAKES);
+        ok = 0;
+    }
     if (!ok)
         goto out;
     say("conn %d: TLS %s established (%s)", c->id, SSL_get_version(c->ssl),
@@ -845,19 +868,35 @@ static int start_conn(SSL_CTX *ctx, int fd)
         return -1;
     }
     pthread_mutex_lock(&g.conns_lock);
-    if (g.nconns >= MAX_CONNS || g.nhandshakes >= MAX_HANDSHAKES) {
-        int hs = g.nhandshakes >= MAX_HANDSHAKES;
+    if (g.nhandshakes >= MAX_HANDSHAKES) {
+        /* The oldest handshake in progress makes room: a real one takes
+         * milliseconds, so the oldest is a client that trickles (refusing
+         * the newcomer instead let 16 such clients, reopened every 10 s,
+         * keep every relying party out). */
+        struct conn *oldest = NULL;
 
+        for (struct conn *k = g.conns; k != NULL; k = k->next)
+            if (k->in_handshake && !k->cut &&
+                (oldest == NULL || k->accepted.tv_sec < oldest->accepted.tv_sec ||
+                 (k->accepted.tv_sec == oldest->accepted.tv_sec &&
+                  k->accepted.tv_nsec < oldest->accepted.tv_nsec)))
+                oldest = k;
+        if (oldest != NULL) {
+            oldest->cut = 1;
+            g.nhandshakes--;
+            shutdown(oldest->fd, SHUT_RDWR);
+        }
+    }
+    if (g.nconns >= MAX_CONNS) {
         pthread_mutex_unlock(&g.conns_lock);
-        if (hs)
-            say("connection refused: %d connections still in their TLS handshake", MAX_HANDSHAKES);
-        else
-            say("connection refused: %d connections open", MAX_CONNS);
+        say("connection refused: %d connections open", MAX_CONNS);
         conn_free(c);
         return -1;
     }
     g.nconns++;
     g.nhandshakes++;
+    c->in_handshake = 1;
+    clock_gettime(CLOCK_MONOTONIC, &c->accepted);
     c->id = ++g.next_id;
     c->next = g.conns;
     g.conns = c;
@@ -869,6 +908,7 @@ static int start_conn(SSL_CTX *ctx, int fd)
     if (rc != 0) {
         g.nconns--;
         g.nhandshakes--;
+        c->in_handshake = 0;
         g.conns = c->next;
         pthread_mutex_unlock(&g.conns_lock);
         conn_free(c);

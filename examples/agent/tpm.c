@@ -100,7 +100,7 @@ static int reconnect(agent_tpm *t, char *err, size_t err_cap)
         rc = Esys_TR_FromTPMPublic(t->esys, t->ak_handle, ESYS_TR_NONE, ESYS_TR_NONE,
                                    ESYS_TR_NONE, &t->ak);
         if (rc != TSS2_RC_SUCCESS) {
-            t->ak = ESYS_TR_NONE;
+            disconnect(t);   /* not half open: the next call (ready) tries it all again */
             return fail(err, err_cap, "reloading the AK", rc);
         }
     }
