@@ -420,8 +420,8 @@ out:
  * CMW JSON evidence for @nonce over this connection's exporter value. On
  * failure returns NULL with a message in @err.
  */
-static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len, char *err,
-                              size_t err_cap)
+static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len,
+                              unsigned long *gen_out, char *err, size_t err_cap)
 {
     uint8_t cb[VFY_CB_LEN], binder[VFY_BINDER_LEN];
     agent_quote q;
@@ -508,6 +508,9 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         snprintf(err, err_cap, "CMW encoding: %s", vfy_strerror(rc));
         ev = NULL;
     }
+    /* the generation this evidence describes, under the lock it was made
+     * under (a TPM reset seen above has bumped it already) */
+    *gen_out = g.gen;
 out:
     pthread_mutex_unlock(&g.lock);
     OPENSSL_cleanse(cb, sizeof(cb));
@@ -625,26 +628,21 @@ static int handle_frame(struct conn *c)
     case FRAME_ATTEST_REQUEST: {
         uint8_t *ev;
         size_t evlen = 0;
-        unsigned long gen0;
+        unsigned long gen_ev = 0;
 
         if (len != FRAME_NONCE_LEN) {
             send_error(c, FRAME_ERR_MALFORMED, "attest-request: the nonce must be 32 bytes");
             ret = -1;
             break;
         }
-        /* The generation before the evidence is made: the evidence
-         * describes it or a later one, never an earlier one. */
-        pthread_mutex_lock(&g.lock);
-        gen0 = g.gen;
-        pthread_mutex_unlock(&g.lock);
-        ev = make_evidence(c->ssl, p, &evlen, err, sizeof(err));
+        ev = make_evidence(c->ssl, p, &evlen, &gen_ev, err, sizeof(err));
         if (ev == NULL) {
             say("conn %d: attestation failed: %s", c->id, err);
             ret = send_error(c, FRAME_ERR_ATTEST, err);
             break;
         }
         c->attested = 1;
-        c->evidence_gen = gen0;
+        c->evidence_gen = gen_ev;   /* what the evidence describes, read with it */
         say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
             "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
         ret = send_evidence(c, ev, evlen);
