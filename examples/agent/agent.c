@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ static struct {
     int pcr_mismatch_said;    /* "PCR does not match the agent log" logged once */
     int remeasure;            /* the TPM was reset: g.log[0] is to be extended again */
     int started;              /* a manifest was measured once: the PCR is read before extends */
+    atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
@@ -468,6 +470,7 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
             log_restart();
             g.remeasure = 1;
             g.gen++;
+            atomic_store(&g.reset_seen, 1);   /* the other connections: the main loop */
             agent_quote_clear(&q);
             if (remeasure(err, err_cap) != 0 ||
                 agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err,
@@ -643,6 +646,8 @@ static int handle_frame(struct conn *c)
         }
         c->attested = 1;
         c->evidence_gen = gen_ev;   /* what the evidence describes, read with it */
+        if (gen_ev > c->seen_gen)
+            c->seen_gen = gen_ev;   /* the evidence tells it: no notice of it behind it */
         say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
             "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
         ret = send_evidence(c, ev, evlen);
@@ -698,6 +703,7 @@ static int handshake(struct conn *c)
     int flags = fcntl(c->fd, F_GETFL), r = -1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    ERR_clear_error();   /* a failure is then reported with its own reason */
     if (flags < 0 || fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) != 0)
         return SSL_accept(c->ssl) == 1;   /* cannot bound it: as before */
     for (;;) {
@@ -1184,6 +1190,8 @@ int main(int argc, char **argv)
             }
         }
         if (!stop && manifest_file_changed() && manifest_reload("file changed") > 0)
+            notify_all();
+        if (!stop && atomic_exchange(&g.reset_seen, 0))   /* a TPM reset seen in a quote */
             notify_all();
         reap(0);
     }

@@ -157,6 +157,7 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
 
     *payload = NULL;
     *len = 0;
+    ERR_clear_error();   /* a failure below is then reported with its own reason */
     rc = read_all(ssl, hdr, sizeof(hdr));
     if (rc != 0)
         return rc;

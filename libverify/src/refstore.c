@@ -782,7 +782,8 @@ const char *vfy_store_open_why(const char *path, unsigned flags, char *out, size
             snprintf(out, cap, "schema version %lld, this build needs %d (verifyctl --db PATH "
                      "init migrates it)", (long long)ver, VFY_STORE_SCHEMA_VERSION);
         else if (ntab > 0 && ver == VFY_STORE_SCHEMA_VERSION)
-            snprintf(out, cap, "schema version %d, as this build", VFY_STORE_SCHEMA_VERSION);
+            snprintf(out, cap, "a verifierd database of this build's schema, readable now: the "
+                     "error may have passed (a lock held too long, an I/O error)");
         else if (ntab == 0)
             snprintf(out, cap, "an SQLite database with no tables: not initialised "
                      "(verifyctl --db PATH init)");
