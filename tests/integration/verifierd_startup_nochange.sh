@@ -112,9 +112,15 @@ expect_eq "A exits 0 on SIGTERM" "$VD_STOP_RC" 0
 # to check and once to store, so the store read nothing and the start
 # failed; a file rewritten in between could also drop the checked
 # --default-policy id.
-vd_start pipe --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
-    --signing-key "$P/sign.pem" --policy <(pol z 1 44) --default-policy z ||
-    die "verifierd with --policy <(...) did not start: $(tail -n 3 "$VD_TMP/pipe/stderr.log")"
+# (A start that loses its port to another test after reading the pipe is
+# tried again by vd_start with the pipe empty: each attempt here gets a new
+# one.)
+up=0
+for _ in 1 2 3; do
+    vd_start pipe --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+        --signing-key "$P/sign.pem" --policy <(pol z 1 44) --default-policy z && { up=1; break; }
+done
+[ "$up" = 1 ] || die "verifierd with --policy <(...) did not start: $(tail -n 3 "$VD_TMP/pipe/stderr.log")"
 expect_eq "--policy <(...): z@1 stored" \
     "$("$VCTL" --db "$P/db" list policies --json | jq -c '[.[] | select(.id == "z") | .version]')" "[1]"
 vd_nonce "$A" '{}'
