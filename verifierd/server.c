@@ -71,6 +71,19 @@ static pthread_once_t store_once = PTHREAD_ONCE_INIT;
  */
 static _Atomic uint64_t generation_now;
 static atomic_int generation_valid;
+static _Atomic int64_t generation_read_at;   /* CLOCK_MONOTONIC ms of the last good read */
+
+/* A generation read longer ago than this (the reads failing: a damaged or
+ * dropped table, an I/O error) no longer vouches for the token cache. */
+#define GENERATION_FRESH_MS 1000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static vfy_rc shared_generation(void *ctx, uint64_t *gen)
 {
@@ -98,6 +111,7 @@ static vfy_rc generation_read(vfy_store *st)
     if (rc == VFY_OK) {
         atomic_store(&generation_now, gen);
         atomic_store(&generation_valid, 1);
+        atomic_store(&generation_read_at, mono_ms());
     }
     pthread_mutex_unlock(&generation_mu);
     return rc;
@@ -203,6 +217,12 @@ vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role,
     if (gen != w->token_gen) {
         memset(w->tokens, 0, sizeof(w->tokens));
         w->token_gen = gen;
+    }
+    if (mono_ms() - atomic_load(&generation_read_at) > GENERATION_FRESH_MS) {
+        /* nothing says the cache is current (a token revoked since would
+         * stay good for as long as the reads fail): the store answers */
+        memset(w->tokens, 0, sizeof(w->tokens));
+        return vfy_store_token_lookup_at(w->st, sha, name, role, expires_at);
     }
     e = &w->tokens[sha[0] % TOKEN_SLOTS];
     if (!e->used || memcmp(e->sha, sha, 32) != 0) {

@@ -201,7 +201,8 @@ vfy_appraiser *vd_appraiser(void);
 /* vfy_store_token_lookup_at() on this thread's store, through a small
  * cache of known tokens dropped whenever the store generation changes; an
  * expired token is found too, with its *@expires_at (0: never), so the
- * caller checks the expiry at every use. */
+ * caller checks the expiry at every use. While the generation cannot be
+ * read (over a second since the last good read) the cache is not used. */
 vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role,
                        int64_t *expires_at);
 /* Read the store generation again now (after this process's admin changes). */

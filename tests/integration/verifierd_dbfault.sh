@@ -8,7 +8,8 @@
 #   2. A table the appraisal writes is dropped: an attest is 503 and no EAR
 #      is sent (an EAR is released only once its result is recorded), and
 #      /healthz still answers; with the generation table dropped too,
-#      /healthz is 503.
+#      /healthz is 503, and a token revoked meanwhile is refused (the
+#      token cache is not trusted without a generation).
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
@@ -74,5 +75,17 @@ expect_status "... healthz still answers (the database opens)" 200
 sqlite3 "$VD_DB" 'DROP TABLE generation;' 2>"$VD_TMP/sql.err" || die "dropping generation: $(cat "$VD_TMP/sql.err")"
 vd_call GET /healthz -
 expect_problem "generation dropped: healthz" 503
+# The token cache is good while the generation says nothing changed: with no
+# generation to read, a token revoked behind verifierd's back (no bump) is
+# refused once the last good read is over a second old, by every worker
+# (each had the attest token cached: it stayed good for as long as the
+# reads failed).
+sqlite3 "$VD_DB" "UPDATE tokens SET revoked = 1 WHERE role = 'attest';" 2>"$VD_TMP/sql.err" ||
+    die "revoking: $(cat "$VD_TMP/sql.err")"
+sleep 1.5
+codes=""
+for _ in 1 2 3 4 5 6; do vd_nonce "$A"; codes="$codes $HTTP_CODE"; done
+expect_eq "... a token revoked meanwhile is refused by every worker" "$codes" " 401 401 401 401 401 401"
+expect_problem "... as unknown or revoked" 401 "unknown or revoked token"
 vd_stop
 vd_done
