@@ -58,7 +58,7 @@
 #define PLATFORM_PCRS 0xffu /* sha256 PCRs 0..7 */
 #define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
 #define MAX_CONNS 64    /* open connections (one thread each) */
-#define IO_TIMEOUT_S 10 /* a handshake or a started frame must progress within this */
+#define IO_TIMEOUT_S 10 /* a handshake or a started frame must be whole within this */
 #define MAX_HANDSHAKES 16 /* in their TLS handshake; a newer one cuts the oldest */
 
 
@@ -613,7 +613,9 @@ static int handle_frame(struct conn *c)
     uint8_t type = 0, *p = NULL;
     size_t len = 0;
     char err[256];
-    int rc = frame_read(c->ssl, FRAME_FROM_RP, &type, &p, &len), ret = 0;
+    /* once a frame has started, all of it within IO_TIMEOUT_S */
+    int rc = frame_read_within(c->ssl, c->fd, FRAME_FROM_RP, IO_TIMEOUT_S * 1000, &type, &p, &len);
+    int ret = 0;
 
     switch (rc) {
     case FRAME_OK: break;
@@ -624,6 +626,9 @@ static int handle_frame(struct conn *c)
     case FRAME_TOO_LARGE:
         say("conn %d: oversized %s frame; closing", c->id, frame_type_name(type));
         send_error(c, FRAME_ERR_TOO_LARGE, "frame too large");
+        return -1;
+    case FRAME_TIMEOUT:
+        say("conn %d: a frame did not arrive whole within %d s; closing", c->id, IO_TIMEOUT_S);
         return -1;
     default: return -1;
     }
@@ -699,41 +704,15 @@ static int handle_frame(struct conn *c)
  * as it liked, before any certificate was checked. 1 if done. */
 static int handshake(struct conn *c)
 {
-    struct timespec t0, now;
-    int flags = fcntl(c->fd, F_GETFL), r = -1;
+    int r;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ERR_clear_error();   /* a failure is then reported with its own reason */
-    if (flags < 0 || fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        return SSL_accept(c->ssl) == 1;   /* cannot bound it: as before */
-    for (;;) {
-        int err, left_ms;
-        struct pollfd pf = {c->fd, 0, 0};
-
-        if ((r = SSL_accept(c->ssl)) == 1)
-            break;
-        err = SSL_get_error(c->ssl, r);
-        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-            say("conn %d: TLS handshake failed: %s", c->id, frame_tls_reason());
-            break;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        left_ms = IO_TIMEOUT_S * 1000 - (int)((now.tv_sec - t0.tv_sec) * 1000 +
-                                              (now.tv_nsec - t0.tv_nsec) / 1000000);
-        pf.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        if (left_ms <= 0 || poll(&pf, 1, left_ms) <= 0) {
-            ERR_clear_error();
-            say("conn %d: TLS handshake failed: not finished within %d s", c->id, IO_TIMEOUT_S);
-            r = -1;
-            break;
-        }
-        if (pf.revents & (POLLHUP | POLLERR)) {   /* shut down to make room, or gone */
-            ERR_clear_error();
-            r = -1;
-            break;
-        }
-    }
-    (void)fcntl(c->fd, F_SETFL, flags);   /* blocking again, with its per-read timeouts */
+    SSL_set_accept_state(c->ssl);
+    r = frame_handshake(c->ssl, c->fd, IO_TIMEOUT_S * 1000);
+    if (r == 0)
+        say("conn %d: TLS handshake failed: %s", c->id, frame_tls_reason());
+    else if (r == FRAME_TIMEOUT)
+        say("conn %d: TLS handshake failed: not finished within %d s", c->id, IO_TIMEOUT_S);
+    /* FRAME_EOF: shut down to make room (said by the caller), or gone */
     return r == 1;
 }
 

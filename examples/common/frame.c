@@ -1,14 +1,20 @@
 /*
  * frame.c — the agent protocol's framing (docs/agent-protocol.md): a type
- * byte, a 4-byte big-endian length, the payload. Caveat: blocking I/O only;
- * the callers poll() before reading when they must not block, and
- * frame_data_ready() tells a frame from TLS housekeeping on the socket.
+ * byte, a 4-byte big-endian length, the payload. Blocking I/O, except that
+ * frame_read_within() and frame_handshake() switch the socket to
+ * non-blocking for the call to hold a deadline; the callers poll() before
+ * reading when they must not block, and frame_data_ready() tells a frame
+ * from TLS housekeeping on the socket.
  */
 #include "frame.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -88,14 +94,55 @@ int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len)
     return frame_write_pair(ssl, type, payload, len, 0, NULL, 0);
 }
 
-/* 0 on success, FRAME_EOF / FRAME_IO otherwise. */
-static int read_all(SSL *ssl, uint8_t *p, size_t len)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A frame being read: its SSL and socket, and its deadline (CLOCK_MONOTONIC
+ * ms; -1: none, the socket blocks). */
+struct reader {
+    SSL *ssl;
+    int fd;
+    int64_t deadline;
+};
+
+/* Wait for @fd to be readable (or writable, @out) until @deadline: 0, or
+ * FRAME_TIMEOUT / FRAME_IO. A hang-up counts as ready: the next SSL call
+ * reports it. */
+static int wait_fd(int fd, int out, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pf = {fd, out ? POLLOUT : POLLIN, 0};
+        int64_t left = deadline - mono_ms();
+        int n;
+
+        if (left <= 0)
+            return FRAME_TIMEOUT;
+        n = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? FRAME_IO : n == 0 ? FRAME_TIMEOUT : 0;
+    }
+}
+
+/* 0 on success, FRAME_EOF / FRAME_IO / FRAME_TIMEOUT otherwise. */
+static int read_all(struct reader *r, uint8_t *p, size_t len)
 {
     while (len > 0) {
         size_t n = 0;
-        if (SSL_read_ex(ssl, p, len, &n) != 1) {
-            int err = SSL_get_error(ssl, 0);
-            return err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ? FRAME_EOF : FRAME_IO;
+        if (SSL_read_ex(r->ssl, p, len, &n) != 1) {
+            int err = SSL_get_error(r->ssl, 0), w;
+
+            if (r->deadline < 0 || (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE))
+                return err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ? FRAME_EOF
+                                                                                : FRAME_IO;
+            if ((w = wait_fd(r->fd, err == SSL_ERROR_WANT_WRITE, r->deadline)) != 0)
+                return w;
+            continue;
         }
         p += n;
         len -= n;
@@ -148,7 +195,8 @@ static int sent_by(enum frame_peer from, uint8_t type)
     }
 }
 
-int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len)
+static int read_frame(struct reader *r, enum frame_peer from, uint8_t *type, uint8_t **payload,
+                      size_t *len)
 {
     uint8_t hdr[FRAME_HDR_LEN];
     size_t n, max;
@@ -158,7 +206,7 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
     *payload = NULL;
     *len = 0;
     ERR_clear_error();   /* a failure below is then reported with its own reason */
-    rc = read_all(ssl, hdr, sizeof(hdr));
+    rc = read_all(r, hdr, sizeof(hdr));
     if (rc != 0)
         return rc;
     *type = hdr[0];
@@ -172,7 +220,7 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
             return FRAME_TOO_LARGE;
         while (n > 0) {
             size_t k = n < sizeof(skip) ? n : sizeof(skip);
-            rc = read_all(ssl, skip, k);
+            rc = read_all(r, skip, k);
             if (rc != 0)
                 return rc;
             n -= k;
@@ -184,7 +232,7 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
     buf = malloc(n + 1);
     if (buf == NULL)
         return FRAME_NOMEM;
-    rc = read_all(ssl, buf, n);
+    rc = read_all(r, buf, n);
     if (rc != 0) {
         free(buf);
         return rc;
@@ -193,6 +241,79 @@ int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload,
     *payload = buf;
     *len = n;
     return FRAME_OK;
+}
+
+int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len)
+{
+    struct reader r = {ssl, -1, -1};
+
+    return read_frame(&r, from, type, payload, len);
+}
+
+/* @fd non-blocking: its flags before, or -1 (left blocking) if they cannot be set. */
+static int nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 ? flags : -1;
+}
+
+int frame_read_within(SSL *ssl, int fd, enum frame_peer from, int timeout_ms, uint8_t *type,
+                      uint8_t **payload, size_t *len)
+{
+    struct reader r = {ssl, fd, -1};
+    int flags = timeout_ms >= 0 ? nonblocking(fd) : -1, rc;
+
+    if (flags >= 0)
+        r.deadline = mono_ms() + timeout_ms;
+    else if (timeout_ms >= 0) {
+        *payload = NULL;
+        *len = 0;
+        return FRAME_IO;   /* no deadline could be held: not read at all */
+    }
+    rc = read_frame(&r, from, type, payload, len);
+    if (flags >= 0)
+        (void)fcntl(fd, F_SETFL, flags);
+    return rc;
+}
+
+int frame_handshake(SSL *ssl, int fd, int timeout_ms)
+{
+    int flags = nonblocking(fd), r = 0;
+    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    ERR_clear_error();   /* a failure is then reported with its own reason */
+    if (flags < 0)
+        return 0;
+    for (;;) {
+        int hs = SSL_do_handshake(ssl), err;
+        struct pollfd pf = {fd, 0, 0};
+        int64_t left;
+
+        if (hs == 1) {
+            r = 1;
+            break;
+        }
+        err = SSL_get_error(ssl, hs);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+            break;   /* r = 0: the reason is on the error queue */
+        pf.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        left = deadline - mono_ms();
+        if (left <= 0 || (hs = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left)) == 0) {
+            r = FRAME_TIMEOUT;
+            break;
+        }
+        if (hs < 0 && errno == EINTR)
+            continue;
+        if (hs < 0 || (pf.revents & (POLLHUP | POLLERR))) {   /* shut down, or gone */
+            r = FRAME_EOF;
+            break;
+        }
+    }
+    if (r != 0)
+        ERR_clear_error();
+    (void)fcntl(fd, F_SETFL, flags);   /* blocking again */
+    return r;
 }
 
 const char *frame_printable(const void *in, size_t len, char *out, size_t cap)

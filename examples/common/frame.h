@@ -67,7 +67,7 @@ int frame_write(SSL *ssl, uint8_t type, const void *payload, size_t len);
 int frame_write_pair(SSL *ssl, uint8_t t1, const void *p1, size_t l1, uint8_t t2,
                      const void *p2, size_t l2);
 
-/** Result of frame_read(). */
+/** Result of frame_read() and frame_read_within(). */
 enum frame_rc {
     FRAME_OK = 0,
     FRAME_EOF = -1,       /* the peer closed the connection (clean or not) */
@@ -75,6 +75,7 @@ enum frame_rc {
     FRAME_TOO_LARGE = -3, /* declared length above the type's limit (payload not read) */
     FRAME_UNKNOWN = -4,   /* unknown type; the payload (at most FRAME_APP_MAX) was skipped */
     FRAME_NOMEM = -5,
+    FRAME_TIMEOUT = -6,   /* frame_read_within(): not whole by its deadline (out of sync: close) */
 };
 
 /**
@@ -101,6 +102,24 @@ enum frame_peer { FRAME_FROM_RP, FRAME_FROM_AGENT };
  * stream is out of sync after FRAME_TOO_LARGE, so close.
  */
 int frame_read(SSL *ssl, enum frame_peer from, uint8_t *type, uint8_t **payload, size_t *len);
+
+/**
+ * frame_read(), but the whole frame must have arrived @timeout_ms after the
+ * call (FRAME_TIMEOUT otherwise; < 0: no bound, as frame_read()). A socket
+ * timeout bounds each read only: a peer that sent one byte now and then
+ * held the reader inside one frame for as long as it liked (a 1 MiB frame,
+ * weeks). @fd, @ssl's socket, is non-blocking during the call.
+ */
+int frame_read_within(SSL *ssl, int fd, enum frame_peer from, int timeout_ms, uint8_t *type,
+                      uint8_t **payload, size_t *len);
+
+/**
+ * The TLS handshake on @ssl (a client's or a server's, as @ssl was set up)
+ * finished within @timeout_ms in all, @fd non-blocking meanwhile: 1 done,
+ * 0 failed (frame_tls_reason() says why), FRAME_TIMEOUT not finished in
+ * time, FRAME_EOF the socket was shut down or reset meanwhile.
+ */
+int frame_handshake(SSL *ssl, int fd, int timeout_ms);
 
 /**
  * OpenSSL's reason for the last TLS failure on this thread ("tlsv13 alert

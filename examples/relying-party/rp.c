@@ -232,8 +232,9 @@ static int agent_connect(struct rp *rp)
     SSL_CTX_set_info_callback(rp->ctx, info_cb);
 connect:
     /* An agent that stalls in the handshake or inside a frame must not hang
-     * the relying party: each read and write must make progress within the
-     * answer timeout. */
+     * the relying party: the handshake must finish within the answer
+     * timeout, a frame once started too (next_frame), and each write must
+     * make progress within it. */
     rp->fd = tcp_connect(host, colon + 1, rp->answer_ms);
     if (rp->fd < 0) {
         fprintf(stderr, "%s: cannot connect to the agent at %s\n", rp->name, hostport);
@@ -249,8 +250,19 @@ connect:
         if (SSL_set1_host(rp->ssl, host) != 1 || SSL_set_tlsext_host_name(rp->ssl, host) != 1)
             goto tls_fail;
     }
-    if (SSL_connect(rp->ssl) != 1)
-        goto tls_fail;
+    SSL_set_connect_state(rp->ssl);
+    switch (frame_handshake(rp->ssl, rp->fd, (int)rp->answer_ms)) {
+    case 1: break;
+    case FRAME_TIMEOUT:
+        fprintf(stderr, "%s: TLS to the agent failed: the handshake did not finish within %u ms\n",
+                rp->name, rp->answer_ms);
+        goto fail;
+    case FRAME_EOF:
+        fprintf(stderr, "%s: TLS to the agent failed: the agent closed the connection during "
+                "the handshake\n", rp->name);
+        goto fail;
+    default: goto tls_fail;
+    }
     if (SSL_export_keying_material(rp->ssl, rp->cb, sizeof(rp->cb), VFY_CB_EXPORTER_LABEL,
                                    strlen(VFY_CB_EXPORTER_LABEL), NULL, 0, 0) != 1)
         goto tls_fail;
@@ -266,6 +278,7 @@ connect:
 tls_fail:
     fprintf(stderr, "%s: TLS to the agent failed:\n", rp->name);
     ERR_print_errors_fp(stderr);
+fail:
     SSL_free(rp->ssl);   /* no shutdown: the handshake did not complete */
     rp->ssl = NULL;
     if (rp->fd >= 0)
@@ -367,7 +380,10 @@ static void on_notice(struct rp *rp, const uint8_t *p, size_t len)
 /*
  * Read frames until one that is not a notice arrives (notices are handled
  * on the way). @timeout_ms < 0: block. Returns 1 with a frame, 0 on timeout,
- * 2 after a notice if @stop_on_notice, -1 on error or EOF.
+ * 2 after a notice if @stop_on_notice, -1 on error or EOF. Frames that have
+ * started arriving must be whole by @timeout_ms (0 for a drain) plus the
+ * answer timeout after the call, or the connection is dropped: an agent
+ * that sends a byte now and then cannot hold the call longer.
  */
 static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t *type,
                       uint8_t **p, size_t *len)
@@ -410,7 +426,17 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
          * block for yet */
         if ((must_poll = frame_data_ready(rp->ssl, rp->fd) == 0))
             continue;
-        rc = frame_read(rp->ssl, FRAME_FROM_AGENT, type, p, len);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        {
+            /* blocking (< 0): this frame within the answer timeout */
+            long el = timeout_ms < 0 ? 0
+                      : (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            long budget = (timeout_ms > 0 ? timeout_ms : 0) + (long)rp->answer_ms;
+
+            rc = el >= budget ? FRAME_TIMEOUT
+                              : frame_read_within(rp->ssl, rp->fd, FRAME_FROM_AGENT,
+                                                  (int)(budget - el), type, p, len);
+        }
         frames++;
         if (rc == FRAME_UNKNOWN)
             continue;
@@ -422,6 +448,9 @@ static int next_frame(struct rp *rp, int timeout_ms, int stop_on_notice, uint8_t
             /* part of a frame may be read: the stream is out of step */
             if (rc == FRAME_TOO_LARGE) {
                 agent_close(rp, 1, "a %s frame over its type's limit", frame_type_name(*type));
+            } else if (rc == FRAME_TIMEOUT) {
+                agent_close(rp, 1, "a frame did not arrive whole within %ld ms",
+                            (timeout_ms > 0 ? timeout_ms : 0) + (long)rp->answer_ms);
             } else {
                 rp->ssl_failed = rc == FRAME_IO;
                 agent_close(rp, 1, "reading a frame failed (%s%s)",
@@ -1242,8 +1271,9 @@ static void usage(FILE *f)
         "  --feed-page-size, --feed-pages: read the revocation feed N entries a page\n"
         "  (default %d, the most verifierd gives), at most N pages a decision (default %d);\n"
         "  past that the held result is asked about directly (GET /v1/results/{id}).\n"
-        "  --answer-timeout-ms: how long the agent has to start an answer, and for each\n"
-        "  read or write inside a frame or the TLS handshake (100..600000, default %d).\n"
+        "  --answer-timeout-ms: how long the agent has to start an answer, and then to\n"
+        "  finish it; the TLS handshake must finish within it, and each write progress\n"
+        "  (100..600000, default %d).\n"
         "  A connection left without an answer in time is closed with its EAR, and the\n"
         "  next operation opens a new one: answers are matched to requests by order only.\n"
         "  --require-policy: an EAR whose platform or agent verdict was appraised under\n"
