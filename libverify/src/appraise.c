@@ -127,6 +127,7 @@ struct vfy_result {
     size_t nrefs;
     int refs_overflow;
     int ctx_unknown;            /* the manifest's context had no reference value */
+    int past_ctx_unknown;       /* ... or a carried past manifest's (appraise_history) */
     uint64_t ticket;   /* the committer batch it waits for; 0: none */
 };
 
@@ -837,6 +838,9 @@ static void appraise_history(vfy_appraiser *a, vfy_result *r, const vfy_agent_lo
                 snprintf(sub.attester, sizeof(sub.attester), "%s", r->attester);
                 appraise_manifest(a, &sub, m, pol, "");
                 vfy_manifest_free(&m);
+                /* affirming under a policy that ignores an unknown context:
+                 * fine for this verdict, but not to be marked known-good */
+                r->past_ctx_unknown |= sub.ctx_unknown;
                 if (vfy_trust_vector_status(&sub.tv[VFY_EAR_AGENT]) == VFY_EAR_AFFIRMING) {
                     /* The result relies on the past manifest's values too:
                      * revoking one of them revokes it. */
@@ -1267,7 +1271,10 @@ done:
             int own = r->agent_present && vfy_result_status(r) == VFY_EAR_AFFIRMING &&
                       !r->ctx_unknown && own_policy(a, req, at, req_tier);
 
-            mark_past = own && past;
+            /* a past entry whose context had no reference value is not
+             * marked either (its mark would rest on rows that never name
+             * the context): then none is, they share one set of rows */
+            mark_past = own && past && !r->past_ctx_unknown;
             mark = own && !known_cached(a, req->attester, r->md, &mark_refset);
         }
         /* The nonce is kept only when the caller accepted it: it is there

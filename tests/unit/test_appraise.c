@@ -2752,6 +2752,55 @@ Test(appraise, unknown_context_never_makes_a_manifest_known)
     env_close(&e);
 }
 
+/* ... nor as a carried past manifest of an affirming log (the marks of its
+ * past entries, session 12, made it known): the mark would hold when the
+ * context is later added and revoked, or when a relying party names a
+ * policy that refuses unknown contexts, and the bare past entry would pass
+ * on it. Checked: no mark; after the context is added as revoked, the bare
+ * [MU, MA] is contraindicated under strict, and so is [MU, MA] under a
+ * request naming "strict" before that. */
+Test(appraise, unknown_context_in_a_carried_past_manifest_is_not_marked)
+{
+    static const char lax[] =
+        "{\"id\":\"lax-own\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
+        "\"agent\":{\"pcr\":23,\"history\":\"strict\",\"unknown_context\":\"ignore\"}}";
+    static const char MU[] =
+        "{\"agent_id\":\"soft-agent\",\"manifest_version\":8,\"models\":[],\"tools\":[],"
+        "\"policies\":[],\"context\":{\"digest\":\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000044\"}}";
+    const char *ua[] = {MU, SOFT_MA};
+    const int carried[] = {1, 0}, bare[] = {0, 0};
+    size_t nrev = 0, nres = 0;
+    uint8_t d[32];
+    env e;
+    soft s;
+
+    env_open(&e, 0);
+    load_policy(e.st, lax, strlen(lax));
+    soft_open(&s, &e, "soft-8", "lax-own");
+    soft_expect(&e, &s, ua, carried, 2, NULL, VFY_EAR_AFFIRMING,
+                "[MU carried, MA]: its own policy ignores MU's context");
+    cr_expect_eq(soft_known(&e, "soft-8", MU), 0, "MU, with an unknown context, is not marked");
+    cr_expect_eq(soft_known(&e, "soft-8", SOFT_MA), 1, "MA, the current one, is");
+    soft_expect(&e, &s, ua, carried, 2, "strict", VFY_EAR_CONTRAINDICATED,
+                "[MU carried, MA] under a request naming strict");
+    soft_expect(&e, &s, ua, bare, 2, "strict", VFY_EAR_CONTRAINDICATED,
+                "[MU bare, MA] under a request naming strict");
+    /* the context added and revoked: MU can never pass again */
+    cr_assert_eq(vfy_sha256_parse(d, "sha256:0000000000000000000000000000000000000000000000000000000000000044", 71),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_add(e.st, VFY_COMPONENT_CONTEXT, "ctx-44", NULL, d, NULL, NULL),
+                 VFY_OK, "%s", vfy_store_errmsg(e.st));
+    cr_assert_eq(vfy_store_component_revoke(e.st, VFY_COMPONENT_CONTEXT, "ctx-44", d, &nrev, &nres),
+                 VFY_OK);
+    soft_expect(&e, &s, ua, bare, 2, NULL, VFY_EAR_CONTRAINDICATED,
+                "[MU bare, MA] after MU's context was revoked");
+    soft_expect(&e, &s, ua, carried, 2, NULL, VFY_EAR_CONTRAINDICATED,
+                "[MU carried, MA] after MU's context was revoked");
+    soft_close(&s);
+    env_close(&e);
+}
+
 /*
  * After a TPM Restart the history starts over from the first verified quote,
  * also when that quote's appraisal stops before the history: one quote of
