@@ -128,6 +128,9 @@ struct vfy_result {
     int refs_overflow;
     int ctx_unknown;            /* the manifest's context had no reference value */
     int past_ctx_unknown;       /* ... or a carried past manifest's (appraise_history) */
+    unsigned comp_listed;       /* component reasons of the manifest being appraised */
+    size_t comp_unlisted;       /* ... and those over COMP_REASONS_MAX, counted only */
+    size_t reasons_unlisted;    /* reasons past the last slot (reason()) */
     uint64_t ticket;   /* the committer batch it waits for; 0: none */
 };
 
@@ -562,18 +565,58 @@ static const struct refset_entry *refset_rows(vfy_appraiser *a, int64_t id)
 
 static void reason(vfy_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Reasons are kept in the order found, up to VFY_RESULT_MAX_REASONS - 1; the
+ * last slot is kept for "N more reasons not listed" (reasons_close), so a
+ * reader knows the list is cut. One manifest lists at most COMP_REASONS_MAX
+ * of its components (appraise_component): an agent whose manifest names 70
+ * unapproved models filled every slot with warnings, and the reason of a
+ * contraindicated verdict found after them (a past entry under a strict
+ * history) was dropped.
+ */
+#define COMP_REASONS_MAX 16
+
 static void reason(vfy_result *r, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
 
-    if (r->nreasons >= VFY_RESULT_MAX_REASONS)
+    if (r->nreasons >= VFY_RESULT_MAX_REASONS - 1) {
+        r->reasons_unlisted++;
         return;
+    }
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if ((r->reasons[r->nreasons] = strdup(buf)) != NULL)
         r->nreasons++;
+}
+
+/* The cut list's last line (see reason()). */
+static void reasons_close(vfy_result *r)
+{
+    char buf[96];
+
+    if (r->reasons_unlisted == 0 || r->nreasons >= VFY_RESULT_MAX_REASONS)
+        return;
+    snprintf(buf, sizeof(buf), "%zu more reason%s not listed", r->reasons_unlisted,
+             r->reasons_unlisted == 1 ? "" : "s");
+    if ((r->reasons[r->nreasons] = strdup(buf)) != NULL)
+        r->nreasons++;
+    r->reasons_unlisted = 0;
+}
+
+/* A reason about one component of the manifest being appraised: only the
+ * first COMP_REASONS_MAX are listed, the rest counted (appraise_manifest
+ * says how many). */
+static int comp_listed(vfy_result *r)
+{
+    if (r->comp_listed >= COMP_REASONS_MAX) {
+        r->comp_unlisted++;
+        return 0;
+    }
+    r->comp_listed++;
+    return 1;
 }
 
 /* Raise claim @c of submodule @s to @value if that is a worse tier. */
@@ -650,13 +693,15 @@ static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_ki
     }
     if (rc == VFY_OK && comp.state == VFY_REF_REVOKED) {
         raise_claim(r, VFY_EAR_AGENT, claim, 96);
-        reason(r, "%s%s %s %s is revoked", when, kname, name != NULL ? name : "", d);
+        if (comp_listed(r))
+            reason(r, "%s%s %s %s is revoked", when, kname, name != NULL ? name : "", d);
         return;
     }
     if (rc != VFY_E_NOT_FOUND) {
         raise_claim(r, VFY_EAR_AGENT, claim, 96);
-        reason(r, "%s%s %s: reference lookup failed (%s)", when, kname, name != NULL ? name : "",
-               vfy_strerror(rc));
+        if (comp_listed(r))
+            reason(r, "%s%s %s: reference lookup failed (%s)", when, kname,
+                   name != NULL ? name : "", vfy_strerror(rc));
         return;
     }
     if (kind == VFY_COMPONENT_CONTEXT) {
@@ -671,7 +716,8 @@ static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_ki
         return;
     }
     raise_claim(r, VFY_EAR_AGENT, claim, unknown_value);
-    reason(r, "%s%s %s %s is not an approved reference value", when, kname, name, d);
+    if (comp_listed(r))
+        reason(r, "%s%s %s %s is not an approved reference value", when, kname, name, d);
 }
 
 static void appraise_manifest(vfy_appraiser *a, vfy_result *r, const vfy_manifest *m,
@@ -686,12 +732,18 @@ static void appraise_manifest(vfy_appraiser *a, vfy_result *r, const vfy_manifes
         {VFY_MANIFEST_POLICIES, VFY_COMPONENT_POLICY},
     };
 
+    r->comp_listed = 0;
+    r->comp_unlisted = 0;
+    /* the context first: its reason is never among those left unlisted */
+    appraise_component(a, r, VFY_COMPONENT_CONTEXT, NULL, vfy_manifest_context_digest(m), pol, when);
     for (size_t l = 0; l < 3; l++)
         for (size_t i = 0; i < vfy_manifest_count(m, lists[l].list); i++) {
             const vfy_manifest_entry *e = vfy_manifest_entry_at(m, lists[l].list, i);
             appraise_component(a, r, lists[l].kind, e->name, e->digest, pol, when);
         }
-    appraise_component(a, r, VFY_COMPONENT_CONTEXT, NULL, vfy_manifest_context_digest(m), pol, when);
+    if (r->comp_unlisted > 0)
+        reason(r, "%s%zu more component%s not approved or revoked, not listed", when,
+               r->comp_unlisted, r->comp_unlisted == 1 ? "" : "s");
     /* An empty manifest approves nothing but contradicts nothing either. */
     raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 2);
     raise_claim(r, VFY_EAR_AGENT, VFY_TV_CONFIGURATION, 2);
@@ -1240,6 +1292,7 @@ done:
     }
     if (vfy_result_status(r) != VFY_EAR_AFFIRMING && r->nreasons == 0)
         reason(r, "not affirming");
+    reasons_close(r);
 
     /* 5. State (only from a verified quote) and the result: one commit. */
     if (in_tx || a->record) {

@@ -2369,6 +2369,99 @@ Test(appraise, repeated_references_are_counted_once)
     free(carried);
 }
 
+/* A manifest naming 70 unapproved tools (warnings) does not crowd the
+ * reason of a contraindicated verdict out of the list: under a strict
+ * history, a bare past entry never appraised is what makes it
+ * contraindicated, and its reason is listed. One manifest lists 16 of its
+ * components and says how many more; a list that is still too long ends
+ * with how many reasons were left out. */
+Test(appraise, unapproved_components_do_not_crowd_out_the_verdicts_reason)
+{
+    enum { TOOLS = 70 };
+    static const char tmpl[] = SOFT_MANIFEST("@V", "@T");
+    static const char MX[] = SOFT_MANIFEST("40", "");   /* never appraised: a bare entry */
+    size_t cap = (size_t)TOOLS * 128 + sizeof(tmpl), o = 0;
+    char *tools = malloc(cap), *full = malloc(cap + 64);
+    const char *man[2], *at, *av;
+    const int bare[] = {0, 0};
+    int history = 0, more = 0, tools_listed = 0;
+    vfy_result *r;
+    env e;
+    soft s;
+
+    cr_assert(tools != NULL && full != NULL);
+    for (int t = 0; t < TOOLS; t++) {
+        uint8_t d[32];
+        char hx[65];
+
+        memset(d, 0x6e, sizeof(d));
+        d[0] = (uint8_t)t;
+        hexs(hx, d, 32);
+        o += (size_t)snprintf(tools + o, cap - o,
+                              "%s{\"name\":\"unapproved-%02d\",\"version\":\"1\",\"digest\":\"sha256:%s\"}",
+                              t ? "," : "", t, hx);
+    }
+    av = strstr(tmpl, "@V");
+    at = strstr(tmpl, "@T");
+    cr_assert(av != NULL && at != NULL && av < at);
+    snprintf(full, cap + 64, "%.*s%d%.*s%s%s", (int)(av - tmpl), tmpl, 41, (int)(at - av - 2),
+             av + 2, tools, at + 2);
+    man[0] = MX;
+    man[1] = full;
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-crowd", "strict");
+    r = soft_appraise(&e, &s, man, bare, 2, "[MX bare, 70 unapproved tools]");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    cr_expect_eq(vfy_result_vector(r, VFY_EAR_AGENT).value[VFY_TV_EXECUTABLES], 96);
+    for (size_t i = 0; i < vfy_result_reason_count(r); i++) {
+        const char *x = vfy_result_reason(r, i);
+
+        history |= strstr(x, "agent log entry 1 (sha256:") != NULL &&
+                   strstr(x, "is not a manifest this verifier appraised as affirming "
+                             "(history: strict)") != NULL;
+        more |= strcmp(x, "54 more components not approved or revoked, not listed") == 0;
+        tools_listed += strstr(x, "unapproved-") != NULL;
+    }
+    cr_expect(history, "the past entry's reason is listed (%zu reasons)",
+              vfy_result_reason_count(r));
+    cr_expect(more, "the manifest says how many it left out");
+    cr_expect_eq(tools_listed, 16);
+    vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
+    free(tools);
+    free(full);
+}
+
+/* A list cut at the last slot ends with how many reasons it left out: 80
+ * bare past entries never appraised, under strict, give 80 reasons. */
+Test(appraise, a_cut_reason_list_says_how_many_are_left_out)
+{
+    enum { PAST = 80 };
+    static char mans[PAST][sizeof(SOFT_MANIFEST("1000", ""))];
+    const char *man[PAST + 1];
+    int bare[PAST + 1] = {0};
+    vfy_result *r;
+    env e;
+    soft s;
+
+    for (int i = 0; i < PAST; i++) {
+        snprintf(mans[i], sizeof(mans[i]), SOFT_MANIFEST("%d", ""), 100 + i);
+        man[i] = mans[i];
+    }
+    man[PAST] = SOFT_MB;
+    env_open(&e, 0);
+    soft_open(&s, &e, "soft-cut", "strict");
+    r = soft_appraise(&e, &s, man, bare, PAST + 1, "80 bare past entries");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    cr_assert_eq(vfy_result_reason_count(r), VFY_RESULT_MAX_REASONS);
+    cr_expect_str_eq(vfy_result_reason(r, VFY_RESULT_MAX_REASONS - 1),
+                     "17 more reasons not listed");
+    vfy_result_free(&r);
+    soft_close(&s);
+    env_close(&e);
+}
+
 /* More distinct reference values than a result can record (1,024): a
  * revocation of one left out could never reach the result, so it is not
  * affirming — warning, agent executables 32, with a reason. Five carried

@@ -57,6 +57,8 @@ extern "C" {
 #endif
 
 #define VFY_RESULT_ID_LEN 22     /* 16 bytes, base64url: 6 of issue time (ms), 10 random */
+/* A result lists at most this many reasons (the last one may be "N more
+ * reasons not listed"; one manifest lists at most 16 of its components). */
 #define VFY_RESULT_MAX_REASONS 64
 
 typedef struct vfy_appraiser vfy_appraiser;
