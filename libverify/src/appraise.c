@@ -1172,8 +1172,16 @@ static vfy_rc appraise_once(vfy_appraiser *a, const vfy_appraisal_request *req, 
         quote_ok = 0; /* do not let this quote move the state */
         goto done;
     }
-    if (nonce_rc == VFY_OK)
-        raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 2);
+    if (nonce_rc != VFY_OK) {
+        /* Not fresh evidence: the verdict is contraindicated already, and
+         * a replayed genuine quote (its nonce spent) must not buy the work
+         * of appraising its agent log and history under the write lock
+         * again and again (a 4096-entry log: ~5x an appraisal's cost), nor
+         * move the attester's state. */
+        quote_ok = 0;
+        goto done;
+    }
+    raise_claim(r, VFY_EAR_PLATFORM, VFY_TV_INSTANCE_IDENTITY, 2);
     /*
      * A TPM Restart (Shutdown(STATE) + Startup(CLEAR), e.g. resume from
      * hibernation) keeps resetCount but resets every PCR, PCR 23 included:
