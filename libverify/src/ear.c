@@ -8,8 +8,9 @@
  * (ear.status, ..., "tag:github.com,2023:veraison/ear"). verifierd's own
  * claims use the "verifierd." prefix in both. docs/ear.md is the reference.
  *
- * Caveats: only the "platform" and "agent" submodules are interpreted; other
- * submodules must be objects but are otherwise ignored by the accessors.
+ * Caveats: only the "platform" and "agent" submodules exist in this
+ * profile; a result naming any other is refused (VFY_E_EAR_CLAIMS), so a
+ * status nobody reads cannot hide a verdict.
  */
 #include <stdio.h>
 #include <stdlib.h>

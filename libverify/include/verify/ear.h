@@ -168,8 +168,11 @@ typedef struct vfy_ear vfy_ear;
  * (VFY_E_JWS_KID_UNKNOWN); 64-byte r||s with 0 < r,s < n that verifies
  * (VFY_E_JWS_SIGNATURE); claims JSON with a known eat_profile
  * (VFY_E_EAR_PROFILE) and the claims of docs/ear.md well-typed, including
- * integer iat and exp (VFY_E_EAR_CLAIMS); exp > @now (VFY_E_EAR_EXPIRED);
- * iat <= @now + VFY_EAR_IAT_SKEW_S (VFY_E_EAR_NOT_YET_VALID); if
+ * integer iat < exp, submods holding only "platform" and "agent", and an
+ * integer nbf (if any) not after exp (VFY_E_EAR_CLAIMS); each submodule's
+ * status its trust vector's tier and the overall status the worst
+ * submodule's (VFY_E_EAR_STATUS); exp > @now (VFY_E_EAR_EXPIRED);
+ * iat and nbf <= @now + VFY_EAR_IAT_SKEW_S (VFY_E_EAR_NOT_YET_VALID); if
  * @expected_nonce is given, eat_nonce equals it (VFY_E_EAR_NONCE); if
  * @channel_binding (the 32-byte tls-exporter value of the relying party's
  * own connection) is given, verifierd.channel_binding equals
