@@ -76,6 +76,8 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
     vfy_rc rc = VFY_OK;
 
     snprintf(reason, sizeof(reason), "%s revoked", obj);
+    if ((rc = st_feed_floor(st)) != VFY_OK)
+        return rc;
     for (int i = 0; i < 2 && rc == VFY_OK; i++) {
         sqlite3_stmt *s = NULL;
         int src = sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL);

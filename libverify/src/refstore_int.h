@@ -25,7 +25,7 @@ enum st_slot {
     SL_RES_INSERT, SL_RES_REF_COMP, SL_RES_REF_PCR, SL_RES_GET,
     SL_REVOKE_FEED_COMP, SL_REVOKE_MARK_COMP, SL_REVOKE_FEED_PCR, SL_REVOKE_MARK_PCR,
     SL_FEED_READ,
-    SL_FEED_HEAD,
+    SL_FEED_HEAD, SL_FEED_FLOOR_UP, SL_FEED_FLOOR_NEW,
     SL_KNOWN_GET, SL_KNOWN_PUT, SL_KNOWN_PUT_REFS, SL_KNOWN_FORGET, SL_KNOWN_FORGET_PCR,
     SL_REFSET_FIND, SL_REFSET_INSERT, SL_KNOWN_GET_REFSET, SL_REFSET_ROWS,
     SL_PRUNE_FEED, SL_PRUNE_RESULTS, SL_NONCE_LEAD_PUT, SL_NONCE_LEAD_GET,
@@ -161,6 +161,14 @@ int st_tx_lost(vfy_store *st);
  * merged), created on first use, in the caller's transaction.
  */
 vfy_rc st_refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out);
+/*
+ * Before revocation feed entries are added: the next cursor is after the
+ * clock, in microseconds since the epoch (and after every cursor given).
+ * A database restored from a backup then gives cursors after every one the
+ * lost database gave (unless the clock went back), so a relying party's
+ * cursor does not skip the revocations made after the restore.
+ */
+vfy_rc st_feed_floor(vfy_store *st);
 /* Revoke unexpired valid results relying on component/PCR row @id. */
 vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
                             const char *reason, size_t *results);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "refstore_int.h"
 #include "verify/nonce.h"
@@ -393,6 +394,34 @@ vfy_rc store_results_prune(vfy_store *st, int64_t before, size_t max_rows, int a
     return rc;
 }
 
+vfy_rc st_feed_floor(vfy_store *st)
+{
+    static const char *const sql[2] = {
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'revocations' AND seq < ?1",
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'revocations', ?1"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'revocations')",
+    };
+    struct timespec ts;
+    int64_t floor_us;
+    vfy_rc rc = VFY_OK;
+
+    if (st->fixed_now != 0) {
+        floor_us = st->fixed_now * 1000000;
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        floor_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+    for (int i = 0; i < 2 && rc == VFY_OK; i++) {
+        sqlite3_stmt *s;
+
+        if ((rc = st_stmt(st, i == 0 ? SL_FEED_FLOOR_UP : SL_FEED_FLOOR_NEW, sql[i], &s)) != VFY_OK)
+            return rc;
+        sqlite3_bind_int64(s, 1, floor_us);
+        rc = st_exec_stmt(st, s, "revocation feed cursor");
+    }
+    return rc;
+}
+
 vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
                             const char *reason, size_t *results)
 {
@@ -424,6 +453,8 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
     vfy_rc rc;
 
     *results = 0;
+    if ((rc = st_feed_floor(st)) != VFY_OK)
+        return rc;
     /* Feed first (it selects the still-valid results), then mark them. */
     for (int step = 0; step < 2; step++) {
         if (step == 0)

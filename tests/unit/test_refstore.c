@@ -439,6 +439,63 @@ Test(refstore, component_idempotent_conflict_lookup)
     vfy_store_close(&st);
 }
 
+/* A database restored from a backup taken before a revocation gives its
+ * next feed cursors after the clock, so after every cursor the lost
+ * database gave: a relying party's cursor from before the restore sees the
+ * revocations made after it. (Cursors started at 1, and the restored
+ * database gave cursor 1 again: the relying party, already at 1, skipped
+ * the new revocation without a word.) */
+Test(refstore, feed_cursors_after_a_restore_follow_the_clock)
+{
+    vfy_store *st = open_new();
+    vfy_store_component c;
+    vfy_store_revocation *feed = NULL;
+    uint8_t d[32];
+    size_t nrev = 0, nres = 0, n = 0;
+    uint64_t seen = 0, cur = 0;
+    char *pem = new_ec_pem(), bak[160], sql[200];
+
+    vfy_store_set_time(st, 1000);
+    fill(d, 32, 7);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1", d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_lookup(st, VFY_COMPONENT_TOOL, d, &c), VFY_OK);
+    {
+        vfy_store_ref ref = {VFY_STORE_REF_COMPONENT, c.id};
+
+        cr_assert_eq(vfy_store_result_record(st, "r-1", "a1", 990, 5000, "affirming", &ref, 1),
+                     VFY_OK);
+    }
+    /* the backup, before any revocation */
+    snprintf(bak, sizeof(bak), "%s/backup.db", dir);
+    snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", bak);
+    cr_assert_eq(raw_exec(sql), SQLITE_OK);
+    /* a revocation the relying party reads */
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t", d, &nrev, &nres), VFY_OK);
+    cr_assert_eq(nres, 1);
+    cr_assert_eq(vfy_store_revocations(st, 0, 10, &feed, &n, &seen), VFY_OK);
+    cr_assert_eq(n, 1);
+    vfy_free(feed);
+    vfy_store_close(&st);
+    /* restored, and the same revocation made again a second later */
+    cr_assert_eq(rename(bak, path), 0);
+    st = open_new();
+    vfy_store_set_time(st, 1001);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t", d, &nrev, &nres), VFY_OK);
+    cr_assert_eq(nres, 1, "r-1 is valid again in the restored database, and revoked again");
+    cr_assert_eq(vfy_store_revocations(st, seen, 10, &feed, &n, &cur), VFY_OK);
+    cr_expect_eq(n, 1, "the relying party's cursor %llu sees the new revocation",
+                 (unsigned long long)seen);
+    if (n == 1) {
+        cr_expect_str_eq(feed[0].result_id, "r-1");
+        cr_expect_gt(feed[0].cursor, seen);
+    }
+    vfy_free(feed);
+    vfy_store_close(&st);
+    free(pem);
+}
+
 Test(refstore, component_revoke_revokes_dependent_unexpired_results)
 {
     vfy_store *st = open_new();
@@ -496,6 +553,7 @@ Test(refstore, component_revoke_revokes_dependent_unexpired_results)
     cr_assert_eq(n, 1);
     cr_assert_str_eq(feed[0].result_id, "r-live");
     cr_assert_eq(cur, feed[0].cursor);
+    cr_expect_eq(cur, 1000000001u, "the cursor is after the clock (1000 s, in us)");
     vfy_free(feed);
     cr_assert_eq(vfy_store_revocations(st, cur, 10, &feed, &n, &cur), VFY_OK);
     cr_assert_eq(n, 0);
