@@ -1,6 +1,7 @@
 /*
  * json_util.c — strict JSON intake over cJSON for the evidence, manifest,
- * agent-log and policy parsers (DESIGN §5 limits). See json_util.h.
+ * agent-log and policy parsers (DESIGN §5 limits), see json_util.h; and
+ * vfy_json_check() (verify/encoding.h), the same rules for other programs.
  *
  * Caveat: the pre-scan is a validator, not a parser: it checks nesting,
  * number syntax, string escapes and UTF-8, and leaves the grammar (commas,
@@ -12,6 +13,37 @@
 
 #include "json_util.h"
 #include "verify/encoding.h"
+
+/* Why a document failed the pre-scan or the parse: the reasons
+ * vfy_json_check() gives (static strings). */
+#define WHY_NOT_JSON "not well-formed JSON"
+#define WHY_CONTROL "a control character in a string"
+#define WHY_NUL "\\u0000 in a string"
+#define WHY_ESCAPE "a bad escape in a string"
+#define WHY_SURROGATE "an unpaired surrogate escape in a string"
+#define WHY_UTF8 "invalid UTF-8 in a string"
+#define WHY_UNTERMINATED "an unterminated string"
+#define WHY_NUMBER "a number that is not a plain integer (no fraction, exponent or leading zero)"
+#define WHY_NESTING "nesting deeper than 16 levels"
+#define WHY_TOO_MANY "too many values"
+#define WHY_TRAILING "bytes after the JSON value"
+#define WHY_EMPTY "no JSON value"
+
+static vfy_json_status why_set(const char **why, const char *w, vfy_json_status st)
+{
+    *why = w;
+    return st;
+}
+
+/* The code point of the four hex digits at @p (checked by the caller). */
+static unsigned hex4(const unsigned char *p)
+{
+    unsigned v = 0;
+
+    for (int j = 0; j < 4; j++)
+        v = v * 16 + (unsigned)(p[j] <= '9' ? p[j] - '0' : (p[j] | 0x20) - 'a' + 10);
+    return v;
+}
 
 static int is_hex(unsigned char c)
 {
@@ -35,7 +67,8 @@ static const unsigned char plain_char[256] = {
 
 /* Scan a string body starting after its opening quote at *@i; on success *@i
  * is just past the closing quote. */
-static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i)
+static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i,
+                                   const char **why)
 {
     size_t k = *i;
 
@@ -52,25 +85,39 @@ static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i
             *i = k + 1;
             return VFY_JSON_OK;
         }
-        if (c < 0x20)
-            return VFY_JSON_MALFORMED; /* raw control characters, NUL included */
+        if (c < 0x20) /* raw control characters, NUL included */
+            return why_set(why, WHY_CONTROL, VFY_JSON_MALFORMED);
         if (c == '\\') {
             if (len - k < 2)
-                return VFY_JSON_MALFORMED;
+                return why_set(why, WHY_UNTERMINATED, VFY_JSON_MALFORMED);
             c = p[k + 1];
             if (c == 'u') {
+                unsigned cp;
+
                 if (len - k < 6)
-                    return VFY_JSON_MALFORMED;
+                    return why_set(why, WHY_ESCAPE, VFY_JSON_MALFORMED);
                 for (size_t j = 2; j < 6; j++)
                     if (!is_hex(p[k + j]))
-                        return VFY_JSON_MALFORMED;
-                if (memcmp(p + k + 2, "0000", 4) == 0)
-                    return VFY_JSON_MALFORMED; /* would truncate the C string */
+                        return why_set(why, WHY_ESCAPE, VFY_JSON_MALFORMED);
+                cp = hex4(p + k + 2);
+                if (cp == 0) /* would truncate the C string */
+                    return why_set(why, WHY_NUL, VFY_JSON_MALFORMED);
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return why_set(why, WHY_SURROGATE, VFY_JSON_MALFORMED);
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    /* a high surrogate only with its low one */
+                    if (len - k < 12 || p[k + 6] != '\\' || p[k + 7] != 'u' ||
+                        !is_hex(p[k + 8]) || !is_hex(p[k + 9]) || !is_hex(p[k + 10]) ||
+                        !is_hex(p[k + 11]) || hex4(p + k + 8) < 0xdc00 ||
+                        hex4(p + k + 8) > 0xdfff)
+                        return why_set(why, WHY_SURROGATE, VFY_JSON_MALFORMED);
+                    k += 6;
+                }
                 k += 6;
             } else if (strchr("\"\\/bfnrt", c) != NULL && c != '\0') {
                 k += 2;
             } else {
-                return VFY_JSON_MALFORMED;
+                return why_set(why, WHY_ESCAPE, VFY_JSON_MALFORMED);
             }
             continue;
         }
@@ -97,40 +144,41 @@ static vfy_json_status scan_string(const unsigned char *p, size_t len, size_t *i
             else if (c == 0xf4)
                 hi = 0x8f;
         } else {
-            return VFY_JSON_MALFORMED;
+            return why_set(why, WHY_UTF8, VFY_JSON_MALFORMED);
         }
         if (len - k - 1 < n)
-            return VFY_JSON_MALFORMED;
+            return why_set(why, WHY_UTF8, VFY_JSON_MALFORMED);
         if (p[k + 1] < lo || p[k + 1] > hi)
-            return VFY_JSON_MALFORMED;
+            return why_set(why, WHY_UTF8, VFY_JSON_MALFORMED);
         for (size_t j = 2; j <= n; j++)
             if (p[k + j] < 0x80 || p[k + j] > 0xbf)
-                return VFY_JSON_MALFORMED;
+                return why_set(why, WHY_UTF8, VFY_JSON_MALFORMED);
         k += n + 1;
     }
-    return VFY_JSON_MALFORMED; /* unterminated */
+    return why_set(why, WHY_UNTERMINATED, VFY_JSON_MALFORMED);
 }
 
 /* Canonical integer token at *@i: -?(0|[1-9][0-9]*), not followed by more
  * number characters. */
-static vfy_json_status scan_number(const unsigned char *p, size_t len, size_t *i)
+static vfy_json_status scan_number(const unsigned char *p, size_t len, size_t *i,
+                                   const char **why)
 {
     size_t k = *i;
 
     if (p[k] == '-')
         k++;
     if (k >= len)
-        return VFY_JSON_MALFORMED;
+        return why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
     if (p[k] == '0') {
         k++;
     } else if (p[k] >= '1' && p[k] <= '9') {
         while (k < len && p[k] >= '0' && p[k] <= '9')
             k++;
     } else {
-        return VFY_JSON_MALFORMED;
+        return why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
     }
     if (k < len && strchr("0123456789.eE+-", p[k]) != NULL && p[k] != '\0')
-        return VFY_JSON_MALFORMED;
+        return why_set(why, WHY_NUMBER, VFY_JSON_MALFORMED);
     *i = k;
     return VFY_JSON_OK;
 }
@@ -141,7 +189,7 @@ static vfy_json_status scan_number(const unsigned char *p, size_t len, size_t *i
  * tree before the caller could count its entries.
  */
 static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_depth,
-                               size_t max_tokens)
+                               size_t max_tokens, const char **why)
 {
     static const char *const lits[] = {"true", "false", "null"};
     unsigned depth = 0;
@@ -153,24 +201,24 @@ static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_
 
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ':' && c != ',' &&
             c != '}' && c != ']' && ++tokens > max_tokens)
-            return VFY_JSON_TOO_MANY;
+            return why_set(why, WHY_TOO_MANY, VFY_JSON_TOO_MANY);
         switch (c) {
         case '{':
         case '[':
             if (++depth > max_depth)
-                return VFY_JSON_NESTING;
+                return why_set(why, WHY_NESTING, VFY_JSON_NESTING);
             i++;
             break;
         case '}':
         case ']':
             if (depth == 0)
-                return VFY_JSON_MALFORMED;
+                return why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
             depth--;
             i++;
             break;
         case '"':
             i++;
-            if ((st = scan_string(p, len, &i)) != VFY_JSON_OK)
+            if ((st = scan_string(p, len, &i, why)) != VFY_JSON_OK)
                 return st;
             break;
         case ' ': case '\t': case '\n': case '\r': case ':': case ',':
@@ -183,20 +231,20 @@ static vfy_json_status prescan(const unsigned char *p, size_t len, unsigned max_
             size_t n = strlen(lit);
 
             if (len - i < n || memcmp(p + i, lit, n) != 0)
-                return VFY_JSON_MALFORMED;
+                return why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
             i += n;
             break;
         }
         default:
             if (c == '-' || (c >= '0' && c <= '9')) {
-                if ((st = scan_number(p, len, &i)) != VFY_JSON_OK)
+                if ((st = scan_number(p, len, &i, why)) != VFY_JSON_OK)
                     return st;
                 break;
             }
-            return VFY_JSON_MALFORMED;
+            return why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
         }
     }
-    return depth == 0 ? VFY_JSON_OK : VFY_JSON_MALFORMED;
+    return depth == 0 ? VFY_JSON_OK : why_set(why, WHY_NOT_JSON, VFY_JSON_MALFORMED);
 }
 
 vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
@@ -205,34 +253,67 @@ vfy_json_status vfy_json_parse(cJSON **out, const char *buf, size_t len,
     return vfy_json_parse_max(out, buf, len, max_depth, SIZE_MAX);
 }
 
-vfy_json_status vfy_json_parse_max(cJSON **out, const char *buf, size_t len,
-                                   unsigned max_depth, size_t max_tokens)
+/* vfy_json_parse_max, saying why a document failed in *@why. */
+static vfy_json_status parse_why(cJSON **out, const char *buf, size_t len, unsigned max_depth,
+                                 size_t max_tokens, const char **why)
 {
     const char *end = NULL;
     cJSON *root;
     vfy_json_status st;
 
+    *why = WHY_NOT_JSON;
     if (out == NULL)
         return VFY_JSON_MALFORMED;
     *out = NULL;
     if (buf == NULL || len == 0)
-        return VFY_JSON_MALFORMED;
-    st = prescan((const unsigned char *)buf, len, max_depth, max_tokens);
+        return why_set(why, WHY_EMPTY, VFY_JSON_MALFORMED);
+    st = prescan((const unsigned char *)buf, len, max_depth, max_tokens, why);
     if (st != VFY_JSON_OK)
         return st;
+    *why = WHY_NOT_JSON;
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL)
         return VFY_JSON_MALFORMED;
     if (end == NULL || end < buf || (size_t)(end - buf) > len)
         goto bad;
     for (size_t i = (size_t)(end - buf); i < len; i++)
-        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
+            *why = WHY_TRAILING;
             goto bad;
+        }
     *out = root;
+    *why = NULL;
     return VFY_JSON_OK;
 bad:
     cJSON_Delete(root);
     return VFY_JSON_MALFORMED;
+}
+
+vfy_json_status vfy_json_parse_max(cJSON **out, const char *buf, size_t len,
+                                   unsigned max_depth, size_t max_tokens)
+{
+    const char *why;
+
+    return parse_why(out, buf, len, max_depth, max_tokens, &why);
+}
+
+vfy_rc vfy_json_check(const void *json, size_t len, const char **why)
+{
+    const char *w = NULL;
+    cJSON *root = NULL;
+    vfy_json_status st;
+
+    if (why != NULL)
+        *why = NULL;
+    if (json == NULL && len != 0)
+        return VFY_E_INVALID_ARG;
+    st = parse_why(&root, json, len, VFY_JSON_MAX_DEPTH, SIZE_MAX, &w);
+    cJSON_Delete(root);
+    if (st == VFY_JSON_OK)
+        return VFY_OK;
+    if (why != NULL)
+        *why = w;
+    return VFY_E_JSON;
 }
 
 vfy_json_status vfy_json_fields(const cJSON *obj, const char *const *names, size_t n,

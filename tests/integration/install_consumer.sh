@@ -23,12 +23,14 @@ if grep -v '^vfy_' "$tmp/syms" | grep -v '^_' ; then
   echo "FAIL: non-vfy_ symbols exported"; exit 1
 fi
 for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_body_evidence \
-         vfy_ak_scratch_ctx vfy_store_refset_rows vfy_store_manifest_known_refset; do
+         vfy_ak_scratch_ctx vfy_store_refset_rows vfy_store_manifest_known_refset \
+         vfy_json_parse vfy_json_parse_max vfy_json_intake; do
   if grep -qx "$s" "$tmp/syms"; then
     echo "FAIL: internal symbol $s exported"; exit 1
   fi
 done
-for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at; do
+for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at \
+         vfy_json_check; do
   grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
 done
 # Both manual pages are installed, and carry the project's version.

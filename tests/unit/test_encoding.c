@@ -1,5 +1,6 @@
 /*
- * test_encoding.c — base64url and hex (encoding.c).
+ * test_encoding.c — base64url and hex (encoding.c); the UTF-8 and name
+ * rules; vfy_json_check (json_util.c).
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -238,4 +239,69 @@ Test(encoding, name_char)
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         cr_expect_eq(vfy_name_char(v[i].b, v[i].n), v[i].want, "case %zu", i);
     cr_expect_eq(vfy_name_char(NULL, 4), 0);
+}
+
+/* The public strict-JSON check: each refusal with its exact reason. */
+Test(encoding, json_check)
+{
+    static const struct {
+        const char *in;
+        size_t n;           /* 0: strlen(in) */
+        const char *why;    /* NULL: accepted */
+    } v[] = {
+        {"{}", 0, NULL},
+        {" {\"a\":[1,-2,0,true,false,null,\"x\"]}\r\n\t ", 0, NULL},
+        {"[\"\\u00e9\\ud83d\\ude00\xc3\xa9\\n\"]", 0, NULL},
+        {"\"a\"", 0, NULL},
+        {"9007199254740993", 0, NULL},
+        {"{\"kind\":\"tool\",\"name\":\"payments.transfer\\u0000-old\"}", 0,
+         "\\u0000 in a string"},
+        {"{\"a\":1.0}", 0,
+         "a number that is not a plain integer (no fraction, exponent or leading zero)"},
+        {"[1e5]", 0,
+         "a number that is not a plain integer (no fraction, exponent or leading zero)"},
+        {"[01]", 0,
+         "a number that is not a plain integer (no fraction, exponent or leading zero)"},
+        {"[-0.5]", 0,
+         "a number that is not a plain integer (no fraction, exponent or leading zero)"},
+        {"[+1]", 0, "not well-formed JSON"},
+        {"{\"a\xff\":1}", 0, "invalid UTF-8 in a string"},
+        {"[\"\xc0\xaf\"]", 0, "invalid UTF-8 in a string"},          /* overlong */
+        {"[\"\xed\xa0\x80\"]", 0, "invalid UTF-8 in a string"},      /* surrogate */
+        {"[\"\xc3\"]", 0, "invalid UTF-8 in a string"},              /* cut */
+        {"[\"a\tb\"]", 0, "a control character in a string"},
+        {"[\"a\0b\"]", 6, "a control character in a string"},
+        {"[\"\\x41\"]", 0, "a bad escape in a string"},
+        {"[\"\\u12G4\"]", 0, "a bad escape in a string"},
+        {"[\"\\ud800\"]", 0, "an unpaired surrogate escape in a string"},
+        {"[\"\\ud800\\u0041\"]", 0, "an unpaired surrogate escape in a string"},
+        {"[\"\\udc00\"]", 0, "an unpaired surrogate escape in a string"},
+        {"[\"abc", 0, "an unterminated string"},
+        {"[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", 0, "nesting deeper than 16 levels"},
+        {"{} {}", 0, "bytes after the JSON value"},
+        {"{\"a\":1,}", 0, "not well-formed JSON"},
+        {"{\"a\" 1}", 0, "not well-formed JSON"},
+        {"[tru]", 0, "not well-formed JSON"},
+        {"", 0, "no JSON value"},
+        {"   ", 0, "not well-formed JSON"},
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const char *why = "unset";
+        vfy_rc rc = vfy_json_check(v[i].in, v[i].n ? v[i].n : strlen(v[i].in), &why);
+
+        if (v[i].why == NULL) {
+            cr_expect_eq(rc, VFY_OK, "case %zu: %s", i, why != NULL ? why : "");
+            cr_expect_null(why, "case %zu", i);
+        } else {
+            cr_expect_eq(rc, VFY_E_JSON, "case %zu", i);
+            cr_expect(why != NULL && strcmp(why, v[i].why) == 0, "case %zu: why '%s', want '%s'",
+                      i, why != NULL ? why : "(null)", v[i].why);
+        }
+    }
+    /* 16 levels pass; the length is taken as given (no NUL needed, none read). */
+    cr_expect_eq(vfy_json_check("[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", 33, NULL), VFY_OK);
+    cr_expect_eq(vfy_json_check("{}garbage", 2, NULL), VFY_OK);
+    cr_expect_eq(vfy_json_check(NULL, 0, NULL), VFY_E_JSON);
+    cr_expect_eq(vfy_json_check(NULL, 1, NULL), VFY_E_INVALID_ARG);
 }

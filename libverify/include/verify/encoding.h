@@ -1,5 +1,7 @@
 /*
- * encoding.h — base64url (RFC 4648 §5, no padding) and lowercase hex.
+ * encoding.h — base64url (RFC 4648 §5, no padding) and lowercase hex; the
+ * UTF-8 and name rules of the store; the strict JSON rule of every JSON
+ * document libverify reads.
  *
  * Decoders are strict: they reject padding, whitespace, characters outside
  * the alphabet and non-canonical trailing bits, so that one value has exactly
@@ -68,6 +70,30 @@ VFY_EXPORT size_t vfy_utf8_seq(const void *p, size_t n);
  * another). The store's and the manifest's rule for names.
  */
 VFY_EXPORT size_t vfy_name_char(const void *p, size_t n);
+
+/**
+ * VFY_OK if the @len bytes at @json (need not be NUL-terminated) are one
+ * strict JSON value (RFC 8259) as libverify reads every JSON document:
+ * strings of valid UTF-8 (keys included) without raw control characters,
+ * without \u0000 (a C string would end there) and without unpaired
+ * surrogate escapes; numbers plain integers -?(0|[1-9][0-9]*) (no
+ * fraction, exponent or leading zero: none of these documents carries
+ * one); nesting at most 16 arrays and objects; only whitespace after the
+ * value. Repeated keys are not looked for: a caller walking an object's
+ * members finds them. The value is parsed once (with cJSON) and freed;
+ * nothing is kept. For a program that then parses the same bytes with a
+ * lenient parser and must not read them differently from libverify (a
+ * \u0000 cutting a name short, 1.0 read as 1).
+ *
+ * VFY_E_JSON if they are not, with *@why (optional) set to a static
+ * one-line reason ("\u0000 in a string", "invalid UTF-8 in a string",
+ * "a number that is not a plain integer (no fraction, exponent or leading
+ * zero)", "nesting deeper than 16 levels", "bytes after the JSON value",
+ * "not well-formed JSON", ...); *@why is NULL on VFY_OK. VFY_E_INVALID_ARG
+ * for a NULL @json with a non-zero @len. An empty buffer is VFY_E_JSON
+ * ("no JSON value"). (Since 0.2.5.)
+ */
+VFY_EXPORT vfy_rc vfy_json_check(const void *json, size_t len, const char **why) VFY_MUST_CHECK;
 
 #ifdef __cplusplus
 }
