@@ -141,7 +141,7 @@ enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned 
                            const char *detail)
 {
     cJSON *o = cJSON_CreateObject();
-    char *s;
+    char *s, d[1024];
     enum MHD_Result ret;
 
     if (o == NULL)
@@ -149,8 +149,12 @@ enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned 
     cJSON_AddStringToObject(o, "type", "about:blank");
     cJSON_AddStringToObject(o, "title", status_title(status));
     cJSON_AddNumberToObject(o, "status", status);
-    if (detail != NULL)
-        cJSON_AddStringToObject(o, "detail", detail);
+    /* A detail may echo client bytes (a key, a decoded path): the body
+     * stays UTF-8 JSON whatever they were (cJSON copies bytes as given). */
+    if (detail != NULL) {
+        vd_utf8_copy(d, sizeof(d), detail);
+        cJSON_AddStringToObject(o, "detail", d);
+    }
     cJSON_AddStringToObject(o, "instance", r->id);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -316,7 +320,7 @@ int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON 
                         const char *const *allowed, enum MHD_Result *ret)
 {
     const cJSON *it;
-    char msg[128];
+    char msg[128], key[65];
 
     cJSON_ArrayForEach(it, o) {
         int ok = 0;
@@ -328,7 +332,8 @@ int vd_json_only_fields(struct MHD_Connection *c, struct vd_req *r, const cJSON 
             if (strcmp(x->string, it->string) == 0)
                 ok = 0;
         if (!ok) {
-            snprintf(msg, sizeof(msg), "unknown or repeated field \"%.64s\"", it->string);
+            vd_utf8_copy(key, sizeof(key), it->string);   /* cut between characters */
+            snprintf(msg, sizeof(msg), "unknown or repeated field \"%s\"", key);
             *ret = vd_problem(c, r, 400, msg);
             return -1;
         }
@@ -381,6 +386,27 @@ void vd_utf8_scrub(char *s)
         else
             i += n;
     }
+}
+
+void vd_utf8_copy(char *out, size_t cap, const char *s)
+{
+    size_t len = strlen(s), i = 0, o = 0;
+
+    if (cap == 0)
+        return;
+    while (i < len) {
+        size_t n = vfy_utf8_seq(s + i, len - i), w = n != 0 ? n : 1;
+
+        if (o + w >= cap)
+            break;
+        if (n != 0)
+            memcpy(out + o, s + i, n);
+        else
+            out[o] = '?';
+        o += w;
+        i += w;
+    }
+    out[o] = '\0';
 }
 
 size_t vd_unescape(void *cls, struct MHD_Connection *c, char *s)

@@ -70,12 +70,15 @@ void vd_log_request(const struct vd_req *r, const char *method, const char *path
     cJSON_AddStringToObject(o, "level", "info");
     cJSON_AddStringToObject(o, "request_id", r->id);
     cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(r->ep));
-    cJSON_AddStringToObject(o, "method", method);
     /* The path only: query strings are not logged. The client chose the
-     * path and the attester name: bytes that are not UTF-8 become '?', so
-     * that every line stays valid JSON for strict log pipelines. */
+     * method, the path and the attester name: bytes that are not UTF-8
+     * become '?', so that every line stays valid JSON for strict log
+     * pipelines. */
     {
-        char p[sizeof(r->path)], a[sizeof(r->attester)];
+        char m[sizeof(r->method)], p[sizeof(r->path)], a[sizeof(r->attester)];
+
+        vd_utf8_copy(m, sizeof(m), method != NULL ? method : "");
+        cJSON_AddStringToObject(o, "method", m);
 
         snprintf(p, sizeof(p), "%s", path != NULL ? path : "");
         vd_utf8_scrub(p);
@@ -95,3 +98,4 @@ void vd_log_request(const struct vd_req *r, const char *method, const char *path
     emit(o);
     cJSON_Delete(o);
 }
+

@@ -268,6 +268,9 @@ int vd_name_ok(const char *s);
 /* Replace each byte of @s that is not part of valid UTF-8 with '?', in place
  * (client strings bound for the JSON log). */
 void vd_utf8_scrub(char *s);
+/* Copy @s into @out (@cap > 0 bytes with the NUL) as vd_utf8_scrub would
+ * leave it, cut between characters when it does not fit. */
+void vd_utf8_copy(char *out, size_t cap, const char *s);
 /* libmicrohttpd's URL unescape, refusing to decode a path holding %00. */
 size_t vd_unescape(void *cls, struct MHD_Connection *c, char *s);
 /* 1 if @want appears in the Accept header. */

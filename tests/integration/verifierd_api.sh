@@ -205,6 +205,9 @@ expect_match "Content-Length with Transfer-Encoding: 400" \
 expect_match "one of each, as a client sends them: 201" \
     "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")" \
     '^HTTP/1.1 201'
+# A method that is not UTF-8: its log line stays UTF-8 JSON (checked below).
+expect_match "method G\\xffT -> 405" \
+    "$(raw "G\xffT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")" '^HTTP/1.1 405'
 
 # ---- 404, 405 ----
 for p in /nope /v1 /v1/ /v1/results /v1/results/ /v1/keys/x /healthz/x /v1/challengex \
@@ -286,6 +289,12 @@ bad400 "challenge: attester with a control character" \
     'attester must be a name (a string without control characters)' '{"attester":"a\u0001b"}' /v1/challenge
 bad400 "challenge: attester that is not UTF-8 (a raw 0xff byte)" \
     'attester must be a name (a string without control characters)' $'{"attester":"a\xffb"}' /v1/challenge
+# An unknown key of more than 64 bytes is cut between characters in the
+# detail (63 'a' and an e-acute: the cut used to fall inside the acute).
+K63=$(printf 'a%.0s' $(seq 63))
+bad400 "challenge: a long unknown key, cut before a 2-byte character" \
+    "unknown or repeated field \"$K63\"" "{\"$K63\u00e9\":1}" /v1/challenge
+check "... the problem body is UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_BODY"
 post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"x"} }}garbage'
 expect_problem "admin: trailing garbage after the object" 400 "$ONE"
 # A bad field must not burn a nonce: it is still good for a well-formed request.
@@ -478,6 +487,11 @@ post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":\"0\",\"digest
 expect_eq "admin: PCR revoke with index a string: 400 naming it" "$HTTP_CODE $(jget /detail)" \
     '400 field "index" must be a number'
 
+# A detail that echoes a decoded path stays UTF-8: %ff is not.
+call POST /v1/admin/attesters/%ff/revoke "$ADM"
+expect_problem "admin: revoke attester %ff" 404 'not found: attester ? not found'
+check "admin: ... the problem body is UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_BODY"
+
 post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
 expect_status "admin: revoke a component" 200
 expect_eq "admin: one component revoked" "$(jget /revoked)" 1
@@ -668,6 +682,7 @@ check "log: valid UTF-8 throughout" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_LO
 expect_match "log: the non-UTF-8 path is logged with '?'" "$(cat "$VD_LOG")" '"path":"/[?][?][?]"'
 expect_match "log: a surrogate, an overlong form and a code point above U+10FFFF too" \
     "$(cat "$VD_LOG")" '"path":"/x[?]{3}y[?]{3}z[?]{4}"' 
+expect_match "log: the method G\\xffT is logged as G?T" "$(cat "$VD_LOG")" '"method":"G[?]T","path":"/healthz","status":405'
 for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
               "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
     [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }
