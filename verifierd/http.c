@@ -296,19 +296,25 @@ int vd_query_u64(struct MHD_Connection *c, const char *key, uint64_t def, uint64
 
 cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret)
 {
-    const char *end = NULL;
+    const char *why = NULL;
+    char msg[160];
     cJSON *o;
 
     if (vd_content_type_is(c, "application/json") != 0) {
         *ret = vd_problem(c, r, 415, "expected Content-Type: application/json");
         return NULL;
     }
-    o = cJSON_ParseWithLengthOpts(r->body != NULL ? r->body : "", r->len, &end, 0);
-    /* only whitespace may follow the object */
-    while (o != NULL && end != NULL && end < r->body + r->len &&
-           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (o == NULL || !cJSON_IsObject(o) || end != r->body + r->len) {
+    /* libverify's strict rule first: cJSON alone would cut a string at a
+     * \u0000 ("payments.transfer\u0000-old" revoking payments.transfer),
+     * read 1.0 as 1 and take invalid UTF-8. */
+    if (vfy_json_check(r->body, r->len, &why) != VFY_OK) {
+        snprintf(msg, sizeof(msg), "body is not strict JSON: %s",
+                 why != NULL ? why : "not well-formed JSON");
+        *ret = vd_problem(c, r, 400, msg);
+        return NULL;
+    }
+    o = cJSON_ParseWithLength(r->body, r->len);
+    if (o == NULL || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
         *ret = vd_problem(c, r, 400, "body must be one JSON object");
         return NULL;

@@ -249,8 +249,9 @@ int vd_content_type_is(struct MHD_Connection *c, const char *want);
 /* How many request headers are named @name (case-insensitive). */
 unsigned vd_header_count(struct MHD_Connection *c, const char *name);
 /*
- * The request body as one JSON object (Content-Type application/json, only
- * whitespace after it), or NULL with *@ret the 415/400 answer queued.
+ * The request body as one JSON object (Content-Type application/json,
+ * strict JSON by libverify's rule, vfy_json_check), or NULL with *@ret the
+ * 415/400 answer queued.
  */
 cJSON *vd_json_body(struct MHD_Connection *c, struct vd_req *r, enum MHD_Result *ret);
 /* 0 if every member of @o is in @allowed (NULL-terminated) and none repeats;

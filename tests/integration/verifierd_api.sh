@@ -238,6 +238,7 @@ CBD='channel_binding must be 32 bytes (tls-exporter), base64url without padding'
 ATT='attester must be a name of 1..128 bytes without control characters'
 TTL='max_ttl_s must be an integer 1..86400'
 ONE='body must be one JSON object'
+NOTJSON='body is not strict JSON: not well-formed JSON'
 bad400 "attest: not JSON" "$STRICT" '{"nonce":'
 bad400 "attest: JSON array" 'body must be a JSON object' '[]'
 bad400 "attest: empty body" "$STRICT" ''
@@ -277,18 +278,32 @@ bad400 "attest: evidence CMW without records" \
 bad400 "attest: evidence CMW with a wrong collection type" \
     'evidence __cmwc_t is missing or not the verifierd agent-evidence tag: evidence: __cmwc_t must be "tag:github.com,2026:verifierd/agent-evidence/v1"' \
     "$(attest_body "$Z" "$Z" a "${EV/agent-evidence\/v1/other}")"
-bad400 "challenge: not JSON" "$ONE" '{' /v1/challenge
+bad400 "challenge: not JSON" "$NOTJSON" '{' /v1/challenge
+bad400 "challenge: a JSON array" "$ONE" '["policy"]' /v1/challenge
 bad400 "challenge: policy not a string" 'policy must be a name (a string without control characters)' \
     '{"policy":1}' /v1/challenge
 bad400 "challenge: unknown policy" 'unknown policy' '{"policy":"no-such-policy"}' /v1/challenge
-bad400 "challenge: trailing garbage" "$ONE" '{"policy":"default"} trailing' /v1/challenge
+bad400 "challenge: trailing garbage" "$NOTJSON" '{"policy":"default"} trailing' /v1/challenge
+bad400 "challenge: a second object" 'body is not strict JSON: bytes after the JSON value' \
+    '{"policy":"default"} {}' /v1/challenge
 bad400 "challenge: policy twice (the first used to win)" 'unknown or repeated field "policy"' \
     '{"policy":"default","policy":"nope"}' /v1/challenge
 bad400 "challenge: unknown field" 'unknown or repeated field "zzz"' '{"policy":"default","zzz":[1,2]}' /v1/challenge
 bad400 "challenge: attester with a control character" \
     'attester must be a name (a string without control characters)' '{"attester":"a\u0001b"}' /v1/challenge
 bad400 "challenge: attester that is not UTF-8 (a raw 0xff byte)" \
-    'attester must be a name (a string without control characters)' $'{"attester":"a\xffb"}' /v1/challenge
+    'body is not strict JSON: invalid UTF-8 in a string' $'{"attester":"a\xffb"}' /v1/challenge
+# The challenge and admin bodies are held to libverify's strict JSON
+# (vfy_json_check), like the attest body: cJSON alone took these.
+bad400 "challenge: a key that is not UTF-8 (it was echoed raw in the detail)" \
+    'body is not strict JSON: invalid UTF-8 in a string' $'{"a\xff":"x"}' /v1/challenge
+bad400 "challenge: \\u0000 in the attester (cJSON cut the name there)" \
+    'body is not strict JSON: \u0000 in a string' '{"attester":"a\u0000b"}' /v1/challenge
+bad400 "challenge: a number 1.0" \
+    'body is not strict JSON: a number that is not a plain integer (no fraction, exponent or leading zero)' \
+    '{"policy":1.0}' /v1/challenge
+bad400 "challenge: nested 17 deep" 'body is not strict JSON: nesting deeper than 16 levels' \
+    "{\"policy\":$(printf '[%.0s' $(seq 16))1$(printf ']%.0s' $(seq 16))}" /v1/challenge
 # An unknown key of more than 64 bytes is cut between characters in the
 # detail (63 'a' and an e-acute: the cut used to fall inside the acute).
 K63=$(printf 'a%.0s' $(seq 63))
@@ -296,7 +311,7 @@ bad400 "challenge: a long unknown key, cut before a 2-byte character" \
     "unknown or repeated field \"$K63\"" "{\"$K63\u00e9\":1}" /v1/challenge
 check "... the problem body is UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_BODY"
 post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"x"} }}garbage'
-expect_problem "admin: trailing garbage after the object" 400 "$ONE"
+expect_problem "admin: trailing garbage after the object" 400 "$NOTJSON"
 # A bad field must not burn a nonce: it is still good for a well-formed request.
 nonce
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV" '"max_ttl_s":0')"
@@ -487,6 +502,24 @@ post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":\"0\",\"digest
 expect_eq "admin: PCR revoke with index a string: 400 naming it" "$HTTP_CODE $(jget /detail)" \
     '400 field "index" must be a number'
 
+# Strict JSON: cJSON alone stopped a string at \u0000, so this revoked
+# payments.transfer, and "a\u0000b" added an attester "a"; it read 0.0 as 0.
+NUL='body is not strict JSON: \u0000 in a string'
+post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer\u0000-old"}'
+expect_problem "admin: revoke payments.transfer\\u0000-old" 400 "$NUL"
+expect_match "admin: ... payments.transfer is still approved" \
+    "$("$VCTL" --db "$VD_DB" list components --json | tr -d ' \t\n')" '"name":"payments.transfer"[^}]*"state":"approved"'
+post /v1/admin/attesters "$ADM" "{\"name\":\"a\\u0000b\",\"ak_pem\":\"$(jstr "$VD_TMP/ak3.pem")\"}"
+expect_problem "admin: add attester a\\u0000b" 400 "$NUL"
+expect_eq "admin: ... no attester a was added" \
+    "$("$VCTL" --db "$VD_DB" list attesters --json | tr -d ' \t\n' | grep -c '"name":"a"')" 0
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0.0,\"digest\":\"$P0\"}"
+expect_problem "admin: PCR revoke with index 0.0" 400 \
+    'body is not strict JSON: a number that is not a plain integer (no fraction, exponent or leading zero)'
+expect_match "admin: ... the PCR value is still approved" \
+    "$("$VCTL" --db "$VD_DB" list pcrs --json | tr -d ' \t\n')" "\"digest\":\"$P0\"[^}]*\"state\":\"approved\""
+post /v1/admin/attesters "$ADM" $'{"name":"agent-u","ak_pem":"x","\xc3\x28":"y"}'
+expect_problem "admin: a key that is not UTF-8" 400 'body is not strict JSON: invalid UTF-8 in a string'
 # A detail that echoes a decoded path stays UTF-8: %ff is not.
 call POST /v1/admin/attesters/%ff/revoke "$ADM"
 expect_problem "admin: revoke attester %ff" 404 'not found: attester ? not found'
