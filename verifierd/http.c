@@ -75,6 +75,9 @@ enum MHD_Result vd_send_hdr(struct MHD_Connection *c, struct vd_req *r, unsigned
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         if (status == 503)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    } else if (r->close) {
+        /* the request's framing is in doubt: nothing after it is read */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     /* libmicrohttpd sends the body after the header unless the request
      * was HEAD (204 and 304 have none; verifierd sends neither). */
@@ -223,6 +226,68 @@ unsigned vd_header_count(struct MHD_Connection *c, const char *name)
 
     (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
     return hc.n;
+}
+
+/* 1 for an RFC 9110 §5.6.2 tchar. */
+static int tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+struct framing {
+    const char *bad_name;   /* the first header name that is not a token */
+    const char *te;         /* the (first) Transfer-Encoding value */
+    unsigned n_te, n_cl;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct framing *f = cls;
+    const unsigned char *k = (const unsigned char *)key;
+
+    (void)kind;
+    if (f->bad_name == NULL) {
+        size_t i = 0;
+
+        while (k[i] != '\0' && tchar(k[i]))
+            i++;
+        if (i == 0 || k[i] != '\0')
+            f->bad_name = key;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0 && f->n_te++ == 0)
+        f->te = value != NULL ? value : "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->n_cl++;
+    return MHD_YES;
+}
+
+const char *vd_framing_error(struct MHD_Connection *c, char *buf, size_t cap)
+{
+    struct framing f = {NULL, NULL, 0, 0};
+    char name[65];
+
+    (void)MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+    /* "Content-Length : 5" is stored under "Content-Length ": neither
+     * libmicrohttpd nor a check by name sees it, and its body would be
+     * read as the next request, which a proxy in front took for a body. */
+    if (f.bad_name != NULL) {
+        vd_utf8_copy(name, sizeof(name), f.bad_name);
+        snprintf(buf, cap, "header name \"%s\" is not an HTTP token", name);
+        return buf;
+    }
+    if (f.n_te > 1)
+        return "Transfer-Encoding repeated";
+    /* libmicrohttpd decodes chunked alone; any other coding left it
+     * waiting for a body end that never comes (RFC 9112 §6.1: 400 or 501). */
+    if (f.n_te == 1 && strcasecmp(f.te, "chunked") != 0)
+        return "Transfer-Encoding other than chunked";
+    /* One framing only (RFC 9112 §6.3): a proxy in front that read the
+     * other one would see a different request (smuggling). */
+    if (f.n_cl > 1 || (f.n_cl == 1 && f.n_te == 1))
+        return "Content-Length repeated or with Transfer-Encoding";
+    return NULL;
 }
 
 enum MHD_Result vd_auth(struct MHD_Connection *c, struct vd_req *r, vfy_token_role need,

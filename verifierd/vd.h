@@ -158,6 +158,7 @@ struct vd_req {
     int dropped;               /* refused unread: its generation was stopping */
     int consuming;             /* counted in gate->consuming (vd_consume_enter) */
     int queued;                /* an answer was queued for it */
+    int close;                 /* its answer closes the connection (framing in doubt) */
     /* an attest answer parked until its group commit (commit.c) */
     struct vd_park_gate *gate; /* its daemon generation's (server.c) */
     int parked;
@@ -248,6 +249,14 @@ enum MHD_Result vd_problem(struct MHD_Connection *c, struct vd_req *r, unsigned 
 int vd_content_type_is(struct MHD_Connection *c, const char *want);
 /* How many request headers are named @name (case-insensitive). */
 unsigned vd_header_count(struct MHD_Connection *c, const char *name);
+/*
+ * NULL if the request's headers frame it one way only; else the detail of
+ * its 400 (in @buf, or a static string): a header name that is not an
+ * RFC 9110 token (whitespace before the colon hides a Content-Length or
+ * Transfer-Encoding from libmicrohttpd), Transfer-Encoding repeated or
+ * other than chunked, Content-Length repeated or with Transfer-Encoding.
+ */
+const char *vd_framing_error(struct MHD_Connection *c, char *buf, size_t cap);
 /*
  * The request body as one JSON object (Content-Type application/json,
  * strict JSON by libverify's rule, vfy_json_check), or NULL with *@ret the

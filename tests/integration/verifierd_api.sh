@@ -205,6 +205,62 @@ expect_match "Content-Length with Transfer-Encoding: 400" \
 expect_match "one of each, as a client sends them: 201" \
     "$(raw "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")" \
     '^HTTP/1.1 201'
+# Every answer verifierd sends back on one connection: RAW_N status lines,
+# RAW_STATUS the first one's code, the first answer's headers and body in
+# $VD_TMP/raw.hdr and $VD_TMP/raw.body.
+rawall() {
+    { printf '%b' "$1"; sleep 1; } |
+        timeout 10 openssl s_client -quiet -connect "127.0.0.1:$VD_PORT" 2>/dev/null >"$VD_TMP/raw.out"
+    RAW_N=$(grep -ac '^HTTP/1\.[01] [0-9][0-9][0-9]' "$VD_TMP/raw.out")
+    RAW_STATUS=$(head -n 1 "$VD_TMP/raw.out" | cut -d' ' -f2)
+    /usr/bin/python3 - "$VD_TMP/raw.out" "$VD_TMP/raw.hdr" "$VD_TMP/raw.body" <<'PY'
+import re, sys
+d = open(sys.argv[1], 'rb').read()
+h, _, rest = d.partition(b'\r\n\r\n')
+m = re.search(rb'(?im)^content-length:\s*(\d+)', h)
+open(sys.argv[2], 'wb').write(h)
+open(sys.argv[3], 'wb').write(rest[:int(m.group(1))] if m else b'')
+PY
+}
+# expect_raw_problem NAME STATUS DETAIL: the connection got exactly one
+# answer, a problem with that status and detail, and it closed the
+# connection (nothing after the headers is read as another request).
+expect_raw_problem() {
+    local why=""
+    [ "$RAW_N" = 1 ] || why="$RAW_N answers"
+    [ "$RAW_STATUS" = "$2" ] || why="$why status '$RAW_STATUS'"
+    grep -qai '^Content-Type: application/problem+json' "$VD_TMP/raw.hdr" || why="$why not problem+json"
+    grep -qai '^Connection: close' "$VD_TMP/raw.hdr" || why="$why no Connection: close"
+    [ "$(jget /detail "$VD_TMP/raw.body")" = "$3" ] || why="$why detail '$(jget /detail "$VD_TMP/raw.body")'"
+    if [ -z "$why" ]; then pass "$1 -> one $2 problem \"$3\", connection closed"
+    else fail "$1:$why; got: $(head -c 400 "$VD_TMP/raw.out" | tr '\r\n' '  ')"; fi
+}
+# Whitespace before the colon: libmicrohttpd stores the header under
+# "Content-Length " and sees no framing, so the body used to be served as a
+# second request (a POST /v1/challenge got 201, then GET /metrics its 200):
+# smuggling through a proxy that reads the header as Content-Length.
+SMUGGLED='GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Length : 34\r\n\r\n$SMUGGLED"
+expect_raw_problem "'Content-Length : 34' hiding a GET /metrics" 400 'header name "Content-Length " is not an HTTP token'
+expect_nomatch "... the hidden GET /metrics was not served" "$(cat "$VD_TMP/raw.out")" 'verifierd_requests_total'
+rawall "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : 34\r\n\r\n$SMUGGLED"
+expect_raw_problem "the same on GET /healthz" 400 'header name "Content-Length " is not an HTTP token'
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nTransfer-Encoding : chunked\r\n\r\n22\r\n$SMUGGLED\r\n0\r\n\r\n"
+expect_raw_problem "'Transfer-Encoding : chunked'" 400 'header name "Transfer-Encoding " is not an HTTP token'
+rawall "GET /nope HTTP/1.1\r\nHost: x\r\nX(y): 1\r\n\r\n$SMUGGLED"
+expect_raw_problem "a header name with '(' (before the 404 of its path)" 400 'header name "X(y)" is not an HTTP token'
+# A coding other than chunked: libmicrohttpd waited for a body end it could
+# not find until the --timeout watchdog cut the connection, without an answer.
+for te in 'gzip, chunked' gzip 'chunked, gzip' identity ''; do
+    rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nTransfer-Encoding: $te\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    expect_raw_problem "Transfer-Encoding: '$te'" 400 'Transfer-Encoding other than chunked'
+done
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+expect_raw_problem "two Transfer-Encoding headers" 400 'Transfer-Encoding repeated'
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+expect_raw_problem "two Content-Length headers" 400 'Content-Length repeated or with Transfer-Encoding'
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nTransfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+expect_eq "Transfer-Encoding: CHUNKED (the coding's name in any case) is still read" "$RAW_N $RAW_STATUS" "1 201"
 # A method that is not UTF-8: its log line stays UTF-8 JSON (checked below).
 expect_match "method G\\xffT -> 405" \
     "$(raw "G\xffT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")" '^HTTP/1.1 405'
