@@ -23,17 +23,31 @@
 
 #include "vd.h"
 
-/* Shipped policies: the source tree's when run from a build tree, else the
- * installed copy. */
-static const char *policy_dirs[] = {
-#ifdef VERIFIERD_SRC_POLICY_DIR
-    VERIFIERD_SRC_POLICY_DIR,
+/* Shipped policies: the source tree's when this binary runs from the build
+ * tree it was built in (an installed one used to read the source tree's
+ * whenever it still existed, and a distribution's build carried its build
+ * path), else the installed copy. */
+static const char *policy_dirs[2];
+
+static void policy_dirs_init(void)
+{
+    size_t n = 0;
+#if defined(VERIFIERD_SRC_POLICY_DIR) && defined(VERIFIERD_BUILD_DIR)
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    size_t bl = strlen(VERIFIERD_BUILD_DIR);
+
+    if (len > 0) {
+        exe[len] = '\0';
+        if (strncmp(exe, VERIFIERD_BUILD_DIR, bl) == 0 && exe[bl] == '/')
+            policy_dirs[n++] = VERIFIERD_SRC_POLICY_DIR;
+    }
 #endif
 #ifdef VERIFIERD_DATA_POLICY_DIR
-    VERIFIERD_DATA_POLICY_DIR,
+    policy_dirs[n++] = VERIFIERD_DATA_POLICY_DIR;
 #endif
-    "/usr/local/share/verifierd/policies",
-};
+    (void)n;
+}
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -340,7 +354,9 @@ int vd_dev_prepare(struct vd_config *cfg)
             return -1;
         }
     }
-    for (size_t d = 0; cfg->npolicy_files == 0 && d < sizeof(policy_dirs) / sizeof(policy_dirs[0]); d++) {
+    policy_dirs_init();
+    for (size_t d = 0; cfg->npolicy_files == 0 && d < sizeof(policy_dirs) / sizeof(policy_dirs[0]) &&
+                       policy_dirs[d] != NULL; d++) {
         for (size_t i = 0; i < 2; i++) {
             char *p = path_in(policy_dirs[d], shipped[i]);
             char **np = realloc(cfg->policy_files, (cfg->npolicy_files + 1) * sizeof(*np));

@@ -42,6 +42,32 @@ for m in man1/verifyctl.1 man8/verifierd.8; do
     { echo "FAIL: $m says $(head -n1 "$f"), the project is $version"; exit 1; }
 done
 echo "ok: install layout and exported symbols"
+# The systemd unit, with this build's paths, and the example configuration.
+unit="$prefix/lib/systemd/system/verifierd.service"
+[ -f "$unit" ] || { echo "FAIL: verifierd.service not installed"; exit 1; }
+sbindir=$(sed -n 's/^CMAKE_INSTALL_FULL_SBINDIR:[A-Z]*=//p' "$VFY_BUILD_DIR/CMakeCache.txt")
+[ -n "$sbindir" ] || sbindir=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$VFY_BUILD_DIR/CMakeCache.txt")/sbin
+grep -qxF "ExecStart=$sbindir/verifierd --config /etc/verifierd/verifierd.json" "$unit" ||
+  { echo "FAIL: the unit runs $(grep '^ExecStart' "$unit"), want $sbindir/verifierd"; exit 1; }
+[ -f "$prefix/share/doc/verifierd/verifierd.json.example" ] ||
+  { echo "FAIL: verifierd.json.example not installed"; exit 1; }
+echo "ok: systemd unit ($sbindir) and example configuration installed"
+# An installed verifierd --dev takes the installed policies, never the source
+# tree's (it read $VFY_SOURCE_DIR/policies whenever that still existed).
+timeout 3 "$prefix/sbin/verifierd" --dev --state-dir "$tmp/dev" --listen 127.0.0.1:0 \
+  >/dev/null 2>"$tmp/dev.log" || true   # stopped by timeout's SIGTERM
+grep -q '"msg":"verifierd [^"]* listening on https://127.0.0.1:' "$tmp/dev.log" ||
+  { echo "FAIL: the installed verifierd --dev did not start: $(head -c 600 "$tmp/dev.log")"; exit 1; }
+if grep -qF "from $VFY_SOURCE_DIR/policies" "$tmp/dev.log"; then
+  echo "FAIL: the installed verifierd --dev read the source tree's policies: $(grep -F "from $VFY_SOURCE_DIR" "$tmp/dev.log" | head -2)"
+  exit 1
+fi
+echo "ok: the installed verifierd --dev does not read the source tree's policies"
+# The public headers are C99 (a repeated typedef is C11).
+printf '#include <verify/verify.h>\nint main(void) { return vfy_version() == NULL; }\n' >"$tmp/c99.c"
+cc -std=c99 -pedantic-errors -I"$prefix/include" -c "$tmp/c99.c" -o "$tmp/c99.o" ||
+  { echo "FAIL: <verify/verify.h> is not C99"; exit 1; }
+echo "ok: the public headers compile as C99 with -pedantic-errors"
 
 # A sanitizer build of libverify needs the sanitizer runtime in its consumers.
 san=()

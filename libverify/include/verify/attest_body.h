@@ -42,8 +42,8 @@
 extern "C" {
 #endif
 
-/* The parsed body; also declared in appraise.h. */
-typedef struct vfy_attest_body vfy_attest_body;
+/* The parsed body: vfy_attest_body, declared in appraise.h (a typedef
+ * repeated here failed -std=c99 -pedantic-errors: C99 allows one). */
 
 /** The largest max_ttl_s a body may ask for (one day). */
 #define VFY_ATTEST_MAX_TTL_S 86400
