@@ -99,3 +99,20 @@ void vd_log_request(const struct vd_req *r, const char *method, const char *path
     cJSON_Delete(o);
 }
 
+void vd_log_mhd_answer(const char *id, unsigned status)
+{
+    cJSON *o;
+
+    if (vd_srv != NULL && vd_srv->cfg->quiet)
+        return;
+    if ((o = cJSON_CreateObject()) == NULL)
+        return;
+    add_time(o);
+    cJSON_AddStringToObject(o, "level", "info");
+    cJSON_AddStringToObject(o, "request_id", id);
+    cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(VD_EP_OTHER));
+    cJSON_AddNumberToObject(o, "status", status);
+    cJSON_AddStringToObject(o, "answered_by", "libmicrohttpd");
+    emit(o);
+    cJSON_Delete(o);
+}

@@ -301,6 +301,9 @@ void vd_rfc3339(char out[32], uint64_t t);
 /* ---- logging (log.c) ---- */
 void vd_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vd_log_request(const struct vd_req *r, const char *method, const char *path, double secs);
+/* The line for a request libmicrohttpd answered itself (@id made up for it):
+ * no method, path or latency, "answered_by":"libmicrohttpd". */
+void vd_log_mhd_answer(const char *id, unsigned status);
 
 /* ---- endpoints (api_*.c) ---- */
 typedef enum MHD_Result (*vd_handler)(struct MHD_Connection *c, struct vd_req *r,

@@ -261,6 +261,14 @@ rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nCo
 expect_raw_problem "two Content-Length headers" 400 'Content-Length repeated or with Transfer-Encoding'
 rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $A\r\nContent-Type: application/json\r\nTransfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
 expect_eq "Transfer-Encoding: CHUNKED (the coding's name in any case) is still read" "$RAW_N $RAW_STATUS" "1 201"
+# Answers libmicrohttpd makes itself (docs/api.md): not problem+json, but
+# each has one log line (checked with the log below).
+for cl in -1 +2 0x10 '2, 2'; do
+    rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: $cl\r\n\r\n{}"
+    expect_eq "Content-Length: '$cl' -> 400 from libmicrohttpd" "$RAW_STATUS" 400
+done
+rawall "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n{}"
+expect_eq "Content-Length beyond 2^64 -> 413 from libmicrohttpd" "$RAW_STATUS" 413
 # A method that is not UTF-8: its log line stays UTF-8 JSON (checked below).
 expect_match "method G\\xffT -> 405" \
     "$(raw "G\xffT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")" '^HTTP/1.1 405'
@@ -772,6 +780,11 @@ expect_match "log: the non-UTF-8 path is logged with '?'" "$(cat "$VD_LOG")" '"p
 expect_match "log: a surrogate, an overlong form and a code point above U+10FFFF too" \
     "$(cat "$VD_LOG")" '"path":"/x[?]{3}y[?]{3}z[?]{4}"' 
 expect_match "log: the method G\\xffT is logged as G?T" "$(cat "$VD_LOG")" '"method":"G[?]T","path":"/healthz","status":405'
+# Answers libmicrohttpd made itself have a line each (no method or path).
+expect_eq "log: a line for each 400 libmicrohttpd sent for a bad Content-Length" \
+    "$(grep -c '"status":400,"answered_by":"libmicrohttpd"' "$VD_LOG")" 4
+expect_eq "log: ... and for its 413" \
+    "$(grep -c '"status":413,"answered_by":"libmicrohttpd"' "$VD_LOG")" 1
 for secret in "$A" "$ADM" "$(tr -d '\n' <"$VD_STATE/nonce.key")" \
               "$(sed -n 2p "$VD_STATE/signing-key.pem")" "$(sed -n 2p "$VD_STATE/tls-key.pem")"; do
     [ ${#secret} -ge 16 ] || { fail "log: secret to look for is too short (${#secret})"; continue; }
