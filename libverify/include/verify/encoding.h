@@ -91,7 +91,7 @@ VFY_EXPORT size_t vfy_name_char(const void *p, size_t n);
  * zero)", "nesting deeper than 16 levels", "bytes after the JSON value",
  * "not well-formed JSON", ...); *@why is NULL on VFY_OK. VFY_E_INVALID_ARG
  * for a NULL @json with a non-zero @len. An empty buffer is VFY_E_JSON
- * ("no JSON value"). (Since 0.2.5.)
+ * ("no JSON value"). (Since 0.2.6.)
  */
 VFY_EXPORT vfy_rc vfy_json_check(const void *json, size_t len, const char **why) VFY_MUST_CHECK;
 
