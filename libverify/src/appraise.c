@@ -569,10 +569,10 @@ static void reason(vfy_result *r, const char *fmt, ...) __attribute__((format(pr
  * Reasons are kept in the order found, up to VFY_RESULT_MAX_REASONS - 1; the
  * last slot is kept for "N more reasons not listed" (reasons_close), so a
  * reader knows the list is cut. One manifest lists at most COMP_REASONS_MAX
- * of its components (appraise_component): an agent whose manifest names 70
- * unapproved models filled every slot with warnings, and the reason of a
- * contraindicated verdict found after them (a past entry under a strict
- * history) was dropped.
+ * of its unapproved components (appraise_component; revoked ones always):
+ * an agent whose manifest names 70 unapproved models filled every slot
+ * with warnings, and the reason of a contraindicated verdict found after
+ * them (a past entry under a strict history) was dropped.
  */
 #define COMP_REASONS_MAX 16
 
@@ -606,9 +606,11 @@ static void reasons_close(vfy_result *r)
     r->reasons_unlisted = 0;
 }
 
-/* A reason about one component of the manifest being appraised: only the
- * first COMP_REASONS_MAX are listed, the rest counted (appraise_manifest
- * says how many). */
+/* A component of the manifest being appraised that is not an approved
+ * reference value (a warning): only the first COMP_REASONS_MAX are listed,
+ * the rest counted (appraise_manifest says how many). Revoked components
+ * (contraindicated) are always listed: 20 unapproved models must not hide
+ * the revoked tool after them. */
 static int comp_listed(vfy_result *r)
 {
     if (r->comp_listed >= COMP_REASONS_MAX) {
@@ -693,15 +695,13 @@ static void appraise_component(vfy_appraiser *a, vfy_result *r, vfy_component_ki
     }
     if (rc == VFY_OK && comp.state == VFY_REF_REVOKED) {
         raise_claim(r, VFY_EAR_AGENT, claim, 96);
-        if (comp_listed(r))
-            reason(r, "%s%s %s %s is revoked", when, kname, name != NULL ? name : "", d);
+        reason(r, "%s%s %s %s is revoked", when, kname, name != NULL ? name : "", d);
         return;
     }
     if (rc != VFY_E_NOT_FOUND) {
         raise_claim(r, VFY_EAR_AGENT, claim, 96);
-        if (comp_listed(r))
-            reason(r, "%s%s %s: reference lookup failed (%s)", when, kname,
-                   name != NULL ? name : "", vfy_strerror(rc));
+        reason(r, "%s%s %s: reference lookup failed (%s)", when, kname, name != NULL ? name : "",
+               vfy_strerror(rc));
         return;
     }
     if (kind == VFY_COMPONENT_CONTEXT) {
@@ -742,8 +742,9 @@ static void appraise_manifest(vfy_appraiser *a, vfy_result *r, const vfy_manifes
             appraise_component(a, r, lists[l].kind, e->name, e->digest, pol, when);
         }
     if (r->comp_unlisted > 0)
-        reason(r, "%s%zu more component%s not approved or revoked, not listed", when,
-               r->comp_unlisted, r->comp_unlisted == 1 ? "" : "s");
+        reason(r, "%s%zu more component%s not %sapproved reference value%s (not listed)", when,
+               r->comp_unlisted, r->comp_unlisted == 1 ? " is" : "s are",
+               r->comp_unlisted == 1 ? "an " : "", r->comp_unlisted == 1 ? "" : "s");
     /* An empty manifest approves nothing but contradicts nothing either. */
     raise_claim(r, VFY_EAR_AGENT, VFY_TV_EXECUTABLES, 2);
     raise_claim(r, VFY_EAR_AGENT, VFY_TV_CONFIGURATION, 2);

@@ -2431,13 +2431,44 @@ Test(appraise, unapproved_components_do_not_crowd_out_the_verdicts_reason)
         history |= strstr(x, "agent log entry 1 (sha256:") != NULL &&
                    strstr(x, "is not a manifest this verifier appraised as affirming "
                              "(history: strict)") != NULL;
-        more |= strcmp(x, "54 more components not approved or revoked, not listed") == 0;
+        more |= strcmp(x, "54 more components are not approved reference values (not listed)") == 0;
         tools_listed += strstr(x, "unapproved-") != NULL;
     }
     cr_expect(history, "the past entry's reason is listed (%zu reasons)",
               vfy_result_reason_count(r));
     cr_expect(more, "the manifest says how many it left out");
     cr_expect_eq(tools_listed, 16);
+    vfy_result_free(&r);
+    soft_close(&s);
+    /* A revoked tool after 20 unapproved ones is listed all the same: the
+     * cap is on warnings, not on what makes the verdict contraindicated. */
+    revoke_calendar(&e, 0, "calendar.read, before its manifest is appraised");
+    o = 0;
+    for (int t = 0; t < 20; t++) {
+        uint8_t d[32];
+        char hx[65];
+
+        memset(d, 0x6f, sizeof(d));
+        d[0] = (uint8_t)t;
+        hexs(hx, d, 32);
+        o += (size_t)snprintf(tools + o, cap - o,
+                              "{\"name\":\"unapproved-%02d\",\"version\":\"1\",\"digest\":\"sha256:%s\"},",
+                              t, hx);
+    }
+    snprintf(tools + o, cap - o, "%s", CAL_TOOL);
+    snprintf(full, cap + 64, "%.*s%d%.*s%s%s", (int)(av - tmpl), tmpl, 42, (int)(at - av - 2),
+             av + 2, tools, at + 2);
+    man[0] = full;
+    soft_open(&s, &e, "soft-crowd-2", "default");
+    r = soft_appraise(&e, &s, man, bare, 1, "[20 unapproved tools, then a revoked one]");
+    cr_expect_eq(vfy_result_status(r), VFY_EAR_CONTRAINDICATED);
+    more = 0;
+    for (size_t i = 0; i < vfy_result_reason_count(r); i++)
+        more |= strstr(vfy_result_reason(r, i), "tool calendar.read ") != NULL &&
+                strstr(vfy_result_reason(r, i), " is revoked") != NULL;
+    cr_expect(more, "the revoked tool is named (%zu reasons, the last: %s)",
+              vfy_result_reason_count(r),
+              vfy_result_reason(r, vfy_result_reason_count(r) - 1));
     vfy_result_free(&r);
     soft_close(&s);
     env_close(&e);
