@@ -62,9 +62,9 @@ static vfy_rc set_state(vfy_store *st, const char *name, const char *state)
 static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
 {
     static const char *const sql[2] = {
-        "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT id, ?2, ?3 FROM results WHERE attester = ?1 AND state = 'valid' AND exp > ?2"
-        " ORDER BY rowid",
+        "INSERT INTO revocations (cursor, result_id, at, reason)"
+        " SELECT " FEED_CURSOR("rowid") ", id, ?2, ?3 FROM results"
+        " WHERE attester = ?1 AND state = 'valid' AND exp > ?2 ORDER BY rowid",
         "UPDATE results SET state = 'revoked', revoked_at = ?2, reason = ?3"
         " WHERE attester = ?1 AND state = 'valid' AND exp > ?2",
     };
@@ -76,8 +76,6 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
     vfy_rc rc = VFY_OK;
 
     snprintf(reason, sizeof(reason), "%s revoked", obj);
-    if ((rc = st_feed_floor(st)) != VFY_OK)
-        return rc;
     for (int i = 0; i < 2 && rc == VFY_OK; i++) {
         sqlite3_stmt *s = NULL;
         int src = sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL);
@@ -87,6 +85,8 @@ static vfy_rc revoke_results(vfy_store *st, const char *name, const char *obj)
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, now);
         sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+        if (i == 0)
+            sqlite3_bind_int64(s, 4, st_feed_floor(st));
         src = sqlite3_step(s);
         if (src != SQLITE_DONE)
             rc = st_db(st, src, "revoke attester results");

@@ -25,7 +25,7 @@ enum st_slot {
     SL_RES_INSERT, SL_RES_REF_COMP, SL_RES_REF_PCR, SL_RES_GET,
     SL_REVOKE_FEED_COMP, SL_REVOKE_MARK_COMP, SL_REVOKE_FEED_PCR, SL_REVOKE_MARK_PCR,
     SL_FEED_READ,
-    SL_FEED_HEAD, SL_FEED_FLOOR_UP, SL_FEED_FLOOR_NEW,
+    SL_FEED_HEAD,
     SL_KNOWN_GET, SL_KNOWN_PUT, SL_KNOWN_PUT_REFS, SL_KNOWN_FORGET, SL_KNOWN_FORGET_PCR,
     SL_REFSET_FIND, SL_REFSET_INSERT, SL_KNOWN_GET_REFSET, SL_REFSET_ROWS,
     SL_PRUNE_FEED, SL_PRUNE_RESULTS, SL_NONCE_LEAD_PUT, SL_NONCE_LEAD_GET,
@@ -162,13 +162,20 @@ int st_tx_lost(vfy_store *st);
  */
 vfy_rc st_refset_get(vfy_store *st, const vfy_store_ref *refs, size_t nrefs, int64_t *out);
 /*
- * Before revocation feed entries are added: the next cursor is after the
- * clock, in microseconds since the epoch (and after every cursor given).
- * A database restored from a backup then gives cursors after every one the
- * lost database gave (unless the clock went back), so a relying party's
- * cursor does not skip the revocations made after the restore.
+ * The least cursor the next revocation feed entry may take: the clock in
+ * microseconds since the epoch (at most 2^52, so a clock far ahead cannot
+ * push cursors past what the API accepts). The feed's INSERTs number their
+ * rows from max(the last cursor given, this) (FEED_CURSOR): a database
+ * restored from a backup then gives cursors after every one the lost
+ * database gave (unless the clock went back), so a relying party's cursor
+ * does not skip the revocations made after the restore; an insert of no
+ * rows moves nothing, so the 409 of a cursor past a restored feed's end
+ * lasts until a revocation is fed.
  */
-vfy_rc st_feed_floor(vfy_store *st);
+int64_t st_feed_floor(const vfy_store *st);
+#define FEED_CURSOR(order)                                                                   \
+    "max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0), ?4)"      \
+    " + row_number() OVER (ORDER BY " order ")"
 /* Revoke unexpired valid results relying on component/PCR row @id. */
 vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
                             const char *reason, size_t *results);

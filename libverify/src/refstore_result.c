@@ -394,40 +394,26 @@ vfy_rc store_results_prune(vfy_store *st, int64_t before, size_t max_rows, int a
     return rc;
 }
 
-vfy_rc st_feed_floor(vfy_store *st)
+int64_t st_feed_floor(const vfy_store *st)
 {
-    static const char *const sql[2] = {
-        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'revocations' AND seq < ?1",
-        "INSERT INTO sqlite_sequence (name, seq) SELECT 'revocations', ?1"
-        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'revocations')",
-    };
+    const int64_t cap = (int64_t)1 << 52;
     struct timespec ts;
-    int64_t floor_us;
-    vfy_rc rc = VFY_OK;
 
-    if (st->fixed_now != 0) {
-        floor_us = st->fixed_now * 1000000;
-    } else {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        floor_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    }
-    for (int i = 0; i < 2 && rc == VFY_OK; i++) {
-        sqlite3_stmt *s;
-
-        if ((rc = st_stmt(st, i == 0 ? SL_FEED_FLOOR_UP : SL_FEED_FLOOR_NEW, sql[i], &s)) != VFY_OK)
-            return rc;
-        sqlite3_bind_int64(s, 1, floor_us);
-        rc = st_exec_stmt(st, s, "revocation feed cursor");
-    }
-    return rc;
+    if (st->fixed_now != 0)
+        return st->fixed_now > 0 && st->fixed_now < cap / 1000000 ? st->fixed_now * 1000000 : 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec <= 0 || ts.tv_sec >= cap / 1000000)
+        return 0;   /* no floor from a clock that cannot be right */
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
                             const char *reason, size_t *results)
 {
     static const char feed_comp[] =
-        "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
+        "INSERT INTO revocations (cursor, result_id, at, reason)"
+        " SELECT " FEED_CURSOR("r.rowid") ", r.id, ?2, ?3 FROM results r"
+        " WHERE r.state = 'valid' AND r.exp > ?2"
         " AND (r.refset_id IN (SELECT refset_id FROM refset_components WHERE component_id = ?1)"
         " OR r.id IN (SELECT result_id FROM result_components WHERE component_id = ?1))"
         " ORDER BY r.rowid";
@@ -437,8 +423,9 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         " AND (refset_id IN (SELECT refset_id FROM refset_components WHERE component_id = ?1)"
         " OR id IN (SELECT result_id FROM result_components WHERE component_id = ?1))";
     static const char feed_pcr[] =
-        "INSERT INTO revocations (result_id, at, reason)"
-        " SELECT r.id, ?2, ?3 FROM results r WHERE r.state = 'valid' AND r.exp > ?2"
+        "INSERT INTO revocations (cursor, result_id, at, reason)"
+        " SELECT " FEED_CURSOR("r.rowid") ", r.id, ?2, ?3 FROM results r"
+        " WHERE r.state = 'valid' AND r.exp > ?2"
         " AND (r.refset_id IN (SELECT refset_id FROM refset_pcrs WHERE pcr_id = ?1)"
         " OR r.id IN (SELECT result_id FROM result_pcrs WHERE pcr_id = ?1))"
         " ORDER BY r.rowid";
@@ -453,8 +440,6 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
     vfy_rc rc;
 
     *results = 0;
-    if ((rc = st_feed_floor(st)) != VFY_OK)
-        return rc;
     /* Feed first (it selects the still-valid results), then mark them. */
     for (int step = 0; step < 2; step++) {
         if (step == 0)
@@ -468,6 +453,8 @@ vfy_rc st_revoke_dependents(vfy_store *st, vfy_store_ref_kind kind, int64_t id,
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, now);
         sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+        if (step == 0)
+            sqlite3_bind_int64(s, 4, st_feed_floor(st));
         if ((rc = st_exec_stmt(st, s, "revoke results")) != VFY_OK)
             return rc;
         if (step == 1)

@@ -482,6 +482,20 @@ Test(refstore, feed_cursors_after_a_restore_follow_the_clock)
     cr_assert_eq(rename(bak, path), 0);
     st = open_new();
     vfy_store_set_time(st, 1001);
+    {   /* a revocation that feeds nothing leaves the restored feed's end
+         * where it is: the relying party's cursor is still past it (409) */
+        uint8_t d2[32];
+        uint64_t head = 99;
+
+        fill(d2, 32, 8);
+        cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "u", "1", d2, NULL, NULL),
+                     VFY_OK);
+        cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "u", d2, &nrev, &nres),
+                     VFY_OK);
+        cr_assert_eq(nres, 0);
+        cr_assert_eq(vfy_store_feed_head(st, &head), VFY_OK);
+        cr_expect_eq(head, 0, "the restored feed's end, not moved by an empty revocation");
+    }
     cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t", d, &nrev, &nres), VFY_OK);
     cr_assert_eq(nres, 1, "r-1 is valid again in the restored database, and revoked again");
     cr_assert_eq(vfy_store_revocations(st, seen, 10, &feed, &n, &cur), VFY_OK);
