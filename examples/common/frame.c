@@ -279,12 +279,14 @@ int frame_read_within(SSL *ssl, int fd, enum frame_peer from, int timeout_ms, ui
 
 int frame_handshake(SSL *ssl, int fd, int timeout_ms)
 {
-    int flags = nonblocking(fd), r = 0;
+    int flags = nonblocking(fd), r = 0, hup = 0;
     int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
     ERR_clear_error();   /* a failure is then reported with its own reason */
-    if (flags < 0)
+    if (flags < 0) {
+        ERR_raise_data(ERR_LIB_SYS, errno, "fcntl(O_NONBLOCK)");
         return 0;
+    }
     for (;;) {
         int hs = SSL_do_handshake(ssl), err;
         struct pollfd pf = {fd, 0, 0};
@@ -295,8 +297,17 @@ int frame_handshake(SSL *ssl, int fd, int timeout_ms)
             break;
         }
         err = SSL_get_error(ssl, hs);
-        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-            break;   /* r = 0: the reason is on the error queue */
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            /* after a hang-up: a plain end of the connection is FRAME_EOF;
+             * an alert the peer sent before it keeps its reason (r = 0) */
+            if (hup && (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN))
+                r = FRAME_EOF;
+            break;
+        }
+        if (hup) {   /* hung up, and nothing more to read: gone */
+            r = FRAME_EOF;
+            break;
+        }
         pf.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
         left = deadline - mono_ms();
         if (left <= 0 || (hs = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left)) == 0) {
@@ -305,10 +316,13 @@ int frame_handshake(SSL *ssl, int fd, int timeout_ms)
         }
         if (hs < 0 && errno == EINTR)
             continue;
-        if (hs < 0 || (pf.revents & (POLLHUP | POLLERR))) {   /* shut down, or gone */
+        if (hs < 0) {
             r = FRAME_EOF;
             break;
         }
+        /* shut down (a handshake cut to make room), or gone: read what came
+         * with it once more (an alert names the failure) */
+        hup = (pf.revents & (POLLHUP | POLLERR)) != 0;
     }
     if (r != 0)
         ERR_clear_error();

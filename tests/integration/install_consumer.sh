@@ -54,8 +54,17 @@ grep -qxF "ExecStart=$sbindir/verifierd --config /etc/verifierd/verifierd.json" 
 echo "ok: systemd unit ($sbindir) and example configuration installed"
 # An installed verifierd --dev takes the installed policies, never the source
 # tree's (it read $VFY_SOURCE_DIR/policies whenever that still existed).
-timeout 3 "$prefix/sbin/verifierd" --dev --state-dir "$tmp/dev" --listen 127.0.0.1:0 \
-  >/dev/null 2>"$tmp/dev.log" || true   # stopped by timeout's SIGTERM
+# (up to 60 s to start: keys, certificate and database are made first, and
+# a sanitizer build on a loaded machine is slow)
+"$prefix/sbin/verifierd" --dev --state-dir "$tmp/dev" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/dev.log" &
+devpid=$!
+for _ in $(seq 600); do
+  grep -q '"msg":"verifierd [^"]* listening on https://127.0.0.1:' "$tmp/dev.log" && break
+  kill -0 "$devpid" 2>/dev/null || break
+  sleep 0.1
+done
+kill "$devpid" 2>/dev/null || true
+wait "$devpid" 2>/dev/null || true
 grep -q '"msg":"verifierd [^"]* listening on https://127.0.0.1:' "$tmp/dev.log" ||
   { echo "FAIL: the installed verifierd --dev did not start: $(head -c 600 "$tmp/dev.log")"; exit 1; }
 if grep -qF "from $VFY_SOURCE_DIR/policies" "$tmp/dev.log"; then
