@@ -40,6 +40,22 @@ static int b64_exact(const cJSON *v, uint8_t *out, size_t want)
            vfy_b64url_decode(out, want, &got, s, n) == VFY_OK && got == want;
 }
 
+/* How much of field name @k a detail shows: at most 64 bytes, cut between
+ * characters (the body is valid UTF-8; "%.64s" could split one). */
+static int key_cut(const char *k)
+{
+    size_t n = 0, len = strlen(k);
+
+    while (n < len) {
+        size_t q = vfy_utf8_seq(k + n, len - n);
+
+        if (q == 0 || n + q > 64)
+            break;
+        n += q;
+    }
+    return (int)n;
+}
+
 static vfy_rc fail(vfy_attest_body **b, vfy_rc rc, char *detail, size_t cap, const char *msg)
 {
     vfy_attest_body_free(b);
@@ -87,11 +103,11 @@ vfy_rc vfy_attest_body_parse(vfy_attest_body **out, const char *body, size_t len
     case VFY_JSON_OK:
         break;
     case VFY_JSON_UNKNOWN:
-        vfy_detail_set(detail, cap, "unknown field \"%.64s\"", bad);
+        vfy_detail_set(detail, cap, "unknown field \"%.*s\"", key_cut(bad), bad);
         vfy_attest_body_free(&b);
         return VFY_E_JSON;
     case VFY_JSON_DUPLICATE:
-        vfy_detail_set(detail, cap, "duplicate field \"%.64s\"", bad);
+        vfy_detail_set(detail, cap, "duplicate field \"%.*s\"", key_cut(bad), bad);
         vfy_attest_body_free(&b);
         return VFY_E_JSON;
     default:

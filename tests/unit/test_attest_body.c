@@ -119,6 +119,7 @@ struct refusal {
 #define POL "policy must be a string of at most 128 bytes without control characters"
 #define TTL "max_ttl_s must be an integer 1..86400"
 #define EVT "evidence must be a CMW JSON object or a base64url CMW CBOR string"
+#define A63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define A129 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""
 
@@ -162,6 +163,9 @@ Test(attest_body, refusals_exact)
         {"unknown field", N0, N0, "\"a\"", EV, "\"extra\":1", "unknown field \"extra\""},
         {"duplicate field", N0, N0, "\"a\"", EV, "\"attester\":\"b\"",
          "duplicate field \"attester\""},
+        /* a name of 63 bytes and a 2-byte character: cut before it, not in it */
+        {"unknown field cut between characters", N0, N0, "\"a\"", EV,
+         "\"" A63 "\xc3\xa9x\":1", "unknown field \"" A63 "\""},
         {"max_ttl_s 1.5", N0, N0, "\"a\"", EV, "\"max_ttl_s\":1.5", STRICT},
         {"max_ttl_s 60.0", N0, N0, "\"a\"", EV, "\"max_ttl_s\":60.0", STRICT},
         {"max_ttl_s 1e3", N0, N0, "\"a\"", EV, "\"max_ttl_s\":1e3", STRICT},
