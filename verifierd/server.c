@@ -1205,21 +1205,29 @@ static int remember_used_nonces(struct vd_server *s)
     }
     /* The nonces expired by now are not reloaded: each counts as swept, so a
      * clock stepped back after the start does not make one of them look
-     * unused (the restart dropped them as a sweep would). No used nonce
-     * expires after the newest result's issue time plus the longest lead:
-     * marking no further, a start while the clock ran ahead does not refuse
-     * fresh nonces once it is corrected. */
+     * unused (the restart dropped them as a sweep would). The mark is the
+     * latest expiry among them (vfy_store_results_nonce_expiry_max: with
+     * the newest result's issue time, a bound that holds): marking no
+     * further, a start while the clock ran ahead does not refuse fresh
+     * nonces once it is corrected. (The newest result's issue time plus the
+     * lead went too far: the lead is the largest ever seen, so after one
+     * nonce of an hour-long policy such a start made fresh nonces
+     * "expired" for as long as the clock had been ahead.) */
     {
         int64_t last = 0;
-        uint64_t mark = now;
+        uint64_t mark = now, latest = 0;
 
-        if ((rc = vfy_store_results_last_iat(st, &last)) != VFY_OK) {
-            vd_log("error", "reading the newest result: %s", vfy_strerror(rc));
+        if ((rc = vfy_store_results_last_iat(st, &last)) != VFY_OK ||
+            (rc = vfy_store_results_nonce_expiry_max(st, last - ((int64_t)now - since),
+                                                     first_live, &latest)) != VFY_OK) {
+            vd_log("error", "reading the newest results: %s", vfy_strerror(rc));
             vfy_free(v);
             return -1;
         }
-        if (last >= 0 && (uint64_t)last + (now - (uint64_t)since) < mark)
-            mark = (uint64_t)last + (now - (uint64_t)since);
+        if (last > 0 && (uint64_t)last > latest)
+            latest = (uint64_t)last;
+        if (latest < mark)
+            mark = latest;   /* 0 with no result: no used nonce to keep out */
         vfy_nonce_cache_mark_swept(s->nonce_cache, mark);
     }
     for (size_t i = 0; i < n; i++) {

@@ -304,6 +304,39 @@ vfy_rc vfy_store_results_last_iat(vfy_store *st, int64_t *iat)
     return rc;
 }
 
+vfy_rc vfy_store_results_nonce_expiry_max(vfy_store *st, int64_t since, uint64_t before,
+                                          uint64_t *expiry)
+{
+    uint8_t prefix[VFY_NONCE_EXPIRY_LEN];
+    sqlite3_stmt *s;
+    vfy_rc rc = VFY_OK;
+    int src;
+
+    if (expiry != NULL)
+        *expiry = 0;
+    if (st == NULL || expiry == NULL || vfy_nonce_expiry_prefix(before, prefix) != VFY_OK)
+        return VFY_E_INVALID_ARG;
+    /* blobs compare as bytes: the largest nonce below the prefix has the
+     * latest expiry before @before */
+    src = sqlite3_prepare_v2(st->db,
+                             "SELECT max(nonce) FROM results"
+                             " WHERE iat >= ?1 AND nonce IS NOT NULL AND nonce < ?2",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return st_db(st, src, "latest nonce expiry");
+    sqlite3_bind_int64(s, 1, since);
+    sqlite3_bind_blob(s, 2, prefix, (int)sizeof(prefix), SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) == VFY_NONCE_LEN)
+            *expiry = vfy_nonce_expiry_of(sqlite3_column_blob(s, 0));
+    } else {
+        rc = st_db(st, src, "latest nonce expiry");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 vfy_rc vfy_store_result_get(vfy_store *st, const char *id, vfy_store_result *out)
 {
     sqlite3_stmt *s;

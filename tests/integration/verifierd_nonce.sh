@@ -287,6 +287,37 @@ else
     vd_stop
 fi
 
+# A start while the clock is ahead, after a nonce of an hour-long policy was
+# used: once the clock is corrected, fresh nonces of a minute are accepted.
+# (The start marked every nonce expiring before its clock as swept, up to the
+# newest result plus the longest lead ever seen: an hour here, so for the
+# 30 minutes the clock had been ahead every attestation was "nonce
+# expired".) Through the timeshift shim, which reads the shift at each call.
+if [ "${VFY_SANITIZE:-0}" = 1 ]; then
+    echo "# sanitizer build: clock-ahead start skipped (an uninstrumented LD_PRELOAD shim)"
+else
+    printf '%s\n' '{"id":"long","version":1,"freshness":{"nonce_ttl_s":3600},"result":{"ttl_s":30}}' \
+        >"$VD_TMP/long.json"
+    vd_start_dev ahead --policy "$VFY_SOURCE_DIR/policies/default.json" --policy "$VD_TMP/long.json" ||
+        die "cannot start verifierd (ahead)"
+    A=$VD_ATTEST
+    vd_nonce "$A" '{"policy":"long"}'
+    attest "$NONCE" '"policy":"long"'
+    expect_nomatch "ahead: a nonce of the hour-long policy is used" "$REASONS" '[Nn]once'
+    vd_stop
+    echo 1800 >"$VD_TMP/shift"
+    TIMESHIFT_FILE="$VD_TMP/shift" LD_PRELOAD="$VFY_BUILD_DIR/tests/timeshift.so" \
+        vd_start_dev ahead --policy "$VFY_SOURCE_DIR/policies/default.json" \
+        --policy "$VD_TMP/long.json" || die "cannot start verifierd 30 minutes ahead"
+    expect_match "ahead: the start reloads the used nonce" "$(cat "$VD_LOG")" \
+        '"msg":"reloaded 1 unexpired used nonces'
+    echo 0 >"$VD_TMP/shift"   # the clock corrected
+    vd_nonce "$A"
+    attest "$NONCE"
+    expect_nomatch "ahead: after the correction a fresh nonce is accepted" "$REASONS" 'nonce rejected'
+    vd_stop
+fi
+
 vd_stop "$PID1"
 expect_eq "first verifierd exits 0 on SIGTERM" "$VD_STOP_RC" 0
 if grep -qF -- "$(tr -d '\n' <"$STATE1/nonce.key")" "$VD_TMP"/*/stderr.log; then

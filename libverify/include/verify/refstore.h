@@ -613,6 +613,27 @@ VFY_EXPORT vfy_rc vfy_store_nonce_window(vfy_store *st, int64_t now,
  */
 VFY_EXPORT vfy_rc vfy_store_results_last_iat(vfy_store *st, int64_t *iat) VFY_MUST_CHECK;
 
+/**
+ * The latest expiry before @before of a nonce recorded with a result issued
+ * at or after @since (read from the nonce: verifierd's nonces begin with
+ * their big-endian expiry) into *@expiry, 0 when there is none. For a
+ * restart: the used nonces expired by now are not reloaded, and its
+ * used-nonce cache counts them as swept up to a time no used nonce
+ * expiring before now passes. A nonce is recorded with its result only
+ * when it was accepted, so unexpired when used: a result issued more than
+ * the lead (vfy_store_nonce_window) before the newest one used a nonce
+ * that expired before the newest was issued. So with @since = the newest
+ * result's issue time minus the lead and @before = now + 1, max(*@expiry,
+ * the newest issue time) is such a time, however large the lead (the
+ * newest issue time plus the lead was not: the lead is the largest ever
+ * seen, and one nonce of an hour-long policy made every fresh nonce of the
+ * next hour "expired" after a start while the clock was ahead). Errors:
+ * VFY_E_INVALID_ARG (@before 2^40 or more), VFY_E_DB. (Since 0.2.6.)
+ */
+VFY_EXPORT vfy_rc vfy_store_results_nonce_expiry_max(vfy_store *st, int64_t since,
+                                                     uint64_t before,
+                                                     uint64_t *expiry) VFY_MUST_CHECK;
+
 /** Largest @max_rows of one vfy_store_results_prune() call. */
 #define VFY_STORE_PRUNE_MAX 100000
 
