@@ -24,16 +24,14 @@
 
 static enum MHD_Result store_error(struct MHD_Connection *c, struct vd_req *r, vfy_rc rc)
 {
+    const char *msg = vfy_store_errmsg(vd_store());
     char detail[600];
 
-    /* A conflict's own message says what conflicts ("... is revoked", "...
-     * already exists with a different key"): the generic text of
-     * VFY_E_CONFLICT in front would call each a difference of contents. */
-    if (rc == VFY_E_CONFLICT && vfy_store_errmsg(vd_store())[0] != '\0')
-        snprintf(detail, sizeof(detail), "%s", vfy_store_errmsg(vd_store()));
-    else
-        snprintf(detail, sizeof(detail), "%s%s%s", vfy_strerror(rc),
-                 vfy_store_errmsg(vd_store())[0] ? ": " : "", vfy_store_errmsg(vd_store()));
+    /* The store's message says it all ("attester x not found", "... already
+     * exists with a different key", "attestation key: attestation key is
+     * malformed"), as verifyctl prints it (vc_fail_rc): the generic text of
+     * @rc in front only repeated it. That text alone when there is none. */
+    snprintf(detail, sizeof(detail), "%s", msg[0] != '\0' ? msg : vfy_strerror(rc));
     switch (rc) {
     case VFY_E_NOT_FOUND: return vd_problem(c, r, 404, detail);
     case VFY_E_CONFLICT: return vd_problem(c, r, 409, detail);
@@ -98,7 +96,7 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 {
     enum MHD_Result ret;
     cJSON *o = vd_json_body(c, r, &ret);
-    const char *name, *pem, *pub;
+    const char *name, *pem, *pub, *scheme;
     uint8_t *ak = NULL;
     size_t ak_len = 0;
     int added = 0;
@@ -130,10 +128,24 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
             return vd_problem(c, r, 400, "ak_public is not base64url");
         }
     }
+    scheme = opt_str(o, "scheme");
     rc = vfy_store_attester_add(vd_store(), name, pem != NULL ? (const uint8_t *)pem : ak,
-                                pem != NULL ? strlen(pem) : ak_len, opt_str(o, "scheme"),
+                                pem != NULL ? strlen(pem) : ak_len, scheme,
                                 opt_str(o, "refset"), opt_str(o, "policy"), &added);
     free(ak);
+    if (rc == VFY_E_SIG_SCHEME && scheme != NULL) {
+        /* From loading the key with a scheme it cannot take (a valid
+         * scheme's name: an unknown one is VFY_E_UNSUPPORTED): what
+         * verifyctl says of --scheme, not the quote check's "differs from
+         * the AK's registered scheme" for an attester not registered yet. */
+        char detail[320];
+
+        snprintf(detail, sizeof(detail), "\"scheme\" %.32s does not fit this key (EC keys take "
+                 "ecdsa-*, RSA keys rsassa-* or rsapss-*; a TPM2B_PUBLIC that names its scheme "
+                 "takes only that one)", scheme);
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, detail);
+    }
     cJSON_Delete(o);
     if (rc != VFY_OK)
         return store_error(c, r, rc);

@@ -470,7 +470,19 @@ expect_eq "admin: ... named as a revoked attester's key" "$(jget /detail)" \
 post /v1/admin/attesters "$ADM" '{"name":"agent-y"}'
 expect_problem "admin: attester without a key" 400
 post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
-expect_problem "admin: attester with a garbage PEM" 400
+# A detail is the store's message alone, as verifyctl prints it: the
+# generic text of the error code in front repeated it ("attestation key is
+# malformed: attestation key: attestation key is malformed").
+expect_problem "admin: attester with a garbage PEM" 400 'attestation key: attestation key is malformed'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-y\",\"ak_pem\":\"$AKJ\",\"policy\":\"no-such-policy\"}"
+expect_problem "admin: attester naming a policy not loaded" 404 'policy no-such-policy not found (load it first)'
+# A scheme the key cannot take: what verifyctl says of --scheme, not the
+# quote check's "signature scheme differs from the AK's registered scheme".
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-y\",\"ak_pem\":\"$AKJ\",\"scheme\":\"rsassa-sha256\"}"
+expect_problem "admin: an EC key with scheme rsassa-sha256" 400 \
+    '"scheme" rsassa-sha256 does not fit this key (EC keys take ecdsa-*, RSA keys rsassa-* or rsapss-*; a TPM2B_PUBLIC that names its scheme takes only that one)'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-y\",\"ak_pem\":\"$AKJ\",\"scheme\":\"ecdsa-md5\"}"
+expect_problem "admin: an unknown scheme" 400 'unsupported signing scheme ecdsa-md5'
 post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_public":"!!"}'
 expect_problem "admin: ak_public not base64url" 400
 post /v1/admin/attesters "$ADM" '{'
@@ -586,7 +598,7 @@ post /v1/admin/attesters "$ADM" $'{"name":"agent-u","ak_pem":"x","\xc3\x28":"y"}
 expect_problem "admin: a key that is not UTF-8" 400 'body is not strict JSON: invalid UTF-8 in a string'
 # A detail that echoes a decoded path stays UTF-8: %ff is not.
 call POST /v1/admin/attesters/%ff/revoke "$ADM"
-expect_problem "admin: revoke attester %ff" 404 'not found: attester ? not found'
+expect_problem "admin: revoke attester %ff" 404 'attester ? not found'
 check "admin: ... the problem body is UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$VD_BODY"
 
 post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
