@@ -129,6 +129,10 @@ uint64_t result_ticket(const vfy_result *r);
  * nonces already accepted, such as those stored with results (nonce.c). */
 uint64_t vfy_nonce_expiry_of(const uint8_t nonce[32]);
 
+/* 1 if @a and @b say the same (every field, defaults spelled out or not;
+ * key order and spacing do not matter). */
+int vfy_policy_same(const vfy_policy *a, const vfy_policy *b);
+
 /*
  * Mark @digest known-good for @attester (no-op if known; VFY_E_NOT_FOUND for
  * an unknown attester) with the reference set of @refs, the rows the

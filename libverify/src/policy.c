@@ -293,6 +293,15 @@ vfy_rc vfy_policy_parse(vfy_policy **out, const char *json, size_t len)
     return vfy_policy_parse_detail(out, json, len, NULL, 0);
 }
 
+int vfy_policy_same(const vfy_policy *a, const vfy_policy *b)
+{
+    return a != NULL && b != NULL && strcmp(a->id, b->id) == 0 && a->version == b->version &&
+           a->bank == b->bank && a->platform_pcrs == b->platform_pcrs &&
+           a->agent_pcr == b->agent_pcr && a->history == b->history &&
+           a->unknown_context == b->unknown_context && a->nonce_ttl_s == b->nonce_ttl_s &&
+           a->result_ttl_s == b->result_ttl_s;
+}
+
 vfy_rc vfy_policy_new_default(vfy_policy **out)
 {
     vfy_policy *p;

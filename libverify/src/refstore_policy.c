@@ -3,9 +3,13 @@
  * load (id, version, JSON) and fetch the latest version of an id.
  *
  * Policies are stored in compact form (cJSON_PrintUnformatted of the parsed
- * document, key order preserved), so re-loading the same policy with other
- * whitespace is recognised as identical. (id, version) is unique; the
- * highest version of an id is the one in force.
+ * document, key order preserved). (id, version) is unique; re-loading one
+ * that says the same (vfy_policy_same: other spacing or key order, defaults
+ * spelled out or left out) is a no-op, one that says something else a
+ * conflict. The highest version of an id is the one in force. default@1 is
+ * the built-in default's label, so a stored default@1 must say what the
+ * built-in says: results under either name it, and a relying party pinning
+ * it could not tell a laxer stored one from the built-in.
  *
  * Validation: the full appraisal-policy parser (vfy_policy_parse_detail,
  * policy.c) must accept the document; its exact VFY_E_POLICY_* code is
@@ -52,6 +56,23 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
         rc = VFY_E_NOMEM;
         goto out;
     }
+    {
+        vfy_policy *builtin = NULL;
+        int clash;
+
+        if ((rc = vfy_policy_new_default(&builtin)) != VFY_OK)
+            goto out;
+        clash = strcmp(id, vfy_policy_id(builtin)) == 0 &&
+                version == vfy_policy_version(builtin) && !vfy_policy_same(pol, builtin);
+        vfy_policy_free(&builtin);
+        if (clash) {
+            rc = st_err(st, VFY_E_CONFLICT,
+                        "policy default version 1 is the built-in default's label and must say "
+                        "what it says (DESIGN section 6): give a different default version 2 "
+                        "or more");
+            goto out;
+        }
+    }
 
     rc = st_stmt(st, SL_POL_FIND, "SELECT json FROM policies WHERE id = ?1 AND version = ?2", &s);
     if (rc != VFY_OK)
@@ -61,8 +82,12 @@ vfy_rc st_policy_put(vfy_store *st, const char *json, size_t len, char *id_out,
     src = sqlite3_step(s);
     if (src == SQLITE_ROW) {
         const char *old = (const char *)sqlite3_column_text(s, 0);
-        int same = old != NULL && strcmp(old, compact) == 0;
+        vfy_policy *was = NULL;
+        int same = old != NULL &&
+                   vfy_policy_parse_detail(&was, old, strlen(old), NULL, 0) == VFY_OK &&
+                   vfy_policy_same(was, pol);
 
+        vfy_policy_free(&was);
         sqlite3_reset(s);
         rc = same ? VFY_OK
                   : st_err(st, VFY_E_CONFLICT,

@@ -69,6 +69,22 @@ grep -qx "verifyctl: attester add: warning: reference set lba has no approved PC
 [ ! -s err ] || fail "a warning for a set with values: $(cat err)"
 rm -f w.db*
 "$VCTL" --db "$DB" policy load "$VFY_SOURCE_DIR/policies/default.json" | grep -qx "policy default@1: loaded"
+# An older version is stored, but the highest stays in force: said so (a
+# roll-back of a policy file used to print "loaded" and change nothing).
+echo '{"id":"roll","version":2}' >roll2.json
+echo '{"id":"roll","version":1,"result":{"ttl_s":10}}' >roll1.json
+"$VCTL" --db w2.db init >/dev/null
+"$VCTL" --db w2.db policy load roll2.json | grep -qx "policy roll@2: loaded" || fail "roll@2"
+"$VCTL" --db w2.db policy load roll1.json >out
+[ "$(cat out)" = "policy roll@1: loaded
+note: roll@2 remains in force (the highest version of an id is); load a higher version to change what roll says" ] ||
+    fail "loading an older version: $(cat out)"
+# default@1 is the built-in's label: a different default@1 is refused
+echo '{"id":"default","version":1,"platform":{"pcrs":[7]}}' >lax.json
+"$VCTL" --db w2.db policy load lax.json >out 2>err && fail "a laxer default@1 was loaded"
+grep -qF "policy default version 1 is the built-in default's label and must say what it says" err ||
+    fail "a laxer default@1: $(cat err)"
+rm -f w2.db*
 "$VCTL" --db "$DB" --actor ops attester add agent-1 --ak-pem k1.pem --policy default --refset lab \
     | grep -qx "attester agent-1: added"
 "$VCTL" --db "$DB" attester add agent-1 --ak-pem k1.pem --policy default --refset lab \

@@ -1455,6 +1455,67 @@ Test(refstore, policies_latest_wins)
     vfy_store_close(&st);
 }
 
+/* Same id@version is judged on what the policy says, not its text: other
+ * key order, or a default spelled out, is the same policy (it was a
+ * conflict, and a reformatted file blocked a whole SIGHUP reload); a
+ * different value still conflicts. default@1 is the built-in's label: a
+ * stored default@1 must say what the built-in says (a laxer one was stored,
+ * and its results named "default@1" like the built-in's). */
+Test(refstore, policies_compared_by_meaning_and_default_1_is_the_builtin)
+{
+    vfy_store *st = open_new();
+    static const char p[] = "{\"id\":\"a\",\"version\":1,\"platform\":{\"pcrs\":[0,1,2,3,4,5,6,7]}}";
+    static const char reordered[] =
+        "{\"version\":1,\"platform\":{\"pcrs\":[0,1,2,3,4,5,6,7]},\"id\":\"a\"}";
+    static const char defaults_left_out[] = "{\"id\":\"a\",\"version\":1}";
+    static const char other[] = "{\"id\":\"a\",\"version\":1,\"platform\":{\"pcrs\":[7]}}";
+    static const char lax_default[] =
+        "{\"id\":\"default\",\"version\":1,\"platform\":{\"pcrs\":[7]},"
+        "\"agent\":{\"history\":\"current\",\"unknown_context\":\"ignore\"}}";
+    static const char lax_default2[] =
+        "{\"id\":\"default\",\"version\":2,\"platform\":{\"pcrs\":[7]}}";
+    int added = -1;
+    char *json = NULL;
+    unsigned ver = 0;
+    FILE *f;
+    char shipped[4096];
+    size_t n;
+    char path_default[512];
+
+    cr_assert_eq(vfy_store_policy_load(st, p, strlen(p), NULL, NULL, &added), VFY_OK);
+    cr_assert_eq(added, 1);
+    cr_expect_eq(vfy_store_policy_load(st, reordered, strlen(reordered), NULL, NULL, &added),
+                 VFY_OK, "%s", vfy_store_errmsg(st));
+    cr_expect_eq(added, 0, "other key order: the same policy");
+    cr_expect_eq(vfy_store_policy_load(st, defaults_left_out, strlen(defaults_left_out), NULL,
+                                       NULL, &added), VFY_OK, "%s", vfy_store_errmsg(st));
+    cr_expect_eq(added, 0, "the default PCRs left out: the same policy");
+    cr_expect_eq(vfy_store_policy_load(st, other, strlen(other), NULL, NULL, NULL),
+                 VFY_E_CONFLICT);
+    cr_expect_str_eq(vfy_store_errmsg(st), "policy a version 1 exists with different content");
+
+    cr_expect_eq(vfy_store_policy_load(st, lax_default, strlen(lax_default), NULL, NULL, NULL),
+                 VFY_E_CONFLICT);
+    cr_expect_str_eq(vfy_store_errmsg(st),
+                     "policy default version 1 is the built-in default's label and must say what "
+                     "it says (DESIGN section 6): give a different default version 2 or more");
+    cr_expect_eq(vfy_store_policy_get(st, "default", &json, &ver), VFY_E_NOT_FOUND);
+    /* the shipped policies/default.json says what the built-in says */
+    snprintf(path_default, sizeof(path_default), "%s/policies/default.json",
+             getenv("VFY_SOURCE_DIR") != NULL ? getenv("VFY_SOURCE_DIR") : "..");
+    f = fopen(path_default, "rb");
+    cr_assert_not_null(f, "%s", path_default);
+    n = fread(shipped, 1, sizeof(shipped), f);
+    fclose(f);
+    cr_expect_eq(vfy_store_policy_load(st, shipped, n, NULL, NULL, &added), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_expect_eq(added, 1);
+    cr_expect_eq(vfy_store_policy_load(st, lax_default2, strlen(lax_default2), NULL, NULL,
+                                       &added), VFY_OK, "a laxer default needs version 2: %s",
+                 vfy_store_errmsg(st));
+    vfy_store_close(&st);
+}
+
 /* ---- tokens ---- */
 
 Test(refstore, tokens_store_only_the_hash)

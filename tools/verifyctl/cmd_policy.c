@@ -37,11 +37,20 @@ static int policy_load(const vc_ctx *c, int argc, char **argv)
         return r;
     if ((r = vc_open(c, "policy load", 0, &st)) == 0) {
         rc = vfy_store_policy_load(st, buf, len, id, &version, &added);
-        if (rc != VFY_OK)
+        if (rc != VFY_OK) {
             r = vc_fail_rc("policy load", st, rc);
-        else
+        } else {
+            char *json = NULL;
+            unsigned in_force = 0;
+
             printf("policy %s@%u: %s\n", id, version,
                    added ? "loaded" : "already present, unchanged");
+            /* an older version is stored, but the highest one stays in force */
+            if (vfy_store_policy_get(st, id, &json, &in_force) == VFY_OK && in_force > version)
+                printf("note: %s@%u remains in force (the highest version of an id is); load "
+                       "a higher version to change what %s says\n", id, in_force, id);
+            vfy_free(json);
+        }
     }
     vfy_store_close(&st);
     free(buf);
