@@ -92,6 +92,12 @@ static const char *opt_str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* 1 if the @len bytes at @p start as a PEM file does (the library's test). */
+static int is_pem(const uint8_t *p, size_t len)
+{
+    return len >= 10 && memcmp(p, "-----BEGIN", 10) == 0;
+}
+
 static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
 {
     enum MHD_Result ret;
@@ -127,6 +133,18 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
             cJSON_Delete(o);
             return vd_problem(c, r, 400, "ak_public is not base64url");
         }
+    }
+    /* The field says what the key must be, as verifyctl's --ak-pem and
+     * --ak-public do: the library sniffs "-----BEGIN" and would take a PEM
+     * sent as "ak_public" (and read a TPM2B_PUBLIC sent as "ak_pem"). */
+    if ((pem != NULL) != (pem != NULL ? is_pem((const uint8_t *)pem, strlen(pem))
+                                      : is_pem(ak, ak_len))) {
+        free(ak);
+        cJSON_Delete(o);
+        return vd_problem(c, r, 400, pem != NULL
+                          ? "\"ak_pem\" is not a PEM public key (a TPM2B_PUBLIC goes in "
+                            "\"ak_public\", base64url)"
+                          : "\"ak_public\" holds a PEM file (send it as \"ak_pem\")");
     }
     scheme = opt_str(o, "scheme");
     rc = vfy_store_attester_add(vd_store(), name, pem != NULL ? (const uint8_t *)pem : ak,

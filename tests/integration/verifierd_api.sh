@@ -485,6 +485,20 @@ post /v1/admin/attesters "$ADM" "{\"name\":\"agent-y\",\"ak_pem\":\"$AKJ\",\"sch
 expect_problem "admin: an unknown scheme" 400 'unsupported signing scheme ecdsa-md5'
 post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_public":"!!"}'
 expect_problem "admin: ak_public not base64url" 400
+# The field says what the key is, as verifyctl's --ak-pem and --ak-public
+# do: a PEM file sent as ak_public was taken (the library sniffs PEM).
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-y\",\"ak_public\":\"$(b64url_enc <"$VD_TMP/ak3.pem")\"}"
+expect_problem "admin: a PEM file in ak_public" 400 '"ak_public" holds a PEM file (send it as "ak_pem")'
+post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_pem":"AAAA"}'
+expect_problem "admin: ak_pem that is not PEM" 400 \
+    '"ak_pem" is not a PEM public key (a TPM2B_PUBLIC goes in "ak_public", base64url)'
+expect_eq "admin: ... neither was added" "$("$VCTL" --db "$VD_DB" list attesters --json | grep -c '"agent-y"')" 0
+FXQ="$VFY_SOURCE_DIR/tests/fixtures/quote/rsa2048-rsapss-sha256"
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-tpm\",\"ak_public\":\"$(b64url_enc <"$FXQ/ak.pub")\",\"scheme\":\"rsapss-sha256\"}"
+expect_eq "admin: a TPM2B_PUBLIC in ak_public is added" "$HTTP_CODE $(body)" '201 {"added":true}'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-tpm2\",\"ak_public\":\"$(b64url_enc <"$FXQ/ak.pub")\",\"scheme\":\"ecdsa-sha256\"}"
+expect_problem "admin: an RSA TPM2B_PUBLIC with scheme ecdsa-sha256" 400 \
+    '"scheme" ecdsa-sha256 does not fit this key (EC keys take ecdsa-*, RSA keys rsassa-* or rsapss-*; a TPM2B_PUBLIC that names its scheme takes only that one)'
 post /v1/admin/attesters "$ADM" '{'
 expect_problem "admin: attester body not JSON" 400
 call GET /v1/admin/attesters "$ADM"
