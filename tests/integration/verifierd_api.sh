@@ -462,7 +462,8 @@ expect_eq "admin: ... its detail is the conflict itself" "$(jget /detail)" \
 post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-gone\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
 expect_status "admin: add an attester to revoke" 201
 post /v1/admin/attesters/agent-x-gone/revoke "$ADM" ''
-expect_status "admin: revoke it" 200
+expect_eq "admin: revoke it (no other attester on its key)" "$HTTP_CODE $(body)" \
+    '200 {"revoked":true,"shared_key_active":0,"shared_key_attesters":[]}'
 post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-back\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
 expect_problem "admin: its key under a new name" 409
 expect_eq "admin: ... named as a revoked attester's key" "$(jget /detail)" \
@@ -513,6 +514,27 @@ call GET /v1/admin/attesters "$ADM"
 expect_match "admin: attester now revoked" "$(body)" '"state":[[:space:]]*"revoked"'
 post /v1/admin/attesters/no-such/revoke "$ADM" '{}'
 expect_problem "admin: revoke an unknown attester" 404
+# Revoking one of several attesters on one key names the others still
+# active (at most 16, in name order), as verifyctl attester revoke does: a
+# compromised key needs all of them revoked.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VD_TMP/aks.key" 2>/dev/null
+openssl pkey -in "$VD_TMP/aks.key" -pubout -out "$VD_TMP/aks.pem" 2>/dev/null
+for i in $(seq -w 1 20); do
+    "$VCTL" --db "$VD_DB" attester add "share-$i" --ak-pem "$VD_TMP/aks.pem" >/dev/null 2>&1 ||
+        die "verifyctl attester add share-$i"
+done
+names() { printf '"share-%s",' "$@" | sed 's/,$//'; }
+post /v1/admin/attesters/share-01/revoke "$ADM" ''
+expect_eq "admin: revoke share-01: 19 others share its key, 16 named" "$HTTP_CODE $(body)" \
+    "200 {\"revoked\":true,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
+expect_schema "admin: ... the answer matches openapi.yaml" \
+    'openapi.yaml#/paths/~1v1~1admin~1attesters~1{name}~1revoke/post/responses/200/content/application~1json/schema' "$VD_BODY"
+post /v1/admin/attesters/share-01/revoke "$ADM" ''
+expect_eq "admin: revoke share-01 again: the same answer" "$HTTP_CODE $(body)" \
+    "200 {\"revoked\":true,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
+post /v1/admin/attesters/share-02/revoke "$ADM" ''
+expect_eq "admin: revoke share-02: the revoked share-01 is not counted" "$HTTP_CODE $(body)" \
+    "200 {\"revoked\":true,\"shared_key_active\":18,\"shared_key_attesters\":[$(names $(seq -w 3 18))]}"
 
 # Policies
 cat >"$VD_TMP/pol.json" <<'EOF'
