@@ -555,6 +555,22 @@ post /v1/admin/policies "$ADM" "$(sed 's/"ttl_s":120/"ttl_s":121/' "$VD_TMP/pol.
 expect_problem "admin: other content under the same id and version" 409
 post /v1/admin/policies "$ADM" '{"id":"broken","version":1,"agent":{"history":"sometimes"}}'
 expect_problem "admin: invalid policy" 400
+# A policy is at most 64 KiB; one byte more is too large: 413 as a body past
+# the endpoint's 1 MiB is (it was 400), both limits checked.
+padpol() {  # padpol VERSION SIZE FILE: a valid policy of exactly SIZE bytes
+    local tail="\"id\":\"big\",\"version\":$1}"
+    { printf '{'; head -c $(( $2 - 1 - ${#tail} )) /dev/zero | tr '\0' ' '; printf '%s' "$tail"; } >"$3"
+}
+padpol 1 65536 "$VD_TMP/pol64k"
+padpol 2 65537 "$VD_TMP/pol64k+1"
+expect_eq "test policies are 64 KiB and 64 KiB + 1" "$(wc -c <"$VD_TMP/pol64k") $(wc -c <"$VD_TMP/pol64k+1")" "65536 65537"
+call POST /v1/admin/policies "$ADM" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/pol64k"
+expect_eq "admin: a policy of exactly 64 KiB is loaded" "$HTTP_CODE $(jget /id)@$(jget /version)" "201 big@1"
+call POST /v1/admin/policies "$ADM" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/pol64k+1"
+expect_problem "admin: a policy of 64 KiB + 1" 413 \
+    'invalid policy: policy exceeds 64 KiB: policy is 65537 bytes, the limit is 65536'
+call POST /v1/admin/policies "$ADM" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
+expect_problem "admin: a policy body past the endpoint's 1 MiB" 413 'request body too large'
 call GET /v1/admin/policies "$ADM"
 expect_match "admin: policy list has api-test" "$(body)" '"api-test"'
 post /v1/challenge "$A" '{"policy":"api-test"}'
