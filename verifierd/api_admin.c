@@ -329,7 +329,7 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
     const cJSON *idx;
     vfy_hash_alg bank = VFY_HASH_SHA256;
     uint8_t dig[VFY_MAX_DIGEST];
-    size_t dlen = 0, results = 0;
+    size_t dlen = 0, revoked = 0, results = 0;
     char out[96];
     vfy_rc rc;
 
@@ -359,11 +359,13 @@ static enum MHD_Result pcr_revoke(struct MHD_Connection *c, struct vd_req *r)
         cJSON_Delete(o);
         return vd_problem(c, r, 400, "need \"set\", \"index\" 0..23, \"digest\" hex of the bank's size, optional \"bank\"");
     }
-    rc = vfy_store_pcr_revoke(vd_store(), set, bank, (unsigned)idx->valuedouble, dig, dlen, &results);
+    /* "revoked" is 0 for a value revoked already, as for components */
+    rc = vfy_store_pcr_revoke_counted(vd_store(), set, bank, (unsigned)idx->valuedouble, dig, dlen,
+                                      &revoked, &results);
     cJSON_Delete(o);
     if (rc != VFY_OK)
         return store_error(c, r, rc);
-    snprintf(out, sizeof(out), "{\"revoked\":1,\"results_revoked\":%zu}", results);
+    snprintf(out, sizeof(out), "{\"revoked\":%zu,\"results_revoked\":%zu}", revoked, results);
     return vd_send_json(c, r, 200, out);
 }
 

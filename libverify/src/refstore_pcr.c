@@ -237,12 +237,21 @@ vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsi
 vfy_rc vfy_store_pcr_revoke(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                             const uint8_t *digest, size_t len, size_t *results)
 {
+    return vfy_store_pcr_revoke_counted(st, set, bank, index, digest, len, NULL, results);
+}
+
+vfy_rc vfy_store_pcr_revoke_counted(vfy_store *st, const char *set, vfy_hash_alg bank,
+                                    unsigned index, const uint8_t *digest, size_t len,
+                                    size_t *revoked, size_t *results)
+{
     char hex[2 * VFY_MAX_DIGEST + 1];
     char obj[VFY_STORE_NAME_MAX + 32];
     size_t nres = 0;
     int changed = 0;
     vfy_rc rc;
 
+    if (revoked != NULL)
+        *revoked = 0;
     if (results != NULL)
         *results = 0;
     if (st == NULL)
@@ -256,6 +265,8 @@ vfy_rc vfy_store_pcr_revoke(vfy_store *st, const char *set, vfy_hash_alg bank, u
         rc = st_audit(st, "pcr.revoke", obj, hex);
     }
     rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && revoked != NULL)
+        *revoked = (size_t)changed;
     if (rc == VFY_OK && results != NULL)
         *results = nres;
     return rc;

@@ -30,7 +30,7 @@ for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_bod
   fi
 done
 for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at \
-         vfy_json_check; do
+         vfy_json_check vfy_store_pcr_revoke vfy_store_pcr_revoke_counted; do
   grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
 done
 # Both manual pages are installed, and carry the project's version.

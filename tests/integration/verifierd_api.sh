@@ -664,7 +664,15 @@ expect_problem "admin: revoke with a bad digest" 400
 post /v1/admin/components/revoke "$ADM" '{"kind":"model","name":"no-such-model"}'
 expect_problem "admin: revoke an unknown component" 404
 post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"$P0\"}"
-expect_status "admin: revoke a PCR value" 200
+expect_eq "admin: revoke a PCR value" "$HTTP_CODE $(body)" '200 {"revoked":1,"results_revoked":0}'
+# again: nothing changes, and the answer says so (it said "revoked":1), as
+# for a component revoked already
+post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"$P0\"}"
+expect_eq "admin: revoke it again: revoked 0" "$HTTP_CODE $(body)" '200 {"revoked":0,"results_revoked":0}'
+expect_schema "admin: ... the answer matches openapi.yaml" \
+    'openapi.yaml#/components/schemas/RevokeCounts' "$VD_BODY"
+post /v1/admin/components/revoke "$ADM" '{"kind":"tool","name":"payments.transfer"}'
+expect_eq "admin: a component revoked already: revoked 0" "$HTTP_CODE $(body)" '200 {"revoked":0,"results_revoked":0}'
 post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":24,\"digest\":\"$P0\"}"
 expect_problem "admin: PCR index 24" 400
 post /v1/admin/pcrs/revoke "$ADM" "{\"set\":\"default\",\"index\":0,\"digest\":\"abcd\"}"

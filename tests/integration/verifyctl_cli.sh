@@ -103,6 +103,24 @@ YAML
 "$VCTL" --db "$DB" pcr import lab pcrs.yaml >out 2>err
 grep -qx "pcr lab: 2 values added" out || fail "pcr import: $(cat out)"
 grep -qx "verifyctl: pcr import: note: skipped 1 sha1 values (SHA-1 is never a reference value)" err
+# pcr revoke says whether it changed anything: a value revoked already is
+# "already revoked, unchanged" (it said "revoked" again; component revoke
+# counts 0), with nothing written (a database of its own: $DB's PCR values
+# are counted and exported below)
+"$VCTL" --db pr.db init >/dev/null
+"$VCTL" --db pr.db pcr add lab --index 1 --bank sha384 --digest "$(hex c 96)" >/dev/null
+out=$("$VCTL" --db pr.db pcr revoke lab --index 1 --bank sha384 --digest "$(hex c 96)") ||
+    fail "pcr revoke"
+[ "$out" = "pcr lab sha384:1: revoked; 0 results revoked" ] || fail "pcr revoke: $out"
+audit=$("$VCTL" --db pr.db list audit --json | grep -c '"pcr.revoke"')
+out=$("$VCTL" --db pr.db pcr revoke lab --index 1 --bank sha384 --digest "$(hex c 96)") ||
+    fail "pcr revoke again"
+[ "$out" = "pcr lab sha384:1: already revoked, unchanged" ] || fail "pcr revoke again: $out"
+[ "$("$VCTL" --db pr.db list audit --json | grep -c '"pcr.revoke"')" = "$audit" ] ||
+    fail "pcr revoke again wrote an audit row"
+expect_fail pr.db "verifyctl: pcr revoke: PCR sha384:2 value $(hex c 96) not in set lab (VFY_E_NOT_FOUND)" \
+    pcr revoke lab --index 2 --bank sha384 --digest "$(hex c 96)"
+rm -f pr.db*
 "$VCTL" --db "$DB" component add model llama-3.1-8b --digest "sha256:$(hex d 64)" --version 3.1 \
     --note "hf.co/meta-llama" | grep -qx "model llama-3.1-8b: added"
 "$VCTL" --db "$DB" component add model llama-3.1-8b --digest "sha256:$(hex d 64)" --version 3.1 \

@@ -1347,6 +1347,60 @@ Test(refstore, pcr_values)
     vfy_store_close(&st);
 }
 
+/* vfy_store_pcr_revoke_counted says whether the call changed anything: a
+ * value revoked already is 0 and writes nothing (a repeat was reported as
+ * revoked again: "revoked":1 from the admin API). */
+Test(refstore, pcr_revoke_counted_says_whether_it_changed)
+{
+    vfy_store *st = open_new();
+    uint8_t a[32];
+    int64_t id = 0;
+    size_t nrev = 9, nres = 9;
+    vfy_ref_state state;
+    char *pem = new_ec_pem();
+
+    fill(a, 32, 0x33);
+    vfy_store_set_time(st, 5000);
+    cr_assert_eq(vfy_store_pcr_add(st, "s", VFY_HASH_SHA256, 4, a, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_lookup(st, "s", VFY_HASH_SHA256, 4, a, 32, &state, &id), VFY_OK);
+    cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)pem, strlen(pem), NULL, "s",
+                                        NULL, NULL), VFY_OK);
+    {
+        vfy_store_ref ref = {VFY_STORE_REF_PCR, id};
+
+        cr_assert_eq(vfy_store_result_record(st, "r1", "a", 4990, 5100, "affirming", &ref, 1),
+                     VFY_OK);
+    }
+    cr_assert_eq(vfy_store_pcr_revoke_counted(st, "s", VFY_HASH_SHA256, 4, a, 32, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(nrev, 1);
+    cr_assert_eq(nres, 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'pcr.revoke'"), 1);
+    /* again: nothing changes, and it says so */
+    nrev = nres = 9;
+    cr_assert_eq(vfy_store_pcr_revoke_counted(st, "s", VFY_HASH_SHA256, 4, a, 32, &nrev, &nres),
+                 VFY_OK);
+    cr_assert_eq(nrev, 0);
+    cr_assert_eq(nres, 0);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'pcr.revoke'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 1);
+    /* the counts are optional; the old function is the same without one */
+    cr_assert_eq(vfy_store_pcr_revoke_counted(st, "s", VFY_HASH_SHA256, 4, a, 32, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_pcr_revoke(st, "s", VFY_HASH_SHA256, 4, a, 32, &nres), VFY_OK);
+    cr_assert_eq(nres, 0);
+    /* not stored: VFY_E_NOT_FOUND, the counts zeroed */
+    nrev = nres = 9;
+    cr_assert_eq(vfy_store_pcr_revoke_counted(st, "s", VFY_HASH_SHA256, 5, a, 32, &nrev, &nres),
+                 VFY_E_NOT_FOUND);
+    cr_assert_eq(nrev, 0);
+    cr_assert_eq(nres, 0);
+    cr_assert_str_eq(vfy_store_errmsg(st), "PCR sha256:5 value "
+                     "3333333333333333333333333333333333333333333333333333333333333333 not in set s");
+    free(pem);
+    vfy_store_close(&st);
+}
+
 Test(refstore, pcr_import_is_one_transaction)
 {
     vfy_store *st = open_new();

@@ -36,7 +36,8 @@ static const char revoke_usage[] =
     "usage: verifyctl --db PATH pcr revoke SET --index N --digest HEX [--bank sha256|sha384]\n"
     "\n"
     "Revoke an allowed PCR value; unexpired results that relied on it are marked\n"
-    "revoked and appear in the revocation feed.\n";
+    "revoked and appear in the revocation feed. A value revoked already is left\n"
+    "as it is (\"already revoked, unchanged\").\n";
 
 /* Parse --bank, --index and --digest into @bank, @index, @d (@dlen bytes). */
 static int parse_value(const char *what, const char *bank_s, const char *index_s,
@@ -145,7 +146,7 @@ static int pcr_revoke(const vc_ctx *c, int argc, char **argv)
     };
     const char *pos[1];
     uint8_t d[VFY_MAX_DIGEST];
-    size_t np, dlen = 0, nres = 0;
+    size_t np, dlen = 0, nrev = 0, nres = 0;
     vfy_hash_alg bank;
     unsigned index;
     vfy_store *st = NULL;
@@ -158,9 +159,11 @@ static int pcr_revoke(const vc_ctx *c, int argc, char **argv)
         return r;
     if ((r = vc_open(c, "pcr revoke", 0, &st)) != 0)
         return r;
-    rc = vfy_store_pcr_revoke(st, pos[0], bank, index, d, dlen, &nres);
+    rc = vfy_store_pcr_revoke_counted(st, pos[0], bank, index, d, dlen, &nrev, &nres);
     if (rc != VFY_OK)
         r = vc_fail_rc("pcr revoke", st, rc);
+    else if (nrev == 0)   /* revoked before: nothing changed */
+        printf("pcr %s %s:%u: already revoked, unchanged\n", pos[0], vfy_hash_name(bank), index);
     else
         printf("pcr %s %s:%u: revoked; %zu results revoked\n", pos[0], vfy_hash_name(bank),
                index, nres);

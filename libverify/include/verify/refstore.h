@@ -295,6 +295,18 @@ VFY_EXPORT vfy_rc vfy_store_pcr_revoke(vfy_store *st, const char *set, vfy_hash_
                                        size_t *results) VFY_MUST_CHECK;
 
 /**
+ * The same, also saying whether anything changed: *@revoked (optional) is
+ * 1 when the value was approved and this call revoked it, 0 when it was
+ * revoked already (then nothing is written: no audit row, no result
+ * revoked), as vfy_store_component_revoke() counts the rows it revoked.
+ * Since 0.2.6.
+ */
+VFY_EXPORT vfy_rc vfy_store_pcr_revoke_counted(vfy_store *st, const char *set, vfy_hash_alg bank,
+                                               unsigned index, const uint8_t *digest,
+                                               size_t digest_len, size_t *revoked,
+                                               size_t *results) VFY_MUST_CHECK;
+
+/**
  * Admin change: approve component @kind/@name/@version (NULL or "" = no
  * version) with SHA-256 @digest and provenance @note (NULL = ""). Unique
  * key (kind, name, version, digest); a different note, or re-adding a
