@@ -499,6 +499,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
         uint8_t d[32];
         size_t nrev = 0, nres = 0;
         int added = 0, twin = 0;
+        char as[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 2];   /* the revoked twin */
         vfy_rc rc;
 
         if (!cJSON_IsObject(it) || !keys_ok(it, keys) || kind == NULL || name == NULL ||
@@ -539,8 +540,6 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                     rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
             }
         } else {
-            char as[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 2];
-
             /* Stored as given; then, if its digest is revoked as another row
              * of its kind (stored, or earlier in this bundle), revoked with
              * it: appraisal treats the digest as revoked, and the listing
@@ -550,16 +549,6 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                 rc = st_component_revoked_as(st, k, d, &twin, as, sizeof(as));
             if (rc == VFY_OK && twin)
                 rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
-            if (rc == VFY_OK && twin && added) {   /* new, and stored revoked: said so */
-                char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
-                char detail[VFY_SHA256_STR_LEN + sizeof(as) + 80];
-
-                snprintf(obj, sizeof(obj), "%s %s", kind, name);
-                snprintf(detail, sizeof(detail), "%s; approved in the bundle, stored revoked: "
-                         "the digest is revoked as %s %s (by import)", dstr, kind, as);
-                rc = st_audit(st, "component.revoke", obj, detail);
-                stats->revoked++;
-            }
         }
         if (rc == VFY_OK && added) {   /* a new row: audited, as an add is */
             char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
@@ -570,6 +559,19 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
             snprintf(detail, sizeof(detail), "%s%s (by import)", dstr,
                      revoked || twin ? ", revoked" : "");
             rc = st_audit(st, "component.add", obj, detail);
+        }
+        /* New, approved in the bundle and stored revoked (its digest is
+         * revoked as another row): said so after its add row, in the order
+         * it happened to the row; counted as revoked. */
+        if (rc == VFY_OK && !revoked && twin && added) {
+            char obj[VFY_STORE_NAME_MAX + VFY_STORE_VERSION_MAX + 32];
+            char detail[VFY_SHA256_STR_LEN + sizeof(as) + 80];
+
+            snprintf(obj, sizeof(obj), "%s %s", kind, name);
+            snprintf(detail, sizeof(detail), "%s; approved in the bundle, stored revoked: "
+                     "the digest is revoked as %s %s (by import)", dstr, kind, as);
+            rc = st_audit(st, "component.revoke", obj, detail);
+            stats->revoked++;
         }
         /* Stored rows this import revoked: the entry's own if it was stored,
          * and any other row of its kind and digest (a new revoked entry

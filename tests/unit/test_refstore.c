@@ -2073,6 +2073,7 @@ Test(refstore, shared_key_export_imports_again)
 Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
 {
     vfy_store *st = open_new();
+    vfy_store_import_stats stats;
     uint8_t d[32];
     size_t nrev = 0, nres = 0;
     int added = -1;
@@ -2100,7 +2101,8 @@ Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
      * export from before twins were revoked together imports again), but
      * revoked: appraisal treats the digest as revoked, and so must the
      * listing and the next export */
-    cr_assert_eq(vfy_store_import(st, b, strlen(b), NULL), VFY_OK, "by import: %s",
+    memset(&stats, 0xff, sizeof(stats));
+    cr_assert_eq(vfy_store_import(st, b, strlen(b), &stats), VFY_OK, "by import: %s",
                  vfy_store_errmsg(st));
     cr_assert_eq(count("SELECT count(*) FROM components WHERE name = 'llama3' AND state = 'revoked'"),
                  1, "llama3, stored revoked by the import");
@@ -2108,6 +2110,20 @@ Test(refstore, revoked_digest_cannot_be_approved_again_under_another_name)
                        " object = 'model llama3' AND detail LIKE '%; approved in the bundle,"
                        " stored revoked: the digest is revoked as model llama 3.1 (by import)'"),
                  1, "and audited as such");
+    /* counted as added and as revoked (docs/reference-values.md), and its
+     * add row comes before its revoke row, as it happened to the row (the
+     * revoke row came first) */
+    cr_assert_eq(stats.components, 1);
+    cr_assert_eq(stats.revoked, 1);
+    {
+        char q[512];
+
+        snprintf(q, sizeof(q), "SELECT count(*) FROM audit_log a, audit_log r WHERE"
+                 " a.action = 'component.add' AND a.object = 'model llama3' AND"
+                 " a.detail = 'sha256:%s, revoked (by import)' AND r.action = 'component.revoke'"
+                 " AND r.object = 'model llama3' AND a.seq + 1 = r.seq", hex);
+        cr_assert_eq(count(q), 1, "the add row, then the revoke row");
+    }
     snprintf(b, sizeof(b), "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
              "{\"kind\":\"model\",\"name\":\"llama3\",\"version\":\"\",\"digest\":\"sha256:%s\","
              "\"state\":\"revoked\",\"note\":\"\"}]}", hex);
