@@ -606,6 +606,32 @@ expect_eq "admin export = verifyctl export of the same DB" \
 "$VCTL" --db "$VD_TMP/dst.db" init >/dev/null
 check "verifyctl imports the admin export" bash -c "\"$VCTL\" --db \"$VD_TMP/dst.db\" import \"$VD_TMP/export.json\" >/dev/null"
 expect_match "the copy has the tool" "$("$VCTL" --db "$VD_TMP/dst.db" list components --json)" "$H1"
+# The schema takes in a component's version and note what the importer takes
+# (vfy_name_char, as in names): no C0 or C1 control, no bidirectional
+# formatting character (it had no rule for versions and let a note carry
+# C1 controls and bidi overrides).
+cbundle() {  # cbundle VERSION NOTE: a bundle of one tool (JSON string contents)
+    printf '{"format":"verifierd-refvalues","version":1,"components":[{"kind":"tool","name":"charset","version":"%s","digest":"sha256:%064x","state":"approved","note":"%s"}]}' \
+        "$1" 7 "$2"
+}
+for c in 'version 1\u0085|component version contains a control or bidirectional formatting character' \
+         'version 1\u202e|component version contains a control or bidirectional formatting character' \
+         'version 1\u0007|component version contains a control character' \
+         'note x\u0085|note contains a control or bidirectional formatting character' \
+         'note x\u2067|note contains a control or bidirectional formatting character'; do
+    field=${c%% *} val=${c#* } want=${val#*|} val=${val%%|*}
+    if [ "$field" = version ]; then cbundle "$val" "" >"$VD_TMP/cb.json"; else cbundle 1 "$val" >"$VD_TMP/cb.json"; fi
+    rc=0   # 1: the document does not validate (2 would be a broken schema)
+    /usr/bin/python3 "$VFY_SOURCE_DIR/tests/tools/schema_check.py" \
+        "$VFY_SOURCE_DIR/schemas/refvalues.schema.json" "$VD_TMP/cb.json" >/dev/null 2>&1 || rc=$?
+    expect_eq "refvalues.schema.json refuses a $field \"$val\"" "$rc" 1
+    post /v1/admin/refvalues "$ADM" "$(cat "$VD_TMP/cb.json")"
+    expect_problem "admin: ... and so does the import" 400 "$want"
+done
+cbundle '1.0-\u03b2' 'caf\u00e9 \u2014 hf.co/x' >"$VD_TMP/cb.json"
+expect_schema "refvalues.schema.json takes a version and note outside ASCII" refvalues.schema.json "$VD_TMP/cb.json"
+post /v1/admin/refvalues "$ADM" "$(cat "$VD_TMP/cb.json")"
+expect_eq "admin: ... and so does the import" "$HTTP_CODE $(jget /components)" "200 1"
 
 # A field of the wrong type is refused, never taken as left out: a client
 # writing an unset digest as null must not revoke every digest of the name.
