@@ -186,7 +186,9 @@ expect_problem "admin bundle nested 5000 deep" 400
 { printf '{"id":"huge","version":1,"platform":{"bank":"sha256","pcrs":['
   seq -s, 0 99999 | tr -d '\n'; printf ']},"agent":{"pcr":23,"history":"current"},"freshness":{"nonce_ttl_s":60},"result":{"ttl_s":300}}'; } >"$VD_TMP/hp.json"
 vd_call POST /v1/admin/policies "$VD_ADMIN" "${attest_hdr[@]}" --data-binary "@$VD_TMP/hp.json"
-expect_problem "policy with 100000 PCR indexes" 400
+# (past the 64 KiB a policy may have: too large, 413, not malformed)
+expect_problem "policy with 100000 PCR indexes" 413 \
+    "invalid policy: policy exceeds 64 KiB: policy is $(wc -c <"$VD_TMP/hp.json") bytes, the limit is 65536"
 
 # ---- the daemon afterwards ----
 check "verifierd still running after the edge cases" kill -0 "$VD_PID"
