@@ -58,18 +58,26 @@ void vd_log(const char *level, const char *fmt, ...)
     cJSON_Delete(o);
 }
 
-void vd_log_request(const struct vd_req *r, const char *method, const char *path, double secs)
+/* The start of a request's log line (NULL when quiet, or out of memory). */
+static cJSON *request_line(const char *id, enum vd_endpoint ep)
 {
     cJSON *o;
 
-    if (vd_srv != NULL && vd_srv->cfg->quiet)
-        return;
-    if ((o = cJSON_CreateObject()) == NULL)
-        return;
+    if ((vd_srv != NULL && vd_srv->cfg->quiet) || (o = cJSON_CreateObject()) == NULL)
+        return NULL;
     add_time(o);
     cJSON_AddStringToObject(o, "level", "info");
-    cJSON_AddStringToObject(o, "request_id", r->id);
-    cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(r->ep));
+    cJSON_AddStringToObject(o, "request_id", id);
+    cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(ep));
+    return o;
+}
+
+void vd_log_request(const struct vd_req *r, const char *method, const char *path, double secs)
+{
+    cJSON *o = request_line(r->id, r->ep);
+
+    if (o == NULL)
+        return;
     /* The path only: query strings are not logged. The client chose the
      * method, the path and the attester name: bytes that are not UTF-8
      * become '?', so that every line stays valid JSON for strict log
@@ -101,16 +109,10 @@ void vd_log_request(const struct vd_req *r, const char *method, const char *path
 
 void vd_log_mhd_answer(const char *id, unsigned status)
 {
-    cJSON *o;
+    cJSON *o = request_line(id, VD_EP_OTHER);
 
-    if (vd_srv != NULL && vd_srv->cfg->quiet)
+    if (o == NULL)
         return;
-    if ((o = cJSON_CreateObject()) == NULL)
-        return;
-    add_time(o);
-    cJSON_AddStringToObject(o, "level", "info");
-    cJSON_AddStringToObject(o, "request_id", id);
-    cJSON_AddStringToObject(o, "endpoint", vd_endpoint_name(VD_EP_OTHER));
     cJSON_AddNumberToObject(o, "status", status);
     cJSON_AddStringToObject(o, "answered_by", "libmicrohttpd");
     emit(o);
