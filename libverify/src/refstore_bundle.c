@@ -240,6 +240,19 @@ static vfy_rc bad(vfy_store *st, const char *where, size_t i, const char *why)
     return st_err(st, VFY_E_BUNDLE, "bundle %s[%zu]: %s", where, i, why);
 }
 
+/* A store error met while importing entry @i of @where, located: the
+ * store's message gets the entry's place in front of it (unless it has
+ * one), so an import of thousands of entries says which one failed. */
+static vfy_rc located(vfy_store *st, vfy_rc rc, const char *where, size_t i)
+{
+    char msg[sizeof(st->err)];
+
+    if (rc == VFY_OK || strncmp(st->err, "bundle ", 7) == 0)
+        return rc;
+    snprintf(msg, sizeof(msg), "%s", st->err[0] != '\0' ? st->err : vfy_strerror(rc));
+    return st_err(st, rc, "bundle %s[%zu]: %s", where, i, msg);
+}
+
 static vfy_rc import_policies(vfy_store *st, const cJSON *arr, vfy_store_import_stats *stats)
 {
     static const char *const keys[] = {"id", "version", "policy", NULL};
@@ -263,7 +276,7 @@ static vfy_rc import_policies(vfy_store *st, const cJSON *arr, vfy_store_import_
         rc = st_policy_put(st, text, strlen(text), pid, &pver, &added);
         cJSON_free(text);
         if (rc != VFY_OK)
-            return rc;
+            return located(st, rc, "policies", i);
         if (strcmp(pid, id) != 0 || pver != ver)
             return bad(st, "policies", i, "id or version differs from the policy's own");
         if (added) {   /* each item an import adds is audited, as an add is */
@@ -388,7 +401,7 @@ static vfy_rc import_attesters(vfy_store *st, const cJSON *arr, vfy_store_import
             vfy_rc rc;
 
             if (revoked == pass && (rc = import_attester(st, it, i, stats)) != VFY_OK)
-                return rc;
+                return located(st, rc, "attesters", i);
             i++;
         }
     }
@@ -451,7 +464,7 @@ static vfy_rc import_pcrs(vfy_store *st, const cJSON *arr, vfy_store_import_stat
             rc = st_audit(st, "pcr.revoke", obj, hx);
         }
         if (rc != VFY_OK)
-            return rc;
+            return located(st, rc, "pcrs", i);
         stats->pcrs += (size_t)added;
         stats->revoked += (size_t)(changed && !added);
         i++;
@@ -530,7 +543,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
                 continue;
             }
             if (rc != VFY_OK)
-                return rc;
+                return located(st, rc, "components", i);
         }
         if (revoked) {
             rc = st_component_revoke_rows(st, k, name, version, d, &nrev, &nres);
@@ -588,7 +601,7 @@ static vfy_rc import_components(vfy_store *st, const cJSON *arr, vfy_store_impor
             rc = st_audit(st, "component.revoke", obj, detail);
         }
         if (rc != VFY_OK)
-            return rc;
+            return located(st, rc, "components", i);
         stats->components += (size_t)added;
         stats->revoked += stored;
         i++;

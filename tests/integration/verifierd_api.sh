@@ -626,7 +626,7 @@ for c in 'version 1\u0085|component version contains a control or bidirectional 
         "$VFY_SOURCE_DIR/schemas/refvalues.schema.json" "$VD_TMP/cb.json" >/dev/null 2>&1 || rc=$?
     expect_eq "refvalues.schema.json refuses a $field \"$val\"" "$rc" 1
     post /v1/admin/refvalues "$ADM" "$(cat "$VD_TMP/cb.json")"
-    expect_problem "admin: ... and so does the import" 400 "$want"
+    expect_problem "admin: ... and so does the import, naming the entry" 400 "bundle components[0]: $want"
 done
 cbundle '1.0-\u03b2' 'caf\u00e9 \u2014 hf.co/x' >"$VD_TMP/cb.json"
 expect_schema "refvalues.schema.json takes a version and note outside ASCII" refvalues.schema.json "$VD_TMP/cb.json"

@@ -1570,6 +1570,36 @@ Test(refstore, policies_compared_by_meaning_and_default_1_is_the_builtin)
     vfy_store_close(&st);
 }
 
+/* A store error met while importing an entry names the entry: in a bundle
+ * of thousands, "note contains a control character" alone did not say
+ * which. Nothing of the bundle is stored. */
+Test(refstore, import_errors_name_the_entry)
+{
+    vfy_store *st = open_new();
+    vfy_store_import_stats stats;
+    static const char bundle[] =
+        "{\"format\":\"verifierd-refvalues\",\"version\":1,\"components\":["
+        "{\"kind\":\"tool\",\"name\":\"ok\",\"digest\":\"sha256:"
+        "1111111111111111111111111111111111111111111111111111111111111111\",\"state\":\"approved\"},"
+        "{\"kind\":\"tool\",\"name\":\"bad\",\"digest\":\"sha256:"
+        "2222222222222222222222222222222222222222222222222222222222222222\",\"state\":\"approved\","
+        "\"note\":\"x\\u0007\"}]}";
+    static const char policies[] =
+        "{\"format\":\"verifierd-refvalues\",\"version\":1,\"policies\":["
+        "{\"id\":\"default\",\"version\":1,\"policy\":{\"id\":\"default\",\"version\":1,"
+        "\"platform\":{\"pcrs\":[7]}}}]}";
+
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), &stats), VFY_E_BAD_NAME);
+    cr_expect_str_eq(vfy_store_errmsg(st), "bundle components[1]: note contains a control character");
+    cr_expect_eq(count("SELECT count(*) FROM components"), 0, "nothing stored");
+    cr_assert_eq(vfy_store_import(st, policies, strlen(policies), &stats), VFY_E_CONFLICT);
+    cr_expect_str_eq(vfy_store_errmsg(st),
+                     "bundle policies[0]: policy default version 1 is the built-in default's label "
+                     "and must say what it says (DESIGN section 6): give a different default "
+                     "version 2 or more");
+    vfy_store_close(&st);
+}
+
 /* ---- tokens ---- */
 
 Test(refstore, tokens_store_only_the_hash)
