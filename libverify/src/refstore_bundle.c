@@ -713,6 +713,7 @@ vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
         memset(stats_out, 0, sizeof(*stats_out));
     if (st == NULL || json == NULL)
         return VFY_E_INVALID_ARG;
+    st->err[0] = '\0';   /* located() must not take an earlier call's message */
     if (len > VFY_STORE_BUNDLE_MAX)
         return st_err(st, VFY_E_TOO_LARGE, "bundle larger than %zu bytes", VFY_STORE_BUNDLE_MAX);
     if ((rc = st_writable(st)) != VFY_OK)
