@@ -33,15 +33,16 @@ static void policy_dirs_init(void)
 {
     size_t n = 0;
 #if defined(VERIFIERD_SRC_POLICY_DIR) && defined(VERIFIERD_BUILD_DIR)
-    char exe[4096];
+    char exe[4096], *build = realpath(VERIFIERD_BUILD_DIR, NULL);   /* exe is resolved too */
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    size_t bl = strlen(VERIFIERD_BUILD_DIR);
+    size_t bl = build != NULL ? strlen(build) : 0;
 
-    if (len > 0) {
+    if (len > 0 && build != NULL) {
         exe[len] = '\0';
-        if (strncmp(exe, VERIFIERD_BUILD_DIR, bl) == 0 && exe[bl] == '/')
+        if (strncmp(exe, build, bl) == 0 && exe[bl] == '/')
             policy_dirs[n++] = VERIFIERD_SRC_POLICY_DIR;
     }
+    free(build);
 #endif
 #ifdef VERIFIERD_DATA_POLICY_DIR
     policy_dirs[n++] = VERIFIERD_DATA_POLICY_DIR;
