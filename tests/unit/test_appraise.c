@@ -2381,6 +2381,27 @@ Test(appraise, repeated_references_are_counted_once)
     free(carried);
 }
 
+/* @n tools "unapproved-NN" with digests filled with @fill (none is a
+ * reference value), comma-separated, into @out; returns the length. */
+static size_t unapproved_tools(char *out, size_t cap, int n, uint8_t fill)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (int t = 0; t < n; t++) {
+        uint8_t d[32];
+        char hx[65];
+
+        memset(d, fill, sizeof(d));
+        d[0] = (uint8_t)t;
+        hexs(hx, d, 32);
+        o += (size_t)snprintf(out + o, cap - o,
+                              "%s{\"name\":\"unapproved-%02d\",\"version\":\"1\",\"digest\":\"sha256:%s\"}",
+                              t ? "," : "", t, hx);
+    }
+    return o;
+}
+
 /* A manifest naming 70 unapproved tools (warnings) does not crowd the
  * reason of a contraindicated verdict out of the list: under a strict
  * history, a bare past entry never appraised is what makes it
@@ -2402,17 +2423,7 @@ Test(appraise, unapproved_components_do_not_crowd_out_the_verdicts_reason)
     soft s;
 
     cr_assert(tools != NULL && full != NULL);
-    for (int t = 0; t < TOOLS; t++) {
-        uint8_t d[32];
-        char hx[65];
-
-        memset(d, 0x6e, sizeof(d));
-        d[0] = (uint8_t)t;
-        hexs(hx, d, 32);
-        o += (size_t)snprintf(tools + o, cap - o,
-                              "%s{\"name\":\"unapproved-%02d\",\"version\":\"1\",\"digest\":\"sha256:%s\"}",
-                              t ? "," : "", t, hx);
-    }
+    o = unapproved_tools(tools, cap, TOOLS, 0x6e);
     av = strstr(tmpl, "@V");
     at = strstr(tmpl, "@T");
     cr_assert(av != NULL && at != NULL && av < at);
@@ -2443,19 +2454,8 @@ Test(appraise, unapproved_components_do_not_crowd_out_the_verdicts_reason)
     /* A revoked tool after 20 unapproved ones is listed all the same: the
      * cap is on warnings, not on what makes the verdict contraindicated. */
     revoke_calendar(&e, 0, "calendar.read, before its manifest is appraised");
-    o = 0;
-    for (int t = 0; t < 20; t++) {
-        uint8_t d[32];
-        char hx[65];
-
-        memset(d, 0x6f, sizeof(d));
-        d[0] = (uint8_t)t;
-        hexs(hx, d, 32);
-        o += (size_t)snprintf(tools + o, cap - o,
-                              "{\"name\":\"unapproved-%02d\",\"version\":\"1\",\"digest\":\"sha256:%s\"},",
-                              t, hx);
-    }
-    snprintf(tools + o, cap - o, "%s", CAL_TOOL);
+    o = unapproved_tools(tools, cap, 20, 0x6f);
+    snprintf(tools + o, cap - o, ",%s", CAL_TOOL);
     snprintf(full, cap + 64, "%.*s%d%.*s%s%s", (int)(av - tmpl), tmpl, 42, (int)(at - av - 2),
              av + 2, tools, at + 2);
     man[0] = full;
