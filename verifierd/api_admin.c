@@ -170,103 +170,38 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
     return vd_send_json(c, r, added ? 201 : 200, added ? "{\"added\":true}" : "{\"added\":false}");
 }
 
-/*
- * The other active attesters registered with the key of attester @name,
- * found as verifyctl attester revoke finds them (the attester listing, by
- * its ak_fingerprint and state): revoking one name leaves them attesting
- * with a key that may be compromised, so the answer says so.
- */
+/* The answer to a revoke of @name: {"revoked":true,"shared_key_active":N,
+ * "shared_key_attesters":[the first 16, by name]}: the other active
+ * attesters on its key keep attesting with a key that may be compromised
+ * (vfy_store_attester_key_sharers, as verifyctl attester revoke says). Or
+ * {"revoked":true} alone when that cannot be read after the revocation
+ * (logged). NULL without memory. */
 #define SHARED_NAMES_MAX 16
 
-struct sharing {
-    const char *name;
-    char fp[80];       /* @name's fingerprint, "" until found */
-    size_t n;          /* active attesters with it, @name excluded */
-    cJSON *names;      /* the first SHARED_NAMES_MAX of them, in name order */
-};
-
-/* The row's name, fingerprint and whether it is active; 0, or -1. */
-static int row_fields(const char *row_json, cJSON **row, const char **name, const char **fp,
-                      int *active)
-{
-    const cJSON *n, *f, *st;
-
-    *row = cJSON_Parse(row_json);
-    n = cJSON_GetObjectItemCaseSensitive(*row, "name");
-    f = cJSON_GetObjectItemCaseSensitive(*row, "ak_fingerprint");
-    st = cJSON_GetObjectItemCaseSensitive(*row, "state");
-    if (!cJSON_IsString(n) || !cJSON_IsString(f) || !cJSON_IsString(st))
-        return -1;
-    *name = n->valuestring;
-    *fp = f->valuestring;
-    *active = strcmp(st->valuestring, "active") == 0;
-    return 0;
-}
-
-static int find_fp(void *ctx, const char *row_json)
-{
-    struct sharing *sh = ctx;
-    const char *name, *fp;
-    cJSON *row = NULL;
-    int active, found = 0;
-
-    if (row_fields(row_json, &row, &name, &fp, &active) == 0 && strcmp(name, sh->name) == 0) {
-        snprintf(sh->fp, sizeof(sh->fp), "%s", fp);
-        found = 1;
-    }
-    cJSON_Delete(row);
-    return found;   /* stop at it */
-}
-
-static int count_sharing(void *ctx, const char *row_json)
-{
-    struct sharing *sh = ctx;
-    const char *name, *fp;
-    cJSON *row = NULL;
-    int active, stop = 0;
-
-    if (row_fields(row_json, &row, &name, &fp, &active) == 0 && active &&
-        strcmp(fp, sh->fp) == 0 && strcmp(name, sh->name) != 0) {
-        if (sh->n < SHARED_NAMES_MAX)
-            stop = !cJSON_AddItemToArray(sh->names, cJSON_CreateString(name));
-        sh->n++;
-    }
-    cJSON_Delete(row);
-    return stop;
-}
-
-/* The answer to a revoke of @name: {"revoked":true,"shared_key_active":N,
- * "shared_key_attesters":[...]}, or {"revoked":true} alone when the store
- * could not be read after the revocation (logged). NULL without memory. */
 static char *revoke_answer(const char *name)
 {
-    struct sharing sh;
-    cJSON *o = cJSON_CreateObject();
+    char names[SHARED_NAMES_MAX][VFY_STORE_NAME_MAX + 1];
+    size_t n = 0, listed = 0;
+    cJSON *o = cJSON_CreateObject(), *arr;
     char *out = NULL;
     vfy_rc rc;
 
-    memset(&sh, 0, sizeof(sh));
-    sh.name = name;
-    sh.names = cJSON_CreateArray();
-    if (o == NULL || sh.names == NULL || !cJSON_AddBoolToObject(o, "revoked", 1))
+    if (o == NULL || !cJSON_AddBoolToObject(o, "revoked", 1))
         goto out;
-    rc = vfy_store_list_each(vd_store(), "attesters", 0, 0, find_fp, &sh, NULL);
-    if (rc == VFY_E_IO && sh.fp[0] != '\0')   /* stopped at it */
-        rc = VFY_OK;
-    if (rc == VFY_OK && sh.fp[0] != '\0')
-        rc = vfy_store_list_each(vd_store(), "attesters", 0, 0, count_sharing, &sh, NULL);
-    if (rc != VFY_OK || sh.fp[0] == '\0') {
+    rc = vfy_store_attester_key_sharers(vd_store(), name, &n, names, SHARED_NAMES_MAX, &listed);
+    if (rc != VFY_OK) {
         vd_log("warning", "admin: attester %s revoked; its key's other attesters not listed: %s",
-               name, rc != VFY_OK ? vfy_store_errmsg(vd_store()) : "it is not in the listing");
+               name, vfy_store_errmsg(vd_store()));
     } else {
-        if (cJSON_AddNumberToObject(o, "shared_key_active", (double)sh.n) == NULL ||
-            !cJSON_AddItemToObject(o, "shared_key_attesters", sh.names))
+        if (cJSON_AddNumberToObject(o, "shared_key_active", (double)n) == NULL ||
+            (arr = cJSON_AddArrayToObject(o, "shared_key_attesters")) == NULL)
             goto out;
-        sh.names = NULL;   /* o's now */
+        for (size_t i = 0; i < listed; i++)
+            if (!cJSON_AddItemToArray(arr, cJSON_CreateString(names[i])))
+                goto out;
     }
     out = cJSON_PrintUnformatted(o);
 out:
-    cJSON_Delete(sh.names);
     cJSON_Delete(o);
     return out;
 }

@@ -376,6 +376,54 @@ vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
     return st_tx_end(st, rc);
 }
 
+vfy_rc vfy_store_attester_key_sharers(vfy_store *st, const char *name, size_t *count,
+                                      char (*names)[VFY_STORE_NAME_MAX + 1], size_t max,
+                                      size_t *listed)
+{
+    sqlite3_stmt *s;
+    vfy_rc rc;
+    size_t n = 0, k = 0;
+    int src, found = 0;
+
+    if (count != NULL)
+        *count = 0;
+    if (listed != NULL)
+        *listed = 0;
+    if (st == NULL || name == NULL || count == NULL || (names == NULL && max > 0))
+        return VFY_E_INVALID_ARG;
+    /* the attester itself first (found, even with no sharer), then the
+     * others on its key, by name */
+    rc = st_stmt(st, SL_ATT_SHARERS,
+                 "SELECT b.name, b.id = a.id FROM attesters a JOIN attesters b"
+                 " ON b.ak_fingerprint = a.ak_fingerprint"
+                 " WHERE a.name = ?1 AND (b.id = a.id OR b.state = 'active')"
+                 " ORDER BY b.id <> a.id, b.name", &s);
+    if (rc != VFY_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_int(s, 1)) {
+            found = 1;
+            continue;
+        }
+        if (k < max)
+            snprintf(names[k++], VFY_STORE_NAME_MAX + 1, "%s",
+                     (const char *)sqlite3_column_text(s, 0));
+        n++;
+    }
+    if (src != SQLITE_DONE)
+        rc = st_db(st, src, "attester key sharers");
+    sqlite3_reset(s);
+    if (rc == VFY_OK && !found)
+        rc = st_err(st, VFY_E_NOT_FOUND, "attester %s not found", name);
+    if (rc == VFY_OK) {
+        *count = n;
+        if (listed != NULL)
+            *listed = k;
+    }
+    return rc;
+}
+
 vfy_rc vfy_store_attester_reset(vfy_store *st, const char *name, int *had_state)
 {
     static const struct {

@@ -1600,6 +1600,43 @@ Test(refstore, import_errors_name_the_entry)
     vfy_store_close(&st);
 }
 
+/* The other active attesters on an attester's key, in one indexed query:
+ * itself left out, revoked ones left out, names in order, at most @max
+ * written but all counted; an attester alone on its key has none; an
+ * unknown name is NOT_FOUND. */
+Test(refstore, attester_key_sharers)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem(), *other = new_ec_pem();
+    char names[2][VFY_STORE_NAME_MAX + 1];
+    size_t n = 99, listed = 99;
+    static const char *const on_key[] = {"s-c", "s-a", "s-d", "s-b"};
+
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(vfy_store_attester_add(st, on_key[i], (const uint8_t *)pem, strlen(pem), NULL,
+                                            NULL, NULL, NULL), VFY_OK, "%s", vfy_store_errmsg(st));
+    cr_assert_eq(vfy_store_attester_add(st, "alone", (const uint8_t *)other, strlen(other), NULL,
+                                        NULL, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_revoke(st, "s-d"), VFY_OK);
+    cr_assert_eq(vfy_store_attester_key_sharers(st, "s-c", &n, names, 2, &listed), VFY_OK);
+    cr_expect_eq(n, 2, "s-a and s-b (s-d is revoked, s-c itself)");
+    cr_expect_eq(listed, 2);
+    cr_expect_str_eq(names[0], "s-a");
+    cr_expect_str_eq(names[1], "s-b");
+    cr_assert_eq(vfy_store_attester_key_sharers(st, "s-d", &n, names, 1, &listed), VFY_OK);
+    cr_expect_eq(n, 3, "a revoked attester's key: the three active ones");
+    cr_expect_eq(listed, 1, "at most max written");
+    cr_expect_str_eq(names[0], "s-a");
+    cr_assert_eq(vfy_store_attester_key_sharers(st, "alone", &n, NULL, 0, &listed), VFY_OK);
+    cr_expect_eq(n, 0);
+    cr_expect_eq(vfy_store_attester_key_sharers(st, "nobody", &n, NULL, 0, NULL), VFY_E_NOT_FOUND);
+    cr_expect_str_eq(vfy_store_errmsg(st), "attester nobody not found");
+    cr_expect_eq(vfy_store_attester_key_sharers(st, "s-a", &n, NULL, 1, NULL), VFY_E_INVALID_ARG);
+    free(pem);
+    free(other);
+    vfy_store_close(&st);
+}
+
 /* ---- tokens ---- */
 
 Test(refstore, tokens_store_only_the_hash)

@@ -113,41 +113,6 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
     return r;
 }
 
-/* Other active attesters registered with the key of attester @name. */
-struct sharing {
-    const char *name;
-    char fp[80];      /* @name's fingerprint, found in the listing */
-    size_t n;         /* active attesters with it, @name excluded */
-    char names[256];  /* the first few of them */
-};
-
-static int find_fp(void *ctx, const char *row_json)
-{
-    struct sharing *sh = ctx;
-    vc_attester_row row;
-
-    if (vc_attester_row_parse(row_json, &row) == 0 && strcmp(row.name, sh->name) == 0)
-        snprintf(sh->fp, sizeof(sh->fp), "%s", row.fp);
-    return 0;
-}
-
-static int count_sharing(void *ctx, const char *row_json)
-{
-    struct sharing *sh = ctx;
-    vc_attester_row row;
-
-    if (vc_attester_row_parse(row_json, &row) == 0 && row.active &&
-        strcmp(row.fp, sh->fp) == 0 && strcmp(row.name, sh->name) != 0) {
-        size_t used = strlen(sh->names);
-
-        if (sh->n < 5 && used + strlen(row.name) + 3 < sizeof(sh->names))
-            snprintf(sh->names + used, sizeof(sh->names) - used, "%s%s", used ? ", " : "",
-                     row.name);
-        sh->n++;
-    }
-    return 0;
-}
-
 static int attester_revoke(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
@@ -168,17 +133,18 @@ static int attester_revoke(const vc_ctx *c, int argc, char **argv)
     if (rc == VFY_OK) {
         /* Revoking an attester does not revoke others registered with the
          * same key: say so, since a compromised key needs them revoked too. */
-        struct sharing sh;
+        char names[5][VFY_STORE_NAME_MAX + 1], list[5 * (VFY_STORE_NAME_MAX + 2)] = "";
+        size_t n = 0, listed = 0, used = 0;
 
-        memset(&sh, 0, sizeof(sh));
-        sh.name = pos[0];
-        if (vfy_store_list_each(st, "attesters", 0, 0, find_fp, &sh, NULL) == VFY_OK &&
-            sh.fp[0] != '\0' &&
-            vfy_store_list_each(st, "attesters", 0, 0, count_sharing, &sh, NULL) == VFY_OK &&
-            sh.n > 0)
+        if (vfy_store_attester_key_sharers(st, pos[0], &n, names, 5, &listed) == VFY_OK &&
+            n > 0) {
+            for (size_t i = 0; i < listed; i++)
+                used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                         i ? ", " : "", names[i]);
             printf("note: %zu other active attester(s) share its attestation key (%s%s); "
-                   "revoke them too if the key is compromised\n", sh.n, sh.names,
-                   sh.n > 5 ? ", ..." : "");
+                   "revoke them too if the key is compromised\n", n, list,
+                   n > listed ? ", ..." : "");
+        }
     }
     vfy_store_close(&st);
     return r;

@@ -256,6 +256,20 @@ VFY_EXPORT vfy_rc vfy_store_attester_add(vfy_store *st, const char *name,
 VFY_EXPORT vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
 /**
+ * The other ACTIVE attesters registered with the attestation key of
+ * attester @name (revoked or not): revoking one name leaves them attesting
+ * with a key that may be compromised, so an admin tool says so. *@count
+ * receives how many; the first @max of them in name order are written to
+ * @names (each VFY_STORE_NAME_MAX + 1 bytes; may be NULL when @max is 0),
+ * *@listed (may be NULL) how many were written. One indexed query (the
+ * attesters by key fingerprint). VFY_E_NOT_FOUND for an unknown @name.
+ * (Since 0.2.6.)
+ */
+VFY_EXPORT vfy_rc vfy_store_attester_key_sharers(vfy_store *st, const char *name, size_t *count,
+                                                 char (*names)[VFY_STORE_NAME_MAX + 1],
+                                                 size_t max, size_t *listed) VFY_MUST_CHECK;
+
+/**
  * Admin change: forget the TPM clock state and the agent-log history
  * stored for attester @name (after a TPM2_Clear or a re-provisioned TPM
  * whose AK survived: its quotes are otherwise refused with "resetCount went
