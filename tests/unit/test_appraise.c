@@ -2855,6 +2855,17 @@ Test(appraise, late_prefix_relies_on_the_later_manifest)
     env_close(&e);
 }
 
+/* The attester's own policy of the unknown-context tests: strict history,
+ * an unknown context ignored; and a manifest with only a context, whose
+ * digest ends in @xx (never a reference value). */
+static const char lax[] =
+    "{\"id\":\"lax-own\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
+    "\"agent\":{\"pcr\":23,\"history\":\"strict\",\"unknown_context\":\"ignore\"}}";
+#define MU_CONTEXT(xx)                                                                        \
+    "{\"agent_id\":\"soft-agent\",\"manifest_version\":8,\"models\":[],\"tools\":[],"          \
+    "\"policies\":[],\"context\":{\"digest\":\"sha256:"                                          \
+    "00000000000000000000000000000000000000000000000000000000000000" xx "\"}}"
+
 /* A manifest whose context has no reference value is not made known-good,
  * even under the attester's own policy ignoring unknown contexts: no
  * revocation could ever name that context, so the mark would outlive a
@@ -2862,13 +2873,7 @@ Test(appraise, late_prefix_relies_on_the_later_manifest)
  * stands; a later history check appraises a carried copy again. */
 Test(appraise, unknown_context_never_makes_a_manifest_known)
 {
-    static const char lax[] =
-        "{\"id\":\"lax-own\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
-        "\"agent\":{\"pcr\":23,\"history\":\"strict\",\"unknown_context\":\"ignore\"}}";
-    static const char MU[] =
-        "{\"agent_id\":\"soft-agent\",\"manifest_version\":8,\"models\":[],\"tools\":[],"
-        "\"policies\":[],\"context\":{\"digest\":\"sha256:"
-        "0000000000000000000000000000000000000000000000000000000000000043\"}}";
+    static const char MU[] = MU_CONTEXT("43");
     const char *u[] = {MU}, *a1[] = {SOFT_MA};
     const int bare1[] = {0};
     env e;
@@ -2897,13 +2902,7 @@ Test(appraise, unknown_context_never_makes_a_manifest_known)
  * request naming "strict" before that. */
 Test(appraise, unknown_context_in_a_carried_past_manifest_is_not_marked)
 {
-    static const char lax[] =
-        "{\"id\":\"lax-own\",\"version\":1,\"platform\":{\"bank\":\"sha256\",\"pcrs\":[0,1,2,3,4,5,6,7]},"
-        "\"agent\":{\"pcr\":23,\"history\":\"strict\",\"unknown_context\":\"ignore\"}}";
-    static const char MU[] =
-        "{\"agent_id\":\"soft-agent\",\"manifest_version\":8,\"models\":[],\"tools\":[],"
-        "\"policies\":[],\"context\":{\"digest\":\"sha256:"
-        "0000000000000000000000000000000000000000000000000000000000000044\"}}";
+    static const char MU[] = MU_CONTEXT("44");
     const char *ua[] = {MU, SOFT_MA};
     const int carried[] = {1, 0}, bare[] = {0, 0};
     size_t nrev = 0, nres = 0;
