@@ -11,8 +11,9 @@
  *   2. sends it in-band to the agent and receives CMW evidence bound to the
  *      connection's exporter value,
  *   3. forwards the evidence with its OWN exporter value (POST /v1/attest),
- *   4. verifies the EAR with vfy_ear_verify_jwks_json() against /v1/keys,
- *      checking the nonce and the channel binding,
+ *   4. verifies the EAR with vfy_ear_verify_expected() against /v1/keys:
+ *      the nonce, the channel binding, the attester, the lifetime asked for
+ *      and (--require-policy) the policy,
  * and allows the operation only if the EAR's status is "affirming". Every
  * step is a timeline line on stdout. The number of TLS handshakes on the
  * connection (SSL_CB_HANDSHAKE_START) is counted and reported; it must stay 1.
@@ -778,33 +779,58 @@ static int ear_key_published(struct rp *rp)
 }
 
 /*
- * 1 (and a timeline line) if a submodule of @ear was appraised under a policy
- * other than --require-policy (ID matches any version, ID@VERSION that one).
- * Any attest token may name any stored policy, a laxer one included, and
- * an operator may move the attester to another: the EAR says which applied.
+ * A timeline line naming the policies a result refused with VFY_E_EAR_POLICY
+ * was appraised under (the refusal leaves no handle to ask): the result is
+ * verified once more without the policy, for the log only.
  */
-static int policy_mismatch(struct rp *rp, const vfy_ear *ear)
+static void log_policy_refusal(struct rp *rp, const char *jws, const vfy_jwks *keys,
+                               const vfy_ear_expect *want)
 {
-    static const vfy_ear_submod_id subs[] = {VFY_EAR_PLATFORM, VFY_EAR_AGENT};
-    size_t want = strlen(rp->require_policy);
-    int exact = strchr(rp->require_policy, '@') != NULL;
+    vfy_ear_expect any = *want;
+    vfy_ear *ear = NULL;
+    const char *got[2] = {NULL, NULL};
 
-    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        const char *got;
+    any.policy = NULL;
+    if (vfy_ear_verify_expected(&ear, jws, strlen(jws), keys, &any, (int64_t)time(NULL)) ==
+        VFY_OK) {
+        for (int i = 0; i < 2; i++) {
+            vfy_ear_submod_id id = i == 0 ? VFY_EAR_PLATFORM : VFY_EAR_AGENT;
 
-        if (!vfy_ear_has_submod(ear, subs[i]))
-            continue;
-        got = vfy_ear_get_policy_id_count(ear, subs[i]) == 1 ? vfy_ear_get_policy_id(ear, subs[i], 0)
-                                                             : NULL;
-        if (got != NULL && strncmp(got, rp->require_policy, want) == 0 &&
-            (exact ? got[want] == '\0' : got[want] == '@'))
-            continue;
-        tl(rp, "EAR REJECTED: its %s submodule was appraised under %s; this relying party "
-           "requires %s (--require-policy)", subs[i] == VFY_EAR_PLATFORM ? "platform" : "agent",
-           got != NULL ? got : "no single policy", rp->require_policy);
-        return 1;
+            if (vfy_ear_has_submod(ear, id))
+                got[i] = vfy_ear_get_policy_id_count(ear, id) == 1
+                             ? vfy_ear_get_policy_id(ear, id, 0)
+                             : "no single policy";
+        }
     }
-    return 0;
+    tl(rp, "EAR REJECTED: appraised under platform %s, agent %s; this relying party requires "
+       "%s (--require-policy)", got[0] ? got[0] : "-", got[1] ? got[1] : "-", want->policy);
+    vfy_ear_free(&ear);
+}
+
+/*
+ * Verify @jws against the key set last fetched with everything this relying
+ * party expects of it: the nonce it sent, its own connection's channel
+ * binding, the attester it asked about, the lifetime it asked for and, with
+ * --require-policy, the policy (any attest token may name any stored policy,
+ * a laxer one included, and an operator may move the attester to another:
+ * the EAR says which applied). vfy_ear_verify_expected() takes all of them
+ * or refuses to run, so none can be left out by mistake.
+ */
+static vfy_rc verify_ear(struct rp *rp, const char *jws, const uint8_t nonce[32], vfy_ear **ear)
+{
+    vfy_ear_expect want = {nonce, VFY_NONCE_LEN, rp->cb, rp->attester, rp->max_ttl_s,
+                           rp->require_policy};
+    vfy_jwks *keys = NULL;
+    vfy_rc rc;
+
+    *ear = NULL;
+    rc = vfy_jwks_parse(&keys, rp->jwks, rp->jwks_len);
+    if (rc == VFY_OK)
+        rc = vfy_ear_verify_expected(ear, jws, strlen(jws), keys, &want, (int64_t)time(NULL));
+    if (rc == VFY_E_EAR_POLICY)
+        log_policy_refusal(rp, jws, keys, &want);
+    vfy_jwks_free(&keys);
+    return rc;
 }
 
 static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[32],
@@ -816,8 +842,7 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
     for (int attempt = 0; attempt < 2; attempt++) {
         if (jwks_fresh(rp, 0) != 0)
             return -1;
-        rc = vfy_ear_verify_jwks_json(&ear, jws, strlen(jws), rp->jwks, rp->jwks_len, nonce,
-                                      VFY_NONCE_LEN, rp->cb, (int64_t)time(NULL));
+        rc = verify_ear(rp, jws, nonce, &ear);
         if (rc == VFY_E_JWS_KID_UNKNOWN && attempt == 0) { /* key rotated: refetch once */
             free(rp->jwks);
             rp->jwks = NULL;
@@ -826,23 +851,8 @@ static int verify_and_hold(struct rp *rp, const char *jws, const uint8_t nonce[3
         break;
     }
     if (rc != VFY_OK) {
-        tl(rp, "EAR REJECTED by vfy_ear_verify: %s (%s)", vfy_rc_name(rc), vfy_strerror(rc));
-        return -1;
-    }
-    /* What the signature and the binding do not settle: the result id the
-     * revocation feed names (without one the EAR could never be revoked),
-     * the attester this RP asked about, and the lifetime it asked for. */
-    if ((rc = vfy_ear_check_scope(ear, rp->attester, rp->max_ttl_s)) != VFY_OK) {
-        const char *jti = vfy_ear_get_jti(ear), *att = vfy_ear_get_attester(ear);
-
-        tl(rp, "EAR REJECTED by vfy_ear_check_scope: %s (%s; jti %s, attester %s, valid %lld s)",
-           vfy_rc_name(rc), vfy_strerror(rc), jti ? jti : "-", att ? att : "-",
-           (long long)(vfy_ear_get_exp(ear) - vfy_ear_get_iat(ear)));
-        vfy_ear_free(&ear);
-        return -1;
-    }
-    if (rp->require_policy != NULL && policy_mismatch(rp, ear)) {
-        vfy_ear_free(&ear);
+        tl(rp, "EAR REJECTED by vfy_ear_verify_expected: %s (%s)", vfy_rc_name(rc),
+           vfy_strerror(rc));
         return -1;
     }
     drop_ear(rp);

@@ -771,6 +771,45 @@ vfy_rc vfy_ear_check_scope(const vfy_ear *ear, const char *attester, uint32_t ma
     return VFY_OK;
 }
 
+/* @got ("ID@VERSION") is what @want names: "ID@VERSION" exactly, or a bare
+ * "ID" at any version. */
+static int policy_id_is(const char *got, const char *want)
+{
+    size_t n = strlen(want);
+
+    if (got == NULL || strncmp(got, want, n) != 0)
+        return 0;
+    return strchr(want, '@') != NULL ? got[n] == '\0' : got[n] == '@';
+}
+
+vfy_rc vfy_ear_verify_expected(vfy_ear **out, const char *jws, size_t jws_len,
+                               const vfy_jwks *keys, const vfy_ear_expect *expect, int64_t now)
+{
+    vfy_rc rc;
+
+    if (out == NULL)
+        return VFY_E_INVALID_ARG;
+    *out = NULL;
+    if (expect == NULL || expect->nonce == NULL || expect->nonce_len == 0 ||
+        expect->channel_binding == NULL || expect->attester == NULL ||
+        expect->attester[0] == '\0' || expect->max_ttl_s == 0 ||
+        (expect->policy != NULL && (expect->policy[0] == '\0' || expect->policy[0] == '@')))
+        return VFY_E_INVALID_ARG;
+    rc = vfy_ear_verify(out, jws, jws_len, keys, expect->nonce, expect->nonce_len,
+                        expect->channel_binding, now);
+    if (rc == VFY_OK)
+        rc = vfy_ear_check_scope(*out, expect->attester, expect->max_ttl_s);
+    for (int id = 0; rc == VFY_OK && expect->policy != NULL && id < VFY_EAR_SUBMOD_COUNT; id++) {
+        const struct ear_submod_view *s = &(*out)->sub[id];
+
+        if (s->present && (s->n_policy != 1 || !policy_id_is(s->policy[0], expect->policy)))
+            rc = VFY_E_EAR_POLICY;
+    }
+    if (rc != VFY_OK)
+        vfy_ear_free(out);
+    return rc;
+}
+
 const char *vfy_ear_get_jti(const vfy_ear *ear)
 {
     return ear != NULL ? ear->jti : NULL;

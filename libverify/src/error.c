@@ -135,6 +135,7 @@ static const struct rc_row rows[] = {
     ROW(VFY_E_EAR_ATTESTER, "EAR is about another attester"),
     ROW(VFY_E_EAR_TTL, "EAR is valid longer than the relying party asked for"),
     ROW(VFY_E_EAR_STATUS, "EAR statuses disagree with its trust vectors"),
+    ROW(VFY_E_EAR_POLICY, "EAR verdict comes from another appraisal policy than the one required"),
     /* end of 600..699 */
 
     /* 700..799 (nonces) */

@@ -2,8 +2,8 @@
 # docs_rp_sample.sh — the relying party's code sample in docs/api.md
 # ("Verifying an EAR as a relying party") compiles against the public
 # headers and makes the checks docs/rp-guide.md §2-3 require of a verified
-# EAR: vfy_ear_check_scope, the overall status and both submodules present
-# and affirming, the appraisal policy; and the section around it links the
+# EAR: vfy_ear_verify_expected with every expectation and the appraisal
+# policy, the overall status and both submodules present and affirming; and the section around it links the
 # normative rule and does not call the revocation check optional.
 set -u
 : "${VFY_BUILD_DIR:?}" "${VFY_SOURCE_DIR:?}"
@@ -26,12 +26,12 @@ if [ -s "$tmp/sample.txt" ]; then ok "the section has a C sample"; else bad "no 
 {
     printf '#include <stdint.h>\n#include <string.h>\n#include <time.h>\n#include <verify/verify.h>\n'
     printf 'static void hold(vfy_ear *ear) { vfy_ear_free(&ear); }\n'
-    sed -n '/^vfy_ear \*ear/q;p' "$tmp/sample.txt"
+    sed -n '/^vfy_jwks \*keys/q;p' "$tmp/sample.txt"
     printf 'int sample(const char *jws, const char *jwks, size_t jwks_len, const uint8_t *nonce,\n'
     printf '           const uint8_t *cb, uint32_t max_ttl_s);\n'
     printf 'int sample(const char *jws, const char *jwks, size_t jwks_len, const uint8_t *nonce,\n'
     printf '           const uint8_t *cb, uint32_t max_ttl_s)\n{\n'
-    sed -n '/^vfy_ear \*ear/,$p' "$tmp/sample.txt"
+    sed -n '/^vfy_jwks \*keys/,$p' "$tmp/sample.txt"
     printf 'return 0;\n}\n'
 } >"$tmp/sample.c"
 if cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$VFY_SOURCE_DIR/libverify/include" \
@@ -42,12 +42,12 @@ else
 fi
 
 # What it must check (rp-guide §3), each a call in the sample.
-for want in 'vfy_ear_verify_jwks_json(' 'vfy_ear_check_scope(ear' \
+for want in 'vfy_ear_verify_expected(&ear' 'vfy_ear_expect want' '"default@1"' \
             'vfy_ear_get_status(ear) == VFY_EAR_AFFIRMING' \
             'vfy_ear_has_submod(ear, VFY_EAR_PLATFORM)' 'vfy_ear_has_submod(ear, VFY_EAR_AGENT)' \
             'vfy_ear_get_submod_status(ear, VFY_EAR_PLATFORM) == VFY_EAR_AFFIRMING' \
             'vfy_ear_get_submod_status(ear, VFY_EAR_AGENT) == VFY_EAR_AFFIRMING' \
-            'vfy_ear_get_policy_id(' 'vfy_ear_free(&ear)'; do
+            'vfy_ear_free(&ear)'; do
     if grep -qF -- "$want" "$tmp/sample.txt"; then ok "the sample has $want"
     else bad "the sample lacks $want"; fi
 done

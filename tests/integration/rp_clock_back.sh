@@ -44,7 +44,7 @@ in_order "an hour back on the wall clock: the held EAR still expires after its 3
     '^[0-9:.]+ rp +op 2 .*: held EAR [A-Za-z0-9_-]+ still valid for this connection \([0-9]+ s left' \
     '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)' \
     '^[0-9:.]+ rp +op 3 .*: high-impact -> attesting first: EAR expired \([0-9]+ s since it was received\)$' \
-    '^[0-9:.]+ rp +EAR REJECTED by vfy_ear_verify: VFY_E_EAR_NOT_YET_VALID' \
+    '^[0-9:.]+ rp +EAR REJECTED by vfy_ear_verify_expected: VFY_E_EAR_NOT_YET_VALID' \
     '^[0-9:.]+ rp +op 3 .*: REFUSED'
 
 # An RP clock behind verifierd's when the EAR arrives: its iat is 30 s in

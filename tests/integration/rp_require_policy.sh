@@ -30,7 +30,8 @@ if [ "$rc" = 0 ]; then pass "--require-policy strict: the operation refused"
 else fail "--require-policy strict: exit status $rc"; fi
 in_order "--require-policy strict: the EAR is rejected, naming the policy that applied" "$TMP/out.strict" \
     '^[0-9:.]+ rp +<- verifierd: result [A-Za-z0-9_-]+, status affirming$' \
-    '^[0-9:.]+ rp +EAR REJECTED: its platform submodule was appraised under default@1; this relying party requires strict \(--require-policy\)$' \
+    '^[0-9:.]+ rp +EAR REJECTED: appraised under platform default@1, agent default@1; this relying party requires strict \(--require-policy\)$' \
+    '^[0-9:.]+ rp +EAR REJECTED by vfy_ear_verify_expected: VFY_E_EAR_POLICY ' \
     '^[0-9:.]+ rp +op 1 .*: REFUSED'
 if [ "$FAIL" -ne 0 ]; then
     for f in ok strict; do echo "---- demo output ($f) ----"; cat "$TMP/out.$f"; done

@@ -688,6 +688,110 @@ Test(ear, check_scope_jti_attester_lifetime)
     vfy_free(jws);
 }
 
+/* vfy_ear_verify_expected under @policy with the sample's expectations. */
+static vfy_rc verify_expected(const char *jws, const char *policy, uint32_t max_ttl_s)
+{
+    vfy_ear_expect want = {NONCE, 32, CB, "agent-1", max_ttl_s, policy};
+    vfy_ear *e = (vfy_ear *)1;
+    vfy_rc rc = vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &want, NOW + 1);
+
+    if (rc != VFY_OK)
+        cr_assert_null(e, "handle must be NULL on failure (%s)", vfy_rc_name(rc));
+    else
+        cr_assert_not_null(e);
+    vfy_ear_free(&e);
+    return rc;
+}
+
+/* The one-call RP check: every expectation required, each one enforced. */
+Test(ear, verify_expected_requires_every_expectation)
+{
+    vfy_ear_claims c = sample(VFY_EAR_PROFILE_IETF); /* agent-1, 300 s, default@1 twice */
+    char *jws = NULL;
+    vfy_ear *e = (vfy_ear *)1;
+    uint8_t other[32];
+    vfy_ear_expect want = {NONCE, 32, CB, "agent-1", 300, NULL}, bad;
+
+    cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+    cr_assert_eq(verify_expected(jws, NULL, 300), VFY_OK);
+    /* a missing expectation is a caller error, never a skipped check */
+    bad = want;
+    bad.nonce = NULL;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    cr_assert_null(e);
+    bad = want;
+    bad.nonce_len = 0;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    bad = want;
+    bad.channel_binding = NULL;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    bad = want;
+    bad.attester = NULL;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    bad.attester = "";
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(verify_expected(jws, NULL, 0), VFY_E_INVALID_ARG, "max_ttl_s 0 is not 'any'");
+    cr_assert_eq(verify_expected(jws, "", 300), VFY_E_INVALID_ARG);
+    cr_assert_eq(verify_expected(jws, "@1", 300), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, NULL, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_ear_verify_expected(NULL, jws, strlen(jws), keys, &want, NOW + 1),
+                 VFY_E_INVALID_ARG);
+    /* each expectation enforced, in vfy_ear_verify's then check_scope's order */
+    bad = want;
+    memcpy(other, NONCE, 32);
+    other[0] ^= 1;
+    bad.nonce = other;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_EAR_NONCE);
+    cr_assert_null(e);
+    bad = want;
+    memcpy(other, CB, 32);
+    other[31] ^= 1;
+    bad.channel_binding = other;
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_EAR_CHANNEL_BINDING);
+    bad = want;
+    bad.attester = "agent-2";
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_EAR_ATTESTER);
+    cr_assert_null(e);
+    cr_assert_eq(verify_expected(jws, NULL, 299), VFY_E_EAR_TTL);
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &want, NOW + 300),
+                 VFY_E_EAR_EXPIRED);
+    /* the policy: "ID" any version, "ID@VERSION" exactly */
+    cr_assert_eq(verify_expected(jws, "default", 300), VFY_OK);
+    cr_assert_eq(verify_expected(jws, "default@1", 300), VFY_OK);
+    cr_assert_eq(verify_expected(jws, "default@2", 300), VFY_E_EAR_POLICY);
+    cr_assert_eq(verify_expected(jws, "default@", 300), VFY_E_EAR_POLICY);
+    cr_assert_eq(verify_expected(jws, "defaul", 300), VFY_E_EAR_POLICY, "not a prefix match");
+    cr_assert_eq(verify_expected(jws, "strict", 300), VFY_E_EAR_POLICY);
+    vfy_free(jws);
+    {
+        /* one submodule appraised under another policy is enough to refuse */
+        static const char *const lax[] = {"lax@3"};
+        static const char *const two[] = {"default@1", "lax@3"};
+
+        c.submod[VFY_EAR_AGENT].policy_ids = lax;
+        cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+        cr_assert_eq(verify_expected(jws, "default", 300), VFY_E_EAR_POLICY);
+        cr_assert_eq(verify_expected(jws, "lax", 300), VFY_E_EAR_POLICY);
+        cr_assert_eq(verify_expected(jws, NULL, 300), VFY_OK);
+        vfy_free(jws);
+        /* two policy ids on one submodule: not "exactly the one required" */
+        c.submod[VFY_EAR_AGENT].policy_ids = two;
+        c.submod[VFY_EAR_AGENT].n_policy_ids = 2;
+        cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+        cr_assert_eq(verify_expected(jws, "default", 300), VFY_E_EAR_POLICY);
+        vfy_free(jws);
+    }
+}
+
 Test(ear, rejects_bad_claims_even_when_signed)
 {
     char p[1024];

@@ -10,9 +10,12 @@
  * submodule status, so a signed result can never say "affirming" next to a
  * contraindicated claim.
  *
- * Verifying (relying parties): vfy_ear_verify() checks the JWS against a key
- * set, the validity period, and optionally the nonce and the TLS channel
- * binding, and returns an opaque vfy_ear with accessors.
+ * Verifying (relying parties): vfy_ear_verify_expected() checks the JWS
+ * against a key set, the validity period, and everything the relying party
+ * expects (nonce, TLS channel binding, attester, lifetime, optionally the
+ * policy), each required, and returns an opaque vfy_ear with accessors.
+ * vfy_ear_verify() and vfy_ear_check_scope() are its parts, for callers
+ * that need them separately (a NULL nonce or binding there skips the check).
  */
 #ifndef VERIFY_EAR_H
 #define VERIFY_EAR_H
@@ -208,6 +211,37 @@ VFY_EXPORT void vfy_ear_free(vfy_ear **ear);
  */
 VFY_EXPORT vfy_rc vfy_ear_check_scope(const vfy_ear *ear, const char *attester,
                                       uint32_t max_ttl_s) VFY_MUST_CHECK;
+
+/**
+ * What a relying party expects of the result it asked for. Every member but
+ * @policy is required: vfy_ear_verify_expected() refuses to run without
+ * them, so a forgotten check cannot pass silently.
+ */
+typedef struct vfy_ear_expect {
+    const uint8_t *nonce;           /* the nonce the relying party sent (VFY_NONCE_LEN bytes) */
+    size_t nonce_len;
+    const uint8_t *channel_binding; /* its own connection's tls-exporter value, 32 bytes */
+    const char *attester;           /* the attester it asked about */
+    uint32_t max_ttl_s;             /* the lifetime it asked for (max_ttl_s sent), > 0 */
+    const char *policy;             /* NULL (any), "ID" (any version) or "ID@VERSION" */
+} vfy_ear_expect;
+
+/**
+ * vfy_ear_verify() and vfy_ear_check_scope() in one call that cannot be
+ * misused: the nonce, channel binding, attester and lifetime of @expect are
+ * all required (VFY_E_INVALID_ARG when one is NULL, empty or 0, before
+ * anything is parsed). With @expect->policy, every submodule the result
+ * holds must carry exactly one appraisal policy id, equal to "ID@VERSION",
+ * or of the form "ID@<any version>" for a bare "ID" (VFY_E_EAR_POLICY):
+ * a request body that someone else could shape cannot lower the bar.
+ * Errors: those of vfy_ear_verify() and vfy_ear_check_scope(), in that
+ * order, then VFY_E_EAR_POLICY. On success *@out owns the result
+ * (vfy_ear_free()); on failure it is NULL. Whether the verdict affirms is
+ * the caller's decision (vfy_ear_get_status(), vfy_ear_get_submod_status()).
+ */
+VFY_EXPORT vfy_rc vfy_ear_verify_expected(vfy_ear **out, const char *jws, size_t jws_len,
+                                          const vfy_jwks *keys, const vfy_ear_expect *expect,
+                                          int64_t now) VFY_MUST_CHECK;
 
 /* Accessors: @ear must be a verified result; returned strings live as long as @ear. */
 

@@ -139,6 +139,7 @@ typedef enum vfy_rc {
     VFY_E_EAR_ATTESTER = 615,     /* EAR is about another attester (or names none) */
     VFY_E_EAR_TTL = 616,          /* EAR valid longer than the relying party asked for */
     VFY_E_EAR_STATUS = 617,       /* EAR statuses disagree with its trust vectors or submodules */
+    VFY_E_EAR_POLICY = 618,       /* EAR verdict from another appraisal policy than the one required */
     /* end of 600..699 */
 
     /* 700..799: nonces — DESIGN §8 */
