@@ -131,7 +131,13 @@ vfy_rc vfy_attest_body_parse(vfy_attest_body **out, const char *body, size_t len
             !vfy_json_printable(s, n))
             return fail(&b, VFY_E_JSON, detail, cap,
                         "policy must be a string of at most 128 bytes without control characters");
-        b->policy = n > 0 ? s : NULL;
+        /* "" names no policy: a relying party whose configured name came out
+         * empty must hear so, not be appraised under another policy (as the
+         * challenge refuses it) */
+        if (n == 0)
+            return fail(&b, VFY_E_JSON, detail, cap,
+                        "policy must not be empty (leave it out for the attester's own policy)");
+        b->policy = s;
     }
     if (f[F_TTL] != NULL) {
         long long v;

@@ -88,6 +88,19 @@ nonce
 expect_status "POST /v1/challenge" 201
 expect_schema "challenge answer matches openapi.yaml" "openapi.yaml#/components/schemas/Challenge" "$VD_BODY"
 expect_schema "the test evidence matches evidence.schema.json" evidence.schema.json "$VD_TMP/ev.json"
+# Non-canonical base64url (a length leaving one character; unused trailing
+# bits set) is refused by the parser, and by the schema too (it took any
+# string of the alphabet).
+for v in YXR0ZXN0B YXR0ZXB; do
+    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["tpm-attest"][1]=sys.argv[2]; print(json.dumps(d))' \
+        "$VD_TMP/ev.json" "$v" >"$VD_TMP/ev-noncanon.json"
+    rc=0
+    /usr/bin/python3 "$VFY_SOURCE_DIR/tests/tools/schema_check.py" \
+        "$VFY_SOURCE_DIR/schemas/evidence.schema.json" "$VD_TMP/ev-noncanon.json" >/dev/null 2>&1 || rc=$?
+    expect_eq "evidence.schema.json refuses the record \"$v\" (not canonical base64url)" "$rc" 1
+    post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$(cat "$VD_TMP/ev-noncanon.json")")"
+    expect_eq "... and so does verifierd" "$HTTP_CODE" 400
+done
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
 expect_status "POST /v1/attest (unregistered attester)" 200
 expect_eq "attest content type" "$HTTP_CTYPE" application/json
@@ -329,6 +342,11 @@ bad400 "attest: max_ttl_s string" "$TTL" "$(attest_body "$Z" "$Z" a "$EV" '"max_
 bad400 "attest: policy not a string" \
     'policy must be a string of at most 128 bytes without control characters' \
     "$(attest_body "$Z" "$Z" a "$EV" '"policy":7')"
+bad400 "attest: policy empty (names none; it meant the attester's own before 0.2.7)" \
+    "policy must not be empty (leave it out for the attester's own policy)" \
+    "$(attest_body "$Z" "$Z" a "$EV" '"policy":""')"
+bad400 "challenge: policy empty" 'policy must be a name (a string without control characters)' \
+    '{"policy":""}' /v1/challenge
 bad400 "attest: evidence a number" 'evidence must be a CMW JSON object or a base64url CMW CBOR string' \
     "$(attest_body "$Z" "$Z" a 42)"
 bad400 "attest: evidence string not base64url" 'evidence string must be base64url CMW CBOR' \

@@ -76,14 +76,24 @@ Test(attest_body, good_json_and_cbor_bodies)
     vfy_attest_body_free(&b);   /* NULL is fine */
     free(t);
 
+    /* an empty policy names none: refused, as the challenge refuses it (it
+     * used to mean "no policy": an RP whose configured name came out empty
+     * was appraised under the attester's own) */
+    cr_assert_gt(asprintf(&t, "{\"evidence\":\"oQEC\",\"attester\":\"a\",\"channel_binding\":\"%s\","
+                              "\"nonce\":\"%s\",\"policy\":\"\"}", N0, N0), 0);
+    cr_assert_eq(parse(t, &b, detail, sizeof(detail)), VFY_E_JSON);
+    cr_expect_str_eq(detail, "policy must not be empty (leave it out for the attester's own policy)");
+    cr_expect_null(b);
+    free(t);
+
     /* CBOR: a base64url string, decoded; no policy, no TTL; whitespace around */
     cr_assert_gt(asprintf(&t, " {\"evidence\":\"oQEC\",\"attester\":\"a\",\"channel_binding\":\"%s\","
-                              "\"nonce\":\"%s\",\"policy\":\"\"}\n", N0, N0), 0);
+                              "\"nonce\":\"%s\"}\n", N0, N0), 0);
     cr_assert_eq(parse(t, &b, detail, sizeof(detail)), VFY_OK, "%s", detail);
     cr_expect_eq(vfy_attest_body_format(b), VFY_CMW_CBOR);
     memset(&rq, 0, sizeof(rq));
     vfy_attest_body_request(b, &rq);
-    cr_expect_null(rq.policy_id, "an empty policy is no policy");
+    cr_expect_null(rq.policy_id, "no policy field: none named");
     cr_expect_eq(rq.max_ttl_s, 0u);
     cr_expect_eq(rq.format, VFY_CMW_CBOR);
     tree = vfy_attest_body_evidence(b, &cbor, &cbor_len, &body_len);
