@@ -22,20 +22,12 @@ vfy_rc vfy_store_token_add(vfy_store *st, const char *name, vfy_token_role role,
     return vfy_store_token_add_expiring(st, name, role, 0, token);
 }
 
-vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name, vfy_token_role role,
-                                    int64_t expires_at, char token[VFY_STORE_TOKEN_BUF])
+/* Checks shared by the token adders, before anything is made or read. */
+static vfy_rc token_add_check(vfy_store *st, const char *name, vfy_token_role role,
+                              int64_t expires_at)
 {
-    uint8_t rnd[TOKEN_RANDOM], sha[32];
-    char hex[65], obj[VFY_STORE_NAME_MAX + 16], detail[64];
-    const size_t plen = sizeof(VFY_STORE_TOKEN_PREFIX) - 1;
-    sqlite3_stmt *s = NULL;
     vfy_rc rc;
-    int src;
 
-    if (token != NULL)
-        memset(token, 0, VFY_STORE_TOKEN_BUF);
-    if (st == NULL || name == NULL || token == NULL)
-        return VFY_E_INVALID_ARG;
     if ((rc = st_check_name(st, name, VFY_STORE_NAME_MAX, "token name")) != VFY_OK)
         return rc;
     if (vfy_token_role_name(role) == NULL)
@@ -43,34 +35,55 @@ vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name, vfy_token_r
     if (expires_at < 0 || (expires_at != 0 && expires_at <= st_now(st)))
         return st_err(st, VFY_E_INVALID_ARG, "token expiry %lld is not in the future",
                       (long long)expires_at);
-    if ((rc = st_writable(st)) != VFY_OK)
-        return rc;
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        return st_err(st, VFY_E_INTERNAL, "random generator failed");
-    memcpy(token, VFY_STORE_TOKEN_PREFIX, plen);
-    rc = vfy_b64url_encode(token + plen, VFY_STORE_TOKEN_BUF - plen, rnd, sizeof(rnd));
-    OPENSSL_cleanse(rnd, sizeof(rnd));
-    if (rc == VFY_OK)
-        rc = vfy_sha256(token, strlen(token), sha);
-    if (rc != VFY_OK)
-        goto fail;
-    st_hex(hex, sha, sizeof(sha));
+    return st_writable(st);
+}
 
-    if ((rc = st_tx_begin(st)) != VFY_OK)
-        goto fail;
-    src = sqlite3_prepare_v2(st->db, "SELECT 1 FROM tokens WHERE name = ?1", -1, &s, NULL);
+/* 1 if a row of @sql (one ?1 parameter, @arg) exists; 0 if not; -1 (st's
+ * error set in *@rc) on a database error. */
+static int token_row_exists(vfy_store *st, const char *sql, const char *arg, vfy_rc *rc)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
     if (src != SQLITE_OK) {
-        rc = st_db(st, src, "prepare");
-    } else {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        src = sqlite3_step(s);
-        if (src == SQLITE_ROW)
-            rc = st_err(st, VFY_E_CONFLICT, "token %s already exists", name);
-        else if (src != SQLITE_DONE)
-            rc = st_db(st, src, "token");
+        *rc = st_db(st, src, "prepare");
+        return -1;
     }
+    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
     sqlite3_finalize(s);
-    s = NULL;
+    if (src == SQLITE_ROW)
+        return 1;
+    if (src == SQLITE_DONE)
+        return 0;
+    *rc = st_db(st, src, "token");
+    return -1;
+}
+
+/* Store @token's SHA-256 as token @name, with its audit row (@how: how the
+ * token was made), in one transaction. */
+static vfy_rc token_insert(vfy_store *st, const char *name, vfy_token_role role,
+                           int64_t expires_at, const char *token, const char *how)
+{
+    uint8_t sha[32];
+    char hex[65], obj[VFY_STORE_NAME_MAX + 16], detail[96];
+    sqlite3_stmt *s = NULL;
+    vfy_rc rc;
+    int src;
+
+    if ((rc = vfy_sha256(token, strlen(token), sha)) != VFY_OK)
+        return rc;
+    st_hex(hex, sha, sizeof(sha));
+    if ((rc = st_tx_begin(st)) != VFY_OK)
+        return rc;
+    src = token_row_exists(st, "SELECT 1 FROM tokens WHERE name = ?1", name, &rc);
+    if (src == 1)
+        rc = st_err(st, VFY_E_CONFLICT, "token %s already exists", name);
+    /* a token given twice (a second name for it, or one added already):
+     * the lookup by hash could not say which name and role it is */
+    if (rc == VFY_OK &&
+        token_row_exists(st, "SELECT 1 FROM tokens WHERE sha256 = ?1", hex, &rc) == 1)
+        rc = st_err(st, VFY_E_CONFLICT, "that token is already stored under another name");
     if (rc == VFY_OK) {
         src = sqlite3_prepare_v2(st->db,
                                  "INSERT INTO tokens (name, role, sha256, created_at, expires_at)"
@@ -93,17 +106,68 @@ vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name, vfy_token_r
     if (rc == VFY_OK) {
         snprintf(obj, sizeof(obj), "token %s", name);
         if (expires_at != 0)
-            snprintf(detail, sizeof(detail), "%s expires_at=%lld", vfy_token_role_name(role),
-                     (long long)expires_at);
+            snprintf(detail, sizeof(detail), "%s expires_at=%lld%s", vfy_token_role_name(role),
+                     (long long)expires_at, how);
         else
-            snprintf(detail, sizeof(detail), "%s", vfy_token_role_name(role));
+            snprintf(detail, sizeof(detail), "%s%s", vfy_token_role_name(role), how);
         rc = st_audit(st, "token.add", obj, detail);
     }
-    rc = st_tx_end(st, rc);
+    return st_tx_end(st, rc);
+}
+
+vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name, vfy_token_role role,
+                                    int64_t expires_at, char token[VFY_STORE_TOKEN_BUF])
+{
+    uint8_t rnd[TOKEN_RANDOM];
+    const size_t plen = sizeof(VFY_STORE_TOKEN_PREFIX) - 1;
+    vfy_rc rc;
+
+    if (token != NULL)
+        memset(token, 0, VFY_STORE_TOKEN_BUF);
+    if (st == NULL || name == NULL || token == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = token_add_check(st, name, role, expires_at)) != VFY_OK)
+        return rc;
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return st_err(st, VFY_E_INTERNAL, "random generator failed");
+    memcpy(token, VFY_STORE_TOKEN_PREFIX, plen);
+    rc = vfy_b64url_encode(token + plen, VFY_STORE_TOKEN_BUF - plen, rnd, sizeof(rnd));
+    OPENSSL_cleanse(rnd, sizeof(rnd));
     if (rc == VFY_OK)
-        return VFY_OK;
-fail:
-    OPENSSL_cleanse(token, VFY_STORE_TOKEN_BUF);
+        rc = token_insert(st, name, role, expires_at, token, "");
+    if (rc != VFY_OK)
+        OPENSSL_cleanse(token, VFY_STORE_TOKEN_BUF);
+    return rc;
+}
+
+vfy_rc vfy_store_token_add_given(vfy_store *st, const char *name, vfy_token_role role,
+                                 int64_t expires_at, const char *token, size_t len)
+{
+    const size_t plen = sizeof(VFY_STORE_TOKEN_PREFIX) - 1;
+    uint8_t rnd[TOKEN_RANDOM];
+    char copy[VFY_STORE_TOKEN_BUF];
+    size_t n = 0;
+    vfy_rc rc;
+
+    if (st == NULL || name == NULL || token == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = token_add_check(st, name, role, expires_at)) != VFY_OK)
+        return rc;
+    /* exactly what vfy_store_token_add makes: the prefix and the canonical
+     * base64url of 32 bytes, so that a given token is as strong as a made one */
+    if (len != plen + VFY_B64URL_LEN(TOKEN_RANDOM) || memcmp(token, VFY_STORE_TOKEN_PREFIX, plen) != 0 ||
+        vfy_b64url_decode(rnd, sizeof(rnd), &n, token + plen, len - plen) != VFY_OK ||
+        n != sizeof(rnd)) {
+        OPENSSL_cleanse(rnd, sizeof(rnd));
+        return st_err(st, VFY_E_INVALID_ARG, "a token must be as verifyctl token add prints "
+                      "it: \"%s\" and %zu base64url characters", VFY_STORE_TOKEN_PREFIX,
+                      (size_t)VFY_B64URL_LEN(TOKEN_RANDOM));
+    }
+    OPENSSL_cleanse(rnd, sizeof(rnd));
+    memcpy(copy, token, len);
+    copy[len] = '\0';
+    rc = token_insert(st, name, role, expires_at, copy, " (given)");
+    OPENSSL_cleanse(copy, sizeof(copy));
     return rc;
 }
 

@@ -160,6 +160,33 @@ grep -qx "verifyctl: token add: cannot write the token to stdout; it was not cre
     fail "token add to /dev/full: $(cat err)"
 ! "$VCTL" --db "$DB" list tokens --json | grep -q '"lost"' || fail "an unseen token was created"
 "$VCTL" --db "$DB" token add lost --role admin >/dev/null || fail "the name of an unseen token is used up"
+# --token-file: the token another database made (one database per replica),
+# stored under the same hash; refused when malformed or already stored.
+"$VCTL" --db "$DB.other" init >/dev/null || fail "init other"
+printf '%s\n' "$tok" >given.tok
+out=$("$VCTL" --db "$DB.other" token add rp-1 --role attest --token-file given.tok) ||
+    fail "token add --token-file"
+[ "$out" = "token rp-1: added (attest, the token in given.tok)" ] || fail "token add --token-file said: $out"
+[ "$(sqlite3 "$DB.other" "SELECT sha256 FROM tokens WHERE name = 'rp-1'")" = \
+  "$(sqlite3 "$DB" "SELECT sha256 FROM tokens WHERE name = 'rp-1'")" ] || fail "given token: another hash"
+"$VCTL" --db "$DB.other" list audit | grep -Eq 'token\.add +token rp-1 +attest \(given\)$' ||
+    fail "given token: audit row: $("$VCTL" --db "$DB.other" list audit)"
+if "$VCTL" --db "$DB.other" token add rp-1b --role admin --token-file given.tok >out 2>err; then
+    fail "the same token under a second name accepted"
+fi
+grep -qx "verifyctl: token add: that token is already stored under another name (VFY_E_CONFLICT)" err ||
+    fail "second name: $(cat err)"
+printf '%s' "${tok%?}" >short.tok
+if "$VCTL" --db "$DB.other" token add short --role attest --token-file short.tok >out 2>err; then
+    fail "a 42-character token accepted"
+fi
+grep -qx 'verifyctl: token add: a token must be as verifyctl token add prints it: "vfy_" and 43 base64url characters (VFY_E_INVALID_ARG)' err ||
+    fail "short token: $(cat err)"
+if "$VCTL" --db "$DB.other" token add none --role attest --token-file no-such.tok >out 2>err; then
+    fail "a missing token file accepted"
+fi
+grep -qx "verifyctl: token add: no-such.tok: No such file or directory" err || fail "missing file: $(cat err)"
+[ "$(sqlite3 "$DB.other" "SELECT count(*) FROM tokens")" = 1 ] || fail "given tokens: not one row"
 echo "ok: token"
 
 # Listings: tables and JSON.

@@ -1668,6 +1668,63 @@ Test(refstore, tokens_store_only_the_hash)
     vfy_store_close(&st);
 }
 
+/* A token made elsewhere (another replica's database) stored as given:
+ * found by its hash like a made one; only the exact form of a made token
+ * is taken; no second name for one token. */
+Test(refstore, tokens_given)
+{
+    vfy_store *st = open_new();
+    char tok[VFY_STORE_TOKEN_BUF] = "vfy_", name[VFY_STORE_NAME_MAX + 1], bad[64];
+    uint8_t rnd[32];
+    vfy_token_role role;
+    const char *d;
+
+    for (size_t i = 0; i < sizeof(rnd); i++)   /* as another database's token add made it */
+        rnd[i] = (uint8_t)(i * 37 + 11);
+    cr_assert_eq(vfy_b64url_encode(tok + 4, sizeof(tok) - 4, rnd, sizeof(rnd)), VFY_OK);
+    cr_assert_eq(vfy_store_token_add_given(st, "rp", VFY_ROLE_ATTEST, 0, tok, strlen(tok)),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_token_check(st, tok, strlen(tok), name, &role), VFY_OK);
+    cr_assert_str_eq(name, "rp");
+    cr_assert_eq(role, VFY_ROLE_ATTEST);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'token.add'"
+                       " AND object = 'token rp' AND detail = 'attest (given)'"), 1);
+    /* the same token again, under its name or another */
+    cr_assert_eq(vfy_store_token_add_given(st, "rp", VFY_ROLE_ATTEST, 0, tok, strlen(tok)),
+                 VFY_E_CONFLICT);
+    cr_assert_str_eq(vfy_store_errmsg(st), "token rp already exists");
+    cr_assert_eq(vfy_store_token_add_given(st, "rp2", VFY_ROLE_ADMIN, 0, tok, strlen(tok)),
+                 VFY_E_CONFLICT);
+    cr_assert_str_eq(vfy_store_errmsg(st), "that token is already stored under another name");
+    cr_assert_eq(count("SELECT count(*) FROM tokens"), 1);
+    /* anything but the form of a made token */
+    d = "a token must be as verifyctl token add prints it: \"vfy_\" and 43 base64url characters";
+    cr_assert_eq(vfy_store_token_add_given(st, "x", VFY_ROLE_ATTEST, 0, tok, strlen(tok) - 1),
+                 VFY_E_INVALID_ARG, "42 characters");
+    cr_assert_str_eq(vfy_store_errmsg(st), d);
+    snprintf(bad, sizeof(bad), "%s", tok);
+    bad[0] = 'V';
+    cr_assert_eq(vfy_store_token_add_given(st, "x", VFY_ROLE_ATTEST, 0, bad, strlen(bad)),
+                 VFY_E_INVALID_ARG, "another prefix");
+    snprintf(bad, sizeof(bad), "%s", tok);
+    bad[10] = '+';
+    cr_assert_eq(vfy_store_token_add_given(st, "x", VFY_ROLE_ATTEST, 0, bad, strlen(bad)),
+                 VFY_E_INVALID_ARG, "not base64url");
+    snprintf(bad, sizeof(bad), "vfy_%042d%c", 0, 'B');   /* trailing bits set */
+    cr_assert_eq(vfy_store_token_add_given(st, "x", VFY_ROLE_ATTEST, 0, bad, strlen(bad)),
+                 VFY_E_INVALID_ARG, "not canonical");
+    snprintf(bad, sizeof(bad), "vfy_%043d", 0);
+    cr_assert_eq(vfy_store_token_add_given(st, "x", VFY_ROLE_ATTEST, 0, bad, strlen(bad)),
+                 VFY_OK, "the form is all that is checked");
+    cr_assert_eq(vfy_store_token_add_given(st, "y", 9, 0, tok, strlen(tok)), VFY_E_BAD_KIND);
+    cr_assert_eq(vfy_store_token_add_given(st, "", VFY_ROLE_ATTEST, 0, tok, strlen(tok)),
+                 VFY_E_BAD_NAME);
+    cr_assert_eq(vfy_store_token_add_given(st, "y", VFY_ROLE_ATTEST, 0, NULL, 0),
+                 VFY_E_INVALID_ARG);
+    cr_assert_eq(count("SELECT count(*) FROM tokens"), 2);
+    vfy_store_close(&st);
+}
+
 /* Expiring tokens: refused by vfy_store_token_lookup from their expiry on;
  * vfy_store_token_lookup_at still finds them, with the expiry. */
 Test(refstore, tokens_expire)

@@ -11,27 +11,63 @@
 
 static const char usage[] =
     "usage: verifyctl --db PATH token add NAME --role (attest|admin) [--expires-days N]\n"
+    "                 [--token-file FILE]\n"
     "       verifyctl --db PATH token revoke NAME\n";
 
 static const char add_usage[] =
     "usage: verifyctl --db PATH token add NAME --role (attest|admin) [--expires-days N]\n"
+    "                 [--token-file FILE]\n"
     "\n"
     "Create an API token: role attest for relying parties, admin for\n"
     "/v1/admin. The token is printed once, alone on stdout; only its SHA-256\n"
     "is stored, so it cannot be shown again. With --expires-days N (1..3650)\n"
     "verifierd refuses it (401 \"token expired\") N days from now; without,\n"
-    "it is valid until revoked.\n";
+    "it is valid until revoked.\n"
+    "--token-file FILE stores the token in FILE instead of making one: a token\n"
+    "another database's token add printed (\"vfy_\" and 43 base64url\n"
+    "characters, one newline after it allowed), so that replicas with their\n"
+    "own databases accept the same token. Nothing is printed but a\n"
+    "confirmation; revoke it on every replica.\n";
 
 static const char revoke_usage[] =
     "usage: verifyctl --db PATH token revoke NAME\n"
     "\n"
     "Revoke token NAME: verifierd no longer accepts it.\n";
 
+/* token add --token-file: store the token in @file as @name. */
+static int token_add_given(const vc_ctx *c, const char *name, vfy_token_role role,
+                           int64_t expires_at, const char *file)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    vfy_store *st = NULL;
+    vfy_rc rc;
+    int r = vc_read_file("token add", file, 4096, &buf, &len);
+
+    if (r != 0)
+        return r;
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if ((r = vc_open(c, "token add", 0, &st)) == 0) {
+        rc = vfy_store_token_add_given(st, name, role, expires_at, buf, len);
+        if (rc != VFY_OK)
+            r = vc_fail_rc("token add", st, rc);
+        else
+            printf("token %s: added (%s, the token in %s)\n", name, vfy_token_role_name(role),
+                   file);
+        vfy_store_close(&st);
+    }
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return r;
+}
+
 static int token_add(const vc_ctx *c, int argc, char **argv)
 {
-    const char *role_s = NULL, *days_s = NULL;
+    const char *role_s = NULL, *days_s = NULL, *file = NULL;
     const vc_opt opts[] = {{"role", 1, &role_s, NULL},
                            {"expires-days", 1, &days_s, NULL},
+                           {"token-file", 1, &file, NULL},
                            {NULL, 0, NULL, NULL}};
     unsigned long long days = 0;
     int64_t expires_at = 0;
@@ -56,6 +92,8 @@ static int token_add(const vc_ctx *c, int argc, char **argv)
                            "--expires-days must be a whole number of days, 1..3650");
         expires_at = (int64_t)time(NULL) + (int64_t)days * 86400;
     }
+    if (file != NULL)
+        return token_add_given(c, pos[0], role, expires_at, file);
     if ((r = vc_open(c, "token add", 0, &st)) != 0)
         return r;
     /* The token is committed only once it has been written out: a token

@@ -379,6 +379,19 @@ VFY_EXPORT vfy_rc vfy_store_token_add_expiring(vfy_store *st, const char *name,
                                                vfy_token_role role, int64_t expires_at,
                                                char token[VFY_STORE_TOKEN_BUF]) VFY_MUST_CHECK;
 
+/**
+ * Admin change: store a token made elsewhere (@len bytes, not
+ * NUL-terminated) as @name, e.g. the same token on every replica that keeps
+ * its own database. It must be exactly what vfy_store_token_add() makes —
+ * "vfy_" and 43 canonical base64url characters — else VFY_E_INVALID_ARG.
+ * An existing name, or a token already stored under any name, is
+ * VFY_E_CONFLICT. Audited as token.add with "(given)". @expires_at as in
+ * vfy_store_token_add_expiring(). From 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_token_add_given(vfy_store *st, const char *name,
+                                            vfy_token_role role, int64_t expires_at,
+                                            const char *token, size_t len) VFY_MUST_CHECK;
+
 /** Admin change: revoke token @name (no-op if it already is). VFY_E_NOT_FOUND. */
 VFY_EXPORT vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
