@@ -490,9 +490,16 @@ vfy_rc st_audit(vfy_store *st, const char *action, const char *object, const cha
     rc = st_exec_stmt(st, s, "audit");
     if (rc != VFY_OK)
         return rc;
-    rc = st_stmt(st, SL_GEN_BUMP, "UPDATE generation SET gen = gen + 1 WHERE id = 1", &s);
+    /* At least the clock in microseconds (as feed cursors): a database
+     * restored from a backup goes back to an older generation, and counting
+     * on from there would soon repeat a value that a reader cached from the
+     * lost database — with other data behind it, and the reader's caches
+     * (tokens, attesters, reference values) taken for current. */
+    rc = st_stmt(st, SL_GEN_BUMP, "UPDATE generation SET gen = max(gen + 1, ?1) WHERE id = 1",
+                 &s);
     if (rc != VFY_OK)
         return rc;
+    sqlite3_bind_int64(s, 1, st_feed_floor(st));
     /* data_version does not move for this connection's own commits: the
      * cached generation must be read again. */
     st->gen_valid = 0;

@@ -121,6 +121,25 @@ check "  ...within a second (${ms} ms)" test "$ms" -lt 1000
 req GET /v1/revocations "$A"
 expect_status "the other attest token still works" 200
 
+# A database restored from a backup (sqlite3 .restore under the running
+# verifierd): the store generation went back to the backup's, and a change
+# made on the copy gave the generation the lost database had had, so the
+# workers took their token caches for current: the token revoked on the
+# restored copy kept working. The generation now follows the clock.
+T7=$("$VCTL" --db "$VD_DB" token add rp-7 --role attest) || die "token add rp-7"
+sqlite3 "$VD_DB" ".backup '$VD_TMP/restore.db'" || die "sqlite3 .backup"
+"$VCTL" --db "$VD_DB" component add tool restore.probe --digest "sha256:$(printf '%064x' 77)" >/dev/null ||
+    die "component add"   # one change after the backup: the lost database's generation
+sleep 0.3
+for _ in 1 2 3 4 5 6 7 8; do req GET /v1/revocations "$T7"; done   # cached on the workers at it
+expect_status "rp-7 works (cached)" 200
+"$VCTL" --db "$VD_TMP/restore.db" token revoke rp-7 >/dev/null || die "revoke rp-7 on the copy"
+sqlite3 "$VD_DB" ".restore '$VD_TMP/restore.db'" || die "sqlite3 .restore"
+sleep 0.5
+for _ in 1 2 3 4; do req GET /v1/revocations "$T7"; [ "$HTTP_CODE" = 401 ] || break; done
+expect_problem "after the restore, the token revoked there is refused on every worker" 401 \
+    "unknown or revoked token"
+
 # Expiring tokens (verifyctl token add --expires-days): valid until then,
 # 401 "token expired" from then on — also once cached by a worker.
 T4=$("$VCTL" --db "$VD_DB" token add rp-4 --role attest --expires-days 30) || die "token add --expires-days"

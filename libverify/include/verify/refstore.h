@@ -137,9 +137,12 @@ VFY_EXPORT vfy_rc vfy_store_set_actor(vfy_store *st, const char *actor);
 VFY_EXPORT void vfy_store_set_time(vfy_store *st, int64_t now);
 
 /**
- * The generation counter: bumped by every admin change, by any handle. A
- * long-running reader caches lookups and refreshes them when the value
- * differs from the one it cached with. Cheap: when no other connection
+ * The generation counter: bumped by every admin change, by any handle, to
+ * at least the clock in microseconds since the epoch (from 0.2.7), so that
+ * a database restored from a backup does not give again a value the lost
+ * one gave. A long-running reader caches lookups and refreshes them when
+ * the value differs from the one it cached with (it may go down: a
+ * restore). Cheap: when no other connection
  * committed since the last call (PRAGMA data_version) and this handle did
  * not write, no table is read.
  */
