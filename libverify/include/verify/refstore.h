@@ -46,7 +46,7 @@ extern "C" {
 #endif
 
 /** Schema version this library writes (PRAGMA user_version). */
-#define VFY_STORE_SCHEMA_VERSION 7
+#define VFY_STORE_SCHEMA_VERSION 8
 
 /** Longest name (attester, set, component, policy id, token), in bytes. */
 #define VFY_STORE_NAME_MAX 128
