@@ -91,6 +91,8 @@ static struct {
     int unmeasured;           /* a valid manifest is in force but not measured */
     int pcr_mismatch_said;    /* "PCR does not match the agent log" logged once */
     int remeasure;            /* the TPM was reset: g.log[0] is to be extended again */
+    int restart_pending;      /* the TPM was reset: the log is dropped once the manifest
+                               * being measured is extended (g.unmeasured until then) */
     int started;              /* a manifest was measured once: the PCR is read before extends */
     atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
@@ -200,19 +202,21 @@ static void log_replay(uint8_t out[32], size_t n)
     }
 }
 
-/* Whether extending the agent PCR with @md is still to be done: 1 yes, 0 it
- * was done already (its answer lost with the TPM connection: extending
- * again would put the PCR out of step with the log for good), -1 the PCR
- * holds neither value (reset with the TPM, or extended by another program;
- * *@reset: it is all zeros). g.lock held. */
-static int extend_needed(const uint8_t md[32], int *reset, char *err, size_t err_cap)
+/* Whether extending the agent PCR with @md after the first @base log
+ * entries is still to be done: 1 yes, 0 it was done already (its answer
+ * lost with the TPM connection: extending again would put the PCR out of
+ * step with the log for good), -1 the PCR holds neither value (reset with
+ * the TPM, or extended by another program; *@reset: it is all zeros), -2
+ * the PCR could not be read (@err). g.lock held. */
+static int extend_needed(const uint8_t md[32], size_t base, int *reset, char *err,
+                         size_t err_cap)
 {
     uint8_t cur[32], want[32], after[32], buf[64], zero[32] = {0};
 
     *reset = 0;
     if (agent_tpm_pcr_read1(g.tpm, g.pcr, cur, err, err_cap) != 0)
         return -2;
-    log_replay(want, g.nlog);
+    log_replay(want, base);
     memcpy(buf, want, 32);
     memcpy(buf + 32, md, 32);
     (void)EVP_Digest(buf, sizeof(buf), after, NULL, EVP_sha256(), NULL);
@@ -243,14 +247,12 @@ static void log_restart(void)
 static int remeasure(char *err, size_t err_cap)
 {
     char inner[200] = "";
-    size_t n = g.nlog;
     int reset, need;
 
     if (!g.remeasure)
         return 0;
-    g.nlog = 0;   /* from zeros: was it extended already (an answer lost)? */
-    need = extend_needed(g.log[0].md, &reset, inner, sizeof(inner));
-    g.nlog = n;
+    /* from zeros: was it extended already (an answer lost)? */
+    need = extend_needed(g.log[0].md, 0, &reset, inner, sizeof(inner));
     if (need == -1)
         snprintf(inner, sizeof(inner), "PCR %u holds neither zeros nor this manifest's extend",
                  g.pcr);
@@ -304,7 +306,9 @@ static int manifest_reload(const char *why)
         goto out;
     }
     memcpy(e.md, vfy_manifest_digest(m), 32);
-    if (g.nlog > 0 && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
+    /* (after a TPM reset the log's last manifest is no longer in the PCR:
+     * it is measured again like any other) */
+    if (g.nlog > 0 && !g.restart_pending && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
         g.manifest_st = st;
         if (g.unmeasured) {   /* back to the measured manifest */
             g.unmeasured = 0;
@@ -345,20 +349,20 @@ static int manifest_reload(const char *why)
     }
     {
         /* the PCR is read first unless nothing was ever measured: also after a
-         * reset emptied the log (a lost answer then reads as done, not as a
-         * second extend to make) */
-        int reset, need = g.nlog > 0 || g.started ? extend_needed(e.md, &reset, err, sizeof(err))
-                                                  : 1;
+         * reset (replayed from zeros, a lost answer then reads as done, not
+         * as a second extend to make) */
+        size_t base = g.restart_pending ? 0 : g.nlog;
+        int reset, need = g.nlog > 0 || g.started
+                              ? extend_needed(e.md, base, &reset, err, sizeof(err)) : 1;
 
-        if (need == -1 && reset) {
+        if (need == -1 && reset && base > 0) {
             /* the TPM was reset under the agent: the log starts again from
-             * the new manifest, as after a reboot */
+             * the new manifest, as after a reboot. It is dropped once that
+             * manifest is extended: until then it is the last one measured
+             * (what notices describe), and a failed extend leaves it whole. */
             say("PCR %u is back to zeros (the TPM was reset): the agent log starts again",
                 g.pcr);
-            for (size_t i = 0; i < g.nlog; i++)
-                free(g.log[i].b64);
-            g.nlog = 0;
-            g.remeasure = 0;
+            g.restart_pending = 1;
             need = 1;
         }
         if (need == -1) {
@@ -380,6 +384,12 @@ static int manifest_reload(const char *why)
                 "connection): not extended again", g.pcr);
         g.remeasure = 0;   /* the PCR holds the whole log: nothing left to extend again */
         g.started = 1;
+    }
+    if (g.restart_pending) {   /* measured from zeros: the log starts again */
+        for (size_t i = 0; i < g.nlog; i++)
+            free(g.log[i].b64);
+        g.nlog = 0;
+        g.restart_pending = 0;
     }
     g.log[g.nlog++] = e;
     e.b64 = NULL;
@@ -544,6 +554,7 @@ static int send_error(struct conn *c, uint8_t code, const char *msg)
 static size_t notice(struct conn *c, char *msg, const char *why, unsigned long *gen)
 {
     char ds[VFY_SHA256_STR_LEN + 1];
+    uint8_t md[32] = {0};   /* zeros: nothing measured (not after the start) */
     uint64_t ver;
     size_t n;
     int len;
@@ -553,8 +564,10 @@ static size_t notice(struct conn *c, char *msg, const char *why, unsigned long *
         *gen = g.gen;
     ver = g.manifest_version;
     n = g.nlog;
-    vfy_sha256_format(ds, VFY_SHA256_STR_LEN + 1, g.log[g.nlog - 1].md);
+    if (n > 0)
+        memcpy(md, g.log[n - 1].md, 32);
     pthread_mutex_unlock(&g.lock);
+    vfy_sha256_format(ds, sizeof(ds), md);
     len = snprintf(msg, FRAME_NOTICE_MAX,
                    "{\"event\":\"posture-changed\",\"manifest_version\":%llu,"
                    "\"manifest_digest\":\"%s\",\"log_entries\":%zu}",
