@@ -344,11 +344,18 @@ vfy_rc vfy_store_attester_add(vfy_store *st, const char *name, const uint8_t *ak
 
 vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
 {
+    return vfy_store_attester_revoke_counted(st, name, NULL);
+}
+
+vfy_rc vfy_store_attester_revoke_counted(vfy_store *st, const char *name, size_t *revoked)
+{
     char obj[VFY_STORE_NAME_MAX + 16];
     sqlite3_stmt *s;
     vfy_rc rc;
     int src, active = 0;
 
+    if (revoked != NULL)
+        *revoked = 0;
     if (st == NULL || name == NULL)
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
@@ -373,7 +380,10 @@ vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name)
         if (rc == VFY_OK)
             rc = st_audit(st, "attester.revoke", obj, "");
     }
-    return st_tx_end(st, rc);
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && revoked != NULL)
+        *revoked = (size_t)active;   /* 0: revoked already, nothing written */
+    return rc;
 }
 
 vfy_rc vfy_store_attester_key_sharers(vfy_store *st, const char *name, size_t *count,

@@ -173,11 +173,18 @@ vfy_rc vfy_store_token_add_given(vfy_store *st, const char *name, vfy_token_role
 
 vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name)
 {
+    return vfy_store_token_revoke_counted(st, name, NULL);
+}
+
+vfy_rc vfy_store_token_revoke_counted(vfy_store *st, const char *name, size_t *revoked)
+{
     char obj[VFY_STORE_NAME_MAX + 16];
     sqlite3_stmt *s = NULL;
     vfy_rc rc;
-    int src;
+    int src, changed = 0;
 
+    if (revoked != NULL)
+        *revoked = 0;
     if (st == NULL || name == NULL)
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
@@ -211,8 +218,12 @@ vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name)
         snprintf(obj, sizeof(obj), "token %s", name);
         if (rc == VFY_OK)
             rc = st_audit(st, "token.revoke", obj, "");
+        changed = 1;
     }
-    return st_tx_end(st, rc);
+    rc = st_tx_end(st, rc);
+    if (rc == VFY_OK && revoked != NULL)
+        *revoked = (size_t)changed;   /* 0: revoked already, nothing written */
+    return rc;
 }
 
 vfy_rc vfy_store_token_lookup(vfy_store *st, const uint8_t sha[32], char *name,

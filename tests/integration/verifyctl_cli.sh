@@ -187,6 +187,14 @@ if "$VCTL" --db "$DB.other" token add none --role attest --token-file no-such.to
 fi
 grep -qx "verifyctl: token add: no-such.tok: No such file or directory" err || fail "missing file: $(cat err)"
 [ "$(sqlite3 "$DB.other" "SELECT count(*) FROM tokens")" = 1 ] || fail "given tokens: not one row"
+# token revoke says whether it changed anything: a token revoked already is
+# "already revoked, unchanged" with nothing written (it said "revoked" again)
+out=$("$VCTL" --db "$DB.other" token revoke rp-1) || fail "token revoke"
+[ "$out" = "token rp-1: revoked" ] || fail "token revoke: $out"
+out=$("$VCTL" --db "$DB.other" token revoke rp-1) || fail "token revoke again"
+[ "$out" = "token rp-1: already revoked, unchanged" ] || fail "token revoke again: $out"
+[ "$(sqlite3 "$DB.other" "SELECT count(*) FROM audit_log WHERE action = 'token.revoke'")" = 1 ] ||
+    fail "token revoke again wrote an audit row"
 echo "ok: token"
 
 # Listings: tables and JSON.
@@ -210,6 +218,14 @@ done
 [ "$(sed -n 1p out)" = "attester share-1: revoked" ] || fail "revoke: $(cat out)"
 grep -qx "note: 2 other active attester(s) share its attestation key (share-2, share-3); revoke them too if the key is compromised" out \
     || fail "revoke: no note on the shared key: $(cat out)"
+# revoked again: said so, without the note (it printed both again, though
+# nothing changed and nothing was audited)
+audit=$(sqlite3 share.db "SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'")
+"$VCTL" --db share.db attester revoke share-1 >out 2>err || fail "attester revoke share-1 again"
+[ "$(cat out)" = "attester share-1: already revoked, unchanged" ] || fail "revoke again: $(cat out)"
+[ ! -s err ] || fail "revoke again: stderr $(cat err)"
+[ "$(sqlite3 share.db "SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'")" = "$audit" ] ||
+    fail "attester revoke again wrote an audit row"
 # init names the active attesters left on a revoked attester's key (schema 7
 # makes a key re-encoded compare equal: one registered again that way before
 # it shows up here), on stderr, and exits 0

@@ -1646,6 +1646,47 @@ Test(refstore, attester_key_sharers)
     vfy_store_close(&st);
 }
 
+/* vfy_store_attester_revoke_counted says whether the call changed anything:
+ * an attester revoked already is 0 and nothing is written (verifyctl
+ * printed "revoked" again, and the shared-key note, for a no-op). */
+Test(refstore, attester_revoke_counted_says_whether_it_changed)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem();
+    size_t nrev = 9;
+    vfy_store_result r;
+
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_attester_add(st, "a1", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_result_record(st, "live", "a1", 990, 1300, "affirming", NULL, 0),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_attester_revoke_counted(st, "a1", &nrev), VFY_OK);
+    cr_assert_eq(nrev, 1);
+    cr_assert_eq(vfy_store_result_get(st, "live", &r), VFY_OK);
+    cr_assert_eq(r.revoked, 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'"
+                       " AND object = 'attester a1'"), 1);
+    /* again: nothing changes, and it says so */
+    nrev = 9;
+    cr_assert_eq(vfy_store_attester_revoke_counted(st, "a1", &nrev), VFY_OK);
+    cr_assert_eq(nrev, 0);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM revocations"), 1);
+    /* the count is optional; the old function is the same without one */
+    cr_assert_eq(vfy_store_attester_revoke_counted(st, "a1", NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_revoke(st, "a1"), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'attester.revoke'"), 1);
+    /* unknown: VFY_E_NOT_FOUND, the count zeroed */
+    nrev = 9;
+    cr_assert_eq(vfy_store_attester_revoke_counted(st, "nobody", &nrev), VFY_E_NOT_FOUND);
+    cr_assert_eq(nrev, 0);
+    cr_assert_str_eq(vfy_store_errmsg(st), "attester nobody not found");
+    cr_assert_eq(vfy_store_attester_revoke_counted(NULL, "a1", &nrev), VFY_E_INVALID_ARG);
+    free(pem);
+    vfy_store_close(&st);
+}
+
 /* ---- tokens ---- */
 
 Test(refstore, tokens_store_only_the_hash)
@@ -1810,6 +1851,33 @@ Test(refstore, tokens_expire)
         cJSON_Delete(arr);
     }
     vfy_free(json);
+    vfy_store_close(&st);
+}
+
+/* vfy_store_token_revoke_counted: 1 when the call revoked the token, 0
+ * when it was revoked already (nothing written). */
+Test(refstore, token_revoke_counted_says_whether_it_changed)
+{
+    vfy_store *st = open_new();
+    char tok[VFY_STORE_TOKEN_BUF];
+    size_t nrev = 9;
+
+    cr_assert_eq(vfy_store_token_add(st, "rp", VFY_ROLE_ATTEST, tok), VFY_OK);
+    cr_assert_eq(vfy_store_token_revoke_counted(st, "rp", &nrev), VFY_OK);
+    cr_assert_eq(nrev, 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'token.revoke'"
+                       " AND object = 'token rp'"), 1);
+    cr_assert_eq(count("SELECT revoked FROM tokens WHERE name = 'rp'"), 1);
+    nrev = 9;
+    cr_assert_eq(vfy_store_token_revoke_counted(st, "rp", &nrev), VFY_OK);
+    cr_assert_eq(nrev, 0, "revoked already");
+    cr_assert_eq(vfy_store_token_revoke_counted(st, "rp", NULL), VFY_OK);
+    cr_assert_eq(vfy_store_token_revoke(st, "rp"), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'token.revoke'"), 1);
+    nrev = 9;
+    cr_assert_eq(vfy_store_token_revoke_counted(st, "nope", &nrev), VFY_E_NOT_FOUND);
+    cr_assert_eq(nrev, 0);
+    cr_assert_str_eq(vfy_store_errmsg(st), "token nope not found");
     vfy_store_close(&st);
 }
 

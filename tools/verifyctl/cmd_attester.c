@@ -37,7 +37,8 @@ static const char add_usage[] =
 static const char revoke_usage[] =
     "usage: verifyctl --db PATH attester revoke NAME\n"
     "\n"
-    "Mark attester NAME revoked: its quotes are no longer trusted.\n";
+    "Mark attester NAME revoked: its quotes are no longer trusted. An attester\n"
+    "revoked already is left as it is (\"already revoked, unchanged\").\n";
 
 static const char reset_usage[] =
     "usage: verifyctl --db PATH attester reset NAME\n"
@@ -116,7 +117,7 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
 static int attester_revoke(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
-    size_t np;
+    size_t np, nrev = 0;
     vfy_store *st = NULL;
     vfy_rc rc;
     int r = vc_parse("attester revoke", revoke_usage, argc, argv, NULL, pos, 1, 1, &np);
@@ -125,12 +126,14 @@ static int attester_revoke(const vc_ctx *c, int argc, char **argv)
         return VC_STOP(r);
     if ((r = vc_open(c, "attester revoke", 0, &st)) != 0)
         return r;
-    rc = vfy_store_attester_revoke(st, pos[0]);
+    rc = vfy_store_attester_revoke_counted(st, pos[0], &nrev);
     if (rc != VFY_OK)
         r = vc_fail_rc("attester revoke", st, rc);
+    else if (nrev == 0)   /* revoked before: nothing changed, the note was given then */
+        printf("attester %s: already revoked, unchanged\n", pos[0]);
     else
         printf("attester %s: revoked\n", pos[0]);
-    if (rc == VFY_OK) {
+    if (rc == VFY_OK && nrev > 0) {
         /* Revoking an attester does not revoke others registered with the
          * same key: say so, since a compromised key needs them revoked too. */
         char names[5][VFY_STORE_NAME_MAX + 1], list[5 * (VFY_STORE_NAME_MAX + 2)] = "";

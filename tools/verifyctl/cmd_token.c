@@ -32,7 +32,8 @@ static const char add_usage[] =
 static const char revoke_usage[] =
     "usage: verifyctl --db PATH token revoke NAME\n"
     "\n"
-    "Revoke token NAME: verifierd no longer accepts it.\n";
+    "Revoke token NAME: verifierd no longer accepts it. A token revoked\n"
+    "already is left as it is (\"already revoked, unchanged\").\n";
 
 /* token add --token-file: store the token in @file as @name. */
 static int token_add_given(const vc_ctx *c, const char *name, vfy_token_role role,
@@ -118,7 +119,7 @@ static int token_add(const vc_ctx *c, int argc, char **argv)
 static int token_revoke(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
-    size_t np;
+    size_t np, nrev = 0;
     vfy_store *st = NULL;
     vfy_rc rc;
     int r = vc_parse("token revoke", revoke_usage, argc, argv, NULL, pos, 1, 1, &np);
@@ -127,9 +128,11 @@ static int token_revoke(const vc_ctx *c, int argc, char **argv)
         return VC_STOP(r);
     if ((r = vc_open(c, "token revoke", 0, &st)) != 0)
         return r;
-    rc = vfy_store_token_revoke(st, pos[0]);
+    rc = vfy_store_token_revoke_counted(st, pos[0], &nrev);
     if (rc != VFY_OK)
         r = vc_fail_rc("token revoke", st, rc);
+    else if (nrev == 0)   /* revoked before: nothing changed */
+        printf("token %s: already revoked, unchanged\n", pos[0]);
     else
         printf("token %s: revoked\n", pos[0]);
     vfy_store_close(&st);

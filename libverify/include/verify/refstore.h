@@ -259,6 +259,15 @@ VFY_EXPORT vfy_rc vfy_store_attester_add(vfy_store *st, const char *name,
 VFY_EXPORT vfy_rc vfy_store_attester_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
 
 /**
+ * The same, also saying whether anything changed: *@revoked (optional) is
+ * 1 when the attester was active and this call revoked it, 0 when it was
+ * revoked already (then nothing is written: no audit row, no result
+ * revoked), as vfy_store_pcr_revoke_counted(). Since 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_attester_revoke_counted(vfy_store *st, const char *name,
+                                                    size_t *revoked) VFY_MUST_CHECK;
+
+/**
  * The other ACTIVE attesters registered with the attestation key of
  * attester @name (revoked or not): revoking one name leaves them attesting
  * with a key that may be compromised, so an admin tool says so. *@count
@@ -397,6 +406,14 @@ VFY_EXPORT vfy_rc vfy_store_token_add_given(vfy_store *st, const char *name,
 
 /** Admin change: revoke token @name (no-op if it already is). VFY_E_NOT_FOUND. */
 VFY_EXPORT vfy_rc vfy_store_token_revoke(vfy_store *st, const char *name) VFY_MUST_CHECK;
+
+/**
+ * The same, also saying whether anything changed: *@revoked (optional) is
+ * 1 when this call revoked the token, 0 when it was revoked already (then
+ * nothing is written: no audit row). Since 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_token_revoke_counted(vfy_store *st, const char *name,
+                                                 size_t *revoked) VFY_MUST_CHECK;
 
 /* ------------------------------------------------------------------ */
 /* Hot-path lookups (prepared statements cached on the handle)          */
