@@ -87,7 +87,7 @@ static struct {
     size_t manifest_len;
     uint64_t manifest_version;
     struct stat manifest_st;
-    int read_failing;         /* the manifest could not be read (said once) */
+    int read_failing;         /* the manifest could not be read (main thread only) */
     int unmeasured;           /* a valid manifest is in force but not measured */
     int pcr_mismatch_said;    /* "PCR does not match the agent log" logged once */
     int remeasure;            /* the TPM was reset: g.log[0] is to be extended again */
@@ -174,20 +174,6 @@ static int read_file(const char *path, uint8_t **out, size_t *len, size_t max, s
     return 0;
 }
 
-/*
- * Load the manifest; if its digest differs from the current one, extend the
- * agent PCR with it and append it to the log. Returns 1 if measured, 2 if it
- * changed but could not be measured, 0 if unchanged, -1 if it cannot be
- * read or is not a valid manifest (the previous manifest stays in force).
- *
- * A valid manifest that cannot be measured (the extend failed, no memory,
- * the log is full) is what the agent now runs, so the previous one is not
- * attested any more: until it is measured, attestation requests get an
- * error (g.unmeasured) and the relying parties a notice. The file is read
- * again at every poll until it is measured (its stat is recorded only once
- * it was measured, found unchanged or refused as invalid), and each
- * complaint is said once, not at every poll.
- */
 /* The agent PCR value the first @n log entries replay to: each entry's
  * digest extended into 32 zero bytes, in order (DESIGN §4). */
 static void log_replay(uint8_t out[32], size_t n)
@@ -277,6 +263,44 @@ static void say_reconnects(void)
     g.reconnects = n;
 }
 
+/* The manifest in force is not measured (g.unmeasured, why: @err; @md its
+ * digest, zeros if it has none): 2 if that is news (the posture changed:
+ * relying parties are told), else 0. @line is said unless it says what was
+ * said last. g.lock held. */
+static int set_unmeasured(const uint8_t md[32], const char *err, const char *line)
+{
+    int ret = 0;
+
+    if (!g.unmeasured || strcmp(g.unmeasured_why, err) != 0 ||
+        memcmp(g.unmeasured_md, md, 32) != 0)
+        say("%s", line);
+    if (!g.unmeasured) {
+        g.unmeasured = 1;
+        g.gen++;
+        ret = 2;
+    }
+    snprintf(g.unmeasured_why, sizeof(g.unmeasured_why), "%s", err);
+    memcpy(g.unmeasured_md, md, 32);
+    return ret;
+}
+
+/*
+ * Load the manifest; if its digest differs from the current one, extend the
+ * agent PCR with it and append it to the log. Returns 1 if measured, 2 if it
+ * changed but could not be measured (now), 0 if unchanged or not measured
+ * still, -1 if it cannot be read or is not a valid manifest at the start.
+ *
+ * A manifest that cannot be measured is what the agent now runs, so the
+ * previous one is not attested any more: until one is measured, attestation
+ * requests get an error (g.unmeasured) and the relying parties a notice.
+ * That is a valid manifest whose extend failed (or no memory, or the log is
+ * full), and also, failing closed, a changed file the agent cannot read
+ * (missing, unreadable, over 64 KiB) or refuses as a manifest (malformed,
+ * over a limit): the runtime may well run what it says. The file is read
+ * again at every poll until it is measured (its stat is recorded only once
+ * it was measured, found unchanged or refused as invalid), and each
+ * complaint is said once, not at every poll.
+ */
 static int manifest_reload(const char *why)
 {
     uint8_t *bytes = NULL;
@@ -290,19 +314,43 @@ static int manifest_reload(const char *why)
     int ret = -1;
 
     if (read_file(g.manifest_path, &bytes, &len, VFY_MANIFEST_MAX, &st) != 0) {
-        if (!g.read_failing)
-            say("cannot read manifest %s (missing, unreadable or over 64 KiB); keeping the "
-                "current one (said once until it can be read)", g.manifest_path);
+        char line[512];
+
         g.read_failing = 1;
-        return -1;
+        snprintf(line, sizeof(line), "%s: cannot read manifest %.200s (missing, unreadable or "
+                 "over 64 KiB)%s", why, g.manifest_path,
+                 g.started ? ": not measured; attestation requests get an error until a "
+                             "manifest that can be measured is in place" : "");
+        if (!g.started) {
+            say("%s", line);
+            return -1;
+        }
+        snprintf(err, sizeof(err), "cannot read the manifest file (missing, unreadable or over "
+                 "64 KiB)");
+        pthread_mutex_lock(&g.lock);
+        ret = set_unmeasured(e.md, err, line);   /* (e.md: zeros, no bytes) */
+        pthread_mutex_unlock(&g.lock);
+        return ret;
     }
     g.read_failing = 0;
     pthread_mutex_lock(&g.lock);
     rc = vfy_manifest_parse(&m, bytes, len, detail, sizeof(detail));
     if (rc != VFY_OK) {
-        g.manifest_st = st;
-        say("manifest %s rejected (%s: %s); keeping the current one", g.manifest_path,
-            vfy_strerror(rc), detail);
+        char line[700];
+
+        g.manifest_st = st;   /* read again once it changes */
+        snprintf(err, sizeof(err), "manifest rejected (%s: %.160s)", vfy_strerror(rc), detail);
+        (void)EVP_Digest(bytes, len, e.md, NULL, EVP_sha256(), NULL);
+        vfy_sha256_format(ds, sizeof(ds), e.md);
+        snprintf(line, sizeof(line), "%s: manifest %.200s (%s) rejected (%s: %.200s)%s", why,
+                 g.manifest_path, ds, vfy_strerror(rc), detail,
+                 g.started ? ": not measured; attestation requests get an error until a "
+                             "manifest that can be measured is in place" : "");
+        if (!g.started) {
+            say("%s", line);
+            goto out;
+        }
+        ret = set_unmeasured(e.md, err, line);
         goto out;
     }
     memcpy(e.md, vfy_manifest_digest(m), 32);
@@ -406,18 +454,14 @@ static int manifest_reload(const char *why)
         g.nlog, g.nlog == 1 ? "y" : "ies");
     ret = 1;
     goto out;
-unmeasured:
-    if (!g.unmeasured || strcmp(g.unmeasured_why, err) != 0 ||
-        memcmp(g.unmeasured_md, e.md, 32) != 0)
-        say("%s: manifest %s (%s) not measured: %s; attestation requests get an error until "
-            "it is (retrying)", why, vfy_manifest_agent_id(m), ds, err);
-    if (!g.unmeasured) {
-        g.unmeasured = 1;
-        g.gen++;   /* the posture changed: relying parties are told */
-        ret = 2;
+unmeasured: {
+        char line[700];
+
+        snprintf(line, sizeof(line), "%s: manifest %.128s (%s) not measured: %s; attestation "
+                 "requests get an error until it is (retrying)", why, vfy_manifest_agent_id(m),
+                 ds, err);
+        ret = set_unmeasured(e.md, err, line);
     }
-    snprintf(g.unmeasured_why, sizeof(g.unmeasured_why), "%s", err);
-    memcpy(g.unmeasured_md, e.md, 32);
 out:
     pthread_mutex_unlock(&g.lock);
     vfy_manifest_free(&m);
@@ -957,8 +1001,8 @@ static int manifest_file_changed(void)
     struct stat st;
     int changed;
 
-    if (stat(g.manifest_path, &st) != 0)
-        return 0;
+    if (stat(g.manifest_path, &st) != 0)   /* gone: a change, once */
+        return !g.read_failing;
     pthread_mutex_lock(&g.lock);
     changed = st.st_ino != g.manifest_st.st_ino || st.st_size != g.manifest_st.st_size ||
               st.st_mtim.tv_sec != g.manifest_st.st_mtim.tv_sec ||
