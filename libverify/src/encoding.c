@@ -251,6 +251,31 @@ size_t vfy_utf8_seq(const void *in, size_t n)
     return len;
 }
 
+/* The code point of the @k-byte sequence at @p (vfy_utf8_seq said @k). */
+static uint32_t utf8_cp(const unsigned char *p, size_t k)
+{
+    uint32_t cp = k == 1 ? p[0] : k == 2 ? p[0] & 0x1fu : k == 3 ? p[0] & 0x0fu : p[0] & 0x07u;
+
+    for (size_t i = 1; i < k; i++)
+        cp = cp << 6 | (p[i] & 0x3fu);
+    return cp;
+}
+
+/* Characters that print as nothing: a name holding one reads as the name
+ * without it ("agent-1" and "agent-1" + U+200B), and the line separators
+ * break a one-line message. */
+static int invisible(uint32_t cp)
+{
+    return cp == 0x00ad ||                     /* soft hyphen */
+           cp == 0x180e ||                     /* Mongolian vowel separator */
+           (cp >= 0x200b && cp <= 0x200d) ||   /* zero-width space, non-joiner, joiner */
+           (cp >= 0x2028 && cp <= 0x2029) ||   /* line and paragraph separators */
+           (cp >= 0x2060 && cp <= 0x2064) ||   /* word joiner, invisible operators */
+           cp == 0xfeff ||                     /* zero-width no-break space (BOM) */
+           (cp >= 0xfff9 && cp <= 0xfffb) ||   /* interlinear annotation */
+           (cp >= 0xe0000 && cp <= 0xe007f);   /* tag characters */
+}
+
 size_t vfy_name_char(const void *in, size_t n)
 {
     const unsigned char *p = in;
@@ -259,15 +284,21 @@ size_t vfy_name_char(const void *in, size_t n)
 
     if (k == 0)
         return 0;
-    if (k == 1)
-        return p[0] < 0x20 || p[0] == 0x7f ? 0 : 1;
-    cp = k == 2 ? (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f)
-         : k == 3 ? (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f)
-                  : 0x10000; /* four bytes: nothing refused up there */
-    if (cp <= 0x9f ||                              /* C1 controls (CSI, NEL, ...) */
+    cp = utf8_cp(p, k);
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||   /* C0, DEL, C1 controls (CSI, NEL, ...) */
         cp == 0x061c || cp == 0x200e || cp == 0x200f ||   /* bidi marks */
         (cp >= 0x202a && cp <= 0x202e) ||          /* bidi embeddings, overrides */
-        (cp >= 0x2066 && cp <= 0x2069))            /* bidi isolates */
+        (cp >= 0x2066 && cp <= 0x2069) ||          /* bidi isolates */
+        invisible(cp))
         return 0;
     return k;
+}
+
+uint32_t vfy_name_char_invisible(const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    size_t k = vfy_utf8_seq(p, n);
+    uint32_t cp = k != 0 ? utf8_cp(p, k) : 0;
+
+    return k != 0 && invisible(cp) ? cp : 0;
 }

@@ -84,6 +84,11 @@ void vfy_ak_vctx_unlock(const vfy_ak *ak);
 /* Constant-time equality of @n bytes (CRYPTO_memcmp underneath). */
 int vfy_ct_eq(const void *a, const void *b, size_t n);
 
+/* The code point at @p if vfy_name_char refuses it as invisible (soft
+ * hyphen, zero-width and tag characters, line separators), else 0: for a
+ * message that says which. */
+uint32_t vfy_name_char_invisible(const void *p, size_t n);
+
 /* Write @len bytes to @path atomically as a 0600 file (temp + fsync + rename). */
 vfy_rc vfy_write_private_file(const char *path, const void *data, size_t len);
 

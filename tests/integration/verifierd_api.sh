@@ -488,6 +488,13 @@ expect_eq "admin: ... named as a revoked attester's key" "$(jget /detail)" \
     "the attestation key of revoked attester agent-x-gone cannot be registered again"
 post /v1/admin/attesters "$ADM" '{"name":"agent-y"}'
 expect_problem "admin: attester without a key" 400
+# Names that read as another (from 0.2.7): a zero-width space after it, a
+# space at either end ("agent-1 " lists as "agent-1").
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-1\\u200b\",\"ak_pem\":\"$AKJ\"}"
+expect_problem "admin: attester name with a zero-width space" 400 \
+    'attester name contains an invisible character (U+200B)'
+post /v1/admin/attesters "$ADM" "{\"name\":\"agent-1 \",\"ak_pem\":\"$AKJ\"}"
+expect_problem "admin: attester name ending with a space" 400 'attester name begins or ends with a space'
 post /v1/admin/attesters "$ADM" '{"name":"agent-y","ak_pem":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}'
 # A detail is the store's message alone, as verifyctl prints it: the
 # generic text of the error code in front repeated it ("attestation key is
@@ -636,7 +643,11 @@ for c in 'version 1\u0085|component version contains a control or bidirectional 
          'version 1\u202e|component version contains a control or bidirectional formatting character' \
          'version 1\u0007|component version contains a control character' \
          'note x\u0085|note contains a control or bidirectional formatting character' \
-         'note x\u2067|note contains a control or bidirectional formatting character'; do
+         'note x\u2067|note contains a control or bidirectional formatting character' \
+         'version 1\u200b|component version contains an invisible character (U+200B)' \
+         'note x\ufeff|note contains an invisible character (U+FEFF)' \
+         'note x\u2028y|note contains an invisible character (U+2028)' \
+         'note x\udb40\udc01|note contains an invisible character (U+E0001)'; do
     field=${c%% *} val=${c#* } want=${val#*|} val=${val%%|*}
     if [ "$field" = version ]; then cbundle "$val" "" >"$VD_TMP/cb.json"; else cbundle 1 "$val" >"$VD_TMP/cb.json"; fi
     rc=0   # 1: the document does not validate (2 would be a broken schema)

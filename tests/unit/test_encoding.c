@@ -217,7 +217,7 @@ Test(encoding, name_char)
         {"\xe2\x82\xac", 3, 3},        /* € */
         {"\xf0\x9f\x98\x80", 4, 4},    /* U+1F600 */
         {"\xc2\xa0", 2, 2},            /* U+00A0, first after C1 */
-        {"\xe2\x80\x8d", 3, 3},        /* U+200D, not refused */
+        {"\xe2\x80\x8d", 3, 0},        /* U+200D zero-width joiner: prints as nothing (0.2.7) */
         {"\t", 1, 0},
         {"\x7f", 1, 0},
         {"\xc2\x80", 2, 0},            /* U+0080 */
@@ -234,6 +234,25 @@ Test(encoding, name_char)
         {"\xe2\x81\xa9", 3, 0},        /* U+2069 */
         {"\xe2\x81\xaa", 3, 3},        /* U+206A, allowed */
         {"\xff", 1, 0},
+        /* characters that print as nothing (0.2.7): "agent-1" + U+200B read as "agent-1" */
+        {"\xc2\xad", 2, 0},            /* U+00AD soft hyphen */
+        {"\xc2\xac", 2, 2},            /* U+00AC, allowed */
+        {"\xe1\xa0\x8e", 3, 0},        /* U+180E */
+        {"\xe2\x80\x8a", 3, 3},        /* U+200A hair space, allowed */
+        {"\xe2\x80\x8b", 3, 0},        /* U+200B zero-width space */
+        {"\xe2\x80\x8c", 3, 0},        /* U+200C */
+        {"\xe2\x80\xa8", 3, 0},        /* U+2028 line separator */
+        {"\xe2\x80\xa9", 3, 0},        /* U+2029 */
+        {"\xe2\x81\xa0", 3, 0},        /* U+2060 word joiner */
+        {"\xe2\x81\xa4", 3, 0},        /* U+2064 */
+        {"\xe2\x81\xa5", 3, 3},        /* U+2065, allowed */
+        {"\xef\xbb\xbf", 3, 0},        /* U+FEFF */
+        {"\xef\xbf\xb9", 3, 0},        /* U+FFF9 */
+        {"\xef\xbf\xbb", 3, 0},        /* U+FFFB */
+        {"\xef\xbf\xbc", 3, 3},        /* U+FFFC, allowed */
+        {"\xf3\xa0\x80\x81", 4, 0},    /* U+E0001 language tag */
+        {"\xf3\xa0\x81\xbf", 4, 0},    /* U+E007F cancel tag */
+        {"\xf3\xa0\x82\x80", 4, 4},    /* U+E0080, allowed */
     };
 
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)

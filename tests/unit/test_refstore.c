@@ -2076,7 +2076,12 @@ Test(refstore, revoked_attesters_key_cannot_be_registered_again)
     cr_assert_eq(vfy_store_attester_add(st, "Agent-1", (const uint8_t *)pem, strlen(pem), NULL,
                                         NULL, NULL, NULL), VFY_E_CONFLICT);
     cr_assert_eq(vfy_store_attester_add(st, "agent-1 ", (const uint8_t *)pem, strlen(pem), NULL,
-                                        NULL, NULL, NULL), VFY_E_CONFLICT);
+                                        NULL, NULL, NULL), VFY_E_BAD_NAME,
+                 "a name that reads as another is refused first (0.2.7)");
+    cr_assert_str_eq(vfy_store_errmsg(st), "attester name begins or ends with a space");
+    cr_assert_eq(vfy_store_attester_add(st, "agent-1\xe2\x80\x8b", (const uint8_t *)other,
+                                        strlen(other), NULL, NULL, NULL, NULL), VFY_E_BAD_NAME);
+    cr_assert_str_eq(vfy_store_errmsg(st), "attester name contains an invisible character (U+200B)");
     cr_assert_eq(vfy_store_attester_add(st, "agent-3", (const uint8_t *)other, strlen(other),
                                         NULL, NULL, NULL, NULL), VFY_OK, "another key");
     /* nor by import: a new active attester with the key of one revoked
