@@ -66,6 +66,18 @@ expect_fail "$DB" "verifyctl: pcr import: bank.yaml:1: unsupported bank or PCR i
 printf '{"format":"verifierd-refvalues","version":1,' > bad-bundle.json
 expect_fail "$DB" "verifyctl: import: bundle is not one JSON object (VFY_E_BUNDLE)" \
     import bad-bundle.json
+# Text from a bundle or policy in a message is escaped: a control character,
+# newline, C1 control or bidi character reached the operator's terminal as
+# it was (ESC sequences acted on it, a newline made the error two lines).
+printf '{"format":"verifierd-refvalues","version":1,"components":[{"kind":"\\u001b[31mEVIL\\nsecond line","name":"x","version":"","digest":"%s","state":"approved","note":""}]}' "$D" >esc-kind.json
+expect_fail "$DB" 'verifyctl: import: bundle components[0]: unknown kind \x1b[31mEVIL\x0asecond line (VFY_E_BAD_KIND)' \
+    import esc-kind.json
+printf '{"format":"verifierd-refvalues","version":1,"components":[{"kind":"\\u009b31m\\u202eevil","name":"x","version":"","digest":"%s","state":"approved","note":""}]}' "$D" >esc-c1.json
+expect_fail "$DB" 'verifyctl: import: bundle components[0]: unknown kind \u{009b}31m\u{202e}evil (VFY_E_BAD_KIND)' \
+    import esc-c1.json
+printf '{"id":"p3","version":1,"\\u001b[2Jx\\ny":1}' >esc-key.json
+expect_fail "$DB" 'verifyctl: policy load: policy: unknown field "\x1b[2Jx\x0ay" in the policy (VFY_E_POLICY_UNKNOWN_FIELD)' \
+    policy load esc-key.json
 # A bundle whose last entry conflicts: nothing of it is imported.
 "$VCTL" --db "$DB" export > good.json
 sed 's/"note":	"n1"/"note":	"changed"/' good.json > conflict.json

@@ -104,9 +104,9 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
             size_t npcr = 0;
 
             if (vfy_store_refset_pcr_count(st, set, &npcr) == VFY_OK && npcr == 0)
-                fprintf(stderr, "verifyctl: attester add: warning: reference set %s has no "
-                                "approved PCR values: this attester's platform appraisal fails "
-                                "until it has (verifyctl pcr add %s ...)\n", set, set);
+                vc_note("attester add", "warning: reference set %s has no approved PCR "
+                        "values: this attester's platform appraisal fails until it has "
+                        "(verifyctl pcr add %s ...)", set, set);
         }
     }
     vfy_store_close(&st);

@@ -129,8 +129,8 @@ static int pcr_import(const vc_ctx *c, int argc, char **argv)
         r = vc_fail_rc("pcr import", st, rc);   /* one line: no note before it */
     } else {
         if (skipped > 0)
-            fprintf(stderr, "verifyctl: pcr import: note: skipped %zu sha1 values "
-                    "(SHA-1 is never a reference value)\n", skipped);
+            vc_note("pcr import", "note: skipped %zu sha1 values (SHA-1 is never a "
+                    "reference value)", skipped);
         printf("pcr %s: %zu values added\n", pos[0], added);
     }
     vfy_store_close(&st);

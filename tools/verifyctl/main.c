@@ -105,11 +105,10 @@ static int warn_shared(void *ctx, const char *row_json)
         bsearch(row.fp, rk->fp, rk->n, sizeof(rk->fp[0]), fp_cmp) == NULL)
         return 0;
     if (rk->warned < 20)
-        fprintf(stderr, "verifyctl: init: warning: attester %s is active with the "
-                "attestation key of a revoked attester (shared before the revocation, or "
-                "registered again with the key in another encoding before schema 7): "
-                "revoke it unless it should stay (verifyctl attester revoke %s)\n",
-                row.name, row.name);
+        vc_note("init", "warning: attester %s is active with the attestation key of a "
+                "revoked attester (shared before the revocation, or registered again with "
+                "the key in another encoding before schema 7): revoke it unless it should "
+                "stay (verifyctl attester revoke %s)", row.name, row.name);
     rk->warned++;
     return 0;
 }
@@ -136,8 +135,8 @@ int vc_cmd_init(const vc_ctx *c, int argc, char **argv)
             qsort(rk.fp, rk.n, sizeof(rk.fp[0]), fp_cmp);
             if (vfy_store_list_each(st, "attesters", 0, 0, warn_shared, &rk, NULL) == VFY_OK &&
                 rk.warned > 20)
-                fprintf(stderr, "verifyctl: init: warning: ... and %zu more (verifyctl list "
-                        "attesters --json: compare ak_fingerprint)\n", rk.warned - 20);
+                vc_note("init", "warning: ... and %zu more (verifyctl list attesters "
+                        "--json: compare ak_fingerprint)", rk.warned - 20);
         }
         free(rk.fp);
     }

@@ -1,6 +1,8 @@
 /*
- * util.c — verifyctl helpers: the option parser, one-line error reports,
- * bounded file reading, number parsing and opening the store.
+ * util.c — verifyctl helpers: the option parser, one-line error reports
+ * (escaped: a message quotes bundle, policy and command-line text, which
+ * must not act on the operator's terminal nor break the line), bounded
+ * file reading, number parsing and opening the store.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,16 +15,84 @@
 
 #include "verifyctl.h"
 
+void vc_put_escaped(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k = vfy_name_char(s + i, n - i);
+
+        if (k > 0) {
+            fwrite(s + i, 1, k, f);
+            i += k;
+            continue;
+        }
+        /* a character a name may not hold (vfy_name_char: C0, DEL, C1,
+         * bidi formatting), or a byte that is not UTF-8: escaped, so that
+         * nothing reaches the terminal as a control and a message stays
+         * one line */
+        k = vfy_utf8_seq(s + i, n - i);
+        if (k >= 2) {
+            const unsigned char *p = (const unsigned char *)s + i;
+            unsigned long cp = p[0] & (k == 2 ? 0x1fu : k == 3 ? 0x0fu : 0x07u);
+
+            for (size_t j = 1; j < k; j++)
+                cp = cp << 6 | (p[j] & 0x3fu);
+            fprintf(f, "\\u{%04lx}", cp);
+            i += k;
+        } else {
+            fprintf(f, "\\x%02x", (unsigned)(unsigned char)s[i]);
+            i++;
+        }
+    }
+}
+
+/* "verifyctl: @what: " and @fmt formatted, escaped (vc_put_escaped), and
+ * one newline, on stderr. */
+static void report(const char *what, const char *fmt, va_list ap)
+{
+    char buf[1024], *msg = buf;
+    va_list aq;
+    int n;
+
+    va_copy(aq, ap);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n < 0) {
+        n = 0;
+    } else if ((size_t)n >= sizeof(buf)) {
+        msg = malloc((size_t)n + 1);
+        if (msg != NULL) {
+            n = vsnprintf(msg, (size_t)n + 1, fmt, aq);
+        } else {            /* out of memory: the message cut short */
+            msg = buf;
+            n = (int)strlen(buf);
+        }
+    }
+    va_end(aq);
+    fputs("verifyctl: ", stderr);
+    vc_put_escaped(stderr, what, strlen(what));
+    fputs(": ", stderr);
+    vc_put_escaped(stderr, msg, n > 0 ? (size_t)n : 0);
+    fputc('\n', stderr);
+    if (msg != buf)
+        free(msg);
+}
+
 int vc_fail(int status, const char *what, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "verifyctl: %s: ", what);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(what, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return status;
+}
+
+void vc_note(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    report(what, fmt, ap);
+    va_end(ap);
 }
 
 int vc_fail_rc(const char *what, vfy_store *st, vfy_rc rc)

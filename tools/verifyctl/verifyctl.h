@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "verify/verify.h"
 
@@ -44,9 +45,25 @@ typedef struct vc_opt {
 int vc_parse(const char *cmd, const char *usage, int argc, char **argv, const vc_opt *opts,
              const char **pos, size_t min_pos, size_t max_pos, size_t *npos);
 
-/* Print "verifyctl: @what: <message>" on stderr; returns @status. */
+/*
+ * Print "verifyctl: @what: <message>" on stderr; returns @status. The
+ * message quotes text from files and the command line (a bundle's kind, a
+ * policy's key, a name), so it is escaped (vc_put_escaped): it is always
+ * one line and never acts on the terminal.
+ */
 int vc_fail(int status, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The same for a warning or note that is not an error ("warning: ..."). */
+void vc_note(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Write the @n bytes at @s to @f, each character a name may not hold
+ * (vfy_name_char: C0 controls and newlines, DEL, C1 controls, bidi marks,
+ * embeddings, overrides and isolates) as \u{hex code point} — \x + two
+ * hex digits for a C0 control or DEL, and for a byte that is not UTF-8.
+ */
+void vc_put_escaped(FILE *f, const char *s, size_t n);
 
 /* Report a libverify error from @st (NULL: none open) for @what; returns VC_EXIT_FAIL. */
 int vc_fail_rc(const char *what, vfy_store *st, vfy_rc rc);
