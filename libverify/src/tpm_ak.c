@@ -320,6 +320,18 @@ out:
     return rc;
 }
 
+/* 1 if what is left to read of the memory BIO @b is white space only. */
+static int bio_only_space(BIO *b)
+{
+    char *rest = NULL;
+    long left = BIO_get_mem_data(b, &rest);
+
+    for (long i = 0; i < left; i++)
+        if (rest[i] != ' ' && rest[i] != '\t' && rest[i] != '\r' && rest[i] != '\n')
+            return 0;
+    return 1;
+}
+
 vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_scheme *scheme)
 {
     EVP_PKEY *pkey = NULL;
@@ -338,9 +350,11 @@ vfy_rc vfy_ak_from_pem(vfy_ak **out, const char *pem, size_t len, const vfy_sig_
     bio = BIO_new_mem_buf(pem, (int)len);
     if (bio == NULL)
         return VFY_E_NOMEM;
-    /* PEM armour only (no decoder); then the DER. */
+    /* PEM armour only (no decoder); then the DER. One block: a second key
+     * after it (two files concatenated) or anything else but white space
+     * would be ignored, and the attester bound to whichever key came first. */
     if (PEM_read_bio(bio, &name, &header, &der, &n) == 1 && strcmp(name, "PUBLIC KEY") == 0 &&
-        header[0] == '\0' && n > 0) {
+        header[0] == '\0' && n > 0 && bio_only_space(bio)) {
         rc = spki_fast(out, der, n, scheme);
         if (*out == NULL && rc == VFY_E_AK_MALFORMED) {
             p = der;

@@ -164,6 +164,39 @@ Test(tpm_ak, point_off_the_curve_is_refused)
     EVP_PKEY_free(k);
 }
 
+/* One PEM block and white space: a second key after it (two files
+ * concatenated) or other text was ignored, and the attester bound to the
+ * first key (verifyctl --ak-pem, bundles, the admin API). */
+Test(tpm_ak, pem_one_block_only)
+{
+    EVP_PKEY *k1 = EVP_EC_gen("P-256"), *k2 = EVP_EC_gen("P-256");
+    size_t l1, l2;
+    char *p1 = pem_of(k1, &l1), *p2 = pem_of(k2, &l2), buf[2048];
+    vfy_ak *ak = NULL;
+    static const char *const tails[] = {"garbage\n", "-----BEGIN PUBLIC KEY-----\n", "x"};
+
+    snprintf(buf, sizeof(buf), "%s%s", p1, p2);
+    ak = (vfy_ak *)1;
+    cr_assert_eq(vfy_ak_from_pem(&ak, buf, strlen(buf), NULL), VFY_E_AK_MALFORMED, "two keys");
+    cr_assert_null(ak);
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s%s", p1, tails[i]);
+        cr_assert_eq(vfy_ak_from_pem(&ak, buf, strlen(buf), NULL), VFY_E_AK_MALFORMED,
+                     "tail %zu", i);
+    }
+    /* white space after it, text before it (openssl's listings): fine */
+    snprintf(buf, sizeof(buf), "%s \r\n\t\n", p1);
+    cr_assert_eq(vfy_ak_from_pem(&ak, buf, strlen(buf), NULL), VFY_OK);
+    vfy_ak_free(&ak);
+    snprintf(buf, sizeof(buf), "Public-Key: (256 bit)\n%s", p1);
+    cr_assert_eq(vfy_ak_from_pem(&ak, buf, strlen(buf), NULL), VFY_OK);
+    vfy_ak_free(&ak);
+    free(p1);
+    free(p2);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+}
+
 /*
  * The point's checks are OpenSSL's (EC_POINT_oct2point refuses coordinates
  * at or above the field prime, EC_POINT_set_affine_coordinates points off
