@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -225,7 +226,7 @@ vfy_rc vd_token_lookup(const uint8_t sha[32], char *name, vfy_token_role *role,
         return vfy_store_token_lookup_at(w->st, sha, name, role, expires_at);
     }
     e = &w->tokens[sha[0] % TOKEN_SLOTS];
-    if (!e->used || memcmp(e->sha, sha, 32) != 0) {
+    if (!e->used || CRYPTO_memcmp(e->sha, sha, 32) != 0) {   /* as the store compares */
         /* only known tokens are cached: unknown ones always ask the store */
         if ((rc = vfy_store_token_lookup_at(w->st, sha, e->name, &e->role, &e->expires_at)) !=
             VFY_OK) {
@@ -956,12 +957,37 @@ static const char *file_error(const char *path, vfy_rc rc)
     return vfy_strerror(rc);
 }
 
+/*
+ * A warning when secret key file @path can be read, or changed, by users
+ * other than its owner and group: anyone on the host who can read the
+ * signing key signs results, and the nonce key mints nonces of any expiry;
+ * one who can write either replaces it. The documented modes (0600, or
+ * root:verifierd 0640) pass; the key is used either way (the operator
+ * guide's modes are the fix).
+ */
+static void warn_exposed_key(const char *what, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0 || !(st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)))
+        return;
+    vd_log("warn", "%s %s is %s (mode %04o): %s; chmod o-rwx,g-w it (operator guide: 0600, or "
+           "0640 with group verifierd)", what, path,
+           st.st_mode & (S_IROTH | S_IWOTH) ? "open to every user on the host"
+                                            : "writable by its group",
+           (unsigned)(st.st_mode & 07777),
+           strcmp(what, "--signing-key") == 0
+               ? "whoever reads it can sign results that relying parties accept"
+               : "whoever reads it can make nonces of any expiry");
+}
+
 static int load_keys(struct vd_server *s, struct vd_keys *out)
 {
     vfy_jwks *set = NULL;
     vfy_rc rc;
 
     memset(out, 0, sizeof(*out));
+    warn_exposed_key("--signing-key", s->cfg->signing_key);
     rc = vfy_signing_key_load(&out->current, s->cfg->signing_key);
     if (rc != VFY_OK) {
         char *pem = rc == VFY_E_SIGNING_KEY ? read_file(s->cfg->signing_key, 64 * 1024, NULL) : NULL;
@@ -1441,6 +1467,7 @@ int vd_server_start(struct vd_server *s)
                 vd_log("info", "created nonce key %s", s->cfg->nonce_key);
         }
     }
+    warn_exposed_key("--nonce-key", s->cfg->nonce_key);
     rc = vfy_nonce_key_load(&s->nonce_key, s->cfg->nonce_key);
     if (rc != VFY_OK) {
         vd_log("error", "--nonce-key %s: %s", s->cfg->nonce_key, file_error(s->cfg->nonce_key, rc));

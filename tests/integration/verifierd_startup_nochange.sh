@@ -178,4 +178,21 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
     echo "# not root (or no setpriv): the read-only database case is skipped"
 fi
+
+# Key files others can read or write are used, with a warning naming the
+# mode and the fix (they were loaded without a word): a signing key anyone
+# on the host reads signs results relying parties accept.
+expect_nomatch "A (keys 0600): no warning about a key's mode" "$(cat "$VD_TMP/a/stderr.log")" \
+    'open to every user|writable by its group'
+install -m 0644 "$P/sign.pem" "$VD_TMP/open-sign.pem"
+printf '%064x\n' 7 >"$VD_TMP/open-nonce.key"
+chmod 0660 "$VD_TMP/open-nonce.key"
+vd_start open --db "$P/db" --tls-cert "$P/cert.pem" --tls-key "$P/key.pem" \
+    --signing-key "$VD_TMP/open-sign.pem" --nonce-key "$VD_TMP/open-nonce.key" ||
+    die "verifierd with exposed key files did not start"
+expect_match "a signing key of mode 0644: warned" "$(cat "$VD_LOG")" \
+    "\"level\":\"warn\",\"msg\":\"--signing-key $VD_TMP/open-sign.pem is open to every user on the host \\(mode 0644\\): whoever reads it can sign results that relying parties accept; chmod o-rwx,g-w it"
+expect_match "a nonce key of mode 0660: warned" "$(cat "$VD_LOG")" \
+    "\"level\":\"warn\",\"msg\":\"--nonce-key $VD_TMP/open-nonce.key is writable by its group \\(mode 0660\\): whoever reads it can make nonces of any expiry"
+vd_stop
 vd_done
