@@ -62,11 +62,26 @@ new_ec_pem k1.pem
 "$VCTL" --db w.db init >/dev/null
 "$VCTL" --db w.db attester add agent-x --ak-pem k1.pem --refset lba >out 2>err
 grep -qx "attester agent-x: added" out || fail "attester add with an empty set: $(cat out)"
-grep -qx "verifyctl: attester add: warning: reference set lba has no approved PCR values: this attester's platform appraisal fails until it has (verifyctl pcr add lba ...)" err \
+grep -qx "verifyctl: attester add: warning: reference set lba has no approved sha256 PCR values: this attester's platform appraisal fails until it has (verifyctl pcr add lba ...)" err \
     || fail "no warning for an empty reference set: $(cat err)"
+# sha384 values alone are no better: policies appraise the sha256 bank only
+# (the warning counted every bank, so such a set passed silently), and a
+# pcr import that brings no sha256 value says so
+printf '  sha384:\n    0 : 0x%s\n    1 : 0x%s\n' "$(hex c 96)" "$(hex d 96)" >p384.yaml
+"$VCTL" --db w.db pcr import lba p384.yaml >out 2>err || fail "pcr import of sha384 values"
+[ "$(cat out)" = "pcr lba: 2 values added" ] || fail "pcr import p384.yaml: $(cat out)"
+[ "$(cat err)" = "verifyctl: pcr import: note: p384.yaml has no sha256 values: policies appraise the sha256 bank only, so the values it holds are not used (tpm2_pcrread sha256:...); reference set lba has no approved sha256 value: its attesters fail platform appraisal" ] ||
+    fail "pcr import of sha384 values alone: $(cat err)"
+"$VCTL" --db w.db attester add agent-x --ak-pem k1.pem --refset lba >out 2>err
+[ "$(cat err)" = "verifyctl: attester add: warning: reference set lba has no approved sha256 PCR values (its 2 sha384 values are not used: policies appraise the sha256 bank): this attester's platform appraisal fails until it has (verifyctl pcr add lba ...)" ] ||
+    fail "no warning for a set of sha384 values: $(cat err)"
 "$VCTL" --db w.db pcr add lba --index 0 --digest "$(hex a 64)" >/dev/null
 "$VCTL" --db w.db attester add agent-x --ak-pem k1.pem --refset lba >out 2>err
 [ ! -s err ] || fail "a warning for a set with values: $(cat err)"
+printf '  sha384:\n    2 : 0x%s\n' "$(hex e 96)" >p384b.yaml
+"$VCTL" --db w.db pcr import lba p384b.yaml >out 2>err || fail "pcr import of a sha384 value"
+[ "$(cat err)" = "verifyctl: pcr import: note: p384b.yaml has no sha256 values: policies appraise the sha256 bank only, so the values it holds are not used (tpm2_pcrread sha256:...)" ] ||
+    fail "pcr import of sha384 values into a set with sha256 ones: $(cat err)"
 rm -f w.db*
 "$VCTL" --db "$DB" policy load "$VFY_SOURCE_DIR/policies/default.json" | grep -qx "policy default@1: loaded"
 # An older version is stored, but the highest stays in force: said so (a
@@ -102,7 +117,8 @@ cat > pcrs.yaml <<YAML
 YAML
 "$VCTL" --db "$DB" pcr import lab pcrs.yaml >out 2>err
 grep -qx "pcr lab: 2 values added" out || fail "pcr import: $(cat out)"
-grep -qx "verifyctl: pcr import: note: skipped 1 sha1 values (SHA-1 is never a reference value)" err
+[ "$(cat err)" = "verifyctl: pcr import: note: skipped 1 sha1 values (SHA-1 is never a reference value)" ] ||
+    fail "pcr import with sha256 values: stderr $(cat err)"
 # pcr revoke says whether it changed anything: a value revoked already is
 # "already revoked, unchanged" (it said "revoked" again; component revoke
 # counts 0), with nothing written (a database of its own: $DB's PCR values

@@ -1435,6 +1435,41 @@ Test(refstore, pcr_import_is_one_transaction)
     vfy_store_close(&st);
 }
 
+/* vfy_store_refset_pcr_count_bank: approved values of one set and one bank
+ * (a set of sha384 values counted 2 with vfy_store_refset_pcr_count, and
+ * verifyctl did not warn, though no policy appraises that bank). */
+Test(refstore, refset_pcr_count_bank)
+{
+    vfy_store *st = open_new();
+    uint8_t d[48];
+    size_t n = 99;
+
+    fill(d, 48, 0x44);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA384, 0, d, 48, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA384, 1, d, 48, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "other", VFY_HASH_SHA256, 0, d, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_refset_pcr_count(st, "lab", &n), VFY_OK);
+    cr_expect_eq(n, 2, "every bank");
+    cr_assert_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA256, &n), VFY_OK);
+    cr_expect_eq(n, 0, "no sha256 value in lab");
+    cr_assert_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA384, &n), VFY_OK);
+    cr_expect_eq(n, 2);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA256, 3, d, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA256, 4, d, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_revoke(st, "lab", VFY_HASH_SHA256, 4, d, 32, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA256, &n), VFY_OK);
+    cr_expect_eq(n, 1, "a revoked value does not count");
+    n = 99;
+    cr_expect_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA1, &n), VFY_E_PCR_BANK);
+    cr_expect_eq(n, 0);
+    cr_expect_str_eq(vfy_store_errmsg(st), "PCR bank must be sha256 or sha384");
+    cr_expect_eq(vfy_store_refset_pcr_count_bank(st, NULL, VFY_HASH_SHA256, &n),
+                 VFY_E_INVALID_ARG);
+    cr_expect_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA256, NULL),
+                 VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
 /* ---- attesters, policies ---- */
 
 Test(refstore, attesters)

@@ -100,13 +100,23 @@ static int attester_add(const vc_ctx *c, int argc, char **argv)
         else
             printf("attester %s: %s\n", pos[0], added ? "added" : "already present, unchanged");
         if (rc == VFY_OK) {
+            /* sha256 values only: a policy appraises no other bank
+             * (policy.h, platform.bank), so a set of sha384 values alone
+             * fails every platform appraisal as an empty one does */
             const char *set = refset != NULL && refset[0] != '\0' ? refset : "default";
-            size_t npcr = 0;
+            size_t n256 = 0, n384 = 0;
+            char other[96] = "";
 
-            if (vfy_store_refset_pcr_count(st, set, &npcr) == VFY_OK && npcr == 0)
-                vc_note("attester add", "warning: reference set %s has no approved PCR "
-                        "values: this attester's platform appraisal fails until it has "
-                        "(verifyctl pcr add %s ...)", set, set);
+            if (vfy_store_refset_pcr_count_bank(st, set, VFY_HASH_SHA256, &n256) == VFY_OK &&
+                n256 == 0) {
+                if (vfy_store_refset_pcr_count_bank(st, set, VFY_HASH_SHA384, &n384) == VFY_OK &&
+                    n384 > 0)
+                    snprintf(other, sizeof(other), " (its %zu sha384 values are not used: "
+                             "policies appraise the sha256 bank)", n384);
+                vc_note("attester add", "warning: reference set %s has no approved sha256 PCR "
+                        "values%s: this attester's platform appraisal fails until it has "
+                        "(verifyctl pcr add %s ...)", set, other, set);
+            }
         }
     }
     vfy_store_close(&st);

@@ -2,7 +2,8 @@
  * cmd_pcr.c — `verifyctl pcr add|import|revoke`: allowed PCR values in
  * named reference sets. `pcr import` reads what `tpm2_pcrread` prints; its
  * sha1 bank is skipped with a note on stderr (SHA-1 values are never
- * reference values), sha256 and sha384 are imported, other banks refused.
+ * reference values), sha256 and sha384 are imported, other banks refused;
+ * a file without sha256 values gets a note (policies appraise no other bank).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ static int pcr_add(const vc_ctx *c, int argc, char **argv)
 static int pcr_import(const vc_ctx *c, int argc, char **argv)
 {
     const char *pos[2];
-    size_t np, len = 0, skipped = 0, line = 0, added = 0;
+    size_t np, len = 0, skipped = 0, line = 0, added = 0, n256 = 0;
     char *buf = NULL;
     vfy_pcr_values pv;
     vfy_store *st = NULL;
@@ -122,6 +123,10 @@ static int pcr_import(const vc_ctx *c, int argc, char **argv)
                                               "sha384; indices 0..23)"
                                             : "not tpm2_pcrread output",
                        vfy_rc_name(rc));
+    for (size_t b = 0; b < pv.nbanks; b++)
+        if (pv.banks[b].alg == VFY_HASH_SHA256)
+            for (unsigned i = 0; i < VFY_PCR_COUNT; i++)
+                n256 += (pv.banks[b].mask >> i) & 1u;
     if ((r = vc_open(c, "pcr import", 0, &st)) != 0)
         return r;
     rc = vfy_store_pcr_import(st, pos[0], &pv, &added);
@@ -131,6 +136,19 @@ static int pcr_import(const vc_ctx *c, int argc, char **argv)
         if (skipped > 0)
             vc_note("pcr import", "note: skipped %zu sha1 values (SHA-1 is never a "
                     "reference value)", skipped);
+        if (n256 == 0) {
+            /* sha384 values only: stored, but a policy appraises the sha256
+             * bank alone (policy.h, platform.bank) */
+            size_t have = 0;
+            int none = vfy_store_refset_pcr_count_bank(st, pos[0], VFY_HASH_SHA256,
+                                                       &have) == VFY_OK && have == 0;
+
+            vc_note("pcr import", "note: %s has no sha256 values: policies appraise the "
+                    "sha256 bank only, so the values it holds are not used (tpm2_pcrread "
+                    "sha256:...)%s%s%s", pos[1], none ? "; reference set " : "",
+                    none ? pos[0] : "", none ? " has no approved sha256 value: its "
+                    "attesters fail platform appraisal" : "");
+        }
         printf("pcr %s: %zu values added\n", pos[0], added);
     }
     vfy_store_close(&st);

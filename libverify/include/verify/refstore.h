@@ -428,6 +428,17 @@ VFY_EXPORT vfy_rc vfy_store_refset_pcr_count(vfy_store *st, const char *set,
                                              size_t *n) VFY_MUST_CHECK;
 
 /**
+ * The same for one bank: how many approved PCR values of bank @bank
+ * (sha256 or sha384, else VFY_E_PCR_BANK) reference set @set holds (*@n).
+ * vfy_store_refset_pcr_count() counts every bank, but a policy appraises
+ * the sha256 bank only (policy.h: platform.bank), so a set holding sha384
+ * values alone fails every platform appraisal too: count sha256 to warn
+ * about that. Since 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_refset_pcr_count_bank(vfy_store *st, const char *set,
+                                                  vfy_hash_alg bank, size_t *n) VFY_MUST_CHECK;
+
+/**
  * Is @digest allowed for (@set, @bank, @index)? VFY_OK with *@state
  * APPROVED or REVOKED and *@row_id (optional) the row to record as a
  * result reference; VFY_E_NOT_FOUND when the value is not in the set.
