@@ -26,9 +26,9 @@ void vc_put_escaped(FILE *f, const char *s, size_t n)
             continue;
         }
         /* a character a name may not hold (vfy_name_char: C0, DEL, C1,
-         * bidi formatting), or a byte that is not UTF-8: escaped, so that
-         * nothing reaches the terminal as a control and a message stays
-         * one line */
+         * bidi formatting, invisible), or a byte that is not UTF-8:
+         * escaped, so that nothing reaches the terminal as a control and
+         * a message stays one line (U+2028 too) */
         k = vfy_utf8_seq(s + i, n - i);
         if (k >= 2) {
             const unsigned char *p = (const unsigned char *)s + i;

@@ -60,8 +60,9 @@ void vc_note(const char *what, const char *fmt, ...) __attribute__((format(print
 /*
  * Write the @n bytes at @s to @f, each character a name may not hold
  * (vfy_name_char: C0 controls and newlines, DEL, C1 controls, bidi marks,
- * embeddings, overrides and isolates) as \u{hex code point} — \x + two
- * hex digits for a C0 control or DEL, and for a byte that is not UTF-8.
+ * embeddings, overrides and isolates, characters that print as nothing)
+ * as \u{hex code point} — \x + two hex digits for a C0 control or DEL,
+ * and for a byte that is not UTF-8.
  */
 void vc_put_escaped(FILE *f, const char *s, size_t n);
 
