@@ -98,6 +98,13 @@ static struct {
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
+    struct {                  /* the manifest whose extend failed last: done all the
+                               * same if only its answer was lost (settle_tried) */
+        struct agent_log_entry e;
+        uint8_t *bytes;       /* NULL: none pending */
+        size_t len;
+        uint64_t version;
+    } tried;
     struct agent_log_entry *log;
     size_t nlog;
     unsigned long gen; /* bumped at every measured change */
@@ -252,6 +259,75 @@ static int remeasure(char *err, size_t err_cap)
     return 0;
 }
 
+/* Append @e to the log (room made by the caller) and make @bytes (@len,
+ * @version) the manifest in force, taking both; after a TPM reset the old
+ * log is dropped first. The PCR holds the whole log now. g.lock held. */
+static void log_commit(struct agent_log_entry *e, uint8_t **bytes, size_t len, uint64_t version)
+{
+    if (g.restart_pending) {   /* measured from zeros: the log starts again */
+        for (size_t i = 0; i < g.nlog; i++)
+            free(g.log[i].b64);
+        g.nlog = 0;
+        g.restart_pending = 0;
+    }
+    g.log[g.nlog++] = *e;
+    e->b64 = NULL;
+    free(g.manifest);
+    g.manifest = *bytes;
+    g.manifest_len = len;
+    g.manifest_version = version;
+    *bytes = NULL;
+    g.remeasure = 0;   /* nothing left to extend again */
+    g.started = 1;
+}
+
+static void tried_clear(void)
+{
+    free(g.tried.e.b64);
+    free(g.tried.bytes);
+    memset(&g.tried, 0, sizeof(g.tried));
+}
+
+/*
+ * The manifest whose extend failed last (g.tried) may have been extended
+ * all the same: the answer, not the effect, lost with the TPM connection.
+ * Before another manifest (@md) is measured or the last measured one taken
+ * back, the PCR tells: if it holds the log extended by that manifest, the
+ * manifest is logged — the PCR says it ran, and the log must replay — and
+ * @md goes on top of it; if it holds the log alone, it was not extended.
+ * (Taking back the last measured manifest without looking used to leave the
+ * PCR one extend ahead of the log for good.) 0 once settled, -1 with @err
+ * while the PCR cannot be read. g.lock held.
+ */
+static int settle_tried(const uint8_t md[32], char *err, size_t err_cap)
+{
+    size_t base = g.restart_pending ? 0 : g.nlog;
+    char ds[VFY_SHA256_STR_LEN + 1];
+    int reset, need;
+
+    if (g.tried.bytes == NULL || memcmp(g.tried.e.md, md, 32) == 0)
+        return 0;   /* none, or @md itself: its own extend settles it */
+    need = extend_needed(g.tried.e.md, base, &reset, err, err_cap);
+    if (need == -2)
+        return -1;
+    if (need == 0) {
+        struct agent_log_entry *nl = realloc(g.log, (g.nlog + 1) * sizeof(*nl));
+
+        if (nl == NULL) {
+            snprintf(err, err_cap, "out of memory");
+            return -1;
+        }
+        g.log = nl;
+        vfy_sha256_format(ds, sizeof(ds), g.tried.e.md);
+        log_commit(&g.tried.e, &g.tried.bytes, g.tried.len, g.tried.version);
+        say("PCR %u holds the extend of manifest version %llu (%s) after all (its answer was "
+            "lost): logged; agent log has %zu entr%s", g.pcr,
+            (unsigned long long)g.manifest_version, ds, g.nlog, g.nlog == 1 ? "y" : "ies");
+    }
+    tried_clear();   /* logged, or not extended (or the PCR holds neither: said next) */
+    return 0;
+}
+
 /* Say when the TPM connection was opened again since last time. g.lock held. */
 static void say_reconnects(void)
 {
@@ -354,21 +430,36 @@ static int manifest_reload(const char *why)
         goto out;
     }
     memcpy(e.md, vfy_manifest_digest(m), 32);
-    /* (after a TPM reset the log's last manifest is no longer in the PCR:
-     * it is measured again like any other) */
+    vfy_sha256_format(ds, sizeof(ds), e.md);
+    if (settle_tried(e.md, err, sizeof(err)) != 0) {
+        char inner[sizeof(err)];
+
+        memcpy(inner, err, sizeof(inner));
+        snprintf(err, sizeof(err), "reading PCR %u failed: %.200s", g.pcr, inner);
+        goto unmeasured;
+    }
+    /* The last measured manifest again: nothing to extend, if the PCR
+     * holds the log (read when it was not attested: after a TPM reset the
+     * log's last manifest is no longer in the PCR, and is measured again
+     * like any other). */
     if (g.nlog > 0 && !g.restart_pending && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
-        g.manifest_st = st;
-        if (g.unmeasured) {   /* back to the measured manifest */
+        int reset;
+
+        if (!g.unmeasured) {
+            g.manifest_st = st;
+            ret = 0;
+            goto out;
+        }
+        if (extend_needed(e.md, g.nlog, &reset, err, sizeof(err)) == 1) {
+            g.manifest_st = st;
             g.unmeasured = 0;
             g.gen++;
             say("%s: manifest back to the one measured last; attesting again", why);
             ret = 1;
-        } else {
-            ret = 0;
+            goto out;
         }
-        goto out;
+        /* else measured below, which says what the PCR holds */
     }
-    vfy_sha256_format(ds, sizeof(ds), e.md);
     if (g.nlog >= MAX_LOG) {
         g.manifest_st = st;   /* nothing to retry before a platform reset */
         snprintf(err, sizeof(err), "agent log full (%d entries); restart the platform to "
@@ -423,6 +514,15 @@ static int manifest_reload(const char *why)
                                                          sizeof(err)) != 0)) {
             char inner[sizeof(err)];
 
+            if (need == 1) {   /* done all the same if only the answer was lost */
+                tried_clear();
+                g.tried.e = e;
+                g.tried.bytes = bytes;
+                g.tried.len = len;
+                g.tried.version = vfy_manifest_version(m);
+                e.b64 = NULL;
+                bytes = NULL;
+            }
             memcpy(inner, err, sizeof(inner));
             snprintf(err, sizeof(err), "extending PCR %u failed: %.200s", g.pcr, inner);
             goto unmeasured;
@@ -430,22 +530,9 @@ static int manifest_reload(const char *why)
         if (need == 0)
             say("PCR %u already holds this manifest's extend (its answer was lost with the TPM "
                 "connection): not extended again", g.pcr);
-        g.remeasure = 0;   /* the PCR holds the whole log: nothing left to extend again */
-        g.started = 1;
     }
-    if (g.restart_pending) {   /* measured from zeros: the log starts again */
-        for (size_t i = 0; i < g.nlog; i++)
-            free(g.log[i].b64);
-        g.nlog = 0;
-        g.restart_pending = 0;
-    }
-    g.log[g.nlog++] = e;
-    e.b64 = NULL;
-    free(g.manifest);
-    g.manifest = bytes;
-    g.manifest_len = len;
-    bytes = NULL;
-    g.manifest_version = vfy_manifest_version(m);
+    tried_clear();   /* the PCR holds the whole log */
+    log_commit(&e, &bytes, len, vfy_manifest_version(m));
     g.manifest_st = st;
     g.unmeasured = 0;
     g.gen++;
@@ -1243,5 +1330,6 @@ out:
         free(g.log[i].b64);
     free(g.log);
     free(g.manifest);
+    tried_clear();
     return ret;
 }

@@ -7,6 +7,11 @@
  *
  *   extend-retry   while it exists, Esys_PCR_Extend extends nothing and
  *                  answers TPM2_RC_RETRY, as a busy TPM would.
+ *   extend-lost    the next Esys_PCR_Extend extends, then answers a TCTI
+ *                  I/O error (the answer lost, not the effect); the file
+ *                  is removed and read-fail made.
+ *   read-fail      while it exists, Esys_PCR_Read answers a TCTI I/O
+ *                  error: the TPM unreachable for a while.
  *
  * Each fault says what it did on stderr ("tpmfault: ..."). Used by
  * tests/integration/agent_*.sh; not part of any product.
@@ -21,16 +26,25 @@
 
 #include <tss2/tss2_esys.h>
 
-/* 1 if the fault file @name exists and this process is the agent. */
-static int fault(const char *name)
+#define TCTI_IO_ERROR 0xa000au /* TSS2_TCTI_RC_IO_ERROR */
+
+/* The path of fault file @name in @out; 0 if this process is not the agent. */
+static int fault_path(const char *name, char *out, size_t cap)
 {
     const char *dir = getenv("TPMFAULT_DIR");
-    char path[4096];
 
     if (dir == NULL || strcmp(program_invocation_short_name, "vfy-agent") != 0)
         return 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return access(path, F_OK) == 0;
+    snprintf(out, cap, "%s/%s", dir, name);
+    return 1;
+}
+
+/* 1 if the fault file @name exists and this process is the agent. */
+static int fault(const char *name)
+{
+    char path[4096];
+
+    return fault_path(name, path, sizeof(path)) && access(path, F_OK) == 0;
 }
 
 TSS2_RC Esys_PCR_Extend(ESYS_CONTEXT *esys, ESYS_TR pcr, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
@@ -44,5 +58,37 @@ TSS2_RC Esys_PCR_Extend(ESYS_CONTEXT *esys, ESYS_TR pcr, ESYS_TR s1, ESYS_TR s2,
         return TPM2_RC_RETRY;
     }
     *(void **)&real = dlsym(RTLD_NEXT, "Esys_PCR_Extend");
+    if (fault("extend-lost")) {
+        char path[4096];
+        TSS2_RC rc = real(esys, pcr, s1, s2, s3, digests);
+        FILE *f;
+
+        fault_path("extend-lost", path, sizeof(path));
+        unlink(path);
+        fault_path("read-fail", path, sizeof(path));
+        if ((f = fopen(path, "w")) != NULL)
+            fclose(f);
+        fprintf(stderr, "tpmfault: Esys_PCR_Extend done (0x%x), answer lost: TCTI I/O error; "
+                "PCR reads fail from now on\n", (unsigned)rc);
+        return TCTI_IO_ERROR;
+    }
     return real(esys, pcr, s1, s2, s3, digests);
+}
+
+TSS2_RC Esys_PCR_Read(ESYS_CONTEXT *esys, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                      const TPML_PCR_SELECTION *sel, UINT32 *counter,
+                      TPML_PCR_SELECTION **out_sel, TPML_DIGEST **values)
+{
+    TSS2_RC (*real)(ESYS_CONTEXT *, ESYS_TR, ESYS_TR, ESYS_TR, const TPML_PCR_SELECTION *,
+                    UINT32 *, TPML_PCR_SELECTION **, TPML_DIGEST **);
+
+    static int said;
+
+    if (fault("read-fail")) {
+        if (!said++)
+            fprintf(stderr, "tpmfault: Esys_PCR_Read -> TCTI I/O error (said once)\n");
+        return TCTI_IO_ERROR;
+    }
+    *(void **)&real = dlsym(RTLD_NEXT, "Esys_PCR_Read");
+    return real(esys, s1, s2, s3, sel, counter, out_sel, values);
 }
