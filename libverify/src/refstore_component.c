@@ -238,6 +238,37 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
     return rc;
 }
 
+/* At most this many revoked rows are named in a component.revoke detail. */
+#define REVOKED_LISTED 16
+
+/* The rows of the named component one revocation took, for its audit row:
+ * "VERSION sha256:HEX" (or the digest alone), the first REVOKED_LISTED. */
+struct revoked_list {
+    char text[REVOKED_LISTED * (VFY_STORE_VERSION_MAX + VFY_SHA256_STR_LEN + 4)];
+    size_t len, listed, more;
+};
+
+static void revoked_list_add(struct revoked_list *l, const char *version, const char *dg)
+{
+    int w;
+
+    if (l == NULL)
+        return;
+    if (l->listed == REVOKED_LISTED) {
+        l->more++;
+        return;
+    }
+    w = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s%s%s%s",
+                 l->listed > 0 ? ", " : "", version, version[0] != '\0' ? " " : "", dg);
+    if (w > 0 && (size_t)w < sizeof(l->text) - l->len)
+        l->len += (size_t)w;
+    l->listed++;
+}
+
+static vfy_rc revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
+                          const char *version, const uint8_t *digest, size_t *revoked,
+                          size_t *results, struct revoked_list *list);
+
 /*
  * Revoke approved rows of @kind/@name, narrowed by @version (NULL: any) and
  * @digest (NULL: any), and the results that relied on them or on another
@@ -246,6 +277,14 @@ static vfy_rc revoke_same_digest(vfy_store *st, vfy_component_kind kind, const c
 vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
                                 const char *version, const uint8_t *digest,
                                 size_t *revoked, size_t *results)
+{
+    return revoke_rows(st, kind, name, version, digest, revoked, results, NULL);
+}
+
+/* The same, naming the rows of @name it revoked in @list (optional). */
+static vfy_rc revoke_rows(vfy_store *st, vfy_component_kind kind, const char *name,
+                          const char *version, const uint8_t *digest, size_t *revoked,
+                          size_t *results, struct revoked_list *list)
 {
     char dstr[VFY_SHA256_STR_LEN + 1] = "";
     char reason[VFY_STORE_REASON_MAX + 1];
@@ -302,6 +341,7 @@ vfy_rc st_component_revoke_rows(vfy_store *st, vfy_component_kind kind, const ch
         if (sqlite3_changes(st->db) == 0)
             continue;   /* revoked a moment ago as a twin: counted there */
         nrev++;
+        revoked_list_add(list, ver, dg);
         if ((rc = st_revoke_dependents(st, VFY_STORE_REF_COMPONENT, id, reason, &n)) != VFY_OK ||
             (rc = revoke_same_digest(st, kind, dg, id, reason, &nrev, &n)) != VFY_OK)
             goto out;
@@ -327,7 +367,8 @@ out:
 vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind kind, const char *name,
                                   const uint8_t *digest, size_t *revoked, size_t *results)
 {
-    char obj[VFY_STORE_NAME_MAX + 32], detail[VFY_SHA256_STR_LEN + 64];
+    struct revoked_list list;
+    char obj[VFY_STORE_NAME_MAX + 32], detail[sizeof(list.text) + 128];
     size_t nrev = 0, nres = 0;
     vfy_rc rc;
 
@@ -339,14 +380,24 @@ vfy_rc vfy_store_component_revoke(vfy_store *st, vfy_component_kind kind, const 
         return VFY_E_INVALID_ARG;
     if ((rc = st_writable(st)) != VFY_OK || (rc = st_tx_begin(st)) != VFY_OK)
         return rc;
-    rc = st_component_revoke_rows(st, kind, name, NULL, digest, &nrev, &nres);
+    memset(&list, 0, sizeof(list));
+    rc = revoke_rows(st, kind, name, NULL, digest, &nrev, &nres, &list);
     if (rc == VFY_OK && nrev > 0) {
-        char dstr[VFY_SHA256_STR_LEN + 1] = "all digests";
+        char dstr[VFY_SHA256_STR_LEN + 1];
+        char more[48] = "";
 
-        if (digest != NULL)
-            (void)vfy_sha256_format(dstr, sizeof(dstr), digest);
         snprintf(obj, sizeof(obj), "%s %s", vfy_component_kind_name(kind), name);
-        snprintf(detail, sizeof(detail), "%s; %zu rows, %zu results revoked", dstr, nrev, nres);
+        if (digest != NULL) {
+            (void)vfy_sha256_format(dstr, sizeof(dstr), digest);
+            snprintf(detail, sizeof(detail), "%s; %zu rows, %zu results revoked", dstr, nrev,
+                     nres);
+        } else {
+            /* which values: "all digests" alone did not say what was revoked */
+            if (list.more > 0)
+                snprintf(more, sizeof(more), ", and %zu more", list.more);
+            snprintf(detail, sizeof(detail), "all digests (%s%s); %zu rows, %zu results revoked",
+                     list.text, more, nrev, nres);
+        }
         rc = st_audit(st, "component.revoke", obj, detail);
     }
     rc = st_tx_end(st, rc);

@@ -120,7 +120,7 @@ vfy_rc vfy_store_pcr_add(vfy_store *st, const char *set, vfy_hash_alg bank, unsi
 vfy_rc vfy_store_pcr_import(vfy_store *st, const char *set, const vfy_pcr_values *pv,
                             size_t *added)
 {
-    char obj[VFY_STORE_NAME_MAX + 16], detail[64];
+    char obj[VFY_STORE_NAME_MAX + 32], detail[2 * VFY_MAX_DIGEST + 64];
     size_t n = 0, total = 0;
     int add;
     vfy_rc rc;
@@ -139,6 +139,16 @@ vfy_rc vfy_store_pcr_import(vfy_store *st, const char *set, const vfy_pcr_values
                 continue;
             total++;
             rc = st_pcr_put(st, set, bk->alg, i, bk->values[i], vfy_hash_size(bk->alg), &add);
+            if (rc == VFY_OK && add) {
+                /* each value approved gets its row, as pcr add writes it:
+                 * the audit log says what was approved, not only how many */
+                char hex[2 * VFY_MAX_DIGEST + 1];
+
+                st_hex(hex, bk->values[i], vfy_hash_size(bk->alg));
+                snprintf(obj, sizeof(obj), "pcr %s %s:%u", set, vfy_hash_name(bk->alg), i);
+                snprintf(detail, sizeof(detail), "%s (by pcr import)", hex);
+                rc = st_audit(st, "pcr.add", obj, detail);
+            }
             n += (size_t)add;
         }
     }

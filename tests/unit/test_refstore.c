@@ -807,6 +807,63 @@ Test(refstore, results_share_reference_sets)
     vfy_store_close(&st);
 }
 
+/* component revoke of a name without a digest names in its audit row what
+ * it revoked, version and digest, at most 16 of them ("all digests; 2
+ * rows" left the audit log without the values). */
+Test(refstore, component_revoke_audit_names_the_values)
+{
+    vfy_store *st = open_new();
+    uint8_t d[32];
+    char ver[8], want[4096], sql[4400];
+    size_t o, nrev = 0;
+
+    fill(d, 32, 0xa1);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d, NULL, NULL), VFY_OK);
+    fill(d, 32, 0xb2);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m-mirror", NULL, d, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", NULL, &nrev, NULL),
+                 VFY_OK);
+    cr_assert_eq(nrev, 3, "both rows of m and the mirror");
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE action = 'component.revoke'"
+                       " AND object = 'model m' AND detail = 'all digests (1 sha256:"
+                       "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1, sha256:"
+                       "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2);"
+                       " 3 rows, 0 results revoked'"), 1);
+    /* with --digest the digest alone, as before */
+    fill(d, 32, 0xc3);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", NULL, d, NULL, NULL), VFY_OK);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, "t", d, NULL, NULL), VFY_OK);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE object = 'tool t' AND detail ="
+                       " 'sha256:c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3;"
+                       " 1 rows, 0 results revoked'"), 1);
+    /* 18 versions: 16 named, "and 2 more" */
+    for (int i = 0; i < 18; i++) {
+        fill(d, 32, (uint8_t)(0x10 + i));
+        snprintf(ver, sizeof(ver), "v%02d", i);
+        cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_POLICY, "p", ver, d, NULL, NULL),
+                     VFY_OK);
+    }
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_POLICY, "p", NULL, &nrev, NULL),
+                 VFY_OK);
+    cr_assert_eq(nrev, 18);
+    o = (size_t)snprintf(want, sizeof(want), "all digests (");
+    for (int i = 0; i < 16; i++) {
+        char hex[65];
+
+        fill(d, 32, (uint8_t)(0x10 + i));
+        st_hex(hex, d, 32);
+        o += (size_t)snprintf(want + o, sizeof(want) - o, "%sv%02d sha256:%s", i ? ", " : "", i,
+                              hex);
+    }
+    snprintf(want + o, sizeof(want) - o, ", and 2 more); 18 rows, 0 results revoked");
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE action = 'component.revoke'"
+             " AND object = 'policy p' AND detail = '%s'", want);
+    cr_assert_eq(count(sql), 1, "want %s", want);
+    vfy_store_close(&st);
+}
+
 /* ---- recent nonces from a bound ---- */
 
 /* A verifierd-shaped nonce: big-endian @exp, then 24 bytes of @fill. */
@@ -1467,6 +1524,51 @@ Test(refstore, refset_pcr_count_bank)
                  VFY_E_INVALID_ARG);
     cr_expect_eq(vfy_store_refset_pcr_count_bank(st, "lab", VFY_HASH_SHA256, NULL),
                  VFY_E_INVALID_ARG);
+    vfy_store_close(&st);
+}
+
+/* pcr import audits each value it adds as pcr add does (bank, index and
+ * digest, "by pcr import"), then the counts; a value already stored gets no
+ * row (it wrote "imported 2 of 3 values" alone). */
+Test(refstore, pcr_import_audits_each_value)
+{
+    vfy_store *st = open_new();
+    vfy_pcr_values pv;
+    size_t added = 0;
+
+    memset(&pv, 0, sizeof(pv));
+    pv.nbanks = 2;
+    pv.banks[0].alg = VFY_HASH_SHA256;
+    pv.banks[0].mask = (1u << 0) | (1u << 7);
+    fill(pv.banks[0].values[0], 32, 0x01);
+    fill(pv.banks[0].values[7], 32, 0x07);
+    pv.banks[1].alg = VFY_HASH_SHA384;
+    pv.banks[1].mask = 1u << 23;
+    fill(pv.banks[1].values[23], 48, 0x23);
+    cr_assert_eq(vfy_store_pcr_add(st, "lab", VFY_HASH_SHA256, 7, pv.banks[0].values[7], 32,
+                                   NULL), VFY_OK);
+    cr_assert_eq(vfy_store_set_actor(st, "importer"), VFY_OK);
+    cr_assert_eq(vfy_store_pcr_import(st, "lab", &pv, &added), VFY_OK);
+    cr_assert_eq(added, 2);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'importer'"), 3);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'importer' AND seq ="
+                       " (SELECT min(seq) FROM audit_log WHERE actor = 'importer')"
+                       " AND action = 'pcr.add' AND object = 'pcr lab sha256:0' AND detail ="
+                       " '0101010101010101010101010101010101010101010101010101010101010101"
+                       " (by pcr import)'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'importer'"
+                       " AND action = 'pcr.add' AND object = 'pcr lab sha384:23' AND detail ="
+                       " '2323232323232323232323232323232323232323232323232323232323232323"
+                       "23232323232323232323232323232323 (by pcr import)'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'importer'"
+                       " AND seq = (SELECT max(seq) FROM audit_log) AND action = 'pcr.import'"
+                       " AND object = 'pcr lab' AND detail = 'imported 2 of 3 values'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE object = 'pcr lab sha256:7'"), 1,
+                 "the value stored before: its pcr add row only");
+    /* again: nothing added, nothing audited */
+    cr_assert_eq(vfy_store_pcr_import(st, "lab", &pv, &added), VFY_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(count("SELECT count(*) FROM audit_log WHERE actor = 'importer'"), 3);
     vfy_store_close(&st);
 }
 

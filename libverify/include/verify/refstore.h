@@ -304,8 +304,11 @@ VFY_EXPORT vfy_rc vfy_store_pcr_add(vfy_store *st, const char *set, vfy_hash_alg
                                     int *added) VFY_MUST_CHECK;
 
 /**
- * Admin change: add every value in @pv to @set in one transaction (one
- * audit row). @added (optional) counts new rows.
+ * Admin change: add every value in @pv to @set in one transaction. @added
+ * (optional) counts new rows. Audited (from 0.2.7) with one "pcr.add" row
+ * per value added, as vfy_store_pcr_add() writes it with " (by pcr import)"
+ * after the digest, then one "pcr.import" row with the counts (before, the
+ * counts were the only row).
  */
 VFY_EXPORT vfy_rc vfy_store_pcr_import(vfy_store *st, const char *set,
                                        const vfy_pcr_values *pv, size_t *added) VFY_MUST_CHECK;
