@@ -55,7 +55,7 @@
 
 #define DEFAULT_AK_HANDLE 0x81010003u
 #define DEFAULT_AGENT_PCR 23u
-#define PLATFORM_PCRS 0xffu /* sha256 PCRs 0..7 */
+#define DEFAULT_PLATFORM_PCRS "0-7" /* sha256 PCRs 0..7, as policies/default.json */
 #define MAX_LOG VFY_AGENT_LOG_MAX_ENTRIES
 #define MAX_CONNS 64    /* open connections (one thread each) */
 #define IO_TIMEOUT_S 10 /* a handshake or a started frame must be whole within this */
@@ -82,6 +82,8 @@ static struct {
     pthread_mutex_t lock; /* tpm, manifest, log, gen */
     agent_tpm *tpm;
     unsigned pcr;
+    uint32_t platform_pcrs;   /* --platform-pcrs: bit i = PCR i, quoted beside g.pcr */
+    char quoted[96];          /* the PCRs quoted, as a list for the log ("0-7,23") */
     const char *manifest_path;
     uint8_t *manifest;
     size_t manifest_len;
@@ -593,7 +595,7 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         snprintf(err, err_cap, "binder: %s", vfy_strerror(rc));
         goto out;
     }
-    if (agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err, err_cap) != 0) {
+    if (agent_tpm_quote(g.tpm, g.platform_pcrs | (1u << g.pcr), binder, &q, err, err_cap) != 0) {
         say_reconnects();
         goto out;
     }
@@ -614,7 +616,7 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
             atomic_store(&g.reset_seen, 1);   /* the other connections: the main loop */
             agent_quote_clear(&q);
             if (remeasure(err, err_cap) != 0 ||
-                agent_tpm_quote(g.tpm, PLATFORM_PCRS | (1u << g.pcr), binder, &q, err,
+                agent_tpm_quote(g.tpm, g.platform_pcrs | (1u << g.pcr), binder, &q, err,
                                 err_cap) != 0)
                 goto out;
             log_replay(want, g.nlog);
@@ -797,8 +799,8 @@ static int handle_frame(struct conn *c)
         c->evidence_gen = gen_ev;   /* what the evidence describes, read with it */
         if (gen_ev > c->seen_gen)
             c->seen_gen = gen_ev;   /* the evidence tells it: no notice of it behind it */
-        say("conn %d: attestation request -> quote over PCRs 0-7,%u bound to this connection's "
-            "exporter; evidence %zu bytes", c->id, g.pcr, evlen);
+        say("conn %d: attestation request -> quote over PCRs %s bound to this connection's "
+            "exporter; evidence %zu bytes", c->id, g.quoted, evlen);
         ret = send_evidence(c, ev, evlen);
         vfy_free(ev);
         break;
@@ -1098,6 +1100,66 @@ static int manifest_file_changed(void)
     return changed;
 }
 
+/* "0-7,9" (indexes and ranges, ascending or not) into *@mask: 0, or -1 on
+ * anything else (an index over 23, an empty item, a range backwards). */
+static int parse_pcr_list(const char *s, uint32_t *mask)
+{
+    uint32_t m = 0;
+
+    for (const char *p = s;;) {
+        unsigned long lo, hi;
+        char *end = NULL;
+
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        lo = hi = strtoul(p, &end, 10);
+        if (errno != 0 || lo > 23)
+            return -1;
+        if (*end == '-') {
+            p = end + 1;
+            if (*p < '0' || *p > '9')
+                return -1;
+            hi = strtoul(p, &end, 10);
+            if (errno != 0 || hi > 23 || hi < lo)
+                return -1;
+        }
+        for (unsigned long i = lo; i <= hi; i++)
+            m |= 1u << i;
+        if (*end == 0)
+            break;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+    *mask = m;
+    return 0;
+}
+
+/* @mask as a list, ranges of three or more folded ("0-7,9,23"). */
+static void format_pcr_list(char *out, size_t cap, uint32_t mask)
+{
+    size_t n = 0;
+
+    out[0] = 0;
+    for (unsigned i = 0; i < 24 && n < cap; i++) {
+        unsigned j = i;
+        int w;
+
+        if (!(mask & (1u << i)))
+            continue;
+        while (j + 1 < 24 && (mask & (1u << (j + 1))))
+            j++;
+        w = j >= i + 2 ? snprintf(out + n, cap - n, "%s%u-%u", n ? "," : "", i, j)
+                       : snprintf(out + n, cap - n, "%s%u", n ? "," : "", i);
+        if (w < 0)
+            return;
+        n += (size_t)w;
+        if (j >= i + 2)
+            i = j;
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -1111,6 +1173,8 @@ static void usage(FILE *f)
         "                        PEM (without it any client may connect and send requests)\n"
         "  --port-file FILE      write the listening port once ready\n"
         "  --pcr N               agent PCR (default 23)\n"
+        "  --platform-pcrs LIST  platform PCRs quoted beside it: the policy's platform.pcrs,\n"
+        "                        indexes and ranges such as 0-7,9 (default %s)\n"
         "  --tcti CONF           TCTI (default: $TPM2TOOLS_TCTI, $TCTI or $TSS2_TCTI)\n"
         "  --provision           create/load the AK, write --ak-public-out, exit\n"
         "  --test-notice-after-evidence N\n"
@@ -1121,7 +1185,7 @@ static void usage(FILE *f)
         "                        first N app requests on an attested connection (0..1000)\n"
         "  --test-fail-extends N test hook: the first N PCR extends after the start fail,\n"
         "                        as a TPM error would (0..1000)\n",
-        DEFAULT_AK_HANDLE);
+        DEFAULT_AK_HANDLE, DEFAULT_PLATFORM_PCRS);
 }
 
 int main(int argc, char **argv)
@@ -1134,6 +1198,7 @@ int main(int argc, char **argv)
         {"cert-out", required_argument, NULL, 'c'},
         {"port-file", required_argument, NULL, 'P'},
         {"pcr", required_argument, NULL, 'p'},
+        {"platform-pcrs", required_argument, NULL, 'X'},
         {"tcti", required_argument, NULL, 't'},
         {"provision", no_argument, NULL, 'R'},
         {"test-notice-after-evidence", required_argument, NULL, 'N'},
@@ -1152,6 +1217,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
 
     g.pcr = DEFAULT_AGENT_PCR;
+    (void)parse_pcr_list(DEFAULT_PLATFORM_PCRS, &g.platform_pcrs);
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end = NULL;
         unsigned long v;
@@ -1165,6 +1231,13 @@ int main(int argc, char **argv)
         case 't': tcti = optarg; break;
         case 'Q': client_ca = optarg; break;
         case 'R': provision = 1; break;
+        case 'X':
+            if (parse_pcr_list(optarg, &g.platform_pcrs) != 0) {
+                fprintf(stderr, "vfy-agent: bad value for --platform-pcrs: %s (PCR indexes "
+                        "0-23 and ranges, comma-separated: 0-7,9)\n", optarg);
+                return 2;
+            }
+            break;
         case 'k':
         case 'p':
         case 'N':
@@ -1202,10 +1275,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (g.pcr < 8 && !provision) {
-        fprintf(stderr, "vfy-agent: the agent PCR must not be a platform PCR (0-7)\n");
+    if ((g.platform_pcrs & (1u << g.pcr)) && !provision) {
+        fprintf(stderr, "vfy-agent: the agent PCR %u must not be one of the platform PCRs "
+                "(--platform-pcrs)\n", g.pcr);
         return 2;
     }
+    format_pcr_list(g.quoted, sizeof(g.quoted), g.platform_pcrs | (1u << g.pcr));
 
     /* Signals first: a SIGHUP or SIGTERM while the TPM is opened or the
      * manifest first measured is taken after the start (the default action

@@ -16,7 +16,7 @@
 
 typedef struct agent_tpm agent_tpm;
 
-/** Most PCRs one quote covers here (platform 0..7 + the agent PCR). */
+/** Most PCRs one quote covers (the platform PCRs + the agent PCR: all 24). */
 #define AGENT_TPM_MAX_PCRS 24
 
 /**
