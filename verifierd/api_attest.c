@@ -65,8 +65,10 @@ enum MHD_Result vd_api_attest(struct MHD_Connection *c, struct vd_req *r, const 
     if ((ap = vd_appraiser()) == NULL)
         return vd_problem(c, r, 503, "appraisal unavailable");
     /* One parse: the evidence is appraised from this body's tree. */
+    /* CBOR evidence over 1 MiB is 413 as JSON evidence is (status_for):
+     * too large, not malformed */
     if ((rc = vfy_attest_body_parse(&body, r->body, r->len, msg, sizeof(msg))) != VFY_OK)
-        return vd_problem(c, r, rc == VFY_E_NOMEM ? 503 : 400,
+        return vd_problem(c, r, rc == VFY_E_NOMEM ? 503 : rc == VFY_E_CMW_TOO_LARGE ? 413 : 400,
                           rc == VFY_E_NOMEM ? "appraisal unavailable" : msg);
     memset(&req, 0, sizeof(req));
     vfy_attest_body_request(body, &req);

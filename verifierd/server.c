@@ -525,7 +525,7 @@ struct route {
 
 static const struct route routes[] = {
     {"POST", "/v1/challenge", 0, VD_EP_CHALLENGE, VFY_ROLE_ATTEST, 4096, vd_api_challenge},
-    {"POST", "/v1/attest", 0, VD_EP_ATTEST, VFY_ROLE_ATTEST, VD_MAX_BODY, vd_api_attest},
+    {"POST", "/v1/attest", 0, VD_EP_ATTEST, VFY_ROLE_ATTEST, VD_ATTEST_BODY_MAX, vd_api_attest},
     {"GET", "/v1/keys", 0, VD_EP_KEYS, 0, 0, vd_api_keys},
     {"GET", "/v1/results/", 1, VD_EP_RESULTS, VFY_ROLE_ATTEST, 0, vd_api_result},
     {"GET", "/v1/revocations", 0, VD_EP_REVOCATIONS, VFY_ROLE_ATTEST, 0, vd_api_revocations},

@@ -20,6 +20,11 @@
 #include <verify/verify.h>
 
 #define VD_MAX_BODY (1024 * 1024)        /* 413 above this (DESIGN §8) */
+/* POST /v1/attest: 1 MiB of CBOR evidence travels as base64url, 4/3 of it,
+ * beside the other fields; the evidence's own 1 MiB limit is libverify's
+ * (VFY_CMW_MAX, checked on the decoded CBOR and the compact JSON). The
+ * whole body at 1 MiB capped CBOR evidence at ~768 KiB. */
+#define VD_ATTEST_BODY_MAX (VFY_B64URL_LEN(VFY_CMW_MAX) + 4096)
 #define VD_WAL_RESTART_WAIT_MS 20         /* longest writes wait for a WAL restart */
 #define VD_CONN_MEMORY (16 * 1024)      /* libmicrohttpd pool: request line + headers (431) */
 #define VD_ID_LEN 16                     /* request id: 12 random bytes, b64url, no NUL */

@@ -420,30 +420,47 @@ call POST /v1/attest "$A" -H 'Content-Type: application/json; charset=utf-8' --d
 expect_eq "application/json with a charset parameter is accepted" "$HTTP_CODE" 200
 
 # ---- 413 ----
-# Exactly 1 MiB is allowed (then malformed: 400); one byte more is 413, with
-# Content-Length and with chunked transfer encoding (no length up front).
+# An attest body is at most 1,402,198 bytes (1 MiB of CBOR evidence is
+# 1,398,102 base64url characters, and the other fields); admin bodies 1 MiB.
+# Exactly the limit is allowed (then malformed: 400); one byte more is 413,
+# with Content-Length and with chunked transfer encoding (no length up front).
 mkbody() { { printf '{"x":"'; head -c $(( $1 - 10 )) /dev/zero | tr '\0' a; printf '"}  '; } >"$2"; }
 mkbody 1048576 "$VD_TMP/1m"
 mkbody 1048577 "$VD_TMP/1m+1"
+mkbody 1402198 "$VD_TMP/att-max"
+mkbody 1402199 "$VD_TMP/att-max+1"
 expect_eq "test bodies are 1 MiB and 1 MiB + 1" "$(wc -c <"$VD_TMP/1m") $(wc -c <"$VD_TMP/1m+1")" "1048576 1048577"
-call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m"
-expect_problem "attest body of exactly 1 MiB (malformed, not too large)" 400
-call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
-expect_problem "attest body 1 MiB + 1 with Content-Length" 413
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/att-max"
+expect_problem "attest body of exactly 1,402,198 bytes (malformed, not too large)" 400
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/att-max+1"
+expect_problem "attest body one byte over with Content-Length" 413
 call POST /v1/attest "$A" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
-    --data-binary "@$VD_TMP/1m+1"
-expect_problem "attest body 1 MiB + 1, chunked" 413
+    --data-binary "@$VD_TMP/att-max+1"
+expect_problem "attest body one byte over, chunked" 413
 call POST /v1/attest "$A" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
-    --data-binary "@$VD_TMP/1m"
-expect_problem "attest body of exactly 1 MiB, chunked (400, not 413)" 400
+    --data-binary "@$VD_TMP/att-max"
+expect_problem "attest body of exactly the limit, chunked (400, not 413)" 400
+# CBOR evidence up to 1 MiB fits (the body limit was 1 MiB, which stopped
+# CBOR evidence at ~768 KiB with 413 "request body too large"): 900 KiB of
+# junk CBOR is read and refused as malformed; 1 MiB + 1 is the evidence's 413.
+cbor_body() {   # BYTES FILE: an attest body whose evidence string decodes to BYTES bytes
+    { printf '{"nonce":"%s","channel_binding":"%s","attester":"a","evidence":"' "$Z" "$Z"
+      head -c "$1" /dev/zero | tr '\0' '\377' | basenc --base64url -w0 | tr -d '='; printf '"}'; } >"$2"
+}
+cbor_body 921600 "$VD_TMP/cbor-900k"
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/cbor-900k"
+expect_problem "900 KiB of CBOR evidence: read, and refused as malformed (not 413)" 400
+cbor_body 1048577 "$VD_TMP/cbor-1m+1"
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/cbor-1m+1"
+expect_problem "1 MiB + 1 of CBOR evidence: 413, the evidence's limit" 413
 call POST /v1/admin/refvalues "$ADM" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
     --data-binary "@$VD_TMP/1m+1"
 expect_problem "admin bundle import 1 MiB + 1, chunked" 413
 head -c 5000 /dev/zero | tr '\0' ' ' >"$VD_TMP/5k"
 call POST /v1/challenge "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/5k"
 expect_problem "challenge body above its 4 KiB cap" 413
-call POST /v1/attest - -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
-expect_problem "1 MiB + 1 without a token is refused before the body" 413
+call POST /v1/attest - -H 'Content-Type: application/json' --data-binary "@$VD_TMP/att-max+1"
+expect_problem "an attest body over the limit without a token is refused before the body" 413
 # GET takes no body, the admin listings and export included
 call GET /v1/admin/results "$ADM" --data-binary 'ten bytes!'
 expect_problem "admin GET with a 10-byte body" 413
@@ -784,7 +801,7 @@ c0=$(metric 'verifierd_group_commits_total')
 for _ in 1 2 3; do call GET /healthz -; done
 nonce
 post /v1/attest "$A" "$(attest_body "$N" "$CB" nobody "$EV")"
-call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/1m+1"
+call POST /v1/attest "$A" -H 'Content-Type: application/json' --data-binary "@$VD_TMP/att-max+1"
 call GET /metrics -
 cp "$VD_BODY" "$VD_TMP/metrics"
 expect_eq "metrics: healthz 200 counter grew by 3" "$(metric 'verifierd_requests_total{endpoint="healthz",code="200"}')" $((h0 + 3))
