@@ -182,6 +182,32 @@ out:
     return rc;
 }
 
+vfy_rc vfy_store_export_max(vfy_store *st, size_t max, char **json, size_t *len)
+{
+    size_t n;
+    vfy_rc rc;
+
+    if (len != NULL)
+        *len = 0;
+    if (json != NULL)
+        *json = NULL;
+    if (st == NULL || json == NULL)
+        return VFY_E_INVALID_ARG;
+    if ((rc = vfy_store_export(st, json)) != VFY_OK)
+        return rc;
+    /* Only the printed bundle knows its size; it is dropped when too big
+     * (an export import refuses is no copy of the store). */
+    n = strlen(*json);
+    if (len != NULL)
+        *len = n;
+    if (n > max) {
+        vfy_free(*json);
+        *json = NULL;
+        return st_err(st, VFY_E_TOO_LARGE, "the bundle is %zu bytes, more than %zu", n, max);
+    }
+    return VFY_OK;
+}
+
 /* ---------------------------------------------------------------- */
 /* Import                                                             */
 

@@ -2744,6 +2744,47 @@ Test(refstore, list_each_streams_the_rows)
     vfy_store_close(&st);
 }
 
+/* vfy_store_export_max: the bundle of vfy_store_export when it fits @max,
+ * VFY_E_TOO_LARGE and nothing when it does not (verifyctl export wrote
+ * bundles larger than import accepts). The bound is a parameter, so the
+ * check is tested here at a few hundred bytes: verifyctl passes
+ * VFY_STORE_BUNDLE_MAX less its newline. */
+Test(refstore, export_max_refuses_what_import_would)
+{
+    vfy_store *st = open_new();
+    uint8_t d[32];
+    char *full = NULL, *json = NULL, want[96];
+    size_t n, len = 9;
+
+    fill(d, 32, 0x5e);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1", d, "n", NULL), VFY_OK);
+    cr_assert_eq(vfy_store_export(st, &full), VFY_OK);
+    n = strlen(full);
+    cr_assert_gt(n, 100);
+    cr_assert_eq(vfy_store_export_max(st, n, &json, &len), VFY_OK, "exactly @max bytes");
+    cr_assert_eq(len, n);
+    cr_assert_str_eq(json, full);
+    vfy_free(json);
+    json = NULL;
+    cr_assert_eq(vfy_store_export_max(st, VFY_STORE_BUNDLE_MAX, &json, NULL), VFY_OK);
+    cr_assert_str_eq(json, full);
+    vfy_free(json);
+    json = (char *)1;
+    len = 0;
+    cr_assert_eq(vfy_store_export_max(st, n - 1, &json, &len), VFY_E_TOO_LARGE, "one byte over");
+    cr_assert_null(json);
+    cr_assert_eq(len, n, "the size it would have had");
+    snprintf(want, sizeof(want), "the bundle is %zu bytes, more than %zu", n, n - 1);
+    cr_assert_str_eq(vfy_store_errmsg(st), want);
+    /* what it refuses is what import refuses above the same bound */
+    cr_assert_eq(vfy_store_import(st, full, VFY_STORE_BUNDLE_MAX + 1, NULL), VFY_E_TOO_LARGE);
+    cr_assert_eq(vfy_store_export_max(NULL, n, &json, &len), VFY_E_INVALID_ARG);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(vfy_store_export_max(st, n, NULL, NULL), VFY_E_INVALID_ARG);
+    vfy_free(full);
+    vfy_store_close(&st);
+}
+
 /* ---- tpm2_pcrread output ---- */
 
 Test(refstore, pcrread_parse)

@@ -1,7 +1,8 @@
 /*
  * cmd_bundle.c — `verifyctl export` and `verifyctl import FILE`: the
  * reference-value bundle of schemas/refvalues.schema.json. Export writes
- * to stdout in a deterministic order; import runs in one transaction.
+ * to stdout in a deterministic order, and refuses a bundle larger than
+ * import reads; import runs in one transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@ static const char export_usage[] =
     "\n"
     "Write attesters, PCR reference sets, components and policies as one JSON\n"
     "bundle (schemas/refvalues.schema.json) to stdout, in a deterministic order.\n"
-    "Tokens, results, verifier state and the audit log are not exported.\n";
+    "Tokens, results, verifier state and the audit log are not exported. A\n"
+    "bundle larger than import accepts (512 MiB) is an error and nothing is\n"
+    "written: copy such a database with sqlite3 .backup instead.\n";
 
 static const char import_usage[] =
     "usage: verifyctl --db PATH import FILE\n"
@@ -36,11 +39,17 @@ int vc_cmd_export(const vc_ctx *c, int argc, char **argv)
         return VC_STOP(r);
     if ((r = vc_open(c, "export", VFY_STORE_READONLY, &st)) != 0)
         return r;
-    rc = vfy_store_export(st, &json);
-    if (rc != VFY_OK) {
+    /* At most what import reads back (VC_FILE_MAX), with the newline after
+     * it: a bundle import refuses is not written (it is no copy of the
+     * store, and a script going on with it would find out at import). */
+    rc = vfy_store_export_max(st, VC_FILE_MAX - 1, &json, &len);
+    if (rc == VFY_E_TOO_LARGE) {
+        r = vc_fail(VC_EXIT_FAIL, "export", "the bundle is %zu bytes with its newline, more than "
+                    "import accepts (%zu): nothing written; copy this database with sqlite3 "
+                    ".backup instead (%s)", len + 1, (size_t)VC_FILE_MAX, vfy_rc_name(rc));
+    } else if (rc != VFY_OK) {
         r = vc_fail_rc("export", st, rc);
     } else {
-        len = strlen(json);
         if (fwrite(json, 1, len, stdout) != len || fputc('\n', stdout) == EOF ||
             fflush(stdout) != 0)
             r = vc_fail(VC_EXIT_FAIL, "export", "cannot write to stdout");

@@ -776,6 +776,19 @@ VFY_EXPORT vfy_rc vfy_store_feed_head(vfy_store *st, uint64_t *head) VFY_MUST_CH
  */
 VFY_EXPORT vfy_rc vfy_store_export(vfy_store *st, char **json) VFY_MUST_CHECK;
 
+/**
+ * vfy_store_export(), refusing a bundle of more than @max bytes: import
+ * takes at most VFY_STORE_BUNDLE_MAX, and an export it refuses cannot
+ * restore or copy the store (at about a million attesters the export grew
+ * past it). On success *@json as for vfy_store_export() and *@len
+ * (optional) its strlen. A bundle over @max is VFY_E_TOO_LARGE with *@json
+ * NULL, *@len the size it had and vfy_store_errmsg() "the bundle is N
+ * bytes, more than MAX"; pass VFY_STORE_BUNDLE_MAX, less what the caller
+ * adds around it (verifyctl writes a newline after it). Since 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_export_max(vfy_store *st, size_t max, char **json,
+                                       size_t *len) VFY_MUST_CHECK;
+
 /** Counts of what vfy_store_import() added or changed. */
 typedef struct vfy_store_import_stats {
     size_t policies, attesters, pcrs, components, revoked;
