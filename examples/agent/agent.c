@@ -97,6 +97,7 @@ static struct {
                                * being measured is extended (g.unmeasured until then) */
     int started;              /* a manifest was measured once: the PCR is read before extends */
     atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
+    uint32_t reset_count;     /* the TPM's resetCount when the log (re)started */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
@@ -234,6 +235,27 @@ static void log_restart(void)
     if (g.nlog > 1)
         g.log[0] = g.log[g.nlog - 1];
     g.nlog = g.nlog > 0 ? 1 : 0;
+}
+
+/* The agent PCR reads zeros while the log is not empty: 1 if the TPM was
+ * reset (its resetCount went up since the log started: the log starts
+ * again, the count is the new epoch's), 0 if not — PCR 23 reset by another
+ * program (TPM2_PCR_Reset; or a TPM restart), which the verifier would
+ * rightly take a new log for a history rollback after, so @err says so —
+ * and -1 with @err if the TPM cannot tell. g.lock held. */
+static int tpm_was_reset(char *err, size_t err_cap)
+{
+    uint32_t now;
+
+    if (agent_tpm_reset_count(g.tpm, &now, err, err_cap) != 0)
+        return -1;
+    if ((int32_t)(now - g.reset_count) > 0) {
+        g.reset_count = now;
+        return 1;
+    }
+    snprintf(err, err_cap, "PCR %u was reset by another program (zeros, but no TPM reset: "
+             "resetCount unchanged); a new log would be a rollback: restart the platform", g.pcr);
+    return 0;
 }
 
 /* After a TPM reset seen in a quote (log_restart), the manifest in force
@@ -440,6 +462,11 @@ static int manifest_reload(const char *why)
         snprintf(err, sizeof(err), "reading PCR %u failed: %.200s", g.pcr, inner);
         goto unmeasured;
     }
+    /* a TPM reset a quote saw: the manifest in force extended again first,
+     * so that the PCR holds the log (else the zeros read below would be
+     * taken for a second reset) */
+    if (remeasure(err, sizeof(err)) != 0)
+        goto unmeasured;
     /* The last measured manifest again: nothing to extend, if the PCR
      * holds the log (read when it was not attested: after a TPM reset the
      * log's last manifest is no longer in the PCR, and is measured again
@@ -497,6 +524,18 @@ static int manifest_reload(const char *why)
                               ? extend_needed(e.md, base, &reset, err, sizeof(err)) : 1;
 
         if (need == -1 && reset && base > 0) {
+            int was = tpm_was_reset(err, sizeof(err));
+
+            if (was <= 0) {   /* reset by another program, or cannot tell */
+                if (was < 0) {
+                    char inner[sizeof(err)];
+
+                    memcpy(inner, err, sizeof(inner));
+                    snprintf(err, sizeof(err), "PCR %u reads zeros and the TPM's resetCount "
+                             "cannot be read: %.180s", g.pcr, inner);
+                }
+                goto unmeasured;
+            }
             /* the TPM was reset under the agent: the log starts again from
              * the new manifest, as after a reboot. It is dropped once that
              * manifest is extended: until then it is the last one measured
@@ -606,6 +645,16 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         log_replay(want, g.nlog);
         if (memcmp(q.values[g.pcr], want, 32) != 0 && memcmp(q.values[g.pcr], zero, 32) == 0 &&
             g.nlog > 0) {
+            int was = tpm_was_reset(err, err_cap);
+
+            if (was < 0)
+                goto out;   /* cannot tell a TPM reset from another program's */
+            if (was == 0) {   /* reset by another program: no new log can be attested */
+                if (!g.pcr_mismatch_said)
+                    say("%s", err);
+                g.pcr_mismatch_said = 1;
+                goto out;
+            }
             /* reset with the TPM (unseen: the TCTI reconnected by itself):
              * the manifest in force is measured again, the log starts over */
             say("PCR %u is back to zeros (the TPM was reset): measuring the manifest in force "
@@ -1325,6 +1374,10 @@ int main(int argc, char **argv)
         if (memcmp(cur, zero, 32) != 0)
             say("warning: PCR %u is already extended (agent restarted without a TPM reset?); "
                 "a verifier will not be able to replay this agent log", g.pcr);
+        if (agent_tpm_reset_count(g.tpm, &g.reset_count, err, sizeof(err)) != 0) {
+            fprintf(stderr, "vfy-agent: %s\n", err);
+            goto out;
+        }
     }
     if (manifest_reload("start") != 1)
         goto out;

@@ -53,6 +53,14 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32],
 /** Read sha256 PCR @pcr into @out. */
 int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, size_t err_cap);
 
+/**
+ * The TPM's resetCount (TPM2_ReadClock; not obfuscated): it goes up at every
+ * TPM reset (TPM2_Startup(CLEAR) after TPM2_Shutdown(CLEAR) or none), and
+ * only then, so PCRs back to their reset values without it going up were
+ * reset by software (TPM2_PCR_Reset) or a TPM restart.
+ */
+int agent_tpm_reset_count(agent_tpm *t, uint32_t *count, char *err, size_t err_cap);
+
 /** A quote with the PCR values it covers (sha256 bank). */
 typedef struct agent_quote {
     uint8_t *attest;      /* marshalled TPMS_ATTEST (malloc) */
