@@ -222,6 +222,24 @@ grep -q '"state":	"revoked"' <<<"$("$VCTL" --db "$DB" list components --json)"
 "$VCTL" --db "$DB" list results | grep -qx "no results"
 grep -q '"actor":	"ops"' <<<"$("$VCTL" --db "$DB" list audit --json)"
 grep -q "attester.add  *attester agent-1" <<<"$("$VCTL" --db "$DB" list audit)"
+# --json before the command (DESIGN §9 names it without a place): the same array
+[ "$("$VCTL" --db "$DB" --json list pcrs)" = "$("$VCTL" --db "$DB" list pcrs --json)" ] ||
+    fail "--json list pcrs differs from list pcrs --json"
+if "$VCTL" --db "$DB" --json init >out 2>err; then fail "--json init accepted"; fi
+grep -qx "verifyctl: usage: --json is an option of list only" err || fail "--json init: $(cat err)"
+# --policy default on a database where nothing is loaded: the built-in
+# default@1 the appraisal uses (it was "policy default not found")
+new_ec_pem kd.pem
+"$VCTL" --db nopol.db init >/dev/null
+"$VCTL" --db nopol.db attester add agent-d --ak-pem kd.pem --policy default >out 2>&1 ||
+    fail "attester add --policy default on an empty database: $(cat out)"
+"$VCTL" --db nopol.db list attesters | grep -q "^agent-d  *ecdsa-sha256  *default  *default  *active" ||
+    fail "agent-d: $("$VCTL" --db nopol.db list attesters)"
+if "$VCTL" --db nopol.db attester add agent-s --ak-pem kd.pem --policy strict >out 2>err; then
+    fail "--policy strict accepted unloaded"
+fi
+grep -qx "verifyctl: attester add: policy strict not found (load it first) (VFY_E_NOT_FOUND)" err ||
+    fail "--policy strict: $(cat err)"
 # attester revoke names the other active attesters on the same key (a
 # revocation reaches one name; a compromised key needs all of them)
 # (a database of its own: the round trip below counts $DB's attesters)

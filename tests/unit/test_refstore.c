@@ -1574,6 +1574,28 @@ Test(refstore, pcr_import_audits_each_value)
 
 /* ---- attesters, policies ---- */
 
+/* "default" unstored is the built-in default@1 to the appraisal
+ * (docs/appraisal.md): an attester may name it on a store where nothing is
+ * loaded yet (it was refused, though DESIGN's command lines name it); any
+ * other policy must be loaded first. */
+Test(refstore, attester_policy_default_needs_no_load)
+{
+    vfy_store *st = open_new();
+    vfy_store_attester a;
+    char *k = new_ec_pem();
+
+    cr_assert_eq(vfy_store_attester_add(st, "s", (const uint8_t *)k, strlen(k), NULL, NULL,
+                                        "strict", NULL), VFY_E_NOT_FOUND);
+    cr_assert_str_eq(vfy_store_errmsg(st), "policy strict not found (load it first)");
+    cr_assert_eq(vfy_store_attester_add(st, "d", (const uint8_t *)k, strlen(k), NULL, NULL,
+                                        "default", NULL), VFY_OK);
+    cr_assert_eq(vfy_store_attester_get(st, "d", &a), VFY_OK);
+    cr_assert_str_eq(a.policy, "default");
+    vfy_store_attester_clear(&a);
+    free(k);
+    vfy_store_close(&st);
+}
+
 Test(refstore, attesters)
 {
     vfy_store *st = open_new();
@@ -1584,6 +1606,7 @@ Test(refstore, attesters)
 
     cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), NULL, NULL, "p1",
                                         NULL), VFY_E_NOT_FOUND);
+    cr_assert_str_eq(vfy_store_errmsg(st), "policy p1 not found (load it first)");
     cr_assert_eq(vfy_store_policy_load(st, pol, strlen(pol), NULL, NULL, NULL), VFY_OK);
     cr_assert_eq(vfy_store_attester_add(st, "a", (const uint8_t *)k1, strlen(k1), "ecdsa-sha256",
                                         "set1", "p1", &added), VFY_OK);

@@ -193,7 +193,7 @@ int vc_cmd_list(const vc_ctx *c, int argc, char **argv)
         vfy_store_close(&st);
         return vc_fail(VC_EXIT_FAIL, "list", "out of memory");
     }
-    o->as_json = as_json;
+    o->as_json = as_json || c->json;
     rc = vfy_store_list_each(st, pos[0], offset, (size_t)limit, on_row, o, NULL);
     finish(o, pos[0], rc == VFY_OK);
     if (rc != VFY_OK && o->failed && ferror(stdout))

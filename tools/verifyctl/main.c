@@ -46,6 +46,7 @@ static const char usage[] =
     "  --db PATH      the database file (required)\n"
     "  --actor NAME   who is making the change, for the audit log\n"
     "                 (default: $USER, else \"verifyctl\")\n"
+    "  --json         for list: a JSON array (as list WHAT --json)\n"
     "  --help         this text; COMMAND --help for one command\n"
     "  --version      print the version\n"
     "\n"
@@ -162,7 +163,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    vc_ctx c = {NULL, NULL};
+    vc_ctx c = {NULL, NULL, 0};
     int i = 1;
 
     /* libtss2-mu's own log lines for malformed key files: verifyctl's error
@@ -179,6 +180,11 @@ int main(int argc, char **argv)
         if (strcmp(a, "--version") == 0) {
             printf("verifyctl %s\n", vfy_version());
             return VC_EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {   /* DESIGN §9 names it without a place */
+            c.json = 1;
+            i++;
+            continue;
         }
         if (strcmp(a, "--db") == 0 || strcmp(a, "--actor") == 0 ||
             strncmp(a, "--db=", 5) == 0 || strncmp(a, "--actor=", 8) == 0) {
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
             continue;
         /* --db is checked when the command opens it (vc_open): its --help
          * needs none. */
+        if (c.json && strcmp(argv[i], "list") != 0)
+            return vc_fail(VC_EXIT_USAGE, "usage", "--json is an option of list only");
         if (c.actor == NULL || c.actor[0] == '\0')
             c.actor = getenv("USER");
         if (c.actor == NULL || c.actor[0] == '\0')

@@ -23,6 +23,7 @@
 typedef struct vc_ctx {
     const char *db;      /* --db PATH */
     const char *actor;   /* --actor NAME, else $USER, else "verifyctl" */
+    int json;            /* --json before the command (list only) */
 } vc_ctx;
 
 /* One option of a (sub)command: "--name VALUE" (or --name=VALUE) or a flag. */
