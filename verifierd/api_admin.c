@@ -170,15 +170,17 @@ static enum MHD_Result attester_add(struct MHD_Connection *c, struct vd_req *r)
     return vd_send_json(c, r, added ? 201 : 200, added ? "{\"added\":true}" : "{\"added\":false}");
 }
 
-/* The answer to a revoke of @name: {"revoked":true,"shared_key_active":N,
- * "shared_key_attesters":[the first 16, by name]}: the other active
- * attesters on its key keep attesting with a key that may be compromised
- * (vfy_store_attester_key_sharers, as verifyctl attester revoke says). Or
- * {"revoked":true} alone when that cannot be read after the revocation
- * (logged). NULL without memory. */
+/* The answer to a revoke of @name: {"revoked":true,"already_revoked":B,
+ * "shared_key_active":N,"shared_key_attesters":[the first 16, by name]}:
+ * the other active attesters on its key keep attesting with a key that may
+ * be compromised (vfy_store_attester_key_sharers, as verifyctl attester
+ * revoke says); "already_revoked" true when nothing changed (revoked
+ * before: verifyctl's "already revoked, unchanged"). Without the shared_key
+ * members when they cannot be read after the revocation (logged). NULL
+ * without memory. */
 #define SHARED_NAMES_MAX 16
 
-static char *revoke_answer(const char *name)
+static char *revoke_answer(const char *name, int already)
 {
     char names[SHARED_NAMES_MAX][VFY_STORE_NAME_MAX + 1];
     size_t n = 0, listed = 0;
@@ -186,7 +188,8 @@ static char *revoke_answer(const char *name)
     char *out = NULL;
     vfy_rc rc;
 
-    if (o == NULL || !cJSON_AddBoolToObject(o, "revoked", 1))
+    if (o == NULL || !cJSON_AddBoolToObject(o, "revoked", 1) ||
+        !cJSON_AddBoolToObject(o, "already_revoked", already))
         goto out;
     rc = vfy_store_attester_key_sharers(vd_store(), name, &n, names, SHARED_NAMES_MAX, &listed);
     if (rc != VFY_OK) {
@@ -398,6 +401,7 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
             return attester_add(c, r);
         if (attester_action(sub, "/revoke") != 0 || attester_action(sub, "/reset") != 0) {
             int reset = attester_action(sub, "/reset") != 0, had = 0;
+            size_t changed = 0;
             size_t nl = n - 10 - (reset ? 6 : 7);
             char name[VFY_STORE_NAME_MAX + 1];
             vfy_rc rc;
@@ -407,18 +411,20 @@ enum MHD_Result vd_api_admin(struct MHD_Connection *c, struct vd_req *r, const c
             memcpy(name, sub + 10, nl);
             name[nl] = '\0';
             rc = reset ? vfy_store_attester_reset(vd_store(), name, &had)
-                       : vfy_store_attester_revoke(vd_store(), name);
+                       : vfy_store_attester_revoke_counted(vd_store(), name, &changed);
             if (rc != VFY_OK)
                 return store_error(c, r, rc);
             if (reset)
                 return vd_send_json(c, r, 200, had ? "{\"reset\":true,\"had_state\":true}"
                                                    : "{\"reset\":true,\"had_state\":false}");
             {
-                char *json = revoke_answer(name);
+                char *json = revoke_answer(name, changed == 0);
                 enum MHD_Result ret;
 
                 if (json == NULL)   /* revoked all the same: say that much */
-                    return vd_send_json(c, r, 200, "{\"revoked\":true}");
+                    return vd_send_json(c, r, 200,
+                                        changed == 0 ? "{\"revoked\":true,\"already_revoked\":true}"
+                                                     : "{\"revoked\":true,\"already_revoked\":false}");
                 ret = vd_send_json(c, r, 200, json);
                 free(json);
                 return ret;

@@ -30,7 +30,9 @@ for s in vfy_cursor_u8 vfy_hash_md vfy_ak_pkey vfy_cmw_parse_tree vfy_attest_bod
   fi
 done
 for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_store_token_lookup_at \
-         vfy_json_check vfy_store_pcr_revoke vfy_store_pcr_revoke_counted; do
+         vfy_json_check vfy_store_pcr_revoke vfy_store_pcr_revoke_counted \
+         vfy_ear_verify_expected vfy_store_token_add_given vfy_store_attester_revoke_counted \
+         vfy_store_token_revoke_counted vfy_store_refset_pcr_count_bank vfy_store_export_max; do
   grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
 done
 # Both manual pages are installed, and carry the project's version.

@@ -498,7 +498,7 @@ post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-gone\",\"ak_pem\":\"$(jstr 
 expect_status "admin: add an attester to revoke" 201
 post /v1/admin/attesters/agent-x-gone/revoke "$ADM" ''
 expect_eq "admin: revoke it (no other attester on its key)" "$HTTP_CODE $(body)" \
-    '200 {"revoked":true,"shared_key_active":0,"shared_key_attesters":[]}'
+    '200 {"revoked":true,"already_revoked":false,"shared_key_active":0,"shared_key_attesters":[]}'
 post /v1/admin/attesters "$ADM" "{\"name\":\"agent-x-back\",\"ak_pem\":\"$(jstr "$VD_TMP/ak2.pem")\"}"
 expect_problem "admin: its key under a new name" 409
 expect_eq "admin: ... named as a revoked attester's key" "$(jget /detail)" \
@@ -568,15 +568,15 @@ done
 names() { printf '"share-%s",' "$@" | sed 's/,$//'; }
 post /v1/admin/attesters/share-01/revoke "$ADM" ''
 expect_eq "admin: revoke share-01: 19 others share its key, 16 named" "$HTTP_CODE $(body)" \
-    "200 {\"revoked\":true,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
+    "200 {\"revoked\":true,\"already_revoked\":false,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
 expect_schema "admin: ... the answer matches openapi.yaml" \
     'openapi.yaml#/paths/~1v1~1admin~1attesters~1{name}~1revoke/post/responses/200/content/application~1json/schema' "$VD_BODY"
 post /v1/admin/attesters/share-01/revoke "$ADM" ''
-expect_eq "admin: revoke share-01 again: the same answer" "$HTTP_CODE $(body)" \
-    "200 {\"revoked\":true,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
+expect_eq "admin: revoke share-01 again: nothing changed, and it says so" "$HTTP_CODE $(body)" \
+    "200 {\"revoked\":true,\"already_revoked\":true,\"shared_key_active\":19,\"shared_key_attesters\":[$(names $(seq -w 2 17))]}"
 post /v1/admin/attesters/share-02/revoke "$ADM" ''
 expect_eq "admin: revoke share-02: the revoked share-01 is not counted" "$HTTP_CODE $(body)" \
-    "200 {\"revoked\":true,\"shared_key_active\":18,\"shared_key_attesters\":[$(names $(seq -w 3 18))]}"
+    "200 {\"revoked\":true,\"already_revoked\":false,\"shared_key_active\":18,\"shared_key_attesters\":[$(names $(seq -w 3 18))]}"
 
 # Policies
 cat >"$VD_TMP/pol.json" <<'EOF'
