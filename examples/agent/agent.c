@@ -99,6 +99,7 @@ static struct {
     atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
     uint32_t reset_count;     /* the TPM's resetCount when the log (re)started */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
+    unsigned requotes;        /* agent_tpm_requotes() last said */
     char unmeasured_why[256];
     uint8_t unmeasured_md[32];
     struct {                  /* the manifest whose extend failed last: done all the
@@ -352,15 +353,20 @@ static int settle_tried(const uint8_t md[32], char *err, size_t err_cap)
     return 0;
 }
 
-/* Say when the TPM connection was opened again since last time. g.lock held. */
+/* Say when the TPM connection was opened again since last time, or a quote
+ * taken again. g.lock held. */
 static void say_reconnects(void)
 {
-    unsigned n = agent_tpm_reconnects(g.tpm);
+    unsigned n = agent_tpm_reconnects(g.tpm), r = agent_tpm_requotes(g.tpm);
 
     if (n != g.reconnects)
         say("the connection to the TPM was lost and opened again (%u time%s so far)", n,
             n == 1 ? "" : "s");
     g.reconnects = n;
+    if (r != g.requotes)
+        say("a quoted PCR changed before it was read (another TPM client extended it): "
+            "quoted again (%u time%s so far)", r, r == 1 ? "" : "s");
+    g.requotes = r;
 }
 
 /* The manifest in force is not measured (g.unmeasured, why: @err; @md its

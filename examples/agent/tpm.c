@@ -3,6 +3,11 @@
  * §4 agent PCR): open the TCTI from the environment, create or load the
  * persistent ECC P-256 AK, extend the agent PCR, quote + read PCRs.
  *
+ * A quote and the PCR read after it are two commands, and another TPM
+ * client may extend a PCR in between: the values read are checked against
+ * the quote's pcrDigest (Tss2_MU_TPMS_ATTEST_Unmarshal) and the quote is
+ * taken again once when they differ.
+ *
  * Caveats: no sessions beyond password auth with empty authValues (the AK
  * and the endorsement/owner hierarchies must have empty auth, as on a fresh
  * swtpm); every transient handle is flushed (swtpm has no resource manager).
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -26,6 +32,7 @@ struct agent_tpm {
     uint32_t ak_handle;   /* the AK's persistent handle, once loaded */
     TSS2_RC last_rc;      /* of the last ESAPI call that failed */
     unsigned reconnects;  /* connections opened again after one was lost */
+    unsigned requotes;    /* quotes taken again: the PCRs changed before their read */
 };
 
 static int fail(char *err, size_t cap, const char *what, TSS2_RC rc)
@@ -151,6 +158,11 @@ int agent_tpm_open(agent_tpm **out, const char *tcti, char *err, size_t err_cap)
 unsigned agent_tpm_reconnects(const agent_tpm *t)
 {
     return t != NULL ? t->reconnects : 0;
+}
+
+unsigned agent_tpm_requotes(const agent_tpm *t)
+{
+    return t != NULL ? t->requotes : 0;
 }
 
 void agent_tpm_close(agent_tpm **tp)
@@ -474,19 +486,63 @@ static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32],
 int agent_tpm_quote(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], agent_quote *q,
                     char *err, size_t err_cap)
 {
+    int r;
+
     if (ready(t, err, err_cap) != 0)
         return -1;
     t->last_rc = TSS2_RC_SUCCESS;
-    if (quote_once(t, mask, qualifying, q, err, err_cap) == 0)
-        return 0;
-    /* A quote changes nothing in the TPM: after a lost connection, once
-     * more on a fresh one (the context was otherwise broken for good). */
-    if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0)
-        return -1;
-    t->last_rc = TSS2_RC_SUCCESS;
-    return quote_once(t, mask, qualifying, q, err, err_cap);
+    r = quote_once(t, mask, qualifying, q, err, err_cap);
+    if (r < 0) {
+        /* A quote changes nothing in the TPM: after a lost connection, once
+         * more on a fresh one (the context was otherwise broken for good). */
+        if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0)
+            return -1;
+        t->last_rc = TSS2_RC_SUCCESS;
+        r = quote_once(t, mask, qualifying, q, err, err_cap);
+    }
+    if (r == 1) {   /* another client extended a quoted PCR before the read: once more */
+        t->requotes++;
+        r = quote_once(t, mask, qualifying, q, err, err_cap);
+        if (r == 1) {
+            failmsg(err, err_cap, "the PCRs changed between the quote and their read, twice "
+                    "(another TPM client extending them)");
+            return -1;
+        }
+    }
+    return r;
 }
 
+/* Whether @values (the PCRs in @mask) are the ones @quoted covers: SHA-256
+ * of them, ascending, equals its pcrDigest (the AK signs with SHA-256). 1
+ * yes, 0 no, -1 with @err if the quote cannot be read. */
+static int values_quoted(const TPM2B_ATTEST *quoted, uint32_t mask,
+                         const uint8_t values[][32], char *err, size_t err_cap)
+{
+    uint8_t cat[AGENT_TPM_MAX_PCRS * 32], md[32];
+    const TPM2B_DIGEST *pd;
+    TPMS_ATTEST a;
+    size_t off = 0, n = 0;
+    TSS2_RC rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &off, &a);
+    if (rc != TSS2_RC_SUCCESS)
+        return fail(err, err_cap, "Tss2_MU_TPMS_ATTEST_Unmarshal", rc);
+    if (off != quoted->size || a.type != TPM2_ST_ATTEST_QUOTE)
+        return failmsg(err, err_cap, "the TPM's quote is not a TPMS_ATTEST of a quote");
+    pd = &a.attested.quote.pcrDigest;
+    for (unsigned i = 0; i < AGENT_TPM_MAX_PCRS; i++)
+        if (mask & (1u << i)) {
+            memcpy(cat + n, values[i], 32);
+            n += 32;
+        }
+    if (EVP_Digest(cat, n, md, NULL, EVP_sha256(), NULL) != 1)
+        return failmsg(err, err_cap, "SHA-256 failed");
+    return pd->size == sizeof(md) && memcmp(pd->buffer, md, sizeof(md)) == 0;
+}
+
+/* One quote and the PCR read: 0, 1 if the values read are not the ones
+ * quoted (@q cleared), -1 with @err. */
 static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], agent_quote *q,
                       char *err, size_t err_cap)
 {
@@ -535,7 +591,9 @@ static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32],
     q->mask = mask;
     if (pcr_read(t, mask, q->values, err, err_cap) != 0)
         goto out;
-    ret = 0;
+    ret = values_quoted(quoted, mask, (const uint8_t(*)[32])q->values, err, err_cap);
+    if (ret >= 0)
+        ret = !ret;   /* 1: matched -> 0; 0: changed -> 1 */
 out:
     Esys_Free(quoted);
     Esys_Free(sig);

@@ -32,6 +32,10 @@ int agent_tpm_open(agent_tpm **out, const char *tcti, char *err, size_t err_cap)
  * retried once; an extend is not (the caller reads the PCR first). */
 unsigned agent_tpm_reconnects(const agent_tpm *t);
 
+/* How many times a quote was taken again because a quoted PCR changed
+ * before it was read (another TPM client extending it). */
+unsigned agent_tpm_requotes(const agent_tpm *t);
+
 /** Close and free *@t, set it NULL. */
 void agent_tpm_close(agent_tpm **t);
 
@@ -75,7 +79,10 @@ typedef struct agent_quote {
  * TPM2_Quote with the AK over the sha256 PCRs in @mask with qualifyingData
  * = @qualifying (32 bytes), then TPM2_PCR_Read of the same PCRs. The PCR
  * values must be the ones the quote covers, so the caller must not extend in
- * between (it holds the lock). Free with agent_quote_clear().
+ * between (it holds the lock); another TPM client may, so the values read
+ * are checked against the quote's pcrDigest and the quote taken again once
+ * if they differ (agent_tpm_requotes); differing twice is an error. Free
+ * with agent_quote_clear().
  */
 int agent_tpm_quote(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32],
                     agent_quote *q, char *err, size_t err_cap);

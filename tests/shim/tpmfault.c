@@ -12,6 +12,11 @@
  *                  is removed and read-fail made.
  *   read-fail      while it exists, Esys_PCR_Read answers a TCTI I/O
  *                  error: the TPM unreachable for a while.
+ *   quote-race     the next Esys_Quote is followed, before it returns, by
+ *                  an extend of the PCR whose index the file holds with 32
+ *                  bytes of 0x5a, as another TPM client extending it
+ *                  between the agent's quote and its PCR read would; the
+ *                  file is removed.
  *
  * Each fault says what it did on stderr ("tpmfault: ..."). Used by
  * tests/integration/agent_*.sh; not part of any product.
@@ -73,6 +78,43 @@ TSS2_RC Esys_PCR_Extend(ESYS_CONTEXT *esys, ESYS_TR pcr, ESYS_TR s1, ESYS_TR s2,
         return TCTI_IO_ERROR;
     }
     return real(esys, pcr, s1, s2, s3, digests);
+}
+
+TSS2_RC Esys_Quote(ESYS_CONTEXT *esys, ESYS_TR key, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
+                   const TPM2B_DATA *qualifying, const TPMT_SIG_SCHEME *scheme,
+                   const TPML_PCR_SELECTION *sel, TPM2B_ATTEST **quoted,
+                   TPMT_SIGNATURE **signature)
+{
+    TSS2_RC (*real)(ESYS_CONTEXT *, ESYS_TR, ESYS_TR, ESYS_TR, ESYS_TR, const TPM2B_DATA *,
+                    const TPMT_SIG_SCHEME *, const TPML_PCR_SELECTION *, TPM2B_ATTEST **,
+                    TPMT_SIGNATURE **);
+    TSS2_RC (*extend)(ESYS_CONTEXT *, ESYS_TR, ESYS_TR, ESYS_TR, ESYS_TR,
+                      const TPML_DIGEST_VALUES *);
+    char path[4096];
+    unsigned pcr = 0;
+    TSS2_RC rc;
+    FILE *f;
+
+    *(void **)&real = dlsym(RTLD_NEXT, "Esys_Quote");
+    rc = real(esys, key, s1, s2, s3, qualifying, scheme, sel, quoted, signature);
+    if (rc == TSS2_RC_SUCCESS && fault_path("quote-race", path, sizeof(path)) &&
+        (f = fopen(path, "r")) != NULL) {
+        TPML_DIGEST_VALUES d;
+        int ok = fscanf(f, "%u", &pcr) == 1 && pcr < 24;
+
+        fclose(f);
+        unlink(path);
+        memset(&d, 0, sizeof(d));
+        d.count = 1;
+        d.digests[0].hashAlg = TPM2_ALG_SHA256;
+        memset(d.digests[0].digest.sha256, 0x5a, 32);
+        *(void **)&extend = dlsym(RTLD_NEXT, "Esys_PCR_Extend");
+        fprintf(stderr, "tpmfault: after Esys_Quote, PCR %u extended (0x%x)\n", pcr,
+                ok ? (unsigned)extend(esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                      ESYS_TR_NONE, &d)
+                   : 0xffffffffu);
+    }
+    return rc;
 }
 
 TSS2_RC Esys_PCR_Read(ESYS_CONTEXT *esys, ESYS_TR s1, ESYS_TR s2, ESYS_TR s3,
