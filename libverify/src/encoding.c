@@ -288,10 +288,16 @@ size_t vfy_name_char(const void *in, size_t n)
     if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||   /* C0, DEL, C1 controls (CSI, NEL, ...) */
         cp == 0x061c || cp == 0x200e || cp == 0x200f ||   /* bidi marks */
         (cp >= 0x202a && cp <= 0x202e) ||          /* bidi embeddings, overrides */
-        (cp >= 0x2066 && cp <= 0x2069) ||          /* bidi isolates */
-        invisible(cp))
+        (cp >= 0x2066 && cp <= 0x2069))            /* bidi isolates */
         return 0;
     return k;
+}
+
+size_t vfy_name_char_visible(const void *in, size_t n)
+{
+    size_t k = vfy_name_char(in, n);
+
+    return k != 0 && !invisible(utf8_cp(in, k)) ? k : 0;
 }
 
 uint32_t vfy_name_char_invisible(const void *in, size_t n)

@@ -536,30 +536,51 @@ vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
             return st_err(st, VFY_E_BAD_NAME, "%s contains a control character", what);
         if (vfy_utf8_seq(p + i, n - i) == 0)
             return st_err(st, VFY_E_BAD_NAME, "%s is not valid UTF-8", what);
-        if ((k = vfy_name_char(p + i, n - i)) == 0) {
-            uint32_t cp = vfy_name_char_invisible(p + i, n - i);
-
-            if (cp != 0)
-                return st_err(st, VFY_E_BAD_NAME, "%s contains an invisible character (U+%04X)",
-                              what, (unsigned)cp);
+        if ((k = vfy_name_char(p + i, n - i)) == 0)
             return st_err(st, VFY_E_BAD_NAME, "%s contains a control or bidirectional "
                           "formatting character", what);
-        }
         i += k;
     }
     return VFY_OK;
 }
 
-vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what)
+vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what)
 {
+    size_t n, i = 0;
+    vfy_rc rc = st_check_opt(st, s, max, what);
+
+    if (rc != VFY_OK || s == NULL || st->importing)
+        return rc;
+    n = strlen(s);
+    while (i < n) {
+        uint32_t cp = vfy_name_char_invisible(s + i, n - i);
+
+        if (cp != 0)
+            return st_err(st, VFY_E_BAD_NAME, "%s contains an invisible character (U+%04X)",
+                          what, (unsigned)cp);
+        i += vfy_name_char(s + i, n - i);
+    }
+    return VFY_OK;
+}
+
+vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what)
+{
+    vfy_rc rc = st_check_name(st, s, max, what);
     size_t n;
 
-    if (s == NULL || s[0] == '\0')
-        return st_err(st, VFY_E_BAD_NAME, "%s is empty", what);
+    if (rc != VFY_OK || st->importing)
+        return rc;
     /* "agent-1 " lists as "agent-1": a second name that reads as the first */
-    n = strnlen(s, max + 1);
+    n = strlen(s);
     if (s[0] == ' ' || s[n - 1] == ' ')
         return st_err(st, VFY_E_BAD_NAME, "%s begins or ends with a space", what);
+    return st_check_new_opt(st, s, max, what);
+}
+
+vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what)
+{
+    if (s == NULL || s[0] == '\0')
+        return st_err(st, VFY_E_BAD_NAME, "%s is empty", what);
     return st_check_opt(st, s, max, what);
 }
 

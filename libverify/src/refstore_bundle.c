@@ -721,8 +721,27 @@ static vfy_rc refuse_duplicates(vfy_store *st, const char *part, const cJSON *ar
     return rc;
 }
 
+static vfy_rc import_bundle(vfy_store *st, const char *json, size_t len,
+                            vfy_store_import_stats *stats_out);
+
+/* A bundle carries names as a store exported them: one made before 0.2.7
+ * may hold names the add calls refuse now (st_check_new_name), and a copy
+ * of it must still import. */
 vfy_rc vfy_store_import(vfy_store *st, const char *json, size_t len,
                         vfy_store_import_stats *stats_out)
+{
+    vfy_rc rc;
+
+    if (st == NULL)
+        return VFY_E_INVALID_ARG;
+    st->importing = 1;
+    rc = import_bundle(st, json, len, stats_out);
+    st->importing = 0;
+    return rc;
+}
+
+static vfy_rc import_bundle(vfy_store *st, const char *json, size_t len,
+                            vfy_store_import_stats *stats_out)
 {
     static const char *const keys[] = {"format", "version", "policies", "attesters", "pcrs",
                                        "components", NULL};

@@ -13,15 +13,20 @@
 
 #include "refstore_int.h"
 
+/* @adding: the name and version are created (st_check_new_name), not
+ * looked up: a revocation must reach a value stored under an older rule.
+ * A note keeps the name rule (U+200D joins emoji and Persian text). */
 static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
-                    const char *version, const char *note)
+                    const char *version, const char *note, int adding)
 {
     vfy_rc rc;
 
     if (vfy_component_kind_name(kind) == NULL)
         return st_err(st, VFY_E_BAD_KIND, "unknown component kind");
-    if ((rc = st_check_name(st, name, VFY_STORE_NAME_MAX, "component name")) != VFY_OK ||
-        (rc = st_check_opt(st, version, VFY_STORE_VERSION_MAX, "component version")) != VFY_OK ||
+    if ((rc = (adding ? st_check_new_name : st_check_name)(st, name, VFY_STORE_NAME_MAX,
+                                                            "component name")) != VFY_OK ||
+        (rc = (adding ? st_check_new_opt : st_check_opt)(st, version, VFY_STORE_VERSION_MAX,
+                                                          "component version")) != VFY_OK ||
         (rc = st_check_opt(st, note, VFY_STORE_NOTE_MAX, "note")) != VFY_OK)
         return rc;
     return VFY_OK;
@@ -90,7 +95,7 @@ vfy_rc st_component_put(vfy_store *st, vfy_component_kind kind, const char *name
         version = "";
     if (note == NULL)
         note = "";
-    if ((rc = check(st, kind, name, version, note)) != VFY_OK)
+    if ((rc = check(st, kind, name, version, note, 1)) != VFY_OK)
         return rc;
     if (digest == NULL)
         return st_err(st, VFY_E_BAD_DIGEST, "component digest missing");
@@ -295,7 +300,7 @@ static vfy_rc revoke_rows(vfy_store *st, vfy_component_kind kind, const char *na
 
     *revoked = 0;
     *results = 0;
-    if ((rc = check(st, kind, name, version, NULL)) != VFY_OK)
+    if ((rc = check(st, kind, name, version, NULL, 0)) != VFY_OK)
         return rc;
     if (digest != NULL && (rc = vfy_sha256_format(dstr, sizeof(dstr), digest)) != VFY_OK)
         return rc;

@@ -47,6 +47,7 @@ struct vfy_store {
     uint64_t gen;                    /* cached generation counter */
     int64_t data_version;            /* PRAGMA data_version when gen was cached */
     int drop_cache;                  /* a read saw "not a database": see st_stmt() */
+    int importing;                   /* inside vfy_store_import: names as exported */
     char actor[VFY_STORE_ACTOR_MAX + 1];
     char err[512];
     sqlite3_stmt *stmt[SL_COUNT];
@@ -100,6 +101,16 @@ vfy_rc store_results_prune(vfy_store *st, int64_t before, size_t max_rows, int a
 vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what);
 /* Same rule, but "" and NULL are fine (optional fields). */
 vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what);
+/*
+ * The rules for a name or version an add call creates (from 0.2.7): also
+ * no character that prints as nothing (vfy_name_char_visible) and, for a
+ * name, no space at either end — it would read as another name. Lookups,
+ * revocations and imports keep the rules above, so that values stored
+ * before (or exported by a store that has them) can still be revoked and
+ * copied; inside vfy_store_import (st->importing) these are the same.
+ */
+vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what);
+vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what);
 
 /* Copy column @col as text into @dst (@cap bytes); truncation is VFY_E_INTERNAL. */
 vfy_rc st_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);

@@ -9,10 +9,13 @@
 
 #include "refstore_int.h"
 
+/* @adding: the set name may be created (st_check_new_name), not only looked
+ * up: a revocation must reach a set named under an older rule. */
 static vfy_rc check_value(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
-                          const uint8_t *digest, size_t len)
+                          const uint8_t *digest, size_t len, int adding)
 {
-    vfy_rc rc = st_check_name(st, set, VFY_STORE_NAME_MAX, "reference set name");
+    vfy_rc rc = (adding ? st_check_new_name : st_check_name)(st, set, VFY_STORE_NAME_MAX,
+                                                             "reference set name");
 
     if (rc != VFY_OK)
         return rc;
@@ -66,7 +69,7 @@ vfy_rc st_pcr_put(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned in
 
     if (added != NULL)
         *added = 0;
-    if ((rc = check_value(st, set, bank, index, digest, len)) != VFY_OK)
+    if ((rc = check_value(st, set, bank, index, digest, len, 1)) != VFY_OK)
         return rc;
     st_hex(hex, digest, len);
     if ((rc = find_row(st, set, bank, index, hex, &id, &revoked)) != VFY_OK)
@@ -220,7 +223,7 @@ vfy_rc st_pcr_revoke_row(vfy_store *st, const char *set, vfy_hash_alg bank, unsi
     vfy_rc rc;
 
     *changed = 0;
-    if ((rc = check_value(st, set, bank, index, digest, len)) != VFY_OK)
+    if ((rc = check_value(st, set, bank, index, digest, len, 0)) != VFY_OK)
         return rc;
     st_hex(hex, digest, len);
     if ((rc = find_row(st, set, bank, index, hex, &id, &revoked)) != VFY_OK)

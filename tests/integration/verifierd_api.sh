@@ -660,11 +660,7 @@ for c in 'version 1\u0085|component version contains a control or bidirectional 
          'version 1\u202e|component version contains a control or bidirectional formatting character' \
          'version 1\u0007|component version contains a control character' \
          'note x\u0085|note contains a control or bidirectional formatting character' \
-         'note x\u2067|note contains a control or bidirectional formatting character' \
-         'version 1\u200b|component version contains an invisible character (U+200B)' \
-         'note x\ufeff|note contains an invisible character (U+FEFF)' \
-         'note x\u2028y|note contains an invisible character (U+2028)' \
-         'note x\udb40\udc01|note contains an invisible character (U+E0001)'; do
+         'note x\u2067|note contains a control or bidirectional formatting character'; do
     field=${c%% *} val=${c#* } want=${val#*|} val=${val%%|*}
     if [ "$field" = version ]; then cbundle "$val" "" >"$VD_TMP/cb.json"; else cbundle 1 "$val" >"$VD_TMP/cb.json"; fi
     rc=0   # 1: the document does not validate (2 would be a broken schema)

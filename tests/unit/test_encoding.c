@@ -217,7 +217,7 @@ Test(encoding, name_char)
         {"\xe2\x82\xac", 3, 3},        /* € */
         {"\xf0\x9f\x98\x80", 4, 4},    /* U+1F600 */
         {"\xc2\xa0", 2, 2},            /* U+00A0, first after C1 */
-        {"\xe2\x80\x8d", 3, 0},        /* U+200D zero-width joiner: prints as nothing (0.2.7) */
+        {"\xe2\x80\x8d", 3, 3},        /* U+200D, not refused (vfy_name_char_visible does) */
         {"\t", 1, 0},
         {"\x7f", 1, 0},
         {"\xc2\x80", 2, 0},            /* U+0080 */
@@ -234,13 +234,34 @@ Test(encoding, name_char)
         {"\xe2\x81\xa9", 3, 0},        /* U+2069 */
         {"\xe2\x81\xaa", 3, 3},        /* U+206A, allowed */
         {"\xff", 1, 0},
-        /* characters that print as nothing (0.2.7): "agent-1" + U+200B read as "agent-1" */
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        cr_expect_eq(vfy_name_char(v[i].b, v[i].n), v[i].want, "case %zu", i);
+    cr_expect_eq(vfy_name_char(NULL, 4), 0);
+}
+
+/* vfy_name_char_visible: vfy_name_char minus the characters that print as
+ * nothing (the rule for names the store's add calls create, 0.2.7). */
+Test(encoding, name_char_visible)
+{
+    static const struct {
+        const char *b;
+        size_t n, want;
+    } v[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 2},            /* é */
+        {"\xf0\x9f\x98\x80", 4, 4},    /* U+1F600 */
+        {"\t", 1, 0},                   /* what vfy_name_char refuses, too */
+        {"\xc2\x9b", 2, 0},            /* CSI */
+        {"\xe2\x80\xae", 3, 0},        /* U+202E */
         {"\xc2\xad", 2, 0},            /* U+00AD soft hyphen */
         {"\xc2\xac", 2, 2},            /* U+00AC, allowed */
         {"\xe1\xa0\x8e", 3, 0},        /* U+180E */
         {"\xe2\x80\x8a", 3, 3},        /* U+200A hair space, allowed */
         {"\xe2\x80\x8b", 3, 0},        /* U+200B zero-width space */
         {"\xe2\x80\x8c", 3, 0},        /* U+200C */
+        {"\xe2\x80\x8d", 3, 0},        /* U+200D */
         {"\xe2\x80\xa8", 3, 0},        /* U+2028 line separator */
         {"\xe2\x80\xa9", 3, 0},        /* U+2029 */
         {"\xe2\x81\xa0", 3, 0},        /* U+2060 word joiner */
@@ -253,11 +274,15 @@ Test(encoding, name_char)
         {"\xf3\xa0\x80\x81", 4, 0},    /* U+E0001 language tag */
         {"\xf3\xa0\x81\xbf", 4, 0},    /* U+E007F cancel tag */
         {"\xf3\xa0\x82\x80", 4, 4},    /* U+E0080, allowed */
+        {"\xff", 1, 0},
     };
 
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        cr_expect_eq(vfy_name_char(v[i].b, v[i].n), v[i].want, "case %zu", i);
-    cr_expect_eq(vfy_name_char(NULL, 4), 0);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        cr_expect_eq(vfy_name_char_visible(v[i].b, v[i].n), v[i].want, "case %zu", i);
+        if (v[i].want != 0)
+            cr_expect_eq(vfy_name_char(v[i].b, v[i].n), v[i].want, "case %zu", i);
+    }
+    cr_expect_eq(vfy_name_char_visible(NULL, 4), 0);
 }
 
 /* The public strict-JSON check: each refusal with its exact reason. */

@@ -1574,6 +1574,72 @@ Test(refstore, pcr_import_audits_each_value)
 
 /* ---- attesters, policies ---- */
 
+/*
+ * Names that read as another (a character that prints as nothing, a space
+ * at either end) are refused when an add call creates them (0.2.7), but a
+ * value stored under the older rule — by an older version, or by a bundle,
+ * which carries names as a store exported them — can still be revoked and
+ * copied: the rule applied to lookups made such values unrevocable.
+ */
+Test(refstore, new_names_visible_old_names_still_revocable)
+{
+    vfy_store *st = open_new();
+    char *pem = new_ec_pem(), bundle[1024], *exported = NULL;
+    uint8_t d[32], p[32];
+    size_t revoked = 0, results = 0;
+    int added = -1;
+    const char *zw = "tool\xe2\x80\x8b";   /* "tool" + U+200B */
+
+    fill(d, 32, 0x21);
+    fill(p, 32, 0x22);
+    /* created by an add call: refused, saying which character */
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, zw, NULL, d, NULL, NULL),
+                 VFY_E_BAD_NAME);
+    cr_assert_str_eq(vfy_store_errmsg(st), "component name contains an invisible character (U+200B)");
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", "1\xc2\xad" "0", d, NULL, NULL),
+                 VFY_E_BAD_NAME);
+    cr_assert_str_eq(vfy_store_errmsg(st),
+                     "component version contains an invisible character (U+00AD)");
+    cr_assert_eq(vfy_store_pcr_add(st, "prod ", VFY_HASH_SHA256, 0, p, 32, NULL), VFY_E_BAD_NAME);
+    cr_assert_str_eq(vfy_store_errmsg(st), "reference set name begins or ends with a space");
+    cr_assert_eq(vfy_store_attester_add(st, " a", (const uint8_t *)pem, strlen(pem), NULL, NULL,
+                                        NULL, NULL), VFY_E_BAD_NAME);
+    cr_assert_eq(count("SELECT count(*) FROM components"), 0);
+    /* a note keeps the name rule: U+200D joins emoji and Persian text */
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, "t", NULL, d,
+                                         "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", &added),
+                 VFY_OK);
+    cr_assert_eq(added, 1);
+    /* stored by a bundle (as an older store exported them): imported, and
+     * revocable by the same names */
+    snprintf(bundle, sizeof(bundle),
+             "{\"format\":\"verifierd-refvalues\",\"version\":1,"
+             "\"pcrs\":[{\"set\":\"prod \",\"bank\":\"sha256\",\"index\":0,"
+             "\"digest\":\"%064x\",\"state\":\"approved\"}],"
+             "\"components\":[{\"kind\":\"tool\",\"name\":\"tool\\u200b\",\"version\":\"\","
+             "\"digest\":\"sha256:%064x\",\"state\":\"approved\",\"note\":\"\"}]}", 9, 10);
+    cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, zw, NULL, &revoked, &results),
+                 VFY_OK, "%s", vfy_store_errmsg(st));
+    cr_assert_eq(revoked, 1);
+    memset(p, 0, 32);
+    p[31] = 9;
+    cr_assert_eq(vfy_store_pcr_revoke(st, "prod ", VFY_HASH_SHA256, 0, p, 32, &results), VFY_OK,
+                 "%s", vfy_store_errmsg(st));
+    /* and the store with them exports and imports again */
+    cr_assert_eq(vfy_store_export(st, &exported), VFY_OK);
+    vfy_store_close(&st);
+    unlink(path);
+    st = open_new();
+    cr_assert_eq(vfy_store_import(st, exported, strlen(exported), NULL), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_assert_eq(count("SELECT count(*) FROM components WHERE state = 'revoked'"), 1);
+    vfy_free(exported);
+    free(pem);
+    vfy_store_close(&st);
+}
+
 /* "default" unstored is the built-in default@1 to the appraisal
  * (docs/appraisal.md): an attester may name it on a store where nothing is
  * loaded yet (it was refused, though DESIGN's command lines name it); any

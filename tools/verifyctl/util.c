@@ -18,15 +18,15 @@
 void vc_put_escaped(FILE *f, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        size_t k = vfy_name_char(s + i, n - i);
+        size_t k = vfy_name_char_visible(s + i, n - i);
 
         if (k > 0) {
             fwrite(s + i, 1, k, f);
             i += k;
             continue;
         }
-        /* a character a name may not hold (vfy_name_char: C0, DEL, C1,
-         * bidi formatting, invisible), or a byte that is not UTF-8:
+        /* a character a new name may not hold (vfy_name_char_visible: C0,
+         * DEL, C1, bidi formatting, invisible), or a byte that is not UTF-8:
          * escaped, so that nothing reaches the terminal as a control and
          * a message stays one line (U+2028 too) */
         k = vfy_utf8_seq(s + i, n - i);

@@ -67,12 +67,22 @@ VFY_EXPORT size_t vfy_utf8_seq(const void *p, size_t n);
  * C1 control (a terminal acts on CSI, U+009B), DEL, a bidirectional
  * mark, embedding, override or isolate (U+061C, U+200E, U+200F,
  * U+202A..U+202E, U+2066..U+2069: they make a printed name read as
- * another), or, from 0.2.7, a character that prints as nothing (U+00AD,
- * U+180E, U+200B..U+200D, U+2028, U+2029, U+2060..U+2064, U+FEFF,
- * U+FFF9..U+FFFB, U+E0000..U+E007F: "agent-1" and "agent-1" followed by
- * U+200B read the same). The store's and the manifest's rule for names.
+ * another). The store's rule for names it looks up and imports, and the
+ * manifest's rule for names.
  */
 VFY_EXPORT size_t vfy_name_char(const void *p, size_t n);
+
+/**
+ * vfy_name_char, but 0 also for a character that prints as nothing
+ * (U+00AD, U+180E, U+200B..U+200D, U+2028, U+2029, U+2060..U+2064,
+ * U+FEFF, U+FFF9..U+FFFB, U+E0000..U+E007F: "agent-1" and "agent-1"
+ * followed by U+200B read the same). The store's rule, from 0.2.7, for the
+ * names and versions its add calls create (vfy_store_attester_add,
+ * vfy_store_component_add, vfy_store_pcr_add/import, the token adds); names
+ * stored before, and bundles, keep vfy_name_char's rule, so that such
+ * values can still be revoked and copied.
+ */
+VFY_EXPORT size_t vfy_name_char_visible(const void *p, size_t n);
 
 /**
  * VFY_OK if the @len bytes at @json (need not be NUL-terminated) are one
