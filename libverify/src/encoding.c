@@ -149,6 +149,9 @@ vfy_rc vfy_b64url_decode(uint8_t *out, size_t out_cap, size_t *out_len,
     *out_len = dlen;
     rc = VFY_OK;
 out:
+    /* The input may be secret too (an API token, vfy_store_token_add_given):
+     * the translated copy goes as the decoded bytes do. */
+    OPENSSL_cleanse(tmp, len + pad + 1);
     if (tmp != stack_in)
         free(tmp);
     /* The decoded bytes may be secret (a JWK's private scalar). */

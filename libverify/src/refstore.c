@@ -237,9 +237,9 @@ static const char schema_v7[] =
  * 503. With exp in the index it reads the unexpired ones only.
  */
 static const char schema_v8[] =
-    "DROP INDEX results_by_refset;"
+    "DROP INDEX IF EXISTS results_by_refset;"
     "CREATE INDEX results_by_refset ON results (refset_id, exp);"
-    "DROP INDEX results_by_attester;"
+    "DROP INDEX IF EXISTS results_by_attester;"
     "CREATE INDEX results_by_attester ON results (attester, state, exp);";
 
 /* migrations[i] takes user_version i to i + 1. */

@@ -3,9 +3,13 @@
  * `token add` prints the new token once, alone on stdout; only its SHA-256
  * is stored.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "verifyctl.h"
 
@@ -36,19 +40,43 @@ static const char revoke_usage[] =
     "already is left as it is (\"already revoked, unchanged\").\n";
 
 /* token add --token-file: store the token in @file as @name. */
+/* The token in @path into @buf (@cap bytes: a token and its newline, with
+ * room to notice more), read without stdio's buffer, which would keep a
+ * copy nobody wipes. 0, or an exit status (the message printed). */
+static int read_token_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    ssize_t got = 0;
+
+    if (fd < 0)
+        return vc_fail(VC_EXIT_FAIL, "token add", "%s: %s", path, strerror(errno));
+    while (n < cap && ((got = read(fd, buf + n, cap - n)) > 0 || (got < 0 && errno == EINTR)))
+        n += got > 0 ? (size_t)got : 0;
+    close(fd);
+    if (got < 0) {
+        OPENSSL_cleanse(buf, cap);
+        return vc_fail(VC_EXIT_FAIL, "token add", "%s: %s", path, strerror(errno));
+    }
+    *len = n;
+    return 0;
+}
+
 static int token_add_given(const vc_ctx *c, const char *name, vfy_token_role role,
                            int64_t expires_at, const char *file)
 {
-    char *buf = NULL;
+    char buf[VFY_STORE_TOKEN_BUF + 8];
     size_t len = 0;
     vfy_store *st = NULL;
     vfy_rc rc;
-    int r = vc_read_file("token add", file, 4096, &buf, &len);
+    int r = read_token_file(file, buf, sizeof(buf), &len);
 
     if (r != 0)
         return r;
     if (len > 0 && buf[len - 1] == '\n')
         len--;
+    /* a file longer than any token is no token file: the library says what
+     * a token must be (its length is what a made token has) */
     if ((r = vc_open(c, "token add", 0, &st)) == 0) {
         rc = vfy_store_token_add_given(st, name, role, expires_at, buf, len);
         if (rc != VFY_OK)
@@ -58,8 +86,7 @@ static int token_add_given(const vc_ctx *c, const char *name, vfy_token_role rol
                    file);
         vfy_store_close(&st);
     }
-    OPENSSL_cleanse(buf, len);
-    free(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
     return r;
 }
 
