@@ -818,8 +818,12 @@ static void log_policy_refusal(struct rp *rp, const char *jws, const vfy_jwks *k
  */
 static vfy_rc verify_ear(struct rp *rp, const char *jws, const uint8_t nonce[32], vfy_ear **ear)
 {
-    vfy_ear_expect want = {nonce, VFY_NONCE_LEN, rp->cb, rp->attester, rp->max_ttl_s,
-                           rp->require_policy};
+    vfy_ear_expect want = {.nonce = nonce,
+                           .nonce_len = VFY_NONCE_LEN,
+                           .channel_binding = rp->cb,
+                           .attester = rp->attester,
+                           .max_ttl_s = rp->max_ttl_s,
+                           .policy = rp->require_policy};
     vfy_jwks *keys = NULL;
     vfy_rc rc;
 

@@ -795,6 +795,9 @@ vfy_rc vfy_ear_verify_expected(vfy_ear **out, const char *jws, size_t jws_len,
         expect->attester[0] == '\0' || expect->max_ttl_s == 0 ||
         (expect->policy != NULL && (expect->policy[0] == '\0' || expect->policy[0] == '@')))
         return VFY_E_INVALID_ARG;
+    for (size_t i = 0; i < sizeof(expect->reserved) / sizeof(expect->reserved[0]); i++)
+        if (expect->reserved[i] != NULL)   /* a later version's expectation: not checked here */
+            return VFY_E_INVALID_ARG;
     rc = vfy_ear_verify(out, jws, jws_len, keys, expect->nonce, expect->nonce_len,
                         expect->channel_binding, now);
     if (rc == VFY_OK)

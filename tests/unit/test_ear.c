@@ -691,7 +691,8 @@ Test(ear, check_scope_jti_attester_lifetime)
 /* vfy_ear_verify_expected under @policy with the sample's expectations. */
 static vfy_rc verify_expected(const char *jws, const char *policy, uint32_t max_ttl_s)
 {
-    vfy_ear_expect want = {NONCE, 32, CB, "agent-1", max_ttl_s, policy};
+    vfy_ear_expect want = {.nonce = NONCE, .nonce_len = 32, .channel_binding = CB,
+                           .attester = "agent-1", .max_ttl_s = max_ttl_s, .policy = policy};
     vfy_ear *e = (vfy_ear *)1;
     vfy_rc rc = vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &want, NOW + 1);
 
@@ -710,7 +711,8 @@ Test(ear, verify_expected_requires_every_expectation)
     char *jws = NULL;
     vfy_ear *e = (vfy_ear *)1;
     uint8_t other[32];
-    vfy_ear_expect want = {NONCE, 32, CB, "agent-1", 300, NULL}, bad;
+    vfy_ear_expect want = {.nonce = NONCE, .nonce_len = 32, .channel_binding = CB,
+                           .attester = "agent-1", .max_ttl_s = 300}, bad;
 
     cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
     cr_assert_eq(verify_expected(jws, NULL, 300), VFY_OK);
@@ -736,6 +738,10 @@ Test(ear, verify_expected_requires_every_expectation)
     cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
                  VFY_E_INVALID_ARG);
     cr_assert_eq(verify_expected(jws, NULL, 0), VFY_E_INVALID_ARG, "max_ttl_s 0 is not 'any'");
+    bad = want;
+    bad.reserved[3] = "a later expectation";   /* not understood: not skipped either */
+    cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, &bad, NOW + 1),
+                 VFY_E_INVALID_ARG);
     cr_assert_eq(verify_expected(jws, "", 300), VFY_E_INVALID_ARG);
     cr_assert_eq(verify_expected(jws, "@1", 300), VFY_E_INVALID_ARG);
     cr_assert_eq(vfy_ear_verify_expected(&e, jws, strlen(jws), keys, NULL, NOW + 1),
@@ -770,6 +776,8 @@ Test(ear, verify_expected_requires_every_expectation)
     cr_assert_eq(verify_expected(jws, "default@2", 300), VFY_E_EAR_POLICY);
     cr_assert_eq(verify_expected(jws, "default@", 300), VFY_E_EAR_POLICY);
     cr_assert_eq(verify_expected(jws, "defaul", 300), VFY_E_EAR_POLICY, "not a prefix match");
+    cr_assert_eq(verify_expected(jws, "default@", 300), VFY_E_EAR_POLICY);
+    cr_assert_eq(verify_expected(jws, "default@10", 300), VFY_E_EAR_POLICY, "1 is not 10");
     cr_assert_eq(verify_expected(jws, "strict", 300), VFY_E_EAR_POLICY);
     vfy_free(jws);
     {
@@ -783,6 +791,22 @@ Test(ear, verify_expected_requires_every_expectation)
         cr_assert_eq(verify_expected(jws, "lax", 300), VFY_E_EAR_POLICY);
         cr_assert_eq(verify_expected(jws, NULL, 300), VFY_OK);
         vfy_free(jws);
+        /* default@10 is not default@1; defaultx@1 is not default */
+        static const char *const ten[] = {"default@10"};
+        static const char *const x[] = {"defaultx@1"};
+
+        c.submod[VFY_EAR_AGENT].policy_ids = ten;
+        c.submod[VFY_EAR_PLATFORM].policy_ids = ten;
+        cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+        cr_assert_eq(verify_expected(jws, "default@1", 300), VFY_E_EAR_POLICY);
+        cr_assert_eq(verify_expected(jws, "default", 300), VFY_OK);
+        vfy_free(jws);
+        c.submod[VFY_EAR_AGENT].policy_ids = x;
+        c.submod[VFY_EAR_PLATFORM].policy_ids = x;
+        cr_assert_eq(vfy_ear_sign(&c, key, &jws, NULL), VFY_OK);
+        cr_assert_eq(verify_expected(jws, "default", 300), VFY_E_EAR_POLICY);
+        vfy_free(jws);
+        c.submod[VFY_EAR_PLATFORM].policy_ids = POLICIES;
         /* two policy ids on one submodule: not "exactly the one required" */
         c.submod[VFY_EAR_AGENT].policy_ids = two;
         c.submod[VFY_EAR_AGENT].n_policy_ids = 2;

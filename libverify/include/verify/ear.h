@@ -215,7 +215,10 @@ VFY_EXPORT vfy_rc vfy_ear_check_scope(const vfy_ear *ear, const char *attester,
 /**
  * What a relying party expects of the result it asked for. Every member but
  * @policy is required: vfy_ear_verify_expected() refuses to run without
- * them, so a forgotten check cannot pass silently.
+ * them, so a forgotten check cannot pass silently. Fill it with designated
+ * initializers ({.nonce = ..., .attester = ...}): the members left out are
+ * zero, and @reserved must be (a later version may give its slots a
+ * meaning without changing the struct's size).
  */
 typedef struct vfy_ear_expect {
     const uint8_t *nonce;           /* the nonce the relying party sent (VFY_NONCE_LEN bytes) */
@@ -224,13 +227,14 @@ typedef struct vfy_ear_expect {
     const char *attester;           /* the attester it asked about */
     uint32_t max_ttl_s;             /* the lifetime it asked for (max_ttl_s sent), > 0 */
     const char *policy;             /* NULL (any), "ID" (any version) or "ID@VERSION" */
+    const void *reserved[4];        /* NULL */
 } vfy_ear_expect;
 
 /**
  * vfy_ear_verify() and vfy_ear_check_scope() in one call that cannot be
  * misused: the nonce, channel binding, attester and lifetime of @expect are
- * all required (VFY_E_INVALID_ARG when one is NULL, empty or 0, before
- * anything is parsed). With @expect->policy, every submodule the result
+ * all required (VFY_E_INVALID_ARG when one is NULL, empty or 0, or a
+ * reserved slot is not NULL, before anything is parsed). With @expect->policy, every submodule the result
  * holds must carry exactly one appraisal policy id, equal to "ID@VERSION",
  * or of the form "ID@<any version>" for a bare "ID" (VFY_E_EAR_POLICY):
  * a request body that someone else could shape cannot lower the bar.
