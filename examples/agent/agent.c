@@ -97,7 +97,8 @@ static struct {
                                * being measured is extended (g.unmeasured until then) */
     int started;              /* a manifest was measured once: the PCR is read before extends */
     atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
-    uint32_t reset_count;     /* the TPM's resetCount when the log (re)started */
+    agent_tpm_counts counts;  /* the TPM's reset and restart counters when the log
+                               * (re)started */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     unsigned requotes;        /* agent_tpm_requotes() last said */
     char unmeasured_why[256];
@@ -239,23 +240,30 @@ static void log_restart(void)
 }
 
 /* The agent PCR reads zeros while the log is not empty: 1 if the TPM was
- * reset (its resetCount went up since the log started: the log starts
- * again, the count is the new epoch's), 0 if not — PCR 23 reset by another
- * program (TPM2_PCR_Reset; or a TPM restart), which the verifier would
- * rightly take a new log for a history rollback after, so @err says so —
- * and -1 with @err if the TPM cannot tell. g.lock held. */
+ * reset (its resetCount went up since the log started), 2 if it was
+ * restarted (resetCount the same, restartCount up: TPM2_Shutdown(STATE)
+ * then TPM2_Startup(CLEAR), e.g. resume from hibernation) — the log starts
+ * again, the counters are the new epoch's, as the verifier's history
+ * starts over at either (docs/appraisal.md, State) — 0 if neither: PCR 23
+ * reset by another program (TPM2_PCR_Reset), which the verifier would
+ * rightly take a new log for a history rollback after, so @err says so;
+ * -1 with @err if the TPM cannot tell. g.lock held. */
 static int tpm_was_reset(char *err, size_t err_cap)
 {
-    uint32_t now;
+    agent_tpm_counts now;
+    int32_t dreset, drestart;
 
-    if (agent_tpm_reset_count(g.tpm, &now, err, err_cap) != 0)
+    if (agent_tpm_counts_read(g.tpm, &now, err, err_cap) != 0)
         return -1;
-    if ((int32_t)(now - g.reset_count) > 0) {
-        g.reset_count = now;
-        return 1;
+    dreset = (int32_t)(now.reset - g.counts.reset);
+    drestart = (int32_t)(now.restart - g.counts.restart);
+    if (dreset > 0 || (dreset == 0 && drestart > 0)) {
+        g.counts = now;
+        return dreset > 0 ? 1 : 2;
     }
-    snprintf(err, err_cap, "PCR %u was reset by another program (zeros, but no TPM reset: "
-             "resetCount unchanged); a new log would be a rollback: restart the platform", g.pcr);
+    snprintf(err, err_cap, "PCR %u was reset by another program (zeros, but no TPM reset or "
+             "restart: resetCount and restartCount unchanged); a new log would be a rollback: "
+             "restart the platform", g.pcr);
     return 0;
 }
 
@@ -537,17 +545,18 @@ static int manifest_reload(const char *why)
                     char inner[sizeof(err)];
 
                     memcpy(inner, err, sizeof(inner));
-                    snprintf(err, sizeof(err), "PCR %u reads zeros and the TPM's resetCount "
-                             "cannot be read: %.180s", g.pcr, inner);
+                    snprintf(err, sizeof(err), "PCR %u reads zeros and the TPM's reset "
+                             "counters cannot be read: %.180s", g.pcr, inner);
                 }
                 goto unmeasured;
             }
-            /* the TPM was reset under the agent: the log starts again from
-             * the new manifest, as after a reboot. It is dropped once that
-             * manifest is extended: until then it is the last one measured
-             * (what notices describe), and a failed extend leaves it whole. */
-            say("PCR %u is back to zeros (the TPM was reset): the agent log starts again",
-                g.pcr);
+            /* the TPM was reset (or restarted) under the agent: the log
+             * starts again from the new manifest, as after a reboot. It is
+             * dropped once that manifest is extended: until then it is the
+             * last one measured (what notices describe), and a failed
+             * extend leaves it whole. */
+            say("PCR %u is back to zeros (the TPM was %s): the agent log starts again", g.pcr,
+                was == 2 ? "restarted" : "reset");
             g.restart_pending = 1;
             need = 1;
         }
@@ -661,10 +670,11 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
                 g.pcr_mismatch_said = 1;
                 goto out;
             }
-            /* reset with the TPM (unseen: the TCTI reconnected by itself):
-             * the manifest in force is measured again, the log starts over */
-            say("PCR %u is back to zeros (the TPM was reset): measuring the manifest in force "
-                "again; the agent log starts again", g.pcr);
+            /* reset with the TPM, or a TPM restart (unseen: the TCTI
+             * reconnected by itself): the manifest in force is measured
+             * again, the log starts over */
+            say("PCR %u is back to zeros (the TPM was %s): measuring the manifest in force "
+                "again; the agent log starts again", g.pcr, was == 2 ? "restarted" : "reset");
             log_restart();
             g.remeasure = 1;
             g.gen++;
@@ -1380,7 +1390,7 @@ int main(int argc, char **argv)
         if (memcmp(cur, zero, 32) != 0)
             say("warning: PCR %u is already extended (agent restarted without a TPM reset?); "
                 "a verifier will not be able to replay this agent log", g.pcr);
-        if (agent_tpm_reset_count(g.tpm, &g.reset_count, err, sizeof(err)) != 0) {
+        if (agent_tpm_counts_read(g.tpm, &g.counts, err, sizeof(err)) != 0) {
             fprintf(stderr, "vfy-agent: %s\n", err);
             goto out;
         }

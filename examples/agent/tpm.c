@@ -443,7 +443,7 @@ int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, 
     return 0;
 }
 
-static int reset_count_once(agent_tpm *t, uint32_t *count, char *err, size_t err_cap)
+static int counts_once(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
 {
     TPMS_TIME_INFO *now = NULL;
     TSS2_RC rc = Esys_ReadClock(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &now);
@@ -452,20 +452,21 @@ static int reset_count_once(agent_tpm *t, uint32_t *count, char *err, size_t err
         t->last_rc = rc;
         return fail(err, err_cap, "Esys_ReadClock", rc);
     }
-    *count = now->clockInfo.resetCount;
+    c->reset = now->clockInfo.resetCount;
+    c->restart = now->clockInfo.restartCount;
     Esys_Free(now);
     return 0;
 }
 
-int agent_tpm_reset_count(agent_tpm *t, uint32_t *count, char *err, size_t err_cap)
+int agent_tpm_counts_read(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
 {
     if (ready(t, err, err_cap) != 0)
         return -1;
     t->last_rc = TSS2_RC_SUCCESS;
-    if (reset_count_once(t, count, err, err_cap) != 0) {
+    if (counts_once(t, c, err, err_cap) != 0) {
         /* a read changes nothing: once more on a fresh connection */
         if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0 ||
-            reset_count_once(t, count, err, err_cap) != 0)
+            counts_once(t, c, err, err_cap) != 0)
             return -1;
     }
     return 0;

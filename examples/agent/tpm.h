@@ -57,13 +57,21 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32],
 /** Read sha256 PCR @pcr into @out. */
 int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, size_t err_cap);
 
-/**
- * The TPM's resetCount (TPM2_ReadClock; not obfuscated): it goes up at every
- * TPM reset (TPM2_Startup(CLEAR) after TPM2_Shutdown(CLEAR) or none), and
- * only then, so PCRs back to their reset values without it going up were
- * reset by software (TPM2_PCR_Reset) or a TPM restart.
- */
-int agent_tpm_reset_count(agent_tpm *t, uint32_t *count, char *err, size_t err_cap);
+/** The TPM's reset and restart counters (TPMS_CLOCK_INFO, not obfuscated
+ * in TPM2_ReadClock). resetCount goes up at every TPM reset
+ * (TPM2_Startup(CLEAR) after TPM2_Shutdown(CLEAR) or none: restartCount
+ * back to 0); restartCount at every TPM restart (TPM2_Startup(CLEAR) after
+ * TPM2_Shutdown(STATE), e.g. resume from hibernation) and resume
+ * (TPM2_Startup(STATE)). Both reset the PCRs but a resume, so PCRs back to
+ * their reset values while neither went up were reset by software
+ * (TPM2_PCR_Reset). */
+typedef struct agent_tpm_counts {
+    uint32_t reset;
+    uint32_t restart;
+} agent_tpm_counts;
+
+/** Read the TPM's counters now (TPM2_ReadClock). */
+int agent_tpm_counts_read(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap);
 
 /** A quote with the PCR values it covers (sha256 bank). */
 typedef struct agent_quote {

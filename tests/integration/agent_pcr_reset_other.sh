@@ -5,7 +5,8 @@
 # over; the verifier, which keeps the longest log of this reset epoch, then
 # said "agent history rollback" (contraindicated) at every attestation, and
 # the agent went on presenting that log. Now the agent tells the two apart
-# by the resetCount (TPM2_ReadClock): attestation requests get error 4
+# by the resetCount and restartCount (TPM2_ReadClock; a TPM restart:
+# agent_tpm_restart.sh): attestation requests get error 4
 # saying PCR 23 was reset by another program — in the quote and before a
 # manifest change's extend alike. (A real TPM reset still starts the log
 # over: agent_tpm_reset.sh.)
@@ -38,7 +39,7 @@ STORY
 rc=$(demo_run "$TMP/out" DEMO_TTL=1 DEMO_STORY="$TMP/story.txt")
 if [ "$rc" = 0 ]; then pass "demo.sh exits 0 (ops 1 and 2 allowed, 3 and 4 refused)"
 else fail "exit status $rc"; fi
-M='PCR 23 was reset by another program \(zeros, but no TPM reset: resetCount unchanged\); a new log would be a rollback: restart the platform'
+M='PCR 23 was reset by another program \(zeros, but no TPM reset or restart: resetCount and restartCount unchanged\); a new log would be a rollback: restart the platform'
 in_order "the quote sees zeros, no TPM reset: error 4 saying so" "$TMP/out" \
     '^[0-9:.]+ rp +op 2 .*: ALLOWED \(status affirming\)' \
     "^[0-9:.]+ agent $M\$" \
