@@ -4,7 +4,8 @@
  * Precedence: built-in defaults < config file (--config FILE) < flags.
  * The config file is a JSON object whose keys are the long flags with
  * '_' for '-' (e.g. "tls_cert", "max_connections"); "policy" may be an
- * array of files. Unknown keys are errors, so typos do not pass silently.
+ * array of files; "quiet" and "accept_restored_db" are true or false.
+ * Unknown keys are errors, so typos do not pass silently.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,7 @@ enum {
     OPT_NONCE_KEY, OPT_POLICY, OPT_DEFAULT_POLICY, OPT_THREADS, OPT_MAX_CONN, OPT_TIMEOUT,
     OPT_RATE, OPT_BURST, OPT_EAR_PROFILE, OPT_DEV, OPT_STATE_DIR, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_NONCE_CACHE, OPT_OLD_KEYS, OPT_MAX_CONN_IP, OPT_COMMIT_BATCH, OPT_COMMIT_DELAY,
-    OPT_WAL_LIMIT, OPT_KEEP_DAYS, OPT_DRAIN, OPT_PUBLIC_URL,
+    OPT_WAL_LIMIT, OPT_KEEP_DAYS, OPT_DRAIN, OPT_PUBLIC_URL, OPT_ACCEPT_RESTORED,
 };
 
 static const struct option longopts[] = {
@@ -50,6 +51,7 @@ static const struct option longopts[] = {
     {"dev", no_argument, NULL, OPT_DEV},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"accept-restored-db", no_argument, NULL, OPT_ACCEPT_RESTORED},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -97,6 +99,9 @@ void vd_usage(FILE *out)
           "  --config FILE          JSON config file with the same keys (tls_cert, ...)\n"
           "  --dev --state-dir DIR  quick start: create DB, certificate, keys and tokens in DIR\n"
           "  --quiet                no per-request log lines\n"
+          "  --accept-restored-db   start on a database older than the one last served (its\n"
+          "                         generation below DB.high-water's): once, after a restore\n"
+          "                         and re-applying the revocations made since its backup\n"
           "  --version, --help\n"
           "\n"
           "Signals: SIGHUP reloads policies, TLS certificate and signing keys;\n"
@@ -288,14 +293,28 @@ static int load_config_file(struct vd_config *cfg, const char *path)
                         it->string);
                 goto out;
             }
-        if (strcmp(it->string, "quiet") == 0) {
-            if (!cJSON_IsBool(it)) {
-                fprintf(stderr, "verifierd: --config %s: \"quiet\" must be true or false\n",
-                        path);
-                goto out;
+        {   /* the flags without a value that the file may set: true or false */
+            const struct {
+                const char *key;
+                int *dst;
+            } bools[] = {
+                {"quiet", &cfg->quiet},
+                {"accept_restored_db", &cfg->accept_restored_db},
+            };
+            int *dst = NULL;
+
+            for (size_t b = 0; b < sizeof(bools) / sizeof(bools[0]); b++)
+                if (same_key(it->string, bools[b].key))
+                    dst = bools[b].dst;
+            if (dst != NULL) {
+                if (!cJSON_IsBool(it)) {
+                    fprintf(stderr, "verifierd: --config %s: \"%s\" must be true or false\n",
+                            path, it->string);
+                    goto out;
+                }
+                *dst = cJSON_IsTrue(it);
+                continue;
             }
-            cfg->quiet = cJSON_IsTrue(it);
-            continue;
         }
         snprintf(flag, sizeof(flag), "%s", it->string);
         for (char *p = flag; *p; p++)
@@ -375,6 +394,7 @@ int vd_config_parse(struct vd_config *cfg, int argc, char **argv)
         case OPT_CONFIG: break;
         case OPT_DEV: cfg->dev = 1; break;
         case OPT_QUIET: cfg->quiet = 1; break;
+        case OPT_ACCEPT_RESTORED: cfg->accept_restored_db = 1; break;
         case OPT_HELP: vd_usage(stdout); return 1;
         case OPT_VERSION: printf("verifierd %s (libverify %s)\n", VFY_VERSION_STRING, vfy_version()); return 1;
         case ':':

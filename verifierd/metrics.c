@@ -25,6 +25,7 @@ static atomic_ullong commits, committed_answers, commit_us;
 static atomic_ullong wal_restarts, wal_restarts_busy;
 static atomic_int wal_pages;
 static atomic_ullong reloads, reload_failures, dropped;
+static atomic_ullong generation_regressions;
 static atomic_llong tls_not_after;   /* the served certificate's expiry; 0 unknown */
 
 const char *vd_endpoint_name(enum vd_endpoint ep)
@@ -72,6 +73,11 @@ void vd_metrics_tls_expiry(int64_t not_after)
 void vd_metrics_dropped(void)
 {
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+}
+
+void vd_metrics_generation_regression(void)
+{
+    atomic_fetch_add_explicit(&generation_regressions, 1, memory_order_relaxed);
 }
 
 void vd_metrics_wal_restart(int ok)
@@ -210,6 +216,10 @@ char *vd_metrics_render(size_t *len)
               (unsigned long long)atomic_load(&reloads),
               (unsigned long long)atomic_load(&reload_failures),
               (unsigned long long)atomic_load(&dropped), (long long)atomic_load(&tls_not_after));
+    sb_printf(&b, "# HELP verifierd_store_generation_regressions_total Times the store generation went back under this verifierd: the database was restored or replaced, and revocations made after its backup are undone until re-applied.\n"
+                  "# TYPE verifierd_store_generation_regressions_total counter\n"
+                  "verifierd_store_generation_regressions_total %llu\n",
+              (unsigned long long)atomic_load(&generation_regressions));
     if (vd_srv != NULL && vd_srv->committer != NULL)
         sb_printf(&b, "# HELP verifierd_results_pruned_total Expired results deleted by --results-keep-days.\n"
                       "# TYPE verifierd_results_pruned_total counter\n"

@@ -102,7 +102,7 @@ static vfy_rc shared_generation(void *ctx, uint64_t *gen)
  * generation may go back. */
 static pthread_mutex_t generation_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static vfy_rc generation_read(vfy_store *st)
+static vfy_rc generation_read(vfy_store *st, uint64_t *out)
 {
     uint64_t gen;
     vfy_rc rc;
@@ -113,6 +113,8 @@ static vfy_rc generation_read(vfy_store *st)
         atomic_store(&generation_now, gen);
         atomic_store(&generation_valid, 1);
         atomic_store(&generation_read_at, mono_ms());
+        if (out != NULL)
+            *out = gen;
     }
     pthread_mutex_unlock(&generation_mu);
     return rc;
@@ -121,10 +123,235 @@ static vfy_rc generation_read(vfy_store *st)
 void vd_generation_refresh(void)
 {
     vfy_store *st = vd_store();
-    vfy_rc rc = st != NULL ? generation_read(st) : VFY_E_DB_OPEN;
+    vfy_rc rc = st != NULL ? generation_read(st, NULL) : VFY_E_DB_OPEN;
 
     if (rc != VFY_OK)
         vd_log("warn", "reading the store generation: %s", vfy_strerror(rc));
+}
+
+/* ---- the restore interlock: DB.high-water ----
+ *
+ * A database restored from a backup (or replaced by an older one) brings
+ * back everything revoked since the backup: attesters, components, PCR
+ * values and tokens are valid again, and nothing in the database says so.
+ * The store generation only goes up on a given database (every admin change
+ * sets it to at least the clock in microseconds), so verifierd keeps the
+ * highest generation it has served in a file beside the database,
+ * DB.high-water ("1752146400123456\n", mode 0600, written aside and renamed
+ * into place, synced as the key files are): at start a database whose
+ * generation is below it is refused (--accept-restored-db starts on it
+ * once the operator has re-applied the revocations), and the housekeeping
+ * thread records every rise and reports a fall under the running server
+ * (sqlite3 .restore), which it then records: the operator has been told.
+ *
+ * Replicas on one database share the file. Each re-reads it before a write
+ * and writes only a higher value (except to record a fall), and every
+ * value written was the database's generation at some point, so in normal
+ * operation the file never holds more than the database: a write that
+ * loses a race leaves a lower value, which weakens the check until the
+ * next change but never refuses a start.
+ *
+ * The start checks the file before anything is served or stored, and
+ * writes it only once everything else is in hand, just before it serves
+ * (hw_arm): a start that fails (the port taken, say) changes nothing, and
+ * one with --accept-restored-db can be tried again as it was.
+ *
+ * Writing never fails or delays a request: only the start and the
+ * housekeeping thread write, and a failure is a warning (once, until a
+ * write succeeds again), retried at the next change and every 10 s.
+ * A file that cannot be read or holds anything but decimal digits is
+ * warned about and treated as absent (it is not evidence of a restore,
+ * and verifierd never leaves one half-written); it is then rewritten.
+ */
+static char *hw_path;     /* DB.high-water */
+/* The rest under hw_mu: the housekeeping thread, and the start's hw_arm. */
+static pthread_mutex_t hw_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t hw_last;  /* the generation read last (at start, then by housekeeping) */
+enum hw_pending { HW_DONE, HW_WRITE, HW_FORCE };
+static enum hw_pending hw_pending;  /* a write to make (HW_FORCE: recording a fall) */
+static unsigned hw_rounds;          /* housekeeping rounds since the failed write */
+static int hw_warned;               /* a write failure was logged */
+static int hw_armed;                /* the start is done: writes may be made */
+
+/* The value in @path: 1 and *@v; 0 if there is no such file; -1 with @why
+ * (unreadable, malformed). Digits, then an optional newline, nothing else. */
+static int hw_read(const char *path, uint64_t *v, char *why, size_t cap)
+{
+    char buf[32], *end;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t digits;
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, cap, "cannot read it: %s", strerror(errno));
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    if (n < 0)
+        snprintf(why, cap, "cannot read it: %s", strerror(errno));
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    digits = strspn(buf, "0123456789");
+    if (digits == 0 || digits > 20 || (size_t)n != digits + (buf[digits] == '\n')) {
+        snprintf(why, cap, "not a store generation (want decimal digits and a newline)");
+        return -1;
+    }
+    errno = 0;
+    *v = strtoull(buf, &end, 10);
+    if (errno != 0) {
+        snprintf(why, cap, "not a store generation (out of range)");
+        return -1;
+    }
+    return 1;
+}
+
+/* @v into @path: a new file beside it, mode 0600, synced, renamed over it.
+ * 0 or an errno. */
+static int hw_write(const char *path, uint64_t v)
+{
+    char line[32];
+    size_t n = strlen(path) + sizeof(".XXXXXX");
+    char *tmp = malloc(n);
+    int fd, len, e = 0;
+
+    if (tmp == NULL)
+        return ENOMEM;
+    snprintf(tmp, n, "%s.XXXXXX", path);
+    len = snprintf(line, sizeof(line), "%llu\n", (unsigned long long)v);
+    if ((fd = mkstemp(tmp)) < 0) {   /* 0600 */
+        e = errno;
+        free(tmp);
+        return e;
+    }
+    errno = 0;
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write(fd, line, (size_t)len) != len ||
+        fsync(fd) != 0)
+        e = errno != 0 ? errno : EIO;
+    if (close(fd) != 0 && e == 0)
+        e = errno;
+    if (e == 0 && rename(tmp, path) != 0)
+        e = errno;
+    if (e != 0)
+        unlink(tmp);
+    free(tmp);
+    return e;
+}
+
+/* Record @gen: when the file holds less (re-read: replicas write it too),
+ * or with @force whatever it holds (a fall, told to the operator). A
+ * failure is logged once, until a write succeeds, and retried. */
+static void hw_record(uint64_t gen, int force)
+{
+    uint64_t held = 0;
+    char why[128];
+    int r = hw_read(hw_path, &held, why, sizeof(why)), e;
+
+    if (r == 1 && (force ? held == gen : held >= gen))
+        e = 0;
+    else
+        e = hw_write(hw_path, gen);
+    if (e == 0) {
+        if (hw_warned)
+            vd_log("info", "high-water file %s written again (store generation %llu)", hw_path,
+                   (unsigned long long)gen);
+        hw_pending = HW_DONE;
+        hw_warned = 0;
+        return;
+    }
+    if (!hw_warned)
+        vd_log("warn", "writing the high-water file %s: %s (the restore check at the next "
+               "start compares with an older value; retried)", hw_path, strerror(e));
+    hw_warned = 1;
+    if (hw_pending == HW_DONE)
+        hw_pending = force ? HW_FORCE : HW_WRITE;
+    hw_rounds = 0;
+}
+
+/* At start, with the store generation just read: 0 to go on, -1 (logged)
+ * to refuse a database older than the file records. Writes nothing: the
+ * write waits for hw_arm. Before the housekeeping thread starts. */
+static int hw_start(const struct vd_config *cfg, uint64_t gen)
+{
+    size_t n = strlen(cfg->db_path) + sizeof(".high-water");
+    uint64_t held = 0;
+    char why[128];
+    int r, force = 0;
+
+    if ((hw_path = malloc(n)) == NULL) {
+        vd_log("error", "out of memory");
+        return -1;
+    }
+    snprintf(hw_path, n, "%s.high-water", cfg->db_path);
+    hw_last = gen;
+    r = hw_read(hw_path, &held, why, sizeof(why));
+    if (r < 0)
+        vd_log("warn", "high-water file %s: %s; ignored (this start cannot tell whether the "
+               "database was restored from a backup) and written again", hw_path, why);
+    if (r == 1 && gen < held && !cfg->accept_restored_db) {
+        vd_log("error", "--db %s: the database is older than the one this verifierd last "
+               "served (store generation %llu, %s records %llu): restored from a backup or "
+               "replaced? Revocations made after the backup are undone; re-apply them "
+               "(operator guide §10 step 4), then start once with --accept-restored-db (or "
+               "remove %s)", cfg->db_path, (unsigned long long)gen, hw_path,
+               (unsigned long long)held, hw_path);
+        return -1;
+    }
+    if (r == 1 && gen < held) {
+        vd_log("warn", "--db %s: starting on a database older than the one this verifierd "
+               "last served (store generation %llu, %s records %llu), as "
+               "--accept-restored-db says: revocations made after its backup stay undone "
+               "unless re-applied (operator guide §10 step 4); remove --accept-restored-db "
+               "now", cfg->db_path, (unsigned long long)gen, hw_path, (unsigned long long)held);
+        force = 1;
+    } else if (cfg->accept_restored_db) {
+        vd_log("warn", "--accept-restored-db: the database is not older than %s records, "
+               "nothing to accept; remove the flag, or a later restore will start without "
+               "a word", hw_path);
+    }
+    hw_pending = force ? HW_FORCE : HW_WRITE;
+    return 0;
+}
+
+/* The start is done (about to serve): record the generation read last. */
+static void hw_arm(void)
+{
+    pthread_mutex_lock(&hw_mu);
+    hw_armed = 1;
+    if (hw_pending != HW_DONE)
+        hw_record(hw_last, hw_pending == HW_FORCE);
+    pthread_mutex_unlock(&hw_mu);
+}
+
+/* Housekeeping, after each good read of the store generation. Before
+ * hw_arm, a change is only noted, for hw_arm to write. */
+static void hw_watch(uint64_t gen)
+{
+    if (hw_path == NULL)
+        return;
+    pthread_mutex_lock(&hw_mu);
+    if (gen < hw_last) {
+        vd_log("error", "store generation went back from %llu to %llu: the database was "
+               "restored or replaced under verifierd; revocations made after its backup are "
+               "undone until re-applied (operator guide §10 step 4)",
+               (unsigned long long)hw_last, (unsigned long long)gen);
+        vd_metrics_generation_regression();
+        hw_last = gen;
+        hw_pending = HW_FORCE;
+    } else if (gen > hw_last) {
+        hw_last = gen;
+        if (hw_pending == HW_DONE)
+            hw_pending = HW_WRITE;
+    } else if (hw_pending == HW_DONE || !hw_armed || ++hw_rounds < 100) {
+        pthread_mutex_unlock(&hw_mu);   /* nothing to write, or a retry not due (10 s) */
+        return;
+    }
+    if (hw_armed)
+        hw_record(gen, hw_pending == HW_FORCE);
+    pthread_mutex_unlock(&hw_mu);
 }
 
 /* ---- per-thread store and appraiser ---- */
@@ -450,9 +677,12 @@ static void *checkpointer_main(void *arg)
     while (!atomic_load(&checkpointer_stop)) {
         vfy_rc rc;
         int pages = 0;
+        uint64_t gen;
 
         usleep(100000);
-        if ((rc = generation_read(st)) != VFY_OK && time(NULL) - last_err >= 60) {
+        if ((rc = generation_read(st, &gen)) == VFY_OK)
+            hw_watch(gen);
+        else if (time(NULL) - last_err >= 60) {
             vd_log("warn", "reading the store generation: %s: %s", vfy_strerror(rc),
                    vfy_store_errmsg(st));
             last_err = time(NULL);
@@ -1489,9 +1719,17 @@ int vd_server_start(struct vd_server *s)
         vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
         return -1;
     }
-    if ((rc = generation_read(s->ckpt_st)) != VFY_OK) {
-        vd_log("error", "reading the store generation: %s", vfy_strerror(rc));
-        return -1;
+    {
+        uint64_t gen = 0;
+
+        if ((rc = generation_read(s->ckpt_st, &gen)) != VFY_OK) {
+            vd_log("error", "reading the store generation: %s", vfy_strerror(rc));
+            return -1;
+        }
+        /* a database older than the one served last is refused before
+         * anything is served or stored */
+        if (hw_start(s->cfg, gen) != 0)
+            return -1;
     }
     atomic_store(&checkpointer_stop, 0);
     if (pthread_create(&checkpointer, NULL, checkpointer_main, s->ckpt_st) != 0) {
@@ -1554,6 +1792,7 @@ int vd_server_start(struct vd_server *s)
      * daemon through the accept thread, started below. */
     if (vd_load_policies(s->cfg) != 0)
         return -1;
+    hw_arm();   /* about to serve: DB.high-water records the generation */
     if (vd_accept_start(listen_fd, cur_gen->d, s->cfg->max_connections,
                         s->cfg->max_conn_per_ip) != 0) {
         vd_log("error", "cannot start the accept thread");
@@ -1717,6 +1956,8 @@ void vd_server_stop(struct vd_server *s)
         checkpointer_running = 0;
     }
     vfy_store_close(&s->ckpt_st);
+    free(hw_path);   /* the housekeeping thread, its only user, has stopped */
+    hw_path = NULL;
     vfy_nonce_key_free(&s->nonce_key);
     vfy_nonce_cache_free(&s->nonce_cache);
     vd_ratelimit_free(s->rl);

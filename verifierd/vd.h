@@ -58,6 +58,7 @@ struct vd_config {
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */
+    int accept_restored_db;    /* start on a database older than DB.high-water records */
 };
 
 int vd_config_parse(struct vd_config *cfg, int argc, char **argv);
@@ -80,6 +81,7 @@ void vd_metrics_wal_pages(int pages);   /* WAL size after the last checkpoint */
 void vd_metrics_reload(int ok);         /* a SIGHUP reload ended (ok: nothing was kept) */
 void vd_metrics_tls_expiry(int64_t not_after);   /* the served certificate's expiry */
 void vd_metrics_dropped(void);          /* a request closed unread (its generation stopping) */
+void vd_metrics_generation_regression(void); /* the store generation went back (server.c) */
 char *vd_metrics_render(size_t *len);
 
 /* ---- rate limiting (ratelimit.c) ---- */

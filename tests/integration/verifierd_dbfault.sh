@@ -10,6 +10,7 @@
 #      /healthz still answers; with the generation table dropped too,
 #      /healthz is 503, and a token revoked meanwhile is refused (the
 #      token cache is not trusted without a generation).
+#   Neither is taken for a restore: no "store generation went back" line.
 set -uo pipefail
 # shellcheck disable=SC2119  # vd_stop without arguments stops the current server
 # shellcheck source=../lib/verifierd.sh
@@ -61,6 +62,12 @@ dd if="$VD_TMP/header" of="$VD_DB" bs=16 count=1 conv=notrunc 2>/dev/null
 # until a restart, or until another program wrote to the database)
 expect_eq "header back: healthz, challenge, attest and admin succeed again, without a restart" \
     "$(all_four) $(all_four)" "200 201 200 200 200 201 200 200"
+# A database that cannot be read is no restore: the generation reads fail,
+# none goes back (the restore interlock, docs/operator-guide.md §10).
+expect_nomatch "... and no 'store generation went back' was logged" "$(cat "$VD_LOG")" \
+    'store generation went back'
+expect_eq "... the high-water file holds the database's generation" \
+    "$(cat "$VD_DB.high-water")" "$(sqlite3 "$VD_DB" 'SELECT gen FROM generation')"
 
 # ---- 2. tables dropped ----
 sqlite3 "$VD_DB" 'PRAGMA foreign_keys=OFF; DROP TABLE results;' 2>"$VD_TMP/sql.err" ||
