@@ -97,8 +97,8 @@ static struct {
                                * being measured is extended (g.unmeasured until then) */
     int started;              /* a manifest was measured once: the PCR is read before extends */
     atomic_int reset_seen;    /* a quote saw a TPM reset: the main loop notifies */
-    agent_tpm_counts counts;  /* the TPM's reset and restart counters when the log
-                               * (re)started */
+    agent_tpm_counts seen;    /* the TPM's reset and restart counters last seen while
+                               * the agent PCR held the log (seen_counts) */
     unsigned reconnects;      /* agent_tpm_reconnects() last said */
     unsigned requotes;        /* agent_tpm_requotes() last said */
     char unmeasured_why[256];
@@ -239,32 +239,52 @@ static void log_restart(void)
     g.nlog = g.nlog > 0 ? 1 : 0;
 }
 
-/* The agent PCR reads zeros while the log is not empty: 1 if the TPM was
- * reset (its resetCount went up since the log started), 2 if it was
+/* The agent PCR reads zeros while the log is not empty, with the TPM's
+ * counters @now (a quote's; NULL: read them): 1 if the TPM was reset (its
+ * resetCount went up since the agent PCR last held the log), 2 if it was
  * restarted (resetCount the same, restartCount up: TPM2_Shutdown(STATE)
  * then TPM2_Startup(CLEAR), e.g. resume from hibernation) — the log starts
  * again, the counters are the new epoch's, as the verifier's history
- * starts over at either (docs/appraisal.md, State) — 0 if neither: PCR 23
- * reset by another program (TPM2_PCR_Reset), which the verifier would
- * rightly take a new log for a history rollback after, so @err says so;
- * -1 with @err if the TPM cannot tell. g.lock held. */
-static int tpm_was_reset(char *err, size_t err_cap)
+ * starts over at either, compared with the last quote it verified
+ * (docs/appraisal.md, State) — 0 if neither: PCR 23 reset by another
+ * program (TPM2_PCR_Reset), which the verifier would rightly take a new log
+ * for a history rollback after, so @err says so; -1 with @err if the TPM
+ * cannot tell. g.lock held. */
+static int tpm_was_reset(const agent_tpm_counts *now, char *err, size_t err_cap)
 {
-    agent_tpm_counts now;
+    agent_tpm_counts read;
     int32_t dreset, drestart;
 
-    if (agent_tpm_counts_read(g.tpm, &now, err, err_cap) != 0)
-        return -1;
-    dreset = (int32_t)(now.reset - g.counts.reset);
-    drestart = (int32_t)(now.restart - g.counts.restart);
+    if (now == NULL) {
+        if (agent_tpm_counts_read(g.tpm, &read, err, err_cap) != 0)
+            return -1;
+        now = &read;
+    }
+    dreset = (int32_t)(now->reset - g.seen.reset);
+    drestart = (int32_t)(now->restart - g.seen.restart);
     if (dreset > 0 || (dreset == 0 && drestart > 0)) {
-        g.counts = now;
+        g.seen = *now;
         return dreset > 0 ? 1 : 2;
     }
     snprintf(err, err_cap, "PCR %u was reset by another program (zeros, but no TPM reset or "
              "restart: resetCount and restartCount unchanged); a new log would be a rollback: "
              "restart the platform", g.pcr);
     return 0;
+}
+
+/* The agent PCR was extended from zeros (the log starts again): the TPM's
+ * counters now are the ones its log lives in. Read after the extend, so a
+ * reset the agent has not seen (one more while a re-measure was pending)
+ * is not taken for a new one when the PCR next reads zeros: the counters
+ * seen when the reset was found are older than the log. If they cannot be
+ * read, those stay (said), until a quote tells. g.lock held. */
+static void seen_counts(void)
+{
+    char err[200];
+
+    if (agent_tpm_counts_read(g.tpm, &g.seen, err, sizeof(err)) != 0)
+        say("the TPM's reset counters cannot be read after measuring from zeros (%s): the "
+            "next quote records them", err);
 }
 
 /* After a TPM reset seen in a quote (log_restart), the manifest in force
@@ -289,6 +309,7 @@ static int remeasure(char *err, size_t err_cap)
         return -1;
     }
     g.remeasure = 0;
+    seen_counts();
     return 0;
 }
 
@@ -302,6 +323,7 @@ static void log_commit(struct agent_log_entry *e, uint8_t **bytes, size_t len, u
             free(g.log[i].b64);
         g.nlog = 0;
         g.restart_pending = 0;
+        seen_counts();
     }
     g.log[g.nlog++] = *e;
     e->b64 = NULL;
@@ -538,7 +560,7 @@ static int manifest_reload(const char *why)
                               ? extend_needed(e.md, base, &reset, err, sizeof(err)) : 1;
 
         if (need == -1 && reset && base > 0) {
-            int was = tpm_was_reset(err, sizeof(err));
+            int was = tpm_was_reset(NULL, err, sizeof(err));
 
             if (was <= 0) {   /* reset by another program, or cannot tell */
                 if (was < 0) {
@@ -660,7 +682,7 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
         log_replay(want, g.nlog);
         if (memcmp(q.values[g.pcr], want, 32) != 0 && memcmp(q.values[g.pcr], zero, 32) == 0 &&
             g.nlog > 0) {
-            int was = tpm_was_reset(err, err_cap);
+            int was = tpm_was_reset(&q.counts, err, err_cap);
 
             if (was < 0)
                 goto out;   /* cannot tell a TPM reset from another program's */
@@ -694,6 +716,9 @@ static uint8_t *make_evidence(SSL *ssl, const uint8_t nonce[32], size_t *out_len
             g.pcr_mismatch_said = 1;
             goto out;
         }
+        /* the PCR held the log at these counters: zeros at the same ones
+         * later are another program's reset (the verifier's last seen) */
+        g.seen = q.counts;
     }
     for (unsigned i = 0; i < 24; i++)
         if (q.mask & (1u << i))
@@ -1390,7 +1415,7 @@ int main(int argc, char **argv)
         if (memcmp(cur, zero, 32) != 0)
             say("warning: PCR %u is already extended (agent restarted without a TPM reset?); "
                 "a verifier will not be able to replay this agent log", g.pcr);
-        if (agent_tpm_counts_read(g.tpm, &g.counts, err, sizeof(err)) != 0) {
+        if (agent_tpm_counts_read(g.tpm, &g.seen, err, sizeof(err)) != 0) {
             fprintf(stderr, "vfy-agent: %s\n", err);
             goto out;
         }

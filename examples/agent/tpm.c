@@ -1,7 +1,8 @@
 /*
  * tpm.c — the agent's TPM operations with tpm2-tss ESAPI (DESIGN §3 quote,
  * §4 agent PCR): open the TCTI from the environment, create or load the
- * persistent ECC P-256 AK, extend the agent PCR, quote + read PCRs.
+ * persistent ECC P-256 AK, extend the agent PCR, quote + read PCRs, the
+ * TPM's reset and restart counters as the AK's quotes carry them.
  *
  * A quote and the PCR read after it are two commands, and another TPM
  * client may extend a PCR in between: the values read are checked against
@@ -443,35 +444,6 @@ int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, 
     return 0;
 }
 
-static int counts_once(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
-{
-    TPMS_TIME_INFO *now = NULL;
-    TSS2_RC rc = Esys_ReadClock(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &now);
-
-    if (rc != TSS2_RC_SUCCESS) {
-        t->last_rc = rc;
-        return fail(err, err_cap, "Esys_ReadClock", rc);
-    }
-    c->reset = now->clockInfo.resetCount;
-    c->restart = now->clockInfo.restartCount;
-    Esys_Free(now);
-    return 0;
-}
-
-int agent_tpm_counts_read(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
-{
-    if (ready(t, err, err_cap) != 0)
-        return -1;
-    t->last_rc = TSS2_RC_SUCCESS;
-    if (counts_once(t, c, err, err_cap) != 0) {
-        /* a read changes nothing: once more on a fresh connection */
-        if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0 ||
-            counts_once(t, c, err, err_cap) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 void agent_quote_clear(agent_quote *q)
 {
     if (q == NULL)
@@ -513,24 +485,38 @@ int agent_tpm_quote(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32], a
     return r;
 }
 
+/* The TPMS_ATTEST of a quote into @a: 0, or -1 with @err. */
+static int attest_read(const TPM2B_ATTEST *quoted, TPMS_ATTEST *a, char *err, size_t err_cap)
+{
+    size_t off = 0;
+    TSS2_RC rc;
+
+    memset(a, 0, sizeof(*a));
+    rc = Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &off, a);
+    if (rc != TSS2_RC_SUCCESS)
+        return fail(err, err_cap, "Tss2_MU_TPMS_ATTEST_Unmarshal", rc);
+    if (off != quoted->size || a->type != TPM2_ST_ATTEST_QUOTE)
+        return failmsg(err, err_cap, "the TPM's quote is not a TPMS_ATTEST of a quote");
+    return 0;
+}
+
 /* Whether @values (the PCRs in @mask) are the ones @quoted covers: SHA-256
  * of them, ascending, equals its pcrDigest (the AK signs with SHA-256). 1
- * yes, 0 no, -1 with @err if the quote cannot be read. */
+ * yes, 0 no, -1 with @err if the quote cannot be read. @counts: the
+ * counters of its clockInfo. */
 static int values_quoted(const TPM2B_ATTEST *quoted, uint32_t mask,
-                         const uint8_t values[][32], char *err, size_t err_cap)
+                         const uint8_t values[][32], agent_tpm_counts *counts, char *err,
+                         size_t err_cap)
 {
     uint8_t cat[AGENT_TPM_MAX_PCRS * 32], md[32];
     const TPM2B_DIGEST *pd;
     TPMS_ATTEST a;
-    size_t off = 0, n = 0;
-    TSS2_RC rc;
+    size_t n = 0;
 
-    memset(&a, 0, sizeof(a));
-    rc = Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &off, &a);
-    if (rc != TSS2_RC_SUCCESS)
-        return fail(err, err_cap, "Tss2_MU_TPMS_ATTEST_Unmarshal", rc);
-    if (off != quoted->size || a.type != TPM2_ST_ATTEST_QUOTE)
-        return failmsg(err, err_cap, "the TPM's quote is not a TPMS_ATTEST of a quote");
+    if (attest_read(quoted, &a, err, err_cap) != 0)
+        return -1;
+    counts->reset = a.clockInfo.resetCount;
+    counts->restart = a.clockInfo.restartCount;
     pd = &a.attested.quote.pcrDigest;
     for (unsigned i = 0; i < AGENT_TPM_MAX_PCRS; i++)
         if (mask & (1u << i)) {
@@ -592,7 +578,8 @@ static int quote_once(agent_tpm *t, uint32_t mask, const uint8_t qualifying[32],
     q->mask = mask;
     if (pcr_read(t, mask, q->values, err, err_cap) != 0)
         goto out;
-    ret = values_quoted(quoted, mask, (const uint8_t(*)[32])q->values, err, err_cap);
+    ret = values_quoted(quoted, mask, (const uint8_t(*)[32])q->values, &q->counts, err,
+                        err_cap);
     if (ret >= 0)
         ret = !ret;   /* 1: matched -> 0; 0: changed -> 1 */
 out:
@@ -601,4 +588,54 @@ out:
     if (ret != 0)
         agent_quote_clear(q);
     return ret;
+}
+
+/* A quote of no PCRs by the AK: its clockInfo, nothing else used. */
+static int counts_once(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
+{
+    TPM2B_DATA qd;
+    TPMT_SIG_SCHEME scheme;
+    TPML_PCR_SELECTION sel;
+    TPM2B_ATTEST *quoted = NULL;
+    TPMT_SIGNATURE *sig = NULL;
+    TPMS_ATTEST a;
+    TSS2_RC rc;
+    int ret = -1;
+
+    if (t->ak == ESYS_TR_NONE)
+        return failmsg(err, err_cap, "no AK loaded");
+    memset(&qd, 0, sizeof(qd));
+    memset(&scheme, 0, sizeof(scheme));
+    scheme.scheme = TPM2_ALG_NULL;
+    selection(&sel, 0);
+    rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd, &scheme,
+                    &sel, &quoted, &sig);
+    if (rc != TSS2_RC_SUCCESS) {
+        t->last_rc = rc;
+        fail(err, err_cap, "Esys_Quote (the TPM's counters)", rc);
+        goto out;
+    }
+    if (attest_read(quoted, &a, err, err_cap) != 0)
+        goto out;
+    c->reset = a.clockInfo.resetCount;
+    c->restart = a.clockInfo.restartCount;
+    ret = 0;
+out:
+    Esys_Free(quoted);
+    Esys_Free(sig);
+    return ret;
+}
+
+int agent_tpm_counts_read(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap)
+{
+    if (ready(t, err, err_cap) != 0)
+        return -1;
+    t->last_rc = TSS2_RC_SUCCESS;
+    if (counts_once(t, c, err, err_cap) != 0) {
+        /* a quote changes nothing: once more on a fresh connection */
+        if (!lost_connection(t->last_rc) || reconnect(t, err, err_cap) != 0 ||
+            counts_once(t, c, err, err_cap) != 0)
+            return -1;
+    }
+    return 0;
 }

@@ -57,20 +57,23 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32],
 /** Read sha256 PCR @pcr into @out. */
 int agent_tpm_pcr_read1(agent_tpm *t, unsigned pcr, uint8_t out[32], char *err, size_t err_cap);
 
-/** The TPM's reset and restart counters (TPMS_CLOCK_INFO, not obfuscated
- * in TPM2_ReadClock). resetCount goes up at every TPM reset
- * (TPM2_Startup(CLEAR) after TPM2_Shutdown(CLEAR) or none: restartCount
- * back to 0); restartCount at every TPM restart (TPM2_Startup(CLEAR) after
- * TPM2_Shutdown(STATE), e.g. resume from hibernation) and resume
- * (TPM2_Startup(STATE)). Both reset the PCRs but a resume, so PCRs back to
- * their reset values while neither went up were reset by software
- * (TPM2_PCR_Reset). */
+/** The TPM's reset and restart counters (TPMS_CLOCK_INFO). resetCount goes
+ * up at every TPM reset (TPM2_Startup(CLEAR) after TPM2_Shutdown(CLEAR) or
+ * none: restartCount back to 0); restartCount at every TPM restart
+ * (TPM2_Startup(CLEAR) after TPM2_Shutdown(STATE), e.g. resume from
+ * hibernation) and resume (TPM2_Startup(STATE)). Both reset the PCRs but a
+ * resume, so PCRs back to their reset values while neither went up were
+ * reset by software (TPM2_PCR_Reset). As the AK's quotes carry them: for an
+ * AK outside the endorsement and platform hierarchies both are offset by a
+ * constant per key (obfuscated), which is what a verifier compares, so they
+ * are compared with each other only, never with TPM2_ReadClock's. */
 typedef struct agent_tpm_counts {
     uint32_t reset;
     uint32_t restart;
 } agent_tpm_counts;
 
-/** Read the TPM's counters now (TPM2_ReadClock). */
+/** The TPM's counters now: a quote of no PCRs by the AK (its clockInfo).
+ * The AK must be loaded (agent_tpm_ak). */
 int agent_tpm_counts_read(agent_tpm *t, agent_tpm_counts *c, char *err, size_t err_cap);
 
 /** A quote with the PCR values it covers (sha256 bank). */
@@ -81,6 +84,7 @@ typedef struct agent_quote {
     size_t sig_len;
     uint32_t mask;        /* PCR indices covered (bit i = PCR i) */
     uint8_t values[AGENT_TPM_MAX_PCRS][32];
+    agent_tpm_counts counts; /* the quote's clockInfo counters */
 } agent_quote;
 
 /**
