@@ -4,7 +4,7 @@
  *
  *   - the TPM (tpm.c): a persistent ECC P-256 AK, the agent PCR, quotes;
  *   - the manifest: measured into the agent PCR at start and on every change
- *     (SIGHUP, or the file's mtime/size/inode changing), with the agent log
+ *     (SIGHUP, or the file's inode/size/mtime/ctime changing), with the agent log
  *     kept in memory;
  *   - a TLS 1.3 server (tls.c) speaking the framed protocol (frame.c): an
  *     attestation request carries a nonce and is answered with CMW evidence
@@ -434,8 +434,9 @@ static int set_unmeasured(const uint8_t md[32], const char *err, const char *lin
  * (missing, unreadable, over 64 KiB) or refuses as a manifest (malformed,
  * over a limit): the runtime may well run what it says. The file is read
  * again at every poll until it is measured (its stat is recorded only once
- * it was measured, found unchanged or refused as invalid), and each
- * complaint is said once, not at every poll.
+ * it was measured, found unchanged or refused as invalid, and forgotten
+ * when it cannot be read), and each complaint is said once, not at every
+ * poll.
  */
 static int manifest_reload(const char *why)
 {
@@ -464,6 +465,9 @@ static int manifest_reload(const char *why)
         snprintf(err, sizeof(err), "cannot read the manifest file (missing, unreadable or over "
                  "64 KiB)");
         pthread_mutex_lock(&g.lock);
+        /* whatever comes back is read: the measured file put back as it
+         * was (mv, cp -p) has the stat recorded when it was measured */
+        memset(&g.manifest_st, 0, sizeof(g.manifest_st));
         ret = set_unmeasured(e.md, err, line);   /* (e.md: zeros, no bytes) */
         pthread_mutex_unlock(&g.lock);
         return ret;
@@ -1183,9 +1187,14 @@ static int manifest_file_changed(void)
     if (stat(g.manifest_path, &st) != 0)   /* gone: a change, once */
         return !g.read_failing;
     pthread_mutex_lock(&g.lock);
-    changed = st.st_ino != g.manifest_st.st_ino || st.st_size != g.manifest_st.st_size ||
+    /* ctime too: a file of the same size written in place with its mtime
+     * set back (cp -p, touch -r, rsync -t) changes nothing else */
+    changed = st.st_dev != g.manifest_st.st_dev || st.st_ino != g.manifest_st.st_ino ||
+              st.st_size != g.manifest_st.st_size ||
               st.st_mtim.tv_sec != g.manifest_st.st_mtim.tv_sec ||
-              st.st_mtim.tv_nsec != g.manifest_st.st_mtim.tv_nsec;
+              st.st_mtim.tv_nsec != g.manifest_st.st_mtim.tv_nsec ||
+              st.st_ctim.tv_sec != g.manifest_st.st_ctim.tv_sec ||
+              st.st_ctim.tv_nsec != g.manifest_st.st_ctim.tv_nsec;
     pthread_mutex_unlock(&g.lock);
     return changed;
 }
