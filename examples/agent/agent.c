@@ -529,12 +529,6 @@ static int manifest_reload(const char *why)
         }
         /* else measured below, which says what the PCR holds */
     }
-    if (g.nlog >= MAX_LOG) {
-        g.manifest_st = st;   /* nothing to retry before a platform reset */
-        snprintf(err, sizeof(err), "agent log full (%d entries); restart the platform to "
-                 "measure more", MAX_LOG);
-        goto unmeasured;
-    }
     b64cap = VFY_B64URL_LEN(len) + 1;
     e.b64 = malloc(b64cap);
     if (e.b64 == NULL || vfy_b64url_encode(e.b64, b64cap, bytes, len) != VFY_OK) {
@@ -584,12 +578,22 @@ static int manifest_reload(const char *why)
             say("PCR %u is back to zeros (the TPM was %s): the agent log starts again", g.pcr,
                 was == 2 ? "restarted" : "reset");
             g.restart_pending = 1;
+            base = 0;
             need = 1;
         }
         if (need == -1) {
             snprintf(err, sizeof(err), "PCR %u holds neither the agent log's value nor that "
                      "value extended by this manifest (extended by another program?): restart "
                      "the platform", g.pcr);
+            goto unmeasured;
+        }
+        /* Full: checked against the log this manifest would go on, after
+         * the PCR told whether a TPM reset dropped it. The stat is not
+         * recorded: tried again at every poll, which is also how a reset
+         * comes to be seen (an unmeasured agent quotes nothing). */
+        if (base >= MAX_LOG) {
+            snprintf(err, sizeof(err), "agent log full (%d entries); restart the platform to "
+                     "measure more", MAX_LOG);
             goto unmeasured;
         }
         if (need == -2 || (need == 1 && agent_tpm_extend(g.tpm, g.pcr, e.md, err,
