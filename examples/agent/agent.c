@@ -508,9 +508,12 @@ static int manifest_reload(const char *why)
     if (remeasure(err, sizeof(err)) != 0)
         goto unmeasured;
     /* The last measured manifest again: nothing to extend, if the PCR
-     * holds the log (read when it was not attested: after a TPM reset the
-     * log's last manifest is no longer in the PCR, and is measured again
-     * like any other). */
+     * holds the log. Read when the agent was unmeasured: a TPM reset (or
+     * PCR 23 reset by another program, or extended) meanwhile went unseen,
+     * as an unmeasured agent quotes nothing; the manifest is then measured
+     * like any other, which says what the PCR holds, rather than announced
+     * as attested again while the PCR holds none of the log (the next
+     * quote would find that too: agent_refused_reset_back.sh). */
     if (g.nlog > 0 && !g.restart_pending && memcmp(g.log[g.nlog - 1].md, e.md, 32) == 0) {
         int reset;
 
