@@ -57,14 +57,7 @@ for v in range(first, last + 1):
         time.sleep(0.0005)
 print("fill.py: versions %d..%d written" % (first, last))
 PY
-cat >"$TMP/reset.sh" <<SH
-tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:\$SWTPM_CTRL_PORT" -i >/dev/null &&
-    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
-for i in 0 1 2 3 4 5 6 7; do
-    tpm2_pcrextend "\$i:sha256=\$(printf 'demo platform pcr %s' "\$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
-done
-tpm2_flushcontext -t >/dev/null 2>&1 || true
-SH
+demo_reset_script "$TMP/reset.sh"   # a TPM reset, as agent_tpm_reset.sh does it
 W='"$DEMO_VD_DIR/.."'
 cat >"$TMP/story.txt" <<STORY
 op transfer 1 EUR to ACME Travel

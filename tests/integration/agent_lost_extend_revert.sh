@@ -19,11 +19,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$SRC/tests/lib/demo.sh"
 demo_require_built
 demo_tmp agent_lost_extend_revert
-SHIM=$VFY_BUILD_DIR/tests/tpmfault.so
-[ -f "$SHIM" ] || { echo "FAIL - $SHIM not built"; echo "0 passed, 1 failed"; exit 1; }
-# ASan wants to be first among the libraries; the shim is not instrumented
-[ "${VFY_SANITIZE:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-mkdir -p "$TMP/fault"
+demo_fault_shim
 
 SWAP='"$DEMO_VD_DIR/../swap-manifest"'
 cat >"$TMP/story.txt" <<STORY

@@ -17,11 +17,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$SRC/tests/lib/demo.sh"
 demo_require_built
 demo_tmp agent_quote_race
-SHIM=$VFY_BUILD_DIR/tests/tpmfault.so
-[ -f "$SHIM" ] || { echo "FAIL - $SHIM not built"; echo "0 passed, 1 failed"; exit 1; }
-# ASan wants to be first among the libraries; the shim is not instrumented
-[ "${VFY_SANITIZE:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-mkdir -p "$TMP/fault"
+demo_fault_shim
 
 # PCR 7 as it will be after the shim's extend (32 bytes of 0x5a), approved
 # beside its current value; then the race armed

@@ -23,14 +23,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 demo_require_built
 demo_tmp agent_refused_reset_back
 
-cat >"$TMP/reset.sh" <<SH
-tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:\$SWTPM_CTRL_PORT" -i >/dev/null &&
-    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
-for i in 0 1 2 3 4 5 6 7; do
-    tpm2_pcrextend "\$i:sha256=\$(printf 'demo platform pcr %s' "\$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
-done
-tpm2_flushcontext -t >/dev/null 2>&1 || true
-SH
+demo_reset_script "$TMP/reset.sh"   # a TPM reset, as agent_tpm_reset.sh does it
 printf '{"agent_id":"travel-agent-01","manifest_version":3,' >"$TMP/broken.json"
 SWAP='"$DEMO_VD_DIR/../swap-manifest"'
 V1='"$DEMO_VD_DIR/../manifest-v1.json"'

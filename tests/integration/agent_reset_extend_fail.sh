@@ -20,22 +20,9 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$SRC/tests/lib/demo.sh"
 demo_require_built
 demo_tmp agent_reset_extend_fail
-SHIM=$VFY_BUILD_DIR/tests/tpmfault.so
-[ -f "$SHIM" ] || { echo "FAIL - $SHIM not built"; echo "0 passed, 1 failed"; exit 1; }
-# ASan wants to be first among the libraries; the shim is not instrumented
-[ "${VFY_SANITIZE:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-mkdir -p "$TMP/fault"
+demo_fault_shim
 
-# a TPM reset as agent_tpm_reset.sh does it: clean shutdown, CMD_INIT,
-# startup, the platform PCRs extended again as firmware would
-cat >"$TMP/reset.sh" <<SH
-tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:\$SWTPM_CTRL_PORT" -i >/dev/null &&
-    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
-for i in 0 1 2 3 4 5 6 7; do
-    tpm2_pcrextend "\$i:sha256=\$(printf 'demo platform pcr %s' "\$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
-done
-tpm2_flushcontext -t >/dev/null 2>&1 || true
-SH
+demo_reset_script "$TMP/reset.sh"   # a TPM reset, as agent_tpm_reset.sh does it
 cat >"$TMP/story.txt" <<STORY
 op transfer 1 EUR to ACME Travel
 expect allowed affirming

@@ -37,6 +37,32 @@ demo_run() {
     echo $?
 }
 
+# demo_fault_shim: SHIM = tests/shim/tpmfault.so (exit 1, one failure, if
+# it is not built) and $TMP/fault, the directory its cue files go in
+# (TPMFAULT_DIR); under ASan the uninstrumented shim may load after it.
+demo_fault_shim() {
+    SHIM=$VFY_BUILD_DIR/tests/tpmfault.so
+    [ -f "$SHIM" ] || { echo "FAIL - $SHIM not built"; echo "0 passed, 1 failed"; exit 1; }
+    # ASan wants to be first among the libraries; the shim is not instrumented
+    [ "${VFY_SANITIZE:-0}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    mkdir -p "$TMP/fault"
+}
+
+# demo_reset_script FILE: a script (run by the story, in the demo's
+# environment) that resets the demo's swtpm as agent_tpm_reset.sh does: a
+# clean shutdown, CMD_INIT, startup, the platform PCRs extended again as
+# firmware would.
+demo_reset_script() {
+    cat >"$1" <<'SH'
+tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null &&
+    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
+for i in 0 1 2 3 4 5 6 7; do
+    tpm2_pcrextend "$i:sha256=$(printf 'demo platform pcr %s' "$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
+done
+tpm2_flushcontext -t >/dev/null 2>&1 || true
+SH
+}
+
 # in_order NAME FILE ERE...: one check; each ERE must match a line of FILE
 # after the line the previous one matched.
 in_order() {
