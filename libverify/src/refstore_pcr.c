@@ -285,21 +285,20 @@ vfy_rc vfy_store_pcr_revoke_counted(vfy_store *st, const char *set, vfy_hash_alg
     return rc;
 }
 
-vfy_rc vfy_store_refset_pcr_count(vfy_store *st, const char *set, size_t *n)
+/* Approved values of set @set, of bank @bank (a name) or of any (NULL). */
+static vfy_rc pcr_count(vfy_store *st, const char *set, const char *bank, size_t *n)
 {
     sqlite3_stmt *s = NULL;
     vfy_rc rc = VFY_OK;
-    int src;
+    int src = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pcr_values WHERE refset = ?1"
+                                 " AND (?2 IS NULL OR bank = ?2) AND state = 'approved'",
+                                 -1, &s, NULL);
 
-    if (n != NULL)
-        *n = 0;
-    if (st == NULL || set == NULL || n == NULL)
-        return VFY_E_INVALID_ARG;
-    src = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pcr_values"
-                             " WHERE refset = ?1 AND state = 'approved'", -1, &s, NULL);
     if (src != SQLITE_OK)
         return st_db(st, src, "prepare");
     sqlite3_bind_text(s, 1, set, -1, SQLITE_STATIC);
+    if (bank != NULL)
+        sqlite3_bind_text(s, 2, bank, -1, SQLITE_STATIC);
     if ((src = sqlite3_step(s)) == SQLITE_ROW)
         *n = (size_t)sqlite3_column_int64(s, 0);
     else
@@ -308,30 +307,23 @@ vfy_rc vfy_store_refset_pcr_count(vfy_store *st, const char *set, size_t *n)
     return rc;
 }
 
+vfy_rc vfy_store_refset_pcr_count(vfy_store *st, const char *set, size_t *n)
+{
+    if (n != NULL)
+        *n = 0;
+    if (st == NULL || set == NULL || n == NULL)
+        return VFY_E_INVALID_ARG;
+    return pcr_count(st, set, NULL, n);
+}
+
 vfy_rc vfy_store_refset_pcr_count_bank(vfy_store *st, const char *set, vfy_hash_alg bank,
                                        size_t *n)
 {
-    sqlite3_stmt *s = NULL;
-    vfy_rc rc = VFY_OK;
-    int src;
-
     if (n != NULL)
         *n = 0;
     if (st == NULL || set == NULL || n == NULL)
         return VFY_E_INVALID_ARG;
     if (bank != VFY_HASH_SHA256 && bank != VFY_HASH_SHA384)
         return st_err(st, VFY_E_PCR_BANK, "PCR bank must be sha256 or sha384");
-    src = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM pcr_values"
-                             " WHERE refset = ?1 AND bank = ?2 AND state = 'approved'",
-                             -1, &s, NULL);
-    if (src != SQLITE_OK)
-        return st_db(st, src, "prepare");
-    sqlite3_bind_text(s, 1, set, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, vfy_hash_name(bank), -1, SQLITE_STATIC);
-    if ((src = sqlite3_step(s)) == SQLITE_ROW)
-        *n = (size_t)sqlite3_column_int64(s, 0);
-    else
-        rc = st_db(st, src, "pcr count");
-    sqlite3_finalize(s);
-    return rc;
+    return pcr_count(st, set, vfy_hash_name(bank), n);
 }
