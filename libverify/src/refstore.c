@@ -544,12 +544,27 @@ vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what)
     return VFY_OK;
 }
 
-vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what)
+/* 1 if @sql (one parameter, @s) gives a row: the name is stored already. */
+static int stored_already(vfy_store *st, const char *sql, const char *s)
+{
+    sqlite3_stmt *q = NULL;
+    int found = 0;
+
+    if (sql != NULL && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, s, -1, SQLITE_STATIC);
+        found = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return found;
+}
+
+vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what,
+                        const char *stored_sql)
 {
     size_t n, i = 0;
     vfy_rc rc = st_check_opt(st, s, max, what);
 
-    if (rc != VFY_OK || s == NULL || st->importing)
+    if (rc != VFY_OK || s == NULL || st->importing || stored_already(st, stored_sql, s))
         return rc;
     n = strlen(s);
     while (i < n) {
@@ -563,18 +578,19 @@ vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *wh
     return VFY_OK;
 }
 
-vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what)
+vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what,
+                         const char *stored_sql)
 {
     vfy_rc rc = st_check_name(st, s, max, what);
     size_t n;
 
-    if (rc != VFY_OK || st->importing)
+    if (rc != VFY_OK || st->importing || stored_already(st, stored_sql, s))
         return rc;
     /* "agent-1 " lists as "agent-1": a second name that reads as the first */
     n = strlen(s);
     if (s[0] == ' ' || s[n - 1] == ' ')
         return st_err(st, VFY_E_BAD_NAME, "%s begins or ends with a space", what);
-    return st_check_new_opt(st, s, max, what);
+    return st_check_new_opt(st, s, max, what, NULL);
 }
 
 vfy_rc st_check_name(vfy_store *st, const char *s, size_t max, const char *what)

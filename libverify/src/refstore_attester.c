@@ -201,8 +201,10 @@ vfy_rc st_attester_put(vfy_store *st, const char *name, const uint8_t *akbuf, si
         refset = DEFAULT_REFSET;
     if (policy != NULL && policy[0] == '\0')
         policy = NULL;
-    if ((rc = st_check_new_name(st, name, VFY_STORE_NAME_MAX, "attester name")) != VFY_OK ||
-        (rc = st_check_new_name(st, refset, VFY_STORE_NAME_MAX, "reference set name")) != VFY_OK ||
+    if ((rc = st_check_new_name(st, name, VFY_STORE_NAME_MAX, "attester name",
+                                "SELECT 1 FROM attesters WHERE name = ?1")) != VFY_OK ||
+        (rc = st_check_new_name(st, refset, VFY_STORE_NAME_MAX, "reference set name",
+                                ST_REFSET_STORED)) != VFY_OK ||
         (rc = st_check_opt(st, policy, VFY_STORE_NAME_MAX, "policy id")) != VFY_OK)
         return rc;
     if (scheme != NULL && vfy_sig_scheme_parse(&sch, scheme) != VFY_OK)

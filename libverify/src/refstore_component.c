@@ -23,10 +23,13 @@ static vfy_rc check(vfy_store *st, vfy_component_kind kind, const char *name,
 
     if (vfy_component_kind_name(kind) == NULL)
         return st_err(st, VFY_E_BAD_KIND, "unknown component kind");
-    if ((rc = (adding ? st_check_new_name : st_check_name)(st, name, VFY_STORE_NAME_MAX,
-                                                            "component name")) != VFY_OK ||
-        (rc = (adding ? st_check_new_opt : st_check_opt)(st, version, VFY_STORE_VERSION_MAX,
-                                                          "component version")) != VFY_OK ||
+    if ((rc = adding ? st_check_new_name(st, name, VFY_STORE_NAME_MAX, "component name",
+                                         "SELECT 1 FROM components WHERE name = ?1 LIMIT 1")
+                     : st_check_name(st, name, VFY_STORE_NAME_MAX, "component name")) != VFY_OK ||
+        (rc = adding ? st_check_new_opt(st, version, VFY_STORE_VERSION_MAX, "component version",
+                                        "SELECT 1 FROM components WHERE version = ?1 LIMIT 1")
+                     : st_check_opt(st, version, VFY_STORE_VERSION_MAX, "component version")) !=
+            VFY_OK ||
         (rc = st_check_opt(st, note, VFY_STORE_NOTE_MAX, "note")) != VFY_OK)
         return rc;
     return VFY_OK;

@@ -107,10 +107,19 @@ vfy_rc st_check_opt(vfy_store *st, const char *s, size_t max, const char *what);
  * name, no space at either end — it would read as another name. Lookups,
  * revocations and imports keep the rules above, so that values stored
  * before (or exported by a store that has them) can still be revoked and
- * copied; inside vfy_store_import (st->importing) these are the same.
+ * copied; inside vfy_store_import (st->importing) these are the same. A
+ * name @stored_sql (one parameter: the name; NULL: none) finds stored
+ * already is not created: it keeps the rules above too (a value added to a
+ * reference set named under the older rule, an attester added again).
  */
-vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what);
-vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what);
+vfy_rc st_check_new_name(vfy_store *st, const char *s, size_t max, const char *what,
+                         const char *stored_sql);
+vfy_rc st_check_new_opt(vfy_store *st, const char *s, size_t max, const char *what,
+                        const char *stored_sql);
+/* @stored_sql of a reference set name: values or attesters name it. */
+#define ST_REFSET_STORED                                                                   \
+    "SELECT 1 FROM pcr_values WHERE refset = ?1 UNION ALL"                                 \
+    " SELECT 1 FROM attesters WHERE refset = ?1 LIMIT 1"
 
 /* Copy column @col as text into @dst (@cap bytes); truncation is VFY_E_INTERNAL. */
 vfy_rc st_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);

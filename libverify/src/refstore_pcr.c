@@ -14,8 +14,9 @@
 static vfy_rc check_value(vfy_store *st, const char *set, vfy_hash_alg bank, unsigned index,
                           const uint8_t *digest, size_t len, int adding)
 {
-    vfy_rc rc = (adding ? st_check_new_name : st_check_name)(st, set, VFY_STORE_NAME_MAX,
-                                                             "reference set name");
+    vfy_rc rc = adding ? st_check_new_name(st, set, VFY_STORE_NAME_MAX, "reference set name",
+                                           ST_REFSET_STORED)
+                       : st_check_name(st, set, VFY_STORE_NAME_MAX, "reference set name");
 
     if (rc != VFY_OK)
         return rc;

@@ -28,7 +28,7 @@ static vfy_rc token_add_check(vfy_store *st, const char *name, vfy_token_role ro
 {
     vfy_rc rc;
 
-    if ((rc = st_check_new_name(st, name, VFY_STORE_NAME_MAX, "token name")) != VFY_OK)
+    if ((rc = st_check_new_name(st, name, VFY_STORE_NAME_MAX, "token name", NULL)) != VFY_OK)
         return rc;
     if (vfy_token_role_name(role) == NULL)
         return st_err(st, VFY_E_BAD_KIND, "role must be attest or admin");

@@ -1639,9 +1639,24 @@ Test(refstore, new_names_visible_old_names_still_revocable)
              "\"digest\":\"sha256:%064x\",\"state\":\"approved\",\"note\":\"\"}]}", 9, 10);
     cr_assert_eq(vfy_store_import(st, bundle, strlen(bundle), NULL), VFY_OK, "%s",
                  vfy_store_errmsg(st));
+    /* the import's leniency ends with it: a new name is refused again */
+    fill(d, 32, 0x23);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m\xe2\x80\x8b", NULL, d, NULL,
+                                         NULL), VFY_E_BAD_NAME);
+    /* a name stored already is not created: values and attesters can be
+     * added to the set "prod " and digests to "tool"+U+200B */
+    fill(p, 32, 0x24);
+    cr_assert_eq(vfy_store_pcr_add(st, "prod ", VFY_HASH_SHA256, 1, p, 32, &added), VFY_OK, "%s",
+                 vfy_store_errmsg(st));
+    cr_assert_eq(added, 1);
+    cr_assert_eq(vfy_store_attester_add(st, "agent-p", (const uint8_t *)pem, strlen(pem), NULL,
+                                        "prod ", NULL, &added), VFY_OK, "%s", vfy_store_errmsg(st));
+    fill(d, 32, 0x25);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_TOOL, zw, NULL, d, NULL, &added),
+                 VFY_OK, "%s", vfy_store_errmsg(st));
     cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_TOOL, zw, NULL, &revoked, &results),
                  VFY_OK, "%s", vfy_store_errmsg(st));
-    cr_assert_eq(revoked, 1);
+    cr_assert_eq(revoked, 2);
     memset(p, 0, 32);
     p[31] = 9;
     cr_assert_eq(vfy_store_pcr_revoke(st, "prod ", VFY_HASH_SHA256, 0, p, 32, &results), VFY_OK,
@@ -1653,7 +1668,7 @@ Test(refstore, new_names_visible_old_names_still_revocable)
     st = open_new();
     cr_assert_eq(vfy_store_import(st, exported, strlen(exported), NULL), VFY_OK, "%s",
                  vfy_store_errmsg(st));
-    cr_assert_eq(count("SELECT count(*) FROM components WHERE state = 'revoked'"), 1);
+    cr_assert_eq(count("SELECT count(*) FROM components WHERE state = 'revoked'"), 2);
     vfy_free(exported);
     free(pem);
     vfy_store_close(&st);
