@@ -3,9 +3,12 @@
  * operators (verifyctl list, verifierd admin API). Each row becomes an
  * object whose keys are the column names below; SQL integers become JSON
  * numbers (timestamps are Unix seconds), NULL becomes null. Token hashes
- * and AK key material are never listed.
+ * and AK key material are never listed. Also one audit row identified by
+ * a digest of its fields (vfy_store_audit_row: verifierd's restore
+ * interlock).
  */
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,4 +194,66 @@ vfy_rc vfy_store_list_each(vfy_store *st, const char *what, uint64_t offset, siz
         return VFY_E_INVALID_ARG;
     rc = list_rows(st, what, offset, limit, more, print_row, &e);
     return rc == VFY_E_IO && e.failed_nomem ? VFY_E_NOMEM : rc;
+}
+
+vfy_rc vfy_store_audit_row(vfy_store *st, uint64_t seq, vfy_store_audit_id *out)
+{
+    /* One statement, one snapshot: the generation and the row agree (every
+     * admin change writes both in one transaction). */
+    static const char sql[] =
+        "SELECT g.gen, a.seq, a.at, a.actor, a.action, a.object, a.detail"
+        " FROM generation AS g LEFT JOIN audit_log AS a ON a.seq ="
+        "  CASE WHEN ?1 = 0 THEN (SELECT max(seq) FROM audit_log) ELSE ?1 END"
+        " WHERE g.id = 1";
+    sqlite3_stmt *s = NULL;
+    EVP_MD_CTX *md = NULL;
+    vfy_rc rc = VFY_OK;
+    unsigned n = 0;
+    int src;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (st == NULL || out == NULL || seq > INT64_MAX)
+        return VFY_E_INVALID_ARG;
+    if ((src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+        return st_db(st, src, "prepare");
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    if ((src = sqlite3_step(s)) != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? st_err(st, VFY_E_DB, "the generation row is missing")
+                                : st_db(st, src, "audit row");
+        goto out;
+    }
+    if (sqlite3_column_type(s, 1) == SQLITE_NULL) {
+        if (seq != 0)
+            rc = st_err(st, VFY_E_NOT_FOUND, "no audit row %llu", (unsigned long long)seq);
+        else   /* an empty log */
+            out->gen = (uint64_t)sqlite3_column_int64(s, 0);
+        goto out;
+    }
+    out->gen = (uint64_t)sqlite3_column_int64(s, 0);
+    out->seq = (uint64_t)sqlite3_column_int64(s, 1);
+    out->at = sqlite3_column_int64(s, 2);
+    if ((md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(md, vfy_hash_md(VFY_HASH_SHA256), NULL) != 1) {
+        rc = VFY_E_NOMEM;
+        goto out;
+    }
+    for (int c = 3; c <= 6; c++) {
+        const unsigned char *t = sqlite3_column_text(s, c);
+        size_t len = (size_t)sqlite3_column_bytes(s, c);
+
+        if ((t == NULL && sqlite3_errcode(st->db) == SQLITE_NOMEM) ||
+            (len > 0 && EVP_DigestUpdate(md, t, len) != 1) || EVP_DigestUpdate(md, "", 1) != 1) {
+            rc = VFY_E_NOMEM;
+            goto out;
+        }
+    }
+    if (EVP_DigestFinal_ex(md, out->sha256, &n) != 1 || n != sizeof(out->sha256))
+        rc = VFY_E_INTERNAL;
+out:
+    EVP_MD_CTX_free(md);
+    sqlite3_finalize(s);
+    if (rc != VFY_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
 }

@@ -3026,3 +3026,117 @@ Test(refstore, results_prune_exact_rows_batches_and_guard)
     free(pem);
     vfy_store_close(&st);
 }
+
+/* The SHA-256 of audit row @seq's actor, action, object and detail, each
+ * followed by a 0 byte, read with SQLite itself from @db_path. */
+static void audit_row_digest(const char *db_path, uint64_t seq, uint8_t out[32])
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char buf[4096];
+    size_t n = 0;
+
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT actor, action, object, detail FROM audit_log"
+                                        " WHERE seq = ?1", -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    for (int c = 0; c < 4; c++) {
+        size_t len = (size_t)sqlite3_column_bytes(s, c);
+
+        cr_assert_lt(n + len + 1, sizeof(buf));
+        memcpy(buf + n, sqlite3_column_text(s, c), len);
+        n += len;
+        buf[n++] = '\0';
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    cr_assert_eq(vfy_sha256(buf, n, out), VFY_OK);
+}
+
+/*
+ * vfy_store_audit_row (verifierd's restore interlock): the last row (seq 0)
+ * or a given one, with the generation of the same read, identified by its
+ * at and the digest of its actor, action, object and detail; an empty log
+ * is seq 0; a seq the log lacks is VFY_E_NOT_FOUND with *out zeroed. A copy
+ * restored from an older backup and changed again holds another row under
+ * the same seq: a different at and digest.
+ */
+Test(refstore, audit_row_identifies_a_row)
+{
+    vfy_store *st = open_new(), *cp = NULL;
+    vfy_store_audit_id id, one, two, other;
+    static const vfy_store_audit_id zero;
+    uint8_t d[32], d2[32], want[32];
+    char bak[128], sql[200];
+    uint64_t gen;
+
+    fill(d, 32, 3);
+    fill(d2, 32, 4);
+    cr_assert_eq(vfy_store_audit_row(st, 0, &id), VFY_OK);
+    cr_assert_eq(id.seq, 0, "an empty log: no row");
+    cr_assert_eq(id.at, 0);
+    cr_assert_eq(memcmp(id.sha256, zero.sha256, 32), 0);
+    cr_assert_eq(vfy_store_generation(st, &gen), VFY_OK);
+    cr_assert_eq(id.gen, gen);
+    memset(&id, 0xa5, sizeof(id));
+    cr_assert_eq(vfy_store_audit_row(st, 1, &id), VFY_E_NOT_FOUND);
+    cr_assert_eq(memcmp(&id, &zero, sizeof(id)), 0, "zeroed on failure");
+
+    cr_assert_eq(vfy_store_set_actor(st, "ops"), VFY_OK);
+    vfy_store_set_time(st, 1000);
+    cr_assert_eq(vfy_store_component_add(st, VFY_COMPONENT_MODEL, "m", "1", d, NULL, NULL),
+                 VFY_OK);
+    snprintf(bak, sizeof(bak), "%s/backup.db", dir);
+    snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", bak);
+    cr_assert_eq(raw_exec(sql), SQLITE_OK);
+    vfy_store_set_time(st, 2000);
+    cr_assert_eq(vfy_store_component_revoke(st, VFY_COMPONENT_MODEL, "m", NULL, NULL, NULL),
+                 VFY_OK);
+
+    cr_assert_eq(vfy_store_audit_row(st, 0, &two), VFY_OK);
+    cr_assert_eq(count("SELECT max(seq) FROM audit_log"), 2);
+    cr_assert_eq(two.seq, 2, "seq 0: the last row");
+    cr_assert_eq(two.at, 2000);
+    cr_assert_eq(vfy_store_generation(st, &gen), VFY_OK);
+    cr_assert_eq(two.gen, gen, "with the generation");
+    audit_row_digest(path, 2, want);
+    cr_assert_eq(memcmp(two.sha256, want, 32), 0, "SHA-256 of actor, action, object, detail");
+    cr_assert_eq(vfy_store_audit_row(st, 2, &id), VFY_OK);
+    cr_assert_eq(memcmp(&id, &two, sizeof(id)), 0, "by its seq: the same");
+    cr_assert_eq(vfy_store_audit_row(st, 1, &one), VFY_OK);
+    cr_assert_eq(one.seq, 1);
+    cr_assert_eq(one.at, 1000);
+    audit_row_digest(path, 1, want);
+    cr_assert_eq(memcmp(one.sha256, want, 32), 0);
+    cr_assert_neq(memcmp(one.sha256, two.sha256, 32), 0);
+    cr_assert_eq(vfy_store_audit_row(st, 3, &id), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_audit_row(NULL, 0, &id), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_audit_row(st, 0, NULL), VFY_E_INVALID_ARG);
+    cr_assert_eq(vfy_store_audit_row(st, (uint64_t)INT64_MAX + 1, &id), VFY_E_INVALID_ARG);
+
+    /* the backup, restored and changed once more: row 1 is there, row 2 is
+     * another row (the same seq given again) */
+    cr_assert_eq(vfy_store_open(&cp, bak, 0), VFY_OK);
+    cr_assert_eq(vfy_store_audit_row(cp, 2, &id), VFY_E_NOT_FOUND);
+    cr_assert_eq(vfy_store_audit_row(cp, 1, &id), VFY_OK);
+    cr_assert_eq(memcmp(&id.sha256, one.sha256, 32), 0);
+    cr_assert_eq(id.at, one.at);
+    cr_assert_eq(vfy_store_set_actor(cp, "ops"), VFY_OK);
+    vfy_store_set_time(cp, 3000);
+    cr_assert_eq(vfy_store_component_revoke(cp, VFY_COMPONENT_MODEL, "m", NULL, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_audit_row(cp, 2, &other), VFY_OK);
+    cr_assert_eq(other.seq, 2);
+    cr_assert_eq(other.at, 3000);
+    /* the same revocation made again: the same fields, so the same digest;
+     * its time tells them apart */
+    cr_assert_eq(memcmp(other.sha256, two.sha256, 32), 0);
+    cr_assert_neq(other.at, two.at);
+    cr_assert_eq(vfy_store_component_add(cp, VFY_COMPONENT_MODEL, "m2", "1", d2, NULL, NULL),
+                 VFY_OK);
+    cr_assert_eq(vfy_store_audit_row(cp, 0, &id), VFY_OK);
+    cr_assert_eq(id.seq, 3);
+    vfy_store_close(&cp);
+    vfy_store_close(&st);
+}

@@ -840,6 +840,30 @@ VFY_EXPORT vfy_rc vfy_store_list_each(vfy_store *st, const char *what, uint64_t 
                                       size_t limit, vfy_store_row_fn fn, void *ctx,
                                       int *more) VFY_MUST_CHECK;
 
+/** One audit-log row as vfy_store_audit_row() identifies it. */
+typedef struct vfy_store_audit_id {
+    uint64_t gen;        /**< the store generation, read with the row */
+    uint64_t seq;        /**< the row's seq; 0: the log has no row (@seq 0 only) */
+    int64_t at;          /**< its time, Unix seconds */
+    uint8_t sha256[32];  /**< SHA-256 of its actor, action, object and detail, each
+                              followed by one 0 byte */
+} vfy_store_audit_id;
+
+/**
+ * The audit-log row @seq (0: the last row), identified so that another copy
+ * of the store can be checked for it, and the store generation, both read
+ * in one snapshot, into *@out. The log is append-only and every admin
+ * change writes a row in the transaction that raises the generation, so a
+ * copy restored from a backup lacks the rows written after the backup
+ * (seq numbers are then given again, to other rows: compare at and sha256
+ * too), and another database holds other rows. With @seq 0 an empty log
+ * is VFY_OK with out->seq 0, at 0 and sha256 zeros; a @seq the log lacks is
+ * VFY_E_NOT_FOUND. *@out is zeroed on failure. verifierd's restore
+ * interlock records the last row and checks for it at start. Since 0.2.7.
+ */
+VFY_EXPORT vfy_rc vfy_store_audit_row(vfy_store *st, uint64_t seq,
+                                      vfy_store_audit_id *out) VFY_MUST_CHECK;
+
 /**
  * Parse the YAML that `tpm2_pcrread` prints ("  sha256:" then
  * "    0 : 0x<hex>" lines) into @out (zeroed first, zeroed on failure).
