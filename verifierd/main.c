@@ -4,6 +4,10 @@
  * Signals are blocked in every thread and taken synchronously here with
  * sigwait(): SIGHUP reloads, SIGTERM/SIGINT stop gracefully (stop
  * accepting, finish in-flight requests, exit 0).
+ *
+ * Exit status: 0 stopped by a signal (or --help, --version); 1 a start that
+ * failed; 2 a bad command line or config file; 3 (VD_EXIT_RESTORED) a
+ * start refused by the restore interlock (server.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -236,10 +240,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (vd_server_start(&srv) != 0) {
+        rc = srv.start_exit != 0 ? srv.start_exit : 1;   /* VD_EXIT_RESTORED: the interlock */
         vd_server_stop(&srv);
         checked_files_drop(&cfg);
         vd_config_free(&cfg);
-        return 1;
+        return rc;
     }
     if (cfg.dev)
         vd_dev_announce(&cfg);

@@ -131,25 +131,59 @@ void vd_generation_refresh(void)
 
 /* ---- the restore interlock: DB.high-water ----
  *
- * A database restored from a backup (or replaced by an older one) brings
- * back everything revoked since the backup: attesters, components, PCR
- * values and tokens are valid again, and nothing in the database says so.
- * The store generation only goes up on a given database (every admin change
- * sets it to at least the clock in microseconds), so verifierd keeps the
- * highest generation it has served in a file beside the database,
- * DB.high-water ("1752146400123456\n", mode 0600, written aside and renamed
- * into place, synced as the key files are): at start a database whose
- * generation is below it is refused (--accept-restored-db starts on it
- * once the operator has re-applied the revocations), and the housekeeping
- * thread records every rise and reports a fall under the running server
- * (sqlite3 .restore), which it then records: the operator has been told.
+ * A database restored from a backup (or replaced by another) brings back
+ * everything revoked since the backup: attesters, components, PCR values
+ * and tokens are valid again, and nothing in the database says so. So
+ * verifierd keeps, in a file beside the database, DB.high-water (mode
+ * 0600, written aside and renamed into place, synced as the key files
+ * are), what it last served from it:
  *
- * Replicas on one database share the file. Each re-reads it before a write
- * and writes only a higher value (except to record a fall), and every
- * value written was the database's generation at some point, so in normal
- * operation the file never holds more than the database: a write that
- * loses a race leaves a lower value, which weakens the check until the
- * next change but never refuses a start.
+ *   1752146400123456                        the store generation
+ *   audit 4711 1752146400 <64 hex digits>   the last audit-log row then
+ *
+ * The row line is "audit SEQ AT SHA256" (vfy_store_audit_row: its seq, its
+ * time and a digest of its actor, action, object and detail), or "audit
+ * none" for an empty log; both lines come from one snapshot. A file of the
+ * first line alone is the format of 0.2.7's first interlock: it is read as
+ * a generation with no row, and written again in this format.
+ *
+ * At start a database is refused (VD_EXIT_RESTORED) when
+ *   - its generation is below the file's. Every admin change raises the
+ *     generation (to at least the clock in microseconds) in the
+ *     transaction that writes its audit row, so on one database it only
+ *     goes up. It is the only check when the file names no row (the first
+ *     format, an empty log);
+ *   - or it does not hold the recorded row: that seq with that time and
+ *     digest and, when it is the database's last row, at the recorded
+ *     generation (the generation moves only with a row: the same change
+ *     made again within the same second has another one). The log is
+ *     append-only, so a copy restored from a backup taken before the row
+ *     lacks it, even after changes made on the copy, which raise its
+ *     generation past the file's whenever the clock is ahead of it and
+ *     give the lost seq numbers to other rows; and any other database
+ *     holds other rows. With a row recorded, this check refuses every
+ *     database the first one does (one that holds the row has its
+ *     generation or a later one); the first is kept for files without a
+ *     row, and says "older", which is what a restore is.
+ * --accept-restored-db starts on it anyway (once the operator has
+ * re-applied the revocations) and records it. What neither check sees: a
+ * backup taken after the recorded row, when the changes it lacks were
+ * never recorded (made while no verifierd ran on the database, a write
+ * that failed, the 100 ms before a crash); and a restored DB.high-water.
+ *
+ * The housekeeping thread records every change it sees, and reports a
+ * database restored or replaced under the running server (sqlite3
+ * .restore: the generation goes down, or the row recorded last is gone),
+ * which it then records: the operator has been told.
+ *
+ * Replicas on one database share the file. Each re-reads it before a
+ * write and writes only a higher generation (except to record what it
+ * reported), and every row written was read from the database, whose log
+ * keeps it: a write that loses a race leaves an older state of the same
+ * database, which weakens the check until the next change but never
+ * refuses a start. A verifierd whose --db path no longer names the file it
+ * opened (moved aside in a restore while it ran) writes nothing: its rows
+ * are not in the database now at the path, and would refuse the next start.
  *
  * The start checks the file before anything is served or stored, and
  * writes it only once everything else is in hand, just before it serves
@@ -159,61 +193,134 @@ void vd_generation_refresh(void)
  * Writing never fails or delays a request: only the start and the
  * housekeeping thread write, and a failure is a warning (once, until a
  * write succeeds again), retried at the next change and every 10 s.
- * A file that cannot be read or holds anything but decimal digits is
- * warned about and treated as absent (it is not evidence of a restore,
- * and verifierd never leaves one half-written); it is then rewritten.
+ * A file that cannot be read or parsed is warned about and treated as
+ * absent (it is not evidence of a restore, and verifierd never leaves one
+ * half-written); it is then rewritten. A temporary file left by a write
+ * that was killed before its rename is removed at the next start.
  */
+struct hw_mark {
+    int has_row;            /* 0: a generation alone (an old-format file) */
+    vfy_store_audit_id id;  /* id.gen: the generation; id.seq 0: an empty log */
+};
+
 static char *hw_path;     /* DB.high-water */
+static const char *hw_db; /* the --db path */
+static dev_t hw_db_dev;   /* the file hw_db named at start (hw_db_known) */
+static ino_t hw_db_ino;
+static int hw_db_known;
 /* The rest under hw_mu: the housekeeping thread, and the start's hw_arm. */
 static pthread_mutex_t hw_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t hw_last;  /* the generation read last (at start, then by housekeeping) */
+static struct hw_mark hw_last;  /* read last (at start, then by housekeeping) */
 enum hw_pending { HW_DONE, HW_WRITE, HW_FORCE };
 static enum hw_pending hw_pending;  /* a write to make (HW_FORCE: recording a fall) */
 static unsigned hw_rounds;          /* housekeeping rounds since the failed write */
 static int hw_warned;               /* a write failure was logged */
+static int hw_moved_said;           /* the --db path no longer names our file: logged */
 static int hw_armed;                /* the start is done: writes may be made */
+static time_t hw_read_err;          /* the last audit-row read failure logged */
 
-/* The value in @path: 1 and *@v; 0 if there is no such file; -1 with @why
- * (unreadable, malformed). Digits, then an optional newline, nothing else. */
-static int hw_read(const char *path, uint64_t *v, char *why, size_t cap)
+#define HW_FILE_MAX 200   /* the longest well-formed file is about 130 bytes */
+
+static int hw_same(const struct hw_mark *a, const struct hw_mark *b)
 {
-    char buf[32], *end;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t digits;
+    return a->id.gen == b->id.gen && a->has_row == b->has_row &&
+           (!a->has_row || (a->id.seq == b->id.seq && a->id.at == b->id.at &&
+                            memcmp(a->id.sha256, b->id.sha256, sizeof(a->id.sha256)) == 0));
+}
 
+/* Decimal digits at *@p (at most 20, no sign) into *@v; @p moves past them. */
+static int hw_digits(const char **p, uint64_t *v)
+{
+    size_t n = strspn(*p, "0123456789");
+    char *end;
+
+    if (n == 0 || n > 20)
+        return -1;
+    errno = 0;
+    *v = strtoull(*p, &end, 10);
+    if (errno != 0 || end != *p + n)
+        return -1;
+    *p = end;
+    return 0;
+}
+
+/* The file at @path: 1 and *@m; 0 if there is no such file; -1 with @why
+ * (unreadable, malformed). */
+static int hw_read(const char *path, struct hw_mark *m, char *why, size_t cap)
+{
+    char buf[HW_FILE_MAX + 1];
+    const char *p = buf;
+    size_t len = 0;
+    ssize_t n;
+    uint64_t at;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    memset(m, 0, sizeof(*m));
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         snprintf(why, cap, "cannot read it: %s", strerror(errno));
         return -1;
     }
-    n = read(fd, buf, sizeof(buf) - 1);
+    while (len < sizeof(buf) - 1 &&
+           ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
     if (n < 0)
         snprintf(why, cap, "cannot read it: %s", strerror(errno));
     close(fd);
     if (n < 0)
         return -1;
-    buf[n] = '\0';
-    digits = strspn(buf, "0123456789");
-    if (digits == 0 || digits > 20 || (size_t)n != digits + (buf[digits] == '\n')) {
-        snprintf(why, cap, "not a store generation (want decimal digits and a newline)");
-        return -1;
+    buf[len] = '\0';
+    if (strlen(buf) != len || len == sizeof(buf) - 1 || hw_digits(&p, &m->id.gen) != 0)
+        goto bad;
+    if (*p == '\n')
+        p++;
+    if (*p == '\0')   /* the first format: a generation alone */
+        return 1;
+    if (p[-1] != '\n' || strncmp(p, "audit ", 6) != 0)
+        goto bad;
+    p += 6;
+    m->has_row = 1;
+    if (strncmp(p, "none", 4) == 0) {
+        p += 4;
+    } else {
+        int neg;
+
+        if (hw_digits(&p, &m->id.seq) != 0 || m->id.seq == 0 || *p++ != ' ')
+            goto bad;
+        if ((neg = *p == '-') != 0)
+            p++;
+        if (hw_digits(&p, &at) != 0 || at > INT64_MAX || *p++ != ' ')
+            goto bad;
+        m->id.at = neg ? -(int64_t)at : (int64_t)at;
+        for (size_t i = 0; i < sizeof(m->id.sha256); i++) {
+            static const char hex[] = "0123456789abcdef";
+            const char *hi = p[0] != '\0' ? strchr(hex, p[0]) : NULL;
+            const char *lo = hi != NULL && p[1] != '\0' ? strchr(hex, p[1]) : NULL;
+
+            if (lo == NULL)
+                goto bad;
+            m->id.sha256[i] = (uint8_t)((hi - hex) << 4 | (lo - hex));
+            p += 2;
+        }
     }
-    errno = 0;
-    *v = strtoull(buf, &end, 10);
-    if (errno != 0) {
-        snprintf(why, cap, "not a store generation (out of range)");
-        return -1;
-    }
-    return 1;
+    if (*p == '\n')
+        p++;
+    if (*p == '\0')
+        return 1;
+bad:
+    memset(m, 0, sizeof(*m));
+    snprintf(why, cap, "not a high-water file (want a store generation, then 'audit' and the "
+             "last audit-log row)");
+    return -1;
 }
 
-/* @v into @path: a new file beside it, mode 0600, synced, renamed over it.
+/* @m into @path: a new file beside it, mode 0600, synced, renamed over it.
  * 0 or an errno. */
-static int hw_write(const char *path, uint64_t v)
+static int hw_write(const char *path, const struct hw_mark *m)
 {
-    char line[32];
+    char text[HW_FILE_MAX], hex[65];
     size_t n = strlen(path) + sizeof(".XXXXXX");
     char *tmp = malloc(n);
     int fd, len, e = 0;
@@ -221,14 +328,22 @@ static int hw_write(const char *path, uint64_t v)
     if (tmp == NULL)
         return ENOMEM;
     snprintf(tmp, n, "%s.XXXXXX", path);
-    len = snprintf(line, sizeof(line), "%llu\n", (unsigned long long)v);
+    if (m->id.seq == 0) {
+        len = snprintf(text, sizeof(text), "%llu\naudit none\n", (unsigned long long)m->id.gen);
+    } else {
+        for (size_t i = 0; i < sizeof(m->id.sha256); i++)
+            snprintf(hex + 2 * i, 3, "%02x", m->id.sha256[i]);
+        len = snprintf(text, sizeof(text), "%llu\naudit %llu %lld %s\n",
+                       (unsigned long long)m->id.gen, (unsigned long long)m->id.seq,
+                       (long long)m->id.at, hex);
+    }
     if ((fd = mkstemp(tmp)) < 0) {   /* 0600 */
         e = errno;
         free(tmp);
         return e;
     }
     errno = 0;
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write(fd, line, (size_t)len) != len ||
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write(fd, text, (size_t)len) != len ||
         fsync(fd) != 0)
         e = errno != 0 ? errno : EIO;
     if (close(fd) != 0 && e == 0)
@@ -241,23 +356,52 @@ static int hw_write(const char *path, uint64_t v)
     return e;
 }
 
-/* Record @gen: when the file holds less (re-read: replicas write it too),
- * or with @force whatever it holds (a fall, told to the operator). A
- * failure is logged once, until a write succeeds, and retried. */
-static void hw_record(uint64_t gen, int force)
+/* 1 (logged once) if the --db path no longer names the file opened at
+ * start: moved aside or replaced under this verifierd, which goes on with
+ * the file it opened. */
+static int hw_db_moved(void)
 {
-    uint64_t held = 0;
-    char why[128];
-    int r = hw_read(hw_path, &held, why, sizeof(why)), e;
+    struct stat sb;
+    int moved;
 
-    if (r == 1 && (force ? held == gen : held >= gen))
+    if (!hw_db_known)
+        return 0;
+    moved = stat(hw_db, &sb) != 0 || sb.st_dev != hw_db_dev || sb.st_ino != hw_db_ino;
+    if (moved && !hw_moved_said)
+        vd_log("error", "--db %s is no longer the database this verifierd opened (moved aside "
+               "or replaced under it; it goes on with the file it opened): %s is not written "
+               "from it any more; stop this verifierd (operator guide §10 step 1)", hw_db,
+               hw_path);
+    hw_moved_said = moved;
+    return moved;
+}
+
+/* Record @m: when the file holds an older generation (re-read: replicas
+ * write it too), or the same one without a row, or with @force anything
+ * else (a fall, told to the operator). A failure is logged once, until a
+ * write succeeds, and retried. */
+static void hw_record(const struct hw_mark *m, int force)
+{
+    struct hw_mark held;
+    char why[160];
+    int r, e;
+
+    if (hw_db_moved()) {   /* retried: the path may name our file again */
+        if (hw_pending == HW_DONE)
+            hw_pending = force ? HW_FORCE : HW_WRITE;
+        hw_rounds = 0;
+        return;
+    }
+    r = hw_read(hw_path, &held, why, sizeof(why));
+    if (r == 1 && (force ? hw_same(&held, m)
+                         : held.id.gen > m->id.gen || (held.id.gen == m->id.gen && held.has_row)))
         e = 0;
     else
-        e = hw_write(hw_path, gen);
+        e = hw_write(hw_path, m);
     if (e == 0) {
         if (hw_warned)
             vd_log("info", "high-water file %s written again (store generation %llu)", hw_path,
-                   (unsigned long long)gen);
+                   (unsigned long long)m->id.gen);
         hw_pending = HW_DONE;
         hw_warned = 0;
         return;
@@ -271,86 +415,266 @@ static void hw_record(uint64_t gen, int force)
     hw_rounds = 0;
 }
 
-/* At start, with the store generation just read: 0 to go on, -1 (logged)
- * to refuse a database older than the file records. Writes nothing: the
- * write waits for hw_arm. Before the housekeeping thread starts. */
-static int hw_start(const struct vd_config *cfg, uint64_t gen)
+/* Remove DB.high-water.XXXXXX beside the database (mkstemp's six letters
+ * and digits): a write killed between mkstemp and rename leaves one. Only
+ * regular files not modified within a minute: a replica's write in
+ * flight is younger. At start. */
+static void hw_sweep(void)
+{
+    const char *slash = strrchr(hw_path, '/');
+    const char *base = slash != NULL ? slash + 1 : hw_path;
+    size_t blen = strlen(base), dlen = slash != NULL ? (size_t)(slash - hw_path) : 0;
+    char *dir = malloc(dlen + 2);
+    time_t now = time(NULL);
+    struct dirent *e;
+    DIR *d;
+
+    if (dir == NULL)
+        return;
+    if (slash == NULL)
+        snprintf(dir, dlen + 2, ".");
+    else
+        snprintf(dir, dlen + 2, "%.*s", (int)(dlen > 0 ? dlen : 1), dlen > 0 ? hw_path : "/");
+    if ((d = opendir(dir)) == NULL) {
+        free(dir);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        struct stat sb;
+        size_t i;
+
+        if (strlen(name) != blen + 7 || strncmp(name, base, blen) != 0 || name[blen] != '.')
+            continue;
+        for (i = blen + 1; i < blen + 7; i++)
+            if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                  (name[i] >= '0' && name[i] <= '9')))
+                break;
+        if (i < blen + 7 || fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode) || (sb.st_mtime > now - 60 && sb.st_mtime < now + 60))
+            continue;
+        if (unlinkat(dirfd(d), name, 0) == 0)
+            vd_log("info", "removed %s/%s, left by a high-water write that never finished "
+                   "(verifierd killed while writing it)", dir, name);
+        else
+            vd_log("warn", "cannot remove %s/%s, left by a high-water write that never "
+                   "finished: %s", dir, name, strerror(errno));
+    }
+    closedir(d);
+    free(dir);
+}
+
+/* "2026-12-06T03:45:25Z" */
+static const char *hw_time(int64_t at, char *buf, size_t cap)
+{
+    time_t t = (time_t)at;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, cap, "%lld", (long long)at);
+    return buf;
+}
+
+/* Whether the database @st, whose generation and last audit row are @now,
+ * holds the row @held records (as held->id.seq: a seq is given again, to
+ * another row, after a restore): 1 yes, or @held names no row; 0 no, with
+ * @tail saying how; -1 when it cannot be read (the store's message). */
+static int hw_holds(vfy_store *st, const struct hw_mark *held, const struct hw_mark *now,
+                    char *tail, size_t cap)
+{
+    vfy_store_audit_id there;
+    char t[32];
+    vfy_rc rc;
+
+    if (!held->has_row || held->id.seq == 0)
+        return 1;
+    if (now->id.seq == held->id.seq) {
+        there = now->id;
+    } else if ((rc = vfy_store_audit_row(st, held->id.seq, &there)) == VFY_E_NOT_FOUND) {
+        snprintf(tail, cap, "the database's log ends at row %llu", (unsigned long long)now->id.seq);
+        return 0;
+    } else if (rc != VFY_OK) {
+        return -1;
+    }
+    if (there.at != held->id.at || memcmp(there.sha256, held->id.sha256, 32) != 0) {
+        snprintf(tail, cap, "the database's row %llu is another, of %s",
+                 (unsigned long long)held->id.seq, hw_time(there.at, t, sizeof(t)));
+        return 0;
+    }
+    /* The generation moves only with a row: a log that ends at the row
+     * recorded has the generation recorded with it, or the row was made
+     * again (the same change within the same second, after a restore). */
+    if (now->id.seq == held->id.seq && now->id.gen != held->id.gen) {
+        snprintf(tail, cap, "the database's row %llu is another, at store generation %llu, "
+                 "not %llu", (unsigned long long)held->id.seq, (unsigned long long)now->id.gen,
+                 (unsigned long long)held->id.gen);
+        return 0;
+    }
+    return 1;
+}
+
+/* At start, with the store @st open: 0 to go on, 1 (logged) to refuse a
+ * database that is not the one the file records (restored or replaced),
+ * -1 (logged) when the database cannot be read. Writes nothing: the write
+ * waits for hw_arm. Before the housekeeping thread starts. */
+static int hw_start(const struct vd_config *cfg, vfy_store *st)
 {
     size_t n = strlen(cfg->db_path) + sizeof(".high-water");
-    uint64_t held = 0;
-    char why[128];
-    int r, force = 0;
+    struct hw_mark held, now;
+    char why[160], t1[32], detail[400] = "";
+    struct stat sb;
+    int r, kind = 0;   /* 1: an older generation; 2: the recorded row missing */
+    vfy_rc rc;
 
     if ((hw_path = malloc(n)) == NULL) {
         vd_log("error", "out of memory");
         return -1;
     }
     snprintf(hw_path, n, "%s.high-water", cfg->db_path);
-    hw_last = gen;
+    hw_db = cfg->db_path;
+    hw_db_known = stat(cfg->db_path, &sb) == 0;
+    hw_db_dev = hw_db_known ? sb.st_dev : 0;
+    hw_db_ino = hw_db_known ? sb.st_ino : 0;
+    hw_sweep();
+    memset(&now, 0, sizeof(now));
+    now.has_row = 1;
+    if ((rc = vfy_store_audit_row(st, 0, &now.id)) != VFY_OK) {
+        vd_log("error", "--db %s: reading the audit log: %s: %s", cfg->db_path, vfy_strerror(rc),
+               vfy_store_errmsg(st));
+        return -1;
+    }
+    hw_last = now;
     r = hw_read(hw_path, &held, why, sizeof(why));
     if (r < 0)
         vd_log("warn", "high-water file %s: %s; ignored (this start cannot tell whether the "
                "database was restored from a backup) and written again", hw_path, why);
-    if (r == 1 && gen < held && !cfg->accept_restored_db) {
-        vd_log("error", "--db %s: the database is older than the one this verifierd last "
-               "served (store generation %llu, %s records %llu): restored from a backup or "
-               "replaced? Revocations made after the backup are undone; re-apply them "
-               "(operator guide §10 step 4), then start once with --accept-restored-db (or "
-               "remove %s)", cfg->db_path, (unsigned long long)gen, hw_path,
-               (unsigned long long)held, hw_path);
-        return -1;
+    if (r == 1 && now.id.gen < held.id.gen) {
+        kind = 1;
+        snprintf(detail, sizeof(detail), "store generation %llu, %s records %llu",
+                 (unsigned long long)now.id.gen, hw_path, (unsigned long long)held.id.gen);
+    } else if (r == 1) {
+        char tail[200];
+
+        switch (hw_holds(st, &held, &now, tail, sizeof(tail))) {
+        case 1:
+            break;
+        case 0:
+            kind = 2;
+            snprintf(detail, sizeof(detail), "%s records audit row %llu of %s; %s", hw_path,
+                     (unsigned long long)held.id.seq, hw_time(held.id.at, t1, sizeof(t1)),
+                     tail);
+            break;
+        default:
+            vd_log("error", "--db %s: reading the audit log: %s", cfg->db_path,
+                   vfy_store_errmsg(st));
+            return -1;
+        }
     }
-    if (r == 1 && gen < held) {
-        vd_log("warn", "--db %s: starting on a database older than the one this verifierd "
-               "last served (store generation %llu, %s records %llu), as "
-               "--accept-restored-db says: revocations made after its backup stay undone "
-               "unless re-applied (operator guide §10 step 4); remove --accept-restored-db "
-               "now", cfg->db_path, (unsigned long long)gen, hw_path, (unsigned long long)held);
-        force = 1;
-    } else if (cfg->accept_restored_db) {
-        vd_log("warn", "--accept-restored-db: the database is not older than %s records, "
-               "nothing to accept; remove the flag, or a later restore will start without "
-               "a word", hw_path);
+    if (kind != 0 && !cfg->accept_restored_db) {
+        vd_log("error", "--db %s: the database %s (%s): restored from a backup or replaced? "
+               "Revocations made after the backup are undone; re-apply them (operator guide "
+               "§10 step 4), then start once with --accept-restored-db (or remove %s)",
+               cfg->db_path, kind == 1 ? "is older than the one this verifierd last served"
+                                       : "lacks the last change this verifierd served",
+               detail, hw_path);
+        return 1;
     }
-    hw_pending = force ? HW_FORCE : HW_WRITE;
+    if (kind != 0)
+        vd_log("warn", "--db %s: starting on a database %s (%s), as --accept-restored-db says: "
+               "revocations made after its backup stay undone unless re-applied (operator "
+               "guide §10 step 4); remove --accept-restored-db now", cfg->db_path,
+               kind == 1 ? "older than the one this verifierd last served"
+                         : "that lacks the last change this verifierd served", detail);
+    else if (cfg->accept_restored_db && r == 1)
+        vd_log("warn", "--accept-restored-db: the database is not older than %s records%s, "
+               "nothing to accept; remove the flag, or a later restore will start without a "
+               "word", hw_path, held.has_row && held.id.seq != 0 ? " and holds its audit row" : "");
+    else if (cfg->accept_restored_db && r == 0)
+        vd_log("warn", "--accept-restored-db: there is no %s (a first start, or it was "
+               "removed), nothing to compare with; remove the flag, or a later restore will "
+               "start without a word", hw_path);
+    else if (cfg->accept_restored_db)
+        vd_log("warn", "--accept-restored-db: %s cannot be read (above), so whether the "
+               "database was restored is not known; remove the flag, or a later restore will "
+               "start without a word", hw_path);
+    hw_pending = kind != 0 ? HW_FORCE : HW_WRITE;
     return 0;
 }
 
-/* The start is done (about to serve): record the generation read last. */
+/* The start is done (about to serve): record what was read last. */
 static void hw_arm(void)
 {
     pthread_mutex_lock(&hw_mu);
     hw_armed = 1;
     if (hw_pending != HW_DONE)
-        hw_record(hw_last, hw_pending == HW_FORCE);
+        hw_record(&hw_last, hw_pending == HW_FORCE);
     pthread_mutex_unlock(&hw_mu);
 }
 
-/* Housekeeping, after each good read of the store generation. Before
- * hw_arm, a change is only noted, for hw_arm to write. */
-static void hw_watch(uint64_t gen)
+/* Housekeeping, after each good read of the store generation (@gen, on
+ * @st, the housekeeping connection). A change is read again with its audit
+ * row; before hw_arm it is only noted, for hw_arm to write. */
+static void hw_watch(vfy_store *st, uint64_t gen)
 {
+    struct hw_mark m;
+    char t1[32], tail[200];
+    int lost = 0;
+    vfy_rc rc;
+
     if (hw_path == NULL)
         return;
     pthread_mutex_lock(&hw_mu);
-    if (gen < hw_last) {
+    if (gen == hw_last.id.gen) {
+        /* nothing new: a failed write is retried every 10 s */
+        if (hw_pending != HW_DONE && hw_armed && ++hw_rounds >= 100)
+            hw_record(&hw_last, hw_pending == HW_FORCE);
+        pthread_mutex_unlock(&hw_mu);
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    m.has_row = 1;
+    rc = vfy_store_audit_row(st, 0, &m.id);
+    /* the row recorded last: the log keeps it, unless the database was
+     * restored or replaced under us */
+    if (rc == VFY_OK && m.id.gen >= hw_last.id.gen) {
+        int holds = hw_holds(st, &hw_last, &m, tail, sizeof(tail));
+
+        if (holds < 0)
+            rc = VFY_E_DB;
+        lost = holds == 0;
+    }
+    if (rc != VFY_OK) {   /* read again at the next round */
+        if (time(NULL) - hw_read_err >= 60) {
+            vd_log("warn", "reading the audit log: %s: %s (the high-water file is written "
+                   "once it can be read)", vfy_strerror(rc), vfy_store_errmsg(st));
+            hw_read_err = time(NULL);
+        }
+        pthread_mutex_unlock(&hw_mu);
+        return;
+    }
+    if (m.id.gen < hw_last.id.gen) {
         vd_log("error", "store generation went back from %llu to %llu: the database was "
                "restored or replaced under verifierd; revocations made after its backup are "
                "undone until re-applied (operator guide §10 step 4)",
-               (unsigned long long)hw_last, (unsigned long long)gen);
+               (unsigned long long)hw_last.id.gen, (unsigned long long)m.id.gen);
         vd_metrics_generation_regression();
-        hw_last = gen;
         hw_pending = HW_FORCE;
-    } else if (gen > hw_last) {
-        hw_last = gen;
-        if (hw_pending == HW_DONE)
-            hw_pending = HW_WRITE;
-    } else if (hw_pending == HW_DONE || !hw_armed || ++hw_rounds < 100) {
-        pthread_mutex_unlock(&hw_mu);   /* nothing to write, or a retry not due (10 s) */
+    } else if (lost) {
+        vd_log("error", "the database no longer holds audit row %llu of %s, the last one "
+               "verifierd saw (%s): it was restored or replaced under verifierd; revocations "
+               "made after its backup are undone until re-applied (operator guide §10 step 4)",
+               (unsigned long long)hw_last.id.seq, hw_time(hw_last.id.at, t1, sizeof(t1)), tail);
+        vd_metrics_generation_regression();
+        hw_pending = HW_FORCE;
+    } else if (m.id.gen == hw_last.id.gen) {
+        pthread_mutex_unlock(&hw_mu);   /* read before a change, now the same again */
         return;
+    } else if (hw_pending == HW_DONE) {
+        hw_pending = HW_WRITE;
     }
+    hw_last = m;
     if (hw_armed)
-        hw_record(gen, hw_pending == HW_FORCE);
+        hw_record(&hw_last, hw_pending == HW_FORCE);
     pthread_mutex_unlock(&hw_mu);
 }
 
@@ -681,7 +1005,7 @@ static void *checkpointer_main(void *arg)
 
         usleep(100000);
         if ((rc = generation_read(st, &gen)) == VFY_OK)
-            hw_watch(gen);
+            hw_watch(st, gen);
         else if (time(NULL) - last_err >= 60) {
             vd_log("warn", "reading the store generation: %s: %s", vfy_strerror(rc),
                    vfy_store_errmsg(st));
@@ -1719,17 +2043,21 @@ int vd_server_start(struct vd_server *s)
         vd_log("error", "open %s: %s", s->cfg->db_path, vfy_strerror(rc));
         return -1;
     }
-    {
-        uint64_t gen = 0;
-
-        if ((rc = generation_read(s->ckpt_st, &gen)) != VFY_OK) {
-            vd_log("error", "reading the store generation: %s", vfy_strerror(rc));
-            return -1;
-        }
-        /* a database older than the one served last is refused before
-         * anything is served or stored */
-        if (hw_start(s->cfg, gen) != 0)
-            return -1;
+    /* the generation the workers' caches start from */
+    if ((rc = generation_read(s->ckpt_st, NULL)) != VFY_OK) {
+        vd_log("error", "reading the store generation: %s", vfy_strerror(rc));
+        return -1;
+    }
+    /* a database that is not the one served last (restored from a backup,
+     * replaced) is refused before anything is served or stored */
+    switch (hw_start(s->cfg, s->ckpt_st)) {
+    case 0:
+        break;
+    case 1:
+        s->start_exit = VD_EXIT_RESTORED;
+        return -1;
+    default:
+        return -1;
     }
     atomic_store(&checkpointer_stop, 0);
     if (pthread_create(&checkpointer, NULL, checkpointer_main, s->ckpt_st) != 0) {
@@ -1958,6 +2286,8 @@ void vd_server_stop(struct vd_server *s)
     vfy_store_close(&s->ckpt_st);
     free(hw_path);   /* the housekeeping thread, its only user, has stopped */
     hw_path = NULL;
+    hw_db = NULL;
+    hw_db_known = 0;
     vfy_nonce_key_free(&s->nonce_key);
     vfy_nonce_cache_free(&s->nonce_cache);
     vd_ratelimit_free(s->rl);

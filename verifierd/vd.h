@@ -58,7 +58,7 @@ struct vd_config {
     int dev;
     char *state_dir;
     int quiet;                 /* no per-request log lines */
-    int accept_restored_db;    /* start on a database older than DB.high-water records */
+    int accept_restored_db;    /* start on a database DB.high-water says was restored */
 };
 
 int vd_config_parse(struct vd_config *cfg, int argc, char **argv);
@@ -111,7 +111,14 @@ struct vd_server {
     struct vd_ratelimit *rl;
     char *tls_cert_pem, *tls_key_pem;
     uint64_t started;
+    int start_exit;            /* vd_server_start failed: main's exit status (0: 1) */
 };
+
+/* Exit status of a start refused by the restore interlock (server.c): the
+ * database is not the one last served (restored from a backup, replaced).
+ * Its own value, so that systemd does not restart on it
+ * (RestartPreventExitStatus=, packaging/verifierd.service). */
+#define VD_EXIT_RESTORED 3
 
 extern struct vd_server *vd_srv;
 
