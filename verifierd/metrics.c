@@ -216,7 +216,7 @@ char *vd_metrics_render(size_t *len)
               (unsigned long long)atomic_load(&reloads),
               (unsigned long long)atomic_load(&reload_failures),
               (unsigned long long)atomic_load(&dropped), (long long)atomic_load(&tls_not_after));
-    sb_printf(&b, "# HELP verifierd_store_generation_regressions_total Times the store generation went back under this verifierd: the database was restored or replaced, and revocations made after its backup are undone until re-applied.\n"
+    sb_printf(&b, "# HELP verifierd_store_generation_regressions_total Times the database was restored or replaced under this verifierd (its store generation went back, or it lacks the last audit row seen): revocations made after its backup are undone until re-applied.\n"
                   "# TYPE verifierd_store_generation_regressions_total counter\n"
                   "verifierd_store_generation_regressions_total %llu\n",
               (unsigned long long)atomic_load(&generation_regressions));

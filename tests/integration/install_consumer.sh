@@ -33,7 +33,7 @@ for s in vfy_quote_verify vfy_attest_body_parse vfy_store_list_json_page vfy_sto
          vfy_json_check vfy_store_pcr_revoke vfy_store_pcr_revoke_counted \
          vfy_ear_verify_expected vfy_store_token_add_given vfy_store_attester_revoke_counted \
          vfy_store_token_revoke_counted vfy_store_refset_pcr_count_bank vfy_store_export_max \
-         vfy_name_char_visible; do
+         vfy_name_char_visible vfy_store_audit_row; do
   grep -qx "$s" "$tmp/syms" || { echo "FAIL: $s not exported"; exit 1; }
 done
 # Both manual pages are installed, and carry the project's version.

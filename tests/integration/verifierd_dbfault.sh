@@ -67,7 +67,7 @@ expect_eq "header back: healthz, challenge, attest and admin succeed again, with
 expect_nomatch "... and no 'store generation went back' was logged" "$(cat "$VD_LOG")" \
     'store generation went back'
 expect_eq "... the high-water file holds the database's generation" \
-    "$(cat "$VD_DB.high-water")" "$(sqlite3 "$VD_DB" 'SELECT gen FROM generation')"
+    "$(head -n1 "$VD_DB.high-water")" "$(sqlite3 "$VD_DB" 'SELECT gen FROM generation')"
 
 # ---- 2. tables dropped ----
 sqlite3 "$VD_DB" 'PRAGMA foreign_keys=OFF; DROP TABLE results;' 2>"$VD_TMP/sql.err" ||
