@@ -22,12 +22,7 @@ demo_require_built
 demo_tmp agent_tpm_restart
 
 # platform: PCRs 0-7 extended as demo.sh's set-up does (its reference values)
-cat >"$TMP/platform.sh" <<'SH'
-for i in 0 1 2 3 4 5 6 7; do
-    tpm2_pcrextend "$i:sha256=$(printf 'demo platform pcr %s' "$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
-done
-tpm2_flushcontext -t >/dev/null 2>&1 || true
-SH
+demo_platform_script "$TMP/platform.sh"
 # a TPM Restart: Shutdown(STATE) (tpm2_shutdown's default), CMD_INIT,
 # Startup(CLEAR); the counters read before and after
 cat >"$TMP/restart.sh" <<SH

@@ -48,19 +48,29 @@ demo_fault_shim() {
     mkdir -p "$TMP/fault"
 }
 
-# demo_reset_script FILE: a script (run by the story, in the demo's
-# environment) that resets the demo's swtpm as agent_tpm_reset.sh does: a
-# clean shutdown, CMD_INIT, startup, the platform PCRs extended again as
-# firmware would.
-demo_reset_script() {
+# demo_platform_script FILE: a script (sourced or run by the story) that
+# extends PCRs 0-7 as scripts/demo.sh's set-up does, to its reference values,
+# as firmware would after a TPM reset or restart.
+demo_platform_script() {
     cat >"$1" <<'SH'
-tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null &&
-    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
 for i in 0 1 2 3 4 5 6 7; do
     tpm2_pcrextend "$i:sha256=$(printf 'demo platform pcr %s' "$i" | openssl dgst -sha256 -r | cut -c1-64)" || exit 1
 done
 tpm2_flushcontext -t >/dev/null 2>&1 || true
 SH
+}
+
+# demo_reset_script FILE: a script (run by the story, in the demo's
+# environment) that resets the demo's swtpm as agent_tpm_reset.sh does: a
+# clean shutdown, CMD_INIT, startup, the platform PCRs extended again
+# (demo_platform_script).
+demo_reset_script() {
+    cat >"$1" <<'SH'
+tpm2_shutdown -c && swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null &&
+    { tpm2_startup -c >/dev/null 2>&1 || true; } || exit 1
+SH
+    demo_platform_script "$1.platform"
+    printf '. "%s"\n' "$1.platform" >>"$1"
 }
 
 # in_order NAME FILE ERE...: one check; each ERE must match a line of FILE
