@@ -16,10 +16,17 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 demo_require_built
 demo_tmp agent_guide
 
-free_port() {   # an even port whose successor is free too
-    local p
+# An even port whose successor is free too, below the kernel's ephemeral
+# range (ip_local_port_range, 32768 and up by default): there a port that
+# no one listens on (so the check below finds it free) may be the source
+# port of a parallel test's connection, and the guide's bind then fails
+# ("Address already in use" on every try in one CI run).
+free_port() {
+    local p lo=32768
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    [ "$lo" -gt 12000 ] || lo=32768
     for _ in $(seq 50); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 20000 * 2 ))
+        p=$(( 10000 + (RANDOM * 32768 + RANDOM) % ((lo - 10002) / 2) * 2 ))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
         (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
         echo "$p"; return
